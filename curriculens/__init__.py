@@ -1,0 +1,1 @@
+"""curriculens: map the implicit curriculum of language-model pretraining."""

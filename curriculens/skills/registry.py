@@ -1,0 +1,259 @@
+"""The skill registry: named, versioned, deterministic generators of evaluation examples.
+
+A skill is data plus a deterministic generator ``build(rng, n)``. Each example carries a prompt,
+the target continuation, a probe label and the prompt position the probe reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from curriculens.errors import SkillError, did_you_mean
+
+FORMATS = ("continuation", "choice", "minimal_pair")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Example:
+    """One evaluation item of a skill.
+
+    Attributes:
+        prompt: Text the model reads. Empty for a minimal pair (then ``target`` and ``choices`` are
+            whole sentences).
+        target: The correct continuation (or, for a minimal pair, the good sentence). Words are
+            separated from the prompt by one space, which the tokenizer handles.
+        label: Class of the latent variable the probe decodes (an int in ``range(n_classes)``).
+        read_at: Prompt token index the probe reads (negative counts from the end), used when
+            ``read_after`` is empty.
+        read_after: Anchor substring of the prompt: the probe reads the token holding its last
+            character (first occurrence). Resolved per tokenizer.
+        choices: Wrong alternatives for ``choice`` and ``minimal_pair`` formats.
+    """
+
+    prompt: str
+    target: str
+    label: int
+    read_at: int = -1
+    read_after: str = ""
+    choices: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["choices"] = list(self.choices)
+        return d
+
+
+Builder = Callable[[np.random.Generator, int], list[Example]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Skill:
+    """A registered skill: metadata plus the deterministic example builder.
+
+    Attributes:
+        name: Registry key.
+        version: Bump it whenever the generator's output changes on purpose.
+        family: Grouping for reports (``agreement``, ``facts``, ``arithmetic`` ...).
+        format: ``continuation`` (exact match), ``choice`` or ``minimal_pair``.
+        build: ``build(rng, n) -> list[Example]``, deterministic given the rng.
+        label_names: Names of the probe classes.
+        components: Names of the skills a composite needs.
+        primary_metric: The behavior metric emergence is read from.
+        chance: Behavioral chance level of the primary metric.
+        suite: Which suite the skill belongs to (``toy``, ``core-en``, ``user``).
+        description: One line for ``skills list``.
+        document: Optional corpus renderer ``document(rng) -> str`` for the toy world.
+    """
+
+    name: str
+    version: int
+    family: str
+    format: str
+    build: Builder
+    label_names: tuple[str, ...]
+    components: tuple[str, ...] = ()
+    primary_metric: str = "exact_match"
+    chance: float = 0.0
+    suite: str = "user"
+    description: str = ""
+    document: Callable[[np.random.Generator], str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise SkillError(
+                f"Skill '{self.name}': format={self.format!r} is not one of {FORMATS}."
+            )
+        if not isinstance(self.version, int) or self.version < 1:
+            raise SkillError(
+                f"Skill '{self.name}': version={self.version!r} must be a positive int."
+            )
+        if len(self.label_names) < 2:
+            raise SkillError(
+                f"Skill '{self.name}': needs at least 2 label_names for its probe, "
+                f"got {self.label_names!r}."
+            )
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.label_names)
+
+    def examples(self, n: int, seed: int = 0) -> list[Example]:
+        """Generate ``n`` examples deterministically from ``seed``.
+
+        >>> get_skill("agreement").examples(2, seed=0) == get_skill("agreement").examples(2, seed=0)
+        True
+        """
+        if n < 1:
+            raise SkillError(f"Skill '{self.name}': asked for n={n} examples; use n >= 1.")
+        rng = np.random.default_rng([seed, _stable_int(self.name)])
+        out = self.build(rng, n)
+        if len(out) != n:
+            raise SkillError(
+                f"Skill '{self.name}': build(rng, {n}) returned {len(out)} examples, expected {n}."
+            )
+        for i, ex in enumerate(out):
+            if not 0 <= ex.label < self.n_classes:
+                raise SkillError(
+                    f"Skill '{self.name}': example {i} has label {ex.label}, expected 0.."
+                    f"{self.n_classes - 1} ({', '.join(self.label_names)})."
+                )
+        return out
+
+    @property
+    def content_hash(self) -> str:
+        """Short hash of the skill's definition and of 32 examples at seed 0.
+
+        Stored with every result row, so a changed generator never mixes with old results.
+        """
+        meta = {
+            "name": self.name,
+            "version": self.version,
+            "format": self.format,
+            "labels": list(self.label_names),
+            "components": list(self.components),
+            "metric": self.primary_metric,
+            "examples": [e.to_json() for e in self.examples(32, seed=0)],
+        }
+        blob = json.dumps(meta, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _stable_int(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+_REGISTRY: dict[str, Skill] = {}
+
+
+def register_skill(
+    name: str,
+    *,
+    version: int,
+    family: str,
+    label_names: Sequence[str],
+    format: str = "continuation",
+    components: Sequence[str] = (),
+    primary_metric: str | None = None,
+    chance: float = 0.0,
+    suite: str = "user",
+    description: str = "",
+    document: Callable[[np.random.Generator], str] | None = None,
+) -> Callable[[Builder], Builder]:
+    """Decorator that registers ``build(rng, n)`` as a skill.
+
+    Registering a name twice raises :class:`SkillError`.
+
+    >>> @register_skill("parity_doc", version=1, family="demo", label_names=("even", "odd"))
+    ... def build(rng, n):
+    ...     xs = rng.integers(0, 10, n)
+    ...     return [Example(prompt=f"{x} is", target="even" if x % 2 == 0 else "odd",
+    ...                     label=int(x % 2)) for x in xs]
+    >>> get_skill("parity_doc").examples(1, seed=0)[0].target in ("even", "odd")
+    True
+    >>> unregister_skill("parity_doc")
+    """
+
+    def decorator(build: Builder) -> Builder:
+        add_skill(
+            Skill(
+                name=name,
+                version=version,
+                family=family,
+                format=format,
+                build=build,
+                label_names=tuple(label_names),
+                components=tuple(components),
+                primary_metric=primary_metric
+                or ("exact_match" if format == "continuation" else "choice_acc"),
+                chance=chance,
+                suite=suite,
+                description=description or (build.__doc__ or "").strip().split("\n")[0],
+                document=document,
+            )
+        )
+        return build
+
+    return decorator
+
+
+def add_skill(skill: Skill) -> Skill:
+    """Register an already built :class:`Skill` (used by file loaders)."""
+    if skill.name in _REGISTRY:
+        raise SkillError(
+            f"Skill '{skill.name}' is already registered (version "
+            f"{_REGISTRY[skill.name].version}). Pick another name, or call "
+            f"unregister_skill('{skill.name}') first to replace it."
+        )
+    _REGISTRY[skill.name] = skill
+    return skill
+
+
+def unregister_skill(name: str) -> None:
+    """Remove a skill from the registry (raises if unknown)."""
+    get_skill(name)
+    del _REGISTRY[name]
+
+
+def get_skill(name: str) -> Skill:
+    """Look a skill up by name.
+
+    Raises:
+        SkillError: "Unknown skill 'agrement'. Did you mean 'agreement'? Available: ..."
+    """
+    _load_builtin_suites()
+    if name not in _REGISTRY:
+        raise SkillError(
+            f"Unknown skill '{name}'.{did_you_mean(name, _REGISTRY)} "
+            f"Available: {', '.join(sorted(_REGISTRY))}."
+        )
+    return _REGISTRY[name]
+
+
+def list_skills(suite: str | None = None) -> list[Skill]:
+    """All registered skills (optionally of one suite), in registration order."""
+    _load_builtin_suites()
+    skills = list(_REGISTRY.values())
+    if suite is not None:
+        suites = sorted({s.suite for s in skills})
+        if suite not in suites:
+            raise SkillError(
+                f"Unknown suite '{suite}'.{did_you_mean(suite, suites)} "
+                f"Available: {', '.join(suites)}."
+            )
+        skills = [s for s in skills if s.suite == suite]
+    return skills
+
+
+_BUILTINS_LOADED = False
+
+
+def _load_builtin_suites() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        from curriculens.skills import toy  # noqa: F401  (registers on import)
