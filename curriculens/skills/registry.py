@@ -257,3 +257,46 @@ def _load_builtin_suites() -> None:
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
         from curriculens.skills import toy  # noqa: F401  (registers on import)
+
+
+def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
+    """Tokenize an example's prompt and resolve its probe read position for this tokenizer.
+
+    Returns the prompt token ids (no special tokens) and the non-negative index of the read
+    token. ``read_after`` anchors to the token holding the anchor's last character; otherwise
+    ``read_at`` indexes the prompt tokens (negative from the end).
+
+    Raises:
+        SkillError: when the anchor is not in the prompt or the index is out of range.
+
+    >>> from curriculens.corpus import build_toy_tokenizer
+    >>> ex = Example(prompt="kalo lives in", target="paris", label=0, read_after="kalo")
+    >>> resolve_read_position(build_toy_tokenizer(), ex)[1]
+    0
+    """
+    enc = tokenizer(example.prompt, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(enc["input_ids"])
+    if not ids:
+        raise SkillError(f"Example prompt {example.prompt!r} tokenizes to nothing; it needs a "
+                         "read position. Give the example a non-empty prompt.")
+    if example.read_after:
+        start = example.prompt.find(example.read_after)
+        if start < 0:
+            raise SkillError(
+                f"read_after={example.read_after!r} is not in prompt {example.prompt!r}; use a "
+                "substring of the prompt."
+            )
+        last_char = start + len(example.read_after) - 1
+        for i, (a, b) in enumerate(enc["offset_mapping"]):
+            if a <= last_char < b:
+                return ids, i
+        # the anchor's last char is whitespace dropped by the tokenizer: take the token before
+        before = [i for i, (a, _) in enumerate(enc["offset_mapping"]) if a <= last_char]
+        return ids, before[-1]
+    pos = example.read_at if example.read_at >= 0 else len(ids) + example.read_at
+    if not 0 <= pos < len(ids):
+        raise SkillError(
+            f"read_at={example.read_at} is out of range for prompt {example.prompt!r} "
+            f"({len(ids)} tokens with this tokenizer); use -1 for the last prompt token."
+        )
+    return ids, pos
