@@ -1,4 +1,4 @@
-"""Exceptions raised by curriculens: one base class, a few kinds, messages that say how to fix it."""
+"""Exceptions raised by curriculens: one base class, a few kinds, messages that say how to fix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The probe contract the sweep relies on: fit many (skill, layer) probes and their controls at once.
+"""The probe contract of the sweep: fit many (skill, layer) probes and their controls at once.
 
 ``fit_probe_tasks`` takes a list of :class:`ProbeTask` (one activation set and its label sets) and
 returns one :class:`ProbeResult` per task. A bad task gets a recorded ``failure`` instead of
