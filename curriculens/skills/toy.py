@@ -160,7 +160,7 @@ def _brackets(rng: np.random.Generator, n_open: int) -> list[str]:
     document=lambda rng: " ".join(_brackets(rng, int(rng.integers(2, 6)))) + " .",
 )
 def brackets(rng: np.random.Generator, n: int) -> list[Example]:
-    """Close the innermost open bracket: '( [ ( ) [' -> ]. Probe: nesting depth."""
+    """Close the innermost open bracket after a closed one: '( [ ( )' -> ]. Probe: depth."""
     out = []
     while len(out) < n:
         seq = _brackets(rng, int(rng.integers(2, 6)))
@@ -170,12 +170,14 @@ def brackets(rng: np.random.Generator, n: int) -> list[Example]:
                 stack.append(tok)
             else:
                 stack.pop()
-            if stack and i + 1 < len(seq) and seq[i + 1] not in BRACKETS:
+            # cut right after a closer, so the innermost open bracket is not the last token
+            closer_here = tok not in BRACKETS
+            if stack and closer_here and i + 1 < len(seq) and seq[i + 1] not in BRACKETS:
                 cut.append((i, len(stack), BRACKETS[stack[-1]]))
         if not cut:
             continue
         i, depth, closer = cut[int(rng.integers(len(cut)))]
-        out.append(Example(prompt=" ".join(seq[: i + 1]), target=closer, label=depth - 1))
+        out.append(Example(prompt=" ".join(seq[: i + 1]), target=closer, label=min(depth, 2) - 1))
     return out
 
 
