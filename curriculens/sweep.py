@@ -135,12 +135,11 @@ def evaluate_model(
         encoded.append(enc)
         caps.append(capture(bridge, enc, hooks, batch_size=config.batch_size))
     # every (skill, hook) probe of this checkpoint in one call
-    tasks, splits = [], []
+    tasks = []
     for enc, cap in zip(encoded, caps, strict=True):
         rng = np.random.default_rng([config.seed, 5])
         train = np.zeros(len(enc.labels), bool)
         train[rng.permutation(len(train))[: int(round(config.train_frac * len(train)))]] = True
-        splits.append(train)
         control = _control_labels(enc.skill, enc.read_token, enc.examples, config.seed)
         for h in hooks:
             tasks.append(
@@ -154,7 +153,7 @@ def evaluate_model(
             )
     results = {r.key: r for r in fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed)}
     base = dict(run=run, checkpoint=checkpoint, step=step, tokens=tokens, fingerprint=fp)
-    for enc, cap, train in zip(encoded, caps, splits, strict=True):
+    for enc, cap in zip(encoded, caps, strict=True):
         sk = enc.skill
         meta = dict(base, skill=sk.name, skill_version=sk.version, skill_hash=sk.content_hash)
         rows = [
