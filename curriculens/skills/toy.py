@@ -154,7 +154,7 @@ def _brackets(rng: np.random.Generator, n_open: int) -> list[str]:
     "brackets",
     version=1,
     family="nesting",
-    label_names=("depth1", "depth2", "depth3"),
+    label_names=("depth1", "depth2+"),
     chance=0.5,
     suite="toy",
     document=lambda rng: " ".join(_brackets(rng, int(rng.integers(2, 6)))) + " .",
