@@ -92,7 +92,17 @@ def _agreement(
             words += [_pick(rng, PREPS), "the", NOUNS[other][other_plural]]
         verb = VERBS[int(rng.integers(len(VERBS)))]
         good, bad = verb[plural], verb[1 - plural]
-        out.append(Example(prompt=" ".join(words), target=good, choices=(bad,), label=plural))
+        # with an attractor, read at the preposition: the subject's number must be carried there
+        # (reading the attractor itself would decode its number, the inverse of the label)
+        out.append(
+            Example(
+                prompt=" ".join(words),
+                target=good,
+                choices=(bad,),
+                label=plural,
+                read_at=2 if attractor else -1,
+            )
+        )
     return out
 
 
@@ -184,9 +194,8 @@ def brackets(rng: np.random.Generator, n: int) -> list[Example]:
 # ---------------------------------------------------------------- fact retrieval
 def _fact(person: str) -> Example:
     city = FACTS[person]
-    return Example(
-        prompt=f"{person} lives in", target=city, label=CITIES.index(city), read_after=person
-    )
+    # read at 'in', where the city must be retrieved (the name token alone identifies the person)
+    return Example(prompt=f"{person} lives in", target=city, label=CITIES.index(city))
 
 
 @register_skill(
