@@ -37,7 +37,7 @@ def score_behavior(encoded: EncodedSkill, cap: Capture) -> dict[str, np.ndarray]
         out["exact_match"] = np.array([cap.token_correct[i].all() for i in target], float)
         out["token_acc"] = np.array([cap.token_correct[i].mean() for i in target], float)
         return out
-    totals = np.full((n, 1 + max(len(e.choices) for e in encoded.examples)), -np.inf)
+    totals = np.full((n, int(encoded.candidate.max()) + 1), -np.inf)
     for i, (o, c) in enumerate(zip(encoded.owner, encoded.candidate, strict=True)):
         totals[o, c] = cap.token_logprob[i].sum()
     out["choice_acc"] = (totals[:, 0] > totals[:, 1:].max(axis=1)).astype(float)

@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+import torch
+
+from curriculens.activations import (
+    capture,
+    check_hooks,
+    encode_skill,
+    hook_layer,
+    load_bridge,
+    resid_hooks,
+)
+from curriculens.checkpoints import CheckpointSeries
+from curriculens.errors import HookNameError
+from curriculens.skills import get_skill
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_run):
+    out, _, _ = tiny_run
+    ck = CheckpointSeries.from_dir(out / "checkpoints")[-1]
+    model, tok = ck.load()
+    return model, tok, load_bridge(model, tok)
+
+
+def test_bridge_activations_equal_hf_hidden_states(loaded):
+    """Read-position activations from the bridge hooks = HF hidden_states of the same checkpoint."""
+    model, tok, bridge = loaded
+    skill = get_skill("facts")
+    enc = encode_skill(skill, skill.examples(12, seed=0), tok)
+    hooks = resid_hooks(model.config.num_hidden_layers)
+    cap = capture(bridge, enc, hooks, batch_size=5)
+    n_layers = model.config.num_hidden_layers
+    with torch.no_grad():
+        for i, seq in enumerate(enc.seqs):
+            hs = model(torch.tensor([seq]), output_hidden_states=True).hidden_states
+            pos = enc.read_pos[i]
+            for h in hooks:
+                layer = hook_layer(h)
+                want = hs[layer][0, pos]
+                if layer == n_layers:  # HF applies the final layer norm to the last state
+                    resid = torch.from_numpy(cap.acts[h][enc.owner[i]])
+                    got = model.gpt_neox.final_layer_norm(resid)
+                else:
+                    got = torch.from_numpy(cap.acts[h][enc.owner[i]])
+                torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_logprobs_match_a_plain_hf_forward(loaded):
+    model, tok, bridge = loaded
+    skill = get_skill("agreement")  # choice format: two sequences per example
+    enc = encode_skill(skill, skill.examples(6, seed=1), tok)
+    cap = capture(bridge, enc, ["hook_embed"], batch_size=4)
+    assert len(enc.seqs) == 12
+    with torch.no_grad():
+        for i, seq in enumerate(enc.seqs):
+            lp = torch.log_softmax(model(torch.tensor([seq])).logits[0], -1)
+            s = enc.cont_start[i]
+            want = lp[s - 1 : len(seq) - 1].gather(-1, torch.tensor(seq[s:])[:, None])[:, 0]
+            np.testing.assert_allclose(cap.token_logprob[i], want.numpy(), atol=1e-4)
+
+
+def test_read_positions_and_labels(loaded):
+    _, tok, _ = loaded
+    skill = get_skill("agreement_attractor")
+    exs = skill.examples(5, seed=0)
+    enc = encode_skill(skill, exs, tok)
+    for i, ex in enumerate(exs):
+        seq = enc.seqs[2 * i]
+        # BOS, then 'the <subject> <prep>': the read token is the preposition
+        assert tok.decode([seq[enc.read_pos[2 * i]]]) == ex.prompt.split()[2]
+    np.testing.assert_array_equal(enc.labels, [e.label for e in exs])
+
+
+def test_wrong_hook_name_lists_the_valid_ones(loaded):
+    _, _, bridge = loaded
+    with pytest.raises(
+        HookNameError,
+        match=r"Unknown hook name 'blocks.9.hook_resid_post'.*"
+        r"blocks.0.hook_resid_post",
+    ):
+        check_hooks(bridge, ["blocks.9.hook_resid_post"])
