@@ -60,12 +60,12 @@ class DemoConfig:
                 f"--out {self.out!r} already holds files. Pick a new directory, or pass --force "
                 "to replace a previous demo run there."
             )
-        if out.is_dir() and self.force and any(out.iterdir()):
-            if not ((out / "results.sqlite").exists() or (out / "checkpoints").exists()):
-                raise ConfigError(
-                    f"--out {self.out!r} is not a curriculens run directory; --force only "
-                    "replaces earlier runs. Pick another directory."
-                )
+        is_run = (out / "results.sqlite").exists() or (out / "checkpoints").exists()
+        if out.is_dir() and self.force and any(out.iterdir()) and not is_run:
+            raise ConfigError(
+                f"--out {self.out!r} is not a curriculens run directory; --force only "
+                "replaces earlier runs. Pick another directory."
+            )
 
 
 def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
