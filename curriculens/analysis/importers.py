@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -345,6 +346,10 @@ def load_curves(path: str | Path, **options) -> pd.DataFrame:
         return read_lm_eval(p, **opts)
     except StoreError as e:
         raise ConfigError(str(e)) from None
+    except sqlite3.Error as e:
+        raise ConfigError(
+            f"Cannot read the store {str(p)!r} ({e}); expected a curriculens results.sqlite."
+        ) from None
 
 
 def write_store(
