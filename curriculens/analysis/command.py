@@ -193,10 +193,13 @@ def _render(result: dict) -> str:
     lines = [f"Emergence (tokens; '-' = never, censored)  [{desc}]", ""]
     width = max([len("task")] + [len(t) for t in tasks])
     cols = [max(8, len(m)) for m in models]
-    lines.append("  ".join(["task".ljust(width)] + [m.rjust(c) for m, c in zip(models, cols)]))
+    lines.append(
+        "  ".join(["task".ljust(width)] + [m.rjust(c) for m, c in zip(models, cols, strict=True)])
+    )
     for t in tasks:
         cells = [
-            ("" if t not in em[m] else _fmt_tokens(em[m][t])).rjust(c) for m, c in zip(models, cols)
+            ("" if t not in em[m] else _fmt_tokens(em[m][t])).rjust(c)
+            for m, c in zip(models, cols, strict=True)
         ]
         lines.append("  ".join([t.ljust(width)] + cells))
     emerged = ", ".join(
