@@ -112,8 +112,9 @@ class Criterion:
                 f"tokens {t.shape} and values {v.shape} must be 1-D and of the same length "
                 "(one score per checkpoint)."
             )
-        order = np.argsort(t, kind="stable")
-        t, v = t[order], v[order]
+        keep = np.isfinite(t) & np.isfinite(v)  # a missing score is a missing checkpoint
+        order = np.argsort(t[keep], kind="stable")
+        t, v = t[keep][order], v[keep][order]
         if self.chance is not None:
             v = normalize_chance(v, self.chance)
         v = smooth_curve(v, self.smooth)
@@ -184,7 +185,7 @@ def emergence_point(
 
     Args:
         tokens: Tokens seen at each checkpoint (sorted here if they are not).
-        values: Score at each checkpoint.
+        values: Score at each checkpoint (NaN: checkpoint left out before smoothing).
         method: ``fixed``, ``relative``, ``stable`` or ``sigmoid`` (see :class:`Criterion`).
         threshold: Absolute level (``relative`` with ``threshold=None`` has no absolute gate).
         fraction: Share of the final (or max, ``relative_to="max"``) score for ``relative``.
@@ -340,6 +341,83 @@ def emergence_table(
         out.setdefault(str(model), {})[str(task)] = crit.point(
             g["tokens"].to_numpy(float), g["score"].to_numpy(float)
         )
+    return out
+
+
+def behavior_emergence(
+    store,
+    *,
+    run: str | None = None,
+    metric: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    **criterion,
+) -> dict[str, dict[str, EmergenceCI]]:
+    """Behavior emergence of every skill in a store, with item-bootstrap intervals.
+
+    Reads ``kind="behavior"`` rows of each skill's primary metric (from the skill registry).
+    Skills whose rows lack per-item outcomes get the point estimate only (``n_boot=0``).
+
+    Args:
+        store: A :class:`~curriculens.store.Store`, a run directory or a ``.sqlite`` file.
+        run: Only this run (default: every run in the store).
+        metric: Read this behavior metric for every skill instead of the primary one.
+        n_boot: Bootstrap resamples.
+        seed: Seed of the resampling.
+        alpha: 1 - coverage of the intervals.
+        **criterion: Keyword arguments of :func:`emergence_point`; ``chance="skill"`` normalizes
+            each skill by its registered chance level.
+
+    Returns:
+        ``{run: {skill: EmergenceCI}}``.
+    """
+    from curriculens.analysis.importers import primary_metric
+    from curriculens.errors import SkillError
+    from curriculens.skills import get_skill
+    from curriculens.store import Store
+
+    where = {"kind": "behavior"} | ({"run": run} if run is not None else {})
+    if isinstance(store, Store):
+        rows = store.rows(items=True, **where)
+    else:
+        with Store(store, readonly=True) as s:
+            rows = s.rows(items=True, **where)
+    if not rows:
+        raise ConfigError(
+            f"No behavior rows{'' if run is None else f' for run {run!r}'} in the store; run "
+            "a sweep with behavior scoring first."
+        )
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["run"], r["skill"]), []).append(r)
+    out: dict[str, dict[str, EmergenceCI]] = {}
+    for (rn, skill), rs in sorted(groups.items()):
+        m = metric or primary_metric(skill, sorted({r["metric"] for r in rs}))
+        rs = sorted((r for r in rs if r["metric"] == m), key=lambda r: r["tokens"])
+        if not rs:
+            continue
+        kw = dict(criterion)
+        if kw.get("chance") == "skill":
+            try:
+                kw["chance"] = get_skill(skill).chance
+            except SkillError:
+                kw["chance"] = 0.0
+        tokens = [r["tokens"] for r in rs]
+        items = [r["items"] for r in rs]
+        if (
+            n_boot > 0
+            and all(i is not None and len(i) for i in items)
+            and (len({len(i) for i in items}) == 1)
+        ):
+            ci = bootstrap_emergence(
+                tokens, np.stack(items), n_boot=n_boot, seed=seed, alpha=alpha, **kw
+            )
+        else:
+            values = [np.nan if r["value"] is None else r["value"] for r in rs]
+            point = emergence_point(tokens, values, **kw)
+            ci = EmergenceCI(point=point, lo=None, hi=None, censored=float(point is None), n_boot=0)
+        out.setdefault(rn, {})[skill] = ci
     return out
 
 

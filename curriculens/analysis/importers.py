@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -258,7 +258,7 @@ def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.Da
     df = pd.DataFrame(rows)
     keep = []
     for skill, g in df.groupby("skill", sort=True):
-        m = metric or _primary_metric(str(skill), sorted(g["metric"].unique()))
+        m = metric or primary_metric(str(skill), sorted(g["metric"].unique()))
         if m is not None:
             keep.append(g[g["metric"] == m])
     if not keep:
@@ -268,7 +268,15 @@ def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.Da
     return _finish(df, source=str(getattr(store, "path", store)))
 
 
-def _primary_metric(skill: str, present: list[str]) -> str | None:
+def primary_metric(skill: str, present: Sequence[str]) -> str | None:
+    """The behavior metric to read for ``skill`` among the ``present`` ones.
+
+    The registry's primary metric when present; else the only metric; else the first of
+    exact_match, choice_acc, token_acc, acc, accuracy, score; else None.
+
+    >>> primary_metric("copy_plural", ["exact_match", "token_acc"])
+    'token_acc'
+    """
     from curriculens.errors import SkillError
     from curriculens.skills import get_skill
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from curriculens.analysis.emergence import Criterion
+from curriculens.analysis.importers import primary_metric
 from curriculens.errors import ConfigError, CurriculensError
 from curriculens.store import Store
 
@@ -172,7 +173,7 @@ def _read_rows(store: Store | str) -> list[dict]:
 def _curves(rows: list[dict], skill: str, metric: str | None) -> _Curves:
     mine = [r for r in rows if r["skill"] == skill]
     beh = [r for r in mine if r["kind"] == "behavior"]
-    metric = metric or _primary_metric(skill, sorted({r["metric"] for r in beh}))
+    metric = metric or primary_metric(skill, sorted({r["metric"] for r in beh}))
     beh = sorted((r for r in beh if r["metric"] == metric), key=lambda r: r["tokens"])
     if not beh:
         raise ConfigError(f"Skill {skill!r} has no behavior rows with metric {metric!r}.")
@@ -206,21 +207,6 @@ def _curves(rows: list[dict], skill: str, metric: str | None) -> _Curves:
         layers=layers, hooks=hooks, p_values=p_values, p_items=p_items,
         c_values=c_values, c_items=c_items, majority=majority,
     )  # fmt: skip
-
-
-def _primary_metric(skill: str, present: list[str]) -> str:
-    from curriculens.errors import SkillError
-    from curriculens.skills import get_skill
-
-    try:
-        m = get_skill(skill).primary_metric
-        if m in present:
-            return m
-    except SkillError:
-        pass
-    if not present:
-        raise ConfigError(f"Skill {skill!r} has no behavior rows.")
-    return present[0]
 
 
 def _val(v) -> float:

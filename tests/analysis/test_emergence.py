@@ -144,3 +144,48 @@ def test_emergence_table_and_order():
     assert order({"x": None, "y": 3.0, "z": 1.0}) == ["z", "y", "x"]
     with pytest.raises(ConfigError, match="lack column"):
         emergence_table(pd.DataFrame({"model": ["m"]}))
+
+
+def test_missing_scores_are_left_out_not_smeared():
+    v = [0.0, np.nan, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert emergence_point(TOKENS, v, threshold=0.5, smooth=1.0) is not None
+    assert emergence_point(TOKENS, v, threshold=0.9) == 8e6
+
+
+def test_behavior_emergence_from_a_store(tmp_path):
+    from curriculens.analysis.emergence import behavior_emergence
+    from curriculens.store import Row, Store
+
+    rng = np.random.default_rng(0)
+    p = np.array([0.0, 0.1, 0.5, 0.9, 0.95])
+    with Store(tmp_path / "run") as s:
+        for j, tok in enumerate([0, 10, 20, 30, 40]):
+            meta = dict(
+                run="r",
+                checkpoint=f"c{j}",
+                step=j,
+                tokens=tok,
+                fingerprint=f"f{j}",
+                skill_version=1,
+                skill_hash="h",
+                kind="behavior",
+                hook="",
+                layer=-1,
+            )
+            em = (rng.random(200) < p[j]).astype(np.float32)
+            rows = [
+                Row(**meta, skill="copy_plural", metric="token_acc", value=float(em.mean()),
+                    n=200, items=em),
+                Row(**meta, skill="copy_plural", metric="exact_match", value=0.0, n=200,
+                    items=np.zeros(200)),
+                Row(**meta, skill="ext", metric="score", value=float(p[j]), n=0),
+            ]  # fmt: skip
+            s.write_unit("r", f"f{j}", "u", f"c{j}", rows)
+    got = behavior_emergence(tmp_path / "run", threshold=0.8, n_boot=200)["r"]
+    assert got["copy_plural"].point == 30.0 and got["copy_plural"].n_boot == 200
+    assert got["copy_plural"].lo == 30.0 and got["copy_plural"].hi == 30.0
+    assert got["ext"].point == 30.0 and got["ext"].n_boot == 0 and got["ext"].lo is None
+    chance = behavior_emergence(tmp_path / "run", threshold=0.9, chance="skill", n_boot=0)
+    assert chance["r"]["ext"].point == 30.0
+    with pytest.raises(ConfigError, match="No behavior rows"):
+        behavior_emergence(tmp_path / "run", run="nope")
