@@ -10,6 +10,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from curriculens.analysis.consistency import (
     TASK_SETS,
@@ -17,8 +18,15 @@ from curriculens.analysis.consistency import (
     rank_consistency,
     registry_components,
 )
-from curriculens.analysis.emergence import METHODS, RELATIVE_TO, Criterion, emergence_table
+from curriculens.analysis.emergence import (
+    METHODS,
+    RELATIVE_TO,
+    Criterion,
+    behavior_emergence,
+    emergence_table,
+)
 from curriculens.analysis.importers import PYTHIA_TOKENS_PER_STEP, load_curves
+from curriculens.analysis.leadlag import format_lead_lag, lead_lag
 from curriculens.errors import ConfigError, CurriculensError
 
 _HELP = "Emergence points per model and task, and how consistent their order is across models."
@@ -91,7 +99,25 @@ def add_emergence_parser(subparsers) -> argparse.ArgumentParser:
         metavar="CSV=NAME",
         help="CSV: map columns, e.g. acc_em=score run_name=model",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    s = p.add_argument_group("stores only (run directory or .sqlite)")
+    s.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N item-bootstrap resamples: 95%% intervals of each emergence point",
+    )
+    s.add_argument(
+        "--leadlag",
+        action="store_true",
+        help="also lead/lag of probe vs behavior emergence per skill (rise to half its max)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object {emergence, pairs, tasks} (+ intervals, leadlag if asked)",
+    )
     p.set_defaults(func=run_emergence)
     return p
 
@@ -144,7 +170,43 @@ def _compute(args: argparse.Namespace) -> dict:
         "pairs": pairs,
         "tasks": args.tasks,
     }
-    return {"json": out, "criterion": crit, "common": common, "composites": composites}
+    intervals = leadlag = None
+    if args.bootstrap or args.leadlag:
+        store = _store_path(args.input)
+        if args.bootstrap:
+            cis = behavior_emergence(
+                store, metric=args.metric, n_boot=args.bootstrap, seed=args.seed, **kw
+            )
+            intervals = {
+                m: {t: {"lo": _num(c.lo), "hi": _num(c.hi), "censored": c.censored}
+                    for t, c in per.items()}
+                for m, per in cis.items()
+            }  # fmt: skip
+            out["intervals"] = intervals
+        if args.leadlag:
+            leadlag = [
+                r for m in em for r in lead_lag(store, run=m, n_boot=args.bootstrap, seed=args.seed)
+            ]
+            out["leadlag"] = [r.to_dict() for r in leadlag]
+    return {
+        "json": out,
+        "criterion": crit,
+        "common": common,
+        "composites": composites,
+        "intervals": intervals,
+        "leadlag": leadlag,
+    }
+
+
+def _store_path(path: str) -> str:
+    p = Path(path)
+    if p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists()):
+        return str(p)
+    raise ConfigError(
+        f"--bootstrap and --leadlag need a curriculens store (per-item outcomes and probe "
+        f"rows); {path!r} is not a run directory or .sqlite file. Drop those options for "
+        "lm-eval directories and CSVs."
+    )
 
 
 def _parse_columns(items: Sequence[str] | None) -> dict[str, str] | None:
@@ -196,9 +258,12 @@ def _render(result: dict) -> str:
     lines.append(
         "  ".join(["task".ljust(width)] + [m.rjust(c) for m, c in zip(models, cols, strict=True)])
     )
+    iv = result["intervals"] or {}
+    if iv:
+        cols = [max(c, 26) for c in cols]
     for t in tasks:
         cells = [
-            ("" if t not in em[m] else _fmt_tokens(em[m][t])).rjust(c)
+            ("" if t not in em[m] else _fmt_cell(em[m][t], iv.get(m, {}).get(t))).rjust(c)
             for m, c in zip(models, cols, strict=True)
         ]
         lines.append("  ".join([t.ljust(width)] + cells))
@@ -232,7 +297,19 @@ def _render(result: dict) -> str:
                     for c, p, tc, tp in chk.exceptions
                 )
             )
+    if result["leadlag"] is not None:
+        lines += [
+            "",
+            "Representation vs behavior (lead > 0: the probe emerges first; log10 tokens):",
+        ]
+        lines.append(format_lead_lag(result["leadlag"]) if result["leadlag"] else "  no probe rows")
     return "\n".join(lines)
+
+
+def _fmt_cell(v, ci: dict | None) -> str:
+    if ci is None:
+        return _fmt_tokens(v)
+    return f"{_fmt_tokens(v)} [{_fmt_tokens(ci['lo'])}, {_fmt_tokens(ci['hi'])}]"
 
 
 def _fmt_r(r: float | None) -> str:

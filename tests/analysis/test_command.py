@@ -116,3 +116,25 @@ def test_garbage_files_exit_2(tmp_path, capsys):
     (tmp_path / "z.sqlite").write_text("not sqlite")
     rc, _, err = _run(capsys, tmp_path / "z.sqlite")
     assert rc == 2 and "error" in err
+
+
+def test_store_bootstrap_and_leadlag(tmp_path, capsys):
+    from test_leadlag import _store
+
+    _store(tmp_path / "run", probe_mid=3.0)
+    rc, out, _ = _run(capsys, tmp_path / "run", "--smooth", "0", "--bootstrap", "50",
+                      "--leadlag", "--threshold", "0.5")  # fmt: skip
+    assert rc == 0 and "Representation vs behavior" in out and "leads" in out
+    assert "[" in out  # intervals in the table
+    rc, out, _ = _run(capsys, tmp_path / "run", "--bootstrap", "50", "--leadlag", "--json")
+    doc = json.loads(out)
+    assert set(doc) == {"emergence", "pairs", "tasks", "intervals", "leadlag"}
+    assert {r["verdict"] for r in doc["leadlag"]} == {"leads"}
+    assert set(doc["intervals"]["toy"]["toyskill"]) == {"lo", "hi", "censored"}
+
+
+def test_store_only_options_on_csv_exit_2(tmp_path, capsys):
+    p = tmp_path / "c.csv"
+    _toy_curves().to_csv(p, index=False)
+    rc, _, err = _run(capsys, p, "--leadlag")
+    assert rc == 2 and "need a curriculens store" in err
