@@ -171,6 +171,10 @@ def _compute(args: argparse.Namespace) -> dict:
         "tasks": args.tasks,
     }
     intervals = leadlag = None
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: no intervals).")
+    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
+        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
     if args.bootstrap or args.leadlag:
         store = _store_path(args.input)
         if args.bootstrap:
@@ -178,10 +182,12 @@ def _compute(args: argparse.Namespace) -> dict:
                 store, metric=args.metric, n_boot=args.bootstrap, seed=args.seed, **kw
             )
             intervals = {
-                m: {t: {"lo": _num(c.lo), "hi": _num(c.hi), "censored": c.censored}
-                    for t, c in per.items()}
+                m: {
+                    t: {"lo": _num(c.lo), "hi": _num(c.hi), "censored": c.censored}
+                    for t, c in per.items()
+                }
                 for m, per in cis.items()
-            }  # fmt: skip
+            }
             out["intervals"] = intervals
         if args.leadlag:
             leadlag = [

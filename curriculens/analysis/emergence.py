@@ -92,6 +92,8 @@ class Criterion:
                 f"method={self.method!r} needs a threshold, got threshold=None; pass a number "
                 "such as threshold=0.8."
             )
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            raise ConfigError(f"threshold={self.threshold!r} must be a finite number, e.g. 0.8.")
         if not 0.0 < self.fraction <= 1.0:
             raise ConfigError(f"fraction={self.fraction!r} must be in (0, 1], e.g. 0.9.")
         if self.smooth is not None and (not math.isfinite(self.smooth) or self.smooth < 0):
@@ -250,6 +252,8 @@ def bootstrap_curves(items: np.ndarray, *, n_boot: int = 1000, seed: int = 0) ->
     (2, 3)
     """
     x = _check_items(items)
+    if not isinstance(n_boot, int | np.integer) or n_boot < 1:
+        raise ConfigError(f"n_boot={n_boot!r} must be an int >= 1 (bootstrap resamples).")
     rng = np.random.default_rng(seed)
     n = x.shape[1]
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)  # [boot, item]

@@ -155,11 +155,18 @@ def lead_lag(
                 continue
             out.append(
                 _lead_lag_one(
-                    run, skill, rep, curves,
-                    fraction=fraction, min_rise=min_rise, smooth=smooth,
-                    n_boot=n_boot, seed=seed, alpha=alpha,
+                    run,
+                    skill,
+                    rep,
+                    curves,
+                    fraction=fraction,
+                    min_rise=min_rise,
+                    smooth=smooth,
+                    n_boot=n_boot,
+                    seed=seed,
+                    alpha=alpha,
                 )
-            )  # fmt: skip
+            )
     return out
 
 
@@ -197,16 +204,25 @@ def _curves(rows: list[dict], skill: str, metric: str | None) -> _Curves:
         vals = [
             _val(r["value"])
             for r in mine
-            if r["kind"] == "baseline" and r["metric"] == "majority"
+            if r["kind"] == "baseline"
+            and r["metric"] == "majority"
             and (r["layer"], r["hook"]) == key
-        ]  # fmt: skip
+        ]
         vals = [v for v in vals if np.isfinite(v)]
         majority[i] = float(np.mean(vals)) if vals else 0.0
     return _Curves(
-        b_tokens=b_tokens, b_values=b_values, b_items=b_items, p_tokens=p_tokens,
-        layers=layers, hooks=hooks, p_values=p_values, p_items=p_items,
-        c_values=c_values, c_items=c_items, majority=majority,
-    )  # fmt: skip
+        b_tokens=b_tokens,
+        b_values=b_values,
+        b_items=b_items,
+        p_tokens=p_tokens,
+        layers=layers,
+        hooks=hooks,
+        p_values=p_values,
+        p_items=p_items,
+        c_values=c_values,
+        c_items=c_items,
+        majority=majority,
+    )
 
 
 def _val(v) -> float:
@@ -294,12 +310,25 @@ def _lead_lag_one(
         lo_log, hi_log = _interval(leads_log, alpha)
     verdict = _verdict(b_tok, r_tok, lo, hi, boot, lead)
     return LeadLag(
-        run=run, skill=skill, representation=rep, layer=c.layers[best], hook=c.hooks[best],
-        behavior_tokens=b_tok, representation_tokens=r_tok, lead_tokens=lead,
-        lead_log10=lead_log, lo=_none(lo), hi=_none(hi), lo_log10=_none(lo_log),
-        hi_log10=_none(hi_log), censored=censored, verdict=verdict, layers=layers,
-        first_layer=first_layer, n_boot=used,
-    )  # fmt: skip
+        run=run,
+        skill=skill,
+        representation=rep,
+        layer=c.layers[best],
+        hook=c.hooks[best],
+        behavior_tokens=b_tok,
+        representation_tokens=r_tok,
+        lead_tokens=lead,
+        lead_log10=lead_log,
+        lo=_none(lo),
+        hi=_none(hi),
+        lo_log10=_none(lo_log),
+        hi_log10=_none(hi_log),
+        censored=censored,
+        verdict=verdict,
+        layers=layers,
+        first_layer=first_layer,
+        n_boot=used,
+    )
 
 
 def _bootstrap(crit, c: _Curves, rep: str, best: int, *, n_boot: int, seed: int):
@@ -323,9 +352,10 @@ def _bootstrap(crit, c: _Curves, rep: str, best: int, *, n_boot: int, seed: int)
     for k in range(n_boot):
         bt = _emerge(crit, c.b_tokens, b[k] - b[k, 0])
         rt = _emerge(
-            crit, c.p_tokens, _rep_curve(rep, p[k], None if ctrl is None else ctrl[k],
-                                         c.majority[best])
-        )  # fmt: skip
+            crit,
+            c.p_tokens,
+            _rep_curve(rep, p[k], None if ctrl is None else ctrl[k], c.majority[best]),
+        )
         cens += bt is None or rt is None
         leads[k] = _signed_lead(bt, rt, lambda x: x)
         leads_log[k] = _signed_lead(bt, rt, _log10)
@@ -387,17 +417,17 @@ def format_lead_lag(results: Sequence[LeadLag]) -> str:
     """A plain-text table of lead/lag results (one line per skill and representation)."""
     if not results:
         raise CurriculensError("No lead/lag results to format; the run has no probe rows.")
-    head = f"{'skill':<20} {'repr':<11} {'layer':>5} {'behavior':>10} {'repr.':>10} " \
-        f"{'lead(log10)':>12} {'95% CI':>17} {'verdict':<9} {'first':>5}"  # fmt: skip
+    head = (
+        f"{'skill':<20} {'repr':<11} {'layer':>5} {'behavior':>10} {'repr.':>10} "
+        f"{'lead(log10)':>12} {'95% CI':>17} {'verdict':<12} {'first':>5}"
+    )
     lines = [head]
     for r in results:
-        ci = "" if r.lo_log10 is None and r.hi_log10 is None else (
-            f"[{_f(r.lo_log10)}, {_f(r.hi_log10)}]"
-        )  # fmt: skip
+        ci = f"[{_f(r.lo_log10)}, {_f(r.hi_log10)}]" if r.n_boot else ""
         lines.append(
             f"{r.skill:<20} {r.representation:<11} {r.layer:>5} {_t(r.behavior_tokens):>10} "
             f"{_t(r.representation_tokens):>10} {_f(r.lead_log10):>12} {ci:>17} "
-            f"{r.verdict:<9} {'' if r.first_layer is None else r.first_layer:>5}"
+            f"{r.verdict:<12} {'' if r.first_layer is None else r.first_layer:>5}"
         )
     return "\n".join(lines)
 

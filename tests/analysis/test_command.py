@@ -91,8 +91,10 @@ def test_store_input_and_one_model(tmp_path, capsys):
     "extra, message",
     [
         ((), "does not exist"),
-        (("--threshold", "nan", "--method", "stable", "--window", "0"), "window"),
+        (("--method", "stable", "--window", "0"), "window"),
         (("--columns", "oops"), "CSV=NAME"),
+        (("--threshold", "nan"), "finite"),
+        (("--bootstrap", "-1"), "--bootstrap"),
     ],
 )
 def test_bad_input_exit_2_without_traceback(tmp_path, capsys, extra, message):

@@ -126,6 +126,8 @@ def test_bootstrap_interval_covers_point_and_reports_censoring():
 def test_bootstrap_validates_shapes():
     with pytest.raises(ConfigError, match="checkpoint, item"):
         bootstrap_emergence([1, 2], np.ones(4))
+    with pytest.raises(ConfigError, match="n_boot"):
+        bootstrap_emergence([1, 2], np.ones((2, 4)), n_boot=0)
     with pytest.raises(ConfigError, match="one token count per row"):
         bootstrap_emergence([1, 2, 3], np.ones((2, 4)))
 
