@@ -375,6 +375,9 @@ def behavior_emergence(
 
     Returns:
         ``{run: {skill: EmergenceCI}}``.
+
+    >>> cis = behavior_emergence("runs/pythia160m", threshold=0.8, n_boot=500)  # doctest: +SKIP
+    >>> cis["pythia160m"]["agreement"].hi  # doctest: +SKIP
     """
     from curriculens.analysis.importers import primary_metric
     from curriculens.errors import SkillError

@@ -244,6 +244,8 @@ def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.Da
     Args:
         store: A :class:`Store`, a run directory or a ``.sqlite`` file.
         metric: Read this metric for every skill instead.
+
+    >>> read_store("runs/pythia160m").groupby("task").score.max()  # doctest: +SKIP
     """
     if isinstance(store, Store):
         rows = store.rows(kind="behavior")
@@ -316,6 +318,12 @@ def load_curves(path: str | Path, **options) -> pd.DataFrame:
         path: A tidy CSV file, a ``.sqlite`` store or run directory holding ``results.sqlite``,
             or a directory (or file) of lm-eval JSON results.
         **options: Passed to the matching reader (``metric``, ``pattern``, ``columns``...).
+
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "curves.csv")
+    >>> _ = open(p, "w").write("model,tokens,task,score\\nm,100,t,0.5\\n")
+    >>> load_curves(p).columns.tolist()
+    ['model', 'checkpoint', 'step', 'tokens', 'task', 'score']
     """
     p = Path(path)
     if not p.exists():
@@ -379,6 +387,13 @@ def write_store(
 
     Returns:
         Number of rows written.
+
+    >>> import tempfile
+    >>> df = pd.DataFrame({"model": "m", "checkpoint": ["s1", "s2"], "tokens": [10, 20],
+    ...                    "task": "t", "score": [0.2, 0.9]})
+    >>> with Store(tempfile.mkdtemp()) as s:
+    ...     write_store(df, s), read_store(s).score.tolist()
+    (2, [0.2, 0.9])
     """
     if store.readonly:
         raise CurriculensError(f"Store {str(store.path)!r} is readonly; open it for writing.")

@@ -125,6 +125,9 @@ def lead_lag(
 
     Returns:
         One :class:`LeadLag` per (skill, representation), sorted by skill.
+
+    >>> results = lead_lag("runs/pythia160m", n_boot=500)  # doctest: +SKIP
+    >>> print(format_lead_lag(results))  # doctest: +SKIP
     """
     bad = sorted(set(representations) - set(REPRESENTATIONS))
     if bad:
