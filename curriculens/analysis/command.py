@@ -15,6 +15,7 @@ from pathlib import Path
 from curriculens.analysis.consistency import (
     TASK_SETS,
     composite_check,
+    elemental_components,
     rank_consistency,
     registry_components,
 )
@@ -164,7 +165,10 @@ def _compute(args: argparse.Namespace) -> dict:
     if len(em) >= 2:
         cons = rank_consistency(em, tasks=args.tasks)
         pairs = [p.to_json() for p in cons.pairs]
-    composites = {m: composite_check(pts, registry_components(list(pts))) for m, pts in em.items()}
+    composites = {
+        m: composite_check(pts, registry_components(list(pts)) | elemental_components(list(pts)))
+        for m, pts in em.items()
+    }
     out = {
         "emergence": {m: {t: _num(v) for t, v in pts.items()} for m, pts in em.items()},
         "pairs": pairs,

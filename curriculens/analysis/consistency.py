@@ -224,5 +224,48 @@ def registry_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
     return out
 
 
+# operations in the Implicit Curriculum paper's compositional task names -> its elemental tasks.
+# Only unambiguous matches: 'first', 'last' and 'reverse' act on characters in the composites and
+# have no exact elemental counterpart (first_letter / token_reversal differ), so composites using
+# them are left out rather than guessed.
+ELEMENTAL_OPERATIONS = {
+    "upper": "simple_icl_uppercase",
+    "lower": "simple_icl_lowercase",
+    "gerund": "simple_icl_present_to_gerund",
+    "plural": "simple_icl_singular_to_plural",
+    "translate_eng_fr": "simple_icl_translate_eng_fr",
+    "translate_fr_eng": "simple_icl_translate_fr_eng",
+    "translate_sp_eng": "simple_icl_translate_sp_eng",
+}
+
+
+def elemental_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Components of the paper's ``compositional_*`` tasks, parsed from their names.
+
+    ``compositional_gerund_upper`` needs ``simple_icl_present_to_gerund`` and
+    ``simple_icl_uppercase``. Composites with an operation outside
+    :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out.
+
+    >>> elemental_components(["compositional_gerund_upper", "compositional_upper_last"])
+    {'compositional_gerund_upper': ('simple_icl_present_to_gerund', 'simple_icl_uppercase')}
+    """
+    ops = sorted(ELEMENTAL_OPERATIONS, key=len, reverse=True)  # longest first: translate_*
+    out = {}
+    for t in tasks:
+        if not t.startswith("compositional_"):
+            continue
+        rest, parts = t[len("compositional_") :], []
+        while rest:
+            op = next((o for o in ops if rest == o or rest.startswith(o + "_")), None)
+            if op is None:
+                parts = []
+                break
+            parts.append(ELEMENTAL_OPERATIONS[op])
+            rest = rest[len(op) + 1 :]
+        if parts:
+            out[t] = tuple(parts)
+    return out
+
+
 def _inf(p: float | None) -> float:
     return math.inf if p is None else float(p)

@@ -10,6 +10,7 @@ import pytest
 from curriculens.analysis.consistency import (
     censored_ranks,
     composite_check,
+    elemental_components,
     paper_emergence,
     rank_consistency,
     registry_components,
@@ -84,3 +85,28 @@ def test_paper_numbers_on_elemental_trajectories():
     assert pair.n == 71 and len(res.common_tasks) == 71
     assert round(pair.spearman, 3) == 0.840
     assert round(pair.kendall, 3) == 0.802
+
+
+def test_elemental_components_parse_only_unambiguous_operations():
+    got = elemental_components(
+        ["compositional_translate_eng_fr_upper", "compositional_gerund_first", "copying"]
+    )
+    assert got == {
+        "compositional_translate_eng_fr_upper": (
+            "simple_icl_translate_eng_fr",
+            "simple_icl_uppercase",
+        )
+    }
+
+
+@pytest.mark.skipif(not ELEMENTAL.exists(), reason="shared reference data not present")
+def test_composites_after_components_on_elemental_trajectories():
+    df = pd.read_csv(ELEMENTAL).rename(columns={"tokens_b": "tokens", "accuracy": "score"})
+    em = paper_emergence(df)
+    pythia = em["EleutherAI/pythia-6.9b"]
+    check = composite_check(pythia, elemental_components(list(pythia)))
+    assert check.n == 10 and check.share == pytest.approx(0.8)
+    assert {c for c, *_ in check.exceptions} == {
+        "compositional_translate_eng_fr_lower",
+        "compositional_translate_sp_eng_lower",
+    }
