@@ -137,6 +137,8 @@ def _point_sorted(c: Criterion, t: np.ndarray, v: np.ndarray) -> float | None:
     ok = v >= c.threshold if c.threshold is not None else np.ones(len(v), bool)
     if c.method == "relative":
         ref = v[-1] if c.relative_to == "final" else np.nanmax(v)
+        if not ref > 0:  # no rise to take a fraction of
+            return None
         ok &= v >= c.fraction * ref
     hits = np.flatnonzero(ok)
     return float(t[hits[0]]) if hits.size else None

@@ -249,7 +249,10 @@ def _grid(rows, keys, tokens) -> tuple[np.ndarray, np.ndarray | None]:
     values = np.full((len(keys), len(tokens)), np.nan)
     items: list[list] = [[None] * len(tokens) for _ in keys]
     for r in rows:
-        i, j = row[(r["layer"], r["hook"])], col[float(r["tokens"])]
+        key, tok = (r["layer"], r["hook"]), float(r["tokens"])
+        if key not in row or tok not in col:  # a control without its probe
+            continue
+        i, j = row[key], col[tok]
         values[i, j] = _val(r["value"])
         items[i][j] = r["items"]
     stacks = [_stack(per) for per in items]

@@ -34,6 +34,10 @@ def test_backward_compatible_relative_call():
     assert emergence_point(TOKENS, v, method="relative", threshold=0.7, fraction=0.9) is None
 
 
+def test_relative_without_gate_censors_flat_curves():
+    assert emergence_point(TOKENS, [0.0] * 8, method="relative", threshold=None) is None
+
+
 def test_relative_to_max_and_no_gate():
     v = [0.0, 0.2, 0.5, 1.0, 0.5, 0.5, 0.5, 0.5]
     assert emergence_point(TOKENS, v, method="relative", threshold=None, fraction=0.9) == 4e6
