@@ -137,7 +137,7 @@ def _point_sorted(c: Criterion, t: np.ndarray, v: np.ndarray) -> float | None:
     ok = v >= c.threshold if c.threshold is not None else np.ones(len(v), bool)
     if c.method == "relative":
         ref = v[-1] if c.relative_to == "final" else np.nanmax(v)
-        if not ref > 0:  # no rise to take a fraction of
+        if c.threshold is None and not ref > 0:  # no gate and nothing to take a share of
             return None
         ok &= v >= c.fraction * ref
     hits = np.flatnonzero(ok)
