@@ -95,10 +95,10 @@ def add_emergence_parser(subparsers) -> argparse.ArgumentParser:
     )
     i.add_argument(
         "--columns",
-        nargs="+",
+        action="append",
         default=None,
-        metavar="CSV=NAME",
-        help="CSV: map columns, e.g. acc_em=score run_name=model",
+        metavar="CSV=NAME[,CSV=NAME]",
+        help="CSV: map columns, e.g. --columns acc_em=score,run_name=model (repeatable)",
     )
     s = p.add_argument_group("stores only (run directory or .sqlite)")
     s.add_argument(
@@ -223,7 +223,7 @@ def _parse_columns(items: Sequence[str] | None) -> dict[str, str] | None:
     if not items:
         return None
     out = {}
-    for item in items:
+    for item in (part.strip() for group in items for part in group.split(",")):
         src, sep, dst = item.partition("=")
         if not sep or not src or not dst:
             raise ConfigError(

@@ -140,3 +140,12 @@ def test_store_only_options_on_csv_exit_2(tmp_path, capsys):
     _toy_curves().to_csv(p, index=False)
     rc, _, err = _run(capsys, p, "--leadlag")
     assert rc == 2 and "need a curriculens store" in err
+
+
+def test_columns_option_maps_csv_names(tmp_path, capsys):
+    p = tmp_path / "c.csv"
+    _toy_curves().rename(columns={"model": "who", "score": "em"}).to_csv(p, index=False)
+    rc, out, _ = _run(capsys, "--columns", "who=model,em=score", p, "--smooth", "0", "--json")
+    assert rc == 0 and json.loads(out)["emergence"]["a"]["late"] == 30
+    rc, out, _ = _run(capsys, p, "--columns", "who=model", "--columns", "em=score", "--json")
+    assert rc == 0 and set(json.loads(out)["emergence"]) == {"a", "b"}
