@@ -1,0 +1,271 @@
+"""Is the curriculum shared? Rank agreement of emergence orders across models, and composites.
+
+Implements the ordering-consistency test of the Implicit Curriculum paper (Liu et al., 2026):
+emergence = first tokens where the smoothed score reaches 0.8; tasks ranked by emergence with
+censored tasks tied at the bottom; Spearman and Kendall correlation of the average ranks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import kendalltau, rankdata, spearmanr
+
+from curriculens.analysis.emergence import emergence_table
+from curriculens.errors import ConfigError
+
+TASK_SETS = ("common", "pairwise")
+
+Emergence = Mapping[str, Mapping[str, float | None]]  # {model: {task: tokens or None}}
+
+
+def paper_emergence(
+    curves, *, threshold: float = 0.8, smooth: float = 1.0
+) -> dict[str, dict[str, float | None]]:
+    """The paper's emergence points: tokens > 0, sorted, smoothed (sigma=1, reflect), >= 0.8.
+
+    Args:
+        curves: Long-format table with columns ``model, tokens, task, score``.
+        threshold: Smoothed score that counts as emerged.
+        smooth: Gaussian sigma in checkpoints.
+
+    Returns:
+        ``{model: {task: tokens or None}}`` (None: never reached, censored).
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"model": "m", "task": "t", "tokens": [0, 1, 2, 3, 4],
+    ...                    "score": [1.0, 0.0, 0.0, 1.0, 1.0]})
+    >>> paper_emergence(df)
+    {'m': {'t': 4.0}}
+    """
+    return emergence_table(
+        curves, drop_zero_tokens=True, method="fixed", threshold=threshold, smooth=smooth
+    )
+
+
+def censored_ranks(points: Sequence[float | None]) -> np.ndarray:
+    """Average ranks of emergence points (1 = earliest), censored (None) tied at the bottom.
+
+    >>> censored_ranks([3.0, None, 1.0, None]).tolist()
+    [2.0, 3.5, 1.0, 3.5]
+    """
+    x = np.array([math.inf if p is None else float(p) for p in points], dtype=float)
+    return rankdata(x, method="average")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairConsistency:
+    """Rank agreement of two models' emergence orders over ``tasks``.
+
+    Attributes:
+        a: First model.
+        b: Second model.
+        n: Number of tasks ranked.
+        spearman: Spearman rho of the average ranks (None when undefined, e.g. a constant order).
+        kendall: Kendall tau-b of the average ranks (None when undefined).
+        tasks: The tasks ranked, sorted.
+    """
+
+    a: str
+    b: str
+    n: int
+    spearman: float | None
+    kendall: float | None
+    tasks: tuple[str, ...] = field(repr=False)
+
+    def to_json(self) -> dict:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "n": self.n,
+            "spearman": self.spearman,
+            "kendall": self.kendall,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Consistency:
+    """Pairwise rank agreement of emergence orders.
+
+    Attributes:
+        task_set: ``common`` (every pair ranked over the tasks all models share) or
+            ``pairwise`` (each pair over the tasks the two share).
+        pairs: One :class:`PairConsistency` per pair of models, in model order.
+        common_tasks: Tasks that every model has.
+    """
+
+    task_set: str
+    pairs: tuple[PairConsistency, ...]
+    common_tasks: tuple[str, ...]
+
+
+def rank_consistency(emergence: Emergence, *, tasks: str = "common") -> Consistency:
+    """Spearman and Kendall agreement of every pair of models' emergence orders.
+
+    Tasks are ranked by emergence tokens with average ranks; censored tasks are tied at the
+    bottom (``scipy.stats.rankdata`` with censored = +inf), and the correlations are computed
+    on those ranks.
+
+    Args:
+        emergence: ``{model: {task: tokens or None}}``.
+        tasks: ``common``: rank every pair over the tasks all models share (the default);
+            ``pairwise``: rank each pair over the tasks both of them have.
+
+    >>> em = {"a": {"x": 1.0, "y": 2.0, "z": None}, "b": {"x": 1.0, "y": 5.0, "z": None}}
+    >>> rank_consistency(em).pairs[0].spearman
+    1.0
+    """
+    if tasks not in TASK_SETS:
+        raise ConfigError(
+            f"tasks={tasks!r} is not a task set; expected one of {TASK_SETS} ('common': tasks "
+            "all models share; 'pairwise': tasks each pair shares)."
+        )
+    models = list(emergence)
+    if len(models) < 2:
+        raise ConfigError(
+            f"Rank consistency needs at least 2 models; got {len(models)} ({models}). Give an "
+            "input with curves of two or more models."
+        )
+    common = sorted(set.intersection(*(set(emergence[m]) for m in models)))
+    pairs = []
+    for a, b in itertools.combinations(models, 2):
+        shared = common if tasks == "common" else sorted(set(emergence[a]) & set(emergence[b]))
+        pairs.append(_pair(a, b, emergence[a], emergence[b], shared))
+    return Consistency(task_set=tasks, pairs=tuple(pairs), common_tasks=tuple(common))
+
+
+def _pair(a: str, b: str, ea, eb, shared: Sequence[str]) -> PairConsistency:
+    rho = tau = None
+    ra = censored_ranks([ea[t] for t in shared])
+    rb = censored_ranks([eb[t] for t in shared])
+    if len(shared) >= 2 and np.ptp(ra) > 0 and np.ptp(rb) > 0:  # else undefined
+        rho, tau = _finite(spearmanr(ra, rb)[0]), _finite(kendalltau(ra, rb)[0])
+    return PairConsistency(a=a, b=b, n=len(shared), spearman=rho, kendall=tau, tasks=tuple(shared))
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompositeCheck:
+    """Do composites emerge no earlier than all of their components?
+
+    Attributes:
+        share: Share of checked composites that emerge no earlier than every component
+            (None when no composite could be checked).
+        n: Number of composites checked (composite and all components present).
+        exceptions: ``(composite, component, composite tokens, component tokens)`` for each
+            component that emerged later than its composite (None = censored).
+        skipped: Composites left out because they or a component lack an emergence entry.
+    """
+
+    share: float | None
+    n: int
+    exceptions: tuple[tuple[str, str, float | None, float | None], ...]
+    skipped: tuple[str, ...]
+
+
+def composite_check(
+    points: Mapping[str, float | None], components: Mapping[str, Sequence[str]]
+) -> CompositeCheck:
+    """Test that each composite emerges no earlier than all of its components (one model).
+
+    A censored composite counts as emerging last; a censored component with an emerged composite
+    is an exception (the composite came first).
+
+    Args:
+        points: ``{task: tokens or None}`` for one model.
+        components: ``{composite: [component, ...]}``.
+
+    >>> composite_check({"ab": 5.0, "a": 1.0, "b": None}, {"ab": ["a", "b"]}).exceptions
+    (('ab', 'b', 5.0, None),)
+    """
+    n = held = 0
+    exceptions, skipped = [], []
+    for comp, parts in sorted(components.items()):
+        if comp not in points or not parts or any(p not in points for p in parts):
+            skipped.append(comp)
+            continue
+        n += 1
+        late = [p for p in parts if _inf(points[p]) > _inf(points[comp])]
+        held += not late
+        exceptions += [(comp, p, points[comp], points[p]) for p in late]
+    return CompositeCheck(
+        share=held / n if n else None,
+        n=n,
+        exceptions=tuple(exceptions),
+        skipped=tuple(skipped),
+    )
+
+
+def registry_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Components of the registered composite skills among ``tasks`` (unknown names skipped).
+
+    >>> registry_components(["nonexistent_task"])
+    {}
+    """
+    from curriculens.errors import SkillError
+    from curriculens.skills import get_skill
+
+    out = {}
+    for t in tasks:
+        try:
+            parts = get_skill(t).components
+        except SkillError:
+            continue
+        if parts:
+            out[t] = tuple(parts)
+    return out
+
+
+# operations in the Implicit Curriculum paper's compositional task names -> its elemental tasks.
+# Only unambiguous matches: 'first', 'last' and 'reverse' act on characters in the composites and
+# have no exact elemental counterpart (first_letter / token_reversal differ), so composites using
+# them are left out rather than guessed.
+ELEMENTAL_OPERATIONS = {
+    "upper": "simple_icl_uppercase",
+    "lower": "simple_icl_lowercase",
+    "gerund": "simple_icl_present_to_gerund",
+    "plural": "simple_icl_singular_to_plural",
+    "translate_eng_fr": "simple_icl_translate_eng_fr",
+    "translate_fr_eng": "simple_icl_translate_fr_eng",
+    "translate_sp_eng": "simple_icl_translate_sp_eng",
+}
+
+
+def elemental_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Components of the paper's ``compositional_*`` tasks, parsed from their names.
+
+    ``compositional_gerund_upper`` needs ``simple_icl_present_to_gerund`` and
+    ``simple_icl_uppercase``. Composites with an operation outside
+    :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out.
+
+    >>> elemental_components(["compositional_gerund_upper", "compositional_upper_last"])
+    {'compositional_gerund_upper': ('simple_icl_present_to_gerund', 'simple_icl_uppercase')}
+    """
+    ops = sorted(ELEMENTAL_OPERATIONS, key=len, reverse=True)  # longest first: translate_*
+    out = {}
+    for t in tasks:
+        if not t.startswith("compositional_"):
+            continue
+        rest, parts = t[len("compositional_") :], []
+        while rest:
+            op = next((o for o in ops if rest == o or rest.startswith(o + "_")), None)
+            if op is None:
+                parts = []
+                break
+            parts.append(ELEMENTAL_OPERATIONS[op])
+            rest = rest[len(op) + 1 :]
+        if parts:
+            out[t] = tuple(parts)
+    return out
+
+
+def _inf(p: float | None) -> float:
+    return math.inf if p is None else float(p)
