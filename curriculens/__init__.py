@@ -1,3 +1,54 @@
-"""curriculens: map the implicit curriculum of language-model pretraining."""
+"""curriculens: map the implicit curriculum of language-model pretraining.
+
+Names load lazily, so ``curriculens --help`` and light imports stay fast.
+
+>>> import curriculens as cl
+>>> run = cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
+>>> cl.curriculum(run)[0].skill  # doctest: +SKIP
+'facts'
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "analysis": ("curriculens.analysis", None),
+    "curriculum": ("curriculens.analysis.curriculum", "curriculum"),
+    "load_table": ("curriculens.analysis.curriculum", "load_table"),
+    "lead_lag": ("curriculens.analysis.leadlag", "lead_lag"),
+    "Checkpoint": ("curriculens.checkpoints", "Checkpoint"),
+    "CheckpointSeries": ("curriculens.checkpoints", "CheckpointSeries"),
+    "ToyCorpus": ("curriculens.corpus", "ToyCorpus"),
+    "build_toy_tokenizer": ("curriculens.corpus", "build_toy_tokenizer"),
+    "CurriculensError": ("curriculens.errors", "CurriculensError"),
+    "report": ("curriculens.report", "write_report"),
+    "Example": ("curriculens.skills.registry", "Example"),
+    "Skill": ("curriculens.skills.registry", "Skill"),
+    "get_skill": ("curriculens.skills.registry", "get_skill"),
+    "list_skills": ("curriculens.skills.registry", "list_skills"),
+    "register_skill": ("curriculens.skills.registry", "register_skill"),
+    "Store": ("curriculens.store", "Store"),
+    "SweepConfig": ("curriculens.sweep", "SweepConfig"),
+    "Tracker": ("curriculens.sweep", "Tracker"),
+    "sweep": ("curriculens.sweep", "sweep"),
+    "TrainConfig": ("curriculens.trainer", "TrainConfig"),
+    "train": ("curriculens.trainer", "train"),
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'curriculens' has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    mod = importlib.import_module(module)
+    value = mod if attr is None else getattr(mod, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -34,7 +35,9 @@ class TrainConfig:
         batch_size, seq_len: Tokens per step = batch_size * seq_len.
         lr, warmup, weight_decay: AdamW with linear warm-up and cosine decay to 10%.
         seed: Seeds init, data order and corpus.
-        threads: torch intra-op threads (1 wins on a shared 2-core CPU; see README).
+        threads: torch intra-op threads; 0 = measure 1 vs all cores on a few trial steps and
+            keep the faster (a second thread helps on an idle 2-core box and is 9-12x slower
+            when the other core is busy). The choice is recorded in the train summary.
         mixture: Corpus source weights.
     """
 
@@ -50,7 +53,7 @@ class TrainConfig:
     warmup: int = 50
     weight_decay: float = 0.01
     seed: int = 0
-    threads: int = 1
+    threads: int = 0
     mixture: tuple[tuple[str, float], ...] = tuple(DEFAULT_MIXTURE.items())
 
     def __post_init__(self) -> None:
@@ -62,11 +65,15 @@ class TrainConfig:
             "d_mlp",
             "batch_size",
             "seq_len",
-            "threads",
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"TrainConfig.{name} = {v!r}; expected an int >= 1.")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
+            raise ConfigError(
+                f"TrainConfig.threads = {self.threads!r}; expected an int >= 0 "
+                "(0 = choose by measurement)."
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"TrainConfig.seed = {self.seed!r}; expected an int >= 0.")
         if not isinstance(self.n_checkpoints, int) or self.n_checkpoints < 2:
@@ -147,6 +154,27 @@ def _lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
+def choose_threads(model, ids: torch.Tensor, candidates: Sequence[int] | None = None) -> dict:
+    """Time a few forward+backward passes per thread count; return the timings and the winner.
+
+    Gradients are cleared afterwards and no optimizer step is taken, so training is unchanged.
+    """
+    candidates = list(candidates or sorted({1, max(1, os.cpu_count() or 1)}))
+    timings = {}
+    for n in candidates:
+        torch.set_num_threads(n)
+        best = float("inf")
+        for _ in range(3):  # first rep warms up; keep the best of the rest
+            t = time.perf_counter()
+            model(input_ids=ids, labels=ids).loss.backward()
+            best = min(best, time.perf_counter() - t)
+        timings[n] = round(best, 4)
+    model.zero_grad(set_to_none=True)
+    winner = min(timings, key=timings.get)
+    torch.set_num_threads(winner)
+    return {"threads": winner, "trial_seconds_per_step": timings}
+
+
 def train(
     config: TrainConfig,
     out: str | Path | None,
@@ -166,11 +194,18 @@ def train(
     Returns:
         A summary: steps, tokens, seconds, tokens/s, final loss, loss curve and checkpoint steps.
     """
-    torch.set_num_threads(config.threads)
     tokenizer = build_toy_tokenizer()
     model = build_model(config, len(tokenizer))
     corpus = ToyCorpus(mixture=dict(config.mixture), seed=config.seed)
     batches = corpus.batches(tokenizer, config.batch_size, config.seq_len)
+    if config.threads == 0:
+        trial = next(
+            ToyCorpus(seed=config.seed + 1).batches(tokenizer, config.batch_size, config.seq_len)
+        )
+        threads = choose_threads(model, trial)
+    else:
+        torch.set_num_threads(config.threads)
+        threads = {"threads": config.threads, "trial_seconds_per_step": {}}
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98)
     )
@@ -226,7 +261,7 @@ def train(
         "final_loss": losses[-1][1] if losses else None,
         "loss_curve": losses,
         "checkpoints": sorted(schedule),
-        "threads": config.threads,
+        **threads,
     }
     if out is not None:
         (Path(out) / "train_summary.json").write_text(json.dumps(summary, indent=2))
