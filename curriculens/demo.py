@@ -28,6 +28,8 @@ class DemoConfig:
         steps: Training steps (2,048 tokens each).
         n_checkpoints: Log-spaced checkpoints, step 0 included.
         n_examples: Evaluation examples per skill.
+        seeds: Independent training runs (seeds ``seed``, ``seed+1``, ...). With more than one,
+            each trains under ``out/seed{N}/`` and the report adds order consistency across them.
         force: Replace an existing run directory.
     """
 
@@ -36,10 +38,11 @@ class DemoConfig:
     steps: int = 2000
     n_checkpoints: int = 16
     n_examples: int = 300
+    seeds: int = 1
     force: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("seed", "steps", "n_checkpoints", "n_examples"):
+        for name in ("seed", "steps", "n_checkpoints", "n_examples", "seeds"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"demo {name} = {v!r}; expected an integer.")
@@ -48,6 +51,8 @@ class DemoConfig:
                 f"--steps {self.steps}: expected a positive number of training "
                 "steps (e.g. --steps 2000)."
             )
+        if self.seeds < 1:
+            raise ConfigError(f"--seeds {self.seeds}: expected at least 1 training run.")
         if self.seed < 0:
             raise ConfigError(f"--seed {self.seed}: expected an integer >= 0.")
         out = Path(self.out)
@@ -78,19 +83,22 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    tc = TrainConfig(steps=config.steps, n_checkpoints=config.n_checkpoints, seed=config.seed)
-    summary = train(tc, out, progress=progress)
-    t1 = time.perf_counter()
-    sc = SweepConfig(skills=tuple(dict(tc.mixture)), n_examples=config.n_examples, seed=config.seed)
-    sweep(out / "checkpoints", out, config=sc, progress=progress)
+    train_s = sweep_s = 0.0
+    tokens = 0
+    for seed in range(config.seed, config.seed + config.seeds):
+        sub = out if config.seeds == 1 else out / f"seed{seed}"
+        tc = TrainConfig(steps=config.steps, n_checkpoints=config.n_checkpoints, seed=seed)
+        t = time.perf_counter()
+        tokens = train(tc, sub, progress=progress)["tokens"]
+        train_s += time.perf_counter() - t
+        sc = SweepConfig(skills=tuple(dict(tc.mixture)), n_examples=config.n_examples, seed=seed)
+        t = time.perf_counter()
+        sweep(sub / "checkpoints", out, config=sc, progress=progress,
+              run=None if config.seeds == 1 else f"seed{seed}")
+        sweep_s += time.perf_counter() - t
     t2 = time.perf_counter()
-    info = {
-        "seed": config.seed,
-        "steps": config.steps,
-        "tokens": summary["tokens"],
-        "train_seconds": round(t1 - t0, 1),
-        "sweep_seconds": round(t2 - t1, 1),
-    }
+    info = {"seed": config.seed, "seeds": config.seeds, "steps": config.steps, "tokens": tokens,
+            "train_seconds": round(train_s, 1), "sweep_seconds": round(sweep_s, 1)}
     (out / "demo.json").write_text(json.dumps(info, indent=2))
     report = write_report(out)
     info["report_seconds"] = round(time.perf_counter() - t2, 1)

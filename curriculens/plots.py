@@ -107,12 +107,26 @@ def plot_probe_heatmaps(df: pd.DataFrame, skills: Sequence[str] | None = None, *
     return fig
 
 
-def plot_timeline(emergence: Sequence[SkillEmergence], *, ax=None):
-    """Emergence tokens per skill: behavior (circle) and best probe (triangle); censored: '>'."""
+def plot_timeline(
+    emergence: Sequence[SkillEmergence],
+    *,
+    intervals: dict[str, tuple[float | None, float | None]] | None = None,
+    ax=None,
+):
+    """Emergence tokens per skill: behavior (circle, with its bootstrap interval as a bar) and
+    best probe above step 0 (triangle); censored: faded '>' at the right edge."""
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(emergence)) + 1))
+    intervals = intervals or {}
     known = [t for e in emergence for t in (e.behavior_tokens, e.probe_tokens) if t]
     right = max(known) * 2 if known else 1.0
     seen: set[str] = set()
+    for y, e in enumerate(emergence):
+        lo, hi = intervals.get(e.skill, (None, None))
+        if e.behavior_tokens is not None and lo is not None:
+            ax.plot([lo, hi if hi is not None else right], [y - 0.15] * 2, color="C0", lw=5,
+                    alpha=0.3, solid_capstyle="butt",
+                    label="behavior 95% interval" if "iv" not in seen else None)
+            seen.add("iv")
     for y, e in enumerate(emergence):
         for t, marker, color, label in (
             (e.behavior_tokens, "o", "C0", "behavior"),
@@ -154,3 +168,61 @@ def _fig_ax(ax, size):
         fig, ax = plt.subplots(figsize=size)
         return fig, ax
     return ax.figure, ax
+
+
+def plot_lead_lag(results, *, ax=None):
+    """Representation lead over behavior per skill, in log10 tokens, with bootstrap intervals.
+
+    Args:
+        results: :class:`~curriculens.analysis.leadlag.LeadLag` items (one representation each
+            or several; each gets its own marker).
+    """
+    fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len({r.skill for r in results})) + 1))
+    skills = sorted({r.skill for r in results})
+    reps = sorted({r.representation for r in results})
+    markers = dict(zip(reps, "os^D", strict=False))
+    for j, rep in enumerate(reps):
+        for r in (r for r in results if r.representation == rep):
+            y = skills.index(r.skill) + (j - (len(reps) - 1) / 2) * 0.2
+            if r.lead_log10 is None:
+                ax.plot([0], [y], marker="x", color="grey", alpha=0.5)
+                continue
+            lo = r.lo_log10 if r.lo_log10 is not None else r.lead_log10
+            hi = r.hi_log10 if r.hi_log10 is not None else r.lead_log10
+            ax.errorbar([r.lead_log10], [y], xerr=[[r.lead_log10 - lo], [hi - r.lead_log10]],
+                        fmt=markers[rep], color=f"C{j}", capsize=3,
+                        label=rep if r is next(x for x in results if x.representation == rep)
+                        else None)
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(range(len(skills)))
+    ax.set_yticklabels(skills, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("representation lead over behavior (log10 tokens; > 0: probe first)")
+    ax.set_title("Representation vs behavior (x: not measurable, a curve never rose)")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_consistency(consistency, *, ax=None):
+    """Spearman rank agreement of skill orders between runs, as a matrix."""
+    pairs = consistency.pairs
+    names = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    m = np.eye(len(names))
+    for p in pairs:
+        i, j = names.index(p.a), names.index(p.b)
+        m[i, j] = m[j, i] = np.nan if p.spearman is None else p.spearman
+    fig, ax = _fig_ax(ax, (1.2 * len(names) + 2.5, 1.0 * len(names) + 1.5))
+    im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu")
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, "–" if np.isnan(m[i, j]) else f"{m[i, j]:.2f}", ha="center",
+                    va="center", fontsize=9)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_title(f"Order consistency (Spearman, {consistency.task_set} tasks)")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return fig
