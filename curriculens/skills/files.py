@@ -95,9 +95,7 @@ class FileExamples:
         idx = np.concatenate(
             [np.tile(np.arange(count), n // count), rng.choice(count, n % count, replace=False)]
         )
-        if n > count:
-            idx = rng.permutation(idx)
-        return [self.examples[int(i)] for i in idx]
+        return [self.examples[int(i)] for i in rng.permutation(idx)]
 
 
 # ---------------------------------------------------------------- problem collection
@@ -660,7 +658,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         defaults=defaults,
         check_registry=check_registry,
     )
-    if not objs and header.ok:
+    if header.ok and not any(text.strip() for _, text in body):
         problems.add(
             header_line + (0 if header_path else 1),
             "examples",

@@ -288,8 +288,10 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
     enc = tokenizer(example.prompt, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])
     if not ids:
-        raise SkillError(f"Example prompt {example.prompt!r} tokenizes to nothing; it needs a "
-                         "read position. Give the example a non-empty prompt.")
+        raise SkillError(
+            f"Example prompt {example.prompt!r} tokenizes to nothing; it needs a "
+            "read position. Give the example a non-empty prompt."
+        )
     if example.read_after:
         start = example.prompt.find(example.read_after)
         if start < 0:
