@@ -12,6 +12,7 @@ from importlib import resources
 
 import numpy as np
 
+from curriculens.skills import toy  # noqa: F401  (the toy suite registers first, always)
 from curriculens.skills.registry import Example, register_skill
 
 SUITE = "core-en"
