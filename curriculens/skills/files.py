@@ -523,6 +523,47 @@ def _check_blimp(obj: dict, number: int, problems: _Problems) -> dict | None:
     return obj if len(problems.items) == before else None
 
 
+def _is_blimp(obj: dict) -> bool:
+    return "sentence_good" in obj or "sentence_bad" in obj
+
+
+def _blimp_defaults(path: Path, meta, rows: list[tuple[int, dict]]) -> dict:
+    """Header defaults of a BLiMP file: name from the UID, labels from ``label_field``."""
+    label_field = meta.get("label_field", "UID") if isinstance(meta, dict) else "UID"
+    values = sorted({_blimp_label_value(o, label_field) for _, o in rows} - {""})
+    uids = sorted({str(o.get("UID", "")) for _, o in rows} - {""})
+    if len(values) == 1:
+        values.append("other")  # a single paradigm: one real class, see docs/skills.md
+    return {
+        "name": f"blimp_{uids[0]}" if len(uids) == 1 else f"blimp_{path.stem}",
+        "version": 1,
+        "format": "minimal_pair",
+        "label_names": values or ["paradigm", "other"],
+        "family": "blimp",
+        "description": f"BLiMP minimal pairs from {path.name}",
+    }
+
+
+def _blimp_example(obj: dict, number: int, header: _Header, problems: _Problems):
+    if header.label_names is None:  # broken label_names, reported with the header
+        return None
+    value = _blimp_label_value(obj, header.label_field)
+    if value not in header.label_names:
+        problems.add(
+            number,
+            header.label_field,
+            f"{value!r} is not one of the label_names",
+            f"use one of {', '.join(header.label_names)}, or drop label_names from the sidecar",
+        )
+        return None
+    return Example(
+        prompt="",
+        target=obj["sentence_good"],
+        choices=(obj["sentence_bad"],),
+        label=header.label_names.index(value),
+    )
+
+
 def _blimp_label_value(obj: dict, label_field: str) -> str:
     value = obj.get(label_field)
     if isinstance(value, bool):
@@ -589,9 +630,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     first = _parse_object(1, first_text, problems)
     if first is None:
         return None, problems.items
-    blimp = "sentence_good" in first or "sentence_bad" in first
     body = lines
-    header = None
     header_line, header_path = 1, None
     if _is_header(first):
         if side_meta is not None:
@@ -609,11 +648,9 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
                 1, extra[0], "header line has other fields", f'put them inside "{HEADER_KEY}"'
             )
         body = lines[1:]
-        second = next((t for _, t in body if t.strip()), "")
-        blimp = '"sentence_good"' in second or '"sentence_bad"' in second
     elif side_meta is not None:
-        meta, header_line, header_path = side_meta, 1, str(sidecar)
-    elif blimp:
+        meta, header_path = side_meta, str(sidecar)
+    elif _is_blimp(first):
         meta = {}
     else:
         problems.add(
@@ -625,37 +662,23 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         )
         return None, problems.items
 
-    # the examples (parsed before the header is checked, so BLiMP defaults can see them)
+    # the examples are parsed before the header is checked, so BLiMP defaults can see them
     objs: list[tuple[int, dict]] = []
     for number, text in body:
-        if not text.strip():
-            continue
-        obj = _parse_object(number, text, problems)
-        if obj is not None:
-            objs.append((number, obj))
-    defaults: dict = {}
+        if text.strip():
+            obj = _parse_object(number, text, problems)
+            if obj is not None:
+                objs.append((number, obj))
+    blimp = bool(objs) and _is_blimp(objs[0][1])
     if blimp:
-        blimp_rows = [(n, o) for n, o in objs if _check_blimp(o, n, problems) is not None]
-        label_field = meta.get("label_field", "UID") if isinstance(meta, dict) else "UID"
-        values = sorted({_blimp_label_value(o, label_field) for _, o in blimp_rows} - {""})
-        uids = sorted({str(o.get("UID", "")) for _, o in blimp_rows} - {""})
-        if len(values) == 1:
-            values.append("other")
-        defaults = {
-            "name": f"blimp_{uids[0]}" if len(uids) == 1 else f"blimp_{path.stem}",
-            "version": 1,
-            "format": "minimal_pair",
-            "label_names": values or ["paradigm", "other"],
-            "family": "blimp",
-            "description": f"BLiMP minimal pairs from {path.name}",
-        }
+        objs = [(n, o) for n, o in objs if _check_blimp(o, n, problems) is not None]
     header = _check_header(
-        meta if isinstance(meta, dict) or not blimp else {},
+        meta,
         header_line,
         problems,
         header_path,
         blimp=blimp,
-        defaults=defaults,
+        defaults=_blimp_defaults(path, meta, objs) if blimp else {},
         check_registry=check_registry,
     )
     if header.ok and not any(text.strip() for _, text in body):
@@ -665,36 +688,8 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
             "the file has a header but no examples",
             "add one example per line after the header",
         )
-    examples: list[Example] = []
-    for number, obj in objs:
-        if blimp:
-            if _check_blimp(obj, number, _Problems(str(path))) is None:
-                continue  # already reported above
-            value = _blimp_label_value(obj, header.label_field)
-            if header.label_names is None:
-                continue
-            if value not in header.label_names:
-                problems.add(
-                    number,
-                    header.label_field,
-                    f"{value!r} is not one of the label_names",
-                    f"use one of {', '.join(header.label_names)} or drop label_names from "
-                    "the sidecar",
-                )
-                continue
-            examples.append(
-                Example(
-                    prompt="",
-                    target=obj["sentence_good"],
-                    choices=(obj["sentence_bad"],),
-                    label=header.label_names.index(value),
-                    read_at=-1,
-                )
-            )
-        else:
-            ex = _check_example(obj, number, header, problems)
-            if ex is not None:
-                examples.append(ex)
+    check = _blimp_example if blimp else _check_example
+    examples = [ex for n, o in objs if (ex := check(o, n, header, problems)) is not None]
     if problems.items:
         return None, problems.items
     build = FileExamples(tuple(examples), source=str(path), sha256=digest.hexdigest())

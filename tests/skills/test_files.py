@@ -357,3 +357,32 @@ def test_every_problem_is_listed_and_nothing_is_dropped(tmp_path):
     ]  # fmt: skip
     assert str(err.value).startswith(f"{p}: 5 problem(s); nothing was loaded:")
     assert "capitals_t" not in _REGISTRY
+
+
+def test_blimp_rows_after_a_header(tmp_path):
+    header = {"curriculens_skill": {"name": "islands", "version": 4}}
+    skill = load_skill_file(_write(tmp_path, [BLIMP], header=header), register=False)
+    assert (skill.name, skill.version, skill.format) == ("islands", 4, "minimal_pair")
+
+
+def test_blimp_sidecar_that_is_not_an_object(tmp_path):
+    path = _write(tmp_path, [BLIMP], header=None)
+    sidecar = tmp_path / "skill.jsonl.meta.json"
+    sidecar.write_text("[1, 2]")
+    assert _only_problem(path) == (
+        f"{sidecar}:1: curriculens_skill: is a list, not an object — give an object: "
+        '{"name": ..., "version": 1, "format": ..., "label_names": [...]}'
+    )
+    sidecar.write_text("{nope")
+    assert _only_problem(path).startswith(
+        f"{sidecar}:1: json: sidecar is not valid UTF-8 JSON (Expecting property name"
+    )
+
+
+def test_blimp_file_with_a_non_blimp_format(tmp_path):
+    path = _write(tmp_path, [BLIMP], header=None)
+    (tmp_path / "skill.jsonl.meta.json").write_text(json.dumps({"format": "choice"}))
+    assert _only_problem(path) == (
+        f"{tmp_path / 'skill.jsonl.meta.json'}:1: format: is 'choice' for a BLiMP file — "
+        'use "minimal_pair"'
+    )
