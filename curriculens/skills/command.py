@@ -174,7 +174,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.n < 1:
             return _fail(f"-n {args.n}: ask for at least 1 example")
         path = Path(args.name)
-        if path.suffix in (".jsonl", ".json") or path.is_file():
+        registered = {s.name for s in list_skills()}
+        if args.name not in registered and (path.suffix == ".jsonl" or path.is_file()):
             skill = load_skill_file(path, register=False)
         else:
             skill = get_skill(args.name)
