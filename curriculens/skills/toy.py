@@ -92,7 +92,17 @@ def _agreement(
             words += [_pick(rng, PREPS), "the", NOUNS[other][other_plural]]
         verb = VERBS[int(rng.integers(len(VERBS)))]
         good, bad = verb[plural], verb[1 - plural]
-        out.append(Example(prompt=" ".join(words), target=good, choices=(bad,), label=plural))
+        # with an attractor, read at the preposition: the subject's number must be carried there
+        # (reading the attractor itself would decode its number, the inverse of the label)
+        out.append(
+            Example(
+                prompt=" ".join(words),
+                target=good,
+                choices=(bad,),
+                label=plural,
+                read_at=2 if attractor else -1,
+            )
+        )
     return out
 
 
@@ -154,13 +164,13 @@ def _brackets(rng: np.random.Generator, n_open: int) -> list[str]:
     "brackets",
     version=1,
     family="nesting",
-    label_names=("depth1", "depth2", "depth3"),
+    label_names=("depth1", "depth2+"),
     chance=0.5,
     suite="toy",
     document=lambda rng: " ".join(_brackets(rng, int(rng.integers(2, 6)))) + " .",
 )
 def brackets(rng: np.random.Generator, n: int) -> list[Example]:
-    """Close the innermost open bracket: '( [ ( ) [' -> ]. Probe: nesting depth."""
+    """Close the innermost open bracket after a closed one: '( [ ( )' -> ]. Probe: depth."""
     out = []
     while len(out) < n:
         seq = _brackets(rng, int(rng.integers(2, 6)))
@@ -170,21 +180,22 @@ def brackets(rng: np.random.Generator, n: int) -> list[Example]:
                 stack.append(tok)
             else:
                 stack.pop()
-            if stack and i + 1 < len(seq) and seq[i + 1] not in BRACKETS:
+            # cut right after a closer, so the innermost open bracket is not the last token
+            closer_here = tok not in BRACKETS
+            if stack and closer_here and i + 1 < len(seq) and seq[i + 1] not in BRACKETS:
                 cut.append((i, len(stack), BRACKETS[stack[-1]]))
         if not cut:
             continue
         i, depth, closer = cut[int(rng.integers(len(cut)))]
-        out.append(Example(prompt=" ".join(seq[: i + 1]), target=closer, label=depth - 1))
+        out.append(Example(prompt=" ".join(seq[: i + 1]), target=closer, label=min(depth, 2) - 1))
     return out
 
 
 # ---------------------------------------------------------------- fact retrieval
 def _fact(person: str) -> Example:
     city = FACTS[person]
-    return Example(
-        prompt=f"{person} lives in", target=city, label=CITIES.index(city), read_after=person
-    )
+    # read at 'in', where the city must be retrieved (the name token alone identifies the person)
+    return Example(prompt=f"{person} lives in", target=city, label=CITIES.index(city))
 
 
 @register_skill(

@@ -1,0 +1,205 @@
+"""Activations: run a checkpoint through TransformerLens's ``TransformerBridge`` and keep only what
+the next stages need, the residual stream at each example's read position and the per-token
+log-probabilities of its continuations.
+
+Hooks are addressed by TransformerLens names (``hook_embed``, ``blocks.{l}.hook_resid_post``) and
+gather the read positions inside the hook, so ``[batch, pos, d_model]`` is never kept per layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+from jaxtyping import Float
+
+from curriculens.errors import HookNameError, SkillError, did_you_mean
+from curriculens.skills.registry import Example, Skill, resolve_read_position
+
+# Dimension glossary: example = skill example; seq = one scored sequence (an example has one per
+# candidate continuation); pos = token position; d = d_model.
+
+
+def resid_hooks(n_layers: int) -> list[str]:
+    """The default hooks: the embedding and every block's residual output.
+
+    >>> resid_hooks(2)
+    ['hook_embed', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']
+    """
+    return ["hook_embed"] + [f"blocks.{layer}.hook_resid_post" for layer in range(n_layers)]
+
+
+def hook_layer(hook: str) -> int:
+    """Layer index of a hook: 0 for the embedding, l + 1 for ``blocks.l.*``."""
+    if hook.startswith("blocks."):
+        return int(hook.split(".")[1]) + 1
+    return 0
+
+
+def load_bridge(model, tokenizer, *, device: str = "cpu"):
+    """Wrap a loaded Hugging Face causal LM in a TransformerLens 4.x ``TransformerBridge``."""
+    from transformer_lens.model_bridge import TransformerBridge
+
+    name = getattr(model.config, "_name_or_path", "") or model.config.model_type
+    return TransformerBridge.boot_transformers(
+        name, hf_model=model, tokenizer=tokenizer, device=device
+    )
+
+
+def check_hooks(bridge, hooks: Sequence[str]) -> None:
+    """Raise :class:`HookNameError` naming the valid hooks when one is unknown."""
+    valid = bridge.hook_dict
+    for h in hooks:
+        if h not in valid:
+            resid = sorted(k for k in valid if "resid" in k or k == "hook_embed")
+            raise HookNameError(
+                f"Unknown hook name '{h}'.{did_you_mean(h, valid)} Residual-stream hooks of this "
+                f"model: {', '.join(resid)} ({len(valid)} hooks in all, see bridge.hook_dict)."
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncodedSkill:
+    """A skill's examples tokenized for one tokenizer.
+
+    Attributes:
+        seqs: Token ids of every scored sequence (BOS + prompt + continuation).
+        owner: Example index of each sequence ``[seq]``.
+        candidate: 0 for the target continuation, 1.. for wrong choices ``[seq]``.
+        cont_start: Index of the first scored token in each sequence ``[seq]``.
+        read_pos: Read position in each sequence ``[seq]`` (same for all of an example's).
+        read_token: Token id at the read position ``[example]``.
+        labels: Probe labels ``[example]``.
+    """
+
+    skill: Skill
+    examples: list[Example]
+    seqs: list[list[int]]
+    owner: np.ndarray
+    candidate: np.ndarray
+    cont_start: np.ndarray
+    read_pos: np.ndarray
+    read_token: np.ndarray
+    labels: np.ndarray
+
+
+def _continuation_ids(tokenizer, prompt_ids: list[int], prompt: str, cont: str) -> list[int]:
+    full = tokenizer(f"{prompt} {cont}" if prompt else cont, add_special_tokens=False)["input_ids"]
+    if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+        return list(full[len(prompt_ids) :])
+    return list(tokenizer(" " + cont, add_special_tokens=False)["input_ids"])
+
+
+def encode_skill(skill: Skill, examples: Sequence[Example], tokenizer) -> EncodedSkill:
+    """Tokenize every example's candidate sequences and resolve read positions."""
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    head = [] if bos is None else [bos]
+    seqs, owner, cand, start, rpos, rtok = [], [], [], [], [], []
+    for i, ex in enumerate(examples):
+        if ex.prompt:
+            prompt_ids, pos = resolve_read_position(tokenizer, ex)
+        else:  # minimal pair: whole sentences; the read position lives in the good sentence
+            prompt_ids, pos = (
+                [],
+                resolve_read_position(
+                    tokenizer,
+                    Example(
+                        prompt=ex.target,
+                        target="",
+                        label=ex.label,
+                        read_at=ex.read_at,
+                        read_after=ex.read_after,
+                    ),
+                )[1],
+            )
+        for c, cont in enumerate((ex.target, *ex.choices)):
+            cont_ids = _continuation_ids(tokenizer, prompt_ids, ex.prompt, cont)
+            if not cont_ids:
+                raise SkillError(
+                    f"Skill '{skill.name}' example {i}: continuation {cont!r} tokenizes to nothing."
+                )
+            seqs.append(head + prompt_ids + cont_ids)
+            owner.append(i)
+            cand.append(c)
+            start.append(len(head) + len(prompt_ids))
+            rpos.append(len(head) + pos)
+        first = seqs[-1 - len(ex.choices)]
+        rtok.append(first[len(head) + pos])
+    return EncodedSkill(
+        skill=skill,
+        examples=list(examples),
+        seqs=seqs,
+        owner=np.array(owner),
+        candidate=np.array(cand),
+        cont_start=np.array(start),
+        read_pos=np.array(rpos),
+        read_token=np.array(rtok),
+        labels=np.array([e.label for e in examples]),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capture:
+    """What one skill's forward passes leave behind.
+
+    Attributes:
+        acts: hook -> residual stream at the read position of each example, ``[example, d]``.
+        token_logprob: Per sequence, log-probabilities of its scored tokens.
+        token_correct: Per sequence, whether each scored token was the argmax (teacher forced).
+    """
+
+    acts: dict[str, Float[np.ndarray, "example d"]]
+    token_logprob: list[np.ndarray]
+    token_correct: list[np.ndarray]
+
+
+@torch.no_grad()
+def capture(
+    bridge, encoded: EncodedSkill, hooks: Sequence[str], *, batch_size: int = 64
+) -> Capture:
+    """Run every sequence of a skill through the bridge, gathering activations in the hooks.
+
+    Sequences are right-padded (causal attention makes padding invisible to earlier positions).
+    Activations are kept only for each example's target sequence (candidate 0).
+    """
+    check_hooks(bridge, hooks)
+    device = bridge.cfg.device or "cpu"
+    pad = 0
+    n_ex = len(encoded.examples)
+    acts: dict[str, torch.Tensor] = {}
+    lp_out: list[np.ndarray] = [None] * len(encoded.seqs)  # type: ignore[list-item]
+    ok_out: list[np.ndarray] = [None] * len(encoded.seqs)  # type: ignore[list-item]
+    order = np.argsort([len(s) for s in encoded.seqs], kind="stable")  # similar lengths together
+    for b0 in range(0, len(order), batch_size):
+        idx = order[b0 : b0 + batch_size]
+        L = max(len(encoded.seqs[i]) for i in idx)
+        ids = torch.full((len(idx), L), pad, dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, : len(encoded.seqs[i])] = torch.tensor(encoded.seqs[i])
+        keep = encoded.candidate[idx] == 0
+        rows = torch.from_numpy(np.flatnonzero(keep))
+        pos = torch.from_numpy(encoded.read_pos[idx][keep])
+        owners = encoded.owner[idx][keep]
+
+        def gather(act, hook, name, rows=rows, pos=pos, owners=owners):
+            # keyed by the requested name: aliases such as hook_embed fire as embed.hook_out
+            got = act[rows.to(act.device), pos.to(act.device)].float().cpu()
+            if name not in acts:
+                acts[name] = torch.zeros(n_ex, got.shape[-1])
+            acts[name][torch.from_numpy(owners)] = got
+
+        fwd = [(h, partial(gather, name=h)) for h in hooks]
+        logits = bridge.run_with_hooks(ids.to(device), fwd_hooks=fwd, return_type="logits")
+        for r, i in enumerate(idx):
+            s, n = int(encoded.cont_start[i]), len(encoded.seqs[i])
+            lg = logits[r, s - 1 : n - 1].float()
+            tgt = ids[r, s:n].to(lg.device)
+            lp = torch.log_softmax(lg, dim=-1)
+            lp_out[i] = lp.gather(-1, tgt[:, None])[:, 0].cpu().numpy()
+            ok_out[i] = (lg.argmax(-1) == tgt).cpu().numpy()
+    return Capture(
+        acts={h: a.numpy() for h, a in acts.items()}, token_logprob=lp_out, token_correct=ok_out
+    )
