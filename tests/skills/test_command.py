@@ -77,10 +77,12 @@ def test_show_marks_the_read_token(capsys, tiny_model_dir):
 
 
 def test_show_with_the_toy_tokenizer(capsys):
-    code, out, _ = run(["skills", "show", "facts", "-n", "2", "--seed", "5"], capsys)
+    code, out, _ = run(["skills", "show", "en_capital", "-n", "2", "--seed", "5"], capsys)
     assert code == 0
-    assert out.startswith("facts v1  suite=toy  family=facts  format=continuation")
-    assert len(re.findall(r"prompt: ⟦\w+⟧ lives in\n", out)) == 2
+    assert out.startswith("en_capital v1  suite=core-en  family=facts  format=continuation")
+    assert "read positions for: toy word-level tokenizer" in out
+    assert len(re.findall(r"prompt: The capital of (?:the )?[\w ]*⟦\w+⟧ is\n", out)) == 2
+    assert "token(s) unknown to this tokenizer; pass --tokenizer" in out
 
 
 def test_show_a_file_and_a_minimal_pair(capsys, tmp_path):

@@ -174,7 +174,7 @@ def _fact(ex: Example) -> int:
 ORACLES = {
     "agreement": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
     "agreement_attractor": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
-    "brackets": lambda e: _toy_depth(e.prompt),
+    "brackets": lambda e: min(_toy_depth(e.prompt), 1),  # depth1, depth2+
     "facts": lambda e: CITIES.index(FACTS[e.prompt.split()[0]]),
     "copy": lambda e: _TOY_GROUP[e.prompt.split()[3]],
     "copy_plural": lambda e: _TOY_GROUP[e.prompt.split()[3]],
