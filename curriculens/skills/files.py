@@ -211,7 +211,7 @@ def _check_header(  # noqa: C901
     blimp: bool,
     defaults: dict,
     check_registry: bool,
-) -> _Header | None:
+) -> _Header:
     before = len(problems.items)
     if not isinstance(meta, dict):
         problems.add(
@@ -221,7 +221,19 @@ def _check_header(  # noqa: C901
             'give an object: {"name": ..., "version": 1, "format": ..., "label_names": [...]}',
             path,
         )
-        meta = {}
+        return _Header(
+            ok=False,
+            name=None,
+            version=None,
+            format=None,
+            family="user",
+            label_names=None,
+            components=(),
+            primary_metric=None,
+            chance=0.0,
+            description="",
+            label_field="UID",
+        )
     for key in meta:
         if key not in HEADER_FIELDS:
             problems.add(
@@ -761,7 +773,12 @@ def load_skill_file(path: str | Path, *, register: bool = True) -> Skill:
 
 
 def load_skill_files(paths: Sequence[str | Path], *, register: bool = True) -> list[Skill]:
-    """Load several skill files; raises one :class:`SkillFileError` with all their problems."""
+    """Load several skill files, all or none.
+
+    Raises:
+        SkillFileError: with the problems of every file (and of names defined twice);
+            then nothing is registered.
+    """
     problems: list[str] = []
     skills: list[Skill] = []
     for p in paths:
@@ -769,12 +786,15 @@ def load_skill_files(paths: Sequence[str | Path], *, register: bool = True) -> l
         problems += found
         if skill is not None:
             skills.append(skill)
-    names = [s.name for s in skills]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(
-            f"{', '.join(str(p) for p in paths)}:0: name: '{name}' is defined twice — "
-            "give each file its own name"
-        )
+    first_file: dict[str, str] = {}
+    for skill in skills:
+        source = skill.build.source
+        if skill.name in first_file:
+            problems.append(
+                f"{source}:1: name: '{skill.name}' is also defined in {first_file[skill.name]} "
+                "— give each file its own name"
+            )
+        first_file.setdefault(skill.name, source)
     if problems:
         raise SkillFileError(
             f"{len(problems)} problem(s) in {len(paths)} file(s); nothing was loaded:\n  "

@@ -386,3 +386,40 @@ def test_blimp_file_with_a_non_blimp_format(tmp_path):
         f"{tmp_path / 'skill.jsonl.meta.json'}:1: format: is 'choice' for a BLiMP file — "
         'use "minimal_pair"'
     )
+
+
+def test_header_that_is_not_an_object(tmp_path):
+    p = _write(tmp_path, GOOD, header={"curriculens_skill": "capitals"})
+    assert _only_problem(p) == (
+        f"{p}:1: curriculens_skill: is a string, not an object — give an object: "
+        '{"name": ..., "version": 1, "format": ..., "label_names": [...]}'
+    )
+
+
+def test_bad_label_names_and_unknown_header_field(tmp_path):
+    p = _write(tmp_path, GOOD, header=_header(label_names=["europe"], famly="x"))
+    assert validate_skill_file(p) == [
+        f"{p}:1: famly: unknown header field (did you mean 'family'?) — use only name, version, "
+        "format, family, label_names, components, primary_metric, chance, description, "
+        "label_field",
+        f"{p}:1: label_names: is ['europe'] — give a list of at least 2 distinct non-empty "
+        'strings, e.g. ["singular", "plural"]',
+    ]
+
+
+def test_a_directory_is_not_a_skill_file(tmp_path):
+    assert _only_problem(tmp_path) == (
+        f"{tmp_path}:0: file: is a directory — give the path of one .jsonl file"
+    )
+
+
+def test_the_same_name_in_two_files(tmp_path):
+    a = _write(tmp_path, GOOD, name="a.jsonl")
+    b = _write(tmp_path, GOOD, name="b.jsonl")
+    with pytest.raises(SkillFileError) as err:
+        load_skill_files([a, b])
+    assert err.value.problems == [
+        f"{b}:1: name: 'capitals_t' is also defined in {a} — give each file its own name"
+    ]
+    assert "capitals_t" not in _REGISTRY
+    assert [s.name for s in load_skill_files([a])] == ["capitals_t"]
