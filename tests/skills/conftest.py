@@ -43,6 +43,22 @@ def bpe_tokenizer():
 
 
 @pytest.fixture(scope="session")
+def metaspace_tokenizer():
+    """A SentencePiece-style (Llama/T5 '▁' word boundary) BPE trained here on the suites' text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first")
+    core.decoder = decoders.Metaspace(prepend_scheme="first")
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<unk>", "</s>"], show_progress=False
+    )
+    core.train_from_iterator(_bpe_corpus(), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", eos_token="</s>")
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, bpe_tokenizer):
     """A 2-layer GPT-NeoX and its tokenizer, saved with save_pretrained into a temp dir."""
     import torch

@@ -34,8 +34,21 @@ def test_toy_suite_read_positions(request, tokenizer_name):
     _check(request.getfixturevalue(tokenizer_name), TOY_SKILLS)
 
 
-def test_core_en_read_positions_on_bpe(bpe_tokenizer):
-    _check(bpe_tokenizer, CORE_EN_SKILLS)
+@pytest.mark.parametrize("tokenizer_name", ["bpe_tokenizer", "metaspace_tokenizer"])
+def test_core_en_read_positions(request, tokenizer_name):
+    _check(request.getfixturevalue(tokenizer_name), CORE_EN_SKILLS)
+
+
+@pytest.mark.parametrize("tokenizer_name", ["bpe_tokenizer", "metaspace_tokenizer"])
+def test_targets_only_append_tokens(request, tokenizer_name):
+    """``prompt + " " + target`` tokenizes as the prompt's tokens followed by the target's."""
+    tokenizer = request.getfixturevalue(tokenizer_name)
+    for name in CORE_EN_SKILLS:
+        for ex in get_skill(name).examples(20, seed=0):
+            prompt = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"]
+            for cont in (ex.target, *ex.choices):
+                full = tokenizer(f"{ex.prompt} {cont}", add_special_tokens=False)["input_ids"]
+                assert full[: len(prompt)] == prompt and len(full) > len(prompt), (name, ex)
 
 
 def test_same_anchor_different_indices(toy_tokenizer, bpe_tokenizer):
