@@ -53,8 +53,13 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
     for _ in range(n):
         plural = int(rng.integers(2))
         words = ["The", _pick(rng, SUBJECTS)[plural]]
+        read_after = ""
         if attractor:  # always of the other number: agreeing with the last noun fails
-            words += [_pick(rng, PREPOSITIONS), "the", _pick(rng, ATTRACTORS)[1 - plural]]
+            words.append(_pick(rng, PREPOSITIONS))
+            # read at the preposition, where the subject's number must be carried; the attractor
+            # token itself would decode its own number, the exact inverse of the label
+            read_after = " ".join(words)
+            words += ["the", _pick(rng, ATTRACTORS)[1 - plural]]
         verb = _pick(rng, BE_FORMS)
         out.append(
             Example(
@@ -62,6 +67,7 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
                 target=verb[plural],
                 choices=(verb[1 - plural],),
                 label=plural,
+                read_after=read_after,
             )
         )
     return out
@@ -91,7 +97,10 @@ def en_agreement(rng: np.random.Generator, n: int) -> list[Example]:
     suite=SUITE,
 )
 def en_agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
-    """Agreement past a mismatched attractor: 'The key to the cabinets' -> is (vs are)."""
+    """Agreement past a mismatched attractor: 'The key near the cabinets' -> is (vs are).
+
+    Probe: the subject's number, read at the preposition (before the attractor).
+    """
     return _agreement(rng, n, attractor=True)
 
 
@@ -114,7 +123,11 @@ def _country_phrase(country: str) -> str:
 
 
 def _fact(row: dict[str, str], relation: str) -> Example:
-    label = CONTINENTS.index(row["continent"])
+    """One fact; the probe reads the last prompt token, where the answer must be retrieved.
+
+    (At the country or capital token the continent is a property of the token itself, which any
+    embedding decodes; the last token has to receive it from there.)
+    """
     country = _country_phrase(row["country"])
     if relation == "capital":
         prompt, target = f"The capital of {country} is", row["capital"]
@@ -123,8 +136,7 @@ def _fact(row: dict[str, str], relation: str) -> Example:
     else:  # two hops: capital -> country -> currency
         prompt = f"The currency of the country whose capital is {row['capital']} is the"
         target = row["currency"]
-        return Example(prompt=prompt, target=target, label=label, read_after=row["capital"])
-    return Example(prompt=prompt, target=target, label=label, read_after=row["country"])
+    return Example(prompt=prompt, target=target, label=CONTINENTS.index(row["continent"]))
 
 
 @register_skill(
@@ -135,7 +147,7 @@ def _fact(row: dict[str, str], relation: str) -> Example:
     suite=SUITE,
 )
 def en_capital(rng: np.random.Generator, n: int) -> list[Example]:
-    """Country -> capital: 'The capital of France is' -> Paris. Probe: continent at the country."""
+    """Country -> capital: 'The capital of France is' -> Paris. Probe: continent at 'is'."""
     return [_fact(COUNTRIES[int(i)], "capital") for i in rng.integers(0, len(COUNTRIES), n)]
 
 
@@ -147,7 +159,7 @@ def en_capital(rng: np.random.Generator, n: int) -> list[Example]:
     suite=SUITE,
 )
 def en_currency(rng: np.random.Generator, n: int) -> list[Example]:
-    """Country -> currency: 'The currency of Japan is the' -> yen. Probe: continent."""
+    """Country -> currency: 'The currency of Japan is the' -> yen. Probe: continent at 'the'."""
     return [_fact(COUNTRIES[int(i)], "currency") for i in rng.integers(0, len(COUNTRIES), n)]
 
 
@@ -455,7 +467,7 @@ def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
 def en_capital_currency(rng: np.random.Generator, n: int) -> list[Example]:
     """Two hops: 'The currency of the country whose capital is Tokyo is the' -> yen.
 
-    Probe: the continent, read at the capital's last token.
+    Probe: the continent, read at the last prompt token.
     """
     return [_fact(COUNTRIES[int(i)], "two_hop") for i in rng.integers(0, len(COUNTRIES), n)]
 

@@ -65,14 +65,13 @@ def test_list_one_suite(capsys):
 
 
 def test_show_marks_the_read_token(capsys, tiny_model_dir):
-    code, out, _ = run(
-        ["skills", "show", "en_capital", "--tokenizer", str(tiny_model_dir), "-n", "4"], capsys
-    )
+    argv = ["skills", "show", "en_agreement_attractor", "--tokenizer", str(tiny_model_dir)]
+    code, out, _ = run([*argv, "-n", "4"], capsys)
     assert code == 0
-    prompts = [x for x in out.splitlines() if x.strip().startswith("prompt:")]
+    prompts = [x.split("prompt: ")[1] for x in out.splitlines() if "prompt: " in x]
     assert len(prompts) == 4
-    for line in prompts:  # the anchor is the country; the toy tokenizer is not used
-        assert re.fullmatch(r"\s+prompt: The capital of (the )?[\w ]*⟦[\w]+⟧ is", line), line
+    for line in prompts:  # the read token ends the preposition, before the attractor
+        assert re.fullmatch(r"The \w+ (next )?\w*⟦\w+⟧ the \w+", line), line
     assert "unknown to this tokenizer" not in out
 
 
@@ -81,7 +80,7 @@ def test_show_with_the_toy_tokenizer(capsys):
     assert code == 0
     assert out.startswith("en_capital v1  suite=core-en  family=facts  format=continuation")
     assert "read positions for: toy word-level tokenizer" in out
-    assert len(re.findall(r"prompt: The capital of (?:the )?[\w ]*⟦\w+⟧ is\n", out)) == 2
+    assert len(re.findall(r"prompt: The capital of [\w ]+ ⟦is⟧\n", out)) == 2
     assert "token(s) unknown to this tokenizer; pass --tokenizer" in out
 
 
