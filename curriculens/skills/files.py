@@ -42,18 +42,6 @@ HEADER_FIELDS = (
 )
 REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
 EXAMPLE_FIELDS = ("prompt", "target", "label", "read_at", "read_after", "choices", "meta")
-BLIMP_FIELDS = (
-    "sentence_good",
-    "sentence_bad",
-    "field",
-    "linguistics_term",
-    "UID",
-    "pairID",
-    "simple_LM_method",
-    "one_prefix_method",
-    "two_prefix_method",
-    "lexically_identical",
-)
 #: BLiMP fields a probe label may be read from (``label_field`` in the sidecar).
 BLIMP_LABEL_FIELDS = (
     "UID",
@@ -202,8 +190,8 @@ class _Header:
     label_field: str
 
 
-def _check_header(  # noqa: C901
-    meta,
+def _check_header(
+    meta,  # the header object as read: checked here, so any JSON value
     number: int,
     problems: _Problems,
     path: str | None,
