@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -68,6 +68,8 @@ class Skill:
         suite: Which suite the skill belongs to (``toy``, ``core-en``, ``user``).
         description: One line for ``skills list``.
         document: Optional corpus renderer ``document(rng) -> str`` for the toy world.
+        source_hash: Digest of the file a user skill was loaded from (empty for built-ins);
+            part of ``content_hash``, so editing any line of the file changes the hash.
     """
 
     name: str
@@ -82,6 +84,7 @@ class Skill:
     suite: str = "user"
     description: str = ""
     document: Callable[[np.random.Generator], str] | None = field(default=None, repr=False)
+    source_hash: str = ""
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -139,6 +142,8 @@ class Skill:
             "metric": self.primary_metric,
             "examples": [e.to_json() for e in self.examples(32, seed=0)],
         }
+        if self.source_hash:
+            meta["source"] = self.source_hash
         blob = json.dumps(meta, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -256,7 +261,10 @@ def _load_builtin_suites() -> None:
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
-        from curriculens.skills import toy  # noqa: F401  (registers on import)
+        import importlib
+
+        for suite in ("toy", "core_en"):  # each registers its skills on import
+            importlib.import_module(f"curriculens.skills.{suite}")
 
 
 def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
@@ -264,7 +272,8 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
 
     Returns the prompt token ids (no special tokens) and the non-negative index of the read
     token. ``read_after`` anchors to the token holding the anchor's last character; otherwise
-    ``read_at`` indexes the prompt tokens (negative from the end).
+    ``read_at`` indexes the prompt tokens (negative from the end). A minimal pair has an empty
+    prompt: its read position is resolved on the good sentence (``target``) instead.
 
     Raises:
         SkillError: when the anchor is not in the prompt or the index is out of range.
@@ -274,6 +283,8 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
     >>> resolve_read_position(build_toy_tokenizer(), ex)[1]
     0
     """
+    if not example.prompt and example.choices:  # minimal pair: read the good sentence
+        example = replace(example, prompt=example.target)
     enc = tokenizer(example.prompt, add_special_tokens=False, return_offsets_mapping=True)
     ids = list(enc["input_ids"])
     if not ids:

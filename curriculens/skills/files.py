@@ -1,0 +1,795 @@
+"""User skills from files: the curriculens JSONL format and BLiMP minimal-pair files, read as is.
+
+A file becomes a :class:`~curriculens.skills.registry.Skill` whose ``build(rng, n)`` samples its
+examples in a seeded way. Every problem is reported as ``FILE:LINE: field: what is wrong — how to
+fix it``; a file with any problem never loads (no line is ever dropped silently). The format is
+documented in ``docs/skills.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from curriculens.errors import SkillFileError, did_you_mean
+from curriculens.skills.registry import (
+    _REGISTRY,
+    FORMATS,
+    Example,
+    Skill,
+    _load_builtin_suites,
+    add_skill,
+)
+
+HEADER_KEY = "curriculens_skill"
+HEADER_FIELDS = (
+    "name",
+    "version",
+    "format",
+    "family",
+    "label_names",
+    "components",
+    "primary_metric",
+    "chance",
+    "description",
+    "label_field",
+)
+REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
+EXAMPLE_FIELDS = ("prompt", "target", "label", "read_at", "read_after", "choices", "meta")
+#: BLiMP fields a probe label may be read from (``label_field`` in the sidecar).
+BLIMP_LABEL_FIELDS = (
+    "UID",
+    "linguistics_term",
+    "field",
+    "lexically_identical",
+    "one_prefix_method",
+    "two_prefix_method",
+    "simple_LM_method",
+)
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+
+
+# ---------------------------------------------------------------- the builder of a file skill
+@dataclass(frozen=True)
+class FileExamples:
+    """``build(rng, n)`` of a file skill: a seeded sample of the file's examples.
+
+    With ``n <= len(examples)`` it draws ``n`` distinct examples. With ``n > len(examples)`` it
+    takes every example ``n // len(examples)`` times and then ``n % len(examples)`` distinct
+    ones, all shuffled: the only case where an example repeats.
+
+    Attributes:
+        examples: The examples in file order.
+        source: The file they came from.
+        sha256: Digest of the file's bytes (and of its sidecar, if any).
+    """
+
+    examples: tuple[Example, ...]
+    source: str = ""
+    sha256: str = ""
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.examples)
+
+    def __call__(self, rng: np.random.Generator, n: int) -> list[Example]:
+        count = len(self.examples)
+        idx = np.concatenate(
+            [np.tile(np.arange(count), n // count), rng.choice(count, n % count, replace=False)]
+        )
+        return [self.examples[int(i)] for i in rng.permutation(idx)]
+
+
+# ---------------------------------------------------------------- problem collection
+class _Problems:
+    def __init__(self, path: str):
+        self.path = path
+        self.items: list[str] = []
+
+    def add(self, line: int, fld: str, what: str, fix: str, path: str | None = None) -> None:
+        self.items.append(f"{path or self.path}:{line}: {fld}: {what} — {fix}")
+
+
+def _hint(name: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = did_you_mean(name, choices)
+    return f" (did you mean {close.split('mean ', 1)[1][:-1]}?)" if close else ""
+
+
+def _type_name(value) -> str:
+    return {
+        bool: "a boolean",
+        int: "an int",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _read_lines(path: Path, problems: _Problems) -> list[tuple[int, str]] | None:
+    """The file's lines as ``(line number, text)``; None after a file-level problem."""
+    if not path.exists():
+        problems.add(0, "file", "no such file", "check the path")
+        return None
+    if path.is_dir():
+        problems.add(0, "file", "is a directory", "give the path of one .jsonl file")
+        return None
+    raw = path.read_bytes()
+    if not raw.strip():
+        problems.add(
+            0,
+            "file",
+            "the file is empty",
+            f'write a header line {{"{HEADER_KEY}": {{...}}}} and one example per line',
+        )
+        return None
+    lines = []
+    for number, chunk in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as err:
+            problems.add(
+                number,
+                "encoding",
+                f"byte 0x{chunk[err.start]:02x} at column {err.start + 1} is not UTF-8",
+                "re-save the file as UTF-8",
+            )
+            continue
+        lines.append((number, text.removeprefix("\ufeff").rstrip("\r")))
+    return lines
+
+
+def _parse_object(number: int, text: str, problems: _Problems, path: str | None = None):
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        problems.add(
+            number,
+            "json",
+            f"not valid JSON ({err.msg} at column {err.colno})",
+            "write one JSON object per line, e.g. "
+            '{"prompt": "The capital of France is", "target": "Paris", "label": 0}',
+            path,
+        )
+        return None
+    if not isinstance(obj, dict):
+        problems.add(
+            number,
+            "json",
+            f"a JSON {_type_name(obj).split()[-1]} is not an object",
+            "wrap the line in {...} with prompt/target/label fields",
+            path,
+        )
+        return None
+    return obj
+
+
+# ---------------------------------------------------------------- header
+@dataclass(frozen=True, kw_only=True)
+class _Header:
+    """The checked header; fields that failed their check are None (then ``ok`` is False)."""
+
+    ok: bool
+    name: str
+    version: int
+    format: str | None
+    family: str
+    label_names: tuple[str, ...] | None
+    components: tuple[str, ...]
+    primary_metric: str | None
+    chance: float
+    description: str
+    label_field: str
+
+
+def _check_header(
+    meta,  # the header object as read: checked here, so any JSON value
+    number: int,
+    problems: _Problems,
+    path: str | None,
+    *,
+    blimp: bool,
+    defaults: dict,
+    check_registry: bool,
+) -> _Header:
+    before = len(problems.items)
+    if not isinstance(meta, dict):
+        problems.add(
+            number,
+            HEADER_KEY,
+            f"is {_type_name(meta)}, not an object",
+            'give an object: {"name": ..., "version": 1, "format": ..., "label_names": [...]}',
+            path,
+        )
+        return _Header(
+            ok=False,
+            name=None,
+            version=None,
+            format=None,
+            family="user",
+            label_names=None,
+            components=(),
+            primary_metric=None,
+            chance=0.0,
+            description="",
+            label_field="UID",
+        )
+    for key in meta:
+        if key not in HEADER_FIELDS:
+            problems.add(
+                number,
+                key,
+                f"unknown header field{_hint(key, HEADER_FIELDS)}",
+                f"use only {', '.join(HEADER_FIELDS)}",
+                path,
+            )
+    merged = {**defaults, **meta}
+    for key in REQUIRED_HEADER_FIELDS:
+        if key not in merged:
+            problems.add(number, key, "missing required header field", f"add {key!r}", path)
+
+    def typed(key, kind, example):
+        value = merged.get(key)
+        if key in merged and (not isinstance(value, kind) or isinstance(value, bool)):
+            problems.add(number, key, f"is {_type_name(value)} {value!r}", f"use {example}", path)
+            return None
+        return value
+
+    name = typed("name", str, 'a string like "my_facts"')
+    if name is not None:
+        if not _NAME_RE.match(name):
+            problems.add(
+                number,
+                "name",
+                f"{name!r} is not a valid skill name",
+                "start with a letter; use letters, digits, '_', '-' or '.'",
+                path,
+            )
+        elif check_registry and name in _REGISTRY:
+            problems.add(
+                number,
+                "name",
+                f"skill '{name}' is already registered (suite {_REGISTRY[name].suite})",
+                f"pick another name, or call unregister_skill('{name}') first",
+                path,
+            )
+    version = typed("version", int, "a positive int like 1")
+    if version is not None and version < 1:
+        problems.add(number, "version", f"is {version}", "use a positive int like 1", path)
+    fmt = typed("format", str, f"one of {', '.join(FORMATS)}")
+    if fmt is not None and fmt not in FORMATS:
+        problems.add(
+            number,
+            "format",
+            f"unknown format {fmt!r}{_hint(fmt, FORMATS)}",
+            f"use one of {', '.join(FORMATS)}",
+            path,
+        )
+    if blimp and fmt is not None and fmt != "minimal_pair":
+        problems.add(number, "format", f"is {fmt!r} for a BLiMP file", 'use "minimal_pair"', path)
+    labels = merged.get("label_names")
+    if "label_names" in merged and (
+        not isinstance(labels, list)
+        or len(labels) < 2
+        or not all(isinstance(x, str) and x for x in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        problems.add(
+            number,
+            "label_names",
+            f"is {labels!r}",
+            'give a list of at least 2 distinct non-empty strings, e.g. ["singular", "plural"]',
+            path,
+        )
+    components = merged.get("components", [])
+    if not isinstance(components, list) or not all(isinstance(x, str) for x in components):
+        problems.add(
+            number,
+            "components",
+            f"is {components!r}",
+            'give a list of skill names, e.g. ["plural", "copy"]',
+            path,
+        )
+    family = typed("family", str, 'a string like "facts"')
+    metric = typed("primary_metric", str, 'a string like "exact_match"')
+    description = typed("description", str, "a one-line string")
+    label_field = typed("label_field", str, f"one of {', '.join(BLIMP_LABEL_FIELDS)}")
+    if label_field is not None and not blimp:
+        problems.add(number, "label_field", "only applies to BLiMP files", "remove it", path)
+    elif label_field is not None and label_field not in BLIMP_LABEL_FIELDS:
+        problems.add(
+            number,
+            "label_field",
+            f"unknown BLiMP field {label_field!r}{_hint(label_field, BLIMP_LABEL_FIELDS)}",
+            f"use one of {', '.join(BLIMP_LABEL_FIELDS)}",
+            path,
+        )
+    chance = merged.get("chance", 0.5 if fmt in ("choice", "minimal_pair") else 0.0)
+    if not isinstance(chance, (int, float)) or isinstance(chance, bool) or not 0.0 <= chance <= 1.0:
+        problems.add(number, "chance", f"is {chance!r}", "use a number in [0, 1]", path)
+    bad_labels = bool(problems.items[before:]) and any(
+        ": label_names: " in p for p in problems.items[before:]
+    )
+    return _Header(
+        ok=len(problems.items) == before,
+        name=name,
+        version=version,
+        format=fmt if fmt in FORMATS else None,
+        family=family or ("blimp" if blimp else "user"),
+        label_names=tuple(labels) if labels is not None and not bad_labels else None,
+        components=tuple(components),
+        primary_metric=metric,
+        chance=float(chance),
+        description=description or "",
+        label_field=label_field or "UID",
+    )
+
+
+# ---------------------------------------------------------------- examples
+def _check_example(obj: dict, number: int, header: _Header, problems: _Problems) -> Example | None:
+    before = len(problems.items)
+    fmt = header.format
+    for key in obj:
+        if key not in EXAMPLE_FIELDS:
+            hint = _hint(key, EXAMPLE_FIELDS)
+            fix = "rename it" if hint else 'move free-form data under "meta", or remove it'
+            problems.add(number, key, f"unknown example field{hint}", fix)
+    required = (
+        ("target", "label") if fmt in ("minimal_pair", None) else ("prompt", "target", "label")
+    )
+    for key in required:
+        if key not in obj:
+            problems.add(number, key, "missing required field", _FIX_MISSING[key])
+    for key in ("prompt", "target", "read_after"):
+        if key in obj and not isinstance(obj[key], str):
+            problems.add(
+                number, key, f"is {_type_name(obj[key])} {obj[key]!r}", "use a JSON string"
+            )
+    prompt = obj.get("prompt", "")
+    target = obj.get("target", "")
+    if isinstance(target, str) and "target" in obj:
+        if not target.strip():
+            problems.add(number, "target", "is empty", "give the correct continuation")
+        elif target != target.lstrip():
+            problems.add(
+                number,
+                "target",
+                f"{target!r} starts with whitespace",
+                "remove it: the scorer joins prompt and target with one space",
+            )
+    if isinstance(prompt, str):
+        if fmt == "minimal_pair" and prompt:
+            problems.add(
+                number,
+                "prompt",
+                "must be empty for a minimal_pair skill",
+                'put the good sentence in "target" and the bad one in "choices"',
+            )
+        elif fmt != "minimal_pair" and "prompt" in obj and not prompt.strip():
+            problems.add(number, "prompt", "is empty", "give the text the model reads")
+
+    label = _check_label(obj, number, header, problems)
+
+    read_after = obj.get("read_after", "")
+    read_at = obj.get("read_at", -1)
+    if "read_at" in obj and (not isinstance(read_at, int) or isinstance(read_at, bool)):
+        problems.add(
+            number,
+            "read_at",
+            f"is {_type_name(read_at)} {read_at!r}",
+            "use an int token index (-1 is the last prompt token)",
+        )
+    elif "read_at" in obj and "read_after" in obj:
+        problems.add(
+            number,
+            "read_at",
+            "given together with read_after",
+            "keep one: read_after anchors to a substring, read_at indexes tokens",
+        )
+    elif isinstance(read_at, int):
+        text = prompt if fmt != "minimal_pair" else target
+        if isinstance(text, str) and text:
+            limit = len(text.encode("utf-8")) + 1  # no tokenizer makes more tokens than this
+            if not -limit <= read_at < limit:
+                problems.add(
+                    number,
+                    "read_at",
+                    f"{read_at} is out of range for a text of {len(text)} characters",
+                    "use a token index such as -1 (the last prompt token) or 0 (the first)",
+                )
+    if isinstance(read_after, str) and read_after and isinstance(prompt, str):
+        text = prompt if fmt != "minimal_pair" else target
+        if isinstance(text, str) and read_after not in text:
+            where = "prompt" if fmt != "minimal_pair" else "target"
+            problems.add(
+                number,
+                "read_after",
+                f"{read_after!r} is not in the {where}",
+                f"use a substring of the {where} (the probe reads its last token)",
+            )
+
+    choices = obj.get("choices", [])
+    if "choices" in obj and (
+        not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)
+    ):
+        problems.add(
+            number,
+            "choices",
+            f"is {_type_name(choices)} {choices!r}",
+            'use a list of strings, e.g. ["is"]',
+        )
+        choices = []
+    elif fmt in ("choice", "minimal_pair") and not choices:
+        what = "wrong alternatives" if fmt == "choice" else "the bad sentence"
+        problems.add(
+            number,
+            "choices",
+            f"missing for format {fmt!r}",
+            f'add "choices": [...] with {what}',
+        )
+    elif fmt == "continuation" and choices:
+        problems.add(
+            number,
+            "choices",
+            "given for format 'continuation', which never reads them",
+            'remove them, or use "format": "choice" in the header',
+        )
+    elif isinstance(target, str) and target in choices:
+        problems.add(
+            number, "choices", f"contains the target {target!r}", "list only wrong alternatives"
+        )
+    if len(problems.items) > before:
+        return None
+    return Example(
+        prompt=prompt,
+        target=target,
+        label=label,
+        read_at=read_at,
+        read_after=read_after,
+        choices=tuple(choices),
+    )
+
+
+_FIX_MISSING = {
+    "prompt": "add the text the model reads",
+    "target": "add the correct continuation (no leading space)",
+    "label": "add the probe class: an int index or one of the header's label_names",
+}
+
+
+def _check_label(obj: dict, number: int, header: _Header, problems: _Problems) -> int:
+    if "label" not in obj:
+        return 0
+    label = obj["label"]
+    names = header.label_names
+    if names is None:  # the header's label_names are broken (reported there)
+        if isinstance(label, bool) or not isinstance(label, (int, str)):
+            problems.add(
+                number, "label", f"is {_type_name(label)} {label!r}", "use an int or a label name"
+            )
+        return 0
+    if isinstance(label, bool) or not isinstance(label, (int, str)):
+        problems.add(
+            number,
+            "label",
+            f"is {_type_name(label)} {label!r}",
+            f"use an int in 0..{len(names) - 1} or one of {', '.join(names)}",
+        )
+    elif isinstance(label, int) and not 0 <= label < len(names):
+        problems.add(
+            number,
+            "label",
+            f"{label} is out of range",
+            f"use an int in 0..{len(names) - 1} ({', '.join(names)})",
+        )
+    elif isinstance(label, str) and label not in names:
+        problems.add(
+            number,
+            "label",
+            f"unknown label name {label!r}{_hint(label, names)}",
+            f"use one of {', '.join(names)}",
+        )
+    else:
+        return label if isinstance(label, int) else names.index(label)
+    return 0
+
+
+# ---------------------------------------------------------------- BLiMP
+def _check_blimp(obj: dict, number: int, problems: _Problems) -> dict | None:
+    before = len(problems.items)
+    for key in ("sentence_good", "sentence_bad"):
+        if key not in obj:
+            problems.add(number, key, "missing required BLiMP field", f"add {key!r}")
+        elif not isinstance(obj[key], str) or not obj[key].strip():
+            problems.add(
+                number, key, f"is {_type_name(obj[key])} {obj[key]!r}", "use a non-empty string"
+            )
+    if (
+        "sentence_good" in obj
+        and obj.get("sentence_good") == obj.get("sentence_bad")
+        and len(problems.items) == before
+    ):
+        problems.add(
+            number, "sentence_bad", "equals sentence_good", "give the ungrammatical sentence"
+        )
+    return obj if len(problems.items) == before else None
+
+
+def _is_blimp(obj: dict) -> bool:
+    return "sentence_good" in obj or "sentence_bad" in obj
+
+
+def _blimp_defaults(path: Path, meta, rows: list[tuple[int, dict]]) -> dict:
+    """Header defaults of a BLiMP file: name from the UID, labels from ``label_field``."""
+    label_field = meta.get("label_field", "UID") if isinstance(meta, dict) else "UID"
+    values = sorted({_blimp_label_value(o, label_field) for _, o in rows} - {""})
+    uids = sorted({str(o.get("UID", "")) for _, o in rows} - {""})
+    if len(values) == 1:
+        values.append("other")  # a single paradigm: one real class, see docs/skills.md
+    return {
+        "name": f"blimp_{uids[0]}" if len(uids) == 1 else f"blimp_{path.stem}",
+        "version": 1,
+        "format": "minimal_pair",
+        "label_names": values or ["paradigm", "other"],
+        "family": "blimp",
+        "description": f"BLiMP minimal pairs from {path.name}",
+    }
+
+
+def _blimp_example(obj: dict, number: int, header: _Header, problems: _Problems):
+    if header.label_names is None:  # broken label_names, reported with the header
+        return None
+    value = _blimp_label_value(obj, header.label_field)
+    if value not in header.label_names:
+        problems.add(
+            number,
+            header.label_field,
+            f"{value!r} is not one of the label_names",
+            f"use one of {', '.join(header.label_names)}, or drop label_names from the sidecar",
+        )
+        return None
+    return Example(
+        prompt="",
+        target=obj["sentence_good"],
+        choices=(obj["sentence_bad"],),
+        label=header.label_names.index(value),
+    )
+
+
+def _blimp_label_value(obj: dict, label_field: str) -> str:
+    value = obj.get(label_field)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else str(value)
+
+
+# ---------------------------------------------------------------- entry points
+def _sidecar_path(path: Path) -> Path:
+    return path.with_name(path.name + ".meta.json")
+
+
+def _is_header(obj) -> bool:
+    return isinstance(obj, dict) and HEADER_KEY in obj
+
+
+def _parse(path: str | Path, *, check_registry: bool = True) -> tuple[Skill | None, list[str]]:
+    """Parse a skill file; return the skill (None if any problem) and every problem, in order."""
+    skill, problems = _parse_unsorted(path, check_registry=check_registry)
+    return skill, sorted(problems, key=_line_of)
+
+
+def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | None, list[str]]:
+    _load_builtin_suites()
+    path = Path(path)
+    problems = _Problems(str(path))
+    lines = _read_lines(path, problems)
+    if lines is None:
+        return None, problems.items
+    digest = hashlib.sha256(path.read_bytes())
+
+    # the sidecar, if any
+    sidecar = _sidecar_path(path)
+    side_meta = None
+    if sidecar.exists():
+        raw = sidecar.read_bytes()
+        digest.update(raw)
+        try:
+            side_obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            problems.add(
+                1,
+                "json",
+                f"sidecar is not valid UTF-8 JSON ({err})",
+                "fix the sidecar",
+                str(sidecar),
+            )
+            return None, problems.items
+        side_meta = side_obj.get(HEADER_KEY, side_obj) if isinstance(side_obj, dict) else side_obj
+
+    # find the first line, decide the flavor
+    first_number, first_text = lines[0] if lines else (1, "")
+    if lines and first_number != 1:  # line 1 was not UTF-8; already reported
+        return None, problems.items
+    if not first_text.strip():
+        problems.add(
+            1,
+            "header",
+            "line 1 is blank",
+            f'start the file with the header {{"{HEADER_KEY}": {{...}}}} (or use a sidecar '
+            f"{sidecar.name} and start with the first example)",
+        )
+        return None, problems.items
+    first = _parse_object(1, first_text, problems)
+    if first is None:
+        return None, problems.items
+    body = lines
+    header_line, header_path = 1, None
+    if _is_header(first):
+        if side_meta is not None:
+            problems.add(
+                1,
+                HEADER_KEY,
+                f"the file has a header and a sidecar {sidecar.name}",
+                "keep only one of them",
+            )
+            return None, problems.items
+        meta = first[HEADER_KEY]
+        extra = [k for k in first if k != HEADER_KEY]
+        if extra:
+            problems.add(
+                1, extra[0], "header line has other fields", f'put them inside "{HEADER_KEY}"'
+            )
+        body = lines[1:]
+    elif side_meta is not None:
+        meta, header_path = side_meta, str(sidecar)
+    elif _is_blimp(first):
+        meta = {}
+    else:
+        problems.add(
+            1,
+            HEADER_KEY,
+            "no header line and no sidecar",
+            f'add a first line {{"{HEADER_KEY}": {{"name": ..., "version": 1, "format": ..., '
+            f'"label_names": [...]}}}} or a sidecar {sidecar.name}',
+        )
+        return None, problems.items
+
+    # the examples are parsed before the header is checked, so BLiMP defaults can see them
+    objs: list[tuple[int, dict]] = []
+    for number, text in body:
+        if text.strip():
+            obj = _parse_object(number, text, problems)
+            if obj is not None:
+                objs.append((number, obj))
+    blimp = bool(objs) and _is_blimp(objs[0][1])
+    if blimp:
+        objs = [(n, o) for n, o in objs if _check_blimp(o, n, problems) is not None]
+    header = _check_header(
+        meta,
+        header_line,
+        problems,
+        header_path,
+        blimp=blimp,
+        defaults=_blimp_defaults(path, meta, objs) if blimp else {},
+        check_registry=check_registry,
+    )
+    if header.ok and not any(text.strip() for _, text in body):
+        problems.add(
+            header_line + (0 if header_path else 1),
+            "examples",
+            "the file has a header but no examples",
+            "add one example per line after the header",
+        )
+    check = _blimp_example if blimp else _check_example
+    examples = [ex for n, o in objs if (ex := check(o, n, header, problems)) is not None]
+    if problems.items:
+        return None, problems.items
+    build = FileExamples(tuple(examples), source=str(path), sha256=digest.hexdigest())
+    skill = Skill(
+        name=header.name,
+        version=header.version,
+        family=header.family,
+        format=header.format,
+        build=build,
+        label_names=header.label_names,
+        components=header.components,
+        primary_metric=header.primary_metric
+        or ("exact_match" if header.format == "continuation" else "choice_acc"),
+        chance=header.chance,
+        suite="user",
+        description=header.description or f"{len(examples)} examples from {path.name}",
+        source_hash=build.sha256[:12],
+    )
+    return skill, problems.items
+
+
+def _line_of(problem: str) -> tuple[int, int]:
+    """Sort key: the sidecar's problems first, then by line number."""
+    m = re.match(r"^(.*):(\d+): ", problem)
+    return (0 if m and m.group(1).endswith(".meta.json") else 1, int(m.group(2)) if m else 0)
+
+
+def validate_skill_file(path: str | Path) -> list[str]:
+    """Every problem of a skill file, as ``FILE:LINE: field: what is wrong — how to fix it``.
+
+    Line 0 means the whole file. An empty list means :func:`load_skill_file` will succeed
+    (including the check that the skill's name is not registered yet).
+
+    >>> validate_skill_file("no/such/file.jsonl")
+    ['no/such/file.jsonl:0: file: no such file — check the path']
+    """
+    return _parse(path)[1]
+
+
+def load_skill_file(path: str | Path, *, register: bool = True) -> Skill:
+    """Load a JSONL or BLiMP skill file as a :class:`Skill` (and register it by default).
+
+    Args:
+        path: A ``.jsonl`` file: the curriculens format (header line or ``FILE.meta.json``
+            sidecar) or a BLiMP paradigm file.
+        register: Add the skill to the registry so ``get_skill(name)`` finds it.
+
+    Raises:
+        SkillFileError: listing every problem (``err.problems``); nothing is registered.
+
+    >>> import tempfile, json, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "doc_demo.jsonl"
+    >>> _ = p.write_text(json.dumps({"curriculens_skill": {"name": "doc_demo", "version": 1,
+    ...     "format": "continuation", "label_names": ["europe", "asia"]}}) + "\\n"
+    ...     + json.dumps({"prompt": "The capital of France is", "target": "Paris",
+    ...                   "label": "europe"}) + "\\n")
+    >>> load_skill_file(p, register=False).examples(2, seed=0)[0].target
+    'Paris'
+    """
+    skill, problems = _parse(path, check_registry=register)
+    if problems or skill is None:
+        raise SkillFileError(
+            f"{path}: {len(problems)} problem(s); nothing was loaded:\n  " + "\n  ".join(problems),
+            problems,
+        )
+    if register:
+        add_skill(skill)
+    return skill
+
+
+def load_skill_files(paths: Sequence[str | Path], *, register: bool = True) -> list[Skill]:
+    """Load several skill files, all or none.
+
+    Raises:
+        SkillFileError: with the problems of every file (and of names defined twice);
+            then nothing is registered.
+    """
+    problems: list[str] = []
+    skills: list[Skill] = []
+    for p in paths:
+        skill, found = _parse(p, check_registry=register)
+        problems += found
+        if skill is not None:
+            skills.append(skill)
+    first_file: dict[str, str] = {}
+    for skill in skills:
+        source = skill.build.source
+        if skill.name in first_file:
+            problems.append(
+                f"{source}:1: name: '{skill.name}' is also defined in {first_file[skill.name]} "
+                "— give each file its own name"
+            )
+        first_file.setdefault(skill.name, source)
+    if problems:
+        raise SkillFileError(
+            f"{len(problems)} problem(s) in {len(paths)} file(s); nothing was loaded:\n  "
+            + "\n  ".join(problems),
+            problems,
+        )
+    if register:
+        for s in skills:
+            add_skill(s)
+    return skills

@@ -1,0 +1,218 @@
+"""Registry errors, determinism of every built-in skill, and label oracles on the model input."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+
+import curriculens.skills
+from curriculens.errors import SkillError
+from curriculens.skills import Example, get_skill, list_skills, register_skill, unregister_skill
+from curriculens.skills.core_en import CORE_EN_SKILLS
+from curriculens.skills.toy import CITIES, FACTS, NOUNS, TOY_SKILLS
+
+BUILTINS = TOY_SKILLS + CORE_EN_SKILLS
+
+
+# ---------------------------------------------------------------- registry errors
+def test_registering_a_name_twice_raises():
+    @register_skill("dup_demo", version=1, family="demo", label_names=("a", "b"))
+    def build(rng, n):
+        return [Example(prompt="x", target="y", label=0)] * n
+
+    try:
+        with pytest.raises(
+            SkillError, match=r"Skill 'dup_demo' is already registered \(version 1\)"
+        ):
+            register_skill("dup_demo", version=2, family="demo", label_names=("a", "b"))(build)
+    finally:
+        unregister_skill("dup_demo")
+
+
+def test_builtin_names_cannot_be_taken():
+    with pytest.raises(SkillError, match="already registered"):
+        register_skill("en_capital", version=1, family="x", label_names=("a", "b"))(
+            lambda rng, n: []
+        )
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(SkillError) as err:
+        get_skill("agrement")
+    assert str(err.value).startswith(
+        "Unknown skill 'agrement'. Did you mean 'agreement'? Available: add1, add2, agreement,"
+    )
+
+
+def test_unknown_suite_suggests_the_closest():
+    with pytest.raises(SkillError, match=r"Unknown suite 'core_en'. Did you mean 'core-en'\?"):
+        list_skills("core_en")
+
+
+def test_suites_hold_their_skills():
+    assert [s.name for s in list_skills("toy")] == list(TOY_SKILLS)
+    assert [s.name for s in list_skills("core-en")] == list(CORE_EN_SKILLS)
+    for suite in ("toy", "core-en"):
+        skills = list_skills(suite)
+        assert len(skills) >= 8
+        assert len({s.family for s in skills}) >= 5
+        composites = [s for s in skills if s.components]
+        assert len(composites) >= 2
+        for s in composites:
+            for c in s.components:
+                assert get_skill(c).suite == suite
+
+
+def test_core_en_is_not_imported_by_import_curriculens():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, curriculens, curriculens.skills; "
+        "print('curriculens.skills.core_en' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- determinism
+@pytest.mark.parametrize("name", BUILTINS)
+def test_every_builtin_skill_is_deterministic(name):
+    skill = get_skill(name)
+    a = skill.examples(24, seed=7)
+    assert a == skill.examples(24, seed=7)
+    assert a != skill.examples(24, seed=8)
+    assert skill.content_hash == get_skill(name).content_hash
+    for ex in a:
+        assert 0 <= ex.label < skill.n_classes
+        assert ex.target and ex.target == ex.target.lstrip()
+        assert not ex.read_after or ex.read_after in ex.prompt
+        if skill.format == "choice":
+            assert ex.choices and ex.target not in ex.choices
+        else:
+            assert not ex.choices
+
+
+# ---------------------------------------------------------------- label oracles on the input
+_SINGULAR = {s for s, _ in NOUNS}
+_TOY_GROUP = {w: i // 4 for i, pair in enumerate(NOUNS) for w in pair}
+
+
+def _toy_depth(prompt: str) -> int:
+    return sum(+1 if t in "([" else -1 for t in prompt.split()) - 1
+
+
+def _digits(text: str) -> list[int]:
+    return [int("".join(part.split())) for part in text.rstrip("= ").split("+")]
+
+
+def _countries() -> dict[str, dict[str, str]]:
+    path = Path(curriculens.skills.__file__).parent / "data" / "countries.csv"
+    with path.open(encoding="utf-8") as f:
+        return {row["country"]: row for row in csv.DictReader(f)}
+
+
+_CONTINENTS = ("europe", "asia", "africa", "americas", "oceania")
+_KINDS = (
+    "cat dog horse sheep mouse tiger rabbit eagle",
+    "bread apple cheese rice soup cake lemon honey",
+    "river forest city village mountain island garden desert",
+    "chair table window hammer pencil bottle mirror basket",
+)
+_KIND = {w: kind for kind, words in enumerate(_KINDS) for w in words.split()}
+_IRREGULAR = {"man", "woman", "child", "mouse", "foot", "tooth", "goose", "person"}
+
+
+def _query(prompt: str) -> str:
+    return prompt.rsplit(",", 1)[1].split("->")[0].strip()
+
+
+def _plural_class(word: str) -> int:
+    if word in _IRREGULAR:
+        return 3
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return 2
+    if word.endswith(("s", "x", "ch", "sh")):
+        return 1
+    return 0
+
+
+def _gerund_class(word: str) -> int:
+    if word.endswith("e"):
+        return 1
+    cvc = word[-3] not in "aeiou" and word[-2] in "aeiou" and word[-1] not in "aeiouwxy"
+    return 2 if len(word) <= 4 and cvc else 0
+
+
+def _list_next(prompt: str) -> int:
+    words = re.match(r"List: (.*)\. (?:Again|Reversed):", prompt).group(1).split(", ")
+    words = words[::-1] if "Reversed:" in prompt else words
+    return _KIND[words[2]]
+
+
+def _ioi(prompt: str) -> int:
+    a, b = re.search(r"(\w+) and (\w+)", prompt).groups()
+    s = re.search(r", (?:and )?(\w+) (?:gave|handed|sent|passed)", prompt).group(1)
+    return int((b if s == a else a) == b)
+
+
+def _fact(ex: Example) -> int:
+    rows = _countries()
+    m = re.search(r"capital is (.+) is the$", ex.prompt)
+    if m:
+        row = next(r for r in rows.values() if r["capital"] == m.group(1))
+    else:
+        country = re.search(r"of (?:the )?(.+) is", ex.prompt).group(1)
+        row = rows[country]
+        assert ex.target == (row["capital"] if "capital" in ex.prompt else row["currency"])
+    return _CONTINENTS.index(row["continent"])
+
+
+ORACLES = {
+    "agreement": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
+    "agreement_attractor": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
+    "brackets": lambda e: min(_toy_depth(e.prompt), 1),  # depth1, depth2+
+    "facts": lambda e: CITIES.index(FACTS[e.prompt.split()[0]]),
+    "copy": lambda e: _TOY_GROUP[e.prompt.split()[3]],
+    "copy_plural": lambda e: _TOY_GROUP[e.prompt.split()[3]],
+    "add1": lambda e: int(sum(_digits(e.prompt)) >= 10),
+    "add2": lambda e: int(sum(x % 10 for x in _digits(e.prompt)) >= 10),
+    "plural": lambda e: _TOY_GROUP[e.prompt.split()[1]],
+    "plural_attractor": lambda e: _TOY_GROUP[e.prompt.split()[1]],
+    "en_agreement": lambda e: int(e.prompt.split()[1].endswith("s")),
+    "en_agreement_attractor": lambda e: int(e.prompt.split()[1].endswith("s")),
+    "en_capital": _fact,
+    "en_currency": _fact,
+    "en_capital_currency": _fact,
+    "en_add1": lambda e: int(sum(x % 10 for x in _digits(e.prompt)) >= 10),
+    "en_add2": lambda e: int(sum(x % 10 for x in _digits(e.prompt)) >= 10),
+    "en_copy": lambda e: _list_next(e.prompt),
+    "en_reverse": lambda e: _list_next(e.prompt),
+    "en_ioi": lambda e: _ioi(e.prompt),
+    "en_plural": lambda e: _plural_class(_query(e.prompt)),
+    "en_plural_upper": lambda e: _plural_class(_query(e.prompt)),
+    "en_gerund": lambda e: _gerund_class(_query(e.prompt)),
+    "en_uppercase": lambda e: _KIND[_query(e.prompt)],
+    "en_negation": lambda e: int(" not " in e.prompt),
+}
+
+
+def test_every_builtin_skill_has_an_oracle():
+    assert set(ORACLES) == set(BUILTINS)
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_probe_label_is_recoverable_from_the_prompt(name):
+    skill = get_skill(name)
+    examples = skill.examples(200, seed=0)
+    assert [ORACLES[name](e) for e in examples] == [e.label for e in examples]
+    assert len({e.label for e in examples}) >= 2  # a probe needs two classes
+
+
+@pytest.mark.parametrize("name", ["en_add1", "en_add2", "add1", "add2"])
+def test_addition_targets_are_sums(name):
+    for e in get_skill(name).examples(50, seed=0):
+        assert int(e.target.replace(" ", "")) == sum(_digits(e.prompt))
