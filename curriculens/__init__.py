@@ -29,6 +29,7 @@ _EXPORTS = {
     "Skill": ("curriculens.skills.registry", "Skill"),
     "get_skill": ("curriculens.skills.registry", "get_skill"),
     "list_skills": ("curriculens.skills.registry", "list_skills"),
+    "load_skill_file": ("curriculens.skills.files", "load_skill_file"),
     "register_skill": ("curriculens.skills.registry", "register_skill"),
     "Store": ("curriculens.store", "Store"),
     "SweepConfig": ("curriculens.sweep", "SweepConfig"),

@@ -100,8 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=300,
         help="evaluation examples per skill (default 300)",
     )
-    d.add_argument("--seeds", type=_positive_int, default=1,
-                   help="independent training runs; >1 adds order consistency (default 1)")
+    d.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=1,
+        help="independent training runs; >1 adds order consistency (default 1)",
+    )
     d.add_argument("--force", action="store_true", help="replace an earlier run in --out")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=_cmd_demo)

@@ -93,12 +93,23 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
         train_s += time.perf_counter() - t
         sc = SweepConfig(skills=tuple(dict(tc.mixture)), n_examples=config.n_examples, seed=seed)
         t = time.perf_counter()
-        sweep(sub / "checkpoints", out, config=sc, progress=progress,
-              run=None if config.seeds == 1 else f"seed{seed}")
+        sweep(
+            sub / "checkpoints",
+            out,
+            config=sc,
+            progress=progress,
+            run=None if config.seeds == 1 else f"seed{seed}",
+        )
         sweep_s += time.perf_counter() - t
     t2 = time.perf_counter()
-    info = {"seed": config.seed, "seeds": config.seeds, "steps": config.steps, "tokens": tokens,
-            "train_seconds": round(train_s, 1), "sweep_seconds": round(sweep_s, 1)}
+    info = {
+        "seed": config.seed,
+        "seeds": config.seeds,
+        "steps": config.steps,
+        "tokens": tokens,
+        "train_seconds": round(train_s, 1),
+        "sweep_seconds": round(sweep_s, 1),
+    }
     (out / "demo.json").write_text(json.dumps(info, indent=2))
     report = write_report(out)
     info["report_seconds"] = round(time.perf_counter() - t2, 1)

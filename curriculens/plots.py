@@ -123,9 +123,15 @@ def plot_timeline(
     for y, e in enumerate(emergence):
         lo, hi = intervals.get(e.skill, (None, None))
         if e.behavior_tokens is not None and lo is not None:
-            ax.plot([lo, hi if hi is not None else right], [y - 0.15] * 2, color="C0", lw=5,
-                    alpha=0.3, solid_capstyle="butt",
-                    label="behavior 95% interval" if "iv" not in seen else None)
+            ax.plot(
+                [lo, hi if hi is not None else right],
+                [y - 0.15] * 2,
+                color="C0",
+                lw=5,
+                alpha=0.3,
+                solid_capstyle="butt",
+                label="behavior 95% interval" if "iv" not in seen else None,
+            )
             seen.add("iv")
     for y, e in enumerate(emergence):
         for t, marker, color, label in (
@@ -189,10 +195,15 @@ def plot_lead_lag(results, *, ax=None):
                 continue
             lo = r.lo_log10 if r.lo_log10 is not None else r.lead_log10
             hi = r.hi_log10 if r.hi_log10 is not None else r.lead_log10
-            ax.errorbar([r.lead_log10], [y], xerr=[[r.lead_log10 - lo], [hi - r.lead_log10]],
-                        fmt=markers[rep], color=f"C{j}", capsize=3,
-                        label=rep if r is next(x for x in results if x.representation == rep)
-                        else None)
+            ax.errorbar(
+                [r.lead_log10],
+                [y],
+                xerr=[[r.lead_log10 - lo], [hi - r.lead_log10]],
+                fmt=markers[rep],
+                color=f"C{j}",
+                capsize=3,
+                label=rep if r is next(x for x in results if x.representation == rep) else None,
+            )
     ax.axvline(0, color="black", lw=1)
     ax.set_yticks(range(len(skills)))
     ax.set_yticklabels(skills, fontsize=8)
@@ -216,8 +227,14 @@ def plot_consistency(consistency, *, ax=None):
     im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu")
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, "–" if np.isnan(m[i, j]) else f"{m[i, j]:.2f}", ha="center",
-                    va="center", fontsize=9)
+            ax.text(
+                j,
+                i,
+                "–" if np.isnan(m[i, j]) else f"{m[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+            )
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)))

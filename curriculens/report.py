@@ -44,8 +44,20 @@ def _interval(ci) -> str:
 
 
 def _curriculum_table(emergence: list[SkillEmergence], cis: dict) -> list[list[str]]:
-    rows = [["#", "skill", "family", "metric", "final", "behavior emerges [95% CI]",
-             "probe emerges", "probe step 0 → final", "best layer", "selectivity"]]
+    rows = [
+        [
+            "#",
+            "skill",
+            "family",
+            "metric",
+            "final",
+            "behavior emerges [95% CI]",
+            "probe emerges",
+            "probe step 0 → final",
+            "best layer",
+            "selectivity",
+        ]
+    ]
     for i, e in enumerate(emergence, 1):
         if e.probe_tokens is not None:
             probe = _tok(e.probe_tokens)
@@ -53,25 +65,50 @@ def _curriculum_table(emergence: list[SkillEmergence], cis: dict) -> list[list[s
             probe = "decodable at init" if e.probe_step0 >= 0.8 else "not decodable"
         else:
             probe = "not emerged"
-        rows.append([
-            str(i) if e.emerged else "–", e.skill,
-            e.family + (f" ({'+'.join(e.components)})" if e.components else ""), e.metric,
-            f"{e.behavior_final:.2f}", _tok(e.behavior_tokens) + _interval(cis.get(e.skill)),
-            probe, f"{e.probe_step0:.2f} → {e.probe_final:.2f}",
-            "emb" if e.probe_layer == 0 else f"L{e.probe_layer}", f"{e.selectivity_final:+.2f}",
-        ])
+        rows.append(
+            [
+                str(i) if e.emerged else "–",
+                e.skill,
+                e.family + (f" ({'+'.join(e.components)})" if e.components else ""),
+                e.metric,
+                f"{e.behavior_final:.2f}",
+                _tok(e.behavior_tokens) + _interval(cis.get(e.skill)),
+                probe,
+                f"{e.probe_step0:.2f} → {e.probe_final:.2f}",
+                "emb" if e.probe_layer == 0 else f"L{e.probe_layer}",
+                f"{e.selectivity_final:+.2f}",
+            ]
+        )
     return rows
 
 
 def _lead_table(results) -> list[list[str]]:
-    rows = [["skill", "reading", "best layer", "behavior", "representation",
-             "lead (log10 tokens) [95% CI]", "verdict"]]
+    rows = [
+        [
+            "skill",
+            "reading",
+            "best layer",
+            "behavior",
+            "representation",
+            "lead (log10 tokens) [95% CI]",
+            "verdict",
+        ]
+    ]
     for r in results:
         lead = "–" if r.lead_log10 is None else f"{r.lead_log10:+.2f}"
         if r.lead_log10 is not None and r.lo_log10 is not None and r.hi_log10 is not None:
             lead += f" [{r.lo_log10:+.2f}, {r.hi_log10:+.2f}]"
-        rows.append([r.skill, r.representation, "emb" if r.layer == 0 else f"L{r.layer}",
-                     _tok(r.behavior_tokens), _tok(r.representation_tokens), lead, r.verdict])
+        rows.append(
+            [
+                r.skill,
+                r.representation,
+                "emb" if r.layer == 0 else f"L{r.layer}",
+                _tok(r.behavior_tokens),
+                _tok(r.representation_tokens),
+                lead,
+                r.verdict,
+            ]
+        )
     return rows
 
 
@@ -94,8 +131,14 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def analyze(run: str | Path, *, threshold: float = 0.8, fraction: float = 0.9,
-            n_boot: int = 200, seed: int = 0) -> dict:
+def analyze(
+    run: str | Path,
+    *,
+    threshold: float = 0.8,
+    fraction: float = 0.9,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict:
     """Everything the report shows, as plain objects (also usable on its own)."""
     run = Path(run)
     df = load_table(run)
@@ -108,15 +151,30 @@ def analyze(run: str | Path, *, threshold: float = 0.8, fraction: float = 0.9,
     composites = {r: composite_check(p, comps) for r, p in points.items()} if comps else {}
     leads = []
     for r in runs:
-        leads += lead_lag(run, run=r, representations=("gain", "selectivity"), n_boot=n_boot,
-                          seed=seed)
+        leads += lead_lag(
+            run, run=r, representations=("gain", "selectivity"), n_boot=n_boot, seed=seed
+        )
     consistency = rank_consistency(points) if len(runs) > 1 else None
-    return dict(df=df, runs=runs, emergence=emergence, cis=cis, points=points,
-                composites=composites, leads=leads, consistency=consistency)
+    return dict(
+        df=df,
+        runs=runs,
+        emergence=emergence,
+        cis=cis,
+        points=points,
+        composites=composites,
+        leads=leads,
+        consistency=consistency,
+    )
 
 
-def write_report(run: str | Path, *, threshold: float = 0.8, fraction: float = 0.9,
-                 n_boot: int = 200, seed: int = 0) -> Path:
+def write_report(
+    run: str | Path,
+    *,
+    threshold: float = 0.8,
+    fraction: float = 0.9,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> Path:
     """Write ``RUN/report.html``, ``RUN/report.md`` and ``RUN/figures/*.png``; return the HTML path.
 
     >>> write_report("runs/demo")  # doctest: +SKIP
@@ -151,8 +209,8 @@ def write_report(run: str | Path, *, threshold: float = 0.8, fraction: float = 0
     summary = [
         f"{len(emerged)} of {len(emergence)} skills emerged in behavior{pooled}: primary metric "
         f"≥ {threshold} and ≥ {fraction:.0%} of its final value.",
-        "Order: " + (" → ".join(f"{e.skill} ({_tok(e.behavior_tokens)})" for e in emerged)
-                     or "none"),
+        "Order: "
+        + (" → ".join(f"{e.skill} ({_tok(e.behavior_tokens)})" for e in emerged) or "none"),
         "Never emerged in this run: " + (", ".join(never) if never else "none") + ".",
         "Probe emergence is measured as gain above the step-0 (random-init) probe, because many "
         "labels are linearly decodable from random weights ('decodable at init'). Selectivity = "
@@ -164,22 +222,28 @@ def write_report(run: str | Path, *, threshold: float = 0.8, fraction: float = 0
         ("Curriculum", _curriculum_table(emergence, first_cis), ""),
     ]
     if a["leads"]:
-        sections.append((
-            "Representation vs behavior", _lead_table(a["leads"]),
-            "Each curve emerges where its rise above its own start reaches half its maximum rise "
-            "(gain: probe above its step-0 score; selectivity: probe − control task). Lead > 0 "
-            "means the representation came first; 'together' means the interval covers 0.",
-        ))
+        sections.append(
+            (
+                "Representation vs behavior",
+                _lead_table(a["leads"]),
+                "Each curve emerges where its rise above its own start reaches half its maximum rise "
+                "(gain: probe above its step-0 score; selectivity: probe − control task). Lead > 0 "
+                "means the representation came first; 'together' means the interval covers 0.",
+            )
+        )
     for r, cc in a["composites"].items():
         rows = [["composite", "late component", "composite emerges", "component emerges"]]
         rows += [[c, p, _tok(tc), _tok(tp)] for c, p, tc, tp in cc.exceptions]
         share = "n/a" if cc.share is None else f"{cc.share:.0%}"
-        sections.append((
-            f"Composites vs components ({r})", rows,
-            f"{share} of {cc.n} composites emerge no earlier than all of their components; "
-            "listed below are the exceptions (components that came later)."
-            + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
-        ))
+        sections.append(
+            (
+                f"Composites vs components ({r})",
+                rows,
+                f"{share} of {cc.n} composites emerge no earlier than all of their components; "
+                "listed below are the exceptions (components that came later)."
+                + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
+            )
+        )
     if a["consistency"] is not None:
         c = a["consistency"]
         rows = [["run A", "run B", "tasks", "Spearman", "Kendall"]]
@@ -187,11 +251,14 @@ def write_report(run: str | Path, *, threshold: float = 0.8, fraction: float = 0
         em_rows = [["skill", *runs]]
         em_rows += [[s, *[_tok(a["points"][r].get(s)) for r in runs]] for s in skills]
         sections.append(("Emergence per run", em_rows, ""))
-        sections.append((
-            "Order consistency across runs", rows,
-            f"Task set: {c.task_set} ({len(c.common_tasks)} tasks common to all runs); "
-            "censored skills tie at the bottom.",
-        ))
+        sections.append(
+            (
+                "Order consistency across runs",
+                rows,
+                f"Task set: {c.task_set} ({len(c.common_tasks)} tasks common to all runs); "
+                "censored skills tie at the bottom.",
+            )
+        )
     meta = _run_meta(run)
     _write_md(run, summary, sections, pngs, meta)
     out = run / "report.html"
@@ -217,17 +284,25 @@ def _write_md(run: Path, summary, sections, pngs, meta) -> None:
 
 def _html(name: str, summary, sections, pngs, meta) -> str:
     esc = html.escape
-    body = [f"<h1>Curriculum report: {esc(name)}</h1>",
-            "<ul>" + "".join(f"<li>{esc(s)}</li>" for s in summary) + "</ul>"]
+    body = [
+        f"<h1>Curriculum report: {esc(name)}</h1>",
+        "<ul>" + "".join(f"<li>{esc(s)}</li>" for s in summary) + "</ul>",
+    ]
     for title, rows, note in sections:
         body.append(f"<h2>{esc(title)}</h2>" + (f"<p>{esc(note)}</p>" if note else ""))
-        body.append("<table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in rows[0]) + "</tr>"
-                    + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>"
-                              for r in rows[1:]) + "</table>")
+        body.append(
+            "<table><tr>"
+            + "".join(f"<th>{esc(c)}</th>" for c in rows[0])
+            + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
+            + "</table>"
+        )
     body.append("<h2>Figures</h2>")
-    body += [f'<figure><img alt="{esc(n)}" src="data:image/png;base64,'
-             f'{base64.b64encode(b).decode()}"/><figcaption>{esc(n)}</figcaption></figure>'
-             for n, b in pngs.items()]
+    body += [
+        f'<figure><img alt="{esc(n)}" src="data:image/png;base64,'
+        f'{base64.b64encode(b).decode()}"/><figcaption>{esc(n)}</figcaption></figure>'
+        for n, b in pngs.items()
+    ]
     body.append(f"<h2>Run</h2><pre>{esc(json.dumps(meta, indent=1))}</pre>")
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Curriculum report: {esc(name)}</title>

@@ -1,5 +1,6 @@
-"""Skills: the registry, the built-in suites, and user skill files."""
+"""Skills: the registry, the built-in suites (toy world, core-en) and user skill files."""
 
+from curriculens.skills.files import load_skill_file, load_skill_files, validate_skill_file
 from curriculens.skills.registry import (
     Example,
     Skill,
@@ -7,6 +8,7 @@ from curriculens.skills.registry import (
     get_skill,
     list_skills,
     register_skill,
+    resolve_read_position,
     unregister_skill,
 )
 
@@ -16,6 +18,10 @@ __all__ = [
     "add_skill",
     "get_skill",
     "list_skills",
+    "load_skill_file",
+    "load_skill_files",
     "register_skill",
+    "resolve_read_position",
     "unregister_skill",
+    "validate_skill_file",
 ]
