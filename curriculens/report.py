@@ -215,8 +215,7 @@ def write_report(
         "Probe emergence is measured as gain above the step-0 (random-init) probe, because many "
         "labels are linearly decodable from random weights ('decodable at init'). Selectivity = "
         "probe − control-task accuracy at the last checkpoint (best layer). Intervals resample "
-        f"evaluation examples ({a['cis'][runs[0]] and next(iter(a['cis'][runs[0]].values())).n_boot}"
-        " bootstrap draws).",
+        f"evaluation examples ({n_boot} bootstrap draws).",
     ]
     sections: list[tuple[str, list[list[str]], str]] = [
         ("Curriculum", _curriculum_table(emergence, first_cis), ""),
@@ -226,9 +225,10 @@ def write_report(
             (
                 "Representation vs behavior",
                 _lead_table(a["leads"]),
-                "Each curve emerges where its rise above its own start reaches half its maximum rise "
-                "(gain: probe above its step-0 score; selectivity: probe − control task). Lead > 0 "
-                "means the representation came first; 'together' means the interval covers 0.",
+                "Each curve emerges where its rise above its own start reaches half its maximum "
+                "rise (gain: probe above its step-0 score; selectivity: probe − control task). "
+                "Lead > 0 means the representation came first; 'together' means the interval "
+                "covers 0.",
             )
         )
     for r, cc in a["composites"].items():
