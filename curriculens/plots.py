@@ -27,6 +27,7 @@ def _token_axis(ax, tokens: Sequence[float]) -> None:
     """Symmetric-log x axis so step 0 (0 tokens) shows beside log-spaced checkpoints."""
     positive = [t for t in tokens if t > 0]
     ax.set_xscale("symlog", linthresh=min(positive) if positive else 1.0)
+    ax.set_xlim(left=0)
     ax.set_xlabel("training tokens")
 
 
