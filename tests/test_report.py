@@ -9,13 +9,15 @@ def test_report_writes_html_markdown_and_figures(tiny_run):
     out, _, _ = tiny_run
     page = write_report(out)
     text = page.read_text()
-    assert text.count("data:image/png;base64,") == 3
+    assert text.count("data:image/png;base64,") == 4  # one run: no consistency matrix
+    assert "Representation vs behavior" in text
     for skill in ("agreement", "facts", "add1", "copy"):
         assert html.escape(skill) in text
     md = (out / "report.md").read_text()
     assert "| # | skill |" in md and "Never emerged in this run:" in md
     assert sorted(p.name for p in (out / "figures").iterdir()) == [
         "behavior.png",
+        "leadlag.png",
         "probes.png",
         "timeline.png",
     ]

@@ -121,7 +121,16 @@ def test_garbage_files_exit_2(tmp_path, capsys):
 
 
 def test_store_bootstrap_and_leadlag(tmp_path, capsys):
-    from test_leadlag import _store
+    import importlib.util
+    from pathlib import Path
+
+    # the planted-store builder lives beside this file (importlib mode: no sys.path entry)
+    spec = importlib.util.spec_from_file_location(
+        "_leadlag_tests", Path(__file__).with_name("test_leadlag.py")
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    _store = mod._store
 
     _store(tmp_path / "run", probe_mid=3.0)
     rc, out, _ = _run(capsys, tmp_path / "run", "--smooth", "0", "--bootstrap", "50",
