@@ -125,9 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_third_party() -> None:
+    """Hide transformers' per-file save/load bars; curriculens shows its own progress."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover
+        return
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_third_party()
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
