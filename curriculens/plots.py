@@ -188,6 +188,7 @@ def plot_lead_lag(results, *, ax=None):
     skills = sorted({r.skill for r in results})
     reps = sorted({r.representation for r in results})
     markers = dict(zip(reps, "os^D", strict=False))
+    labelled: set[str] = set()
     for j, rep in enumerate(reps):
         for r in (r for r in results if r.representation == rep):
             y = skills.index(r.skill) + (j - (len(reps) - 1) / 2) * 0.2
@@ -203,15 +204,17 @@ def plot_lead_lag(results, *, ax=None):
                 fmt=markers[rep],
                 color=f"C{j}",
                 capsize=3,
-                label=rep if r is next(x for x in results if x.representation == rep) else None,
+                label=rep if rep not in labelled else None,
             )
+            labelled.add(rep)
     ax.axvline(0, color="black", lw=1)
     ax.set_yticks(range(len(skills)))
     ax.set_yticklabels(skills, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("representation lead over behavior (log10 tokens; > 0: probe first)")
     ax.set_title("Representation vs behavior (x: not measurable, a curve never rose)")
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    if labelled:
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
     fig.tight_layout()
     return fig
 
