@@ -8,6 +8,7 @@ gather the read positions inside the hook, so ``[batch, pos, d_model]`` is never
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -45,8 +46,21 @@ def load_bridge(model, tokenizer, *, device: str = "cpu"):
 
     name = getattr(model.config, "_name_or_path", "") or model.config.model_type
     return TransformerBridge.boot_transformers(
-        name, hf_model=model, tokenizer=tokenizer, device=device
+        name, hf_model=model, tokenizer=_bridge_tokenizer(tokenizer, name), device=device
     )
+
+
+def _bridge_tokenizer(tokenizer, name: str):
+    """A shallow copy the bridge may adjust, marked as already adding BOS.
+
+    Without the mark, TransformerLens reloads the tokenizer by ``name_or_path`` (a download for a
+    hub model, a KeyError for a tokenizer built in memory). curriculens prepends BOS itself, so the
+    bridge's own tokenization is never used.
+    """
+    tok = copy.copy(tokenizer)
+    tok.init_kwargs = {**tokenizer.init_kwargs, "add_bos_token": True}
+    tok.init_kwargs.setdefault("name_or_path", getattr(tokenizer, "name_or_path", "") or name)
+    return tok
 
 
 def check_hooks(bridge, hooks: Sequence[str]) -> None:

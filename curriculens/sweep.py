@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from curriculens.activations import capture, encode_skill, hook_layer, load_bridge, resid_hooks
 from curriculens.behavior import score_behavior
-from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint
+from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
 from curriculens.errors import ConfigError
 from curriculens.probes import ProbeTask, fit_probe_tasks
 from curriculens.skills.registry import Skill, get_skill
@@ -296,7 +296,7 @@ def sweep(
         bar = tqdm(list(series), desc="sweep", unit="ckpt", disable=not progress)
         for ck in bar:
             bar.set_postfix(ckpt=ck.label)
-            _sweep_one(ck, config, run, store, seen, progress)
+            _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
         store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
     return out
 
@@ -308,16 +308,15 @@ def _sweep_one(
     store: Store,
     seen: dict[str, str],
     progress: bool,
+    dedupe: bool = True,
 ) -> None:
     model, tokenizer = ck.load(device=config.device)
-    fp = fingerprint(model)
+    fp = ck.fingerprint or fingerprint(model)
     if fp in seen:
-        tqdm.write(
-            f"duplicate weights: checkpoint {ck.label!r} is identical to {seen[fp]!r} "
-            f"(fingerprint {fp}); measured once."
-        )
-    else:
-        seen[fp] = ck.label
+        warn_duplicate(seen[fp], ck.label, fp, dedupe=dedupe)
+    if fp not in seen or not dedupe:
+        key = fp if fp not in seen else f"{fp}@{ck.label}"
+        seen.setdefault(fp, ck.label)
         evaluate_model(
             model,
             tokenizer,
@@ -327,10 +326,10 @@ def _sweep_one(
             tokens=ck.tokens,
             run=run,
             store=store,
-            fp=fp,
+            fp=key,
             progress=progress,
         )
-    del model
+    del model, tokenizer
     gc.collect()
 
 
