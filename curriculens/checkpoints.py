@@ -415,8 +415,8 @@ class CheckpointSeries:
             trust_remote_code: Allow the repository's own modelling code to run.
             dedupe: Measure identical weights once.
 
-        >>> CheckpointSeries.from_hub("EleutherAI/pythia-160m", steps=[0, 512]).tokens()
-        array([      0, 1073741824])
+        >>> CheckpointSeries.from_hub("EleutherAI/pythia-160m", steps=[0, 512]).tokens().tolist()
+        [0, 1073741824]
         """
         if revisions is not None and steps is not None:
             raise ConfigError(
