@@ -7,6 +7,7 @@ The same evaluation serves a live training loop through :class:`Tracker`.
 
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
 import json
@@ -178,7 +179,8 @@ def evaluate_model(
     """Score every unfinished skill on one loaded model and write its rows. Returns units done.
 
     Each (skill, probe config) unit is written in one transaction; finished units of this
-    fingerprint are skipped, so calling it again writes nothing.
+    fingerprint are skipped, so calling it again writes nothing. The TransformerLens bridge
+    rewires ``model`` in place; pass a copy if you keep using it (:class:`Tracker` does).
     """
     fp = fp or fingerprint(model)
     done = store.done_units(run, fp)
@@ -545,6 +547,20 @@ def _sweep_one(
     gc.collect()  # the bridge holds reference cycles: free the model now
 
 
+def _detached_copy(model):
+    """An eval-mode deep copy of ``model`` without its gradients (they are not copied)."""
+    params = list(model.parameters())
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = None
+    try:
+        clone = copy.deepcopy(model)
+    finally:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+    return clone.eval().requires_grad_(False)
+
+
 class Tracker:
     """Evaluate skills inside a training loop, every N steps or on a schedule, into a store.
 
@@ -580,14 +596,20 @@ class Tracker:
         self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
 
     def step(self, model, *, step: int, tokens: int) -> bool:
-        """Evaluate if ``step`` is due; returns whether it evaluated."""
+        """Evaluate if ``step`` is due; returns whether it evaluated.
+
+        The TransformerLens bridge rewires the model it wraps (module tree, state-dict keys,
+        attention implementation), so the tracker measures a detached copy and the model being
+        trained is left exactly as it was. The fingerprint is taken from the model itself, so it
+        equals that of a checkpoint saved at the same step.
+        """
         due = step in self.schedule or (self.every is not None and step % self.every == 0)
         if not due:
             return False
-        was_training = model.training
-        model.eval()
+        fp = fingerprint(model)
+        clone = _detached_copy(model)
         evaluate_model(
-            model,
+            clone,
             self.tokenizer,
             self.config,
             checkpoint=f"step{step}",
@@ -595,9 +617,11 @@ class Tracker:
             tokens=tokens,
             run=self.run,
             store=self.store,
+            fp=fp,
             progress=False,
         )
-        model.train(was_training)
+        del clone
+        gc.collect()
         return True
 
     __call__ = step
