@@ -284,3 +284,67 @@ def test_rss_stays_flat_over_20_checkpoints(tmp_path, monkeypatch):
     assert len(rss) == 20
     growth = (rss[-1] - rss[0]) / 2**20  # a leaked model would add ~6 MiB each
     assert growth < 40, f"RSS grew {growth:.1f} MiB over 20 checkpoints: {rss}"
+
+
+# ------------------------------------------------------------------------------ the CLI
+def _cli(argv: list[str]) -> int:
+    import argparse
+
+    from curriculens.series_command import add_export_parser, add_sweep_parser
+
+    parser = argparse.ArgumentParser(prog="curriculens")
+    sub = parser.add_subparsers(dest="command")
+    add_sweep_parser(sub)
+    add_export_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["sweep", str(ckdir), "--out", str(out), "--skills", "facts,add1"]
+    assert _cli([*argv, "--n-examples", "40", "--run", "r", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    series = CheckpointSeries.from_dir(ckdir)
+    for c in series:
+        assert c.label in text and c.fingerprint in text
+    assert "facts@" in text and "add1@" in text
+    assert "forward sequences" in text and "probe fits" in text
+    assert not out.exists()  # a dry run writes nothing
+    assert _cli([*argv, "--n-examples", "40", "--run", "r", "--quiet"]) == 0
+    assert _table(out) == _table(reference)
+    assert (out / "sweep.toml").exists() and (out / "sweep_config.json").exists()
+    # resume with no flags: the saved config is reused, nothing is left to do
+    assert _cli(["sweep", str(ckdir), "--out", str(out), "--run", "r", "--dry-run"]) == 0
+    assert "work left: 0 forward sequences, 0 probe fits" in capsys.readouterr().out
+    for fmt in ("csv", "parquet"):
+        assert _cli(["export", str(out), "--format", fmt, "-o", str(tmp_path / f"t.{fmt}")]) == 0
+        assert json.loads((tmp_path / f"t.{fmt}.meta.json").read_text())["run:r"]["skills"]
+    first = (tmp_path / "t.csv").read_bytes()
+    _cli(["export", str(out), "-o", str(tmp_path / "t.csv")])
+    assert (tmp_path / "t.csv").read_bytes() == first
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "t.parquet").num_rows == len(_table(reference))
+
+
+def test_cli_toml_and_errors(ckdir, tmp_path, capsys):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(
+        f'out = "run"\n[series]\ndir = "{ckdir}"\n[sweep]\nskills = ["add1"]\nn_examples = 40\n'
+    )
+    assert _cli(["sweep", str(cfg), "--dry-run"]) == 0
+    assert "add1@" in capsys.readouterr().out
+    assert _cli(["sweep", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert _cli(["sweep", str(tmp_path)]) == 2  # not named checkpoints/, so --out is needed
+    assert "--out is required" in capsys.readouterr().err
+    # a demo's checkpoints/ sweeps into its parent with the toy suite by default
+    assert _cli(["sweep", str(ckdir), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert str(ckdir.parent / "results.sqlite") in text and "agreement_attractor@" in text
+    cfg.write_text('[series]\ndir = "x"\nbogus = 1\n')
+    assert _cli(["sweep", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key(s) ['bogus']" in capsys.readouterr().err
+    assert _cli(["export", str(tmp_path / "nothing")]) == 2
+    assert "No results store" in capsys.readouterr().err
