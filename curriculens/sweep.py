@@ -14,6 +14,7 @@ import json
 import platform
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -410,7 +411,7 @@ def sweep(
     torch.set_num_threads(config.threads)
     t0 = time.perf_counter()
     seen: dict[str, str] = {}
-    with Store(out) as store:
+    with _young_heap(), Store(out) as store:
         (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
         done = _done_by_fingerprint(store, run)
@@ -514,7 +515,7 @@ def _measure_task(
             progress=False,
         )
     del model, tokenizer
-    gc.collect()  # the bridge holds reference cycles: free the model now
+    gc.collect()  # the bridge holds reference cycles: free the model now (fast: _young_heap)
     return fp, measured
 
 
@@ -544,7 +545,22 @@ def _sweep_one(
             progress=progress,
         )
     del model, tokenizer
-    gc.collect()  # the bridge holds reference cycles: free the model now
+    gc.collect()  # the bridge holds reference cycles: free the model now (fast: _young_heap)
+
+
+@contextmanager
+def _young_heap():
+    """Freeze the objects alive on entry out of the collector's sight (``gc.freeze``).
+
+    Each model is freed with ``gc.collect()`` because the bridge makes reference cycles; with the
+    (large, import-time) heap frozen, that collection scans only what the sweep made: about 1 ms
+    instead of about a second per checkpoint.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _detached_copy(model):
@@ -607,21 +623,22 @@ class Tracker:
         if not due:
             return False
         fp = fingerprint(model)
-        clone = _detached_copy(model)
-        evaluate_model(
-            clone,
-            self.tokenizer,
-            self.config,
-            checkpoint=f"step{step}",
-            step=step,
-            tokens=tokens,
-            run=self.run,
-            store=self.store,
-            fp=fp,
-            progress=False,
-        )
-        del clone
-        gc.collect()
+        with _young_heap():
+            clone = _detached_copy(model)
+            evaluate_model(
+                clone,
+                self.tokenizer,
+                self.config,
+                checkpoint=f"step{step}",
+                step=step,
+                tokens=tokens,
+                run=self.run,
+                store=self.store,
+                fp=fp,
+                progress=False,
+            )
+            del clone
+            gc.collect()
         return True
 
     __call__ = step

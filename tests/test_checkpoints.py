@@ -113,7 +113,7 @@ def test_malicious_pickle_refused_and_never_runs(tmp_path, tok, how):
     if how == "torch_save":
         torch.save({"w": _Evil(str(marker))}, evil)
     else:
-        evil.write_bytes(pickle.dumps({"w": _Evil(str(marker))}))
+        evil.write_bytes(pickle.dumps({"w": _Evil(str(marker))}, protocol=2))
     with pytest.raises(CheckpointError, match="Refused") as e:
         read_state_dict(evil)
     assert "weights_only" in str(e.value)

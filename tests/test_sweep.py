@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -102,7 +103,7 @@ def _spy_measure(monkeypatch) -> list[tuple[str, tuple[str, ...]]]:
 
 def test_changed_skill_version_recomputes_only_that_skill(ckdir, reference, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    sweep(ckdir, out, config=CONFIG, run="r", progress=False)
+    shutil.copytree(reference, out)
     facts = get_skill("facts")
     calls = _spy_measure(monkeypatch)
     unregister_skill("facts")
@@ -119,18 +120,6 @@ def test_changed_skill_version_recomputes_only_that_skill(ckdir, reference, tmp_
     new = [r for r in rows if r["skill_version"] == facts.version + 1]
     assert len(new) == len(old) > 0
     assert {r["checkpoint"] for r in new} == {"step0", "step10", "step20"}
-
-
-def test_changed_probe_config_recomputes(ckdir, tmp_path, monkeypatch):
-    out = tmp_path / "run"
-    sweep(ckdir, out, config=CONFIG, run="r", progress=False)
-    calls = _spy_measure(monkeypatch)
-    sweep(ckdir, out, config=replace(CONFIG, probe_C=0.1), run="r", progress=False)
-    assert len(calls) == 3 and all(todo == SKILLS for _, todo in calls)
-    # batching and devices are not part of the unit key: nothing to do
-    calls.clear()
-    sweep(ckdir, out, config=replace(CONFIG, probe_C=0.1, batch_size=7), run="r", progress=False)
-    assert calls == []
 
 
 _KILL_SCRIPT = """
@@ -204,10 +193,6 @@ def test_dedupe_false_keeps_both_labels(tmp_path):
         (r["kind"], r["hook"], r["metric"], r["value"]) for r in rows if r["checkpoint"] == "step20"
     ]
     assert sorted(a) == sorted(b)
-    with pytest.warns(DuplicateCheckpointWarning):
-        deduped = CheckpointSeries.from_dir(root)
-    sweep(deduped, tmp_path / "run2", config=cfg, run="r", progress=False)
-    assert {r["checkpoint"] for r in _table(tmp_path / "run2")} == {"step0", "step10"}
 
 
 def test_batches_respect_both_caps():
@@ -236,10 +221,13 @@ def test_token_capped_batches_give_same_activations(ckdir):
         capture(bridge, enc, ["blocks.1.hook_resid_pots"])
 
 
-def test_activation_cache_refits_without_forward(ckdir, reference, tmp_path, monkeypatch):
+def test_changed_probe_config_refits_from_the_activation_cache(
+    ckdir, reference, tmp_path, monkeypatch
+):
     cfg = replace(CONFIG, cache_dir=str(tmp_path / "cache"), memory_budget_mb=1.0)
-    sweep(ckdir, tmp_path / "a", config=cfg, run="r", progress=False)
-    assert _table(tmp_path / "a") == _table(reference)  # budget-sized batches, same numbers
+    out = tmp_path / "run"
+    sweep(ckdir, out, config=cfg, run="r", progress=False)
+    assert _table(out) == _table(reference)  # budget-sized batches and caching: same numbers
     series = CheckpointSeries.from_dir(ckdir)
     files = sorted((tmp_path / "cache").rglob("*.safetensors"))
     assert len(files) == 3 * len(SKILLS)
@@ -249,9 +237,16 @@ def test_activation_cache_refits_without_forward(ckdir, reference, tmp_path, mon
         raise AssertionError("forward pass despite a cached capture")
 
     monkeypatch.setattr(sweep_mod, "capture", no_forward)
-    sweep(ckdir, tmp_path / "b", config=replace(cfg, probe_C=0.1), run="r", progress=False)
-    beh = [r for r in _table(tmp_path / "b") if r["kind"] == "behavior"]
+    calls = _spy_measure(monkeypatch)
+    sweep(series, out, config=replace(cfg, probe_C=0.1), run="r", progress=False)
+    assert len(calls) == 3 and all(todo == SKILLS for _, todo in calls)  # every unit refit
+    rows = _table(out)
+    beh = [r for r in rows if r["kind"] == "behavior"]
     assert beh == [r for r in _table(reference) if r["kind"] == "behavior"]
+    # batching, devices and caching are not part of the unit key: nothing left to do
+    calls.clear()
+    sweep(series, out, config=replace(cfg, probe_C=0.1, batch_size=7), run="r", progress=False)
+    assert calls == [] and _table(out) == rows
 
 
 def test_config_validation_and_round_trip():
