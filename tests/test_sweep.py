@@ -343,3 +343,17 @@ def test_cli_toml_and_errors(ckdir, tmp_path, capsys):
     assert "unknown key(s) ['bogus']" in capsys.readouterr().err
     assert _cli(["export", str(tmp_path / "nothing")]) == 2
     assert "No results store" in capsys.readouterr().err
+
+
+def test_hub_series_sweeps_and_reports_duplicate_revisions(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    repo = _write_series(tmp_path / "repo", seeds=(5,)) / "step0"  # stands in for a hub repo
+    series = CheckpointSeries.from_hub(str(repo), steps=[0, 100], tokens_per_step=64)
+    cfg = SweepConfig(skills=("add1",), n_examples=40)
+    with pytest.warns(DuplicateCheckpointWarning, match=r"'step100' is identical to 'step0'"):
+        sweep(series, tmp_path / "run", config=cfg, run="r", progress=False)
+    rows = _table(tmp_path / "run")
+    assert {(r["checkpoint"], r["tokens"]) for r in rows} == {("step0", 0)}
