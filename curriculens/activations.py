@@ -8,9 +8,11 @@ gather the read positions inside the hook, so ``[batch, pos, d_model]`` is never
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,8 +47,21 @@ def load_bridge(model, tokenizer, *, device: str = "cpu"):
 
     name = getattr(model.config, "_name_or_path", "") or model.config.model_type
     return TransformerBridge.boot_transformers(
-        name, hf_model=model, tokenizer=tokenizer, device=device
+        name, hf_model=model, tokenizer=_bridge_tokenizer(tokenizer, name), device=device
     )
+
+
+def _bridge_tokenizer(tokenizer, name: str):
+    """A shallow copy the bridge may adjust, marked as already adding BOS.
+
+    Without the mark, TransformerLens reloads the tokenizer by ``name_or_path`` (a download for a
+    hub model, a KeyError for a tokenizer built in memory). curriculens prepends BOS itself, so the
+    bridge's own tokenization is never used.
+    """
+    tok = copy.copy(tokenizer)
+    tok.init_kwargs = {**tokenizer.init_kwargs, "add_bos_token": True}
+    tok.init_kwargs.setdefault("name_or_path", getattr(tokenizer, "name_or_path", "") or name)
+    return tok
 
 
 def check_hooks(bridge, hooks: Sequence[str]) -> None:
@@ -158,12 +173,19 @@ class Capture:
 
 @torch.no_grad()
 def capture(
-    bridge, encoded: EncodedSkill, hooks: Sequence[str], *, batch_size: int = 64
+    bridge,
+    encoded: EncodedSkill,
+    hooks: Sequence[str],
+    *,
+    batch_size: int = 64,
+    max_batch_tokens: int | None = None,
 ) -> Capture:
     """Run every sequence of a skill through the bridge, gathering activations in the hooks.
 
-    Sequences are right-padded (causal attention makes padding invisible to earlier positions).
-    Activations are kept only for each example's target sequence (candidate 0).
+    Sequences are right-padded (causal attention makes padding invisible to earlier positions)
+    and batched by length, at most ``batch_size`` sequences and ``max_batch_tokens`` padded
+    tokens per forward pass (a longer single sequence still runs alone). Activations are kept
+    only for each example's target sequence (candidate 0).
     """
     check_hooks(bridge, hooks)
     device = bridge.cfg.device or "cpu"
@@ -172,9 +194,7 @@ def capture(
     acts: dict[str, torch.Tensor] = {}
     lp_out: list[np.ndarray] = [None] * len(encoded.seqs)  # type: ignore[list-item]
     ok_out: list[np.ndarray] = [None] * len(encoded.seqs)  # type: ignore[list-item]
-    order = np.argsort([len(s) for s in encoded.seqs], kind="stable")  # similar lengths together
-    for b0 in range(0, len(order), batch_size):
-        idx = order[b0 : b0 + batch_size]
+    for idx in _batches([len(s) for s in encoded.seqs], batch_size, max_batch_tokens):
         L = max(len(encoded.seqs[i]) for i in idx)
         ids = torch.full((len(idx), L), pad, dtype=torch.long)
         for r, i in enumerate(idx):
@@ -203,3 +223,69 @@ def capture(
     return Capture(
         acts={h: a.numpy() for h, a in acts.items()}, token_logprob=lp_out, token_correct=ok_out
     )
+
+
+def _batches(
+    lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None
+) -> list[np.ndarray]:
+    """Index batches of similar length under both caps (padded tokens = rows x longest).
+
+    >>> [b.tolist() for b in _batches([3, 1, 2, 5], batch_size=3, max_batch_tokens=6)]
+    [[1, 2], [0], [3]]
+    """
+    order = np.argsort(lengths, kind="stable")  # similar lengths together
+    out, cur = [], []
+    for i in order:
+        longest = max(lengths[i], *(lengths[j] for j in cur)) if cur else lengths[i]
+        full = len(cur) >= batch_size or (
+            max_batch_tokens is not None and cur and (len(cur) + 1) * longest > max_batch_tokens
+        )
+        if full:
+            out.append(np.array(cur))
+            cur = []
+        cur.append(i)
+    if cur:
+        out.append(np.array(cur))
+    return out
+
+
+def save_capture(cap: Capture, path: str | Path) -> Path:
+    """Write a capture to one safetensors file (activations per hook, ragged scores flattened).
+
+    >>> cap = Capture(acts={"hook_embed": np.ones((2, 3), np.float32)},
+    ...     token_logprob=[np.array([-1.0]), np.array([-2.0, -3.0])],
+    ...     token_correct=[np.array([True]), np.array([False, True])])
+    >>> import tempfile, os
+    >>> p = save_capture(cap, os.path.join(tempfile.mkdtemp(), "c.safetensors"))
+    >>> load_capture(p).token_logprob[1].tolist()
+    [-2.0, -3.0]
+    """
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lens = np.array([len(x) for x in cap.token_logprob], np.int64)
+    tensors = {f"acts/{h}": np.ascontiguousarray(a, np.float32) for h, a in cap.acts.items()}
+    tensors["lens"] = lens
+    tensors["token_logprob"] = np.concatenate(cap.token_logprob).astype(np.float32)
+    tensors["token_correct"] = np.concatenate(cap.token_correct).astype(np.uint8)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)  # atomic: a killed sweep never leaves half a cache file
+    return path
+
+
+def load_capture(path: str | Path) -> Capture | None:
+    """Read a capture written by :func:`save_capture`; ``None`` if the file is unreadable."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        t = load_file(str(path))
+    except (SafetensorError, OSError, ValueError):
+        return None
+    cuts = np.cumsum(t["lens"])[:-1]
+    lp = np.split(t["token_logprob"].astype(np.float32), cuts)
+    ok = np.split(t["token_correct"].astype(bool), cuts)
+    acts = {k[len("acts/") :]: v for k, v in t.items() if k.startswith("acts/")}
+    return Capture(acts=acts, token_logprob=lp, token_correct=ok)

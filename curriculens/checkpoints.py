@@ -1,24 +1,48 @@
 """Checkpoint series: an ordered list of checkpoints (label, step, tokens seen, weight fingerprint).
 
-A series is read from a directory of Hugging Face checkpoint folders (``save_pretrained``), such as
-the ``checkpoints/`` folder the built-in trainer writes. Loading uses safetensors only.
+A series comes from one of three sources: a directory of Hugging Face checkpoint folders
+(``save_pretrained``, e.g. the built-in trainer's ``checkpoints/``), a directory of state-dict files
+beside one ``config.json`` and tokenizer (``model_{step}.pt``, ``step{N}.safetensors``,
+``ckpt_{N}.pt``), or revisions of a Hugging Face Hub repository (Pythia ``step{N}``, OLMo
+``stage1-step{N}-tokens{M}B``). Weights load through safetensors or
+``torch.load(weights_only=True)`` only, so a checkpoint can never run code. Identical weights
+under two labels are reported as duplicates and measured once.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import pickle
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from curriculens.errors import CheckpointError
+from curriculens.errors import CheckpointError, ConfigError
 
-_STEP_PATTERNS = (r"step[_-]?(\d+)", r"checkpoint[_-](\d+)", r"ckpt[_-](\d+)", r"^(\d+)$")
+_STEP_PATTERNS = (
+    r"step[_-]?(\d+)",
+    r"checkpoint[_-](\d+)",
+    r"ckpt[_-](\d+)",
+    r"model[_-](\d+)",
+    r"^(\d+)$",
+)
+_TOKENS_PATTERN = r"tokens(\d+(?:\.\d+)?)([KMBT])"
+_TOKEN_UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+_WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+#: Tokens per optimizer step of the Pythia suite (1024 sequences x 2048 tokens).
+PYTHIA_TOKENS_PER_STEP = 2_097_152
+
+
+class DuplicateCheckpointWarning(UserWarning):
+    """Two checkpoint labels hold identical weights (same fingerprint)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,50 +50,205 @@ class Checkpoint:
     """One checkpoint of a series.
 
     Attributes:
-        label: Its name (folder name, revision).
+        label: Its name (folder name, file name, revision).
         step: Optimizer step.
         tokens: Training tokens seen.
-        path: Local folder holding ``config.json`` and weights.
+        path: Local folder holding ``config.json`` and the tokenizer (and, for a Hugging Face
+            folder, the weights). ``None`` for a hub checkpoint.
+        weights: A state-dict file to load into a model built from ``path/config.json``.
+        repo: Hub repository id (or a local ``save_pretrained`` folder standing in for one).
+        revision: Hub revision (branch, tag or commit).
+        trust_remote_code: Passed to ``from_pretrained`` for hub checkpoints.
+        fingerprint: Weight hash, when already computed (local series compute it up front).
     """
 
     label: str
     step: int
     tokens: int
-    path: Path
+    path: Path | None = None
+    weights: Path | None = None
+    repo: str | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
+    fingerprint: str | None = None
+
+    @property
+    def source(self) -> str:
+        """``"hf_dir"``, ``"state_dict"`` or ``"hub"``."""
+        if self.repo is not None:
+            return "hub"
+        return "state_dict" if self.weights is not None else "hf_dir"
 
     def load(self, *, device: str = "cpu"):
-        """Load ``(model, tokenizer)`` from the folder (safetensors weights only)."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """Load ``(model, tokenizer)``; the model is in eval mode on ``device``.
 
-        if not (self.path / "config.json").exists():
-            raise CheckpointError(
-                f"Checkpoint {self.label!r}: no config.json in {str(self.path)!r}; point the "
-                "series at folders written by save_pretrained."
-            )
-        try:
-            model = AutoModelForCausalLM.from_pretrained(
-                str(self.path), use_safetensors=True, trust_remote_code=False
-            )
-        except (OSError, ValueError) as e:
-            raise CheckpointError(
-                f"Checkpoint {self.label!r} at {str(self.path)!r} could not be loaded: {e}. "
-                "Check that the folder holds a complete save_pretrained checkpoint with "
-                "model.safetensors."
-            ) from e
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        except (OSError, ValueError) as e:
-            raise CheckpointError(
-                f"Checkpoint {self.label!r}: no usable tokenizer in {str(self.path)!r} ({e}); "
-                "save the tokenizer beside the weights (tokenizer.save_pretrained)."
-            ) from e
-        if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        Raises:
+            CheckpointError: The files are missing, corrupt, would run code when unpickled, do
+                not match the config, the revision does not exist, or the tokenizer's vocabulary
+                does not fit the model.
+        """
+        if self.source == "hub":
+            model, tokenizer = self._load_hub()
+        else:
+            model, tokenizer = self._load_local()
+        n_embed = model.get_input_embeddings().num_embeddings
+        if len(tokenizer) > n_embed:
             raise CheckpointError(
                 f"Checkpoint {self.label!r}: tokenizer has {len(tokenizer)} tokens but the model "
-                f"embeds only {model.get_input_embeddings().num_embeddings}; use the tokenizer "
-                "the model was trained with."
+                f"embeds only {n_embed}; use the tokenizer the model was trained with."
             )
         return model.to(device).eval(), tokenizer
+
+    def _load_local(self):
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        if self.path is None or not (self.path / "config.json").exists():
+            raise CheckpointError(
+                f"Checkpoint {self.label!r}: no config.json in {str(self.path)!r}; point the "
+                "series at folders written by save_pretrained (or, for state-dict files, put "
+                "the model's config.json beside them)."
+            )
+        if self.weights is None:
+            try:
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(self.path), use_safetensors=True, trust_remote_code=False
+                )
+            except (OSError, ValueError, RuntimeError) as e:
+                raise CheckpointError(
+                    f"Checkpoint {self.label!r} at {str(self.path)!r} could not be loaded: {e}. "
+                    "Check that the folder holds a complete save_pretrained checkpoint with "
+                    "model.safetensors."
+                ) from e
+        else:
+            try:
+                config = AutoConfig.from_pretrained(str(self.path), trust_remote_code=False)
+            except (OSError, ValueError) as e:
+                raise CheckpointError(
+                    f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
+                    f" ({e}); it must be a Hugging Face model config."
+                ) from e
+            state = read_state_dict(self.weights)
+            model = AutoModelForCausalLM.from_config(config)
+            _load_state_into(model, state, label=self.label, weights=self.weights)
+            del state
+        return model, _load_tokenizer(str(self.path), self.label)
+
+    def _load_hub(self):
+        from transformers import AutoModelForCausalLM
+
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                self.repo, revision=self.revision, trust_remote_code=self.trust_remote_code
+            )
+        except Exception as e:  # hub errors come in many types (HTTP, offline, revision)
+            raise CheckpointError(
+                f"Checkpoint {self.label!r}: revision {self.revision!r} of {self.repo!r} could "
+                f"not be loaded ({type(e).__name__}: {e}). Check that the revision exists "
+                "(huggingface_hub.list_repo_refs lists branches) and that the repository is "
+                "reachable or cached when HF_HUB_OFFLINE=1."
+            ) from e
+        return model, _load_tokenizer(self.repo, self.label, revision=self.revision)
+
+
+def _load_tokenizer(where: str, label: str, revision: str | None = None):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(where, revision=revision)
+    except Exception as e:
+        raise CheckpointError(
+            f"Checkpoint {label!r}: no usable tokenizer in {where!r} ({e}); save the tokenizer "
+            "beside the weights (tokenizer.save_pretrained)."
+        ) from e
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict from ``.safetensors`` or a ``torch.save`` file without running code.
+
+    ``.pt``/``.pth``/``.bin`` files load with ``torch.load(weights_only=True)``: a pickle that
+    would call anything beyond tensor reconstruction is refused. A ``{"state_dict": ...}`` or
+    ``{"model": ...}`` wrapper is unwrapped.
+
+    Raises:
+        CheckpointError: The file is missing, corrupt, or unsafe to unpickle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"State-dict file {str(path)!r} does not exist.")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(
+                f"State-dict file {str(path)!r} is corrupt or not safetensors ({e}); re-save "
+                "it with safetensors.torch.save_file."
+            ) from e
+    else:
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(
+                f"Refused to load {str(path)!r}: its pickle would run code beyond rebuilding "
+                f"tensors ({str(e).splitlines()[0][:200]}). curriculens only loads weights "
+                "(torch.load(weights_only=True)); convert the checkpoint to safetensors in a "
+                "process you trust."
+            ) from e
+        except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+            raise CheckpointError(
+                f"State-dict file {str(path)!r} is corrupt or truncated ({type(e).__name__}: "
+                f"{e}); re-save it with torch.save(model.state_dict(), path)."
+            ) from e
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(
+            f"{str(path)!r} does not hold a state dict (a mapping of names to tensors); got "
+            f"{type(state).__name__}. Save one with torch.save(model.state_dict(), path)."
+        )
+    return state
+
+
+def _load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
+    expected = model.state_dict()
+    shape_bad = [
+        f"{k}: file {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
+        for k, v in state.items()
+        if k in expected and tuple(v.shape) != tuple(expected[k].shape)
+    ]
+    missing = sorted(set(expected) - set(state))
+    tied = {k for k in missing if _is_tied(model, k)}
+    missing = [k for k in missing if k not in tied]
+    unexpected = sorted(set(state) - set(expected))
+    if shape_bad or missing or unexpected:
+        parts = []
+        if shape_bad:
+            parts.append(f"shape mismatch {shape_bad[:3]}")
+        if missing:
+            parts.append(f"missing {missing[:3]}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:3]}")
+        raise CheckpointError(
+            f"Checkpoint {label!r}: state dict {str(weights)!r} does not match config.json "
+            f"({'; '.join(parts)}). Put the config of the model that wrote these weights beside "
+            "them."
+        )
+    model.load_state_dict(state, strict=False)
+    if tied:
+        model.tie_weights()
+
+
+def _is_tied(model, key: str) -> bool:
+    out = model.get_output_embeddings()
+    return bool(
+        getattr(model.config, "tie_word_embeddings", False)
+        and out is not None
+        and key.endswith("weight")
+        and out.weight is model.get_input_embeddings().weight
+    )
 
 
 def fingerprint(model: torch.nn.Module) -> str:
@@ -88,8 +267,10 @@ def fingerprint(model: torch.nn.Module) -> str:
 def parse_step(label: str) -> int | None:
     """Read a training step from a checkpoint name.
 
-    >>> [parse_step(s) for s in ["step512", "checkpoint-100", "ckpt_7", "main"]]
-    [512, 100, 7, None]
+    >>> [parse_step(s) for s in ["step512", "checkpoint-100", "ckpt_7", "model_3", "main"]]
+    [512, 100, 7, 3, None]
+    >>> parse_step("stage1-step1000-tokens5B")
+    1000
     """
     for pat in _STEP_PATTERNS:
         m = re.search(pat, label)
@@ -98,9 +279,27 @@ def parse_step(label: str) -> int | None:
     return None
 
 
+def parse_tokens(label: str) -> int | None:
+    """Read tokens seen from an OLMo-style revision name (``...-tokens{M}B``).
+
+    >>> parse_tokens("stage1-step1000-tokens5B"), parse_tokens("step512")
+    (5000000000, None)
+    """
+    m = re.search(_TOKENS_PATTERN, label)
+    if not m:
+        return None
+    return int(round(float(m.group(1)) * _TOKEN_UNITS[m.group(2)]))
+
+
 @dataclass(frozen=True)
 class CheckpointSeries:
     """An ordered series of checkpoints, sorted by step.
+
+    Attributes:
+        checkpoints: The checkpoints, by step.
+        source: Where they came from (directory or repo id).
+        meta: Free-form details (e.g. dropped duplicates).
+        dedupe: Whether a sweep measures identical weights once (see ``from_dir``).
 
     >>> series = CheckpointSeries.from_dir("runs/demo/checkpoints")  # doctest: +SKIP
     >>> [c.step for c in series][:3]  # doctest: +SKIP
@@ -110,6 +309,7 @@ class CheckpointSeries:
     checkpoints: tuple[Checkpoint, ...]
     source: str = ""
     meta: dict = field(default_factory=dict, compare=False)
+    dedupe: bool = True
 
     def __iter__(self) -> Iterator[Checkpoint]:
         return iter(self.checkpoints)
@@ -120,55 +320,261 @@ class CheckpointSeries:
     def __getitem__(self, i: int) -> Checkpoint:
         return self.checkpoints[i]
 
-    @classmethod
-    def from_dir(cls, path: str | Path, *, tokens_per_step: int | None = None) -> CheckpointSeries:
-        """Read every ``save_pretrained`` folder under ``path`` as one series.
+    def tokens(self) -> np.ndarray:
+        return np.array([c.tokens for c in self.checkpoints])
 
-        The step comes from ``curriculens_checkpoint.json`` (written by the built-in trainer) or
-        from the folder name (``step512``, ``checkpoint-100``). Tokens come from that file or
-        from ``step * tokens_per_step``.
+    def fingerprints(self) -> list[str | None]:
+        """Each checkpoint's weight fingerprint (``None`` for hub checkpoints not yet loaded)."""
+        return [c.fingerprint for c in self.checkpoints]
+
+    @classmethod
+    def from_dir(
+        cls,
+        path: str | Path,
+        *,
+        tokens_per_step: int | None = None,
+        dedupe: bool = True,
+    ) -> CheckpointSeries:
+        """Read a local series: checkpoint folders, or state-dict files beside one config.
+
+        Two layouts are recognised:
+
+        * sub-folders written by ``save_pretrained`` (``step0/``, ``checkpoint-512/``), each with
+          ``config.json``, weights and tokenizer. The step comes from
+          ``curriculens_checkpoint.json`` (written by the built-in trainer) or the folder name.
+        * ``config.json`` and tokenizer files in ``path`` itself, beside state-dict files named
+          ``model_{step}.pt``, ``step{N}.safetensors`` or ``ckpt_{N}.pt``.
+
+        Every checkpoint is loaded once to fingerprint its weights. Identical weights under
+        two labels raise a :class:`DuplicateCheckpointWarning` naming both; the later label is
+        dropped unless ``dedupe=False``.
+
+        Args:
+            path: The directory.
+            tokens_per_step: Tokens per optimizer step, for checkpoints that do not record
+                tokens seen.
+            dedupe: Drop later checkpoints whose weights repeat an earlier one.
+
+        Raises:
+            CheckpointError: The directory is missing or empty, a step cannot be read, two
+                checkpoints claim one step, or a checkpoint cannot be loaded.
         """
         root = Path(path)
         if not root.is_dir():
             raise CheckpointError(
                 f"Checkpoint directory {str(root)!r} does not exist or is not a directory."
             )
-        found = []
-        for d in sorted(p for p in root.iterdir() if p.is_dir()):
-            if not (d / "config.json").exists():
-                continue
-            info = {}
-            if (d / "curriculens_checkpoint.json").exists():
-                info = json.loads((d / "curriculens_checkpoint.json").read_text())
-            step = info.get("step", parse_step(d.name))
-            if step is None:
-                raise CheckpointError(
-                    f"Cannot tell the step of checkpoint folder {d.name!r}; name it like "
-                    "'step512' or 'checkpoint-512'."
-                )
-            if "tokens" in info:
-                tokens = int(info["tokens"])
-            elif tokens_per_step is not None:
-                tokens = int(step) * int(tokens_per_step)
-            else:
-                raise CheckpointError(
-                    f"Checkpoint {d.name!r} does not record tokens seen; pass tokens_per_step= "
-                    "(e.g. batch_size * seq_len of the run)."
-                )
-            found.append(Checkpoint(label=d.name, step=int(step), tokens=tokens, path=d))
+        if (root / "config.json").exists():
+            found = _state_dict_checkpoints(root, tokens_per_step)
+        else:
+            found = _folder_checkpoints(root, tokens_per_step)
         if not found:
+            what = "is empty" if not any(root.iterdir()) else "holds no checkpoints"
             raise CheckpointError(
-                f"No checkpoints in {str(root)!r}: expected sub-folders holding config.json "
-                "(written by save_pretrained), e.g. step0/, step512/."
+                f"Checkpoint directory {str(root)!r} {what}: expected sub-folders holding "
+                "config.json (written by save_pretrained), e.g. step0/, step512/, or a "
+                "config.json beside state-dict files such as model_512.pt or step512.safetensors."
             )
         found.sort(key=lambda c: c.step)
         steps = [c.step for c in found]
         dup = sorted({s for s in steps if steps.count(s) > 1})
         if dup:
             raise CheckpointError(
-                f"Several checkpoint folders claim step(s) {dup} in {str(root)!r}."
+                f"Several checkpoints claim step(s) {dup} in {str(root)!r}; keep one file or "
+                "folder per step."
             )
-        return cls(tuple(found), source=str(root))
+        found = [replace(c, fingerprint=_fingerprint_checkpoint(c)) for c in found]
+        return cls._deduplicated(found, source=str(root), dedupe=dedupe)
 
-    def tokens(self) -> np.ndarray:
-        return np.array([c.tokens for c in self.checkpoints])
+    @classmethod
+    def from_hub(
+        cls,
+        repo_id: str,
+        revisions: Sequence[str] | None = None,
+        steps: Sequence[int] | None = None,
+        tokens_per_step: int | None = None,
+        trust_remote_code: bool = False,
+        *,
+        dedupe: bool = True,
+    ) -> CheckpointSeries:
+        """A series of revisions of a Hugging Face Hub model (loaded lazily, one at a time).
+
+        Pythia revisions are named ``step{N}`` (``steps=[0, 512]`` builds those names) and see
+        2,097,152 tokens per step; OLMo revisions ``stage1-step{N}-tokens{M}B`` carry their
+        tokens. Loading goes through ``AutoModelForCausalLM.from_pretrained(repo_id,
+        revision=...)``; fingerprints are computed when a sweep loads each revision, and a
+        duplicate is then reported and measured once.
+
+        Args:
+            repo_id: Repository id, e.g. ``"EleutherAI/pythia-160m"``.
+            revisions: Revision names. Default: every branch whose name holds a step
+                (listed with ``huggingface_hub.list_repo_refs``).
+            steps: Steps, turned into Pythia-style ``step{N}`` revisions.
+            tokens_per_step: Tokens per step for names that do not carry tokens (default
+                2,097,152 for ``EleutherAI/pythia*``).
+            trust_remote_code: Allow the repository's own modelling code to run.
+            dedupe: Measure identical weights once.
+
+        >>> CheckpointSeries.from_hub("EleutherAI/pythia-160m", steps=[0, 512]).tokens().tolist()
+        [0, 1073741824]
+        """
+        if revisions is not None and steps is not None:
+            raise ConfigError(
+                f"from_hub got both revisions={list(revisions)!r} and steps={list(steps)!r}; "
+                "give one of them."
+            )
+        if steps is not None:
+            bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+            if bad:
+                raise ConfigError(f"from_hub steps {bad!r} are not ints >= 0.")
+            revisions = [f"step{s}" for s in steps]
+        elif revisions is None:
+            revisions = _list_step_revisions(repo_id)
+        elif isinstance(revisions, str):
+            revisions = [revisions]
+        if not revisions:
+            raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
+        if tokens_per_step is None and repo_id.lower().startswith("eleutherai/pythia"):
+            tokens_per_step = PYTHIA_TOKENS_PER_STEP
+        found = []
+        for rev in revisions:
+            step = parse_step(rev)
+            if step is None:
+                raise CheckpointError(
+                    f"Cannot tell the step of revision {rev!r} of {repo_id!r}; expected names "
+                    "like 'step512' (Pythia) or 'stage1-step1000-tokens5B' (OLMo)."
+                )
+            tokens = parse_tokens(rev)
+            if tokens is None:
+                if tokens_per_step is None:
+                    raise CheckpointError(
+                        f"Revision {rev!r} of {repo_id!r} does not carry tokens seen; pass "
+                        "tokens_per_step= (batch size x sequence length of the run)."
+                    )
+                tokens = step * int(tokens_per_step)
+            found.append(
+                Checkpoint(
+                    label=rev,
+                    step=step,
+                    tokens=tokens,
+                    repo=repo_id,
+                    revision=rev,
+                    trust_remote_code=trust_remote_code,
+                )
+            )
+        found.sort(key=lambda c: (c.step, c.tokens))
+        labels = [c.label for c in found]
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        if twice:
+            raise ConfigError(f"from_hub: revision(s) {twice} given more than once.")
+        return cls(tuple(found), source=repo_id, dedupe=dedupe)
+
+    @classmethod
+    def _deduplicated(
+        cls, found: list[Checkpoint], *, source: str, dedupe: bool
+    ) -> CheckpointSeries:
+        first: dict[str, Checkpoint] = {}
+        kept, dropped = [], []
+        for c in found:
+            if c.fingerprint is not None and c.fingerprint in first:
+                warn_duplicate(first[c.fingerprint].label, c.label, c.fingerprint, dedupe=dedupe)
+                if dedupe:
+                    dropped.append({"label": c.label, "same_as": first[c.fingerprint].label})
+                    continue
+            elif c.fingerprint is not None:
+                first[c.fingerprint] = c
+            kept.append(c)
+        return cls(tuple(kept), source=source, meta={"duplicates": dropped}, dedupe=dedupe)
+
+
+def warn_duplicate(kept: str, other: str, fp: str, *, dedupe: bool) -> None:
+    """Report two labels with identical weights, loudly (a warning, printed once per pair)."""
+    action = (
+        f"measured once (as {kept!r}); pass dedupe=False to keep both"
+        if dedupe
+        else "both kept (dedupe=False)"
+    )
+    warnings.warn(
+        f"duplicate weights: checkpoint {other!r} is identical to {kept!r} (fingerprint {fp}); "
+        f"{action}.",
+        DuplicateCheckpointWarning,
+        stacklevel=3,
+    )
+
+
+def _fingerprint_checkpoint(c: Checkpoint) -> str:
+    model, _ = c.load()
+    fp = fingerprint(model)
+    del model
+    gc.collect()
+    return fp
+
+
+def _folder_checkpoints(root: Path, tokens_per_step: int | None) -> list[Checkpoint]:
+    found = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not (d / "config.json").exists():
+            continue
+        info = {}
+        if (d / "curriculens_checkpoint.json").exists():
+            info = json.loads((d / "curriculens_checkpoint.json").read_text())
+        step = info.get("step", parse_step(d.name))
+        if step is None:
+            raise CheckpointError(
+                f"Cannot tell the step of checkpoint folder {d.name!r}; name it like "
+                "'step512' or 'checkpoint-512'."
+            )
+        tokens = _tokens(d.name, int(step), info, tokens_per_step)
+        found.append(Checkpoint(label=d.name, step=int(step), tokens=tokens, path=d))
+    return found
+
+
+def _state_dict_checkpoints(root: Path, tokens_per_step: int | None) -> list[Checkpoint]:
+    found = []
+    for f in sorted(root.iterdir()):
+        if not f.is_file() or f.suffix not in _WEIGHT_SUFFIXES:
+            continue
+        step = parse_step(f.stem)
+        if step is None:
+            continue  # e.g. model.safetensors of a single save_pretrained checkpoint
+        tokens = _tokens(f.name, step, {}, tokens_per_step)
+        found.append(Checkpoint(label=f.stem, step=step, tokens=tokens, path=root, weights=f))
+    return found
+
+
+def _tokens(name: str, step: int, info: dict, tokens_per_step: int | None) -> int:
+    if "tokens" in info:
+        return int(info["tokens"])
+    from_name = parse_tokens(name)
+    if from_name is not None:
+        return from_name
+    if tokens_per_step is not None:
+        return step * int(tokens_per_step)
+    raise CheckpointError(
+        f"Checkpoint {name!r} does not record tokens seen; pass tokens_per_step= "
+        "(e.g. batch_size * seq_len of the run)."
+    )
+
+
+def _list_step_revisions(repo_id: str) -> list[str]:
+    if Path(repo_id).is_dir():
+        raise CheckpointError(
+            f"{repo_id!r} is a local folder; name the revisions (revisions=[...] or steps=[...]) "
+            "or use CheckpointSeries.from_dir for a directory of checkpoints."
+        )
+    try:
+        from huggingface_hub import list_repo_refs
+
+        branches = [b.name for b in list_repo_refs(repo_id).branches]
+    except Exception as e:
+        raise CheckpointError(
+            f"Cannot list the revisions of {repo_id!r} ({type(e).__name__}: {e}); pass "
+            "revisions=[...] or steps=[...] explicitly."
+        ) from e
+    revs = [b for b in branches if parse_step(b) is not None]
+    if not revs:
+        raise CheckpointError(
+            f"{repo_id!r} has no branches named by step (found {sorted(branches)[:10]}); pass "
+            "revisions=[...] explicitly."
+        )
+    return revs

@@ -1,0 +1,206 @@
+"""Checkpoint series: local folders, state-dict files, hub revisions, fingerprints and errors."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from curriculens.checkpoints import (
+    PYTHIA_TOKENS_PER_STEP,
+    CheckpointSeries,
+    DuplicateCheckpointWarning,
+    fingerprint,
+    parse_step,
+    parse_tokens,
+    read_state_dict,
+)
+from curriculens.corpus import build_toy_tokenizer
+from curriculens.errors import CheckpointError, ConfigError
+from curriculens.trainer import TrainConfig, build_model
+
+torch.set_num_threads(1)
+TINY = dict(n_layers=2, d_model=32, n_heads=2, d_mlp=64)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_toy_tokenizer()
+
+
+def _model(tok, seed: int, **over):
+    return build_model(TrainConfig(**{**TINY, **over}, seed=seed), len(tok))
+
+
+def _hf_dir(root: Path, tok, seeds=(0, 1, 2)) -> Path:
+    for step, seed in enumerate(seeds):
+        d = root / f"step{step}"
+        _model(tok, seed).save_pretrained(d)
+        tok.save_pretrained(d)
+    return root
+
+
+def _state_dict_dir(root: Path, tok, names=("model_0.pt", "step1.safetensors", "ckpt_2.pt")):
+    from safetensors.torch import save_file
+
+    root.mkdir(parents=True, exist_ok=True)
+    m = _model(tok, 0)
+    m.config.save_pretrained(root)
+    tok.save_pretrained(root)
+    for seed, name in enumerate(names):
+        sd = _model(tok, seed).state_dict()
+        if name.endswith(".safetensors"):
+            save_file({k: v.contiguous() for k, v in sd.items()}, str(root / name))
+        else:
+            torch.save(sd, root / name)
+    return root
+
+
+def test_parse_names():
+    assert parse_step("stage1-step1000-tokens5B") == 1000
+    assert parse_tokens("stage1-step1000-tokens5B") == 5_000_000_000
+    assert parse_step("model_12") == 12
+    assert parse_tokens("step12") is None
+
+
+def test_from_dir_hf_folders(tmp_path, tok):
+    series = CheckpointSeries.from_dir(_hf_dir(tmp_path, tok), tokens_per_step=10)
+    assert [c.step for c in series] == [0, 1, 2]
+    assert list(series.tokens()) == [0, 10, 20]
+    fps = series.fingerprints()
+    assert all(fps) and len(set(fps)) == 3
+    model, _ = series[1].load()
+    assert fingerprint(model) == fps[1]
+
+
+def test_from_dir_state_dicts(tmp_path, tok):
+    series = CheckpointSeries.from_dir(_state_dict_dir(tmp_path, tok), tokens_per_step=100)
+    assert [c.label for c in series] == ["model_0", "step1", "ckpt_2"]
+    assert all(c.source == "state_dict" for c in series)
+    model, tokenizer = series[1].load()
+    ref = _model(tok, 1)
+    assert fingerprint(model) == fingerprint(ref) == series[1].fingerprint
+    assert len(tokenizer) == len(tok)
+
+
+def test_duplicates_reported_and_deduped(tmp_path, tok):
+    root = _hf_dir(tmp_path, tok, seeds=(0, 1, 1))
+    with pytest.warns(DuplicateCheckpointWarning, match=r"duplicate.*'step2'.*'step1'"):
+        series = CheckpointSeries.from_dir(root, tokens_per_step=1)
+    assert [c.label for c in series] == ["step0", "step1"]
+    assert series.meta["duplicates"] == [{"label": "step2", "same_as": "step1"}]
+    with pytest.warns(DuplicateCheckpointWarning, match="duplicate"):
+        kept = CheckpointSeries.from_dir(root, tokens_per_step=1, dedupe=False)
+    assert [c.label for c in kept] == ["step0", "step1", "step2"]
+
+
+class _Evil:
+    def __init__(self, target: str):
+        self.target = target
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.target),))
+
+
+@pytest.mark.parametrize("how", ["torch_save", "raw_pickle"])
+def test_malicious_pickle_refused_and_never_runs(tmp_path, tok, how):
+    root = _state_dict_dir(tmp_path / "ck", tok, names=("model_0.pt",))
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "ck" / "model_1.pt"
+    if how == "torch_save":
+        torch.save({"w": _Evil(str(marker))}, evil)
+    else:
+        evil.write_bytes(pickle.dumps({"w": _Evil(str(marker))}, protocol=2))
+    with pytest.raises(CheckpointError, match="Refused") as e:
+        read_state_dict(evil)
+    assert "weights_only" in str(e.value)
+    with pytest.raises(CheckpointError, match="Refused"):
+        CheckpointSeries.from_dir(root, tokens_per_step=1)
+    assert not marker.exists()
+
+
+def test_corrupt_files(tmp_path, tok):
+    root = _state_dict_dir(tmp_path, tok, names=("model_0.pt", "step1.safetensors"))
+    (root / "model_0.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        read_state_dict(root / "model_0.pt")
+    data = (root / "step1.safetensors").read_bytes()
+    (root / "step1.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        read_state_dict(root / "step1.safetensors")
+
+
+def test_mismatched_config(tmp_path, tok):
+    root = _state_dict_dir(tmp_path, tok, names=("model_0.pt",))
+    torch.save(_model(tok, 0, d_model=64, d_mlp=128).state_dict(), root / "model_1.pt")
+    with pytest.raises(CheckpointError, match=r"model_1.*does not match config.*shape mismatch"):
+        CheckpointSeries.from_dir(root, tokens_per_step=1)
+
+
+def test_empty_and_missing_dirs(tmp_path):
+    with pytest.raises(CheckpointError, match="is empty"):
+        CheckpointSeries.from_dir(tmp_path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        CheckpointSeries.from_dir(tmp_path / "nope")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(CheckpointError, match="holds no checkpoints"):
+        CheckpointSeries.from_dir(tmp_path)
+
+
+def test_tokenizer_too_big_for_model(tmp_path, tok):
+    d = tmp_path / "step0"
+    build_model(TrainConfig(**TINY), 16).save_pretrained(d)
+    tok.save_pretrained(d)
+    with pytest.raises(CheckpointError, match=r"tokenizer has \d+ tokens but the model embeds"):
+        CheckpointSeries.from_dir(tmp_path, tokens_per_step=1)
+
+
+def test_from_hub_names_and_tokens():
+    s = CheckpointSeries.from_hub("EleutherAI/pythia-160m", steps=[512, 0])
+    assert [c.revision for c in s] == ["step0", "step512"]
+    assert s[1].tokens == 512 * PYTHIA_TOKENS_PER_STEP
+    o = CheckpointSeries.from_hub(
+        "allenai/OLMo-1B-hf", revisions=["stage1-step2000-tokens9B", "stage1-step1000-tokens4B"]
+    )
+    assert [(c.step, c.tokens) for c in o] == [(1000, 4 * 10**9), (2000, 9 * 10**9)]
+    with pytest.raises(CheckpointError, match="tokens_per_step"):
+        CheckpointSeries.from_hub("someone/model", revisions=["step5"])
+    with pytest.raises(ConfigError, match="both"):
+        CheckpointSeries.from_hub("x/y", revisions=["step1"], steps=[1])
+
+
+def test_from_hub_loads_local_folder_offline(tmp_path, tok, monkeypatch):
+    _offline(monkeypatch)
+    _model(tok, 3).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    s = CheckpointSeries.from_hub(str(tmp_path), revisions=["step0"], tokens_per_step=8)
+    assert s[0].source == "hub" and s[0].fingerprint is None
+    model, tokenizer = s[0].load()
+    assert fingerprint(model) == fingerprint(_model(tok, 3))
+    assert tokenizer("the dogs run")["input_ids"] == tok("the dogs run")["input_ids"]
+
+
+def _offline(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # read at import by huggingface_hub, so also:
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def test_from_hub_missing_revision_is_named(monkeypatch):
+    _offline(monkeypatch)
+    s = CheckpointSeries.from_hub("curriculens-test/no-such-repo", steps=[7], tokens_per_step=1)
+    with pytest.raises(CheckpointError, match=r"revision 'step7' of 'curriculens-test/no-such"):
+        s[0].load()
+
+
+def test_trainer_marker_file_wins(tmp_path, tok):
+    root = _hf_dir(tmp_path, tok, seeds=(0,))
+    (root / "step0" / "curriculens_checkpoint.json").write_text(
+        json.dumps({"step": 4, "tokens": 44})
+    )
+    s = CheckpointSeries.from_dir(root)
+    assert (s[0].step, s[0].tokens) == (4, 44)
