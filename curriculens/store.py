@@ -201,7 +201,10 @@ class Store:
         sql = f"SELECT {', '.join(cols)} FROM scores"
         if where:
             sql += " WHERE " + " AND ".join(f"{k}=?" for k in where)
-        sql += " ORDER BY run, tokens, skill, kind, layer, hook, metric"
+        sql += (
+            " ORDER BY run, tokens, step, checkpoint, fingerprint, skill, skill_hash, kind, "
+            "layer, hook, metric"
+        )
         out = []
         for r in self.conn.execute(sql, tuple(where.values())):
             d = dict(zip(cols, r, strict=True))

@@ -142,7 +142,12 @@ class SweepConfig:
             for k, v in asdict(self).items()
             if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks")
         }
+        d["control_version"] = _CONTROL_VERSION
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+#: Bump when the control-task labelling changes, so stored units are recomputed.
+_CONTROL_VERSION = 2
 
 
 def _unit(skill: Skill, config: SweepConfig) -> str:
@@ -160,7 +165,9 @@ def _control_labels(skill: Skill, read_token: np.ndarray, examples, seed: int) -
         types = np.array([e.prompt for e in examples])
     rng = np.random.default_rng([seed, 99])
     uniq = np.unique(types)
-    table = dict(zip(uniq, rng.integers(0, skill.n_classes, uniq.size), strict=True))
+    # classes dealt round-robin, then shuffled: two or more types never collapse to one class
+    labels = rng.permutation(np.arange(uniq.size) % skill.n_classes)
+    table = dict(zip(uniq, labels, strict=True))
     return np.array([table[t] for t in types])
 
 
