@@ -158,7 +158,8 @@ def plot_timeline(
     ax.invert_yaxis()
     _token_axis(ax, known or [1.0])
     ax.set_title("Curriculum: emergence order (faded '>' = not emerged in this run)")
-    ax.legend(fontsize=8, loc="lower right", frameon=False)
+    if seen:
+        ax.legend(fontsize=8, loc="lower right", frameon=False)
     fig.tight_layout()
     return fig
 
