@@ -62,3 +62,17 @@ def test_demo_refuses_to_overwrite_unless_forced(tmp_path):
         DemoConfig(out=str(tmp_path))
     with pytest.raises(ConfigError, match="not a curriculens run directory"):
         DemoConfig(out=str(tmp_path), force=True)
+
+
+@pytest.mark.slow
+def test_demo_with_several_seeds_reports_order_consistency(tmp_path):
+    out = tmp_path / "seeds"
+    run_demo(
+        DemoConfig(out=str(out), steps=6, n_checkpoints=3, n_examples=30, seeds=2), progress=False
+    )
+    md = (out / "report.md").read_text()
+    assert "## Order consistency across runs" in md
+    assert "| seed0 | seed1 |" in md
+    assert "## Emergence per run" in md
+    assert (out / "figures" / "consistency.png").exists()
+    assert (out / "seed0" / "checkpoints").is_dir() and (out / "seed1" / "checkpoints").is_dir()
