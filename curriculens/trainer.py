@@ -97,13 +97,17 @@ class TrainConfig:
         return self.batch_size * self.seq_len
 
     def schedule(self) -> list[int]:
-        """Log-spaced checkpoint steps, 0 and ``steps`` included.
+        """Checkpoint steps: step 0, then log-spaced from ``steps // 200`` to the last step.
 
-        >>> TrainConfig(steps=100, n_checkpoints=5).schedule()
-        [0, 3, 10, 32, 100]
+        Starting the log grid at 0.5% of training, not at step 1, puts the checkpoints where
+        skills emerge (the toy world learns nothing measurable in its first few steps).
+
+        >>> TrainConfig(steps=2000, n_checkpoints=6).schedule()
+        [0, 10, 38, 141, 532, 2000]
         """
         n = min(self.n_checkpoints, self.steps + 1)
-        raw = np.geomspace(1, self.steps + 1, n - 1) - 1
+        start = max(1, self.steps // 200)
+        raw = np.geomspace(start, self.steps, n - 1)
         steps = sorted({0, *(int(round(s)) for s in raw), self.steps})
         # fill collisions at the low end with the next unused steps so n is kept
         k = 1
