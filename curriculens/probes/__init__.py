@@ -1,5 +1,14 @@
-"""Linear probes on activations: the task/ control contract used by the sweep."""
+"""Linear probes on activations: the fused batched engine, the estimator, and the sweep contract."""
 
-from curriculens.probes.tasks import ProbeResult, ProbeTask, fit_probe_tasks
+from curriculens.probes.fused import BatchProbeResult, carve_validation, fit_logistic_batch
+from curriculens.probes.tasks import ProbeResult, ProbeTask, fit_probe_tasks, shuffle_labels
 
-__all__ = ["ProbeResult", "ProbeTask", "fit_probe_tasks"]
+__all__ = [
+    "BatchProbeResult",
+    "ProbeResult",
+    "ProbeTask",
+    "carve_validation",
+    "fit_logistic_batch",
+    "fit_probe_tasks",
+    "shuffle_labels",
+]
