@@ -1,14 +1,24 @@
 """Linear probes on activations: the fused batched engine, the estimator, and the sweep contract."""
 
-from curriculens.probes.fused import BatchProbeResult, carve_validation, fit_logistic_batch
+from curriculens.probes.controls import control_labels
+from curriculens.probes.fused import (
+    BatchProbeResult,
+    carve_validation,
+    fit_logistic_batch,
+    fit_ridge_batch,
+)
+from curriculens.probes.linear import LinearProbe
 from curriculens.probes.tasks import ProbeResult, ProbeTask, fit_probe_tasks, shuffle_labels
 
 __all__ = [
     "BatchProbeResult",
+    "LinearProbe",
     "ProbeResult",
     "ProbeTask",
     "carve_validation",
+    "control_labels",
     "fit_logistic_batch",
     "fit_probe_tasks",
+    "fit_ridge_batch",
     "shuffle_labels",
 ]

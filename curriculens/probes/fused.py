@@ -197,7 +197,7 @@ def _prepare(X, y, train, mask, device) -> _Prepared:
                     f"X[{p}] has NaN or inf values; expected finite activations. Check for fp16 "
                     "overflow or upcast before probing."
                 )
-            elif n_tr < 2 or n_te < 1:
+            elif n_tr < 2 or (n_te < 1 and train is not None):
                 failure[p][lab] = (
                     f"too few examples for the split: {n_tr} train and {n_te} held-out rows; "
                     "expected at least 2 train and 1 held-out. Use more items or another split."
@@ -234,18 +234,27 @@ def _encode(y, rows, failure):
 # ----------------------------------------------------------------------------------------------
 
 
-def _rows_matmul(W: Float[Tensor, "probe m d"], Z: Float[Tensor, "probe n d"]) -> Tensor:
-    """``W @ Zᵀ`` per probe: ``[P, m, n]``. A per-probe loop is 2–5× faster than bmm on CPU."""
+def _rows_matmul(W: Float[Tensor, "probe m d"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
+    """``W @ Zᵀ`` per probe: ``[P, m, n]``. A per-probe loop is 2–5× faster than bmm on CPU,
+    and skips the probes not in ``act`` (their rows are left zero)."""
     if Z.device.type != "cpu":
         return torch.bmm(W, Z.transpose(1, 2))
-    return torch.stack([W[p] @ Z[p].T for p in range(Z.shape[0])])
+    P = Z.shape[0]
+    out = torch.zeros(P, W.shape[1], Z.shape[1], dtype=Z.dtype)
+    for p in range(P) if act is None else np.flatnonzero(act):
+        torch.mm(W[p], Z[p].T, out=out[p])
+    return out
 
 
-def _cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"]) -> Tensor:
-    """``R @ Z`` per probe: ``[P, m, d]``."""
+def _cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
+    """``R @ Z`` per probe: ``[P, m, d]`` (probes not in ``act`` left zero)."""
     if Z.device.type != "cpu":
         return torch.bmm(R, Z)
-    return torch.stack([R[p] @ Z[p] for p in range(Z.shape[0])])
+    P = Z.shape[0]
+    out = torch.zeros(P, R.shape[1], Z.shape[2], dtype=Z.dtype)
+    for p in range(P) if act is None else np.flatnonzero(act):
+        torch.mm(R[p], Z[p], out=out[p])
+    return out
 
 
 def _gram(Z: Float[Tensor, "probe n d"]) -> Float[Tensor, "probe d d"]:
@@ -389,22 +398,23 @@ def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history,
         target = codes.clamp_min(0)[:, :, None, None, :].float()  # [P, L, 1, 1, n]
         sign = 2.0 * target - 1.0
 
-    def fg_binary(x):
+    def fg_binary(x, act):
         W, b = x[..., :d], x[..., d]
-        z = _rows_matmul(W.reshape(P, L * Gr, d), Z).view(P, L, Gr, 1, n) + b[..., None]
+        z = _rows_matmul(W.reshape(P, L * Gr, d), Z, act).view(P, L, Gr, 1, n) + b[..., None]
         nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
         f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
         R = (torch.sigmoid(z) - target) * sw_g[:, :, :, None, :]
         g = torch.empty_like(x)
-        g[..., :d] = _cols_matmul(R.view(P, L * Gr, n), Z).view(P, L, Gr, 1, d) + cinv_w * W
+        g[..., :d] = _cols_matmul(R.view(P, L * Gr, n), Z, act).view(P, L, Gr, 1, d) + cinv_w * W
         g[..., d] = R.sum(-1)
         return f, g * inv_n[..., None, None]
 
-    def fg(x):
+    def fg(x, act=None):
+        """Objective and gradient; only activation sets in ``act`` are computed (CPU)."""
         if binary:
-            return fg_binary(x)
+            return fg_binary(x, act)
         W, b = x[..., :d], x[..., d]
-        logits = _rows_matmul(W.reshape(P, L * Gr * K, d), Z).view(P, L, Gr, K, n)
+        logits = _rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
         logits = (logits + b[..., None]).masked_fill(neg_inf, -math.inf)
         logp = torch.log_softmax(logits, dim=3)
         nll = -logp.gather(3, codes_g).squeeze(3)
@@ -413,7 +423,9 @@ def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history,
         R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
         R = R * sw_g[:, :, :, None, :]
         g = torch.empty_like(x)
-        g[..., :d] = _cols_matmul(R.view(P, L * Gr * K, n), Z).view(P, L, Gr, K, d) + cinv_w * W
+        g[..., :d] = (
+            _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d) + cinv_w * W
+        )
         g[..., d] = R.sum(-1)
         return f, g * inv_n[..., None, None]
 
@@ -448,19 +460,20 @@ def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history,
             fallback = -precond(g)
             direction = torch.where(bad_dir[..., None, None], fallback, direction)
             gd = dot(g, direction)
-        active = (~done).float()
-        step = active.clone()
-        for _ls in range(20):
+        # Armijo backtracking; a pass only touches activation sets with a problem still moving
+        step = (~done).float()
+        need = ~done
+        f_new, g_new = f, g
+        for _ls in range(21):
             x_new = x + step[..., None, None] * direction
-            f_new, g_new = fg(x_new)
+            f_try, g_try = fg(x_new, need.flatten(1).any(1).cpu().numpy())
+            f_new = torch.where(need, f_try, f_new)
+            g_new = torch.where(need[..., None, None], g_try, g_new)
             ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
             if bool(ok.all()):
                 break
-            step = torch.where(ok, step, step * 0.5)
-        else:
-            step = torch.where(ok, step, torch.zeros_like(step))
-            x_new = x + step[..., None, None] * direction
-            f_new, g_new = fg(x_new)
+            need = ~ok
+            step = torch.where(ok, step, step * 0.5 if _ls < 19 else torch.zeros_like(step))
         s_new = x_new - x
         y_new = g_new - g
         sy = dot(s_new, y_new)
@@ -604,8 +617,8 @@ def fit_logistic_batch(
         X: Activations ``[P, N, d]``; pad activation sets of different sizes and pass ``mask``.
         y: Integer labels ``[P, N]`` or ``[P, L, N]`` (L label sets sharing each activation set,
             e.g. task, control, shuffle). Negative labels mark missing rows.
-        train: Training rows ``[P, N]``; the other valid rows are held out. Default: all rows
-            train (then every problem fails for lack of held-out rows).
+        train: Training rows ``[P, N]``; the other valid rows are held out. Default: fit on all
+            valid rows and report no held-out metrics (NaN).
         mask: Valid rows ``[P, N]``; default all.
         Cs: Grid of inverse regularization strengths.
         val: Validation rows (subset of ``train``) for the C grid; default carved with ``seed``.
@@ -727,7 +740,13 @@ def fit_logistic_batch(
                 n_test[p, lab] = int((te[p] & (yl[p, lab] >= 0)).sum())
                 if failure[p][lab] is not None:
                     continue
+                coef[p, lab] = part["x"][pp, lab, 0, :, :d]
+                intercept[p, lab] = part["x"][pp, lab, 0, :, d]
+                n_iter[p, lab] = part["n_iter"][pp, lab, 0]
+                converged[p, lab] = part["converged"][pp, lab, 0]
                 keep = yl[p, lab, rows] >= 0
+                if not keep.any():
+                    continue
                 k = ks[p, lab]
                 true = codes[p, lab, rows][keep]
                 a, bb, au, xe, cor = _metrics(
@@ -737,10 +756,6 @@ def fit_logistic_batch(
                 correct[p][lab] = cor
                 counts = np.bincount(codes[p, lab][tr[p] & (codes[p, lab] >= 0)], minlength=k)
                 majority[p, lab] = float((true == counts.argmax()).mean())
-                coef[p, lab] = part["x"][pp, lab, 0, :, :d]
-                intercept[p, lab] = part["x"][pp, lab, 0, :, d]
-                n_iter[p, lab] = part["n_iter"][pp, lab, 0]
-                converged[p, lab] = part["converged"][pp, lab, 0]
     return BatchProbeResult(
         acc=acc,
         balanced_acc=bacc,
@@ -766,5 +781,144 @@ def _chunk_bounds(P, chunk_size):
     return [(s, min(s + chunk_size, P)) for s in range(0, P, chunk_size)]
 
 
-def fit_ridge_batch(*args, **kwargs):  # placeholder, defined below
-    raise NotImplementedError
+def _ridge_targets(codes, k):
+    """±1 one-hot targets of sklearn's RidgeClassifier: one column for binary, k otherwise."""
+    if k == 2:
+        return (2.0 * (codes == 1) - 1.0)[:, None]
+    return 2.0 * (codes[:, None] == np.arange(k)[None, :]) - 1.0
+
+
+def fit_ridge_batch(
+    X: Float[Tensor, "probe n d"] | Float[np.ndarray, "probe n d"],
+    y: Int[np.ndarray, "probe n"] | Int[np.ndarray, "probe label n"],
+    *,
+    train: Bool[np.ndarray, "probe n"] | None = None,
+    mask: Bool[np.ndarray, "probe n"] | None = None,
+    alphas: Sequence[float] = (1.0,),
+    device: str | torch.device | None = None,
+) -> BatchProbeResult:
+    """Ridge classification probes (±1 one-hot targets) for every (activation set, label set).
+
+    Matches ``StandardScaler`` + ``RidgeClassifier(alpha)``: minimizes ``‖T - Zw - b‖² + α‖w‖²``
+    with an unpenalized intercept. One eigendecomposition of the Gram per activation set serves
+    every label set and every ``alpha``; with several alphas, each problem picks the alpha with the
+    smallest exact leave-one-out squared error on its training rows (as ``RidgeClassifierCV``).
+
+    Args:
+        X: Activations ``[P, N, d]``.
+        y: Integer labels ``[P, N]`` or ``[P, L, N]``; negative labels mark missing rows.
+        train: Training rows ``[P, N]``; the other valid rows are held out.
+        mask: Valid rows ``[P, N]``; default all.
+        alphas: Grid of L2 strengths (sklearn's ``alpha``). ``C`` in the result is ``1/alpha``.
+        device: Torch device for the math.
+
+    Returns:
+        A :class:`BatchProbeResult` (``xent`` is NaN: ridge gives no probabilities).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1, 300, 4)).astype(np.float32)
+    >>> y = (X[..., 1] > 0).astype(int)
+    >>> res = fit_ridge_batch(X, y, train=np.arange(300)[None] < 200, alphas=(0.1, 1.0, 10.0))
+    >>> bool(res.acc[0, 0] > 0.9)
+    True
+    """
+    prep = _prepare(X, y, train, mask, device)
+    Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
+    P, L, N = yl.shape
+    d = Xt.shape[2]
+    al = np.asarray(list(alphas), np.float64)
+    if al.ndim != 1 or al.size == 0 or not np.all(al > 0):
+        raise ProbeError(f"alphas must be a non-empty list of positive floats; received {alphas}.")
+    failure = [list(r) for r in prep.failure]
+    codes, classes = _encode(yl, tr, failure)
+    K = max([c.size for row in classes for c in row] + [2])
+    nan = np.full((P, L), np.nan)
+    acc, bacc, auroc, majority, chosen = (nan.copy() for _ in range(5))
+    n_train = np.zeros((P, L), np.int64)
+    n_test = np.zeros((P, L), np.int64)
+    correct = [[np.zeros(0, np.float32) for _ in range(L)] for _ in range(P)]
+    coef = np.zeros((P, L, K, d), np.float32)
+    intercept = np.zeros((P, L, K), np.float32)
+    mean = np.zeros((P, d))
+    scale = np.ones((P, d))
+    for p in range(P):
+        Z, gram, idx, valid, mu, sd = _standardize_gram(Xt[p : p + 1], tr[p : p + 1])
+        mean[p], scale[p] = mu[0].cpu().numpy(), sd[0].cpu().numpy()
+        rows = idx[0][valid[0]]
+        Zd = Z[0, : rows.size].double()
+        lam, V = torch.linalg.eigh(gram[0].double())
+        lam = lam.clamp_min(0.0)
+        A = Zd @ V if al.size > 1 else None  # rotated rows for the LOO hat diagonal
+        Zte, idx_te, valid_te = _apply_standardize(Xt[p : p + 1], te[p : p + 1], mu, sd)
+        te_rows = idx_te[0][valid_te[0]]
+        Zte_d = Zte[0, : te_rows.size].double()
+        for lab in range(L):
+            n_train[p, lab] = int((tr[p] & (yl[p, lab] >= 0)).sum())
+            n_test[p, lab] = int((te[p] & (yl[p, lab] >= 0)).sum())
+            if failure[p][lab] is not None:
+                continue
+            k = classes[p][lab].size
+            c_tr = codes[p, lab, rows]
+            keep = torch.from_numpy(c_tr >= 0).to(Zd.device)
+            T = torch.from_numpy(_ridge_targets(c_tr, k)).to(Zd)
+            w_row = keep.double()[:, None]
+            tbar = (T * w_row).sum(0) / w_row.sum()
+            Tc = (T - tbar) * w_row
+            VtB = V.T @ (Zd.T @ Tc)  # [d, k_t]
+            best = 0
+            if al.size > 1:
+                n_rows = float(w_row.sum())
+                errs = []
+                for a_ in al:
+                    inv = 1.0 / (lam + a_)
+                    fit = A @ (VtB * inv[:, None])
+                    h = 1.0 / n_rows + (A.square() * inv[None, :]).sum(1)
+                    e = (Tc - fit * w_row) / (1.0 - h)[:, None]
+                    errs.append(float((e.square() * w_row).sum()))
+                best = int(np.argmin(errs))
+            a_ = al[best]
+            W = V @ (VtB / (lam + a_)[:, None])  # [d, k_t]
+            scores = (Zte_d @ W + tbar).cpu().numpy()
+            true = codes[p, lab, te_rows]
+            if k == 2:
+                s = scores[:, 0]
+                pred = (s > 0).astype(np.int64)
+                w_np = W[:, 0].cpu().numpy()
+                coef[p, lab, 0], coef[p, lab, 1] = -w_np / 2, w_np / 2
+                intercept[p, lab, 0], intercept[p, lab, 1] = -tbar[0] / 2, tbar[0] / 2
+                ok_auc = (true >= 0).all()
+                auroc[p, lab] = _auroc(s, true == 1) if ok_auc else np.nan
+            else:
+                pred = scores.argmax(1)
+                coef[p, lab, :k] = W.T.cpu().numpy()
+                intercept[p, lab, :k] = tbar.cpu().numpy()
+            keep_te = yl[p, lab, te_rows] >= 0
+            chosen[p, lab] = 1.0 / a_
+            if not keep_te.any():
+                continue
+            pred, true = pred[keep_te], true[keep_te]
+            cor = (pred == true).astype(np.float32)
+            correct[p][lab] = cor
+            acc[p, lab] = float(cor.mean(dtype=np.float64))
+            bacc[p, lab] = float(np.mean([cor[true == c].mean() for c in np.unique(true)]))
+            counts = np.bincount(c_tr[c_tr >= 0], minlength=k)
+            majority[p, lab] = float((true == counts.argmax()).mean())
+    return BatchProbeResult(
+        acc=acc,
+        balanced_acc=bacc,
+        auroc=auroc,
+        xent=nan.copy(),
+        majority=majority,
+        C=chosen,
+        n_train=n_train,
+        n_test=n_test,
+        n_iter=np.zeros((P, L), np.int64),
+        converged=np.isfinite(acc),
+        failure=failure,
+        correct=correct,
+        coef=coef,
+        intercept=intercept,
+        mean=mean,
+        scale=scale,
+        classes=classes,
+    )
