@@ -44,7 +44,7 @@ def test_logistic_and_ridge_parity(load):
     ridge_ref = RidgeClassifier(alpha=3.0).fit(Ztr, y[tr])
     ridge = LinearProbe(kind="ridge", alpha=3.0).fit(X[tr], y[tr])
     assert ridge.score(X[~tr], y[~tr]) == ridge_ref.score(Zte, y[~tr])
-    np.testing.assert_allclose(ridge.coef_, ridge_ref.coef_, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(ridge.coef_.ravel(), ridge_ref.coef_.ravel(), rtol=1e-3, atol=1e-3)
     assert not hasattr(ridge, "predict_proba")
 
 
