@@ -213,16 +213,17 @@ def measure_rates(n, d):
     return n * d * d / gram_s / 1e9, A.nbytes / mv_s / 1e9
 
 
-def floor_seconds(res, train, d, cores, gflops, gbs, n_sets_factor=1):
-    """Gram (n·d² flops, syrk) per activation set plus one read of X per iteration and label set.
+def floor_seconds(res, train, val, d, cores, gflops, gbs, grid):
+    """The floor of this design at this box's measured single-thread rates, spread over cores.
 
-    A pass that serves several label sets reads X once, so each activation set pays for its
-    slowest problem's iterations; two reads per iteration (forward and gradient).
+    Gram FLOPs (``n·d²`` with syrk; one Gram per activation set, on the fit split when a C grid
+    is searched, none for the refit, which reuses it) plus the passes the solver made over X
+    (``res.n_passes`` evaluations, each reading the training block twice).
     """
     n_tr = train.sum(1)
-    gram = float((n_tr * d * d).sum()) * n_sets_factor / (gflops * 1e9)
-    iters = res.n_iter.max(axis=1)
-    passes = float((2 * iters * n_tr * d * 4).sum()) / (gbs * 1e9)
+    n_gram = n_tr - val.sum(1) if grid else n_tr
+    gram = float((n_gram * d * d).sum()) / (gflops * 1e9)
+    passes = float((2 * res.n_passes * n_tr * d * 4).sum()) / (gbs * 1e9)
     return (gram + passes) / cores
 
 
@@ -305,8 +306,7 @@ def main(argv=None):
 
     diff = np.abs(res.acc - sk_acc)
     gflops, gbs = measure_rates(w.n_train, w.d)
-    grid_factor = 2 if len(w.grid) > 1 else 1  # grid Gram on fit split + refit Gram
-    floor = floor_seconds(res, train, w.d, args.jobs, gflops, gbs, grid_factor)
+    floor = floor_seconds(res, train, val, w.d, args.jobs, gflops, gbs, len(w.grid) > 1)
     blas = sorted({f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info()})
     out = {
         "workload": w.name,
@@ -330,6 +330,7 @@ def main(argv=None):
             round(float(np.nanmax(res.acc[:, 0])), 3),
         ],
         "fused_iters_mean": round(float(res.n_iter.mean()), 1),
+        "fused_passes_mean": round(float(res.n_passes.mean()), 1),
         "probes_per_s": round(P * L / fused_s, 1),
         "floor_s": round(floor, 3),
         "floor_fraction": round(floor / fused_s, 3),

@@ -53,6 +53,8 @@ class BatchProbeResult:
         n_test: Held-out rows per problem.
         n_iter: Solver iterations (passes over the activations) per problem.
         converged: Whether the gradient tolerance was met.
+        n_passes: Objective/gradient evaluations per activation set ``[P]`` over all solves (grid
+            and refit); each reads the activations twice. Ridge: 1.
         failure: ``failure[p][l]`` is None, or why that problem could not be fit.
         correct: ``correct[p][l]`` is a float32 0/1 array over held-out rows, in row order.
         coef: Weights on standardized features, ``[P, L, K, d]`` (K = max classes; binary problems
@@ -73,6 +75,7 @@ class BatchProbeResult:
     n_test: np.ndarray
     n_iter: np.ndarray
     converged: np.ndarray
+    n_passes: np.ndarray
     failure: list[list[str | None]]
     correct: list[list[np.ndarray]]
     coef: np.ndarray
@@ -284,7 +287,7 @@ def _gather_rows(X, rows):
     return Z, idx, valid, torch.from_numpy(valid).to(X.device, X.dtype)[:, :, None]
 
 
-def _standardize_gram(X, rows):
+def _standardize_gram(X, rows, *, with_gram=True):
     """Standardized training block ``Z [P, n_max, d]`` (padding rows zero) and its Gram ``ZᵀZ``.
 
     One pass centers in place; the Gram of the centered block gives the variances on its
@@ -295,14 +298,19 @@ def _standardize_gram(X, rows):
     Z.mul_(vmask)
     mean = Z.sum(dim=1) / cnt
     Z.sub_(mean[:, None, :]).mul_(vmask)
-    gram = _gram(Z).to(X.device)
-    var = torch.diagonal(gram, dim1=1, dim2=2) / cnt
+    if with_gram:
+        gram = _gram(Z).to(X.device)
+        var = torch.diagonal(gram, dim1=1, dim2=2) / cnt
+    else:
+        gram = None
+        var = torch.linalg.vector_norm(Z, dim=1).square() / cnt
     scale = var.double().sqrt()
     scale = torch.where(
         scale < 1e-6 * scale.amax(1, keepdim=True).clamp_min(1e-30), torch.ones_like(scale), scale
     ).float()
     Z.div_(scale[:, None, :])
-    gram.div_(scale[:, :, None] * scale[:, None, :])
+    if gram is not None:
+        gram.div_(scale[:, :, None] * scale[:, None, :])
     return Z, gram, idx, valid, mean, scale
 
 
@@ -320,7 +328,7 @@ def _apply_standardize(X, rows, mean, scale):
 class _Precond:
     """Applies ``H0⁻¹`` of the Böhning bound to gradients ``[P, L, G, K, d+1]``."""
 
-    def __init__(self, gram, n_rows, cinv, cmask, n_obj, *, binary=False):
+    def __init__(self, gram, n_rows, cinv, cmask, n_obj, *, binary=False, eig=None):
         P, L, Gr = cinv.shape
         self.binary = binary
         self.cmask = cmask[:, :, None, :, None].float()  # [P, L, 1, K, 1]
@@ -331,6 +339,10 @@ class _Precond:
         bound = 0.25 if binary else 0.5
         self.b_scale = 1.0 / (bound * n_rows.float()[:, None, None, None])  # intercept
         uniform = bool((cinv == cinv.reshape(P, -1)[:, :1, None]).all())
+        if eig is not None:  # reuse an eigendecomposition of the bound (e.g. from the C grid)
+            self.ev, self.V = eig
+            self.inv = None
+            return
         h = bound * gram.float()
         if uniform:
             # float32 Cholesky + explicit inverse (one gemm per apply beats two trsm); the rare
@@ -377,7 +389,9 @@ class _Precond:
         return out * self.n_obj
 
 
-def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history, binary=False):
+def _lbfgs(
+    Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history, binary=False, x0=None
+):
     """Lockstep batched L-BFGS on ``f = (Σ sw·CE + cinv/2·‖W‖²) / n_obj`` for every problem.
 
     Z: [P, n, d]; sw: [P, L, n]; codes: [P, L, n]; cmask: [P, L, K]; cinv: [P, L, G].
@@ -432,8 +446,9 @@ def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history,
     def dot(a, b):
         return (a * b).sum((-1, -2))
 
-    x = torch.zeros(P, L, Gr, K, d + 1, device=dev)
+    x = torch.zeros(P, L, Gr, K, d + 1, device=dev) if x0 is None else x0.to(dev).clone()
     f, g = fg(x)
+    passes = np.ones(P, np.int64)  # evaluations per activation set (each reads X twice)
     n_iter = torch.zeros(P, L, Gr, dtype=torch.int64, device=dev)
     done = g.abs().amax((-1, -2)) <= tol
     S: list[Tensor] = []
@@ -466,7 +481,9 @@ def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history,
         f_new, g_new = f, g
         for _ls in range(21):
             x_new = x + step[..., None, None] * direction
-            f_try, g_try = fg(x_new, need.flatten(1).any(1).cpu().numpy())
+            act = need.flatten(1).any(1).cpu().numpy()
+            passes += act
+            f_try, g_try = fg(x_new, act)
             f_new = torch.where(need, f_try, f_new)
             g_new = torch.where(need[..., None, None], g_try, g_new)
             ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
@@ -490,13 +507,22 @@ def _lbfgs(Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history,
         x, f, g = x_new, f_new, g_new
         done = done | (g.abs().amax((-1, -2)) <= tol) | stalled
     converged = g.abs().amax((-1, -2)) <= tol
-    return x, n_iter, converged
+    return x, n_iter, converged, passes
 
 
-def _fit_logistic_chunk(X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, tol, max_iter, hist):
-    """Fit every (label, grid) problem of a chunk of activation sets; score on ``eval_rows``."""
+def _fit_logistic_chunk(
+    X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, tol, max_iter, hist, init=None
+):
+    """Fit every (label, grid) problem of a chunk of activation sets; score on ``eval_rows``.
+
+    ``init`` (refit after a C grid) reuses the grid's eigendecomposition as the preconditioner,
+    rescaled to the new row count, and warm-starts from the chosen grid solution mapped exactly
+    into the new standardization; no new Gram or factorization is computed.
+    """
     P, L, N = codes.shape
-    Ztr, gram, idx_tr, valid_tr, mean, scale = _standardize_gram(X, fit_rows)
+    Ztr, gram, idx_tr, valid_tr, mean, scale = _standardize_gram(
+        X, fit_rows, with_gram=init is None
+    )
     dev = X.device
     codes_t = torch.from_numpy(codes).to(dev)
     idx_t = torch.from_numpy(idx_tr).to(dev)
@@ -510,8 +536,20 @@ def _fit_logistic_chunk(X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, t
     binary = cmask.shape[2] == 2  # every problem of the batch is binary: one sigmoid logit
     if binary:
         cinv = cinv / 2.0  # undo the 2-class-softmax factor
-    precond = _Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary)
-    x, n_iter, conv = _lbfgs(
+    eig, x0 = None, None
+    if init is not None:
+        ev, V = init["eig"]
+        eig = (ev * (n_rows / init["n_rows"]).float()[:, None], V)
+        xo = torch.from_numpy(init["x0"]).to(dev)  # [P, L, 1, K, d+1], old standardization
+        ratio = (init["scale"] / scale)[:, None, None, None, :]  # old scale / new scale ...
+        shift = ((mean - init["mean"]) / init["scale"])[:, None, None, None, :]
+        w_old = xo[..., :-1]
+        b_new = xo[..., -1] + (w_old * shift).sum(-1)
+        x0 = torch.cat([w_old / ratio, b_new[..., None]], dim=-1)
+        if binary:
+            x0 = 2.0 * x0[:, :, :, 1:2, :]
+    precond = _Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary, eig=eig)
+    x, n_iter, conv, passes = _lbfgs(
         Ztr,
         sw,
         ctr,
@@ -523,6 +561,7 @@ def _fit_logistic_chunk(X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, t
         max_iter=max_iter,
         history=hist,
         binary=binary,
+        x0=x0,
     )
     if binary:  # back to the two-row softmax form shared with multinomial problems
         x = torch.cat([-0.5 * x, 0.5 * x], dim=3)
@@ -538,9 +577,14 @@ def _fit_logistic_chunk(X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, t
         idx_te=idx_te,
         valid_te=valid_te,
         x=x.cpu().numpy(),
+        eig=None if precond.V is None else (precond.ev, precond.V),
+        n_rows=n_rows,
+        mean_t=mean,
+        scale_t=scale,
         mean=mean.cpu().numpy(),
         scale=scale.cpu().numpy(),
         n_iter=n_iter.cpu().numpy(),
+        passes=passes,
         converged=conv.cpu().numpy(),
     )
 
@@ -656,7 +700,7 @@ def fit_logistic_batch(
     binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
     ok = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
 
-    def solve(fit_rows, eval_rows, cinv):
+    def solve(fit_rows, eval_rows, cinv, inits=None):
         def fn(s, e):
             return _fit_logistic_chunk(
                 Xt[s:e],
@@ -669,11 +713,13 @@ def fit_logistic_batch(
                 tol=tol,
                 max_iter=max_iter,
                 hist=history,
+                init=None if inits is None else inits[s // chunk_size],
             )
 
         return _run_chunks(fn, P, chunk_size, n_jobs, Xt.device.type)
 
     chosen = np.full((P, L), Cs_arr[0])
+    n_passes = np.zeros(P, np.int64)
     if Cs_arr.size > 1:
         vrows = carve_validation(tr, fraction=val_fraction, seed=seed) if val is None else val
         vrows = np.asarray(vrows, bool) & tr
@@ -696,6 +742,7 @@ def fit_logistic_batch(
         ok[:] = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
         cinv = binary_factor[:, :, None] / Cs_arr[None, None, :]
         parts = solve(fit_rows, vrows, cinv)
+        n_passes += np.concatenate([part["passes"] for part in parts])
         for ci, (s, _e) in enumerate((s, e) for s, e in _chunk_bounds(P, chunk_size)):
             part = parts[ci]
             for pp in range(part["logp"].shape[0]):
@@ -715,8 +762,20 @@ def fit_logistic_batch(
                         for gi in range(Cs_arr.size)
                     ]
                     chosen[p, lab] = Cs_arr[int(np.argmax(accs))]
+    inits = None
+    if Cs_arr.size > 1:  # refit reuses each chunk's grid eigendecomposition and solution
+        gi = (Cs_arr[None, None, :] == chosen[:, :, None]).argmax(-1)
+        inits = []
+        for ci, (s, e) in enumerate(_chunk_bounds(P, chunk_size)):
+            part = parts[ci]
+            x0 = np.take_along_axis(part["x"], gi[s:e][:, :, None, None, None], axis=2)
+            keys = ("eig", "n_rows", "mean_t", "scale_t")
+            init = dict(
+                zip(("eig", "n_rows", "mean", "scale"), (part[k] for k in keys), strict=True)
+            )
+            inits.append(None if part["eig"] is None else {**init, "x0": x0})
     cinv = (binary_factor / chosen)[:, :, None]
-    parts = solve(tr, te, cinv)
+    parts = solve(tr, te, cinv, inits)
 
     acc = np.full((P, L), np.nan)
     bacc, auroc, xent, majority = acc.copy(), acc.copy(), acc.copy(), acc.copy()
@@ -729,6 +788,7 @@ def fit_logistic_batch(
     intercept = np.zeros((P, L, K), np.float32)
     mean = np.zeros((P, d))
     scale = np.ones((P, d))
+    n_passes += np.concatenate([part["passes"] for part in parts])
     for ci, (s, _e) in enumerate(_chunk_bounds(P, chunk_size)):
         part = parts[ci]
         for pp in range(part["logp"].shape[0]):
@@ -767,6 +827,7 @@ def fit_logistic_batch(
         n_test=n_test,
         n_iter=n_iter,
         converged=converged,
+        n_passes=n_passes,
         failure=failure,
         correct=correct,
         coef=coef,
@@ -914,6 +975,7 @@ def fit_ridge_batch(
         n_test=n_test,
         n_iter=np.zeros((P, L), np.int64),
         converged=np.isfinite(acc),
+        n_passes=np.ones(P, np.int64),
         failure=failure,
         correct=correct,
         coef=coef,
