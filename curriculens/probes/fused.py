@@ -239,24 +239,34 @@ def _encode(y, rows, failure):
 
 def _rows_matmul(W: Float[Tensor, "probe m d"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
     """``W @ Zᵀ`` per probe: ``[P, m, n]``. A per-probe loop is 2–5× faster than bmm on CPU,
-    and skips the probes not in ``act`` (their rows are left zero)."""
+    and computes only the rows marked in ``act [P, m]`` (the others are left zero)."""
     if Z.device.type != "cpu":
         return torch.bmm(W, Z.transpose(1, 2))
     P = Z.shape[0]
     out = torch.zeros(P, W.shape[1], Z.shape[1], dtype=Z.dtype)
-    for p in range(P) if act is None else np.flatnonzero(act):
-        torch.mm(W[p], Z[p].T, out=out[p])
+    for p in range(P):
+        rows = None if act is None else act[p]
+        if rows is None or rows.all():
+            torch.mm(W[p], Z[p].T, out=out[p])
+        elif rows.any():  # only the problems still moving: small-M sgemm is FLOP-bound
+            idx = torch.from_numpy(np.flatnonzero(rows))
+            out[p, idx] = W[p, idx] @ Z[p].T
     return out
 
 
 def _cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
-    """``R @ Z`` per probe: ``[P, m, d]`` (probes not in ``act`` left zero)."""
+    """``R @ Z`` per probe: ``[P, m, d]`` (only the rows marked in ``act [P, m]``)."""
     if Z.device.type != "cpu":
         return torch.bmm(R, Z)
     P = Z.shape[0]
     out = torch.zeros(P, R.shape[1], Z.shape[2], dtype=Z.dtype)
-    for p in range(P) if act is None else np.flatnonzero(act):
-        torch.mm(R[p], Z[p], out=out[p])
+    for p in range(P):
+        rows = None if act is None else act[p]
+        if rows is None or rows.all():
+            torch.mm(R[p], Z[p], out=out[p])
+        elif rows.any():
+            idx = torch.from_numpy(np.flatnonzero(rows))
+            out[p, idx] = R[p, idx] @ Z[p]
     return out
 
 
@@ -363,7 +373,8 @@ class _Precond:
             self.V = V
             self.inv = None
 
-    def __call__(self, g: Tensor) -> Tensor:
+    def __call__(self, g: Tensor, act: np.ndarray | None = None) -> Tensor:
+        """``H0⁻¹ g``; only activation sets in ``act`` are computed (others get zeros)."""
         P, L, Gr, K, D = g.shape
         d = D - 1
         if self.binary:
@@ -372,13 +383,20 @@ class _Precond:
             gm = (g * self.cmask).sum(3, keepdim=True) / self.k
             g0 = (g - gm) * self.cmask
         w0 = g0[..., :d].reshape(P, L * Gr * K, d)
-        if self.inv is not None:
-            sol = torch.bmm(w0, self.inv)
-        else:
-            u = torch.bmm(w0, self.V)
-            c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
-            u = u / (self.ev[:, None, :] + c)
-            sol = torch.bmm(u, self.V.transpose(1, 2))
+        c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
+        if g.device.type != "cpu" or act is None or act.all():
+            if self.inv is not None:
+                sol = torch.bmm(w0, self.inv)
+            else:
+                u = torch.bmm(w0, self.V) / (self.ev[:, None, :] + c)
+                sol = torch.bmm(u, self.V.transpose(1, 2))
+        else:  # per-set loop over the sets still moving (no copies of the d×d factors)
+            sol = torch.zeros_like(w0)
+            for p in np.flatnonzero(act):
+                if self.inv is not None:
+                    sol[p] = w0[p] @ self.inv[p]
+                else:
+                    sol[p] = ((w0[p] @ self.V[p]) / (self.ev[p] + c[p])) @ self.V[p].T
         out = torch.empty_like(g)
         cinv = self.cinv[:, :, :, None, None]
         if self.binary:
@@ -464,7 +482,7 @@ def _lbfgs(
             a = r_i * dot(s_i, q)
             q -= a[..., None, None] * y_i
             alpha.append(a)
-        r = precond(q)
+        r = precond(q, (~done).flatten(1).any(1).cpu().numpy())
         for (s_i, y_i, r_i), a in zip(zip(S, Y, RHO, strict=True), reversed(alpha), strict=True):
             beta = r_i * dot(y_i, r)
             r += s_i * (a - beta)[..., None, None]
@@ -481,8 +499,9 @@ def _lbfgs(
         f_new, g_new = f, g
         for _ls in range(21):
             x_new = x + step[..., None, None] * direction
-            act = need.flatten(1).any(1).cpu().numpy()
-            passes += act
+            need_np = need.cpu().numpy()  # [P, L, G]
+            passes += need_np.reshape(P, -1).any(1)
+            act = np.repeat(need_np.reshape(P, L * Gr, 1), K, axis=2).reshape(P, -1)
             f_try, g_try = fg(x_new, act)
             f_new = torch.where(need, f_try, f_new)
             g_new = torch.where(need[..., None, None], g_try, g_new)
