@@ -157,3 +157,29 @@ def test_cpu_and_cuda_agree():
     gpu = fit_logistic_batch(X[None].astype(np.float32), y[None], train=tr[None], device="cuda")
     assert abs(cpu.acc[0, 0] - gpu.acc[0, 0]) <= 0.01
     np.testing.assert_allclose(cpu.coef, gpu.coef, atol=5e-2)
+
+
+def test_multinomial_grid_refit_matches_sklearn_refit():
+    """C grid on a multinomial problem: the warm-started refit equals a fresh sklearn refit."""
+    X, y = load_digits(return_X_y=True)
+    tr = _split(len(y), seed=1)
+    grid = (0.01, 0.1, 1.0)
+    res = fit_logistic_batch(X[None].astype(np.float32), y[None], train=tr[None], Cs=grid)
+    assert res.C[0, 0] in grid and res.converged[0, 0]
+    ref, _ = _sk_acc(X, y, tr, res.C[0, 0])
+    assert abs(res.acc[0, 0] - ref) <= 0.01
+
+
+def test_ridge_batch_parity_and_loo_selection():
+    from sklearn.linear_model import RidgeClassifierCV
+
+    from curriculens.probes.fused import fit_ridge_batch
+
+    X, y = load_wine(return_X_y=True)
+    tr = _split(len(y))
+    grid = (0.01, 0.1, 1.0, 10.0, 100.0)
+    sc = StandardScaler().fit(X[tr])
+    cv = RidgeClassifierCV(alphas=grid).fit(sc.transform(X[tr]), y[tr])
+    res = fit_ridge_batch(X[None], y[None], train=tr[None], alphas=grid)
+    assert 1.0 / res.C[0, 0] == pytest.approx(cv.alpha_)
+    assert res.acc[0, 0] == pytest.approx(cv.score(sc.transform(X[~tr]), y[~tr]))
