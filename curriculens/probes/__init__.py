@@ -8,11 +8,13 @@ from curriculens.probes.fused import (
     fit_ridge_batch,
 )
 from curriculens.probes.linear import LinearProbe
+from curriculens.probes.mdl import MDLResult, mdl_online_codelength
 from curriculens.probes.tasks import ProbeResult, ProbeTask, fit_probe_tasks, shuffle_labels
 
 __all__ = [
     "BatchProbeResult",
     "LinearProbe",
+    "MDLResult",
     "ProbeResult",
     "ProbeTask",
     "carve_validation",
@@ -20,5 +22,6 @@ __all__ = [
     "fit_logistic_batch",
     "fit_probe_tasks",
     "fit_ridge_batch",
+    "mdl_online_codelength",
     "shuffle_labels",
 ]
