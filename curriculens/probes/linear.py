@@ -13,7 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from curriculens.errors import ProbeError
-from curriculens.probes.fused import fit_logistic_batch, fit_ridge_batch
+from curriculens.probes.fused import fit_logistic_batch
+from curriculens.probes.ridge import fit_ridge_batch
 
 __all__ = ["LinearProbe"]
 

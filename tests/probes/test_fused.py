@@ -168,18 +168,3 @@ def test_multinomial_grid_refit_matches_sklearn_refit():
     assert res.C[0, 0] in grid and res.converged[0, 0]
     ref, _ = _sk_acc(X, y, tr, res.C[0, 0])
     assert abs(res.acc[0, 0] - ref) <= 0.01
-
-
-def test_ridge_batch_parity_and_loo_selection():
-    from sklearn.linear_model import RidgeClassifierCV
-
-    from curriculens.probes.fused import fit_ridge_batch
-
-    X, y = load_wine(return_X_y=True)
-    tr = _split(len(y))
-    grid = (0.01, 0.1, 1.0, 10.0, 100.0)
-    sc = StandardScaler().fit(X[tr])
-    cv = RidgeClassifierCV(alphas=grid).fit(sc.transform(X[tr]), y[tr])
-    res = fit_ridge_batch(X[None], y[None], train=tr[None], alphas=grid)
-    assert 1.0 / res.C[0, 0] == pytest.approx(cv.alpha_)
-    assert res.acc[0, 0] == pytest.approx(cv.score(sc.transform(X[~tr]), y[~tr]))
