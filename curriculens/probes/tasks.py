@@ -1,18 +1,21 @@
 """The probe contract of the sweep: fit many (skill, layer) probes and their controls at once.
 
 ``fit_probe_tasks`` takes a list of :class:`ProbeTask` (one activation set and its label sets) and
-returns one :class:`ProbeResult` per task. A bad task gets a recorded ``failure`` instead of
-sinking the batch.
+returns one :class:`ProbeResult` per task. Tasks are padded into one batch per feature width and
+solved by the fused engine (:func:`curriculens.probes.fused.fit_logistic_batch`): the task labels,
+the control labels and the shuffle baseline share one standardization, Gram matrix and
+factorization per activation set. A bad task gets a recorded ``failure`` instead of sinking the
+batch.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from curriculens.probes.fused import fit_logistic_batch
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +39,12 @@ class ProbeTask:
 
 @dataclass(kw_only=True)
 class ProbeResult:
-    """Held-out scores of one task. ``correct`` holds per-test-item 0/1 for bootstrapping."""
+    """Held-out scores of one task. ``correct`` holds per-test-item 0/1 for bootstrapping.
+
+    ``majority`` is the per-skill chance level (held-out accuracy of the training majority class);
+    ``shuffle_acc`` is the label-shuffle baseline (NaN unless requested); ``C`` is the chosen
+    inverse regularization of the task probe.
+    """
 
     key: object
     acc: float = float("nan")
@@ -48,49 +56,69 @@ class ProbeResult:
     correct: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     control_correct: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     failure: str | None = None
+    balanced_acc: float = float("nan")
+    auroc: float = float("nan")
+    xent: float = float("nan")
+    control_C: float = float("nan")
+    shuffle_acc: float = float("nan")
+    n_iter: int = 0
 
     @property
     def selectivity(self) -> float:
+        """Task accuracy minus control-task accuracy (Hewitt & Liang 2019)."""
         return self.acc - self.control_acc
 
 
 def _check(task: ProbeTask) -> str | None:
-    X, y, tr = task.X, task.y, task.train
+    X, y, tr = np.asarray(task.X), np.asarray(task.y), np.asarray(task.train)
     if X.ndim != 2 or y.ndim != 1 or tr.shape != y.shape or X.shape[0] != y.shape[0]:
         return (
             f"shape mismatch: X {X.shape}, y {y.shape}, train {tr.shape}; expected "
-            "X [n, d], y [n], train [n]"
+            "X [n, d], y [n], train [n] with the same n"
         )
-    if not np.isfinite(X).all():
-        return "X has NaN or inf values; check the activations (fp16 overflow?)"
-    if tr.sum() < 2 or (~tr).sum() < 1:
-        return f"too few examples for the split: {int(tr.sum())} train, {int((~tr).sum())} test"
-    if np.unique(y[tr]).size < 2:
-        return f"single-class training labels (all {int(y[tr][0])}); a probe needs two classes"
+    if task.control_y is not None and np.shape(task.control_y) != y.shape:
+        return f"shape mismatch: control_y {np.shape(task.control_y)}, expected {y.shape} like y"
+    if not np.issubdtype(y.dtype, np.integer):
+        return f"labels must be integer class ids; received dtype {y.dtype}"
     return None
 
 
-def _fit_one(X, y, train, C):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+def shuffle_labels(y: np.ndarray, train: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Permute labels within the training rows and within the held-out rows (class balance kept).
 
-    scaler = StandardScaler().fit(X[train])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf = LogisticRegression(C=C, max_iter=500).fit(scaler.transform(X[train]), y[train])
-    pred = clf.predict(scaler.transform(X[~train]))
-    return (pred == y[~train]).astype(np.float32)
+    >>> shuffle_labels(np.array([0, 1, 0, 1]), np.array([True, True, False, False])).shape
+    (4,)
+    """
+    rng = np.random.default_rng(seed)
+    out = np.array(y, copy=True)
+    for rows in (np.flatnonzero(train), np.flatnonzero(~np.asarray(train, bool))):
+        out[rows] = out[rng.permutation(rows)]
+    return out
 
 
 def fit_probe_tasks(
-    tasks: Sequence[ProbeTask], *, C: float = 1.0, seed: int = 0
+    tasks: Sequence[ProbeTask],
+    *,
+    C: float = 1.0,
+    seed: int = 0,
+    Cs: Sequence[float] | None = None,
+    shuffle: bool = False,
+    device: str | None = None,
+    n_jobs: int = 1,
 ) -> list[ProbeResult]:
     """Fit an L2 logistic probe (and its control) per task; score held-out accuracy.
 
+    All tasks with the same feature width are padded into one fused solve.
+
     Args:
         tasks: Activation sets with labels and train masks.
-        C: Inverse L2 strength (scikit-learn convention).
-        seed: Unused by the deterministic solver; kept for the engine interface.
+        C: Inverse L2 strength (scikit-learn convention), used when ``Cs`` is None.
+        seed: Seed of the validation split (with ``Cs``) and of the label shuffle.
+        Cs: Optional grid of C; each probe picks its C on a validation split carved from train,
+            then is refit on all training rows.
+        shuffle: Also fit a label-shuffle baseline (``ProbeResult.shuffle_acc``).
+        device: Torch device of the solve (default CPU).
+        n_jobs: CPU worker threads (each with one BLAS thread).
 
     Returns:
         One result per task, in order. Failed tasks carry ``failure`` and NaN scores.
@@ -101,21 +129,62 @@ def fit_probe_tasks(
     >>> r.acc > 0.9
     True
     """
-    del seed
-    out = []
-    with threadpool_limits(limits=1):
-        for t in tasks:
-            X = np.asarray(t.X, np.float64)
-            y, tr = np.asarray(t.y), np.asarray(t.train, bool)
-            res = ProbeResult(key=t.key, n_train=int(tr.sum()), n_test=int((~tr).sum()), C=C)
-            res.failure = _check(t)
-            if res.failure is None:
-                counts = np.bincount(y[tr])
-                res.majority = float(np.mean(y[~tr] == counts.argmax()))
-                res.correct = _fit_one(X, y, tr, C)
-                res.acc = float(res.correct.mean())
-                if t.control_y is not None and np.unique(t.control_y[tr]).size > 1:
-                    res.control_correct = _fit_one(X, np.asarray(t.control_y), tr, C)
-                    res.control_acc = float(res.control_correct.mean())
-            out.append(res)
+    out = [ProbeResult(key=t.key, C=C) for t in tasks]
+    groups: dict[int, list[int]] = {}
+    for i, t in enumerate(tasks):
+        tr = np.asarray(t.train, bool)
+        out[i].n_train, out[i].n_test = int(tr.sum()), int((~tr).sum())
+        out[i].failure = _check(t)
+        if out[i].failure is None:
+            groups.setdefault(int(np.shape(t.X)[1]), []).append(i)
+    for d, idx in groups.items():
+        _fit_group(
+            tasks, idx, d, out, C=C, Cs=Cs, seed=seed, shuffle=shuffle, device=device, n_jobs=n_jobs
+        )
     return out
+
+
+def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
+    P = len(idx)
+    n_max = max(int(np.shape(tasks[i].y)[0]) for i in idx)
+    has_control = any(tasks[i].control_y is not None for i in idx)
+    L = 1 + int(has_control) + int(shuffle)
+    X = np.zeros((P, n_max, d), np.float32)
+    y = np.full((P, L, n_max), -1, np.int64)
+    train = np.zeros((P, n_max), bool)
+    mask = np.zeros((P, n_max), bool)
+    for p, i in enumerate(idx):
+        t = tasks[i]
+        n = np.shape(t.y)[0]
+        X[p, :n] = np.asarray(t.X, np.float32)
+        tr = np.asarray(t.train, bool)
+        train[p, :n], mask[p, :n] = tr, True
+        y[p, 0, :n] = t.y
+        if has_control and t.control_y is not None:
+            y[p, 1, :n] = np.asarray(t.control_y, np.int64)
+        if shuffle:
+            y[p, L - 1, :n] = shuffle_labels(np.asarray(t.y), tr, seed=seed + i)
+    res = fit_logistic_batch(
+        X,
+        y,
+        train=train,
+        mask=mask,
+        Cs=(C,) if Cs is None else Cs,
+        device=device,
+        n_jobs=n_jobs,
+        seed=seed,
+    )
+    for p, i in enumerate(idx):
+        r = out[i]
+        r.failure = res.failure[p][0]
+        if r.failure is not None:
+            continue
+        r.acc, r.majority, r.C = float(res.acc[p, 0]), float(res.majority[p, 0]), float(res.C[p, 0])
+        r.balanced_acc, r.auroc = float(res.balanced_acc[p, 0]), float(res.auroc[p, 0])
+        r.xent, r.n_iter = float(res.xent[p, 0]), int(res.n_iter[p, 0])
+        r.correct = res.correct[p][0]
+        if has_control and tasks[i].control_y is not None and res.failure[p][1] is None:
+            r.control_acc, r.control_C = float(res.acc[p, 1]), float(res.C[p, 1])
+            r.control_correct = res.correct[p][1]
+        if shuffle and res.failure[p][L - 1] is None:
+            r.shuffle_acc = float(res.acc[p, L - 1])

@@ -1,0 +1,373 @@
+"""Benchmark the fused probe engine against scikit-learn loops on seeded residual-stream-like data.
+
+Usage::
+
+    python benchmarks/bench_probes.py --workload W1|W1-full|W2 [--device cpu|cuda] [--json]
+
+Columns: ``fused_s`` (curriculens fused engine), ``sklearn_s`` (StandardScaler + LogisticRegression
+at its best: one BLAS thread per fit, fits spread over all cores with joblib), ``sklearn_default_s``
+(the same loop with default threads in one process; on big workloads timed on a subset and
+extrapolated, see ``sklearn_default_measured_fits``) and, when installed, ``probekit_s``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.special import ndtri
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from curriculens.probes.fused import carve_validation, fit_logistic_batch
+
+GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workload:
+    name: str
+    n_skills: int
+    n_layers: int
+    n: int
+    n_train: int
+    d: int
+    every: int = 1  # keep every k-th activation set
+    grid: tuple[float, ...] = (1.0,)
+    control: bool = False
+
+
+WORKLOADS = {
+    "W1": Workload(name="W1", n_skills=8, n_layers=13, n=4000, n_train=3200, d=768),
+    "W1-full": Workload(
+        name="W1-full",
+        n_skills=8,
+        n_layers=13,
+        n=4000,
+        n_train=3200,
+        d=768,
+        every=4,
+        grid=GRID,
+        control=True,
+    ),
+    "W2": Workload(name="W2", n_skills=4, n_layers=6, n=2000, n_train=1600, d=128),
+}
+
+
+def make_data(w: Workload, seed: int = 0):
+    """Residual-stream-like activation sets with a planted binary signal per (skill, layer).
+
+    Features are a latent Gaussian with a decaying spectrum, mixed by a random rotation per layer,
+    then given per-feature scales and offsets and a few outlier dimensions. The class means differ
+    along a random latent direction by an amount that sets the Bayes accuracy per (skill, layer)
+    between 0.56 and 0.97 (held-out accuracies land slightly below it).
+
+    Returns:
+        X ``[P, n, d]`` float32, labels ``[P, L, n]`` (task, and control when ``w.control``),
+        train ``[P, n]``, and the (skill, layer) keys.
+    """
+    rng = np.random.default_rng(seed)
+    g = torch.Generator().manual_seed(seed)
+    d, n = w.d, w.n
+    spectrum = torch.arange(1, d + 1, dtype=torch.float32) ** -0.6
+    keys = [(s, layer) for layer in range(w.n_layers) for s in range(w.n_skills)]
+    keys = keys[:: w.every]
+    P = len(keys)
+    X = np.empty((P, n, d), np.float32)
+    labels = np.empty((P, 2 if w.control else 1, n), np.int64)
+    mixes = {}
+    for p, (s, layer) in enumerate(keys):
+        if layer not in mixes:
+            q, _ = torch.linalg.qr(torch.randn(d, d, generator=g))
+            scales = torch.exp(torch.randn(d, generator=g) * 0.7)
+            offsets = torch.randn(d, generator=g) * 2.0
+            outliers = torch.randperm(d, generator=g)[:4]
+            scales[outliers] *= 25.0
+            mixes[layer] = (q, scales, offsets)
+        q, scales, offsets = mixes[layer]
+        depth = layer / max(w.n_layers - 1, 1)
+        target = float(
+            np.clip(0.56 + 0.41 * depth * (0.6 + 0.4 * (s + 1) / w.n_skills), 0.56, 0.97)
+        )
+        y = rng.integers(0, 2, n)
+        H = torch.randn(n, d, generator=g) * spectrum
+        v = torch.randn(d, generator=g)
+        v = v / v.norm()
+        # Bayes accuracy of two Gaussians with shared covariance diag(spectrum²) and means ±shift·v
+        # is Φ(shift · ‖v / spectrum‖): set shift so that it equals the target
+        shift = float(ndtri(target)) / float((v / spectrum).norm())
+        H += torch.from_numpy((2 * y - 1).astype(np.float32))[:, None] * shift * v
+        X[p] = ((H @ q) * scales + offsets).numpy()
+        labels[p, 0] = y
+        if w.control:
+            types = rng.zipf(1.5, n) % 300  # token types; control label fixed per type
+            labels[p, 1] = rng.integers(0, 2, 300)[types]
+    train = np.zeros((P, n), bool)
+    for p in range(P):
+        train[p, rng.permutation(n)[: w.n_train]] = True
+    return X, labels, train, keys
+
+
+# ----------------------------------------------------------------------------------------------
+# scikit-learn baselines
+# ----------------------------------------------------------------------------------------------
+
+
+def _sk_fit_score(X, y, fit_rows, eval_rows, C):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    sc = StandardScaler().fit(X[fit_rows])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = LogisticRegression(C=C, max_iter=1000).fit(sc.transform(X[fit_rows]), y[fit_rows])
+    return float(clf.score(sc.transform(X[eval_rows]), y[eval_rows]))
+
+
+def _sk_job(X, y, train, val, grid):
+    """One (activation set, label set): pick C on val (ties: first), refit, score held-out."""
+    if len(grid) == 1:
+        return grid[0], _sk_fit_score(X, y, train, ~train, grid[0])
+    fit = train & ~val
+    accs = [_sk_fit_score(X, y, fit, val, C) for C in grid]
+    C = grid[int(np.argmax(accs))]
+    return C, _sk_fit_score(X, y, train, ~train, C)
+
+
+def _sk_job_pinned(X, y, train, val, grid):
+    with threadpool_limits(limits=1):
+        return _sk_job(X, y, train, val, grid)
+
+
+def run_sklearn_best(X, labels, train, val, grid, n_jobs):
+    from joblib import Parallel, delayed
+
+    jobs = [(p, lab) for p in range(X.shape[0]) for lab in range(labels.shape[1])]
+    out = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_sk_job_pinned)(X[p], labels[p, lab], train[p], val[p], grid) for p, lab in jobs
+    )
+    acc = np.full(labels.shape[:2], np.nan)
+    Cs = np.full(labels.shape[:2], np.nan)
+    for (p, lab), (C, a) in zip(jobs, out, strict=True):
+        acc[p, lab], Cs[p, lab] = a, C
+    return acc, Cs
+
+
+def run_sklearn_default(X, labels, train, val, grid, max_jobs):
+    jobs = [(p, lab) for p in range(X.shape[0]) for lab in range(labels.shape[1])][:max_jobs]
+    for p, lab in jobs:
+        _sk_job(X[p], labels[p, lab], train[p], val[p], grid)
+    return len(jobs)
+
+
+def run_probekit(X, labels, train, device):
+    """Optional third column: probekit's batched logistic fitter, when it is installed.
+
+    probekit is a benchmark-only dependency. Its API is not pinned here: if the call fails, the
+    column is reported as None and the reason goes to stderr.
+    """
+    try:
+        from probekit.fitters import fit_logistic_batch as pk_fit  # type: ignore[import-not-found]
+    except ImportError:
+        print("probekit not installed: column skipped", file=sys.stderr)
+        return None
+    try:
+        start = time.perf_counter()
+        for p in range(X.shape[0]):
+            pk_fit(
+                torch.from_numpy(X[p][train[p]])[None].to(device),
+                torch.from_numpy(labels[p, 0][train[p]])[None].to(device),
+            )
+        return time.perf_counter() - start
+    except Exception as err:  # noqa: BLE001 - an optional column must not sink the benchmark
+        print(f"probekit call failed ({err!r}): column skipped", file=sys.stderr)
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Floor of the design: Gram FLOPs plus passes over X, at this box's measured rates
+# ----------------------------------------------------------------------------------------------
+
+
+def measure_rates(n, d):
+    """Single-thread syrk GFLOP/s (numpy ``A.T @ A``) and torch matvec bandwidth in GB/s."""
+    A = np.random.default_rng(0).normal(size=(n, d)).astype(np.float32)
+    with threadpool_limits(limits=1):
+        _ = A.T @ A
+        t0 = time.perf_counter()
+        for _ in range(3):
+            _ = A.T @ A
+        gram_s = (time.perf_counter() - t0) / 3
+    At = torch.from_numpy(A)
+    v = torch.randn(d)
+    torch.mv(At, v)
+    t0 = time.perf_counter()
+    for _ in range(20):
+        torch.mv(At, v)
+    mv_s = (time.perf_counter() - t0) / 20
+    return n * d * d / gram_s / 1e9, A.nbytes / mv_s / 1e9
+
+
+def floor_seconds(res, train, val, d, cores, gflops, gbs, grid):
+    """The floor of this design at this box's measured single-thread rates, spread over cores.
+
+    Gram FLOPs (``n·d²`` with syrk; one Gram per activation set, on the fit split when a C grid
+    is searched, none for the refit, which reuses it) plus the passes the solver made over X
+    (``res.n_passes`` evaluations, each reading the training block twice).
+    """
+    n_tr = train.sum(1)
+    n_gram = n_tr - val.sum(1) if grid else n_tr
+    gram = float((n_gram * d * d).sum()) / (gflops * 1e9)
+    passes = float((2 * res.n_passes * n_tr * d * 4).sum()) / (gbs * 1e9)
+    return (gram + passes) / cores
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workload", choices=sorted(WORKLOADS), default="W2")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument(
+        "--default-fits",
+        type=int,
+        default=None,
+        help="time the default-threads sklearn loop on this many problems and extrapolate "
+        "(default: all for W2, 8 otherwise)",
+    )
+    ap.add_argument("--skip-default", action="store_true")
+    ap.add_argument(
+        "--probekit",
+        action="store_true",
+        help="add probekit's batched fitter as a column when installed (slow on CPU)",
+    )
+    args = ap.parse_args(argv)
+    w = WORKLOADS[args.workload]
+    log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+
+    t0 = time.perf_counter()
+    X, labels, train, keys = make_data(w, args.seed)
+    log(f"data {X.shape} labels {labels.shape} in {time.perf_counter() - t0:.1f}s")
+    val = carve_validation(train, fraction=0.2, seed=args.seed)
+    P, L = labels.shape[:2]
+
+    # fused: each CPU worker thread runs torch and BLAS on one thread
+    torch.set_num_threads(1)
+    n_jobs = args.jobs if args.device == "cpu" else 1
+    with threadpool_limits(limits=1):
+        # warm-up (lazy torch/LAPACK init, device context), as the sklearn pool is warmed below
+        fit_logistic_batch(
+            X[:2, :300],
+            labels[:2, :, :300],
+            train=train[:2, :300],
+            Cs=w.grid,
+            device=args.device,
+            n_jobs=n_jobs,
+            chunk_size=1,
+        )
+        if args.device != "cpu":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        res = fit_logistic_batch(
+            X, labels, train=train, Cs=w.grid, val=val, device=args.device, n_jobs=n_jobs
+        )
+        if args.device != "cpu":
+            torch.cuda.synchronize()
+        fused_s = time.perf_counter() - t0
+    log(f"fused {fused_s:.2f}s  iters mean {res.n_iter.mean():.1f} max {res.n_iter.max()}")
+
+    run_sklearn_best(
+        X[:2, :300], labels[:2, :, :300], train[:2, :300], val[:2, :300], w.grid, args.jobs
+    )  # start and warm the worker pool
+    t0 = time.perf_counter()
+    sk_acc, sk_C = run_sklearn_best(X, labels, train, val, w.grid, args.jobs)
+    sklearn_s = time.perf_counter() - t0
+    log(f"sklearn best ({args.jobs} procs × 1 thread) {sklearn_s:.2f}s")
+
+    sklearn_default_s, measured = None, 0
+    if not args.skip_default:
+        n_def = args.default_fits or (P * L if w.name == "W2" else 8)
+        torch.set_num_threads(os.cpu_count() or 1)
+        t0 = time.perf_counter()
+        measured = run_sklearn_default(X, labels, train, val, w.grid, n_def)
+        sklearn_default_s = (time.perf_counter() - t0) * (P * L) / measured
+        log(f"sklearn default threads: {sklearn_default_s:.2f}s ({measured} of {P * L} timed)")
+
+    probekit_s = run_probekit(X, labels, train, args.device) if args.probekit else None
+
+    diff = np.abs(res.acc - sk_acc)
+    gflops, gbs = measure_rates(w.n_train, w.d)
+    floor = floor_seconds(res, train, val, w.d, args.jobs, gflops, gbs, len(w.grid) > 1)
+    blas = sorted({f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info()})
+    out = {
+        "workload": w.name,
+        "device": args.device,
+        "n_probes": int(P * L),
+        "n_activation_sets": int(P),
+        "fused_s": round(fused_s, 3),
+        "sklearn_s": round(sklearn_s, 3),
+        "sklearn_default_s": None if sklearn_default_s is None else round(sklearn_default_s, 3),
+        "sklearn_default_measured_fits": measured,
+        "probekit_s": probekit_s,
+        "speedup": round(sklearn_s / fused_s, 2),
+        "speedup_vs_default": None
+        if sklearn_default_s is None
+        else round(sklearn_default_s / fused_s, 2),
+        "max_abs_acc_diff": round(float(np.nanmax(diff)), 5),
+        "mean_abs_acc_diff": round(float(np.nanmean(diff)), 5),
+        "C_agreement": round(float(np.mean(sk_C == res.C)), 3),
+        "acc_range": [
+            round(float(np.nanmin(res.acc[:, 0])), 3),
+            round(float(np.nanmax(res.acc[:, 0])), 3),
+        ],
+        "fused_iters_mean": round(float(res.n_iter.mean()), 1),
+        "fused_passes_mean": round(float(res.n_passes.mean()), 1),
+        "probes_per_s": round(P * L / fused_s, 1),
+        "floor_s": round(floor, 3),
+        "floor_fraction": round(floor / fused_s, 3),
+        "gram_gflops_1thread": round(gflops, 1),
+        "mv_gbs_1thread": round(gbs, 1),
+        "threads": {
+            "jobs": args.jobs,
+            "fused_torch_threads_per_worker": 1,
+            "fused_blas_threads_per_worker": 1,
+            "sklearn_best": f"{args.jobs} procs x 1 BLAS thread",
+            "sklearn_default": "1 proc, default BLAS threads",
+            "blas": blas,
+            "cpu_count": os.cpu_count(),
+        },
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        rows = [
+            ("fused", fused_s),
+            ("sklearn best", sklearn_s),
+            ("sklearn default", sklearn_default_s),
+            ("probekit", probekit_s),
+        ]
+        print(f"\nworkload {w.name}: {P * L} probes on {P} activation sets, device {args.device}")
+        print(f"{'engine':<18}{'seconds':>10}{'speedup':>10}")
+        for name, s in rows:
+            if s is not None:
+                print(f"{name:<18}{s:>10.2f}{s / fused_s:>10.1f}x")
+        print(
+            f"|Δacc| mean {out['mean_abs_acc_diff'] * 100:.2f} pp, max "
+            f"{out['max_abs_acc_diff'] * 100:.2f} pp; C agreement {out['C_agreement']:.2f}; "
+            f"floor {floor:.2f}s ({out['floor_fraction']:.0%} of it reached)"
+        )
+    return out
+
+
+if __name__ == "__main__":
+    main()

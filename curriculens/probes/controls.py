@@ -1,0 +1,66 @@
+"""Control tasks for probes (Hewitt & Liang 2019): labels a probe can only get right by memorizing.
+
+Each token type gets a random class, fixed for every occurrence of that type. A probe's
+selectivity is its task accuracy minus its accuracy on these control labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from jaxtyping import Int
+
+from curriculens.errors import ProbeError
+
+__all__ = ["control_labels"]
+
+
+def control_labels(
+    token_ids: Int[np.ndarray, " n"],
+    *,
+    n_classes: int | None = None,
+    y: Int[np.ndarray, " n"] | None = None,
+    seed: int = 0,
+) -> Int[np.ndarray, " n"]:
+    """Hewitt & Liang control labels: a random class per token type, the same for all its rows.
+
+    Classes are drawn from the empirical class distribution of ``y`` when given (as in the
+    paper), else uniformly from ``n_classes``. The draw depends only on ``seed`` and the sorted
+    set of token types, so every checkpoint of a sweep gets the same control task.
+
+    Args:
+        token_ids: Token type of each row ``[n]`` (e.g. the token id at the read position).
+        n_classes: Number of control classes (default: the number of classes in ``y``).
+        y: Task labels ``[n]``; their class frequencies set the control distribution.
+        seed: Seed of the draw.
+
+    Returns:
+        Control labels ``[n]``, ints in ``[0, n_classes)``.
+
+    >>> c = control_labels(np.array([5, 7, 5, 9, 7]), n_classes=2, seed=0)
+    >>> bool(c[0] == c[2] and c[1] == c[4])
+    True
+    """
+    tok = np.asarray(token_ids)
+    if tok.ndim != 1:
+        raise ProbeError(f"token_ids must have shape [n]; received {tok.shape}.")
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != tok.shape:
+            raise ProbeError(f"y must have shape {tok.shape} like token_ids; received {y.shape}.")
+        classes, counts = np.unique(y, return_counts=True)
+        k = n_classes or classes.size
+        probs = np.zeros(k)
+        probs[: min(k, classes.size)] = counts[:k]
+        probs = probs / probs.sum()
+    else:
+        if not n_classes or n_classes < 2:
+            raise ProbeError(
+                f"n_classes must be at least 2 when y is not given; received {n_classes}. "
+                "Pass n_classes=2 or the task labels y=."
+            )
+        k = n_classes
+        probs = np.full(k, 1.0 / k)
+    types, inverse = np.unique(tok, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    per_type = rng.choice(k, size=types.size, p=probs)
+    return per_type[inverse].astype(np.int64)

@@ -1,0 +1,860 @@
+"""Fused linear-probe engine: many L2 logistic (or ridge) probes on padded activations in one solve.
+
+Every probe that shares an activation set shares its standardization, its Gram matrix and its
+factorization, and each pass over the activations serves all of its label sets (task, control,
+shuffle) and every value of the regularization grid at once. The logistic solver is L-BFGS
+preconditioned with the fixed Böhning bound ``H0 = ½(I - 11ᵀ/K) ⊗ ZᵀZ + I/C``, so it converges in a
+few tens of passes instead of hundreds.
+
+Glossary of dimension names: ``probe`` activation sets (P), ``label`` label sets per activation set
+(L), ``grid`` values of C (G), ``cls`` classes (K), ``n`` rows, ``d`` features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float, Int
+from threadpoolctl import threadpool_limits
+from torch import Tensor
+
+from curriculens.errors import ProbeError
+
+__all__ = [
+    "BatchProbeResult",
+    "carve_validation",
+    "fit_logistic_batch",
+]
+
+_EPS_PROB = 1e-15
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchProbeResult:
+    """Held-out scores and fitted models of ``P`` activation sets × ``L`` label sets.
+
+    Array fields are numpy arrays indexed ``[probe, label]``. Failed problems have NaN scores and a
+    reason in ``failure``; their coefficients are zero.
+
+    Attributes:
+        acc: Held-out accuracy.
+        balanced_acc: Held-out balanced accuracy (mean recall over classes present in the test set).
+        auroc: Held-out AUROC for binary problems, NaN otherwise.
+        xent: Held-out mean cross-entropy in nats (logistic); NaN for ridge.
+        majority: Held-out accuracy of the majority class of the training labels (chance level).
+        C: Chosen inverse regularization (logistic) or ``1 / alpha`` (ridge).
+        n_train: Training rows per problem.
+        n_test: Held-out rows per problem.
+        n_iter: Solver iterations (passes over the activations) per problem.
+        converged: Whether the gradient tolerance was met.
+        n_passes: Objective/gradient evaluations per activation set ``[P]`` over all solves (grid
+            and refit); each reads the activations twice. Ridge: 1.
+        failure: ``failure[p][l]`` is None, or why that problem could not be fit.
+        correct: ``correct[p][l]`` is a float32 0/1 array over held-out rows, in row order.
+        coef: Weights on standardized features, ``[P, L, K, d]`` (K = max classes; binary problems
+            use two softmax rows whose difference is the sklearn ``coef_``).
+        intercept: ``[P, L, K]``.
+        mean: Feature means used for standardization, ``[P, d]``.
+        scale: Feature scales used for standardization, ``[P, d]``.
+        classes: ``classes[p][l]`` holds the original labels, in code order.
+    """
+
+    acc: np.ndarray
+    balanced_acc: np.ndarray
+    auroc: np.ndarray
+    xent: np.ndarray
+    majority: np.ndarray
+    C: np.ndarray
+    n_train: np.ndarray
+    n_test: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    n_passes: np.ndarray
+    failure: list[list[str | None]]
+    correct: list[list[np.ndarray]]
+    coef: np.ndarray
+    intercept: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    classes: list[list[np.ndarray]]
+
+    def decision_function(self, X: np.ndarray | Tensor, p: int, label: int = 0) -> np.ndarray:
+        """Class scores ``[n, K]`` of problem ``(p, label)`` on raw activations ``X [n, d]``."""
+        Xn = np.asarray(X, np.float64)
+        Z = (Xn - self.mean[p]) / self.scale[p]
+        k = len(self.classes[p][label])
+        return Z @ self.coef[p, label, :k].T.astype(np.float64) + self.intercept[p, label, :k]
+
+
+# ----------------------------------------------------------------------------------------------
+# Input handling
+# ----------------------------------------------------------------------------------------------
+
+
+def carve_validation(
+    train: Bool[np.ndarray, "probe n"], *, fraction: float = 0.2, seed: int = 0
+) -> Bool[np.ndarray, "probe n"]:
+    """Pick a random ``fraction`` of each probe's training rows as a validation split.
+
+    Args:
+        train: Training rows per activation set.
+        fraction: Share of the training rows moved to validation, in (0, 1).
+        seed: Seed of the split; the same seed gives the same split.
+
+    Returns:
+        A boolean mask of validation rows (a subset of ``train``).
+
+    >>> val = carve_validation(np.ones((2, 10), bool), fraction=0.2, seed=0)
+    >>> val.sum(axis=1).tolist()
+    [2, 2]
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ProbeError(
+            f"validation fraction must be in (0, 1); received {fraction}. Use e.g. fraction=0.2."
+        )
+    train = np.asarray(train, bool)
+    rng = np.random.default_rng(seed)
+    val = np.zeros_like(train)
+    for p in range(train.shape[0]):
+        rows = np.flatnonzero(train[p])
+        n_val = int(round(fraction * rows.size))
+        if rows.size >= 2:
+            n_val = min(max(n_val, 1), rows.size - 1)
+            val[p, rng.permutation(rows)[:n_val]] = True
+    return val
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Prepared:
+    X: Tensor  # [P, N, d] on device, float32 (non-finite probes zeroed)
+    y: np.ndarray  # [P, L, N] int64, -1 = missing
+    train: np.ndarray  # [P, N] bool (valid & train)
+    test: np.ndarray  # [P, N] bool (valid & ~train)
+    failure: list[list[str | None]]
+
+
+def _prepare(X, y, train, mask, device) -> _Prepared:
+    if isinstance(X, np.ndarray):
+        X = torch.from_numpy(np.ascontiguousarray(X))
+    if not isinstance(X, Tensor):
+        X = torch.as_tensor(np.asarray(X))
+    if X.ndim != 3:
+        raise ProbeError(
+            f"X must have shape [probe, n, d]; received {tuple(X.shape)}. "
+            "Stack activation sets (pad shorter ones and pass mask=) or add a leading axis."
+        )
+    P, N, d = X.shape
+    dev = torch.device(device) if device is not None else X.device
+    X = X.to(device=dev, dtype=torch.float32)
+    y = np.asarray(y.cpu() if isinstance(y, Tensor) else y)
+    if y.ndim == 2:
+        y = y[:, None, :]
+    if y.ndim != 3 or y.shape[0] != P or y.shape[2] != N:
+        raise ProbeError(
+            f"labels must have shape [probe, n] or [probe, label, n] matching X {tuple(X.shape)}; "
+            f"received {y.shape}. Pad every label set to n and mark padding with mask= or -1."
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == y // 1):
+            y = y.astype(np.int64)
+        else:
+            raise ProbeError(
+                f"labels must be integer class ids; received dtype {y.dtype}. "
+                "Encode classes as ints (e.g. np.unique(labels, return_inverse=True))."
+            )
+    y = y.astype(np.int64)
+
+    def _mask(m, name, default):
+        if m is None:
+            return np.full((P, N), default, bool)
+        m = np.asarray(m.cpu() if isinstance(m, Tensor) else m, bool)
+        if m.shape != (P, N):
+            raise ProbeError(
+                f"{name} must have shape {(P, N)} like X[:, :, 0]; received {m.shape}."
+            )
+        return m
+
+    valid = _mask(mask, "mask", True)
+    tr = _mask(train, "train", True) & valid
+    te = valid & ~_mask(train, "train", True)
+    # a sum is one streaming read; any NaN/inf (or overflow-scale garbage) makes it non-finite
+    finite = np.array([bool(torch.isfinite(X[p].sum())) for p in range(P)], bool)
+    if not finite.all():
+        X = X.clone()
+        X[torch.from_numpy(~finite).to(dev)] = 0.0
+    L = y.shape[1]
+    failure: list[list[str | None]] = [[None] * L for _ in range(P)]
+    for p in range(P):
+        for lab in range(L):
+            yl = y[p, lab]
+            n_tr = int((tr[p] & (yl >= 0)).sum())
+            n_te = int((te[p] & (yl >= 0)).sum())
+            if not finite[p]:
+                failure[p][lab] = (
+                    f"X[{p}] has NaN or inf values; expected finite activations. Check for fp16 "
+                    "overflow or upcast before probing."
+                )
+            elif n_tr < 2 or (n_te < 1 and train is not None):
+                failure[p][lab] = (
+                    f"too few examples for the split: {n_tr} train and {n_te} held-out rows; "
+                    "expected at least 2 train and 1 held-out. Use more items or another split."
+                )
+            else:
+                classes = np.unique(yl[tr[p] & (yl >= 0)])
+                if classes.size < 2:
+                    failure[p][lab] = (
+                        f"single-class training labels (all {int(classes[0])}); a probe needs at "
+                        "least two classes. Check the skill's labels or the split."
+                    )
+    return _Prepared(X=X, y=y, train=tr, test=te, failure=failure)
+
+
+def _encode(y, rows, failure):
+    """Per (p, l): class list from training rows and codes for all rows (-1 = unknown/missing)."""
+    P, L, N = y.shape
+    codes = np.full((P, L, N), -1, np.int64)
+    classes: list[list[np.ndarray]] = [[np.zeros(0, np.int64)] * L for _ in range(P)]
+    for p in range(P):
+        for lab in range(L):
+            if failure[p][lab] is not None:
+                continue
+            yl = y[p, lab]
+            cl = np.unique(yl[rows[p] & (yl >= 0)])
+            pos = np.clip(np.searchsorted(cl, yl), 0, cl.size - 1)
+            codes[p, lab] = np.where((cl[pos] == yl) & (yl >= 0), pos, -1)
+            classes[p][lab] = cl
+    return codes, classes
+
+
+# ----------------------------------------------------------------------------------------------
+# Kernels
+# ----------------------------------------------------------------------------------------------
+
+
+def _rows_matmul(W: Float[Tensor, "probe m d"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
+    """``W @ Zᵀ`` per probe: ``[P, m, n]``. A per-probe loop is 2–5× faster than bmm on CPU,
+    and computes only the rows marked in ``act [P, m]`` (the others are left zero)."""
+    if Z.device.type != "cpu":
+        return torch.bmm(W, Z.transpose(1, 2))
+    P = Z.shape[0]
+    out = torch.zeros(P, W.shape[1], Z.shape[1], dtype=Z.dtype)
+    for p in range(P):
+        rows = None if act is None else act[p]
+        if rows is None or rows.all():
+            torch.mm(W[p], Z[p].T, out=out[p])
+        elif rows.any():  # only the problems still moving: small-M sgemm is FLOP-bound
+            idx = torch.from_numpy(np.flatnonzero(rows))
+            out[p, idx] = W[p, idx] @ Z[p].T
+    return out
+
+
+def _cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
+    """``R @ Z`` per probe: ``[P, m, d]`` (only the rows marked in ``act [P, m]``)."""
+    if Z.device.type != "cpu":
+        return torch.bmm(R, Z)
+    P = Z.shape[0]
+    out = torch.zeros(P, R.shape[1], Z.shape[2], dtype=Z.dtype)
+    for p in range(P):
+        rows = None if act is None else act[p]
+        if rows is None or rows.all():
+            torch.mm(R[p], Z[p], out=out[p])
+        elif rows.any():
+            idx = torch.from_numpy(np.flatnonzero(rows))
+            out[p, idx] = R[p, idx] @ Z[p]
+    return out
+
+
+def _gram(Z: Float[Tensor, "probe n d"]) -> Float[Tensor, "probe d d"]:
+    """``ZᵀZ`` per probe. On CPU numpy detects ``A.T @ A`` and calls syrk (about 2× torch.mm)."""
+    if Z.device.type != "cpu":
+        return torch.bmm(Z.transpose(1, 2), Z)
+    Zn = Z.numpy()
+    return torch.from_numpy(np.stack([Zn[p].T @ Zn[p] for p in range(Zn.shape[0])]))
+
+
+def _gather_rows(X, rows):
+    """Gather ``rows`` per probe into a zero-padded block ``[P, n_max, d]`` (a fresh tensor)."""
+    P, N, d = X.shape
+    counts = rows.sum(axis=1)
+    n_max = max(int(counts.max()) if P else 0, 1)
+    idx = np.zeros((P, n_max), np.int64)
+    valid = np.zeros((P, n_max), bool)
+    for p in range(P):
+        r = np.flatnonzero(rows[p])
+        idx[p, : r.size] = r
+        valid[p, : r.size] = True
+    Z = torch.zeros(P, n_max, d, dtype=X.dtype, device=X.device)
+    for p in range(P):  # index_select copies whole rows: ~3x faster than gather on CPU
+        k = int(counts[p])
+        if k:
+            torch.index_select(X[p], 0, torch.from_numpy(idx[p, :k]).to(X.device), out=Z[p, :k])
+    return Z, idx, valid, torch.from_numpy(valid).to(X.device, X.dtype)[:, :, None]
+
+
+def _standardize_gram(X, rows, *, with_gram=True):
+    """Standardized training block ``Z [P, n_max, d]`` (padding rows zero) and its Gram ``ZᵀZ``.
+
+    One pass centers in place; the Gram of the centered block gives the variances on its
+    diagonal, so scaling costs no extra pass over the Gram: ``G_std = G / (s sᵀ)``.
+    """
+    Z, idx, valid, vmask = _gather_rows(X, rows)
+    cnt = torch.from_numpy(np.maximum(valid.sum(1), 1)).to(X.device, torch.float32)[:, None]
+    Z.mul_(vmask)
+    mean = Z.sum(dim=1) / cnt
+    Z.sub_(mean[:, None, :]).mul_(vmask)
+    if with_gram:
+        gram = _gram(Z).to(X.device)
+        var = torch.diagonal(gram, dim1=1, dim2=2) / cnt
+    else:
+        gram = None
+        var = torch.linalg.vector_norm(Z, dim=1).square() / cnt
+    scale = var.double().sqrt()
+    scale = torch.where(
+        scale < 1e-6 * scale.amax(1, keepdim=True).clamp_min(1e-30), torch.ones_like(scale), scale
+    ).float()
+    Z.div_(scale[:, None, :])
+    if gram is not None:
+        gram.div_(scale[:, :, None] * scale[:, None, :])
+    return Z, gram, idx, valid, mean, scale
+
+
+def _apply_standardize(X, rows, mean, scale):
+    Z, idx, valid, vmask = _gather_rows(X, rows)
+    Z.sub_(mean[:, None, :]).div_(scale[:, None, :]).mul_(vmask)
+    return Z, idx, valid
+
+
+# ----------------------------------------------------------------------------------------------
+# Logistic solver
+# ----------------------------------------------------------------------------------------------
+
+
+class _Precond:
+    """Applies ``H0⁻¹`` of the Böhning bound to gradients ``[P, L, G, K, d+1]``."""
+
+    def __init__(self, gram, n_rows, cinv, cmask, n_obj, *, binary=False, eig=None):
+        P, L, Gr = cinv.shape
+        self.binary = binary
+        self.cmask = cmask[:, :, None, :, None].float()  # [P, L, 1, K, 1]
+        self.k = cmask.sum(-1)[:, :, None, None, None].float()  # [P, L, 1, 1, 1]
+        self.cinv = cinv  # [P, L, G]
+        self.n_obj = n_obj[:, :, None, None, None]  # [P, L, 1, 1, 1]
+        # binary (one sigmoid logit): H0 = ¼ G; K-class softmax: ½ (I - 11ᵀ/K) ⊗ G
+        bound = 0.25 if binary else 0.5
+        self.b_scale = 1.0 / (bound * n_rows.float()[:, None, None, None])  # intercept
+        uniform = bool((cinv == cinv.reshape(P, -1)[:, :1, None]).all())
+        if eig is not None:  # reuse an eigendecomposition of the bound (e.g. from the C grid)
+            self.ev, self.V = eig
+            self.inv = None
+            return
+        h = bound * gram.float()
+        if uniform:
+            # float32 Cholesky + explicit inverse (one gemm per apply beats two trsm); the rare
+            # probe whose float32 factorization fails is redone in float64
+            eye = torch.eye(gram.shape[-1], dtype=torch.float32, device=gram.device)
+            lam = cinv.reshape(P, -1)[:, 0]
+            a = h + lam[:, None, None] * eye
+            chol, info = torch.linalg.cholesky_ex(a)
+            bad = info != 0
+            if bool(bad.any()):
+                chol64 = torch.linalg.cholesky(a[bad].double() + 1e-6 * eye.double())
+                chol[bad] = chol64.float()
+            self.inv = torch.cholesky_inverse(chol)
+            self.V = None
+        else:
+            ev, V = torch.linalg.eigh(h)
+            self.ev = ev.clamp_min(0.0)
+            self.V = V
+            self.inv = None
+
+    def __call__(self, g: Tensor, act: np.ndarray | None = None) -> Tensor:
+        """``H0⁻¹ g``; only activation sets in ``act`` are computed (others get zeros)."""
+        P, L, Gr, K, D = g.shape
+        d = D - 1
+        if self.binary:
+            gm, g0 = torch.zeros_like(g), g
+        else:
+            gm = (g * self.cmask).sum(3, keepdim=True) / self.k
+            g0 = (g - gm) * self.cmask
+        w0 = g0[..., :d].reshape(P, L * Gr * K, d)
+        c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
+        if g.device.type != "cpu" or act is None or act.all():
+            if self.inv is not None:
+                sol = torch.bmm(w0, self.inv)
+            else:
+                u = torch.bmm(w0, self.V) / (self.ev[:, None, :] + c)
+                sol = torch.bmm(u, self.V.transpose(1, 2))
+        else:  # per-set loop over the sets still moving (no copies of the d×d factors)
+            sol = torch.zeros_like(w0)
+            for p in np.flatnonzero(act):
+                if self.inv is not None:
+                    sol[p] = w0[p] @ self.inv[p]
+                else:
+                    sol[p] = ((w0[p] @ self.V[p]) / (self.ev[p] + c[p])) @ self.V[p].T
+        out = torch.empty_like(g)
+        cinv = self.cinv[:, :, :, None, None]
+        if self.binary:
+            out[..., :d] = sol.reshape(P, L, Gr, K, d)
+        else:
+            out[..., :d] = sol.reshape(P, L, Gr, K, d) + gm[..., :d] * self.cmask / cinv
+        out[..., d:] = g0[..., d:] * self.b_scale[:, :, :, :, None]
+        return out * self.n_obj
+
+
+def _lbfgs(
+    Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history, binary=False, x0=None
+):
+    """Lockstep batched L-BFGS on ``f = (Σ sw·CE + cinv/2·‖W‖²) / n_obj`` for every problem.
+
+    Z: [P, n, d]; sw: [P, L, n]; codes: [P, L, n]; cmask: [P, L, K]; cinv: [P, L, G].
+    Returns parameters ``[P, L, G, K, d+1]`` (last column = intercept), iterations, converged.
+    With ``binary`` (every problem has two classes) K is 1 and the loss is the sigmoid log-loss.
+    """
+    P, n, d = Z.shape
+    L, Gr, K = cinv.shape[1], cinv.shape[2], cmask.shape[2]
+    dev = Z.device
+    codes_g = codes.clamp_min(0)[:, :, None, None, :].expand(P, L, Gr, 1, n)
+    neg_inf = ~cmask[:, :, None, :, None]
+    sw_g = sw[:, :, None, :]  # [P, L, 1, n]
+    cinv_w = cinv[:, :, :, None, None]
+    inv_n = 1.0 / n_obj[:, :, None]  # [P, L, 1]
+
+    if binary:
+        K = 1
+        target = codes.clamp_min(0)[:, :, None, None, :].float()  # [P, L, 1, 1, n]
+        sign = 2.0 * target - 1.0
+
+    def fg_binary(x, act):
+        W, b = x[..., :d], x[..., d]
+        z = _rows_matmul(W.reshape(P, L * Gr, d), Z, act).view(P, L, Gr, 1, n) + b[..., None]
+        nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
+        f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
+        R = (torch.sigmoid(z) - target) * sw_g[:, :, :, None, :]
+        g = torch.empty_like(x)
+        g[..., :d] = _cols_matmul(R.view(P, L * Gr, n), Z, act).view(P, L, Gr, 1, d) + cinv_w * W
+        g[..., d] = R.sum(-1)
+        return f, g * inv_n[..., None, None]
+
+    def fg(x, act=None):
+        """Objective and gradient; only activation sets in ``act`` are computed (CPU)."""
+        if binary:
+            return fg_binary(x, act)
+        W, b = x[..., :d], x[..., d]
+        logits = _rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
+        logits = (logits + b[..., None]).masked_fill(neg_inf, -math.inf)
+        logp = torch.log_softmax(logits, dim=3)
+        nll = -logp.gather(3, codes_g).squeeze(3)
+        f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
+        R = logp.exp()
+        R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
+        R = R * sw_g[:, :, :, None, :]
+        g = torch.empty_like(x)
+        g[..., :d] = (
+            _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d) + cinv_w * W
+        )
+        g[..., d] = R.sum(-1)
+        return f, g * inv_n[..., None, None]
+
+    def dot(a, b):
+        return (a * b).sum((-1, -2))
+
+    x = torch.zeros(P, L, Gr, K, d + 1, device=dev) if x0 is None else x0.to(dev).clone()
+    f, g = fg(x)
+    passes = np.ones(P, np.int64)  # evaluations per activation set (each reads X twice)
+    n_iter = torch.zeros(P, L, Gr, dtype=torch.int64, device=dev)
+    done = g.abs().amax((-1, -2)) <= tol
+    S: list[Tensor] = []
+    Y: list[Tensor] = []
+    RHO: list[Tensor] = []
+    for _ in range(max_iter):
+        if bool(done.all()):
+            break
+        # two-loop recursion
+        q = g.clone()
+        alpha = []
+        for s_i, y_i, r_i in zip(reversed(S), reversed(Y), reversed(RHO), strict=True):
+            a = r_i * dot(s_i, q)
+            q -= a[..., None, None] * y_i
+            alpha.append(a)
+        r = precond(q, (~done).flatten(1).any(1).cpu().numpy())
+        for (s_i, y_i, r_i), a in zip(zip(S, Y, RHO, strict=True), reversed(alpha), strict=True):
+            beta = r_i * dot(y_i, r)
+            r += s_i * (a - beta)[..., None, None]
+        direction = -r
+        gd = dot(g, direction)
+        bad_dir = gd >= 0
+        if bool(bad_dir.any()):
+            fallback = -precond(g)
+            direction = torch.where(bad_dir[..., None, None], fallback, direction)
+            gd = dot(g, direction)
+        # Armijo backtracking; a pass only touches activation sets with a problem still moving
+        step = (~done).float()
+        need = ~done
+        f_new, g_new = f, g
+        for _ls in range(21):
+            x_new = x + step[..., None, None] * direction
+            need_np = need.cpu().numpy()  # [P, L, G]
+            passes += need_np.reshape(P, -1).any(1)
+            act = np.repeat(need_np.reshape(P, L * Gr, 1), K, axis=2).reshape(P, -1)
+            f_try, g_try = fg(x_new, act)
+            f_new = torch.where(need, f_try, f_new)
+            g_new = torch.where(need[..., None, None], g_try, g_new)
+            ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
+            if bool(ok.all()):
+                break
+            need = ~ok
+            step = torch.where(ok, step, step * 0.5 if _ls < 19 else torch.zeros_like(step))
+        s_new = x_new - x
+        y_new = g_new - g
+        sy = dot(s_new, y_new)
+        rho = torch.where(sy > 1e-12, 1.0 / sy.clamp_min(1e-12), torch.zeros_like(sy))
+        S.append(s_new)
+        Y.append(y_new)
+        RHO.append(rho)
+        if len(S) > history:
+            S.pop(0)
+            Y.pop(0)
+            RHO.pop(0)
+        n_iter += (~done).long()
+        stalled = (step == 0) & ~done
+        x, f, g = x_new, f_new, g_new
+        done = done | (g.abs().amax((-1, -2)) <= tol) | stalled
+    converged = g.abs().amax((-1, -2)) <= tol
+    return x, n_iter, converged, passes
+
+
+def _fit_logistic_chunk(
+    X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, tol, max_iter, hist, init=None
+):
+    """Fit every (label, grid) problem of a chunk of activation sets; score on ``eval_rows``.
+
+    ``init`` (refit after a C grid) reuses the grid's eigendecomposition as the preconditioner,
+    rescaled to the new row count, and warm-starts from the chosen grid solution mapped exactly
+    into the new standardization; no new Gram or factorization is computed.
+    """
+    P, L, N = codes.shape
+    Ztr, gram, idx_tr, valid_tr, mean, scale = _standardize_gram(
+        X, fit_rows, with_gram=init is None
+    )
+    dev = X.device
+    codes_t = torch.from_numpy(codes).to(dev)
+    idx_t = torch.from_numpy(idx_tr).to(dev)
+    ctr = torch.gather(codes_t, 2, idx_t[:, None, :].expand(P, L, idx_tr.shape[1]))
+    ok_t = torch.from_numpy(ok).to(dev)
+    sw = ((ctr >= 0) & torch.from_numpy(valid_tr).to(dev)[:, None, :] & ok_t[:, :, None]).float()
+    n_obj = sw.sum(-1).clamp_min(1.0)
+    cmask_t = torch.from_numpy(cmask).to(dev)
+    cinv = torch.from_numpy(cinv_eff).to(dev, torch.float32)
+    n_rows = torch.from_numpy(np.maximum(valid_tr.sum(1), 1)).to(dev)
+    binary = cmask.shape[2] == 2  # every problem of the batch is binary: one sigmoid logit
+    if binary:
+        cinv = cinv / 2.0  # undo the 2-class-softmax factor
+    eig, x0 = None, None
+    if init is not None:
+        ev, V = init["eig"]
+        eig = (ev * (n_rows / init["n_rows"]).float()[:, None], V)
+        xo = torch.from_numpy(init["x0"]).to(dev)  # [P, L, 1, K, d+1], old standardization
+        ratio = (init["scale"] / scale)[:, None, None, None, :]  # old scale / new scale ...
+        shift = ((mean - init["mean"]) / init["scale"])[:, None, None, None, :]
+        w_old = xo[..., :-1]
+        b_new = xo[..., -1] + (w_old * shift).sum(-1)
+        x0 = torch.cat([w_old / ratio, b_new[..., None]], dim=-1)
+        if binary:
+            x0 = 2.0 * x0[:, :, :, 1:2, :]
+    precond = _Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary, eig=eig)
+    x, n_iter, conv, passes = _lbfgs(
+        Ztr,
+        sw,
+        ctr,
+        cmask_t,
+        cinv,
+        n_obj,
+        precond,
+        tol=tol,
+        max_iter=max_iter,
+        history=hist,
+        binary=binary,
+        x0=x0,
+    )
+    if binary:  # back to the two-row softmax form shared with multinomial problems
+        x = torch.cat([-0.5 * x, 0.5 * x], dim=3)
+    del Ztr
+    Zte, idx_te, valid_te = _apply_standardize(X, eval_rows, mean, scale)
+    Gr, K = cinv.shape[2], cmask.shape[2]
+    W, b = x[..., :-1], x[..., -1]
+    logits = _rows_matmul(W.reshape(P, L * Gr * K, -1), Zte).view(P, L, Gr, K, -1)
+    logits = (logits + b[..., None]).masked_fill(~cmask_t[:, :, None, :, None], -math.inf)
+    logp = torch.log_softmax(logits, dim=3)
+    return dict(
+        logp=logp.cpu().numpy(),  # [P, L, G, K, n_te]
+        idx_te=idx_te,
+        valid_te=valid_te,
+        x=x.cpu().numpy(),
+        eig=None if precond.V is None else (precond.ev, precond.V),
+        n_rows=n_rows,
+        mean_t=mean,
+        scale_t=scale,
+        mean=mean.cpu().numpy(),
+        scale=scale.cpu().numpy(),
+        n_iter=n_iter.cpu().numpy(),
+        passes=passes,
+        converged=conv.cpu().numpy(),
+    )
+
+
+def _auroc(score, pos):
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    from scipy.stats import rankdata
+
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _metrics(logp, true_codes, k):
+    """Score logp [k_all, n] against codes [n] (-1 = unseen): acc, bacc, auroc, xent, correct."""
+    lp = logp[:k]
+    pred = lp.argmax(0)
+    correct = (pred == true_codes).astype(np.float32)
+    if correct.size == 0:
+        nan = float("nan")
+        return nan, nan, nan, nan, correct
+    acc = float(correct.mean(dtype=np.float64))
+    present = np.unique(true_codes)
+    recalls = [float(correct[true_codes == c].mean(dtype=np.float64)) for c in present]
+    bacc = float(np.mean(recalls))
+    p_true = np.where(
+        true_codes >= 0, np.exp(lp[np.clip(true_codes, 0, k - 1), np.arange(lp.shape[1])]), 0.0
+    )
+    xent = float(-np.log(np.maximum(p_true, _EPS_PROB)).mean())
+    auroc = _auroc(lp[1] - lp[0], true_codes == 1) if k == 2 and (true_codes >= 0).all() else np.nan
+    return acc, bacc, float(auroc), xent, correct
+
+
+def _run_chunks(fn, P, chunk_size, n_jobs, device_type):
+    chunks = [(s, min(s + chunk_size, P)) for s in range(0, P, chunk_size)]
+    if n_jobs <= 1 or len(chunks) <= 1 or device_type != "cpu":
+        return [fn(s, e) for s, e in chunks]
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1), ThreadPoolExecutor(n_jobs) as pool:
+            return list(pool.map(lambda se: fn(*se), chunks))
+    finally:
+        torch.set_num_threads(prev)
+
+
+def fit_logistic_batch(
+    X: Float[Tensor, "probe n d"] | Float[np.ndarray, "probe n d"],
+    y: Int[np.ndarray, "probe n"] | Int[np.ndarray, "probe label n"],
+    *,
+    train: Bool[np.ndarray, "probe n"] | None = None,
+    mask: Bool[np.ndarray, "probe n"] | None = None,
+    Cs: Sequence[float] = (1.0,),
+    val: Bool[np.ndarray, "probe n"] | None = None,
+    val_fraction: float = 0.2,
+    tol: float = 1e-4,
+    max_iter: int = 300,
+    history: int = 10,
+    device: str | torch.device | None = None,
+    chunk_size: int = 8,
+    n_jobs: int = 1,
+    seed: int = 0,
+) -> BatchProbeResult:
+    """Fit L2 logistic probes for every (activation set, label set) at once, sklearn parity.
+
+    Each problem minimizes ``Σ log-loss + ‖w‖²/(2C)`` on standardized features with an
+    unpenalized intercept, as ``StandardScaler`` + ``LogisticRegression(C=C)`` does (binary:
+    sigmoid; more classes: multinomial). With several ``Cs``, each problem is fit for every C on
+    ``train`` minus a validation split, the C with the best validation accuracy (ties: first in
+    ``Cs``) is chosen, and the problem is refit on all of ``train`` with it.
+
+    Args:
+        X: Activations ``[P, N, d]``; pad activation sets of different sizes and pass ``mask``.
+        y: Integer labels ``[P, N]`` or ``[P, L, N]`` (L label sets sharing each activation set,
+            e.g. task, control, shuffle). Negative labels mark missing rows.
+        train: Training rows ``[P, N]``; the other valid rows are held out. Default: fit on all
+            valid rows and report no held-out metrics (NaN).
+        mask: Valid rows ``[P, N]``; default all.
+        Cs: Grid of inverse regularization strengths.
+        val: Validation rows (subset of ``train``) for the C grid; default carved with ``seed``.
+        val_fraction: Share of training rows carved for validation when ``val`` is None.
+        tol: Stop when the max-abs gradient of the averaged objective is below this (sklearn's).
+        max_iter: Maximum L-BFGS iterations.
+        history: L-BFGS memory.
+        device: Torch device for the math; default that of ``X`` (CPU for numpy).
+        chunk_size: Activation sets solved in lockstep per call (memory vs overhead).
+        n_jobs: CPU worker threads over chunks, each with one BLAS/torch thread.
+        seed: Seed of the validation split.
+
+    Returns:
+        A :class:`BatchProbeResult` with held-out metrics per ``[probe, label]``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(2, 300, 4)).astype(np.float32)
+    >>> y = (X[..., 0] > 0).astype(int)
+    >>> res = fit_logistic_batch(X, y, train=np.arange(300) < 200 + np.zeros((2, 1), bool))
+    >>> bool((res.acc > 0.9).all())
+    True
+    """
+    prep = _prepare(X, y, train, mask, device)
+    Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
+    P, L, N = yl.shape
+    d = Xt.shape[2]
+    Cs_arr = np.asarray(list(Cs), np.float64)
+    if Cs_arr.ndim != 1 or Cs_arr.size == 0 or not np.all(Cs_arr > 0):
+        raise ProbeError(f"Cs must be a non-empty list of positive floats; received {list(Cs)}.")
+    failure = [list(r) for r in prep.failure]
+    codes, classes = _encode(yl, tr, failure)
+    K = max([c.size for row in classes for c in row] + [2])
+    ks = np.array([[max(c.size, 2) for c in row] for row in classes]).reshape(P, L)
+    cmask = np.arange(K)[None, None, :] < ks[:, :, None]
+    binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
+    ok = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
+
+    def solve(fit_rows, eval_rows, cinv, inits=None):
+        def fn(s, e):
+            return _fit_logistic_chunk(
+                Xt[s:e],
+                codes[s:e],
+                fit_rows[s:e],
+                eval_rows[s:e],
+                cinv[s:e],
+                cmask[s:e],
+                ok[s:e],
+                tol=tol,
+                max_iter=max_iter,
+                hist=history,
+                init=None if inits is None else inits[s // chunk_size],
+            )
+
+        return _run_chunks(fn, P, chunk_size, n_jobs, Xt.device.type)
+
+    chosen = np.full((P, L), Cs_arr[0])
+    n_passes = np.zeros(P, np.int64)
+    if Cs_arr.size > 1:
+        vrows = carve_validation(tr, fraction=val_fraction, seed=seed) if val is None else val
+        vrows = np.asarray(vrows, bool) & tr
+        fit_rows = tr & ~vrows
+        for p in range(P):
+            n_fit, n_val = int(fit_rows[p].sum()), int(vrows[p].sum())
+            for lab in range(L):
+                if failure[p][lab] is None and (n_fit < 2 or n_val < 1):
+                    failure[p][lab] = (
+                        f"too few examples for the validation split: {n_fit} fit and {n_val} "
+                        "validation rows. Pass a single C or more training rows."
+                    )
+                elif failure[p][lab] is None:
+                    fl = codes[p, lab][fit_rows[p]]
+                    if np.unique(fl[fl >= 0]).size < 2:
+                        failure[p][lab] = (
+                            "single-class labels after carving the validation split; "
+                            "pass a single C or more training rows."
+                        )
+        ok[:] = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
+        cinv = binary_factor[:, :, None] / Cs_arr[None, None, :]
+        parts = solve(fit_rows, vrows, cinv)
+        n_passes += np.concatenate([part["passes"] for part in parts])
+        for ci, (s, _e) in enumerate((s, e) for s, e in _chunk_bounds(P, chunk_size)):
+            part = parts[ci]
+            for pp in range(part["logp"].shape[0]):
+                p = s + pp
+                rows = part["idx_te"][pp][part["valid_te"][pp]]
+                for lab in range(L):
+                    if failure[p][lab] is not None:
+                        continue
+                    true = codes[p, lab, rows]
+                    accs = [
+                        float(
+                            (
+                                part["logp"][pp, lab, gi, : ks[p, lab], : rows.size].argmax(0)
+                                == true
+                            ).mean()
+                        )
+                        for gi in range(Cs_arr.size)
+                    ]
+                    chosen[p, lab] = Cs_arr[int(np.argmax(accs))]
+    inits = None
+    if Cs_arr.size > 1:  # refit reuses each chunk's grid eigendecomposition and solution
+        gi = (Cs_arr[None, None, :] == chosen[:, :, None]).argmax(-1)
+        inits = []
+        for ci, (s, e) in enumerate(_chunk_bounds(P, chunk_size)):
+            part = parts[ci]
+            x0 = np.take_along_axis(part["x"], gi[s:e][:, :, None, None, None], axis=2)
+            keys = ("eig", "n_rows", "mean_t", "scale_t")
+            init = dict(
+                zip(("eig", "n_rows", "mean", "scale"), (part[k] for k in keys), strict=True)
+            )
+            inits.append(None if part["eig"] is None else {**init, "x0": x0})
+    cinv = (binary_factor / chosen)[:, :, None]
+    parts = solve(tr, te, cinv, inits)
+
+    acc = np.full((P, L), np.nan)
+    bacc, auroc, xent, majority = acc.copy(), acc.copy(), acc.copy(), acc.copy()
+    n_train = np.zeros((P, L), np.int64)
+    n_test = np.zeros((P, L), np.int64)
+    n_iter = np.zeros((P, L), np.int64)
+    converged = np.zeros((P, L), bool)
+    correct = [[np.zeros(0, np.float32) for _ in range(L)] for _ in range(P)]
+    coef = np.zeros((P, L, K, d), np.float32)
+    intercept = np.zeros((P, L, K), np.float32)
+    mean = np.zeros((P, d))
+    scale = np.ones((P, d))
+    n_passes += np.concatenate([part["passes"] for part in parts])
+    for ci, (s, _e) in enumerate(_chunk_bounds(P, chunk_size)):
+        part = parts[ci]
+        for pp in range(part["logp"].shape[0]):
+            p = s + pp
+            mean[p], scale[p] = part["mean"][pp], part["scale"][pp]
+            rows = part["idx_te"][pp][part["valid_te"][pp]]
+            for lab in range(L):
+                n_train[p, lab] = int((tr[p] & (yl[p, lab] >= 0)).sum())
+                n_test[p, lab] = int((te[p] & (yl[p, lab] >= 0)).sum())
+                if failure[p][lab] is not None:
+                    continue
+                coef[p, lab] = part["x"][pp, lab, 0, :, :d]
+                intercept[p, lab] = part["x"][pp, lab, 0, :, d]
+                n_iter[p, lab] = part["n_iter"][pp, lab, 0]
+                converged[p, lab] = part["converged"][pp, lab, 0]
+                keep = yl[p, lab, rows] >= 0
+                if not keep.any():
+                    continue
+                k = ks[p, lab]
+                true = codes[p, lab, rows][keep]
+                a, bb, au, xe, cor = _metrics(
+                    part["logp"][pp, lab, 0][:, : rows.size][:, keep], true, k
+                )
+                acc[p, lab], bacc[p, lab], auroc[p, lab], xent[p, lab] = a, bb, au, xe
+                correct[p][lab] = cor
+                counts = np.bincount(codes[p, lab][tr[p] & (codes[p, lab] >= 0)], minlength=k)
+                majority[p, lab] = float((true == counts.argmax()).mean())
+    return BatchProbeResult(
+        acc=acc,
+        balanced_acc=bacc,
+        auroc=auroc,
+        xent=xent,
+        majority=majority,
+        C=np.where(ok, chosen, np.nan),
+        n_train=n_train,
+        n_test=n_test,
+        n_iter=n_iter,
+        converged=converged,
+        n_passes=n_passes,
+        failure=failure,
+        correct=correct,
+        coef=coef,
+        intercept=intercept,
+        mean=mean,
+        scale=scale,
+        classes=classes,
+    )
+
+
+def _chunk_bounds(P, chunk_size):
+    return [(s, min(s + chunk_size, P)) for s in range(0, P, chunk_size)]
