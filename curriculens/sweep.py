@@ -34,7 +34,7 @@ from curriculens.activations import (
 from curriculens.behavior import score_behavior
 from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
 from curriculens.errors import ConfigError
-from curriculens.probes import ProbeTask, fit_probe_tasks
+from curriculens.probes import ProbeTask, control_labels, fit_probe_tasks
 from curriculens.skills.registry import Skill, get_skill
 from curriculens.store import Row, Store
 
@@ -147,7 +147,7 @@ class SweepConfig:
 
 
 #: Bump when the control-task labelling changes, so stored units are recomputed.
-_CONTROL_VERSION = 2
+_CONTROL_VERSION = 3
 
 
 def _unit(skill: Skill, config: SweepConfig) -> str:
@@ -163,12 +163,7 @@ def _control_labels(skill: Skill, read_token: np.ndarray, examples, seed: int) -
     types = read_token.astype(str)
     if np.unique(types).size < 2:
         types = np.array([e.prompt for e in examples])
-    rng = np.random.default_rng([seed, 99])
-    uniq = np.unique(types)
-    # classes dealt round-robin, then shuffled: two or more types never collapse to one class
-    labels = rng.permutation(np.arange(uniq.size) % skill.n_classes)
-    table = dict(zip(uniq, labels, strict=True))
-    return np.array([table[t] for t in types])
+    return control_labels(types, n_classes=skill.n_classes, seed=seed)
 
 
 def evaluate_model(

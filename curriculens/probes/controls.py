@@ -25,7 +25,8 @@ def control_labels(
 
     Classes are drawn from the empirical class distribution of ``y`` when given (as in the
     paper), else uniformly from ``n_classes``. The draw depends only on ``seed`` and the sorted
-    set of token types, so every checkpoint of a sweep gets the same control task.
+    set of token types, so every checkpoint of a sweep gets the same control task. Two or more
+    types always get at least two classes.
 
     Args:
         token_ids: Token type of each row ``[n]`` (e.g. the token id at the read position).
@@ -63,4 +64,8 @@ def control_labels(
     types, inverse = np.unique(tok, return_inverse=True)
     rng = np.random.default_rng(seed)
     per_type = rng.choice(k, size=types.size, p=probs)
+    if types.size >= 2 and np.unique(per_type).size < 2:
+        # two or more types must not collapse into one class: a constant is no control task
+        i = rng.integers(types.size)
+        per_type[i] = rng.choice([c for c in range(k) if c != per_type[i]])
     return per_type[inverse].astype(np.int64)
