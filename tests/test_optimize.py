@@ -230,6 +230,19 @@ def test_propose_reads_a_run(tmp_path):
 
 
 # ------------------------------------------------------------------ a very short verify
+def test_short_staged_verify_switches_phases(tmp_path, capsys):
+    run = _synthetic_run(tmp_path / "run")
+    argv = ["optimize", str(run), "--strategy", "staged", "--split", "0.5", "--verify", "--json"]
+    argv += ["--seeds", "1", "--steps", "4", "--evals", "3", "--examples", "20"]
+    argv += ["--skills", "copy_plural", "--jobs", "1", "--boot", "10", "--quiet"]
+    assert main(argv) == 0
+    v = json.loads(capsys.readouterr().out)["verify"]
+    assert v["proposal"]["strategy"] == "staged" and len(v["proposal"]["phases"]) == 2
+    assert v["skills"]["copy_plural"]["target"] is True
+    summary = json.loads((run / "optimize/verify_staged/proposed_seed0/summary.json").read_text())
+    assert summary["phase_steps"] == [2, 4]
+
+
 def test_short_verify_report_structure(tmp_path, capsys):
     run = _synthetic_run(tmp_path / "run")
     argv = ["optimize", str(run), "--verify", "--json", "--seeds", "1", "--steps", "6"]

@@ -152,6 +152,7 @@ def _train_arm(job: dict) -> dict:
         "seconds": round(time.perf_counter() - t0, 1),
         "train_and_eval_seconds": round(train_seconds, 1),
         "final_train_loss": losses[-1][1] if losses else None,
+        "phase_steps": [end for end, _ in phases],
         "loss_curve": losses,
         **heldout,
     }
