@@ -58,7 +58,9 @@ def test_upweight_moves_late_skills_up_and_keeps_budget():
     assert p.proposed["copy"] < p.baseline["copy"]  # first to emerge pays
     # in proportion to delay: the multipliers are ordered like the emergence points
     ratio = {s: p.proposed[s] / p.baseline[s] for s in BASE}
-    assert ratio["copy"] < ratio["facts"] < ratio["plural"] < ratio["copy_plural"]
+    # (up to the median emergence, 3e4 here, a skill is not late and keeps multiplier 1)
+    assert ratio["copy"] == pytest.approx(ratio["facts"])
+    assert ratio["facts"] < ratio["plural"] < ratio["copy_plural"]
     assert set(p.reasons) == set(BASE) and all(p.reasons[s] for s in _changed(p))
     assert p.targets[0] == "copy_plural" and "copy" not in p.targets
     assert len(p.phases) == 1 and p.phases[0].mixture == p.proposed
@@ -269,7 +271,7 @@ def test_short_verify_report_structure(tmp_path, capsys):
     assert np.isfinite(loss["baseline"]) and np.isfinite(loss["change"])
     assert set(v["loss"]["by_source"]) == set(BASE)
     assert isinstance(v["helped"], bool) and isinstance(v["worse"], list)
-    assert v["headline"].startswith(("Helped", "Did not help", "Nothing"))
+    assert v["headline"].startswith(("Helped", "Did not help", "Not tested", "Nothing"))
     md = (run / "optimize" / "verify_upweight.md").read_text()
     assert "| copy" in md and "Held-out loss" in md
     assert (run / "optimize" / "verify_upweight.json").exists()

@@ -193,6 +193,7 @@ def verify_proposal(run: Path, proposal: Proposal, args, log) -> dict:
         jobs=args.jobs,
         n_boot=args.boot,
         threshold=args.threshold,
+        fraction=args.fraction,
         model=_parse_model(args.model),
     )
     _, _, train_cfg = run_baseline(run)
@@ -214,6 +215,7 @@ def verify_proposal(run: Path, proposal: Proposal, args, log) -> dict:
         summaries,
         eval_skills,
         threshold=config.threshold,
+        fraction=config.fraction,
         n_boot=config.n_boot,
         targets=proposal.targets,
     )
@@ -246,6 +248,7 @@ def _tokens_per_step(train: dict) -> int:
 def headline(cmp: dict) -> str:
     """One honest sentence on whether the intervention helped and what it cost."""
     targets = [s for s, r in cmp["skills"].items() if r["target"]]
+    planned = cmp["proposal"]["targets"]
     loss = cmp["loss"]["heldout_baseline_mix"]
     lci = loss["change_ci"]
     if cmp["helped"]:
@@ -255,6 +258,11 @@ def headline(cmp: dict) -> str:
         first = (
             f"Did not help: no targeted skill ({', '.join(targets)}) emerged measurably earlier "
             "at this budget."
+        )
+    elif planned:
+        first = (
+            f"Not tested: no targeted skill ({', '.join(planned)}) was among the evaluated "
+            "skills; add them to --skills."
         )
     else:
         first = "Nothing was targeted: the proposal left every skill's share as it was."

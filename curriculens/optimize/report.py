@@ -28,8 +28,9 @@ def verify_markdown(cmp: dict) -> str:
         f"- {n} seeds x 2 mixes, each {cfg['steps']} steps = {cmp['tokens_per_run']:,} tokens "
         "(same token budget and seeds for both mixes).",
         f"- Evaluation at steps {cfg['eval_steps']} on {cfg['n_examples']} examples per skill.",
-        f"- Emergence: first evaluation with behavior score >= {cmp['criterion']['threshold']}; "
-        "a run that never gets there counts as the last evaluation (a lower bound).",
+        f"- Emergence (the map's rule): first evaluation with behavior score >= "
+        f"{cmp['criterion']['threshold']} and >= {cmp['criterion']['fraction']} x that run's "
+        "final score; a run that never gets there counts as the last evaluation (a lower bound).",
         f"- CIs: {cmp['ci']} ({cmp['n_boot']} resamples). With {n} seed(s) the seed level of "
         "the interval is coarse.",
         f"- Baseline mixture: {p['baseline_source']}. Wall time {cmp['seconds']:.0f} s.",

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from curriculens.analysis.curriculum import SkillEmergence, curriculum, load_table
 from curriculens.corpus import DEFAULT_MIXTURE
 from curriculens.errors import ConfigError, CurriculensError, did_you_mean
@@ -92,11 +94,12 @@ def _tok(t: float | None) -> str:
     return f"{t / 1e6:.2f} M" if t >= 1e5 else f"{t:,.0f}"
 
 
-def delay_fraction(e: SkillEmergence, earliest: float, total: float) -> float:
-    """How late a skill emerged, 0 (first to emerge) .. 1 (at the end of training or never).
+def delay_fraction(e: SkillEmergence, typical: float, total: float) -> float:
+    """How late a skill emerged: 0 (by the ``typical`` point) .. 1 (at the end or never).
 
-    Measured on a log-token scale between the earliest emergence of the map and its last
+    Measured on a log-token scale between the typical (median) emergence of the map and its last
     checkpoint, since emergence in pretraining is spread over orders of magnitude of tokens.
+    Skills that emerged by the median are not late: their delay is 0.
 
     >>> e = SkillEmergence(skill="a", family="", components=(), metric="m", behavior_final=0.9,
     ...     behavior_tokens=1e4, probe_final=0.9, probe_step0=0.5, probe_tokens=None,
@@ -106,8 +109,8 @@ def delay_fraction(e: SkillEmergence, earliest: float, total: float) -> float:
     """
     if e.behavior_tokens is None:
         return 1.0
-    lo = math.log(max(earliest, 1.0))
-    hi = math.log(max(total, earliest * 1.0001, 1.0001))
+    lo = math.log(max(typical, 1.0))
+    hi = math.log(max(total, typical * 1.0001, 1.0001))
     t = math.log(max(e.behavior_tokens, 1.0))
     return min(1.0, max(0.0, (t - lo) / (hi - lo))) if hi > lo else 0.0
 
@@ -138,8 +141,9 @@ def propose_upweight(
 ) -> Proposal:
     """Up-weight late and never-emerging skills in proportion to their delay.
 
-    Each source's weight is multiplied by ``1 + strength * delay`` (:func:`delay_fraction`;
-    censored skills get the full ``1 + strength``), capped at ``max_share`` of the mix, then the
+    Each source's weight is multiplied by ``1 + strength * delay`` (:func:`delay_fraction`:
+    0 up to the map's median emergence, 1 at its last checkpoint; censored skills get the full
+    ``1 + strength``), capped at ``max_share`` of the mix, then the
     mix is renormalized. Early skills keep multiplier 1, so their share shrinks: the token
     budget is fixed and the tokens have to come from somewhere. Sources the map does not cover
     keep their relative weight.
@@ -160,8 +164,8 @@ def propose_upweight(
     base = _check_inputs(emergences, baseline)
     by_skill = {e.skill: e for e in emergences if e.skill in base}
     emerged = [e.behavior_tokens for e in by_skill.values() if e.behavior_tokens]
-    earliest = min(emerged) if emerged else 1.0
-    delay = {s: delay_fraction(e, earliest, total_tokens) for s, e in by_skill.items()}
+    typical = float(np.median(emerged)) if emerged else 1.0
+    delay = {s: delay_fraction(e, typical, total_tokens) for s, e in by_skill.items()}
     mult = {s: 1.0 + strength * delay.get(s, 0.0) for s in base}
     raw = {s: base[s] * mult[s] for s in base}
     proposed = _cap(_normalize(raw), max_share)
@@ -181,15 +185,15 @@ def propose_upweight(
             if proposed[s] > base[s]:
                 targets.append(s)
             reasons[s] = (
-                f"{change}: emerged at {_tok(e.behavior_tokens)} tokens, delay {delay[s]:.2f} "
-                f"of the log-token range; weight x{mult[s]:.2f}"
+                f"{change}: emerged late, at {_tok(e.behavior_tokens)} tokens (median "
+                f"{_tok(typical)}), delay {delay[s]:.2f}; weight x{mult[s]:.2f}"
                 + ("" if proposed[s] > base[s] else ", still down after renormalizing")
                 + "."
             )
         else:
             reasons[s] = (
-                f"{change}: emerged first ({_tok(e.behavior_tokens)} tokens); weight kept, "
-                "share lowered to pay for the delayed skills."
+                f"{change}: emerged early ({_tok(e.behavior_tokens)} tokens, by the median "
+                f"{_tok(typical)}); weight kept, share lowered to pay for the late skills."
             )
         if proposed[s] >= max_share - 1e-9 and raw[s] / sum(raw.values()) > max_share:
             reasons[s] += f" Capped at {_pct(max_share)} of the mix."

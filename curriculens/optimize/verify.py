@@ -38,7 +38,8 @@ class VerifyConfig:
         skills: Skills to evaluate; empty means every source of the mixture.
         jobs: Parallel training processes (each pinned to one torch thread).
         n_boot: Bootstrap resamples of the comparison.
-        threshold: Emergence level of the behavior score (``fixed`` criterion).
+        threshold: Emergence level of the behavior score.
+        fraction: Share of the run's final score also required (the map's ``relative`` rule).
         loss_batches: Held-out batches for the loss on the baseline mix (2 per source too).
         model: Overrides of the train config (``d_model``, ``batch_size``, ...); the rest
             comes from the run's ``train_config.json`` or the trainer defaults.
@@ -52,6 +53,7 @@ class VerifyConfig:
     jobs: int = 2
     n_boot: int = 1000
     threshold: float = 0.8
+    fraction: float = 0.9
     loss_batches: int = 8
     model: tuple[tuple[str, int | float], ...] = ()
 
@@ -100,6 +102,7 @@ def _train_arm(job: dict) -> dict:
     torch.set_num_threads(1)
     out = Path(job["out"])
     out.mkdir(parents=True, exist_ok=True)
+    (out / "job.json").write_text(json.dumps(job, indent=2))
     from transformers import AutoTokenizer
 
     cfg = TrainConfig.from_dict(job["train"])
@@ -229,16 +232,16 @@ def build_jobs(
 
 
 def run_jobs(jobs: Sequence[dict], n_procs: int, log=print) -> list[dict]:
-    """Run the jobs (resuming: a job with a ``summary.json`` is not rerun)."""
+    """Run the jobs; a job already finished with the same settings is reused, not rerun."""
     results: dict[str, dict] = {}
     todo = []
     for j in jobs:
-        done = Path(j["out"]) / "summary.json"
-        if done.exists():
+        done, spec = Path(j["out"]) / "summary.json", Path(j["out"]) / "job.json"
+        if done.exists() and spec.exists() and json.loads(spec.read_text()) == j:
             results[j["name"]] = json.loads(done.read_text())
-            log(f"  {j['name']}: done earlier, reused")
+            log(f"  {j['name']}: done earlier with the same settings, reused")
         else:
-            if Path(j["out"]).exists():  # an interrupted job: start it over
+            if Path(j["out"]).exists():  # interrupted, or other settings: start it over
                 import shutil
 
                 shutil.rmtree(j["out"])
@@ -298,6 +301,7 @@ def compare(
     skills: Sequence[str],
     *,
     threshold: float,
+    fraction: float = 0.9,
     n_boot: int,
     targets: Sequence[str] = (),
     seed: int = 0,
@@ -305,12 +309,13 @@ def compare(
     """Paired comparison of the arms, per skill, with a two-level bootstrap.
 
     Each resample draws seeds with replacement (the same seeds for both arms) and, within each
-    drawn seed and arm, resamples evaluation items jointly across checkpoints. Emergence is the
-    first evaluation with score >= ``threshold``; a curve that never gets there counts as the
-    last evaluation's tokens (a lower bound, so shifts involving censored runs are
+    drawn seed and arm, resamples evaluation items jointly across checkpoints. Emergence uses the
+    map's criterion: the first evaluation with score >= ``threshold`` and >= ``fraction`` of
+    that curve's final score; a curve that never gets there counts as the last evaluation's
+    tokens (a lower bound, so shifts involving censored runs are
     conservative). Intervals are 95% percentile intervals.
     """
-    crit = Criterion(method="fixed", threshold=threshold)
+    crit = Criterion(method="relative", threshold=threshold, fraction=fraction)
     seeds = sorted({s["seed"] for s in summaries})
     by = {(s["arm"], s["seed"]): s for s in summaries}
     data = {(a, sd): _arm_items(out, f"{a}_seed{sd}", skills) for a in ARMS for sd in seeds}
@@ -382,7 +387,7 @@ def compare(
     ]
     return {
         "seeds": seeds,
-        "criterion": {"method": "fixed", "threshold": threshold},
+        "criterion": {"method": "relative", "threshold": threshold, "fraction": fraction},
         "n_boot": n_boot,
         "ci": "95% percentile; resample seeds (paired), then items within seed",
         "skills": per_skill,
