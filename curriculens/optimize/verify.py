@@ -74,7 +74,7 @@ class VerifyConfig:
         """Step 0 plus a log-spaced grid ending at ``steps``.
 
         >>> VerifyConfig(steps=64, n_evals=4).eval_steps()
-        [0, 2, 16, 64]
+        [0, 2, 11, 64]
         """
         grid = np.geomspace(max(1.0, self.steps / 32), self.steps, self.n_evals - 1)
         return sorted({0, *(int(round(s)) for s in grid), self.steps})
