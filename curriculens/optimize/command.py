@@ -266,6 +266,12 @@ def headline(cmp: dict) -> str:
         )
     else:
         first = "Nothing was targeted: the proposal left every skill's share as it was."
+    never = [s for s in targets if cmp["skills"][s]["emergence_verdict"].startswith("never")]
+    if never and not cmp["helped"]:
+        first += (
+            f" {', '.join(never)} never emerged in either arm within "
+            f"{cmp['tokens_per_run']:,} tokens; a larger --steps tests them better."
+        )
     worse = cmp["worse"]
     second = f" Got worse: {', '.join(worse)}." if worse else " No skill got measurably worse."
     third = (
