@@ -223,6 +223,7 @@ def verify_proposal(run: Path, proposal: Proposal, args, log) -> dict:
     cmp["tokens_per_run"] = tokens
     cmp["seconds"] = round(seconds, 1)
     cmp["train_seconds"] = [s["seconds"] for s in summaries]
+    cmp["reused"] = sum(bool(s.get("reused")) for s in summaries)
     cmp["proposal"] = proposal.to_dict()
     cmp["headline"] = headline(cmp)
     md = out / f"verify_{proposal.strategy}.md"

@@ -33,7 +33,9 @@ def verify_markdown(cmp: dict) -> str:
         "final score; a run that never gets there counts as the last evaluation (a lower bound).",
         f"- CIs: {cmp['ci']} ({cmp['n_boot']} resamples). With {n} seed(s) the seed level of "
         "the interval is coarse.",
-        f"- Baseline mixture: {p['baseline_source']}. Wall time {cmp['seconds']:.0f} s.",
+        f"- Baseline mixture: {p['baseline_source']}. Wall time of this invocation "
+        f"{cmp['seconds']:.0f} s ({cmp.get('reused', 0)} of {2 * n} runs reused from an earlier "
+        f"one); seconds per run as trained: {', '.join(f'{t:.0f}' for t in cmp['train_seconds'])}.",
         "",
         "## Per skill",
         "",

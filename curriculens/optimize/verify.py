@@ -238,7 +238,7 @@ def run_jobs(jobs: Sequence[dict], n_procs: int, log=print) -> list[dict]:
     for j in jobs:
         done, spec = Path(j["out"]) / "summary.json", Path(j["out"]) / "job.json"
         if done.exists() and spec.exists() and json.loads(spec.read_text()) == j:
-            results[j["name"]] = json.loads(done.read_text())
+            results[j["name"]] = json.loads(done.read_text()) | {"reused": True}
             log(f"  {j['name']}: done earlier with the same settings, reused")
         else:
             if Path(j["out"]).exists():  # interrupted, or other settings: start it over
