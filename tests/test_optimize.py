@@ -18,7 +18,7 @@ from curriculens.optimize import (
     propose_staged,
     propose_upweight,
 )
-from curriculens.optimize.verify import _phase_bounds
+from curriculens.optimize.verify import _evaluate, _phase_bounds
 from curriculens.skills.registry import get_skill
 from curriculens.store import Row, Store
 
@@ -232,6 +232,26 @@ def test_propose_reads_a_run(tmp_path):
 
 
 # ------------------------------------------------------------------ a very short verify
+def test_in_loop_evaluation_leaves_the_trained_model_alone(tmp_path):
+    from transformers import AutoTokenizer
+
+    from curriculens.corpus import build_toy_tokenizer
+    from curriculens.sweep import SweepConfig, Tracker
+    from curriculens.trainer import TrainConfig, build_model
+
+    build_toy_tokenizer().save_pretrained(str(tmp_path / "tok"))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))
+    model = build_model(TrainConfig(d_model=32, n_heads=2, d_mlp=64), len(tok))
+    before = [(n, tuple(p.shape)) for n, p in model.named_parameters()]
+    tracker = Tracker(tmp_path, tok, config=SweepConfig(skills=("copy",), n_examples=20))
+    try:
+        _evaluate(tracker, model, step=0, tokens=0)
+    finally:
+        tracker.close()
+    assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == before
+    assert model.training
+
+
 def test_short_staged_verify_switches_phases(tmp_path, capsys):
     run = _synthetic_run(tmp_path / "run")
     argv = ["optimize", str(run), "--strategy", "staged", "--split", "0.5", "--verify", "--json"]

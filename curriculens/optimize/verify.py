@@ -24,6 +24,8 @@ from curriculens.errors import ConfigError
 from curriculens.optimize.strategies import Proposal
 
 ARMS = ("baseline", "proposed")
+#: Bumped when training or evaluation changes, so older finished runs are not reused.
+_PROTOCOL = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,8 +123,7 @@ def _train_arm(job: dict) -> dict:
     losses, ema, phase = [], None, -1
     batches = None
     try:
-        tracker.step(model.eval(), step=0, tokens=0)
-        model.train()
+        _evaluate(tracker, model, step=0, tokens=0)
         for step in range(1, cfg.steps + 1):
             k = next(i for i, (end, _) in enumerate(phases) if step <= end)
             if k != phase:  # a new stage: a new stream with that stage's mixture
@@ -141,7 +142,8 @@ def _train_arm(job: dict) -> dict:
             ema = v if ema is None else 0.95 * ema + 0.05 * v
             if step % 10 == 0 or step == cfg.steps:
                 losses.append((step, round(ema, 4)))
-            tracker.step(model, step=step, tokens=step * cfg.tokens_per_step)
+            if step in tracker.schedule:
+                _evaluate(tracker, model, step=step, tokens=step * cfg.tokens_per_step)
         train_seconds = time.perf_counter() - t0
         model.eval()
         heldout = _heldout_loss(model, tokenizer, cfg, job["baseline"], job["loss_batches"])
@@ -161,6 +163,16 @@ def _train_arm(job: dict) -> dict:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _evaluate(tracker, model, *, step: int, tokens: int) -> None:
+    """Evaluate a copy of the model: wrapping it in a TransformerLens bridge replaces its
+    attention modules in place (split Q/K/V parameters the optimizer does not hold), which would
+    freeze attention for the rest of training."""
+    import copy
+
+    tracker.step(copy.deepcopy(model).eval(), step=step, tokens=tokens)
+    model.train()
 
 
 def _heldout_loss(model, tokenizer, cfg, baseline: dict, n_batches: int) -> dict:
@@ -218,6 +230,7 @@ def build_jobs(
             jobs.append(
                 {
                     "arm": arm,
+                    "protocol": _PROTOCOL,
                     "name": f"{arm}_seed{seed}",
                     "out": str(out / f"{arm}_seed{seed}"),
                     "train": train,
