@@ -10,7 +10,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -151,7 +151,8 @@ def build_model(config: TrainConfig, vocab_size: int):
     return GPTNeoXForCausalLM(hf_config)
 
 
-def _lr_at(step: int, config: TrainConfig) -> float:
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate at a 0-based step: linear warm-up, then cosine decay to 10%."""
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
     frac = (step - config.warmup) / max(1, config.steps - config.warmup)
@@ -185,6 +186,9 @@ def train(
     *,
     callbacks: Sequence[Callback] = (),
     progress: bool = True,
+    phases: Sequence[tuple[int, Mapping[str, float]]] | None = None,
+    callback_steps: Sequence[int] | None = None,
+    tokenizer=None,
 ) -> dict:
     """Train the tiny model, saving checkpoints and calling ``callbacks`` on the schedule.
 
@@ -192,16 +196,35 @@ def train(
         config: Hyperparameters.
         out: Run directory; checkpoints go to ``out/checkpoints/step{N}``. ``None`` saves nothing
             (callbacks still run, e.g. a live tracker).
-        callbacks: Each is called as ``cb(model, step=..., tokens=...)`` at every scheduled step.
+        callbacks: Each is called as ``cb(model, step=..., tokens=...)`` at every scheduled step
+            (always at step 0). The model object is the one being trained, in eval mode.
         progress: Show a tqdm bar.
+        phases: A staged data mix: ``[(last_step, mixture), ...]`` in step order, the last
+            ending at ``config.steps``. Phase k draws a fresh stream seeded ``seed + 1000 k``.
+            Default: one phase with ``config.mixture``.
+        callback_steps: Steps at which callbacks run (default: the checkpoint schedule).
+        tokenizer: A toy tokenizer to use (default: a new one).
 
     Returns:
-        A summary: steps, tokens, seconds, tokens/s, final loss, loss curve and checkpoint steps.
+        A summary: steps, tokens, seconds, tokens/s, final loss, loss curve, checkpoint steps,
+        phase ends and the threads used.
     """
-    tokenizer = build_toy_tokenizer()
+    tokenizer = tokenizer or build_toy_tokenizer()
     model = build_model(config, len(tokenizer))
-    corpus = ToyCorpus(mixture=dict(config.mixture), seed=config.seed)
-    batches = corpus.batches(tokenizer, config.batch_size, config.seq_len)
+    phases = list(phases or [(config.steps, dict(config.mixture))])
+    if [end for end, _ in phases] != sorted(end for end, _ in phases) or phases[-1][
+        0
+    ] != config.steps:
+        raise ConfigError(
+            f"phases end at steps {[end for end, _ in phases]}; they must increase and the last "
+            f"must be config.steps = {config.steps}."
+        )
+    phase_batches = [
+        ToyCorpus(mixture=dict(mix), seed=config.seed + 1000 * k).batches(
+            tokenizer, config.batch_size, config.seq_len
+        )
+        for k, (_, mix) in enumerate(phases)
+    ]
     if config.threads == 0:
         trial = next(
             ToyCorpus(seed=config.seed + 1).batches(tokenizer, config.batch_size, config.seq_len)
@@ -214,6 +237,7 @@ def train(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98)
     )
     schedule = set(config.schedule())
+    cb_steps = set(schedule if callback_steps is None else callback_steps) | {0}
     ckpt_root = Path(out) / "checkpoints" if out is not None else None
     if ckpt_root is not None:
         ckpt_root.mkdir(parents=True, exist_ok=True)
@@ -222,15 +246,16 @@ def train(
     def checkpoint(step: int) -> None:
         model.eval()
         tokens = step * config.tokens_per_step
-        if ckpt_root is not None:
+        if ckpt_root is not None and step in schedule:
             d = ckpt_root / f"step{step}"
             model.save_pretrained(str(d))
             tokenizer.save_pretrained(str(d))
             (d / "curriculens_checkpoint.json").write_text(
                 json.dumps({"step": step, "tokens": tokens, "seed": config.seed})
             )
-        for cb in callbacks:
-            cb(model, step=step, tokens=tokens)
+        if step in cb_steps:
+            for cb in callbacks:
+                cb(model, step=step, tokens=tokens)
         model.train()
 
     losses: list[tuple[int, float]] = []
@@ -239,10 +264,13 @@ def train(
     model.train()
     bar = tqdm(range(1, config.steps + 1), desc="train", disable=not progress, unit="step")
     ema = None
+    phase = 0
     for step in bar:
-        ids = next(batches)
+        while step > phases[phase][0]:
+            phase += 1
+        ids = next(phase_batches[phase])
         for g in opt.param_groups:
-            g["lr"] = _lr_at(step - 1, config)
+            g["lr"] = lr_at(step - 1, config)
         loss = model(input_ids=ids, labels=ids).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -253,7 +281,7 @@ def train(
         if step % 10 == 0 or step == config.steps:
             losses.append((step, round(ema, 4)))
             bar.set_postfix(loss=f"{ema:.3f}")
-        if step in schedule:
+        if step in schedule or step in cb_steps:
             checkpoint(step)
     seconds = time.perf_counter() - t0
     tokens = config.steps * config.tokens_per_step
@@ -265,6 +293,7 @@ def train(
         "final_loss": losses[-1][1] if losses else None,
         "loss_curve": losses,
         "checkpoints": sorted(schedule),
+        "phase_steps": [end for end, _ in phases],
         **threads,
     }
     if out is not None:

@@ -8,6 +8,7 @@ items within seeds and seeds across the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -97,9 +98,9 @@ def _train_arm(job: dict) -> dict:
     """Train one (arm, seed) with in-loop evaluation; writes ``summary.json`` in its folder."""
     import torch
 
-    from curriculens.corpus import ToyCorpus, build_toy_tokenizer
+    from curriculens.corpus import build_toy_tokenizer
     from curriculens.sweep import SweepConfig, Tracker
-    from curriculens.trainer import TrainConfig, _lr_at, build_model
+    from curriculens.trainer import TrainConfig, train
 
     torch.set_num_threads(1)
     out = Path(job["out"])
@@ -107,48 +108,37 @@ def _train_arm(job: dict) -> dict:
     (out / "job.json").write_text(json.dumps(job, indent=2))
     from transformers import AutoTokenizer
 
-    cfg = TrainConfig.from_dict(job["train"])
+    cfg = dataclasses.replace(TrainConfig.from_dict(job["train"]), threads=1)
     # saved and reloaded, as a checkpoint's tokenizer is: the TransformerLens bridge needs the
     # ``name_or_path`` that only a loaded tokenizer carries
     build_toy_tokenizer().save_pretrained(str(out / "tokenizer"))
     tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
-    model = build_model(cfg, len(tokenizer))
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98)
-    )
     sweep_cfg = SweepConfig(**job["sweep"])
     tracker = Tracker(out, tokenizer, config=sweep_cfg, schedule=job["evals"], run=job["name"])
-    phases = job["phases"]
+    trained = {}
+
+    def evaluate(model, *, step: int, tokens: int) -> None:
+        trained["model"] = model  # the same module all along: after train(), the final model
+        _evaluate(tracker, model, step=step, tokens=tokens)
+
     t0 = time.perf_counter()
-    losses, ema, phase = [], None, -1
-    batches = None
     try:
-        _evaluate(tracker, model, step=0, tokens=0)
-        for step in range(1, cfg.steps + 1):
-            k = next(i for i, (end, _) in enumerate(phases) if step <= end)
-            if k != phase:  # a new stage: a new stream with that stage's mixture
-                phase = k
-                corpus = ToyCorpus(mixture=phases[k][1], seed=cfg.seed + 1000 * k)
-                batches = corpus.batches(tokenizer, cfg.batch_size, cfg.seq_len)
-            ids = next(batches)
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(step - 1, cfg)
-            loss = model(input_ids=ids, labels=ids).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            v = loss.item()
-            ema = v if ema is None else 0.95 * ema + 0.05 * v
-            if step % 10 == 0 or step == cfg.steps:
-                losses.append((step, round(ema, 4)))
-            if step in tracker.schedule:
-                _evaluate(tracker, model, step=step, tokens=step * cfg.tokens_per_step)
+        result = train(
+            cfg,
+            None,
+            callbacks=[evaluate],
+            progress=False,
+            phases=[(end, mix) for end, mix in job["phases"]],
+            callback_steps=job["evals"],
+            tokenizer=tokenizer,
+        )
         train_seconds = time.perf_counter() - t0
-        model.eval()
+        model = trained["model"].eval()
         heldout = _heldout_loss(model, tokenizer, cfg, job["baseline"], job["loss_batches"])
     finally:
         tracker.close()
+    losses = result["loss_curve"]
+    phases = job["phases"]
     summary = {
         "arm": job["arm"],
         "seed": cfg.seed,
