@@ -498,26 +498,23 @@ def _measure_task(
 ) -> tuple[str, list[tuple[str, list[Row]]]]:
     """One checkpoint's unfinished units, computed without a store (a Ray task)."""
     torch.set_num_threads(config.threads)
-    model, tokenizer = ck.load(device=config.device)
-    fp = ck.fingerprint or fingerprint(model)
-    todo = [get_skill(s) for s in config.skills]
-    todo = [s for s in todo if _unit(s, config) not in done.get(fp, set())]
-    measured = []
-    if todo:
-        measured = _measure(
-            model,
-            tokenizer,
-            config,
-            todo,
-            checkpoint=ck.label,
-            step=ck.step,
-            tokens=ck.tokens,
-            run=run,
-            fp=fp,
-            progress=False,
-        )
-    del model, tokenizer
-    gc.collect()  # the bridge holds reference cycles: free the model now (fast: _young_heap)
+    with _loaded(ck, config) as (model, tokenizer, fp):
+        todo = [get_skill(s) for s in config.skills]
+        todo = [s for s in todo if _unit(s, config) not in done.get(fp, set())]
+        measured = []
+        if todo:
+            measured = _measure(
+                model,
+                tokenizer,
+                config,
+                todo,
+                checkpoint=ck.label,
+                step=ck.step,
+                tokens=ck.tokens,
+                run=run,
+                fp=fp,
+                progress=False,
+            )
     return fp, measured
 
 
@@ -530,24 +527,36 @@ def _sweep_one(
     progress: bool,
     dedupe: bool = True,
 ) -> None:
+    with _loaded(ck, config) as (model, tokenizer, fp):
+        key = _dedupe_key(ck.label, fp, seen, dedupe)
+        if key is not None:
+            evaluate_model(
+                model,
+                tokenizer,
+                config,
+                checkpoint=ck.label,
+                step=ck.step,
+                tokens=ck.tokens,
+                run=run,
+                store=store,
+                fp=key,
+                progress=progress,
+            )
+
+
+@contextmanager
+def _loaded(ck: Checkpoint, config: SweepConfig):
+    """Load a checkpoint as ``(model, tokenizer, fingerprint)`` and free it on exit.
+
+    The bridge holds reference cycles, so the model is collected explicitly before the next one
+    loads (fast inside :func:`_young_heap`).
+    """
     model, tokenizer = ck.load(device=config.device)
-    fp = ck.fingerprint or fingerprint(model)
-    key = _dedupe_key(ck.label, fp, seen, dedupe)
-    if key is not None:
-        evaluate_model(
-            model,
-            tokenizer,
-            config,
-            checkpoint=ck.label,
-            step=ck.step,
-            tokens=ck.tokens,
-            run=run,
-            store=store,
-            fp=key,
-            progress=progress,
-        )
-    del model, tokenizer
-    gc.collect()  # the bridge holds reference cycles: free the model now (fast: _young_heap)
+    try:
+        yield model, tokenizer, ck.fingerprint or fingerprint(model)
+    finally:
+        del model, tokenizer
+        gc.collect()
 
 
 @contextmanager

@@ -650,6 +650,20 @@ def _run_chunks(fn, P, chunk_size, n_jobs, device_type):
         torch.set_num_threads(prev)
 
 
+def positive_grid(values, name: str) -> np.ndarray:
+    """A regularization grid as a float64 array; raises unless non-empty and all positive.
+
+    >>> positive_grid([0.1, 1], "Cs").tolist()
+    [0.1, 1.0]
+    """
+    grid = np.asarray(list(values), np.float64)
+    if grid.ndim != 1 or grid.size == 0 or not np.all(grid > 0):
+        raise ProbeError(
+            f"{name} must be a non-empty list of positive floats; received {list(values)}."
+        )
+    return grid
+
+
 def fit_logistic_batch(
     X: Float[Tensor, "probe n d"] | Float[np.ndarray, "probe n d"],
     y: Int[np.ndarray, "probe n"] | Int[np.ndarray, "probe label n"],
@@ -707,9 +721,7 @@ def fit_logistic_batch(
     Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
     P, L, N = yl.shape
     d = Xt.shape[2]
-    Cs_arr = np.asarray(list(Cs), np.float64)
-    if Cs_arr.ndim != 1 or Cs_arr.size == 0 or not np.all(Cs_arr > 0):
-        raise ProbeError(f"Cs must be a non-empty list of positive floats; received {list(Cs)}.")
+    Cs_arr = positive_grid(Cs, "Cs")
     failure = [list(r) for r in prep.failure]
     codes, classes = _encode(yl, tr, failure)
     K = max([c.size for row in classes for c in row] + [2])

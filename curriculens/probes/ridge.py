@@ -14,7 +14,6 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from curriculens.errors import ProbeError
 from curriculens.probes.fused import (
     BatchProbeResult,
     _apply_standardize,
@@ -22,6 +21,7 @@ from curriculens.probes.fused import (
     _encode,
     _prepare,
     _standardize_gram,
+    positive_grid,
 )
 
 __all__ = ["fit_ridge_batch"]
@@ -72,9 +72,7 @@ def fit_ridge_batch(
     Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
     P, L, N = yl.shape
     d = Xt.shape[2]
-    al = np.asarray(list(alphas), np.float64)
-    if al.ndim != 1 or al.size == 0 or not np.all(al > 0):
-        raise ProbeError(f"alphas must be a non-empty list of positive floats; received {alphas}.")
+    al = positive_grid(alphas, "alphas")
     failure = [list(r) for r in prep.failure]
     codes, classes = _encode(yl, tr, failure)
     K = max([c.size for row in classes for c in row] + [2])
