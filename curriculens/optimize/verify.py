@@ -156,12 +156,9 @@ def _train_arm(job: dict) -> dict:
 
 
 def _evaluate(tracker, model, *, step: int, tokens: int) -> None:
-    """Evaluate a copy of the model: wrapping it in a TransformerLens bridge replaces its
-    attention modules in place (split Q/K/V parameters the optimizer does not hold), which would
-    freeze attention for the rest of training."""
-    import copy
-
-    tracker.step(copy.deepcopy(model).eval(), step=step, tokens=tokens)
+    """Evaluate the live model; :class:`~curriculens.sweep.Tracker` measures a detached copy, so
+    the TransformerLens bridge never rewires the modules the optimizer is training."""
+    tracker.step(model, step=step, tokens=tokens)
     model.train()
 
 
