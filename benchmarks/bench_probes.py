@@ -25,7 +25,11 @@ import torch
 from scipy.special import ndtri
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from curriculens.probes.fused import carve_validation, fit_logistic_batch
+from curriculens.probes.fused import (
+    _preconditioner_rank,
+    carve_validation,
+    fit_logistic_batch,
+)
 
 GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 
@@ -57,6 +61,8 @@ WORKLOADS = {
         control=True,
     ),
     "W2": Workload(name="W2", n_skills=4, n_layers=6, n=2000, n_train=1600, d=128),
+    # not in the issue: a 1B-class width, where the default preconditioner switches to a sketch
+    "W-wide": Workload(name="W-wide", n_skills=4, n_layers=2, n=4000, n_train=3200, d=2048),
 }
 
 
@@ -214,16 +220,18 @@ def measure_rates(n, d):
     return n * d * d / gram_s / 1e9, A.nbytes / mv_s / 1e9
 
 
-def floor_seconds(res, train, val, d, cores, gflops, gbs, grid):
+def floor_seconds(res, train, val, d, cores, gflops, gbs, grid, rank=None):
     """The floor of this design at this box's measured single-thread rates, spread over cores.
 
     Gram FLOPs (``n·d²`` with syrk; one Gram per activation set, on the fit split when a C grid
-    is searched, none for the refit, which reuses it) plus the passes the solver made over X
-    (``res.n_passes`` evaluations, each reading the training block twice).
+    is searched, none for the refit, which reuses it; with a rank-``r`` Nyström sketch instead,
+    its two products, ``2·n·d·r`` multiply-adds, counted at the syrk rate) plus the passes the
+    solver made over X (``res.n_passes`` evaluations, each reading the training block twice).
     """
     n_tr = train.sum(1)
     n_gram = n_tr - val.sum(1) if grid else n_tr
-    gram = float((n_gram * d * d).sum()) / (gflops * 1e9)
+    work = d * d if rank is None else 2 * d * rank
+    gram = float((n_gram * work).sum()) / (gflops * 1e9)
     passes = float((2 * res.n_passes * n_tr * d * 4).sum()) / (gbs * 1e9)
     return (gram + passes) / cores
 
@@ -285,6 +293,25 @@ def main(argv=None):
             torch.cuda.synchronize()
         fused_s = time.perf_counter() - t0
     log(f"fused {fused_s:.2f}s  iters mean {res.n_iter.mean():.1f} max {res.n_iter.max()}")
+    rank = _preconditioner_rank("auto", w.d)
+    fused_exact_s = None
+    if rank is not None:  # the default chose a Nyström sketch: time the exact Gram beside it
+        with threadpool_limits(limits=1):
+            t0 = time.perf_counter()
+            exact = fit_logistic_batch(
+                X,
+                labels,
+                train=train,
+                Cs=w.grid,
+                val=val,
+                device=args.device,
+                n_jobs=n_jobs,
+                precond_rank=None,
+            )
+            if args.device != "cpu":
+                torch.cuda.synchronize()
+            fused_exact_s = time.perf_counter() - t0
+        log(f"fused, exact Gram preconditioner {fused_exact_s:.2f}s")
 
     run_sklearn_best(
         X[:2, :300], labels[:2, :, :300], train[:2, :300], val[:2, :300], w.grid, args.jobs
@@ -307,7 +334,7 @@ def main(argv=None):
 
     diff = np.abs(res.acc - sk_acc)
     gflops, gbs = measure_rates(w.n_train, w.d)
-    floor = floor_seconds(res, train, val, w.d, args.jobs, gflops, gbs, len(w.grid) > 1)
+    floor = floor_seconds(res, train, val, w.d, args.jobs, gflops, gbs, len(w.grid) > 1, rank)
     blas = sorted({f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info()})
     out = {
         "workload": w.name,
@@ -319,6 +346,11 @@ def main(argv=None):
         "sklearn_default_s": None if sklearn_default_s is None else round(sklearn_default_s, 3),
         "sklearn_default_measured_fits": measured,
         "probekit_s": probekit_s,
+        "precond": "exact Gram" if rank is None else f"Nystrom rank {rank}",
+        "fused_exact_s": None if fused_exact_s is None else round(fused_exact_s, 3),
+        "exact_max_abs_acc_diff": None
+        if fused_exact_s is None
+        else round(float(np.nanmax(np.abs(exact.acc - sk_acc))), 5),
         "speedup": round(sklearn_s / fused_s, 2),
         "speedup_vs_default": None
         if sklearn_default_s is None
@@ -352,6 +384,7 @@ def main(argv=None):
     else:
         rows = [
             ("fused", fused_s),
+            ("fused, exact Gram", fused_exact_s),
             ("sklearn best", sklearn_s),
             ("sklearn default", sklearn_default_s),
             ("probekit", probekit_s),

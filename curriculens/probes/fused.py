@@ -274,7 +274,10 @@ def _gram(Z: Float[Tensor, "probe n d"]) -> Float[Tensor, "probe d d"]:
     if Z.device.type != "cpu":
         return torch.bmm(Z.transpose(1, 2), Z)
     Zn = Z.numpy()
-    return torch.from_numpy(np.stack([Zn[p].T @ Zn[p] for p in range(Zn.shape[0])]))
+    G = np.empty((Zn.shape[0], Zn.shape[2], Zn.shape[2]), np.float32)
+    for p in range(Zn.shape[0]):
+        np.matmul(Zn[p].T, Zn[p], out=G[p])
+    return torch.from_numpy(G)
 
 
 def _gather_rows(X, rows):
@@ -312,7 +315,7 @@ def _standardize_gram(X, rows, *, with_gram=True):
         var = torch.diagonal(gram, dim1=1, dim2=2) / cnt
     else:
         gram = None
-        var = torch.linalg.vector_norm(Z, dim=1).square() / cnt
+        var = Z.square().sum(1) / cnt  # (vector_norm over dim 1 is ~7x slower here)
     scale = var.double().sqrt()
     scale = torch.where(
         scale < 1e-6 * scale.amax(1, keepdim=True).clamp_min(1e-30), torch.ones_like(scale), scale
@@ -320,7 +323,8 @@ def _standardize_gram(X, rows, *, with_gram=True):
     Z.div_(scale[:, None, :])
     if gram is not None:
         gram.div_(scale[:, :, None] * scale[:, None, :])
-    return Z, gram, idx, valid, mean, scale
+    trace = (var / scale.square()).sum(1) * cnt[:, 0]  # ‖Z‖² without another pass
+    return Z, gram, idx, valid, mean, scale, trace
 
 
 def _apply_standardize(X, rows, mean, scale):
@@ -335,7 +339,15 @@ def _apply_standardize(X, rows, mean, scale):
 
 
 class _Precond:
-    """Applies ``H0⁻¹`` of the Böhning bound to gradients ``[P, L, G, K, d+1]``."""
+    """Applies ``H0⁻¹`` of the Böhning bound to gradients ``[P, L, G, K, d+1]``.
+
+    ``H0`` is built from one of: the exact Gram (``gram``; a Cholesky inverse when every problem
+    shares one C, else an eigendecomposition that serves every C), or a spectral factorization
+    ``eig = (ev, V, tail)`` of the bound, given in its units: the top eigenpairs ``ev [P, r]``,
+    ``V [P, d, r]`` and one eigenvalue ``tail [P]`` standing in for the rest of the spectrum
+    (zero when ``r = d``). The low-rank form comes from a randomized Nyström sketch
+    (:func:`_nystrom`) or from a C grid's factorization reused for the refit.
+    """
 
     def __init__(self, gram, n_rows, cinv, cmask, n_obj, *, binary=False, eig=None):
         P, L, Gr = cinv.shape
@@ -345,32 +357,42 @@ class _Precond:
         self.cinv = cinv  # [P, L, G]
         self.n_obj = n_obj[:, :, None, None, None]  # [P, L, 1, 1, 1]
         # binary (one sigmoid logit): H0 = ¼ G; K-class softmax: ½ (I - 11ᵀ/K) ⊗ G
-        bound = 0.25 if binary else 0.5
-        self.b_scale = 1.0 / (bound * n_rows.float()[:, None, None, None])  # intercept
-        uniform = bool((cinv == cinv.reshape(P, -1)[:, :1, None]).all())
-        if eig is not None:  # reuse an eigendecomposition of the bound (e.g. from the C grid)
-            self.ev, self.V = eig
-            self.inv = None
+        self.bound = 0.25 if binary else 0.5
+        self.b_scale = 1.0 / (self.bound * n_rows.float()[:, None, None, None])  # intercept
+        self.chol = None
+        if eig is not None:  # a spectral factorization of the bound (Nyström sketch or C grid)
+            self.ev, self.V, self.tail = eig
             return
-        h = bound * gram.float()
+        h = gram.float().mul_(self.bound)  # in place: the Gram is not needed afterwards
+        uniform = bool((cinv == cinv.reshape(P, -1)[:, :1, None]).all())
         if uniform:
-            # float32 Cholesky + explicit inverse (one gemm per apply beats two trsm); the rare
-            # probe whose float32 factorization fails is redone in float64
-            eye = torch.eye(gram.shape[-1], dtype=torch.float32, device=gram.device)
-            lam = cinv.reshape(P, -1)[:, 0]
-            a = h + lam[:, None, None] * eye
-            chol, info = torch.linalg.cholesky_ex(a)
+            # float32 Cholesky, applied by two triangular solves: measured on the 2-core box
+            # for d = 768, factor plus 10 applies took 12 ms per set against 20-30 ms with an
+            # explicit inverse (torch or LAPACK potri). A probe whose float32 factorization
+            # fails is redone in float64 with a small jitter.
+            h.diagonal(dim1=1, dim2=2).add_(cinv.reshape(P, -1)[:, :1])
+            chol, info = torch.linalg.cholesky_ex(h)
             bad = info != 0
             if bool(bad.any()):
-                chol64 = torch.linalg.cholesky(a[bad].double() + 1e-6 * eye.double())
-                chol[bad] = chol64.float()
-            self.inv = torch.cholesky_inverse(chol)
+                eye = torch.eye(gram.shape[-1], dtype=torch.float64, device=gram.device)
+                chol[bad] = torch.linalg.cholesky(h[bad].double() + 1e-6 * eye).float()
+            self.chol = chol
             self.V = None
         else:
             ev, V = torch.linalg.eigh(h)
             self.ev = ev.clamp_min(0.0)
             self.V = V
-            self.inv = None
+            self.tail = None  # a full basis: no remainder
+
+    def _solve(self, w0, c):
+        """``(ev-part + tail·(I - VVᵀ) + c)⁻¹ w0`` for rows ``w0 [.., m, d]``, ``c [.., m, 1]``."""
+        if self.chol is not None:
+            return torch.cholesky_solve(w0.mT, self.chol).mT
+        coef = torch.bmm(w0, self.V)
+        if self.tail is None:
+            return torch.bmm(coef / (self.ev[:, None, :] + c), self.V.mT)
+        dt = self.tail[:, None, None] + c
+        return w0 / dt + torch.bmm(coef * (1.0 / (self.ev[:, None, :] + c) - 1.0 / dt), self.V.mT)
 
     def __call__(self, g: Tensor, act: np.ndarray | None = None) -> Tensor:
         """``H0⁻¹ g``; only activation sets in ``act`` are computed (others get zeros)."""
@@ -384,18 +406,20 @@ class _Precond:
         w0 = g0[..., :d].reshape(P, L * Gr * K, d)
         c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
         if g.device.type != "cpu" or act is None or act.all():
-            if self.inv is not None:
-                sol = torch.bmm(w0, self.inv)
-            else:
-                u = torch.bmm(w0, self.V) / (self.ev[:, None, :] + c)
-                sol = torch.bmm(u, self.V.transpose(1, 2))
+            sol = self._solve(w0, c)
         else:  # per-set loop over the sets still moving (no copies of the d×d factors)
             sol = torch.zeros_like(w0)
             for p in np.flatnonzero(act):
-                if self.inv is not None:
-                    sol[p] = w0[p] @ self.inv[p]
-                else:
+                if self.chol is not None:
+                    sol[p] = torch.cholesky_solve(w0[p].T, self.chol[p]).T
+                elif self.tail is None:
                     sol[p] = ((w0[p] @ self.V[p]) / (self.ev[p] + c[p])) @ self.V[p].T
+                else:
+                    coef = w0[p] @ self.V[p]
+                    dt = self.tail[p] + c[p]
+                    sol[p] = w0[p] / dt + (coef * (1.0 / (self.ev[p] + c[p]) - 1.0 / dt)) @ (
+                        self.V[p].T
+                    )
         out = torch.empty_like(g)
         cinv = self.cinv[:, :, :, None, None]
         if self.binary:
@@ -404,6 +428,44 @@ class _Precond:
             out[..., :d] = sol.reshape(P, L, Gr, K, d) + gm[..., :d] * self.cmask / cinv
         out[..., d:] = g0[..., d:] * self.b_scale[:, :, :, :, None]
         return out * self.n_obj
+
+
+def _nystrom(Z, trace, rank, seed):
+    """Randomized Nyström approximation of each Gram ``ZᵀZ`` (Tropp et al. 2017, stable form).
+
+    Costs two ``[n, d] × [d, r]`` products per activation set instead of the ``n·d²`` Gram and
+    the ``d³`` factorization. Returns the top eigenpairs ``ev [P, r]``, ``V [P, d, r]`` and
+    ``tail [P]``, the mean of the remaining eigenvalues (from the exact trace), which
+    preconditions the rest.
+    """
+    P, n, d = Z.shape
+    gen = torch.Generator().manual_seed(seed)
+    omega = torch.linalg.qr(torch.randn(d, rank, generator=gen, dtype=torch.float64)).Q
+    om32 = omega.to(Z.device, torch.float32)
+    if Z.device.type == "cpu":
+        Y = torch.stack([Z[p].T @ (Z[p] @ om32) for p in range(P)])
+    else:
+        Y = torch.bmm(Z.mT, Z @ om32)
+    Y = Y.double()
+    om = omega.to(Z.device)
+    # shift for stability; the floor keeps an all-zero set (a failed probe) factorizable
+    nu = (math.sqrt(d) * torch.finfo(torch.float32).eps * torch.linalg.matrix_norm(Y)).clamp_min(
+        1e-12
+    )
+    Yn = Y + nu[:, None, None] * om
+    B = om.T @ Yn
+    B = 0.5 * (B + B.mT)
+    chol, info = torch.linalg.cholesky_ex(B)
+    if bool((info != 0).any()):
+        eye = torch.eye(rank, dtype=B.dtype, device=B.device)
+        chol = torch.linalg.cholesky(
+            B + 1e-8 * B.diagonal(dim1=1, dim2=2).amax(1)[:, None, None] * eye
+        )
+    F = torch.linalg.solve_triangular(chol, Yn.mT, upper=False).mT  # Yn C⁻ᵀ
+    U, S, _ = torch.linalg.svd(F, full_matrices=False)
+    ev = (S.square() - nu[:, None]).clamp_min(0.0)
+    tail = ((trace.double() - ev.sum(1)) / max(d - rank, 1)).clamp_min(0.0)
+    return ev.float(), U.float(), tail.float()
 
 
 def _lbfgs(
@@ -529,7 +591,20 @@ def _lbfgs(
 
 
 def _fit_logistic_chunk(
-    X, codes, fit_rows, eval_rows, cinv_eff, cmask, ok, *, tol, max_iter, hist, init=None
+    X,
+    codes,
+    fit_rows,
+    eval_rows,
+    cinv_eff,
+    cmask,
+    ok,
+    *,
+    tol,
+    max_iter,
+    hist,
+    rank,
+    seed,
+    init=None,
 ):
     """Fit every (label, grid) problem of a chunk of activation sets; score on ``eval_rows``.
 
@@ -538,8 +613,9 @@ def _fit_logistic_chunk(
     into the new standardization; no new Gram or factorization is computed.
     """
     P, L, N = codes.shape
-    Ztr, gram, idx_tr, valid_tr, mean, scale = _standardize_gram(
-        X, fit_rows, with_gram=init is None
+    lowrank = init is None and rank is not None
+    Ztr, gram, idx_tr, valid_tr, mean, scale, trace = _standardize_gram(
+        X, fit_rows, with_gram=init is None and not lowrank
     )
     dev = X.device
     codes_t = torch.from_numpy(codes).to(dev)
@@ -555,9 +631,14 @@ def _fit_logistic_chunk(
     if binary:
         cinv = cinv / 2.0  # undo the 2-class-softmax factor
     eig, x0 = None, None
+    if lowrank:
+        ev, V, tail = _nystrom(Ztr, trace, rank, seed)
+        bound = 0.25 if binary else 0.5
+        eig = (bound * ev, V, bound * tail)
     if init is not None:
-        ev, V = init["eig"]
-        eig = (ev * (n_rows / init["n_rows"]).float()[:, None], V)
+        ev, V, tail = init["eig"]
+        ratio = (n_rows / init["n_rows"]).float()
+        eig = (ev * ratio[:, None], V, None if tail is None else tail * ratio)
         xo = torch.from_numpy(init["x0"]).to(dev)  # [P, L, 1, K, d+1], old standardization
         ratio = (init["scale"] / scale)[:, None, None, None, :]  # old scale / new scale ...
         shift = ((mean - init["mean"]) / init["scale"])[:, None, None, None, :]
@@ -595,7 +676,7 @@ def _fit_logistic_chunk(
         idx_te=idx_te,
         valid_te=valid_te,
         x=x.cpu().numpy(),
-        eig=None if precond.V is None else (precond.ev, precond.V),
+        eig=None if precond.V is None else (precond.ev, precond.V, precond.tail),
         n_rows=n_rows,
         mean_t=mean,
         scale_t=scale,
@@ -637,17 +718,40 @@ def _metrics(logp, true_codes, k):
     return acc, bacc, float(auroc), xent, correct
 
 
-def _run_chunks(fn, P, chunk_size, n_jobs, device_type):
-    chunks = [(s, min(s + chunk_size, P)) for s in range(0, P, chunk_size)]
+def _run_chunks(fn, chunks, n_jobs, device_type):
     if n_jobs <= 1 or len(chunks) <= 1 or device_type != "cpu":
-        return [fn(s, e) for s, e in chunks]
+        return [fn(i, se) for i, se in enumerate(chunks)]
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1), ThreadPoolExecutor(n_jobs) as pool:
-            return list(pool.map(lambda se: fn(*se), chunks))
+            return list(pool.map(lambda ise: fn(*ise), enumerate(chunks)))
     finally:
         torch.set_num_threads(prev)
+
+
+_AUTO_EXACT_MAX_D = 1280
+_AUTO_RANK = 128
+
+
+def _preconditioner_rank(precond_rank, d: int) -> int | None:
+    """The Nyström rank to use for ``d`` features, or None for the exact Gram.
+
+    >>> _preconditioner_rank("auto", 768) is None, _preconditioner_rank("auto", 2048)
+    (True, 128)
+    >>> _preconditioner_rank(64, 32) is None  # a rank of at least d is the exact Gram
+    True
+    """
+    if precond_rank == "auto":
+        return None if d <= _AUTO_EXACT_MAX_D else _AUTO_RANK
+    if precond_rank is None:
+        return None
+    if isinstance(precond_rank, bool) or not isinstance(precond_rank, int) or precond_rank < 1:
+        raise ProbeError(
+            f"precond_rank must be 'auto', None (exact Gram) or a positive int; received "
+            f"{precond_rank!r}."
+        )
+    return None if precond_rank >= d else precond_rank
 
 
 def positive_grid(values, name: str) -> np.ndarray:
@@ -680,6 +784,7 @@ def fit_logistic_batch(
     chunk_size: int = 8,
     n_jobs: int = 1,
     seed: int = 0,
+    precond_rank: int | str | None = "auto",
 ) -> BatchProbeResult:
     """Fit L2 logistic probes for every (activation set, label set) at once, sklearn parity.
 
@@ -705,7 +810,13 @@ def fit_logistic_batch(
         device: Torch device for the math; default that of ``X`` (CPU for numpy).
         chunk_size: Activation sets solved in lockstep per call (memory vs overhead).
         n_jobs: CPU worker threads over chunks, each with one BLAS/torch thread.
-        seed: Seed of the validation split.
+        seed: Seed of the validation split and of the Nyström sketch.
+        precond_rank: Preconditioner. ``None``: the exact Gram of each activation set (one
+            ``n·d²`` product and a ``d³`` factorization). An int ``r``: a rank-``r`` randomized
+            Nyström sketch of it (two ``n·d·r`` products), which needs more passes but wins when
+            ``d`` is large. ``"auto"`` (default): exact up to d = 1280, rank 128 above; measured
+            on the 2-core box, exact was faster at d = 768 and on par at d = 1024, and the sketch
+            2.2x faster at d = 2048 (``benchmarks/bench_probes.py --workload W-wide``).
 
     Returns:
         A :class:`BatchProbeResult` with held-out metrics per ``[probe, label]``.
@@ -721,6 +832,7 @@ def fit_logistic_batch(
     Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
     P, L, N = yl.shape
     d = Xt.shape[2]
+    rank = _preconditioner_rank(precond_rank, d)
     Cs_arr = positive_grid(Cs, "Cs")
     failure = [list(r) for r in prep.failure]
     codes, classes = _encode(yl, tr, failure)
@@ -730,8 +842,11 @@ def fit_logistic_batch(
     binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
     ok = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
 
+    bounds = _chunk_bounds(P, chunk_size, n_jobs if Xt.device.type == "cpu" else 1)
+
     def solve(fit_rows, eval_rows, cinv, inits=None):
-        def fn(s, e):
+        def fn(ci, se):
+            s, e = se
             return _fit_logistic_chunk(
                 Xt[s:e],
                 codes[s:e],
@@ -743,10 +858,12 @@ def fit_logistic_batch(
                 tol=tol,
                 max_iter=max_iter,
                 hist=history,
-                init=None if inits is None else inits[s // chunk_size],
+                rank=rank,
+                seed=seed,
+                init=None if inits is None else inits[ci],
             )
 
-        return _run_chunks(fn, P, chunk_size, n_jobs, Xt.device.type)
+        return _run_chunks(fn, bounds, n_jobs, Xt.device.type)
 
     chosen = np.full((P, L), Cs_arr[0])
     n_passes = np.zeros(P, np.int64)
@@ -773,7 +890,7 @@ def fit_logistic_batch(
         cinv = binary_factor[:, :, None] / Cs_arr[None, None, :]
         parts = solve(fit_rows, vrows, cinv)
         n_passes += np.concatenate([part["passes"] for part in parts])
-        for ci, (s, _e) in enumerate((s, e) for s, e in _chunk_bounds(P, chunk_size)):
+        for ci, (s, _e) in enumerate(bounds):
             part = parts[ci]
             for pp in range(part["logp"].shape[0]):
                 p = s + pp
@@ -796,7 +913,7 @@ def fit_logistic_batch(
     if Cs_arr.size > 1:  # refit reuses each chunk's grid eigendecomposition and solution
         gi = (Cs_arr[None, None, :] == chosen[:, :, None]).argmax(-1)
         inits = []
-        for ci, (s, e) in enumerate(_chunk_bounds(P, chunk_size)):
+        for ci, (s, e) in enumerate(bounds):
             part = parts[ci]
             x0 = np.take_along_axis(part["x"], gi[s:e][:, :, None, None, None], axis=2)
             keys = ("eig", "n_rows", "mean_t", "scale_t")
@@ -819,7 +936,7 @@ def fit_logistic_batch(
     mean = np.zeros((P, d))
     scale = np.ones((P, d))
     n_passes += np.concatenate([part["passes"] for part in parts])
-    for ci, (s, _e) in enumerate(_chunk_bounds(P, chunk_size)):
+    for ci, (s, _e) in enumerate(bounds):
         part = parts[ci]
         for pp in range(part["logp"].shape[0]):
             p = s + pp
@@ -868,5 +985,19 @@ def fit_logistic_batch(
     )
 
 
-def _chunk_bounds(P, chunk_size):
-    return [(s, min(s + chunk_size, P)) for s in range(0, P, chunk_size)]
+def _chunk_bounds(P, chunk_size, n_jobs=1):
+    """Contiguous chunks of at most ``chunk_size`` sets, as even as possible, and a multiple of
+    ``n_jobs`` in number, so no worker idles through a last, lone chunk.
+
+    >>> _chunk_bounds(26, 8, 2)
+    [(0, 6), (6, 13), (13, 20), (20, 26)]
+    >>> _chunk_bounds(5, 8)
+    [(0, 5)]
+    """
+    if P == 0:
+        return []
+    n_jobs = max(1, min(n_jobs, P))
+    n = n_jobs * math.ceil(P / (n_jobs * max(chunk_size, 1)))
+    n = min(n, P)
+    edges = [round(i * P / n) for i in range(n + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))

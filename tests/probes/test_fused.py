@@ -168,3 +168,25 @@ def test_multinomial_grid_refit_matches_sklearn_refit():
     assert res.C[0, 0] in grid and res.converged[0, 0]
     ref, _ = _sk_acc(X, y, tr, res.C[0, 0])
     assert abs(res.acc[0, 0] - ref) <= 0.01
+
+
+@pytest.mark.parametrize("load", [load_breast_cancer, load_digits])
+@pytest.mark.parametrize("Cs", [(1.0,), (0.1, 1.0, 10.0)])
+def test_nystrom_preconditioner_reaches_the_exact_optimum(load, Cs):
+    """A low-rank sketch only changes the path, not the optimum: same C, near-same weights."""
+    X, y = load(return_X_y=True)
+    tr = _split(len(y))
+    Xb = np.stack([X, X[:, ::-1]]).astype(np.float32)  # two activation sets in one batch
+    kw = dict(train=np.stack([tr, tr]), Cs=Cs, tol=1e-5, max_iter=1000)
+    exact = fit_logistic_batch(Xb, np.stack([y, y]), precond_rank=None, **kw)
+    sketch = fit_logistic_batch(Xb, np.stack([y, y]), precond_rank=8, **kw)
+    assert sketch.converged.all() and exact.converged.all()
+    np.testing.assert_array_equal(sketch.C, exact.C)
+    np.testing.assert_allclose(sketch.acc, exact.acc, atol=0.01)
+    np.testing.assert_allclose(sketch.coef, exact.coef, atol=0.05 * np.abs(exact.coef).max())
+
+
+def test_bad_preconditioner_rank_is_rejected():
+    X = np.random.default_rng(0).normal(size=(1, 40, 3)).astype(np.float32)
+    with pytest.raises(ProbeError, match=r"precond_rank must be 'auto', None"):
+        fit_logistic_batch(X, (X[..., 0] > 0).astype(int), precond_rank=0)
