@@ -816,7 +816,7 @@ def fit_logistic_batch(
             Nyström sketch of it (two ``n·d·r`` products), which needs more passes but wins when
             ``d`` is large. ``"auto"`` (default): exact up to d = 1280, rank 128 above; measured
             on the 2-core box, exact was faster at d = 768 and on par at d = 1024, and the sketch
-            2.2x faster at d = 2048 (``benchmarks/bench_probes.py --workload W-wide``).
+            1.7-2.4x faster at d = 2048 (``benchmarks/bench_probes.py --workload W-wide``).
 
     Returns:
         A :class:`BatchProbeResult` with held-out metrics per ``[probe, label]``.
