@@ -359,6 +359,7 @@ class _Precond:
         # binary (one sigmoid logit): H0 = ¼ G; K-class softmax: ½ (I - 11ᵀ/K) ⊗ G
         self.bound = 0.25 if binary else 0.5
         self.b_scale = 1.0 / (self.bound * n_rows.float()[:, None, None, None])  # intercept
+        self.scale = None  # per-problem curvature scale [P, L, G] of the bound (eigenbasis only)
         self.chol = None
         if eig is not None:  # a spectral factorization of the bound (Nyström sketch or C grid)
             self.ev, self.V, self.tail = eig
@@ -379,7 +380,7 @@ class _Precond:
             self.chol = chol
             self.V = None
         else:
-            ev, V = torch.linalg.eigh(h)
+            ev, V = _eigh(h)
             self.ev = ev.clamp_min(0.0)
             self.V = V
             self.tail = None  # a full basis: no remainder
@@ -405,6 +406,11 @@ class _Precond:
             g0 = (g - gm) * self.cmask
         w0 = g0[..., :d].reshape(P, L * Gr * K, d)
         c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
+        sc = None
+        if self.scale is not None and self.chol is None:
+            # (s·H0 + I/C)⁻¹ = (H0 + I/(sC))⁻¹ / s: a scaled bound is a shifted one
+            sc = self.scale[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
+            c = c / sc
         if g.device.type != "cpu" or act is None or act.all():
             sol = self._solve(w0, c)
         else:  # per-set loop over the sets still moving (no copies of the d×d factors)
@@ -420,6 +426,8 @@ class _Precond:
                     sol[p] = w0[p] / dt + (coef * (1.0 / (self.ev[p] + c[p]) - 1.0 / dt)) @ (
                         self.V[p].T
                     )
+        if sc is not None:
+            sol = sol / sc
         out = torch.empty_like(g)
         cinv = self.cinv[:, :, :, None, None]
         if self.binary:
@@ -428,6 +436,24 @@ class _Precond:
             out[..., :d] = sol.reshape(P, L, Gr, K, d) + gm[..., :d] * self.cmask / cinv
         out[..., d:] = g0[..., d:] * self.b_scale[:, :, :, :, None]
         return out * self.n_obj
+
+
+def _eigh(h: Float[Tensor, "probe d d"]) -> tuple[Tensor, Tensor]:
+    """Eigendecomposition of each symmetric ``h``. On CPU, LAPACK ``ssyevd`` through SciPy: for
+    d = 768 it took 59-64 ms here against 78-85 ms for ``torch.linalg.eigh``."""
+    if h.device.type != "cpu":
+        return torch.linalg.eigh(h)
+    from scipy.linalg import lapack
+
+    H = h.numpy()
+    ev = np.empty(H.shape[:2], np.float32)
+    V = np.empty_like(H)
+    for p in range(H.shape[0]):
+        w, v, info = lapack.ssyevd(H[p], compute_v=1, lower=1)
+        if info != 0:  # did not converge: torch's driver, in float64
+            w, v = (t.float().numpy() for t in torch.linalg.eigh(h[p].double()))
+        ev[p], V[p] = w, v
+    return torch.from_numpy(ev), torch.from_numpy(V)
 
 
 def _nystrom(Z, trace, rank, seed):
@@ -485,6 +511,10 @@ def _lbfgs(
     sw_g = sw[:, :, None, :]  # [P, L, 1, n]
     cinv_w = cinv[:, :, :, None, None]
     inv_n = 1.0 / n_obj[:, :, None]  # [P, L, 1]
+    k_cls = cmask.sum(-1).float().clamp_min(2.0)[:, :, None]  # [P, L, 1]
+    adapt = precond.chol is None  # an eigenbasis (or sketch) rescales for free
+    if adapt:
+        precond.scale = torch.ones(P, L, Gr, device=dev)
 
     if binary:
         K = 1
@@ -496,11 +526,14 @@ def _lbfgs(
         z = _rows_matmul(W.reshape(P, L * Gr, d), Z, act).view(P, L, Gr, 1, n) + b[..., None]
         nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
         f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
-        R = (torch.sigmoid(z) - target) * sw_g[:, :, :, None, :]
+        prob = torch.sigmoid(z)
+        # mean curvature of the loss relative to the bound's ¼: 4·p(1-p), averaged over rows
+        curv = (4.0 * prob * (1.0 - prob)).squeeze(3).mul_(sw_g).sum(-1) * inv_n
+        R = (prob - target) * sw_g[:, :, :, None, :]
         g = torch.empty_like(x)
         g[..., :d] = _cols_matmul(R.view(P, L * Gr, n), Z, act).view(P, L, Gr, 1, d) + cinv_w * W
         g[..., d] = R.sum(-1)
-        return f, g * inv_n[..., None, None]
+        return f, g * inv_n[..., None, None], curv
 
     def fg(x, act=None):
         """Objective and gradient; only activation sets in ``act`` are computed (CPU)."""
@@ -513,6 +546,9 @@ def _lbfgs(
         nll = -logp.gather(3, codes_g).squeeze(3)
         f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
         R = logp.exp()
+        # mean curvature relative to the bound's ½ on centered directions: 2(1-Σp²)/(k-1)
+        purity = R.square().sum(3)  # [P, L, G, n]
+        curv = ((1.0 - purity) * sw_g).sum(-1) * inv_n * 2.0 / (k_cls - 1.0)
         R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
         R = R * sw_g[:, :, :, None, :]
         g = torch.empty_like(x)
@@ -520,13 +556,13 @@ def _lbfgs(
             _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d) + cinv_w * W
         )
         g[..., d] = R.sum(-1)
-        return f, g * inv_n[..., None, None]
+        return f, g * inv_n[..., None, None], curv
 
     def dot(a, b):
         return (a * b).sum((-1, -2))
 
     x = torch.zeros(P, L, Gr, K, d + 1, device=dev) if x0 is None else x0.to(dev).clone()
-    f, g = fg(x)
+    f, g, curv = fg(x)
     passes = np.ones(P, np.int64)  # evaluations per activation set (each reads X twice)
     n_iter = torch.zeros(P, L, Gr, dtype=torch.int64, device=dev)
     done = g.abs().amax((-1, -2)) <= tol
@@ -557,14 +593,15 @@ def _lbfgs(
         # Armijo backtracking; a pass only touches activation sets with a problem still moving
         step = (~done).float()
         need = ~done
-        f_new, g_new = f, g
+        f_new, g_new, curv_new = f, g, curv
         for _ls in range(21):
             x_new = x + step[..., None, None] * direction
             need_np = need.cpu().numpy()  # [P, L, G]
             passes += need_np.reshape(P, -1).any(1)
             act = np.repeat(need_np.reshape(P, L * Gr, 1), K, axis=2).reshape(P, -1)
-            f_try, g_try = fg(x_new, act)
+            f_try, g_try, curv_try = fg(x_new, act)
             f_new = torch.where(need, f_try, f_new)
+            curv_new = torch.where(need, curv_try, curv_new)
             g_new = torch.where(need[..., None, None], g_try, g_new)
             ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
             if bool(ok.all()):
@@ -584,8 +621,17 @@ def _lbfgs(
             RHO.pop(0)
         n_iter += (~done).long()
         stalled = (step == 0) & ~done
-        x, f, g = x_new, f_new, g_new
+        x, f, g, curv = x_new, f_new, g_new, curv_new
         done = done | (g.abs().amax((-1, -2)) <= tol) | stalled
+        if adapt:
+            # The Böhning bound overstates the curvature once predictions are confident
+            # (p(1-p) ≪ ¼), which makes weakly regularized problems crawl. Rescale it to the
+            # measured mean curvature when that moved by more than 2x. Only H0 changes, so the
+            # stored (s, y) pairs stay valid. On W1-full this cut passes per set from 33 to 23.
+            target_s = curv.clamp(0.02, 1.0)
+            ratio = target_s / precond.scale
+            change = ((ratio > 2.0) | (ratio < 0.5)) & ~done
+            precond.scale = torch.where(change, target_s, precond.scale)
     converged = g.abs().amax((-1, -2)) <= tol
     return x, n_iter, converged, passes
 
