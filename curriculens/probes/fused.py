@@ -291,11 +291,14 @@ def _gather_rows(X, rows):
         r = np.flatnonzero(rows[p])
         idx[p, : r.size] = r
         valid[p, : r.size] = True
-    Z = torch.zeros(P, n_max, d, dtype=X.dtype, device=X.device)
+    # only padding rows are zeroed; the rest is overwritten by the copy
+    Z = torch.empty(P, n_max, d, dtype=X.dtype, device=X.device)
     for p in range(P):  # index_select copies whole rows: ~3x faster than gather on CPU
         k = int(counts[p])
         if k:
             torch.index_select(X[p], 0, torch.from_numpy(idx[p, :k]).to(X.device), out=Z[p, :k])
+        if k < n_max:
+            Z[p, k:] = 0.0
     return Z, idx, valid, torch.from_numpy(valid).to(X.device, X.dtype)[:, :, None]
 
 
