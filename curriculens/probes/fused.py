@@ -269,8 +269,15 @@ def _cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], a
     return out
 
 
-def _gram(Z: Float[Tensor, "probe n d"]) -> Float[Tensor, "probe d d"]:
+def _gram(Z: Float[Tensor, "probe n d"], *, tf32: bool = False) -> Float[Tensor, "probe d d"]:
     """``ZᵀZ`` per probe. On CPU numpy detects ``A.T @ A`` and calls syrk (about 2× torch.mm)."""
+    if Z.device.type == "cuda" and tf32:
+        prev = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = True
+        try:
+            return torch.bmm(Z.transpose(1, 2), Z)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = prev
     if Z.device.type != "cpu":
         return torch.bmm(Z.transpose(1, 2), Z)
     Zn = Z.numpy()
@@ -302,18 +309,24 @@ def _gather_rows(X, rows):
     return Z, idx, valid, torch.from_numpy(valid).to(X.device, X.dtype)[:, :, None]
 
 
-def _standardize_gram(X, rows, *, with_gram=True):
+def _standardize_gram(X, rows, *, with_gram=True, precond_only=False):
     """Standardized training block ``Z [P, n_max, d]`` (padding rows zero) and its Gram ``ZᵀZ``.
 
     One pass centers in place; the Gram of the centered block gives the variances on its
-    diagonal, so scaling costs no extra pass over the Gram: ``G_std = G / (s sᵀ)``.
+    diagonal, so scaling costs no extra pass over the Gram: ``G_std = G / (s sᵀ)``. With
+    ``precond_only`` (the Gram only preconditions) a CUDA Gram may use TF32.
     """
     Z, idx, valid, vmask = _gather_rows(X, rows)
     cnt = torch.from_numpy(np.maximum(valid.sum(1), 1)).to(X.device, torch.float32)[:, None]
     Z.mul_(vmask)
     mean = Z.sum(dim=1) / cnt
     Z.sub_(mean[:, None, :]).mul_(vmask)
-    if with_gram:
+    if with_gram and precond_only and X.device.type == "cuda":
+        # TF32 for a Gram that only preconditions; the variances that set the
+        # standardization (and so the fitted model) stay exact float32
+        var = Z.square().sum(1) / cnt
+        gram = _gram(Z, tf32=True)
+    elif with_gram:
         gram = _gram(Z).to(X.device)
         var = torch.diagonal(gram, dim1=1, dim2=2) / cnt
     else:
@@ -664,7 +677,7 @@ def _fit_logistic_chunk(
     P, L, N = codes.shape
     lowrank = init is None and rank is not None
     Ztr, gram, idx_tr, valid_tr, mean, scale, trace = _standardize_gram(
-        X, fit_rows, with_gram=init is None and not lowrank
+        X, fit_rows, with_gram=init is None and not lowrank, precond_only=True
     )
     dev = X.device
     codes_t = torch.from_numpy(codes).to(dev)
@@ -830,7 +843,7 @@ def fit_logistic_batch(
     max_iter: int = 300,
     history: int = 10,
     device: str | torch.device | None = None,
-    chunk_size: int = 8,
+    chunk_size: int | None = None,
     n_jobs: int = 1,
     seed: int = 0,
     precond_rank: int | str | None = "auto",
@@ -857,7 +870,9 @@ def fit_logistic_batch(
         max_iter: Maximum L-BFGS iterations.
         history: L-BFGS memory.
         device: Torch device for the math; default that of ``X`` (CPU for numpy).
-        chunk_size: Activation sets solved in lockstep per call (memory vs overhead).
+        chunk_size: Activation sets solved in lockstep per call (memory vs overhead). Default:
+            8 on CPU; on a GPU, as many as fit in a quarter of its free memory, since there
+            every chunk costs a full set of kernel launches per iteration.
         n_jobs: CPU worker threads over chunks, each with one BLAS/torch thread.
         seed: Seed of the validation split and of the Nyström sketch.
         precond_rank: Preconditioner. ``None``: the exact Gram of each activation set (one
@@ -891,6 +906,10 @@ def fit_logistic_batch(
     binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
     ok = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
 
+    if chunk_size is None:
+        chunk_size = _default_chunk_size(Xt)
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ProbeError(f"chunk_size must be a positive int or None; received {chunk_size!r}.")
     bounds = _chunk_bounds(P, chunk_size, n_jobs if Xt.device.type == "cpu" else 1)
 
     def solve(fit_rows, eval_rows, cinv, inits=None):
@@ -1032,6 +1051,16 @@ def fit_logistic_batch(
         scale=scale,
         classes=classes,
     )
+
+
+def _default_chunk_size(X: Tensor) -> int:
+    """8 sets per chunk on CPU; on CUDA, as many as fit in a quarter of the free memory, at
+    about four copies of each set's block (gathered rows, Gram, factor, temporaries)."""
+    if X.device.type != "cuda":
+        return 8
+    free, _total = torch.cuda.mem_get_info(X.device)
+    per_set = 4 * X.shape[1] * X.shape[2] * 4 + 3 * X.shape[2] ** 2 * 4
+    return max(1, int(free // 4 // max(per_set, 1)))
 
 
 def _chunk_bounds(P, chunk_size, n_jobs=1):

@@ -159,6 +159,20 @@ def test_cpu_and_cuda_agree():
     np.testing.assert_allclose(cpu.coef, gpu.coef, atol=5e-2)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("precond_rank", [None, 8])
+def test_cpu_and_cuda_agree_on_a_c_grid(precond_rank):
+    """The eigenbasis or sketch path with a C grid (TF32 Gram on the GPU) picks the same C."""
+    X, y = load_breast_cancer(return_X_y=True)
+    tr = _split(len(y))
+    kw = dict(train=tr[None], Cs=(0.1, 1.0, 10.0), precond_rank=precond_rank, tol=1e-5)
+    cpu = fit_logistic_batch(X[None].astype(np.float32), y[None], **kw)
+    gpu = fit_logistic_batch(X[None].astype(np.float32), y[None], device="cuda", **kw)
+    assert cpu.C[0, 0] == gpu.C[0, 0]
+    assert abs(cpu.acc[0, 0] - gpu.acc[0, 0]) <= 0.01
+
+
 def test_multinomial_grid_refit_matches_sklearn_refit():
     """C grid on a multinomial problem: the warm-started refit equals a fresh sklearn refit."""
     X, y = load_digits(return_X_y=True)
