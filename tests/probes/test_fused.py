@@ -204,3 +204,27 @@ def test_bad_preconditioner_rank_is_rejected():
     X = np.random.default_rng(0).normal(size=(1, 40, 3)).astype(np.float32)
     with pytest.raises(ProbeError, match=r"precond_rank must be 'auto', None"):
         fit_logistic_batch(X, (X[..., 0] > 0).astype(int), precond_rank=0)
+
+
+def test_large_sets_take_the_skipping_loop_and_match_separate_fits():
+    """Sets above the small-block size run per-set kernels that skip converged sets; a hard and
+    an easy problem batched together must equal their separate fits."""
+    from curriculens.probes.fused import _SMALL_BLOCK
+
+    rng = np.random.default_rng(3)
+    n, d = 1100, 300
+    assert n * d * 4 > _SMALL_BLOCK
+    X = rng.normal(size=(2, n, d)).astype(np.float32) * np.linspace(0.2, 3, d, dtype=np.float32)
+    y = np.stack(
+        [
+            (rng.random(n) < 0.5).astype(int),  # no signal: converges in a few iterations
+            (X[1] @ rng.normal(size=d) + 8 * rng.normal(size=n) > 0).astype(int),  # noisy
+        ]
+    )
+    tr = np.broadcast_to(_split(n, 1), (2, n)).copy()
+    both = fit_logistic_batch(X, y, train=tr)
+    assert both.n_iter[0, 0] != both.n_iter[1, 0]  # one set stops while the other moves
+    for p in range(2):
+        one = fit_logistic_batch(X[p : p + 1], y[p : p + 1], train=tr[p : p + 1])
+        assert both.acc[p, 0] == pytest.approx(one.acc[0, 0], abs=1e-9)
+        np.testing.assert_allclose(both.coef[p], one.coef[0], atol=1e-3)
