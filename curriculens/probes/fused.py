@@ -151,6 +151,11 @@ def _prepare(X, y, train, mask, device) -> _Prepared:
             "Stack activation sets (pad shorter ones and pass mask=) or add a leading axis."
         )
     P, N, d = X.shape
+    if P == 0 or N == 0 or d == 0:
+        raise ProbeError(
+            f"X has an empty axis: shape {tuple(X.shape)} as [probe, n, d]. Pass at least one "
+            "activation set with rows and features."
+        )
     dev = torch.device(device) if device is not None else X.device
     X = X.to(device=dev, dtype=torch.float32)
     y = np.asarray(y.cpu() if isinstance(y, Tensor) else y)

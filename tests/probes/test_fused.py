@@ -108,6 +108,8 @@ def test_shape_errors_are_clear():
         fit_logistic_batch(X, np.zeros((2, 9), int))
     with pytest.raises(ProbeError, match=r"X must have shape \[probe, n, d\]"):
         fit_logistic_batch(X[0], np.zeros((10,), int))
+    with pytest.raises(ProbeError, match=r"X has an empty axis"):
+        fit_logistic_batch(np.zeros((0, 10, 3), np.float32), np.zeros((0, 10), int))
     with pytest.raises(ProbeError, match=r"train must have shape"):
         fit_logistic_batch(X, np.zeros((2, 10), int), train=np.ones(10, bool))
     with pytest.raises(ProbeError, match="Cs must be"):
