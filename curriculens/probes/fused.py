@@ -430,15 +430,18 @@ class _Precond:
             self.V = V
             self.tail = None  # a full basis: no remainder
 
-    def _solve(self, w0, c):
-        """``(ev-part + tail·(I - VVᵀ) + c)⁻¹ w0`` for rows ``w0 [.., m, d]``, ``c [.., m, 1]``."""
+    def _solve(self, w0, c, sets=slice(None)):
+        """``(H0 + c)⁻¹ w0`` for rows ``w0 [p, m, d]`` and shifts ``c [p, m, 1]`` of the activation
+        sets ``sets``: by the Cholesky factor, or in the eigenbasis, where a sketch's remainder
+        ``I - VVᵀ`` gets the stand-in eigenvalue ``tail``."""
         if self.chol is not None:
-            return torch.cholesky_solve(w0.mT, self.chol).mT
-        coef = torch.bmm(w0, self.V)
+            return torch.cholesky_solve(w0.mT, self.chol[sets]).mT
+        V, ev = self.V[sets], self.ev[sets][:, None, :]
+        coef = torch.bmm(w0, V)
         if self.tail is None:
-            return torch.bmm(coef / (self.ev[:, None, :] + c), self.V.mT)
-        dt = self.tail[:, None, None] + c
-        return w0 / dt + torch.bmm(coef * (1.0 / (self.ev[:, None, :] + c) - 1.0 / dt), self.V.mT)
+            return torch.bmm(coef / (ev + c), V.mT)
+        dt = self.tail[sets][:, None, None] + c
+        return w0 / dt + torch.bmm(coef * (1.0 / (ev + c) - 1.0 / dt), V.mT)
 
     def __call__(self, g: Tensor, act: np.ndarray | None = None) -> Tensor:
         """``H0⁻¹ g``. Sets outside ``act`` may be skipped (left zero) or computed anyway."""
@@ -461,16 +464,8 @@ class _Precond:
         else:  # per-set loop over the sets still moving (no copies of the d×d factors)
             sol = torch.zeros_like(w0)
             for p in np.flatnonzero(act):
-                if self.chol is not None:
-                    sol[p] = torch.cholesky_solve(w0[p].T, self.chol[p]).T
-                elif self.tail is None:
-                    sol[p] = ((w0[p] @ self.V[p]) / (self.ev[p] + c[p])) @ self.V[p].T
-                else:
-                    coef = w0[p] @ self.V[p]
-                    dt = self.tail[p] + c[p]
-                    sol[p] = w0[p] / dt + (coef * (1.0 / (self.ev[p] + c[p]) - 1.0 / dt)) @ (
-                        self.V[p].T
-                    )
+                one = slice(p, p + 1)
+                sol[one] = self._solve(w0[one], c[one], one)
         if sc is not None:
             sol = sol / sc
         out = torch.empty_like(g)
