@@ -230,3 +230,19 @@ def test_large_sets_take_the_skipping_loop_and_match_separate_fits():
         one = fit_logistic_batch(X[p : p + 1], y[p : p + 1], train=tr[p : p + 1])
         assert both.acc[p, 0] == pytest.approx(one.acc[0, 0], abs=1e-9)
         np.testing.assert_allclose(both.coef[p], one.coef[0], atol=1e-3)
+
+
+def test_default_chunk_sizes(monkeypatch):
+    """CPU: 8 sets, more for small sets; CUDA: what fits a quarter of free memory."""
+    from types import SimpleNamespace
+
+    from curriculens.probes.fused import _default_chunk_size
+
+    def fake(device, shape):
+        return SimpleNamespace(device=SimpleNamespace(type=device), shape=shape)
+
+    assert _default_chunk_size(fake("cpu", (104, 4000, 768))) == 8  # W1: 12 MB per set
+    assert _default_chunk_size(fake("cpu", (30, 300, 128))) == 54  # sweep-sized: 150 KB per set
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30, 80 * 2**30))
+    per_set = 4 * 4000 * 768 * 4 + 3 * 768**2 * 4
+    assert _default_chunk_size(fake("cuda", (104, 4000, 768))) == 20 * 2**30 // per_set  # > 104
