@@ -154,6 +154,11 @@ def _unit(skill: Skill, config: SweepConfig) -> str:
     return f"{skill.name}@{skill.version}+{skill.content_hash}|{config.probe_key()}"
 
 
+def _skills_to_do(config: SweepConfig, done: set[str]) -> list[Skill]:
+    """The configured skills whose unit (skill version × probe config) is not in ``done``."""
+    return [s for s in map(get_skill, config.skills) if _unit(s, config) not in done]
+
+
 def _control_labels(skill: Skill, read_token: np.ndarray, examples, seed: int) -> np.ndarray:
     """Hewitt & Liang control task: a random class per token type at the read position.
 
@@ -187,8 +192,7 @@ def evaluate_model(
     """
     fp = fp or fingerprint(model)
     done = store.done_units(run, fp)
-    todo = [get_skill(s) for s in config.skills]
-    todo = [s for s in todo if _unit(s, config) not in done]
+    todo = _skills_to_do(config, done)
     if not todo:
         return 0
     units = _measure(
@@ -499,8 +503,7 @@ def _measure_task(
     """One checkpoint's unfinished units, computed without a store (a Ray task)."""
     torch.set_num_threads(config.threads)
     with _loaded(ck, config) as (model, tokenizer, fp):
-        todo = [get_skill(s) for s in config.skills]
-        todo = [s for s in todo if _unit(s, config) not in done.get(fp, set())]
+        todo = _skills_to_do(config, done.get(fp, set()))
         measured = []
         if todo:
             measured = _measure(
