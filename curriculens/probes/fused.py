@@ -56,8 +56,9 @@ class BatchProbeResult:
         n_test: Held-out rows per problem.
         n_iter: Solver iterations (passes over the activations) per problem.
         converged: Whether the gradient tolerance was met.
-        n_passes: Objective/gradient evaluations per activation set ``[P]`` over all solves (grid
-            and refit); each reads the activations twice. Ridge: 1.
+        n_passes: Passes over the activations per activation set ``[P]`` over all solves (grid
+            and refit), counting two reads (margins of a direction, gradient) as one pass.
+            Ridge: 1.
         failure: ``failure[p][l]`` is None, or why that problem could not be fit.
         correct: ``correct[p][l]`` is a float32 0/1 array over held-out rows, in row order.
         coef: Weights on standardized features, ``[P, L, K, d]`` (K = max classes; binary problems
@@ -624,49 +625,62 @@ def _lbfgs(
         target = codes.clamp_min(0)[:, :, None, None, :].float()  # [P, L, 1, 1, n]
         sign = 2.0 * target - 1.0
 
-    def fg_binary(x, act):
+    def margins(x, act=None):
+        """``Z·W + b`` per problem, ``[P, L, G, K, n]``: one read of the activations."""
         W, b = x[..., :d], x[..., d]
-        z = _rows_matmul(W.reshape(P, L * Gr, d), Z, act).view(P, L, Gr, 1, n) + b[..., None]
-        nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
-        f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
-        prob = torch.sigmoid(z)
-        # mean curvature of the loss relative to the bound's ¼: 4·p(1-p), averaged over rows
-        curv = (4.0 * prob * (1.0 - prob)).squeeze(3).mul_(sw_g).sum(-1) * inv_n
-        R = (prob - target) * sw_g[:, :, :, None, :]
-        g = torch.empty_like(x)
-        g[..., :d] = _cols_matmul(R.view(P, L * Gr, n), Z, act).view(P, L, Gr, 1, d) + cinv_w * W
-        g[..., d] = R.sum(-1)
-        return f, g * inv_n[..., None, None], curv
+        z = _rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
+        return z + b[..., None]
 
-    def fg(x, act=None):
-        """Objective and gradient; only activation sets in ``act`` are computed (CPU)."""
+    def loss(z, x):
+        """Objective, residuals ``R = ∂CE/∂z`` (row-weighted) and mean curvature relative to the
+        bound, from margins alone: no read of the activations."""
+        W = x[..., :d]
         if binary:
-            return fg_binary(x, act)
-        W, b = x[..., :d], x[..., d]
-        logits = _rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
-        logits = (logits + b[..., None]).masked_fill(neg_inf, -math.inf)
-        logp = torch.log_softmax(logits, dim=3)
-        nll = -logp.gather(3, codes_g).squeeze(3)
+            nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
+            prob = torch.sigmoid(z)
+            # mean curvature of the loss relative to the bound's ¼: 4·p(1-p), averaged over rows
+            curv = (4.0 * prob * (1.0 - prob)).squeeze(3).mul_(sw_g).sum(-1) * inv_n
+            R = (prob - target) * sw_g[:, :, :, None, :]
+        else:
+            logp = torch.log_softmax(z.masked_fill(neg_inf, -math.inf), dim=3)
+            nll = -logp.gather(3, codes_g).squeeze(3)
+            R = logp.exp()
+            # mean curvature relative to the bound's ½ on centered directions: 2(1-Σp²)/(k-1)
+            purity = R.square().sum(3)  # [P, L, G, n]
+            curv = ((1.0 - purity) * sw_g).sum(-1) * inv_n * 2.0 / (k_cls - 1.0)
+            R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
+            R = R * sw_g[:, :, :, None, :]
         f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
-        R = logp.exp()
-        # mean curvature relative to the bound's ½ on centered directions: 2(1-Σp²)/(k-1)
-        purity = R.square().sum(3)  # [P, L, G, n]
-        curv = ((1.0 - purity) * sw_g).sum(-1) * inv_n * 2.0 / (k_cls - 1.0)
-        R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
-        R = R * sw_g[:, :, :, None, :]
+        return f, R, curv
+
+    def grad(R, x, act=None):
+        """Gradient from residuals: one read of the activations."""
         g = torch.empty_like(x)
         g[..., :d] = (
-            _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d) + cinv_w * W
+            _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d)
+            + cinv_w * x[..., :d]
         )
         g[..., d] = R.sum(-1)
-        return f, g * inv_n[..., None, None], curv
+        return g * inv_n[..., None, None]
+
+    def rows_of(mask):
+        """Per-set rows ``[P, L·G·K]`` of the problems in ``mask [P, L, G]`` (for the loop path)."""
+        m = mask.cpu().numpy().reshape(P, L * Gr, 1)
+        return np.repeat(m, K, axis=2).reshape(P, -1)
 
     def dot(a, b):
         return (a * b).sum((-1, -2))
 
-    x = torch.zeros(P, L, Gr, K, d + 1, device=dev) if x0 is None else x0.to(dev).clone()
-    f, g, curv = fg(x)
-    passes = np.ones(P, np.int64)  # evaluations per activation set (each reads X twice)
+    if x0 is None:  # zero weights and intercepts: the margins are zero without a read
+        x = torch.zeros(P, L, Gr, K, d + 1, device=dev)
+        z = torch.zeros(P, L, Gr, K, n, device=dev)
+        reads = np.ones(P, np.int64)
+    else:
+        x = x0.to(dev).clone()
+        z = margins(x)
+        reads = np.full(P, 2, np.int64)
+    f, R, curv = loss(z, x)
+    g = grad(R, x)
     n_iter = torch.zeros(P, L, Gr, dtype=torch.int64, device=dev)
     done = g.abs().amax((-1, -2)) <= tol
     S: list[Tensor] = []
@@ -693,24 +707,31 @@ def _lbfgs(
             fallback = -precond(g)
             direction = torch.where(bad_dir[..., None, None], fallback, direction)
             gd = dot(g, direction)
-        # Armijo backtracking; a pass only touches activation sets with a problem still moving
-        step = (~done).float()
-        need = ~done
-        f_new, g_new, curv_new = f, g, curv
+        # Armijo backtracking on the margins: one read for Z·direction, then every trial step is
+        # elementwise; only activation sets with a problem still moving are read
+        moving = ~done
+        act = rows_of(moving)
+        reads += act.any(1)
+        zd = margins(direction, act)
+        step = moving.float()
+        need = moving
+        f_new, R_new, curv_new = f, R, curv
         for _ls in range(21):
             x_new = x + step[..., None, None] * direction
-            need_np = need.cpu().numpy()  # [P, L, G]
-            passes += need_np.reshape(P, -1).any(1)
-            act = np.repeat(need_np.reshape(P, L * Gr, 1), K, axis=2).reshape(P, -1)
-            f_try, g_try, curv_try = fg(x_new, act)
+            z_new = z + step[..., None, None] * zd
+            f_try, R_try, curv_try = loss(z_new, x_new)
             f_new = torch.where(need, f_try, f_new)
             curv_new = torch.where(need, curv_try, curv_new)
-            g_new = torch.where(need[..., None, None], g_try, g_new)
+            R_new = torch.where(need[..., None, None], R_try, R_new)
             ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
             if bool(ok.all()):
                 break
             need = ~ok
             step = torch.where(ok, step, step * 0.5 if _ls < 19 else torch.zeros_like(step))
+        moved = step > 0
+        act = rows_of(moved)
+        reads += act.any(1)
+        g_new = torch.where(moved[..., None, None], grad(R_new, x_new, act), g)
         s_new = x_new - x
         y_new = g_new - g
         sy = dot(s_new, y_new)
@@ -722,9 +743,9 @@ def _lbfgs(
             S.pop(0)
             Y.pop(0)
             RHO.pop(0)
-        n_iter += (~done).long()
-        stalled = (step == 0) & ~done
-        x, f, g, curv = x_new, f_new, g_new, curv_new
+        n_iter += moving.long()
+        stalled = (step == 0) & moving
+        x, z, f, R, g, curv = x_new, z_new, f_new, R_new, g_new, curv_new
         done = done | (g.abs().amax((-1, -2)) <= tol) | stalled
         if adapt:
             # The Böhning bound overstates the curvature once predictions are confident
@@ -735,6 +756,7 @@ def _lbfgs(
             ratio = target_s / precond.scale
             change = ((ratio > 2.0) | (ratio < 0.5)) & ~done
             precond.scale = torch.where(change, target_s, precond.scale)
+    passes = (reads + 1) // 2  # a pass is two reads of the activations
     converged = g.abs().amax((-1, -2)) <= tol
     return x, n_iter, converged, passes
 
