@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from curriculens.errors import ProbeError
+from curriculens.probes import _lapack
 
 __all__ = [
     "BatchProbeResult",
@@ -389,12 +390,14 @@ def _zero_padding(Z: Tensor, counts: np.ndarray) -> None:
         Z[p, int(counts[p]) :] = 0.0
 
 
-def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None):
+def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None, scale_rows=True):
     """Standardized training block ``Z [P, n_max, d]`` (padding rows zero) and its Gram ``ZᵀZ``.
 
     One pass centers in place; the Gram of the centered block gives the variances on its
     diagonal, so scaling costs no extra pass over the Gram: ``G_std = G / (s sᵀ)``. With
-    ``precond_only`` (the Gram only preconditions) a CUDA Gram may use TF32.
+    ``precond_only`` (the Gram only preconditions) a CUDA Gram may use TF32. With
+    ``scale_rows=False`` the block is only centered and the caller folds ``1/scale`` into its
+    weights, which saves a read and a write of the block.
     """
     Z, idx, valid = _gather_rows(X, rows, ws, "fit")
     counts = valid.sum(1)
@@ -417,7 +420,8 @@ def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None):
     scale = torch.where(
         scale < 1e-6 * scale.amax(1, keepdim=True).clamp_min(1e-30), torch.ones_like(scale), scale
     ).float()
-    Z.div_(scale[:, None, :])
+    if scale_rows:
+        Z.div_(scale[:, None, :])
     if gram is not None:
         gram.div_(scale[:, :, None] * scale[:, None, :])
     trace = (var / scale.square()).sum(1) * cnt[:, 0]  # ‖Z‖² without another pass
@@ -476,11 +480,7 @@ class _Precond:
             # explicit inverse (torch or LAPACK potri). A probe whose float32 factorization
             # fails is redone in float64 with a small jitter.
             h.diagonal(dim1=1, dim2=2).add_(cinv.reshape(P, -1)[:, :1])
-            # column-major per matrix, as LAPACK writes it and cholesky_solve reads it
-            chol = _empty(ws, "chol", h.shape, device=h.device).mT
-            info = torch.empty(P, dtype=torch.int32, device=h.device)
-            torch.linalg.cholesky_ex(h, out=(chol, info))
-            bad = info != 0
+            chol, bad = _cholesky(h, ws)
             if bool(bad.any()):
                 eye = torch.eye(gram.shape[-1], dtype=torch.float64, device=gram.device)
                 chol[bad] = torch.linalg.cholesky(h[bad].double() + 1e-6 * eye).float()
@@ -497,7 +497,7 @@ class _Precond:
         sets ``sets``: by the Cholesky factor, or in the eigenbasis, where a sketch's remainder
         ``I - VVᵀ`` gets the stand-in eigenvalue ``tail``."""
         if self.chol is not None:
-            return torch.cholesky_solve(w0.mT, self.chol[sets]).mT
+            return torch.cholesky_solve(w0.mT, self.chol[sets]).mT  # reads the lower triangle
         V, ev = self.V[sets], self.ev[sets][:, None, :]
         coef = torch.bmm(w0, V)
         if self.tail is None:
@@ -540,33 +540,62 @@ class _Precond:
         return out * self.n_obj
 
 
-def _eigh(h: Float[Tensor, "probe d d"]) -> tuple[Tensor, Tensor]:
-    """Eigendecomposition of each symmetric ``h`` by ``torch.linalg.eigh``.
+def _cholesky(h: Float[Tensor, "probe d d"], ws: _Scratch | None) -> tuple[Tensor, Tensor]:
+    """Lower Cholesky factors of ``h`` (left intact), column-major per matrix as
+    ``cholesky_solve`` reads them without a copy, and a mask of the sets whose float32
+    factorization failed.
 
-    Not SciPy's LAPACK ``ssyevd``: alone it was faster here (59-64 ms against 78-85 ms for
-    d = 768), but it holds the GIL, which stalls the other worker thread. With 2 workers,
-    W1-full took 3.5-3.8 s with torch against 4.1-4.7 s with SciPy, in alternating runs.
+    On CPU by GIL-free LAPACK (:mod:`curriculens.probes._lapack`) on a scratch copy; only the
+    lower triangle is the factor (the rest keeps ``h``; the triangular solves never read it).
     """
-    return torch.linalg.eigh(h)
+    if h.device.type != "cpu" or not _lapack.AVAILABLE:
+        chol, info = torch.linalg.cholesky_ex(h)
+        return chol, info != 0
+    # h is symmetric, so a plain copy viewed column-major is h again
+    chol = _empty(ws, "chol", h.shape).copy_(h).mT
+    bad = torch.tensor([_lapack.potrf_lower(chol[p].numpy()) != 0 for p in range(h.shape[0])])
+    return chol, bad
 
 
-def _nystrom(Z, trace, rank, seed):
+def _eigh(h: Float[Tensor, "probe d d"]) -> tuple[Tensor, Tensor]:
+    """Eigenvalues ``[P, d]`` and eigenvectors (columns) ``[P, d, d]`` of each symmetric ``h``.
+
+    On CPU by GIL-free LAPACK ``ssyevd`` (:mod:`curriculens.probes._lapack`) into fresh arrays
+    (the refit keeps them after the chunk's scratch has moved on). SciPy's own wrapper of the
+    same routine holds the GIL, which stalled the other worker thread: W1-full with 2 workers
+    took 4.1-4.7 s with it against 3.5-3.8 s with ``torch.linalg.eigh``.
+    """
+    if h.device.type != "cpu" or not _lapack.AVAILABLE:
+        return torch.linalg.eigh(h)
+    V = h.numpy().copy()
+    ev = np.empty(h.shape[:2], np.float32)
+    for p in range(V.shape[0]):
+        if _lapack.syevd(V[p], ev[p]) != 0:  # did not converge: torch's driver, in float64
+            w, v = torch.linalg.eigh(h[p].double())
+            ev[p], V[p] = w.float().numpy(), v.float().mT.numpy()
+    return torch.from_numpy(ev), torch.from_numpy(V).mT
+
+
+def _nystrom(Z, trace, rank, seed, inv_scale=None):
     """Randomized Nyström approximation of each Gram ``ZᵀZ`` (Tropp et al. 2017, stable form).
 
     Costs two ``[n, d] × [d, r]`` products per activation set instead of the ``n·d²`` Gram and
-    the ``d³`` factorization. Returns the top eigenpairs ``ev [P, r]``, ``V [P, d, r]`` and
-    ``tail [P]``, the mean of the remaining eigenvalues (from the exact trace), which
-    preconditions the rest.
+    the ``d³`` factorization. With ``inv_scale [P, d]``, ``Z`` is centered only and the sketch
+    is of the Gram of ``Z · diag(inv_scale)``. Returns the top eigenpairs ``ev [P, r]``,
+    ``V [P, d, r]`` and ``tail [P]``, the mean of the remaining eigenvalues (from the exact
+    trace), which preconditions the rest.
     """
     P, n, d = Z.shape
     gen = torch.Generator().manual_seed(seed)
     omega = torch.linalg.qr(torch.randn(d, rank, generator=gen, dtype=torch.float64)).Q
     om32 = omega.to(Z.device, torch.float32)
+    s = torch.ones(P, d, device=Z.device) if inv_scale is None else inv_scale
+    om_s = s[:, :, None] * om32  # [P, d, r]
     if Z.device.type == "cpu":
-        Y = torch.stack([Z[p].T @ (Z[p] @ om32) for p in range(P)])
+        Y = torch.stack([Z[p].T @ (Z[p] @ om_s[p]) for p in range(P)])
     else:
-        Y = torch.bmm(Z.mT, Z @ om32)
-    Y = Y.double()
+        Y = torch.bmm(Z.mT, torch.bmm(Z, om_s))
+    Y = (s[:, :, None] * Y).double()
     om = omega.to(Z.device)
     # shift for stability; the floor keeps an all-zero set (a failed probe) factorizable
     nu = (math.sqrt(d) * torch.finfo(torch.float32).eps * torch.linalg.matrix_norm(Y)).clamp_min(
@@ -589,13 +618,27 @@ def _nystrom(Z, trace, rank, seed):
 
 
 def _lbfgs(
-    Z, sw, codes, cmask, cinv, n_obj, precond, *, tol, max_iter, history, binary=False, x0=None
+    Z,
+    sw,
+    codes,
+    cmask,
+    cinv,
+    n_obj,
+    precond,
+    *,
+    tol,
+    max_iter,
+    history,
+    binary=False,
+    x0=None,
+    inv_scale=None,
 ):
     """Lockstep batched L-BFGS on ``f = (Σ sw·CE + cinv/2·‖W‖²) / n_obj`` for every problem.
 
     Z: [P, n, d]; sw: [P, L, n]; codes: [P, L, n]; cmask: [P, L, K]; cinv: [P, L, G].
     Returns parameters ``[P, L, G, K, d+1]`` (last column = intercept), iterations, converged.
     With ``binary`` (every problem has two classes) K is 1 and the loss is the sigmoid log-loss.
+    With ``inv_scale [P, d]``, ``Z`` is centered only and the features are ``Z · diag(inv_scale)``.
     """
     P, n, d = Z.shape
     L, Gr, K = cinv.shape[1], cinv.shape[2], cmask.shape[2]
@@ -620,26 +663,29 @@ def _lbfgs(
     def margins(x, act=None):
         """``Z·W + b`` per problem, ``[P, L, G, K, n]``: one read of the activations."""
         W, b = x[..., :d], x[..., d]
+        if col is not None:
+            W = W * col
         z = _rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
         return z + b[..., None]
 
     def loss(z, x):
-        """Objective, residuals ``R = ∂CE/∂z`` (row-weighted) and mean curvature relative to the
-        bound, from margins alone: no read of the activations."""
+        """Objective, residuals ``R = ∂CE/∂z`` (row-weighted) and, when the bound adapts, the mean
+        curvature relative to it, from margins alone: no read of the activations."""
         W = x[..., :d]
+        curv = f_zero  # unused unless adapting
         if binary:
             nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
             prob = torch.sigmoid(z)
-            # mean curvature of the loss relative to the bound's ¼: 4·p(1-p), averaged over rows
-            curv = (4.0 * prob * (1.0 - prob)).squeeze(3).mul_(sw_g).sum(-1) * inv_n
+            if adapt:  # mean curvature relative to the bound's ¼: 4·p(1-p), averaged over rows
+                curv = (4.0 * prob * (1.0 - prob)).squeeze(3).mul_(sw_g).sum(-1) * inv_n
             R = (prob - target) * sw_g[:, :, :, None, :]
         else:
             logp = torch.log_softmax(z.masked_fill(neg_inf, -math.inf), dim=3)
             nll = -logp.gather(3, codes_g).squeeze(3)
             R = logp.exp()
-            # mean curvature relative to the bound's ½ on centered directions: 2(1-Σp²)/(k-1)
-            purity = R.square().sum(3)  # [P, L, G, n]
-            curv = ((1.0 - purity) * sw_g).sum(-1) * inv_n * 2.0 / (k_cls - 1.0)
+            if adapt:  # mean curvature relative to the bound's ½ on centered directions
+                purity = R.square().sum(3)  # [P, L, G, n]
+                curv = ((1.0 - purity) * sw_g).sum(-1) * inv_n * 2.0 / (k_cls - 1.0)
             R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
             R = R * sw_g[:, :, :, None, :]
         f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
@@ -648,10 +694,8 @@ def _lbfgs(
     def grad(R, x, act=None):
         """Gradient from residuals: one read of the activations."""
         g = torch.empty_like(x)
-        g[..., :d] = (
-            _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d)
-            + cinv_w * x[..., :d]
-        )
+        zr = _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d)
+        g[..., :d] = (zr if col is None else zr * col) + cinv_w * x[..., :d]
         g[..., d] = R.sum(-1)
         return g * inv_n[..., None, None]
 
@@ -663,6 +707,8 @@ def _lbfgs(
     def dot(a, b):
         return (a * b).sum((-1, -2))
 
+    f_zero = torch.zeros(P, L, Gr, device=dev)
+    col = None if inv_scale is None else inv_scale[:, None, None, None, :]
     if x0 is None:  # zero weights and intercepts: the margins are zero without a read
         x = torch.zeros(P, L, Gr, K, d + 1, device=dev)
         z = torch.zeros(P, L, Gr, K, n, device=dev)
@@ -779,8 +825,14 @@ def _fit_logistic_chunk(
     P, L, N = codes.shape
     lowrank = init is None and rank is not None
     Ztr, gram, idx_tr, valid_tr, mean, scale, trace = _standardize_gram(
-        X, fit_rows, with_gram=init is None and not lowrank, precond_only=True, ws=ws
+        X,
+        fit_rows,
+        with_gram=init is None and not lowrank,
+        precond_only=True,
+        ws=ws,
+        scale_rows=False,  # 1/scale is folded into the weights: a pass over the block saved
     )
+    inv_scale = 1.0 / scale
     dev = X.device
     codes_t = torch.from_numpy(codes).to(dev)
     idx_t = torch.from_numpy(idx_tr).to(dev)
@@ -796,7 +848,7 @@ def _fit_logistic_chunk(
         cinv = cinv / 2.0  # undo the 2-class-softmax factor
     eig, x0 = None, None
     if lowrank:
-        ev, V, tail = _nystrom(Ztr, trace, rank, seed)
+        ev, V, tail = _nystrom(Ztr, trace, rank, seed, inv_scale)
         bound = 0.25 if binary else 0.5
         eig = (bound * ev, V, bound * tail)
     if init is not None:
@@ -825,6 +877,7 @@ def _fit_logistic_chunk(
         history=hist,
         binary=binary,
         x0=x0,
+        inv_scale=inv_scale,
     )
     if binary:  # back to the two-row softmax form shared with multinomial problems
         x = torch.cat([-0.5 * x, 0.5 * x], dim=3)
