@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -144,7 +145,16 @@ class _Prepared:
     failure: list[list[str | None]]
 
 
-def _prepare(X, y, train, mask, device) -> _Prepared:
+_NONFINITE = (
+    "X[{p}] has NaN or inf values; expected finite activations. Check for fp16 overflow or "
+    "upcast before probing."
+)
+
+
+def _prepare(X, y, train, mask, device, *, check_finite=True) -> _Prepared:
+    """Validate shapes and labels; record why any problem cannot be fit. With ``check_finite``
+    sets with NaN/inf anywhere are zeroed and failed here (one read of all of X); the logistic
+    engine instead checks the rows it uses as it standardizes them (see :class:`_Block`)."""
     if isinstance(X, np.ndarray):
         X = torch.from_numpy(np.ascontiguousarray(X))
     if not isinstance(X, Tensor):
@@ -194,7 +204,9 @@ def _prepare(X, y, train, mask, device) -> _Prepared:
     tr = _mask(train, "train", True) & valid
     te = valid & ~_mask(train, "train", True)
     # a sum is one streaming read; any NaN/inf (or overflow-scale garbage) makes it non-finite
-    finite = np.array([bool(torch.isfinite(X[p].sum())) for p in range(P)], bool)
+    finite = np.ones(P, bool)
+    if check_finite:
+        finite = np.array([bool(torch.isfinite(X[p].sum())) for p in range(P)], bool)
     if not finite.all():
         X = X.clone()
         X[torch.from_numpy(~finite).to(dev)] = 0.0
@@ -206,10 +218,7 @@ def _prepare(X, y, train, mask, device) -> _Prepared:
             n_tr = int((tr[p] & (yl >= 0)).sum())
             n_te = int((te[p] & (yl >= 0)).sum())
             if not finite[p]:
-                failure[p][lab] = (
-                    f"X[{p}] has NaN or inf values; expected finite activations. Check for fp16 "
-                    "overflow or upcast before probing."
-                )
+                failure[p][lab] = _NONFINITE.format(p=p)
             elif n_tr < 2 or (n_te < 1 and train is not None):
                 failure[p][lab] = (
                     f"too few examples for the split: {n_tr} train and {n_te} held-out rows; "
@@ -357,8 +366,9 @@ def _gram(
     Zn = Z.numpy()
     out = _empty(ws, "gram", (Zn.shape[0], Zn.shape[2], Zn.shape[2]))
     G = out.numpy()
-    for p in range(Zn.shape[0]):
-        np.matmul(Zn[p].T, Zn[p], out=G[p])
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow fails that set, later
+        for p in range(Zn.shape[0]):
+            np.matmul(Zn[p].T, Zn[p], out=G[p])
     return out
 
 
@@ -390,7 +400,32 @@ def _zero_padding(Z: Tensor, counts: np.ndarray) -> None:
         Z[p, int(counts[p]) :] = 0.0
 
 
-def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None, scale_rows=True):
+class _Block(NamedTuple):
+    """A standardized block of rows per activation set (see :func:`_standardize_gram`)."""
+
+    Z: Tensor  # [P, n_max, d], padding rows zero
+    gram: Tensor | None  # [P, d, d] Gram of the standardized rows
+    idx: np.ndarray  # [P, n_max] row indices into X
+    valid: np.ndarray  # [P, n_max] which of them are real rows
+    mean: Tensor  # [P, d]
+    scale: Tensor  # [P, d]
+    trace: Tensor  # [P] ‖Z‖² of the standardized rows
+    nonfinite: np.ndarray  # [P] sets whose rows hold NaN or inf (zeroed, to be failed)
+
+
+def _nonfinite_sets(Z: Tensor, stat: Tensor) -> Tensor:
+    """Sets whose per-feature ``stat [P, d]`` (a sum over their rows) is not finite; their rows
+    are zeroed in place so that the rest of the batch solves. NaN or inf anywhere in a set's rows,
+    or values so large that their sums overflow, end up here."""
+    bad = ~torch.isfinite(stat).all(1)
+    if bool(bad.any()):
+        Z[bad] = 0.0
+    return bad
+
+
+def _standardize_gram(
+    X, rows, *, with_gram=True, precond_only=False, ws=None, scale_rows=True
+) -> _Block:
     """Standardized training block ``Z [P, n_max, d]`` (padding rows zero) and its Gram ``ZᵀZ``.
 
     One pass centers in place; the Gram of the centered block gives the variances on its
@@ -398,11 +433,16 @@ def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None, s
     ``precond_only`` (the Gram only preconditions) a CUDA Gram may use TF32. With
     ``scale_rows=False`` the block is only centered and the caller folds ``1/scale`` into its
     weights, which saves a read and a write of the block.
+
+    Sets with non-finite rows are checked here, on the sums this needs anyway, rather than by
+    another read of all of X: they come back zeroed and flagged in ``nonfinite``.
     """
     Z, idx, valid = _gather_rows(X, rows, ws, "fit")
     counts = valid.sum(1)
     cnt = torch.from_numpy(np.maximum(counts, 1)).to(X.device, torch.float32)[:, None]
     mean = Z.sum(dim=1) / cnt  # padding rows are zero
+    bad = _nonfinite_sets(Z, mean)
+    mean = torch.where(bad[:, None], 0.0, mean)
     Z.sub_(mean[:, None, :])
     _zero_padding(Z, counts)
     if with_gram and precond_only and X.device.type == "cuda":
@@ -416,6 +456,13 @@ def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None, s
     else:
         gram = None
         var = Z.square().sum(1) / cnt  # (vector_norm over dim 1 is ~7x slower here)
+    overflow = _nonfinite_sets(Z, var)  # squares beyond float32
+    if bool(overflow.any()):
+        var = torch.where(overflow[:, None], 0.0, var)
+        mean = torch.where(overflow[:, None], 0.0, mean)
+        if gram is not None:
+            gram[overflow] = 0.0
+        bad = bad | overflow
     scale = var.double().sqrt()
     scale = torch.where(
         scale < 1e-6 * scale.amax(1, keepdim=True).clamp_min(1e-30), torch.ones_like(scale), scale
@@ -425,14 +472,17 @@ def _standardize_gram(X, rows, *, with_gram=True, precond_only=False, ws=None, s
     if gram is not None:
         gram.div_(scale[:, :, None] * scale[:, None, :])
     trace = (var / scale.square()).sum(1) * cnt[:, 0]  # ‖Z‖² without another pass
-    return Z, gram, idx, valid, mean, scale, trace
+    return _Block(Z, gram, idx, valid, mean, scale, trace, bad.cpu().numpy())
 
 
 def _apply_standardize(X, rows, mean, scale, ws=None):
+    """Rows ``rows`` standardized with a fit's ``mean`` and ``scale``: ``Z, idx, valid`` as in
+    :class:`_Block`, and the sets whose rows are not finite (zeroed)."""
     Z, idx, valid = _gather_rows(X, rows, ws, "eval")
     Z.sub_(mean[:, None, :]).div_(scale[:, None, :])
     _zero_padding(Z, valid.sum(1))
-    return Z, idx, valid
+    bad = _nonfinite_sets(Z, Z.sum(1))
+    return Z, idx, valid, bad.cpu().numpy()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -824,7 +874,7 @@ def _fit_logistic_chunk(
     """
     P, L, N = codes.shape
     lowrank = init is None and rank is not None
-    Ztr, gram, idx_tr, valid_tr, mean, scale, trace = _standardize_gram(
+    block = _standardize_gram(
         X,
         fit_rows,
         with_gram=init is None and not lowrank,
@@ -832,6 +882,7 @@ def _fit_logistic_chunk(
         ws=ws,
         scale_rows=False,  # 1/scale is folded into the weights: a pass over the block saved
     )
+    Ztr, gram, idx_tr, valid_tr, mean, scale, trace = block[:7]
     inv_scale = 1.0 / scale
     dev = X.device
     codes_t = torch.from_numpy(codes).to(dev)
@@ -882,7 +933,7 @@ def _fit_logistic_chunk(
     if binary:  # back to the two-row softmax form shared with multinomial problems
         x = torch.cat([-0.5 * x, 0.5 * x], dim=3)
     del Ztr
-    Zte, idx_te, valid_te = _apply_standardize(X, eval_rows, mean, scale, ws)
+    Zte, idx_te, valid_te, bad_te = _apply_standardize(X, eval_rows, mean, scale, ws)
     Gr, K = cinv.shape[2], cmask.shape[2]
     W, b = x[..., :-1], x[..., -1]
     logits = _rows_matmul(W.reshape(P, L * Gr * K, -1), Zte).view(P, L, Gr, K, -1)
@@ -902,6 +953,7 @@ def _fit_logistic_chunk(
         n_iter=n_iter.cpu().numpy(),
         passes=passes,
         converged=conv.cpu().numpy(),
+        nonfinite=block.nonfinite | bad_te,
     )
 
 
@@ -1055,7 +1107,7 @@ def fit_logistic_batch(
     >>> bool((res.acc > 0.9).all())
     True
     """
-    prep = _prepare(X, y, train, mask, device)
+    prep = _prepare(X, y, train, mask, device, check_finite=False)
     Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
     P, L, N = yl.shape
     d = Xt.shape[2]
@@ -1077,11 +1129,11 @@ def fit_logistic_batch(
 
     scratch = _ScratchPool()  # work buffers reused by the grid solve and the refit
 
-    def solve(fit_rows, eval_rows, cinv, inits=None):
+    def solve(fit_rows, eval_rows, cinv, inits=None, on_part=None):
         def fn(ci, se):
             s, e = se
             with scratch.lease() as ws:
-                return _fit_logistic_chunk(
+                part = _fit_logistic_chunk(
                     Xt[s:e],
                     codes[s:e],
                     fit_rows[s:e],
@@ -1097,8 +1149,15 @@ def fit_logistic_batch(
                     init=None if inits is None else inits[ci],
                     ws=ws,
                 )
+            for p in s + np.flatnonzero(part["nonfinite"]):  # sets found with NaN/inf rows
+                failure[p] = [f or _NONFINITE.format(p=p) for f in failure[p]]
+            if on_part is not None:
+                on_part(s, part)
+            return part
 
-        return _run_chunks(fn, bounds, n_jobs, Xt.device.type)
+        parts = _run_chunks(fn, bounds, n_jobs, Xt.device.type)
+        ok[:] = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
+        return parts
 
     chosen = np.full((P, L), Cs_arr[0])
     n_passes = np.zeros(P, np.int64)
@@ -1156,9 +1215,6 @@ def fit_logistic_batch(
                 zip(("eig", "n_rows", "mean", "scale"), (part[k] for k in keys), strict=True)
             )
             inits.append(None if part["eig"] is None else {**init, "x0": x0})
-    cinv = (binary_factor / chosen)[:, :, None]
-    parts = solve(tr, te, cinv, inits)
-
     acc = np.full((P, L), np.nan)
     bacc, auroc, xent, majority = acc.copy(), acc.copy(), acc.copy(), acc.copy()
     n_train = np.zeros((P, L), np.int64)
@@ -1170,9 +1226,10 @@ def fit_logistic_batch(
     intercept = np.zeros((P, L, K), np.float32)
     mean = np.zeros((P, d))
     scale = np.ones((P, d))
-    n_passes += np.concatenate([part["passes"] for part in parts])
-    for ci, (s, _e) in enumerate(bounds):
-        part = parts[ci]
+
+    def collect(s, part):
+        """Scores of one chunk's final fits, in its worker: they overlap the other workers'
+        solves instead of running after all of them (sets never overlap between chunks)."""
         for pp in range(part["logp"].shape[0]):
             p = s + pp
             mean[p], scale[p] = part["mean"][pp], part["scale"][pp]
@@ -1198,6 +1255,10 @@ def fit_logistic_batch(
                 correct[p][lab] = cor
                 counts = np.bincount(codes[p, lab][tr[p] & (codes[p, lab] >= 0)], minlength=k)
                 majority[p, lab] = float((true == counts.argmax()).mean())
+
+    cinv = (binary_factor / chosen)[:, :, None]
+    parts = solve(tr, te, cinv, inits, on_part=collect)
+    n_passes += np.concatenate([part["passes"] for part in parts])
     return BatchProbeResult(
         acc=acc,
         balanced_acc=bacc,

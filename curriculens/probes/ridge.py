@@ -86,14 +86,14 @@ def fit_ridge_batch(
     mean = np.zeros((P, d))
     scale = np.ones((P, d))
     for p in range(P):
-        Z, gram, idx, valid, mu, sd, _ = _standardize_gram(Xt[p : p + 1], tr[p : p + 1])
+        Z, gram, idx, valid, mu, sd = _standardize_gram(Xt[p : p + 1], tr[p : p + 1])[:6]
         mean[p], scale[p] = mu[0].cpu().numpy(), sd[0].cpu().numpy()
         rows = idx[0][valid[0]]
         Zd = Z[0, : rows.size].double()
         lam, V = torch.linalg.eigh(gram[0].double())
         lam = lam.clamp_min(0.0)
         A = Zd @ V if al.size > 1 else None  # rotated rows for the LOO hat diagonal
-        Zte, idx_te, valid_te = _apply_standardize(Xt[p : p + 1], te[p : p + 1], mu, sd)
+        Zte, idx_te, valid_te, _ = _apply_standardize(Xt[p : p + 1], te[p : p + 1], mu, sd)
         te_rows = idx_te[0][valid_te[0]]
         Zte_d = Zte[0, : te_rows.size].double()
         for lab in range(L):

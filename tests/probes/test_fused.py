@@ -102,6 +102,30 @@ def test_bad_probes_get_failures_and_others_survive():
     assert res.acc[0, 0] == clean.acc[0, 0]
 
 
+def test_nonfinite_rows_anywhere_used_fail_only_their_probe():
+    # checked on the rows each fit uses: held-out rows, validation rows of a C grid, and values
+    # whose squares overflow float32 count; rows masked out as padding do not
+    rng = np.random.default_rng(2)
+    P, n, d = 5, 120, 4
+    X = rng.normal(size=(P, n, d)).astype(np.float32)
+    y = (X[..., 0] > 0).astype(int)
+    train = np.broadcast_to(np.arange(n) < 90, (P, n)).copy()
+    mask = np.ones((P, n), bool)
+    X[1, 100, 1] = np.inf  # a held-out row
+    X[2, 10, 3] = 3e25  # finite, but its square is not
+    X[3, 119, :] = np.nan  # padding
+    mask[3, 119] = False
+    clean = fit_logistic_batch(X[:1], y[:1], train=train[:1])
+    for Cs in [(1.0,), (0.1, 1.0)]:
+        res = fit_logistic_batch(X, y, train=train, mask=mask, Cs=Cs)
+        assert "NaN or inf" in res.failure[1][0] and "NaN or inf" in res.failure[2][0]
+        assert np.isnan(res.acc[1:3, 0]).all()
+        assert res.failure[3][0] is None and res.acc[3, 0] > 0.85
+        assert res.failure[0][0] is None and res.failure[4][0] is None
+        if Cs == (1.0,):
+            assert res.acc[0, 0] == clean.acc[0, 0]
+
+
 def test_shape_errors_are_clear():
     X = np.zeros((2, 10, 3), np.float32)
     with pytest.raises(ProbeError, match=r"labels must have shape"):
