@@ -1,12 +1,14 @@
-"""GIL-free float32 LAPACK on CPU: Cholesky (``spotrf``) and symmetric eigendecomposition
-(``ssyevd``) for the fused engine's worker threads.
+"""GIL-free float32 LAPACK on CPU: Cholesky (``spotrf``), its solve for one right-hand side
+(two ``strsv``) and symmetric eigendecomposition (``ssyevd``) for the fused engine's worker
+threads.
 
 SciPy's Python LAPACK wrappers hold the GIL for the whole call, so a 60 ms eigendecomposition in
 one worker thread stalls the other worker's Python. ``torch.linalg`` releases the GIL but was
-slower on the 2-core box (d = 768: Cholesky 5.0-6.1 ms against 2.6-3.7 ms). This module calls
-SciPy's own OpenBLAS routines through the C function pointers that ``scipy.linalg.cython_lapack``
-exports for Cython, by ``ctypes``, which releases the GIL for the duration of a foreign call.
-Thread counts follow ``threadpoolctl`` like any SciPy BLAS call.
+slower on the 2-core box (d = 768: Cholesky 5.0-6.1 ms against 2.6-3.7 ms; a solve with the
+factor for one vector 0.45-0.52 ms against 0.27-0.31 ms). This module calls SciPy's own OpenBLAS
+routines through the C function pointers that ``scipy.linalg.cython_lapack`` (and
+``cython_blas``) export for Cython, by ``ctypes``, which releases the GIL for the duration of a
+foreign call. Thread counts follow ``threadpoolctl`` like any SciPy BLAS call.
 
 When the pointers cannot be loaded, :data:`AVAILABLE` is False and callers use ``torch.linalg``.
 """
@@ -18,13 +20,14 @@ import threading
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "potrf_lower", "syevd"]
+__all__ = ["AVAILABLE", "potrf_lower", "potrs_lower_vec", "syevd"]
 
 _P = ctypes.c_void_p
 _ref = ctypes.byref
 
 
 def _load(name: str, n_args: int):
+    import scipy.linalg.cython_blas as cb
     import scipy.linalg.cython_lapack as cl
 
     api = ctypes.pythonapi
@@ -32,7 +35,7 @@ def _load(name: str, n_args: int):
     api.PyCapsule_GetName.argtypes = [ctypes.py_object]
     api.PyCapsule_GetPointer.restype = ctypes.c_void_p
     api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    cap = cl.__pyx_capi__[name]
+    cap = (cl if name in cl.__pyx_capi__ else cb).__pyx_capi__[name]
     ptr = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
     if not ptr:
         raise OSError(f"no function pointer for {name}")
@@ -42,6 +45,7 @@ def _load(name: str, n_args: int):
 try:
     _spotrf = _load("spotrf", 5)
     _ssyevd = _load("ssyevd", 11)
+    _strsv = _load("strsv", 8)
     AVAILABLE = True
 except Exception:  # noqa: BLE001 - any failure means: use torch.linalg instead
     AVAILABLE = False
@@ -70,6 +74,37 @@ def potrf_lower(a: np.ndarray) -> int:
     uplo = ctypes.c_char(b"L" if a.flags.f_contiguous else b"U")
     _spotrf(_ref(uplo), _ref(n), a.ctypes.data, _ref(n), _ref(info))
     return info.value
+
+
+def potrs_lower_vec(chol: np.ndarray, b: np.ndarray) -> None:
+    """Solve ``L Lᵀ x = b`` in place in the contiguous float32 vector ``b``, given the lower
+    factor ``L`` in the lower triangle of the Fortran-ordered ``chol`` (as
+    :func:`potrf_lower` leaves it).
+
+    >>> chol = np.asfortranarray(np.array([[2.0, 9.0], [1.0, 2.0]], np.float32))
+    >>> b = np.array([4.0, 2.0], np.float32)  # (L Lᵀ) [1, 0]
+    >>> potrs_lower_vec(chol, b); b.tolist()
+    [1.0, 0.0]
+    """
+    n_ = _order(chol)
+    if not chol.flags.f_contiguous:
+        raise ValueError("potrs_lower_vec expects a Fortran-ordered factor")
+    if b.dtype != np.float32 or b.shape != (n_,) or not b.flags.c_contiguous:
+        raise ValueError(f"b must be a contiguous float32 vector of {n_}; received {b.shape}")
+    n, inc = ctypes.c_int(n_), ctypes.c_int(1)
+    lower, unit = ctypes.c_char(b"L"), ctypes.c_char(b"N")
+    for trans in (b"N", b"T"):  # L y = b, then Lᵀ x = y
+        t = ctypes.c_char(trans)
+        _strsv(
+            _ref(lower),
+            _ref(t),
+            _ref(unit),
+            _ref(n),
+            chol.ctypes.data,
+            _ref(n),
+            b.ctypes.data,
+            _ref(inc),
+        )
 
 
 _work = threading.local()
