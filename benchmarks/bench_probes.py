@@ -61,8 +61,8 @@ WORKLOADS = {
         control=True,
     ),
     "W2": Workload(name="W2", n_skills=4, n_layers=6, n=2000, n_train=1600, d=128),
-    # not in the issue: a 1B-class width, where the default preconditioner switches to a sketch
-    "W-wide": Workload(name="W-wide", n_skills=4, n_layers=2, n=4000, n_train=3200, d=2048),
+    # not in the issue: a 7B-class width, where the default preconditioner switches to a sketch
+    "W-wide": Workload(name="W-wide", n_skills=4, n_layers=2, n=4000, n_train=3200, d=4096),
 }
 
 

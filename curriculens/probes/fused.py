@@ -706,7 +706,7 @@ def _lbfgs(
     inv_n = 1.0 / n_obj[:, :, None]  # [P, L, 1]
     k_cls = cmask.sum(-1).float().clamp_min(2.0)[:, :, None]  # [P, L, 1]
     # an exact eigenbasis rescales for free; with a sketch, rescaling its stand-in tail
-    # eigenvalue doubled the passes at d = 2048 (W-wide: 61 -> 111 per set), so it keeps the bound
+    # eigenvalue doubled the passes at d = 2048 (61 -> 111 per set), so it keeps the bound
     adapt = precond.chol is None and precond.tail is None
     if adapt:
         precond.scale = torch.ones(P, L, Gr, device=dev)
@@ -1013,14 +1013,14 @@ def _run_chunks(fn, chunks, n_jobs, device_type):
         torch.set_num_threads(prev)
 
 
-_AUTO_EXACT_MAX_D = 1280
+_AUTO_EXACT_MAX_D = 2048
 _AUTO_RANK = 128
 
 
 def _preconditioner_rank(precond_rank, d: int) -> int | None:
     """The Nyström rank to use for ``d`` features, or None for the exact Gram.
 
-    >>> _preconditioner_rank("auto", 768) is None, _preconditioner_rank("auto", 2048)
+    >>> _preconditioner_rank("auto", 2048) is None, _preconditioner_rank("auto", 4096)
     (True, 128)
     >>> _preconditioner_rank(64, 32) is None  # a rank of at least d is the exact Gram
     True
@@ -1099,9 +1099,10 @@ def fit_logistic_batch(
         precond_rank: Preconditioner. ``None``: the exact Gram of each activation set (one
             ``n·d²`` product and a ``d³`` factorization). An int ``r``: a rank-``r`` randomized
             Nyström sketch of it (two ``n·d·r`` products), which needs more passes but wins when
-            ``d`` is large. ``"auto"`` (default): exact up to d = 1280, rank 128 above; measured
-            on the 2-core box, exact was faster at d = 768 and on par at d = 1024, and the sketch
-            1.7-2.4x faster at d = 2048 (``benchmarks/bench_probes.py --workload W-wide``).
+            ``d`` is large. ``"auto"`` (default): exact up to d = 2048, rank 128 above; measured
+            on the 2-core box (8 probes, n = 3200), exact was faster at d = 768, the two on par
+            at d = 2048 and the sketch 2.1x faster at d = 4096
+            (``benchmarks/bench_probes.py --workload W-wide``).
 
     Returns:
         A :class:`BatchProbeResult` with held-out metrics per ``[probe, label]``.
