@@ -52,7 +52,7 @@ class SweepConfig:
         hooks: Hook names, or empty for the embedding plus every block's residual output.
         batch_size: Most sequences per forward pass.
         device: torch device.
-        threads: torch threads during the sweep.
+        threads: torch threads during the sweep (on CPU, also the probe engine's workers).
         max_batch_tokens: Most tokens (sequences x padded length) per forward pass, or ``None``
             for no cap beyond ``batch_size``.
         memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
@@ -303,7 +303,11 @@ def _measure(
                     key=(enc.skill.name, h),
                 )
             )
-    results = {r.key: r for r in fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed)}
+    # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
+    # one worker with as many BLAS threads (benchmarks/README_probes.md)
+    jobs = config.threads if torch.device(config.device).type == "cpu" else 1
+    fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
+    results = {r.key: r for r in fitted}
     base = dict(run=run, checkpoint=checkpoint, step=step, tokens=tokens, fingerprint=fp)
     units = []
     for enc, cap in zip(encoded, caps, strict=True):
