@@ -514,7 +514,6 @@ class _Precond:
         # binary (one sigmoid logit): H0 = ¼ G; K-class softmax: ½ (I - 11ᵀ/K) ⊗ G
         self.bound = 0.25 if binary else 0.5
         self.b_scale = 1.0 / (self.bound * n_rows.float()[:, None, None, None])  # intercept
-        self.scale = None  # per-problem curvature scale [P, L, G] of the bound (eigenbasis only)
         self.chol = None
         self.tail = None
         if eig is not None:  # a spectral factorization of the bound (Nyström sketch or C grid)
@@ -561,8 +560,19 @@ class _Precond:
         dt = self.tail[sets][:, None, None] + c
         return w0 / dt + torch.bmm(coef * (1.0 / (ev + c) - 1.0 / dt), V.mT)
 
-    def __call__(self, g: Tensor, act: np.ndarray | None = None) -> Tensor:
-        """``H0⁻¹ g``. Sets outside ``act`` may be skipped (left zero) or computed anyway."""
+    @property
+    def can_rescale(self) -> bool:
+        """Whether a curvature scale is free to apply: an exact eigenbasis, not a Cholesky
+        factor or a sketch (rescaling a sketch's stand-in tail eigenvalue doubled its passes at
+        d = 2048, 61 -> 111 per set)."""
+        return self.chol is None and self.tail is None
+
+    def __call__(
+        self, g: Tensor, act: np.ndarray | None = None, scale: Tensor | None = None
+    ) -> Tensor:
+        """``(s·H0)⁻¹ g`` with per-problem curvature scales ``scale [P, L, G]`` (default 1; only
+        when :attr:`can_rescale`). Sets outside ``act`` may be skipped (left zero) or computed
+        anyway."""
         P, L, Gr, K, D = g.shape
         d = D - 1
         if self.binary:
@@ -573,9 +583,9 @@ class _Precond:
         w0 = g0[..., :d].reshape(P, L * Gr * K, d)
         c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
         sc = None
-        if self.scale is not None and self.chol is None:
+        if scale is not None and self.can_rescale:
             # (s·H0 + I/C)⁻¹ = (H0 + I/(sC))⁻¹ / s: a scaled bound is a shifted one
-            sc = self.scale[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
+            sc = scale[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
             c = c / sc
         if g.device.type != "cpu" or act is None or act.all() or d * d * 4 <= _SMALL_BLOCK:
             sol = self._solve(w0, c)
@@ -705,11 +715,8 @@ def _lbfgs(
     cinv_w = cinv[:, :, :, None, None]
     inv_n = 1.0 / n_obj[:, :, None]  # [P, L, 1]
     k_cls = cmask.sum(-1).float().clamp_min(2.0)[:, :, None]  # [P, L, 1]
-    # an exact eigenbasis rescales for free; with a sketch, rescaling its stand-in tail
-    # eigenvalue doubled the passes at d = 2048 (61 -> 111 per set), so it keeps the bound
-    adapt = precond.chol is None and precond.tail is None
-    if adapt:
-        precond.scale = torch.ones(P, L, Gr, device=dev)
+    adapt = precond.can_rescale
+    scale = torch.ones(P, L, Gr, device=dev) if adapt else None  # of the bound, per problem
 
     if binary:
         K = 1
@@ -790,7 +797,7 @@ def _lbfgs(
             a = r_i * dot(s_i, q)
             q -= a[..., None, None] * y_i
             alpha.append(a)
-        r = precond(q, (~done).flatten(1).any(1).cpu().numpy())
+        r = precond(q, (~done).flatten(1).any(1).cpu().numpy(), scale)
         for (s_i, y_i, r_i), a in zip(zip(S, Y, RHO, strict=True), reversed(alpha), strict=True):
             beta = r_i * dot(y_i, r)
             r += s_i * (a - beta)[..., None, None]
@@ -798,7 +805,7 @@ def _lbfgs(
         gd = dot(g, direction)
         bad_dir = gd >= 0
         if bool(bad_dir.any()):
-            fallback = -precond(g)
+            fallback = -precond(g, scale=scale)
             direction = torch.where(bad_dir[..., None, None], fallback, direction)
             gd = dot(g, direction)
         # Armijo backtracking on the margins: one read for Z·direction, then every trial step is
@@ -847,9 +854,9 @@ def _lbfgs(
             # measured mean curvature when that moved by more than 2x. Only H0 changes, so the
             # stored (s, y) pairs stay valid. On W1-full this cut passes per set from 33 to 23.
             target_s = curv.clamp(0.02, 1.0)
-            ratio = target_s / precond.scale
+            ratio = target_s / scale
             change = ((ratio > 2.0) | (ratio < 0.5)) & ~done
-            precond.scale = torch.where(change, target_s, precond.scale)
+            scale = torch.where(change, target_s, scale)
     passes = (reads + 1) // 2  # a pass is two reads of the activations
     converged = g.abs().amax((-1, -2)) <= tol
     return x, n_iter, converged, passes
