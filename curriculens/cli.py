@@ -14,24 +14,23 @@ from collections.abc import Sequence
 from curriculens.errors import CurriculensError
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{v} is not positive; give a number >= 1")
-    return v
+def _int_at_least(low: int, fault: str, example: str = ""):
+    """An argparse ``type`` that parses an int ``>= low``, naming the fault and the fix."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer{example}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"{v} is {fault}; give an integer >= {low}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (e.g. --seed 0)") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} is negative; give an integer >= 0")
-    return v
+_positive_int = _int_at_least(1, "not positive")
+_nonneg_int = _int_at_least(0, "negative", " (e.g. --seed 0)")
 
 
 def _cmd_demo(args) -> int:
