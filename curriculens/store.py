@@ -175,6 +175,15 @@ class Store:
         )
         return {r[0] for r in rows}
 
+    def done_units_by_fingerprint(self, run: str) -> dict[str, set[str]]:
+        """Finished units of ``run`` per checkpoint fingerprint, in one query."""
+        done: dict[str, set[str]] = {}
+        for fp, unit in self.conn.execute(
+            "SELECT fingerprint, unit FROM units WHERE run=?", (run,)
+        ):
+            done.setdefault(fp, set()).add(unit)
+        return done
+
     def write_unit(
         self, run: str, fingerprint: str, unit: str, checkpoint: str, rows: Sequence[Row]
     ) -> None:

@@ -424,7 +424,7 @@ def sweep(
     with _young_heap(), Store(out) as store:
         (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
-        done = _done_by_fingerprint(store, run)
+        done = store.done_units_by_fingerprint(run)
         todo = _unfinished(series, config, done, seen)
         bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
         bar.update(len(series) - len(todo))
@@ -462,13 +462,6 @@ def _series_meta(series: CheckpointSeries, executor: str) -> dict:
         "duplicates": series.meta.get("duplicates", []),
         "executor": executor,
     }
-
-
-def _done_by_fingerprint(store: Store, run: str) -> dict[str, set[str]]:
-    done: dict[str, set[str]] = {}
-    for fp, unit in store.conn.execute("SELECT fingerprint, unit FROM units WHERE run=?", (run,)):
-        done.setdefault(fp, set()).add(unit)
-    return done
 
 
 def _unfinished(

@@ -39,6 +39,7 @@ def test_round_trip_with_items_and_csv(tmp_path):
         np.testing.assert_array_equal(rows[0]["items"], items)
         assert rows[1]["items"] is None
         assert s.done_units("r", "f0") == {"facts@1"}
+        assert s.done_units_by_fingerprint("r") == {"f0": {"facts@1"}}
         csv = s.to_csv(tmp_path / "t.csv").read_text().splitlines()
     assert csv[0].split(",") == list(COLUMNS)
     assert len(csv) == 3
