@@ -383,14 +383,12 @@ def _gather_rows(X, rows, ws=None, name="rows"):
         r = np.flatnonzero(rows[p])
         idx[p, : r.size] = r
         valid[p, : r.size] = True
-    # only padding rows are zeroed; the rest is overwritten by the copy
     Z = _empty(ws, name, (P, n_max, d), X.dtype, X.device)
     for p in range(P):  # index_select copies whole rows: ~3x faster than gather on CPU
         k = int(counts[p])
         if k:
             torch.index_select(X[p], 0, torch.from_numpy(idx[p, :k]).to(X.device), out=Z[p, :k])
-        if k < n_max:
-            Z[p, k:] = 0.0
+    _zero_padding(Z, counts)  # only padding rows: the rest was overwritten by the copy
     return Z, idx, valid
 
 
@@ -548,7 +546,7 @@ class _Precond:
         if self.chol is not None:
             chol = self.chol[sets]
             if w0.shape[1] == 1 and w0.device.type == "cpu" and _lapack.AVAILABLE:
-                x = w0.contiguous().clone()  # one vector per set: GIL-free strsv, in place
+                x = w0.clone(memory_format=torch.contiguous_format)  # strsv works in place
                 for q in range(x.shape[0]):
                     _lapack.potrs_lower_vec(chol[q].numpy(), x[q, 0].numpy())
                 return x
@@ -887,7 +885,7 @@ def _fit_logistic_chunk(
     """
     P, L, N = codes.shape
     lowrank = init is None and rank is not None
-    block = _standardize_gram(
+    Ztr, gram, idx_tr, valid_tr, mean, scale, trace, nonfinite_tr = _standardize_gram(
         X,
         fit_rows,
         with_gram=init is None and not lowrank,
@@ -895,7 +893,6 @@ def _fit_logistic_chunk(
         ws=ws,
         scale_rows=False,  # 1/scale is folded into the weights: a pass over the block saved
     )
-    Ztr, gram, idx_tr, valid_tr, mean, scale, trace = block[:7]
     inv_scale = 1.0 / scale
     dev = X.device
     codes_t = torch.from_numpy(codes).to(dev)
@@ -966,7 +963,7 @@ def _fit_logistic_chunk(
         n_iter=n_iter.cpu().numpy(),
         passes=passes,
         converged=conv.cpu().numpy(),
-        nonfinite=block.nonfinite | bad_te,
+        nonfinite=nonfinite_tr | bad_te,
     )
 
 
@@ -1133,7 +1130,7 @@ def fit_logistic_batch(
     ks = np.array([[max(c.size, 2) for c in row] for row in classes]).reshape(P, L)
     cmask = np.arange(K)[None, None, :] < ks[:, :, None]
     binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
-    ok = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
+    ok = _solvable(failure)
 
     if chunk_size is None:
         chunk_size = _default_chunk_size(Xt)
@@ -1170,7 +1167,7 @@ def fit_logistic_batch(
             return part
 
         parts = _run_chunks(fn, bounds, n_jobs, Xt.device.type)
-        ok[:] = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
+        ok[:] = _solvable(failure)
         return parts
 
     chosen = np.full((P, L), Cs_arr[0])
@@ -1194,7 +1191,7 @@ def fit_logistic_batch(
                             "single-class labels after carving the validation split; "
                             "pass a single C or more training rows."
                         )
-        ok[:] = np.array([[f is None for f in row] for row in failure]).reshape(P, L)
+        ok[:] = _solvable(failure)
         cinv = binary_factor[:, :, None] / Cs_arr[None, None, :]
         parts = solve(fit_rows, vrows, cinv)
         n_passes += np.concatenate([part["passes"] for part in parts])
@@ -1293,6 +1290,15 @@ def fit_logistic_batch(
         scale=scale,
         classes=classes,
     )
+
+
+def _solvable(failure: list[list[str | None]]) -> np.ndarray:
+    """``[P, L]``: which problems have no recorded failure.
+
+    >>> _solvable([[None, "single-class"], [None, None]]).tolist()
+    [[True, False], [True, True]]
+    """
+    return np.array([[f is None for f in row] for row in failure], bool).reshape(len(failure), -1)
 
 
 def _default_chunk_size(X: Tensor) -> int:

@@ -86,7 +86,9 @@ def fit_ridge_batch(
     mean = np.zeros((P, d))
     scale = np.ones((P, d))
     for p in range(P):
-        Z, gram, idx, valid, mu, sd = _standardize_gram(Xt[p : p + 1], tr[p : p + 1])[:6]
+        Z, gram, idx, valid, mu, sd, _trace, _nonfinite = _standardize_gram(
+            Xt[p : p + 1], tr[p : p + 1]
+        )
         mean[p], scale[p] = mu[0].cpu().numpy(), sd[0].cpu().numpy()
         rows = idx[0][valid[0]]
         Zd = Z[0, : rows.size].double()
