@@ -112,7 +112,7 @@ def bench_model(name: str, hf_config, *, batch: int, seq: int, reps: int, device
     from transformers import GPTNeoXForCausalLM
 
     from curriculens.activations import load_bridge, resid_hooks
-    from curriculens.corpus import build_toy_tokenizer
+    from curriculens.toy.corpus import build_toy_tokenizer
 
     torch.manual_seed(0)
     model = GPTNeoXForCausalLM(hf_config).eval()
@@ -208,7 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip-large", action="store_true", help="only the tiny model")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from curriculens.corpus import build_toy_tokenizer
+    from curriculens.toy.corpus import build_toy_tokenizer
 
     kw = dict(batch=args.batch, seq=args.seq, reps=args.reps, device=args.device)
     tiny = bench_model("tiny-gptneox-2x32", _tiny_config(len(build_toy_tokenizer())), **kw)

@@ -18,9 +18,9 @@ from curriculens.checkpoints import (
     parse_tokens,
     read_state_dict,
 )
-from curriculens.corpus import build_toy_tokenizer
 from curriculens.errors import CheckpointError, ConfigError
-from curriculens.trainer import TrainConfig, build_model
+from curriculens.toy.corpus import build_toy_tokenizer
+from curriculens.toy.trainer import TrainConfig, build_model
 
 torch.set_num_threads(1)
 TINY = dict(n_layers=2, d_model=32, n_heads=2, d_mlp=64)

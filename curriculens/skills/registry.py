@@ -264,7 +264,7 @@ def _load_builtin_suites() -> None:
         import importlib
 
         for suite in ("toy", "core_en"):  # each registers its skills on import
-            importlib.import_module(f"curriculens.skills.{suite}")
+            importlib.import_module(f"curriculens.skills.builtin.{suite}")
 
 
 def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
@@ -278,7 +278,7 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
     Raises:
         SkillError: when the anchor is not in the prompt or the index is out of range.
 
-    >>> from curriculens.corpus import build_toy_tokenizer
+    >>> from curriculens.toy.corpus import build_toy_tokenizer
     >>> ex = Example(prompt="kalo lives in", target="paris", label=0, read_after="kalo")
     >>> resolve_read_position(build_toy_tokenizer(), ex)[1]
     0

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from curriculens.analysis.command import main
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.importers import load_curves
 from curriculens.analysis.leadlag import REPRESENTATIONS, lead_lag
+from curriculens.cli.emergence import main
 
 
 @pytest.fixture

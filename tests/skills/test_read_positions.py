@@ -6,9 +6,9 @@ import pytest
 
 from curriculens.errors import SkillError
 from curriculens.skills import get_skill
-from curriculens.skills.core_en import CORE_EN_SKILLS
+from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
+from curriculens.skills.builtin.toy import TOY_SKILLS
 from curriculens.skills.registry import Example, resolve_read_position
-from curriculens.skills.toy import TOY_SKILLS
 
 
 def _read_span(tokenizer, text: str, pos: int) -> tuple[int, int]:

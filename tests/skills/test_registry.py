@@ -11,8 +11,8 @@ import pytest
 import curriculens.skills
 from curriculens.errors import SkillError
 from curriculens.skills import Example, get_skill, list_skills, register_skill, unregister_skill
-from curriculens.skills.core_en import CORE_EN_SKILLS
-from curriculens.skills.toy import CITIES, FACTS, NOUNS, TOY_SKILLS
+from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
+from curriculens.skills.builtin.toy import CITIES, FACTS, NOUNS, TOY_SKILLS
 
 BUILTINS = TOY_SKILLS + CORE_EN_SKILLS
 
@@ -72,7 +72,7 @@ def test_core_en_is_not_imported_by_import_curriculens():
 
     code = (
         "import sys, curriculens, curriculens.skills; "
-        "print('curriculens.skills.core_en' in sys.modules)"
+        "print('curriculens.skills.builtin.core_en' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -110,7 +110,7 @@ def _digits(text: str) -> list[int]:
 
 
 def _countries() -> dict[str, dict[str, str]]:
-    path = Path(curriculens.skills.__file__).parent / "data" / "countries.csv"
+    path = Path(curriculens.skills.__file__).parent / "builtin" / "data" / "countries.csv"
     with path.open(encoding="utf-8") as f:
         return {row["country"]: row for row in csv.DictReader(f)}
 

@@ -1,0 +1,5 @@
+"""The ``curriculens`` command line: one module per command, one error handler (``main``)."""
+
+from curriculens.cli.main import main
+
+__all__ = ["main"]

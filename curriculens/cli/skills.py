@@ -1,0 +1,250 @@
+"""The ``curriculens skills`` command: list, show and validate skills from the terminal.
+
+The CLI wires it in with ``add_skills_parser(subparsers)``. Each handler returns an exit code and
+turns every curriculens error into one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from curriculens.errors import CurriculensError, SkillFileError
+from curriculens.skills.registry import (
+    Example,
+    Skill,
+    get_skill,
+    list_skills,
+    resolve_read_position,
+)
+
+OPEN, CLOSE = "⟦", "⟧"
+
+
+def add_skills_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``skills`` with its ``list``, ``show`` and ``validate`` subcommands.
+
+    Args:
+        subparsers: The object returned by ``parser.add_subparsers()`` of the main CLI.
+
+    Returns:
+        The ``skills`` parser. Each subcommand sets ``func(args) -> int``.
+
+    >>> parser = argparse.ArgumentParser(prog="curriculens")
+    >>> _ = add_skills_parser(parser.add_subparsers())
+    >>> args = parser.parse_args(["skills", "show", "en_capital", "-n", "1"])
+    >>> args.func.__name__, args.n
+    ('cmd_show', 1)
+    """
+    skills = subparsers.add_parser(
+        "skills",
+        help="list, show and validate skills",
+        description="List the registered skills, show rendered examples, validate skill files.",
+    )
+    skills.set_defaults(func=lambda args: _usage(skills))
+    sub = skills.add_subparsers(dest="skills_command", metavar="{list,show,validate}")
+
+    p = sub.add_parser("list", help="one line per skill: name, suite, family, format, examples")
+    p.add_argument("--suite", help="only this suite (toy, core-en, user)")
+    p.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also load this skill file (JSONL or BLiMP); repeatable",
+    )
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "show",
+        help="print rendered examples with the probe's read token marked ⟦like this⟧",
+    )
+    p.add_argument("name", metavar="NAME", help="a registered skill, or a path to a skill file")
+    p.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="a local Hugging Face tokenizer directory (default: the toy word-level tokenizer)",
+    )
+    p.add_argument("-n", type=int, default=3, help="how many examples (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the examples (default 0)")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("validate", help="check skill files; exit 1 if any has a problem")
+    p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or BLiMP skill file(s)")
+    p.set_defaults(func=cmd_validate)
+    return skills
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def examples_column(skill: Skill) -> str:
+    """``"generated"`` for a generator skill, else how many examples its file holds."""
+    n = getattr(skill.build, "n_examples", None)
+    return "generated" if n is None else str(n)
+
+
+# ---------------------------------------------------------------- list
+def cmd_list(args: argparse.Namespace) -> int:
+    """``curriculens skills list``: a table of the registered skills."""
+    from curriculens.skills.files import load_skill_files
+
+    try:
+        if args.load:
+            load_skill_files(args.load)
+        skills = list_skills(args.suite)
+    except SkillFileError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 1
+    except CurriculensError as err:
+        return _fail(str(err))
+    header = ("name", "suite", "family", "format", "version", "examples")
+    rows = [
+        (s.name, s.suite, s.family, s.format, str(s.version), examples_column(s)) for s in skills
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+# ---------------------------------------------------------------- show
+def _load_tokenizer(path: str | None):
+    if path is None:
+        from curriculens.toy.corpus import build_toy_tokenizer
+
+        return build_toy_tokenizer()
+    if not Path(path).is_dir():
+        raise FileNotFoundError(
+            f"--tokenizer {path!r} is not a directory; give a local folder saved with "
+            "tokenizer.save_pretrained(...) (no downloads)"
+        )
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise FileNotFoundError(
+            f"--tokenizer {path!r} holds no loadable tokenizer ({err}); save one there with "
+            "tokenizer.save_pretrained(...)"
+        ) from err
+
+
+def render_example(tokenizer, example: Example) -> tuple[str, int, int]:
+    """The read text with the probe's read token wrapped in ``⟦ ⟧``.
+
+    Returns:
+        ``(marked text, read index, number of tokens)``. The read text is the prompt, or the
+        good sentence of a minimal pair.
+
+    >>> from curriculens.toy.corpus import build_toy_tokenizer
+    >>> ex = Example(prompt="kalo lives in", target="paris", label=0, read_after="kalo")
+    >>> render_example(build_toy_tokenizer(), ex)[0]
+    '⟦kalo⟧ lives in'
+    """
+    ids, pos = resolve_read_position(tokenizer, example)
+    text = example.prompt or example.target
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    a, b = enc["offset_mapping"][pos]
+    while a < b and text[a].isspace():  # byte-level BPE counts the leading space in the token
+        a += 1
+    return text[:a] + OPEN + text[a:b] + CLOSE + text[b:], pos, len(ids)
+
+
+def _unknown(tokenizer, text: str) -> int:
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return 0
+    return sum(i == unk for i in tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """``curriculens skills show NAME``: rendered examples with the read token marked."""
+    from curriculens.skills.files import load_skill_file
+
+    try:
+        if args.n < 1:
+            return _fail(f"-n {args.n}: ask for at least 1 example")
+        path = Path(args.name)
+        registered = {s.name for s in list_skills()}
+        if args.name not in registered and (path.suffix == ".jsonl" or path.is_file()):
+            skill = load_skill_file(path, register=False)
+        else:
+            skill = get_skill(args.name)
+        tokenizer = _load_tokenizer(args.tokenizer)
+        examples = skill.examples(args.n, seed=args.seed)
+        tok_name = args.tokenizer or "toy word-level tokenizer"
+        print(
+            f"{skill.name} v{skill.version}  suite={skill.suite}  family={skill.family}  "
+            f"format={skill.format}  examples={examples_column(skill)}"
+        )
+        if skill.description:
+            print(f"  {skill.description}")
+        print(f"  labels: {', '.join(f'{i}={n}' for i, n in enumerate(skill.label_names))}")
+        if skill.components:
+            print(f"  components: {', '.join(skill.components)}")
+        print(f"  read positions for: {tok_name}")
+        for i, ex in enumerate(examples, start=1):
+            marked, pos, n_tok = render_example(tokenizer, ex)
+            print(
+                f"[{i}] label={ex.label} ({skill.label_names[ex.label]})  read token "
+                f"{pos} of {n_tok}"
+            )
+            if skill.format == "minimal_pair":
+                print(f"    good:   {marked}")
+                print(f"    bad:    {' | '.join(ex.choices)}")
+            else:
+                print(f"    prompt: {marked}")
+                print(f"    target: {ex.target}")
+                if ex.choices:
+                    print(f"    wrong:  {' | '.join(ex.choices)}")
+            unk = _unknown(tokenizer, f"{ex.prompt} {ex.target}")
+            if unk:
+                print(f"    note:   {unk} token(s) unknown to this tokenizer; pass --tokenizer")
+    except SkillFileError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return 1
+    except (CurriculensError, FileNotFoundError) as err:
+        return _fail(str(err))
+    return 0
+
+
+# ---------------------------------------------------------------- validate
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``curriculens skills validate FILE``: print every problem; exit 1 if any."""
+    from curriculens.skills.files import validate_skill_file
+
+    bad = 0
+    for f in args.files:
+        try:
+            problems = validate_skill_file(f)
+        except (CurriculensError, OSError) as err:  # e.g. unreadable: permissions
+            problems = [f"{f}:0: file: cannot be read ({err}) — check the path and permissions"]
+        for p in problems:
+            print(p)
+        if problems:
+            bad += 1
+        else:
+            print(f"{f}: ok")
+    if bad:
+        print(f"{bad} of {len(args.files)} file(s) have problems", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curriculens")
+    add_skills_parser(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return args.func(args) if hasattr(args, "func") else _usage(parser)
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,385 @@
+"""The ``sweep`` and ``export`` commands: sweep a checkpoint series into a run, export its table.
+
+``curriculens sweep runs/demo/checkpoints`` re-sweeps (or resumes) a demo with one command;
+``--model REPO --steps 0,512`` sweeps hub revisions; a TOML file holds the same settings. The
+parsers are added to the main CLI with :func:`add_sweep_parser` and :func:`add_export_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from curriculens.checkpoints import CheckpointSeries
+from curriculens.errors import ConfigError, CurriculensError, StoreError
+from curriculens.pipeline.run import SweepConfig, _unit, sweep
+from curriculens.store import COLUMNS, Store
+
+SORT_KEY = (
+    "run",
+    "step",
+    "tokens",
+    "checkpoint",
+    "fingerprint",
+    "skill",
+    "skill_version",
+    "skill_hash",
+    "kind",
+    "layer",
+    "hook",
+    "metric",
+)
+_SERIES_KEYS = ("dir", "model", "revisions", "steps", "tokens_per_step", "dedupe")
+
+
+def _guarded(name: str, fn: Callable[[argparse.Namespace], int]):
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except CurriculensError as e:
+            print(f"curriculens {name}: error: {e}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _csv_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _csv_ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in _csv_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of integers (e.g. --steps 0,512,4000)"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------- sweep
+def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``curriculens sweep`` to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="measure skills and probes across a checkpoint series (resumable)",
+        description=(
+            "Sweep a checkpoint series into a run directory. SOURCE is a checkpoint directory "
+            "(save_pretrained folders, or state-dict files beside config.json) or a TOML file "
+            "with [series] and [sweep] tables; or name a hub model with --model. Re-running "
+            "resumes: finished units are skipped."
+        ),
+    )
+    p.add_argument("source", nargs="?", help="checkpoint directory or CONFIG.toml")
+    p.add_argument(
+        "--out",
+        help="run directory (default: the parent of a directory named 'checkpoints')",
+    )
+    p.add_argument("--model", help="Hugging Face repo id whose revisions to sweep")
+    p.add_argument("--revisions", type=_csv_list, help="comma-separated revisions")
+    p.add_argument("--steps", type=_csv_ints, help="comma-separated steps (Pythia step{N})")
+    p.add_argument("--tokens-per-step", type=int, help="tokens per optimizer step")
+    p.add_argument("--skills", type=_csv_list, help="comma-separated skills (default: toy suite)")
+    p.add_argument("--n-examples", type=int, help="examples per skill")
+    p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
+    p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
+    p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
+    p.add_argument("--max-batch-tokens", type=int, help="cap on padded tokens per forward pass")
+    p.add_argument("--no-dedupe", action="store_true", help="measure duplicate weights again")
+    p.add_argument("--run", help="run name stored in every row (default: name of --out)")
+    p.add_argument("--dry-run", action="store_true", help="list the work and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_guarded("sweep", cmd_sweep))
+    return p
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"Cannot read sweep config {str(path)!r}: {e}") from e
+    bad = sorted(set(data) - {"series", "sweep", "out", "executor", "run"})
+    if bad:
+        raise ConfigError(
+            f"Sweep config {str(path)!r} has unknown table(s)/key(s) {bad}; expected [series], "
+            "[sweep], out, executor, run."
+        )
+    unknown = sorted(set(data.get("series", {})) - set(_SERIES_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"[series] in {str(path)!r} has unknown key(s) {unknown}; expected some of "
+            f"{list(_SERIES_KEYS)}."
+        )
+    return data
+
+
+def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """Merge a TOML file (if any) with flags: ``(series, sweep, top-level)`` settings."""
+    series, sweep_cfg, top = {}, {}, {}
+    if args.source and Path(args.source).suffix == ".toml":
+        data = _read_toml(Path(args.source))
+        series = dict(data.get("series", {}))
+        sweep_cfg = dict(data.get("sweep", {}))
+        top = {k: data[k] for k in ("out", "executor", "run") if k in data}
+        base = Path(args.source).parent
+        if "dir" in series:
+            series["dir"] = str(base / series["dir"])
+        if "out" in top:
+            top["out"] = str(base / top["out"])
+    elif args.source:
+        series["dir"] = args.source
+    for flag, key in (
+        ("model", "model"),
+        ("revisions", "revisions"),
+        ("steps", "steps"),
+        ("tokens_per_step", "tokens_per_step"),
+    ):
+        if getattr(args, flag) is not None:
+            series[key] = getattr(args, flag)
+    if args.no_dedupe:
+        series["dedupe"] = False
+    for flag, key in (
+        ("skills", "skills"),
+        ("n_examples", "n_examples"),
+        ("device", "device"),
+        ("cache_dir", "cache_dir"),
+        ("max_batch_tokens", "max_batch_tokens"),
+    ):
+        if getattr(args, flag) is not None:
+            sweep_cfg[key] = getattr(args, flag)
+    for key in ("out", "executor", "run"):
+        if getattr(args, key) is not None:
+            top[key] = getattr(args, key)
+    if "dir" in series and "model" in series:
+        raise ConfigError(
+            f"Both a checkpoint directory ({series['dir']!r}) and --model ({series['model']!r}) "
+            "were given; sweep one series at a time."
+        )
+    if "dir" not in series and "model" not in series:
+        raise ConfigError(
+            "No checkpoints to sweep: give a checkpoint directory, a CONFIG.toml, or --model "
+            "REPO with --revisions/--steps."
+        )
+    if "out" not in top:
+        d = Path(series.get("dir", ""))
+        if "dir" in series and d.name == "checkpoints":
+            top["out"] = str(d.parent)
+        else:
+            raise ConfigError(
+                "--out is required (a run directory for results.sqlite), except for a directory "
+                "named 'checkpoints', whose parent is the default."
+            )
+    return series, sweep_cfg, top
+
+
+def _build_series(series: dict) -> CheckpointSeries:
+    dedupe = bool(series.get("dedupe", True))
+    if "dir" in series:
+        return CheckpointSeries.from_dir(
+            series["dir"], tokens_per_step=series.get("tokens_per_step"), dedupe=dedupe
+        )
+    return CheckpointSeries.from_hub(
+        series["model"],
+        revisions=series.get("revisions"),
+        steps=series.get("steps"),
+        tokens_per_step=series.get("tokens_per_step"),
+        dedupe=dedupe,
+    )
+
+
+def _build_config(sweep_cfg: dict, out: Path) -> SweepConfig:
+    """Flags/TOML win; otherwise a run's saved config is reused so a resume needs no flags."""
+    saved = out / "sweep_config.json"
+    if saved.exists():
+        base = json.loads(saved.read_text())
+        cfg = SweepConfig.from_dict(base)
+        return replace(cfg, **_typed(sweep_cfg)) if sweep_cfg else cfg
+    from curriculens.skills.builtin.toy import TOY_SKILLS
+
+    return SweepConfig.from_dict({"skills": list(TOY_SKILLS), **sweep_cfg})
+
+
+def _typed(d: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run (or plan, with ``--dry-run``) a sweep; returns the exit code."""
+    series_cfg, sweep_cfg, top = _plan(args)
+    out = Path(top["out"])
+    config = _build_config(sweep_cfg, out)
+    series = _build_series(series_cfg)
+    executor = top.get("executor", "local")
+    if args.dry_run:
+        print(dry_run_text(series, config, out, run=top.get("run"), executor=executor))
+        return 0
+    sweep(
+        series,
+        out,
+        config=config,
+        run=top.get("run"),
+        progress=not args.quiet,
+        executor=executor,
+    )
+    _save_invocation(out, series_cfg, config, top)
+    with Store(out, readonly=True) as s:
+        n = s.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+    print(f"sweep finished: {len(series)} checkpoints, {n} rows in {out / 'results.sqlite'}")
+    return 0
+
+
+def _save_invocation(out: Path, series_cfg: dict, config: SweepConfig, top: dict) -> None:
+    import tomli_w
+
+    doc = {
+        **{k: v for k, v in top.items() if k != "out"},
+        "series": series_cfg,
+        "sweep": config.to_dict(),
+    }
+    (out / "sweep.toml").write_text(tomli_w.dumps(doc))
+
+
+def dry_run_text(
+    series: CheckpointSeries,
+    config: SweepConfig,
+    out: Path,
+    *,
+    run: str | None = None,
+    executor: str = "local",
+) -> str:
+    """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
+    from curriculens.skills.registry import get_skill
+
+    run = run or out.resolve().name
+    done: dict[str, set[str]] = {}
+    if (out / "results.sqlite").exists():
+        with Store(out, readonly=True) as s:
+            for fp, unit in s.conn.execute(
+                "SELECT fingerprint, unit FROM units WHERE run=?", (run,)
+            ):
+                done.setdefault(fp, set()).add(unit)
+    skills = [get_skill(n) for n in config.skills]
+    units = {_unit(s, config): s for s in skills}
+    seqs = {
+        s.name: sum(1 + len(e.choices) for e in s.examples(config.n_examples, seed=config.seed))
+        for s in skills
+    }
+    lines = [f"series: {series.source} ({len(series)} checkpoints), executor: {executor}"]
+    lines.append(f"{'label':<28} {'step':>10} {'tokens':>16}  fingerprint       left")
+    total_seqs = total_probes = 0
+    for c in series:
+        if c.fingerprint is None:
+            left = list(units.values())
+        else:
+            left = [s for u, s in units.items() if u not in done.get(c.fingerprint, set())]
+        n_hooks = (len(config.hooks) or _n_layers(c) + 1) if left else 0
+        total_seqs += sum(seqs[s.name] for s in left)
+        total_probes += 2 * n_hooks * len(left)
+        fp = c.fingerprint or "(on load)"
+        lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
+    for d in series.meta.get("duplicates", []):
+        lines.append(f"duplicate: {d['label']!r} has the weights of {d['same_as']!r}; skipped")
+    lines.append(
+        "skills: " + ", ".join(f"{s.name}@{s.version}+{s.content_hash[:8]}" for s in skills)
+    )
+    lines.append(
+        f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
+        f"(probe + control per skill x hook), into {out / 'results.sqlite'}"
+    )
+    return "\n".join(lines)
+
+
+def _n_layers(c) -> int:
+    try:
+        from transformers import AutoConfig
+
+        where = str(c.path) if c.path is not None else c.repo
+        cfg = AutoConfig.from_pretrained(where, revision=c.revision)
+        return int(cfg.num_hidden_layers)
+    except Exception:  # an estimate only: unknown depth counts the embedding alone
+        return 0
+
+
+# ---------------------------------------------------------------------------------- export
+def add_export_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``curriculens export`` to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "export",
+        help="write a run's tidy table to CSV or Parquet (+ metadata JSON)",
+        description=(
+            "Export the tidy results table of RUN, sorted deterministically, with the run's "
+            "metadata (configs, skill versions, library versions) in FILE.meta.json beside it."
+        ),
+    )
+    p.add_argument("run", help="run directory holding results.sqlite")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
+    p.set_defaults(func=_guarded("export", cmd_export))
+    return p
+
+
+def export_table(run: str | Path, path: str | Path, *, fmt: str = "csv") -> tuple[Path, Path]:
+    """Write the tidy table of ``run`` to ``path`` and its metadata to ``<path>.meta.json``.
+
+    Rows are sorted by run, step, tokens, checkpoint, fingerprint, skill, kind, layer, hook and
+    metric, so two exports of the same results are byte-identical.
+
+    Returns:
+        ``(table_path, meta_path)``.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet'.")
+    path = Path(path)
+    with Store(run, readonly=True) as s:
+        rows = s.rows()
+        meta = {k: json.loads(v) for k, v in s.conn.execute("SELECT key, value FROM meta")}
+    rows.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in SORT_KEY))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(COLUMNS)
+            for r in rows:
+                w.writerow([r[c] for c in COLUMNS])
+    else:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as e:
+            raise ConfigError(
+                "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
+                "or use --format csv."
+            ) from e
+        table = pa.Table.from_pylist(rows, schema=_arrow_schema(pa))
+        pq.write_table(table, str(path))
+    meta_path = path.with_name(path.name + ".meta.json")
+    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return path, meta_path
+
+
+def _arrow_schema(pa):
+    types = {"step": pa.int64(), "tokens": pa.int64(), "skill_version": pa.int64()}
+    types.update(layer=pa.int64(), n=pa.int64(), value=pa.float64())
+    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a run's table; returns the exit code."""
+    run = Path(args.run)
+    if not (run / "results.sqlite").exists() and run.suffix not in (".sqlite", ".db"):
+        raise StoreError(
+            f"No results store at {str(run / 'results.sqlite')!r}; run `curriculens sweep` "
+            "into that directory first."
+        )
+    out = Path(args.output) if args.output else run / f"results.{args.format}"
+    table, meta = export_table(run, out, fmt=args.format)
+    print(f"table: {table}\nmetadata: {meta}")
+    return 0

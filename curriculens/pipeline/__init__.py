@@ -1,0 +1,1 @@
+"""The sweep: measure every checkpoint of a series and write the tidy results table."""

@@ -1,0 +1,658 @@
+"""The sweep: for each checkpoint, behavior and probe scores of every skill, into the store.
+
+Work is split into units, one per (checkpoint fingerprint, skill@version+hash, probe config), each
+written in one SQLite transaction. A re-run skips finished units, so an interrupted sweep resumes.
+The same evaluation serves a live training loop through :class:`Tracker`.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from curriculens.activations import (
+    capture,
+    encode_skill,
+    hook_layer,
+    load_bridge,
+    load_capture,
+    resid_hooks,
+    save_capture,
+)
+from curriculens.behavior import score_behavior
+from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
+from curriculens.errors import ConfigError
+from curriculens.probes import ProbeTask, control_labels, fit_probe_tasks
+from curriculens.skills.registry import Skill, get_skill
+from curriculens.store import Row, Store
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepConfig:
+    """What a sweep measures; saved beside the store and hashed into every unit key.
+
+    Args:
+        skills: Skill names.
+        n_examples: Examples per skill (the probe splits them train/test).
+        train_frac: Share of examples the probe trains on.
+        probe_C: Inverse L2 strength of the probes.
+        seed: Seeds examples, splits and control labels.
+        hooks: Hook names, or empty for the embedding plus every block's residual output.
+        batch_size: Most sequences per forward pass.
+        device: torch device.
+        threads: torch threads during the sweep (on CPU, also the probe engine's workers).
+        max_batch_tokens: Most tokens (sequences x padded length) per forward pass, or ``None``
+            for no cap beyond ``batch_size``.
+        memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
+            model's shape (see :func:`batch_tokens_for_budget`). The smaller cap wins.
+        cache_dir: Folder of an activation cache, one safetensors file per (checkpoint
+            fingerprint, skill hash, hooks, examples); probes can then be re-fit without
+            another forward pass. ``None`` caches nothing.
+    """
+
+    skills: tuple[str, ...]
+    n_examples: int = 300
+    train_frac: float = 0.7
+    probe_C: float = 1.0
+    seed: int = 0
+    hooks: tuple[str, ...] = ()
+    batch_size: int = 64
+    device: str = "cpu"
+    threads: int = 1
+    max_batch_tokens: int | None = None
+    memory_budget_mb: float | None = None
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.skills, str):
+            object.__setattr__(self, "skills", (self.skills,))
+        object.__setattr__(self, "skills", tuple(self.skills))
+        object.__setattr__(self, "hooks", tuple(self.hooks))
+        if not self.skills:
+            raise ConfigError("SweepConfig.skills is empty; name at least one skill.")
+        for s in self.skills:
+            get_skill(s)  # raises with "did you mean"
+        if (
+            isinstance(self.n_examples, bool)
+            or not isinstance(self.n_examples, int)
+            or self.n_examples < 20
+        ):
+            raise ConfigError(
+                f"SweepConfig.n_examples = {self.n_examples!r}; expected an int "
+                ">= 20 (probes need a train and a test split)."
+            )
+        if not 0.1 <= self.train_frac <= 0.9:
+            raise ConfigError(f"SweepConfig.train_frac = {self.train_frac!r}; expected 0.1..0.9.")
+        if not self.probe_C > 0:
+            raise ConfigError(f"SweepConfig.probe_C = {self.probe_C!r}; expected > 0.")
+        for name in ("batch_size", "threads"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"SweepConfig.{name} = {v!r}; expected an int >= 1.")
+        v = self.max_batch_tokens
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ConfigError(
+                f"SweepConfig.max_batch_tokens = {v!r}; expected an int >= 1 or None."
+            )
+        v = self.memory_budget_mb
+        if v is not None and not (isinstance(v, int | float) and v > 0):
+            raise ConfigError(f"SweepConfig.memory_budget_mb = {v!r}; expected > 0 or None.")
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", str(self.cache_dir))
+
+    def to_dict(self) -> dict:
+        """A JSON/TOML-ready dict (tuples as lists, ``None`` values left out)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(self).items()
+            if v is not None
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SweepConfig:
+        """The inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`.
+
+        >>> c = SweepConfig(skills=("facts",), n_examples=40)
+        >>> SweepConfig.from_dict(c.to_dict()) == c
+        True
+        """
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - known)
+        if bad:
+            raise ConfigError(
+                f"Unknown sweep config key(s) {bad}; expected some of {sorted(known)}."
+            )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def probe_key(self) -> str:
+        d = {
+            k: v
+            for k, v in asdict(self).items()
+            if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks")
+        }
+        d["control_version"] = _CONTROL_VERSION
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+
+
+#: Bump when the control-task labelling changes, so stored units are recomputed.
+_CONTROL_VERSION = 3
+
+
+def _unit(skill: Skill, config: SweepConfig) -> str:
+    return f"{skill.name}@{skill.version}+{skill.content_hash}|{config.probe_key()}"
+
+
+def _skills_to_do(config: SweepConfig, done: set[str]) -> list[Skill]:
+    """The configured skills whose unit (skill version × probe config) is not in ``done``."""
+    return [s for s in map(get_skill, config.skills) if _unit(s, config) not in done]
+
+
+def _control_labels(skill: Skill, read_token: np.ndarray, examples, seed: int) -> np.ndarray:
+    """Hewitt & Liang control task: a random class per token type at the read position.
+
+    When every example reads the same token type (e.g. '='), the type falls back to the whole
+    prompt, so the control stays a memorization task rather than a constant.
+    """
+    types = read_token.astype(str)
+    if np.unique(types).size < 2:
+        types = np.array([e.prompt for e in examples])
+    return control_labels(types, n_classes=skill.n_classes, seed=seed)
+
+
+def evaluate_model(
+    model,
+    tokenizer,
+    config: SweepConfig,
+    *,
+    checkpoint: str,
+    step: int,
+    tokens: int,
+    run: str,
+    store: Store,
+    fp: str | None = None,
+    progress: bool = True,
+) -> int:
+    """Score every unfinished skill on one loaded model and write its rows. Returns units done.
+
+    Each (skill, probe config) unit is written in one transaction; finished units of this
+    fingerprint are skipped, so calling it again writes nothing. The TransformerLens bridge
+    rewires ``model`` in place; pass a copy if you keep using it (:class:`Tracker` does).
+    """
+    fp = fp or fingerprint(model)
+    done = store.done_units(run, fp)
+    todo = _skills_to_do(config, done)
+    if not todo:
+        return 0
+    units = _measure(
+        model,
+        tokenizer,
+        config,
+        todo,
+        checkpoint=checkpoint,
+        step=step,
+        tokens=tokens,
+        run=run,
+        fp=fp,
+        progress=progress,
+    )
+    for unit, rows in units:
+        store.write_unit(run, fp, unit, checkpoint, rows)
+    return len(units)
+
+
+def batch_tokens_for_budget(budget_mb: float, *, d_model: int, d_vocab: int, n_layers: int) -> int:
+    """Tokens per forward pass that keep activation memory near ``budget_mb`` (an estimate).
+
+    Per token a forward pass holds float32 logits and their log-softmax (``3 * d_vocab``
+    floats), the residual stream and a block's transient attention/MLP tensors (about
+    ``8 * d_model``), and one gathered row per hook (``(n_layers + 1) * d_model``, small).
+
+    >>> batch_tokens_for_budget(64, d_model=768, d_vocab=50304, n_layers=12)
+    100
+    """
+    per_token = 4 * (3 * d_vocab + 8 * d_model + (n_layers + 1) * d_model)
+    return max(1, int(budget_mb * 2**20 // per_token))
+
+
+def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:
+    caps = [config.max_batch_tokens] if config.max_batch_tokens else []
+    if config.memory_budget_mb is not None:
+        caps.append(
+            batch_tokens_for_budget(
+                config.memory_budget_mb,
+                d_model=model_cfg.d_model,
+                d_vocab=model_cfg.d_vocab,
+                n_layers=model_cfg.n_layers,
+            )
+        )
+    return min(caps) if caps else None
+
+
+def _cache_path(config: SweepConfig, fp: str, skill: Skill, hooks: Sequence[str]) -> Path | None:
+    if config.cache_dir is None:
+        return None
+    key = json.dumps([config.n_examples, config.seed, list(hooks)])
+    h = hashlib.sha256(key.encode()).hexdigest()[:10]
+    name = f"{skill.name}@{skill.version}+{skill.content_hash}-{h}.safetensors"
+    return Path(config.cache_dir) / fp / name
+
+
+def _measure(
+    model,
+    tokenizer,
+    config: SweepConfig,
+    todo: Sequence[Skill],
+    *,
+    checkpoint: str,
+    step: int,
+    tokens: int,
+    run: str,
+    fp: str,
+    progress: bool,
+) -> list[tuple[str, list[Row]]]:
+    """Behavior and probe rows of each skill in ``todo`` on one model: ``[(unit, rows)]``."""
+    bridge = None
+    hooks = list(config.hooks) or resid_hooks(model.config.num_hidden_layers)
+    encoded, caps = [], []
+    for skill in tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress):
+        examples = skill.examples(config.n_examples, seed=config.seed)
+        enc = encode_skill(skill, examples, tokenizer)
+        path = _cache_path(config, fp, skill, hooks)
+        cap = load_capture(path) if path is not None and path.exists() else None
+        if cap is None:
+            if bridge is None:
+                bridge = load_bridge(model, tokenizer, device=config.device)
+            cap = capture(
+                bridge,
+                enc,
+                hooks,
+                batch_size=config.batch_size,
+                max_batch_tokens=_max_batch_tokens(config, bridge.cfg),
+            )
+            if path is not None:
+                save_capture(cap, path)
+        encoded.append(enc)
+        caps.append(cap)
+    del bridge
+    # every (skill, hook) probe of this checkpoint in one call
+    tasks = []
+    for enc, cap in zip(encoded, caps, strict=True):
+        rng = np.random.default_rng([config.seed, 5])
+        train = np.zeros(len(enc.labels), bool)
+        train[rng.permutation(len(train))[: int(round(config.train_frac * len(train)))]] = True
+        control = _control_labels(enc.skill, enc.read_token, enc.examples, config.seed)
+        for h in hooks:
+            tasks.append(
+                ProbeTask(
+                    X=cap.acts[h],
+                    y=enc.labels,
+                    train=train,
+                    control_y=control,
+                    key=(enc.skill.name, h),
+                )
+            )
+    # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
+    # one worker with as many BLAS threads (benchmarks/README_probes.md)
+    jobs = config.threads if torch.device(config.device).type == "cpu" else 1
+    fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
+    results = {r.key: r for r in fitted}
+    base = dict(run=run, checkpoint=checkpoint, step=step, tokens=tokens, fingerprint=fp)
+    units = []
+    for enc, cap in zip(encoded, caps, strict=True):
+        sk = enc.skill
+        meta = dict(base, skill=sk.name, skill_version=sk.version, skill_hash=sk.content_hash)
+        rows = [
+            Row(
+                **meta,
+                kind="behavior",
+                hook="",
+                layer=-1,
+                metric=m,
+                value=float(v.mean()),
+                n=len(v),
+                items=v,
+            )
+            for m, v in score_behavior(enc, cap).items()
+        ]
+        rows.append(
+            Row(
+                **meta,
+                kind="baseline",
+                hook="",
+                layer=-1,
+                metric="behavior_chance",
+                value=sk.chance,
+                n=len(enc.labels),
+            )
+        )
+        for h in hooks:
+            r = results[(sk.name, h)]
+            lay = hook_layer(h)
+            common = dict(meta, hook=h, layer=lay, metric="acc", n=r.n_test)
+            rows.append(Row(**common, kind="probe", value=r.acc, items=r.correct))
+            rows.append(Row(**common, kind="control", value=r.control_acc, items=r.control_correct))
+            rows.append(Row(**dict(common, metric="majority"), kind="baseline", value=r.majority))
+        units.append((_unit(sk, config), rows))
+    return units
+
+
+def _run_meta(config: SweepConfig, extra: dict) -> dict:
+    import sklearn
+    import transformer_lens
+    import transformers
+
+    import curriculens
+
+    skills = {
+        s: {"version": get_skill(s).version, "hash": get_skill(s).content_hash}
+        for s in config.skills
+    }
+    return {
+        "config": asdict(config),
+        "skills": skills,
+        **extra,
+        "versions": {
+            "curriculens": curriculens.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "transformer_lens": getattr(transformer_lens, "__version__", "?"),
+            "sklearn": sklearn.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def sweep(
+    series: CheckpointSeries | str | Path,
+    out: str | Path,
+    *,
+    skills: Sequence[str] | None = None,
+    config: SweepConfig | None = None,
+    run: str | None = None,
+    progress: bool = True,
+    executor: str = "local",
+) -> Path:
+    """Sweep a checkpoint series: behavior and probes for every skill, into ``out/results.sqlite``.
+
+    Re-running the same sweep skips finished units; a changed skill or probe config recomputes
+    only what changed. Checkpoints with identical weights are reported as duplicates and
+    measured once (unless the series was built with ``dedupe=False``).
+
+    Args:
+        series: A :class:`CheckpointSeries` or a directory of checkpoints.
+        out: Run directory (created).
+        skills: Skill names (default: the toy-world suite), ignored when ``config`` is given.
+        config: Full sweep configuration.
+        run: Run name stored in every row (default: the name of ``out``).
+        progress: Show progress bars (per checkpoint, and per skill inside one).
+        executor: ``"local"`` (in this process, one model loaded at a time) or ``"ray"`` (one
+            Ray task per checkpoint, ``num_gpus=1`` when ``config.device`` is CUDA; joins the
+            cluster at ``RAY_ADDRESS`` or an existing ``ray.init(address=...)``). Only this
+            process writes the store.
+
+    Returns:
+        The run directory.
+
+    >>> cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
+    """
+    from curriculens.pipeline.executors import check_executor, map_unordered
+    from curriculens.skills.builtin.toy import TOY_SKILLS
+
+    check_executor(executor)
+    if not isinstance(series, CheckpointSeries):
+        series = CheckpointSeries.from_dir(series)
+    config = config or SweepConfig(skills=tuple(skills or TOY_SKILLS))
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is an existing file; give a directory path.")
+    run = run or out.resolve().name
+    torch.set_num_threads(config.threads)
+    t0 = time.perf_counter()
+    seen: dict[str, str] = {}
+    with _young_heap(), Store(out) as store:
+        (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
+        done = store.done_units_by_fingerprint(run)
+        todo = _unfinished(series, config, done, seen)
+        bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
+        bar.update(len(series) - len(todo))
+        if executor == "local":
+            for ck in todo:
+                bar.set_postfix(ckpt=ck.label)
+                _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
+                bar.update()
+        else:
+            gpus = 1 if str(config.device).startswith("cuda") else 0
+            results = map_unordered(
+                _measure_task, todo, executor=executor, args=(config, run, done), num_gpus=gpus
+            )
+            for i, (fp, measured) in results:
+                ck = todo[i]
+                bar.set_postfix(ckpt=ck.label)
+                key = _dedupe_key(ck.label, fp, seen, series.dedupe)
+                if key is not None:
+                    for unit, rows in measured:
+                        if key != fp:
+                            rows = [replace(r, fingerprint=key) for r in rows]
+                        store.write_unit(run, key, unit, ck.label, rows)
+                bar.update()
+        bar.close()
+        store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
+    return out
+
+
+def _series_meta(series: CheckpointSeries, executor: str) -> dict:
+    return {
+        "series": series.source,
+        "checkpoints": len(series),
+        "labels": [c.label for c in series],
+        "fingerprints": series.fingerprints(),
+        "duplicates": series.meta.get("duplicates", []),
+        "executor": executor,
+    }
+
+
+def _unfinished(
+    series: CheckpointSeries, config: SweepConfig, done: dict[str, set[str]], seen: dict[str, str]
+) -> list[Checkpoint]:
+    """Checkpoints with work left; finished ones with a known fingerprint are never loaded.
+
+    Fills ``seen`` (fingerprint -> first label) for every known fingerprint, in series order.
+    """
+    units = {_unit(get_skill(s), config) for s in config.skills}
+    todo = []
+    for c in series:
+        fp = c.fingerprint
+        if fp is None:
+            todo.append(c)
+            continue
+        key = fp if seen.setdefault(fp, c.label) == c.label else f"{fp}@{c.label}"
+        if not units <= done.get(key, set()):
+            todo.append(c)
+    return todo
+
+
+def _dedupe_key(label: str, fp: str, seen: dict[str, str], dedupe: bool) -> str | None:
+    """Store key of a checkpoint's rows: its fingerprint, ``fp@label`` for a kept duplicate, or
+    ``None`` for a duplicate to skip. Reports every duplicate."""
+    if fp in seen and seen[fp] != label:
+        warn_duplicate(seen[fp], label, fp, dedupe=dedupe)
+        return None if dedupe else f"{fp}@{label}"
+    seen[fp] = label
+    return fp
+
+
+def _measure_task(
+    ck: Checkpoint, config: SweepConfig, run: str, done: dict[str, set[str]]
+) -> tuple[str, list[tuple[str, list[Row]]]]:
+    """One checkpoint's unfinished units, computed without a store (a Ray task)."""
+    torch.set_num_threads(config.threads)
+    with _loaded(ck, config) as (model, tokenizer, fp):
+        todo = _skills_to_do(config, done.get(fp, set()))
+        measured = []
+        if todo:
+            measured = _measure(
+                model,
+                tokenizer,
+                config,
+                todo,
+                checkpoint=ck.label,
+                step=ck.step,
+                tokens=ck.tokens,
+                run=run,
+                fp=fp,
+                progress=False,
+            )
+    return fp, measured
+
+
+def _sweep_one(
+    ck: Checkpoint,
+    config: SweepConfig,
+    run: str,
+    store: Store,
+    seen: dict[str, str],
+    progress: bool,
+    dedupe: bool = True,
+) -> None:
+    with _loaded(ck, config) as (model, tokenizer, fp):
+        key = _dedupe_key(ck.label, fp, seen, dedupe)
+        if key is not None:
+            evaluate_model(
+                model,
+                tokenizer,
+                config,
+                checkpoint=ck.label,
+                step=ck.step,
+                tokens=ck.tokens,
+                run=run,
+                store=store,
+                fp=key,
+                progress=progress,
+            )
+
+
+@contextmanager
+def _loaded(ck: Checkpoint, config: SweepConfig):
+    """Load a checkpoint as ``(model, tokenizer, fingerprint)`` and free it on exit.
+
+    The bridge holds reference cycles, so the model is collected explicitly before the next one
+    loads (fast inside :func:`_young_heap`).
+    """
+    model, tokenizer = ck.load(device=config.device)
+    try:
+        yield model, tokenizer, ck.fingerprint or fingerprint(model)
+    finally:
+        del model, tokenizer
+        gc.collect()
+
+
+@contextmanager
+def _young_heap():
+    """Freeze the objects alive on entry out of the collector's sight (``gc.freeze``).
+
+    Each model is freed with ``gc.collect()`` because the bridge makes reference cycles; with the
+    (large, import-time) heap frozen, that collection scans only what the sweep made: about 1 ms
+    instead of about a second per checkpoint.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _detached_copy(model):
+    """An eval-mode deep copy of ``model`` without its gradients (they are not copied)."""
+    params = list(model.parameters())
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = None
+    try:
+        clone = copy.deepcopy(model)
+    finally:
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+    return clone.eval().requires_grad_(False)
+
+
+class Tracker:
+    """Evaluate skills inside a training loop, every N steps or on a schedule, into a store.
+
+    Call ``tracker.step(model, step=..., tokens=...)`` from any loop (or pass the tracker as a
+    callback of :func:`curriculens.toy.trainer.train`). No checkpoint files are written.
+
+    >>> tracker = Tracker("runs/live", tokenizer, skills=["agreement"], every=100)  # doctest: +SKIP
+    >>> for step in range(1000):  # doctest: +SKIP
+    ...     train_step(); tracker.step(model, step=step, tokens=step * 2048)
+    """
+
+    def __init__(
+        self,
+        out: str | Path,
+        tokenizer,
+        *,
+        skills: Sequence[str] | None = None,
+        config: SweepConfig | None = None,
+        every: int | None = None,
+        schedule: Sequence[int] | None = None,
+        run: str | None = None,
+    ):
+        from curriculens.skills.builtin.toy import TOY_SKILLS
+
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise ConfigError(f"Tracker every={every!r}; expected an int >= 1 or None.")
+        self.config = config or SweepConfig(skills=tuple(skills or TOY_SKILLS))
+        self.tokenizer = tokenizer
+        self.every, self.schedule = every, set(schedule or ())
+        self.out = Path(out)
+        self.run = run or self.out.resolve().name
+        self.store = Store(self.out)
+        self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
+
+    def step(self, model, *, step: int, tokens: int) -> bool:
+        """Evaluate if ``step`` is due; returns whether it evaluated.
+
+        The TransformerLens bridge rewires the model it wraps (module tree, state-dict keys,
+        attention implementation), so the tracker measures a detached copy and the model being
+        trained is left exactly as it was. The fingerprint is taken from the model itself, so it
+        equals that of a checkpoint saved at the same step.
+        """
+        due = step in self.schedule or (self.every is not None and step % self.every == 0)
+        if not due:
+            return False
+        fp = fingerprint(model)
+        with _young_heap():
+            clone = _detached_copy(model)
+            evaluate_model(
+                clone,
+                self.tokenizer,
+                self.config,
+                checkpoint=f"step{step}",
+                step=step,
+                tokens=tokens,
+                run=self.run,
+                store=self.store,
+                fp=fp,
+                progress=False,
+            )
+            del clone
+            gc.collect()
+        return True
+
+    __call__ = step
+
+    def close(self) -> None:
+        self.store.close()

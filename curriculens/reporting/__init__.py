@@ -1,0 +1,1 @@
+"""The curriculum report: HTML/Markdown writer, figures and the shared formatting."""

@@ -1,0 +1,134 @@
+"""The ``curriculens skills`` subcommands, driven through argparse as the CLI wires them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import pytest
+
+from curriculens.cli.skills import add_skills_parser
+from curriculens.skills import list_skills, unregister_skill
+from curriculens.skills.files import validate_skill_file
+from curriculens.skills.registry import _REGISTRY
+
+
+@pytest.fixture(autouse=True)
+def _clean_registry():
+    list_skills()
+    before = set(_REGISTRY)
+    yield
+    for name in set(_REGISTRY) - before:
+        unregister_skill(name)
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="curriculens")
+    add_skills_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code = args.func(args)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def _skill_file(tmp_path, rows=None, name="mine.jsonl"):
+    header = {"curriculens_skill": {"name": "mine", "version": 3, "format": "choice",
+                                    "label_names": ["singular", "plural"]}}  # fmt: skip
+    rows = rows or [
+        {"prompt": "The keys to the cabinet", "target": "are", "choices": ["is"], "label": 1},
+        {"prompt": "The key to the cabinets", "target": "is", "choices": ["are"], "label": 0},
+    ]
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps(x) for x in [header, *rows]) + "\n")
+    return path
+
+
+def test_list(capsys, tmp_path):
+    code, out, _ = run(["skills", "list", "--load", str(_skill_file(tmp_path))], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "suite", "family", "format", "version", "examples"]
+    assert lines[1].split() == ["agreement", "toy", "agreement", "choice", "1", "generated"]
+    assert "en_capital core-en facts continuation 1 generated" in [
+        " ".join(x.split()) for x in lines
+    ]
+    assert lines[-1].split() == ["mine", "user", "user", "choice", "3", "2"]
+
+
+def test_list_one_suite(capsys):
+    code, out, _ = run(["skills", "list", "--suite", "core-en"], capsys)
+    assert code == 0 and len(out.splitlines()) == 1 + len(list_skills("core-en"))
+    code, _, err = run(["skills", "list", "--suite", "cor-en"], capsys)
+    assert code == 1 and "Did you mean 'core-en'?" in err
+
+
+def test_show_marks_the_read_token(capsys, tiny_model_dir):
+    argv = ["skills", "show", "en_agreement_attractor", "--tokenizer", str(tiny_model_dir)]
+    code, out, _ = run([*argv, "-n", "4"], capsys)
+    assert code == 0
+    prompts = [x.split("prompt: ")[1] for x in out.splitlines() if "prompt: " in x]
+    assert len(prompts) == 4
+    for line in prompts:  # the read token ends the preposition, before the attractor
+        assert re.fullmatch(r"The \w+ (next )?\w*⟦\w+⟧ the \w+", line), line
+    assert "unknown to this tokenizer" not in out
+
+
+def test_show_with_the_toy_tokenizer(capsys):
+    code, out, _ = run(["skills", "show", "en_capital", "-n", "2", "--seed", "5"], capsys)
+    assert code == 0
+    assert out.startswith("en_capital v1  suite=core-en  family=facts  format=continuation")
+    assert "read positions for: toy word-level tokenizer" in out
+    assert len(re.findall(r"prompt: The capital of [\w ]+ ⟦is⟧\n", out)) == 2
+    assert "token(s) unknown to this tokenizer; pass --tokenizer" in out
+
+
+def test_show_a_file_and_a_minimal_pair(capsys, tmp_path):
+    code, out, _ = run(["skills", "show", str(_skill_file(tmp_path)), "-n", "2"], capsys)
+    assert code == 0 and "mine v3  suite=user" in out and "wrong:  is" in out
+    blimp = tmp_path / "blimp.jsonl"
+    pair = {"sentence_good": "the dogs run .", "sentence_bad": "the dogs runs .", "UID": "sv"}
+    blimp.write_text(json.dumps(pair) + "\n")
+    code, out, _ = run(["skills", "show", str(blimp), "-n", "1"], capsys)
+    assert code == 0
+    assert "good:   the dogs run ⟦.⟧" in out and "bad:    the dogs runs ." in out
+
+
+def test_show_errors_are_one_line(capsys, tmp_path):
+    code, _, err = run(["skills", "show", "agrement"], capsys)
+    assert code == 1 and err.startswith(
+        "error: Unknown skill 'agrement'. Did you mean 'agreement'?"
+    )
+    code, _, err = run(["skills", "show", "facts", "--tokenizer", str(tmp_path)], capsys)
+    assert code == 1 and err.startswith(f"error: --tokenizer '{tmp_path}' holds no loadable")
+    code, _, err = run(["skills", "show", "facts", "-n", "0"], capsys)
+    assert code == 1 and "at least 1" in err
+    bad = _skill_file(tmp_path, rows=["oops"], name="bad.jsonl")
+    code, _, err = run(["skills", "show", str(bad)], capsys)
+    assert code == 1 and err.strip() == validate_skill_file(bad)[0]
+
+
+def test_validate(capsys, tmp_path):
+    good = _skill_file(tmp_path)
+    code, out, _ = run(["skills", "validate", str(good)], capsys)
+    assert (code, out) == (0, f"{good}: ok\n")
+    bad = _skill_file(tmp_path, rows=[{"prompt": "x", "target": "y", "label": 5}, "[]"],
+                      name="bad.jsonl")  # fmt: skip
+    code, out, err = run(["skills", "validate", str(bad), str(good)], capsys)
+    assert code == 1
+    assert out.splitlines() == [*validate_skill_file(bad), f"{good}: ok"]
+    assert len(validate_skill_file(bad)) == 3  # label range, missing choices, not an object
+    assert err == "1 of 2 file(s) have problems\n"
+
+
+def test_validate_missing_file_never_tracebacks(capsys, tmp_path):
+    code, out, _ = run(["skills", "validate", str(tmp_path / "nope.jsonl")], capsys)
+    assert (
+        code == 1 and out == f"{tmp_path / 'nope.jsonl'}:0: file: no such file — check the path\n"
+    )
+
+
+def test_skills_without_subcommand_prints_help(capsys):
+    code, _, err = run(["skills"], capsys)
+    assert code == 2 and "list" in err and "validate" in err

@@ -1,0 +1,359 @@
+"""Sweeps: resuming, recomputing what changed, kill-and-resume, the writer lock, duplicates,
+memory-bounded batching and the activation cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import curriculens.pipeline.run as sweep_mod
+from curriculens.activations import _batches, capture, encode_skill, load_bridge
+from curriculens.checkpoints import Checkpoint, CheckpointSeries, DuplicateCheckpointWarning
+from curriculens.errors import ConfigError, HookNameError, StoreError
+from curriculens.pipeline.run import SweepConfig, sweep
+from curriculens.skills import add_skill, get_skill, unregister_skill
+from curriculens.store import Store
+from curriculens.toy.corpus import build_toy_tokenizer
+from curriculens.toy.trainer import TrainConfig, build_model
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+SKILLS = ("facts", "add1")
+CONFIG = SweepConfig(skills=SKILLS, n_examples=40)
+
+
+def _write_series(root: Path, seeds=(0, 1, 2), d_model: int = 32) -> Path:
+    tok = build_toy_tokenizer()
+    for step, seed in enumerate(seeds):
+        shape = dict(n_layers=2, d_model=d_model, n_heads=2, d_mlp=2 * d_model)
+        m = build_model(TrainConfig(**shape, seed=seed), len(tok))
+        d = root / f"step{step * 10}"
+        m.save_pretrained(d)
+        tok.save_pretrained(d)
+        (d / "curriculens_checkpoint.json").write_text(
+            json.dumps({"step": step * 10, "tokens": step * 640})
+        )
+    return root
+
+
+@pytest.fixture(scope="module")
+def ckdir(tmp_path_factory):
+    return _write_series(tmp_path_factory.mktemp("series") / "checkpoints")
+
+
+@pytest.fixture(scope="module")
+def reference(ckdir, tmp_path_factory):
+    """An uninterrupted sweep every other test compares against."""
+    out = tmp_path_factory.mktemp("ref")
+    sweep(ckdir, out, config=CONFIG, run="r", progress=False)
+    return out
+
+
+def _table(out: Path) -> list[dict]:
+    with Store(out, readonly=True) as s:
+        rows = s.rows(items=True)
+    for r in rows:
+        r["items"] = None if r["items"] is None else r["items"].tolist()
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def _units(out: Path) -> int:
+    with Store(out, readonly=True) as s:
+        return s.conn.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+
+
+def test_rerun_writes_nothing_and_loads_nothing(ckdir, reference, monkeypatch):
+    before, n_units = _table(reference), _units(reference)
+    assert n_units == 3 * len(SKILLS)
+    assert {r["kind"] for r in before} == {"behavior", "probe", "control", "baseline"}
+    series = CheckpointSeries.from_dir(ckdir)
+
+    def no_load(self, **kw):
+        raise AssertionError(f"{self.label} was loaded although it is finished")
+
+    monkeypatch.setattr(Checkpoint, "load", no_load)
+    sweep(series, reference, config=CONFIG, run="r", progress=False)
+    assert _table(reference) == before
+    assert _units(reference) == n_units
+
+
+def _spy_measure(monkeypatch) -> list[tuple[str, tuple[str, ...]]]:
+    calls = []
+    real = sweep_mod._measure
+
+    def spy(model, tokenizer, config, todo, **kw):
+        calls.append((kw["checkpoint"], tuple(s.name for s in todo)))
+        return real(model, tokenizer, config, todo, **kw)
+
+    monkeypatch.setattr(sweep_mod, "_measure", spy)
+    return calls
+
+
+def test_changed_skill_version_recomputes_only_that_skill(ckdir, reference, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    facts = get_skill("facts")
+    calls = _spy_measure(monkeypatch)
+    unregister_skill("facts")
+    add_skill(replace(facts, version=facts.version + 1))
+    try:
+        sweep(ckdir, out, config=CONFIG, run="r", progress=False)
+    finally:
+        unregister_skill("facts")
+        add_skill(facts)
+    assert [todo for _, todo in calls] == [("facts",)] * 3
+    # the new version's rows sit beside the old ones (its content hash differs)
+    rows = [r for r in _table(out) if r["skill"] == "facts"]
+    old = [r for r in rows if r["skill_version"] == facts.version]
+    new = [r for r in rows if r["skill_version"] == facts.version + 1]
+    assert len(new) == len(old) > 0
+    assert {r["checkpoint"] for r in new} == {"step0", "step10", "step20"}
+
+
+_KILL_SCRIPT = """
+import sys, time, torch
+torch.set_num_threads(1)
+from curriculens import store as store_mod
+from curriculens.pipeline.run import SweepConfig, sweep
+real = store_mod.Store.write_unit
+def slow(self, *a, **k):
+    real(self, *a, **k)
+    time.sleep(0.4)  # leave the parent time to kill between (and inside) units
+store_mod.Store.write_unit = slow
+sweep(sys.argv[1], sys.argv[2], config=SweepConfig(skills={skills!r}, n_examples=40), run="r",
+      progress=False)
+"""
+
+
+def test_kill_and_resume_equals_uninterrupted(ckdir, reference, tmp_path):
+    out = tmp_path / "killed"
+    script = tmp_path / "child.py"
+    script.write_text(_KILL_SCRIPT.format(skills=SKILLS))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(ckdir), str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 180
+    n = 0
+    while time.time() < deadline and proc.poll() is None:
+        db = out / "results.sqlite"
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
+                    n = c.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+            except sqlite3.OperationalError:
+                n = 0
+            if n >= 2:
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"child ended before the kill: {proc.stderr.read().decode()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = _units(out)
+    assert 2 <= partial < 3 * len(SKILLS)
+    assert (out / "results.lock").exists()  # left behind by the killed writer
+    sweep(ckdir, out, config=CONFIG, run="r", progress=False)  # stale lock is taken over
+    assert _units(out) == 3 * len(SKILLS)
+    assert _table(out) == _table(reference)
+
+
+def test_second_writer_gets_store_error(ckdir, reference):
+    with Store(reference), pytest.raises(StoreError, match="Only one writer"):
+        sweep(ckdir, reference, config=CONFIG, run="r", progress=False)
+
+
+def test_dedupe_false_keeps_both_labels(tmp_path):
+    root = _write_series(tmp_path / "ck", seeds=(0, 1, 1))
+    cfg = SweepConfig(skills=("add1",), n_examples=40)
+    with pytest.warns(DuplicateCheckpointWarning, match="duplicate"):
+        series = CheckpointSeries.from_dir(root, dedupe=False)
+    with pytest.warns(DuplicateCheckpointWarning, match=r"'step20'.*'step10'"):
+        sweep(series, tmp_path / "run", config=cfg, run="r", progress=False)
+    rows = _table(tmp_path / "run")
+    assert {r["checkpoint"] for r in rows} == {"step0", "step10", "step20"}
+    a = [
+        (r["kind"], r["hook"], r["metric"], r["value"]) for r in rows if r["checkpoint"] == "step10"
+    ]
+    b = [
+        (r["kind"], r["hook"], r["metric"], r["value"]) for r in rows if r["checkpoint"] == "step20"
+    ]
+    assert sorted(a) == sorted(b)
+
+
+def test_batches_respect_both_caps():
+    lengths = list(np.random.default_rng(0).integers(3, 30, 200))
+    batches = _batches(lengths, batch_size=16, max_batch_tokens=100)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(200))
+    for b in batches:
+        assert len(b) <= 16
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 100
+
+
+def test_token_capped_batches_give_same_activations(ckdir):
+    ck = CheckpointSeries.from_dir(ckdir)[-1]
+    model, tok = ck.load()
+    bridge = load_bridge(model, tok)
+    skill = get_skill("facts")
+    enc = encode_skill(skill, skill.examples(30, seed=0), tok)
+    hooks = ["hook_embed", "blocks.1.hook_resid_post"]
+    a = capture(bridge, enc, hooks, batch_size=64)
+    b = capture(bridge, enc, hooks, batch_size=64, max_batch_tokens=40)
+    for h in hooks:
+        np.testing.assert_allclose(a.acts[h], b.acts[h], atol=1e-5)
+    for x, y in zip(a.token_logprob, b.token_logprob, strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    with pytest.raises(HookNameError, match="blocks.1.hook_resid_post"):
+        capture(bridge, enc, ["blocks.1.hook_resid_pots"])
+
+
+def test_changed_probe_config_refits_from_the_activation_cache(
+    ckdir, reference, tmp_path, monkeypatch
+):
+    cfg = replace(CONFIG, cache_dir=str(tmp_path / "cache"), memory_budget_mb=1.0)
+    out = tmp_path / "run"
+    sweep(ckdir, out, config=cfg, run="r", progress=False)
+    assert _table(out) == _table(reference)  # budget-sized batches and caching: same numbers
+    series = CheckpointSeries.from_dir(ckdir)
+    files = sorted((tmp_path / "cache").rglob("*.safetensors"))
+    assert len(files) == 3 * len(SKILLS)
+    assert {f.parent.name for f in files} == set(series.fingerprints())
+
+    def no_forward(*a, **k):
+        raise AssertionError("forward pass despite a cached capture")
+
+    monkeypatch.setattr(sweep_mod, "capture", no_forward)
+    calls = _spy_measure(monkeypatch)
+    sweep(series, out, config=replace(cfg, probe_C=0.1), run="r", progress=False)
+    assert len(calls) == 3 and all(todo == SKILLS for _, todo in calls)  # every unit refit
+    rows = _table(out)
+    beh = [r for r in rows if r["kind"] == "behavior"]
+    assert beh == [r for r in _table(reference) if r["kind"] == "behavior"]
+    # batching, devices and caching are not part of the unit key: nothing left to do
+    calls.clear()
+    sweep(series, out, config=replace(cfg, probe_C=0.1, batch_size=7), run="r", progress=False)
+    assert calls == [] and _table(out) == rows
+
+
+def test_config_validation_and_round_trip():
+    with pytest.raises(ConfigError, match="max_batch_tokens"):
+        SweepConfig(skills=SKILLS, max_batch_tokens=0)
+    with pytest.raises(ConfigError, match="memory_budget_mb"):
+        SweepConfig(skills=SKILLS, memory_budget_mb=-1)
+    with pytest.raises(ConfigError, match="Unknown sweep config key"):
+        SweepConfig.from_dict({"skills": ["facts"], "n_exampels": 40})
+    c = replace(CONFIG, hooks=("hook_embed",), cache_dir="x")
+    assert SweepConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+@pytest.mark.slow
+def test_rss_stays_flat_over_20_checkpoints(tmp_path, monkeypatch):
+    psutil = pytest.importorskip("psutil")
+    root = _write_series(tmp_path / "ck", seeds=range(20), d_model=512)  # 6.3 MB of weights
+    series = CheckpointSeries.from_dir(root)
+    proc = psutil.Process()
+    cfg = SweepConfig(skills=("add1",), n_examples=40)
+    rss = []
+    real = sweep_mod._sweep_one
+
+    def measured(*a, **k):
+        real(*a, **k)
+        rss.append(proc.memory_info().rss)
+
+    monkeypatch.setattr(sweep_mod, "_sweep_one", measured)
+    sweep(series, tmp_path / "run", config=cfg, run="r", progress=False)
+    assert len(rss) == 20
+    growth = (rss[-1] - rss[0]) / 2**20  # a leaked model would add ~6 MiB each
+    assert growth < 40, f"RSS grew {growth:.1f} MiB over 20 checkpoints: {rss}"
+
+
+# ------------------------------------------------------------------------------ the CLI
+def _cli(argv: list[str]) -> int:
+    import argparse
+
+    from curriculens.cli.sweep import add_export_parser, add_sweep_parser
+
+    parser = argparse.ArgumentParser(prog="curriculens")
+    sub = parser.add_subparsers(dest="command")
+    add_sweep_parser(sub)
+    add_export_parser(sub)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
+    out = tmp_path / "cli"
+    argv = ["sweep", str(ckdir), "--out", str(out), "--skills", "facts,add1"]
+    assert _cli([*argv, "--n-examples", "40", "--run", "r", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    series = CheckpointSeries.from_dir(ckdir)
+    for c in series:
+        assert c.label in text and c.fingerprint in text
+    assert "facts@" in text and "add1@" in text
+    assert "forward sequences" in text and "probe fits" in text
+    assert not out.exists()  # a dry run writes nothing
+    assert _cli([*argv, "--n-examples", "40", "--run", "r", "--quiet"]) == 0
+    assert _table(out) == _table(reference)
+    assert (out / "sweep.toml").exists() and (out / "sweep_config.json").exists()
+    # resume with no flags: the saved config is reused, nothing is left to do
+    assert _cli(["sweep", str(ckdir), "--out", str(out), "--run", "r", "--dry-run"]) == 0
+    assert "work left: 0 forward sequences, 0 probe fits" in capsys.readouterr().out
+    for fmt in ("csv", "parquet"):
+        assert _cli(["export", str(out), "--format", fmt, "-o", str(tmp_path / f"t.{fmt}")]) == 0
+        assert json.loads((tmp_path / f"t.{fmt}.meta.json").read_text())["run:r"]["skills"]
+    first = (tmp_path / "t.csv").read_bytes()
+    _cli(["export", str(out), "-o", str(tmp_path / "t.csv")])
+    assert (tmp_path / "t.csv").read_bytes() == first
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "t.parquet").num_rows == len(_table(reference))
+
+
+def test_cli_toml_and_errors(ckdir, tmp_path, capsys):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(
+        f'out = "run"\n[series]\ndir = "{ckdir}"\n[sweep]\nskills = ["add1"]\nn_examples = 40\n'
+    )
+    assert _cli(["sweep", str(cfg), "--dry-run"]) == 0
+    assert "add1@" in capsys.readouterr().out
+    assert _cli(["sweep", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert _cli(["sweep", str(tmp_path)]) == 2  # not named checkpoints/, so --out is needed
+    assert "--out is required" in capsys.readouterr().err
+    # a demo's checkpoints/ sweeps into its parent with the toy suite by default
+    assert _cli(["sweep", str(ckdir), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert str(ckdir.parent / "results.sqlite") in text and "agreement_attractor@" in text
+    cfg.write_text('[series]\ndir = "x"\nbogus = 1\n')
+    assert _cli(["sweep", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key(s) ['bogus']" in capsys.readouterr().err
+    assert _cli(["export", str(tmp_path / "nothing")]) == 2
+    assert "No results store" in capsys.readouterr().err
+
+
+def test_hub_series_sweeps_and_reports_duplicate_revisions(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    repo = _write_series(tmp_path / "repo", seeds=(5,)) / "step0"  # stands in for a hub repo
+    series = CheckpointSeries.from_hub(str(repo), steps=[0, 100], tokens_per_step=64)
+    cfg = SweepConfig(skills=("add1",), n_examples=40)
+    with pytest.warns(DuplicateCheckpointWarning, match=r"'step100' is identical to 'step0'"):
+        sweep(series, tmp_path / "run", config=cfg, run="r", progress=False)
+    rows = _table(tmp_path / "run")
+    assert {(r["checkpoint"], r["tokens"]) for r in rows} == {("step0", 0)}

@@ -1,0 +1,78 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from curriculens.cli.main import main
+from curriculens.errors import ConfigError
+from curriculens.toy.demo import DemoConfig, run_demo
+
+
+def test_demo_end_to_end_with_few_steps(tmp_path):
+    out = tmp_path / "demo"
+    info = run_demo(
+        DemoConfig(out=str(out), steps=12, n_checkpoints=3, n_examples=40), progress=False
+    )
+    assert (out / "report.html").exists() and (out / "report.md").exists()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step0", "step1", "step12"]
+    saved = json.loads((out / "demo.json").read_text())
+    assert saved["steps"] == 12 and saved["total_seconds"] == info["total_seconds"]
+    # the whole toy-world suite is measured
+    from curriculens.analysis.curriculum import load_table
+    from curriculens.skills.builtin.toy import TOY_SKILLS
+
+    assert set(load_table(out).skill) == set(TOY_SKILLS)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["demo", "--steps", "0"], "--steps: 0 is not positive"),
+        (["demo", "--steps", "-3"], "--steps: -3 is not positive"),
+        (["demo", "--seed", "1.5"], "--seed: '1.5' is not an integer"),
+        (["demo", "--seed", "abc"], "--seed: 'abc' is not an integer"),
+    ],
+)
+def test_cli_rejects_bad_numbers_without_traceback(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_out_that_is_a_file_is_a_clear_error(tmp_path):
+    f = tmp_path / "taken.txt"
+    f.write_text("keep me")
+    r = subprocess.run(
+        [sys.executable, "-m", "curriculens.cli.main", "demo", "--out", str(f)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2
+    assert "is an existing file; give a directory path" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert f.read_text() == "keep me"
+
+
+def test_demo_refuses_to_overwrite_unless_forced(tmp_path):
+    (tmp_path / "other.txt").write_text("x")
+    with pytest.raises(ConfigError, match="already holds files"):
+        DemoConfig(out=str(tmp_path))
+    with pytest.raises(ConfigError, match="not a curriculens run directory"):
+        DemoConfig(out=str(tmp_path), force=True)
+
+
+@pytest.mark.slow
+def test_demo_with_several_seeds_reports_order_consistency(tmp_path):
+    out = tmp_path / "seeds"
+    run_demo(
+        DemoConfig(out=str(out), steps=6, n_checkpoints=3, n_examples=30, seeds=2), progress=False
+    )
+    md = (out / "report.md").read_text()
+    assert "## Order consistency across runs" in md
+    assert "| seed0 | seed1 |" in md
+    assert "## Emergence per run" in md
+    assert (out / "figures" / "consistency.png").exists()
+    assert (out / "seed0" / "checkpoints").is_dir() and (out / "seed1" / "checkpoints").is_dir()
