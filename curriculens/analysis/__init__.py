@@ -23,7 +23,7 @@ from curriculens.analysis.emergence import (
     smooth_curve,
 )
 from curriculens.analysis.importers import load_curves, read_lm_eval, read_tidy_csv, write_store
-from curriculens.analysis.leadlag import LeadLag, format_lead_lag, lead_lag
+from curriculens.analysis.leadlag import LeadLag, lead_lag
 
 __all__ = [
     "Consistency",
@@ -38,7 +38,6 @@ __all__ = [
     "curriculum",
     "emergence_point",
     "emergence_table",
-    "format_lead_lag",
     "lead_lag",
     "load_curves",
     "load_table",

@@ -16,7 +16,7 @@ import numpy as np
 
 from curriculens.analysis.emergence import Criterion
 from curriculens.analysis.importers import primary_metric
-from curriculens.errors import ConfigError, CurriculensError
+from curriculens.errors import ConfigError
 from curriculens.store import Store
 
 REPRESENTATIONS = ("probe", "selectivity", "gain")
@@ -417,30 +417,3 @@ def _lead_log(b, r) -> float | None:
 
 def _none(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
-
-
-def format_lead_lag(results: Sequence[LeadLag]) -> str:
-    """A plain-text table of lead/lag results (one line per skill and representation)."""
-    if not results:
-        raise CurriculensError("No lead/lag results to format; the run has no probe rows.")
-    head = (
-        f"{'skill':<20} {'repr':<11} {'layer':>5} {'behavior':>10} {'repr.':>10} "
-        f"{'lead(log10)':>12} {'95% CI':>17} {'verdict':<12} {'first':>5}"
-    )
-    lines = [head]
-    for r in results:
-        ci = f"[{_f(r.lo_log10)}, {_f(r.hi_log10)}]" if r.n_boot else ""
-        lines.append(
-            f"{r.skill:<20} {r.representation:<11} {r.layer:>5} {_t(r.behavior_tokens):>10} "
-            f"{_t(r.representation_tokens):>10} {_f(r.lead_log10):>12} {ci:>17} "
-            f"{r.verdict:<12} {'' if r.first_layer is None else r.first_layer:>5}"
-        )
-    return "\n".join(lines)
-
-
-def _f(x) -> str:
-    return "-" if x is None else f"{x:+.2f}"
-
-
-def _t(x) -> str:
-    return "-" if x is None else f"{x:.3g}"

@@ -27,8 +27,9 @@ from curriculens.analysis.emergence import (
     emergence_table,
 )
 from curriculens.analysis.importers import PYTHIA_TOKENS_PER_STEP, load_curves
-from curriculens.analysis.leadlag import format_lead_lag, lead_lag
+from curriculens.analysis.leadlag import lead_lag
 from curriculens.errors import ConfigError, CurriculensError
+from curriculens.reporting.formatting import format_lead_lag, format_tokens
 
 _HELP = "Emergence points per model and task, and how consistent their order is across models."
 _EPILOG = """\
@@ -240,13 +241,7 @@ def _num(v: float | None):
 
 
 def _fmt_tokens(v) -> str:
-    if v is None:
-        return "-"
-    v = float(v)
-    for unit, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(v) >= scale:
-            return f"{v / scale:.3g}{unit}"
-    return f"{v:g}"
+    return format_tokens(v, missing="-")
 
 
 def _render(result: dict) -> str:

@@ -1,7 +1,7 @@
 """Training-loop adapters: measure skills while a ``transformers.Trainer`` trains.
 
-The adapter forwards the trainer's step to a :class:`curriculens.pipeline.run.Tracker`, which decides
-whether the step is due and writes the rows; no checkpoint files are needed.
+The adapter forwards the trainer's step to a :class:`curriculens.pipeline.run.Tracker`, which
+decides whether the step is due and writes the rows; no checkpoint files are needed.
 """
 
 from __future__ import annotations

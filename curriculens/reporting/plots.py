@@ -10,17 +10,16 @@ import math
 from collections.abc import Sequence
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from curriculens.analysis.curriculum import (  # noqa: E402
+from curriculens.analysis.curriculum import (
     SkillEmergence,
     behavior_curve,
     probe_matrix,
 )
+from curriculens.reporting.formatting import format_tokens, layer_name
 
 
 def _token_axis(ax, tokens: Sequence[float]) -> None:
@@ -46,7 +45,7 @@ def plot_behavior(
     fig, ax = _fig_ax(ax, (7.5, 4.2))
     skills = list(skills or sorted(df.skill.unique()))
     marks = {e.skill: e.behavior_tokens for e in emergence}
-    cmap = plt.get_cmap("tab10" if len(skills) <= 10 else "tab20")
+    cmap = matplotlib.colormaps["tab10" if len(skills) <= 10 else "tab20"]
     all_tokens: list[float] = []
     for i, skill in enumerate(skills):
         curve = behavior_curve(df, skill)
@@ -79,9 +78,8 @@ def plot_probe_heatmaps(df: pd.DataFrame, skills: Sequence[str] | None = None, *
     else:
         cols = min(3, max(1, len(mats)))
         rows = math.ceil(len(mats) / cols)
-        fig, axes = plt.subplots(
-            rows, cols, figsize=(4.2 * cols, 2.3 * rows + 0.6), squeeze=False, layout="constrained"
-        )
+        fig = Figure(figsize=(4.2 * cols, 2.3 * rows + 0.6), layout="constrained")
+        axes = fig.subplots(rows, cols, squeeze=False)
         axes = axes.ravel()
     im = None
     for a, (skill, m) in zip(axes, mats, strict=False):
@@ -96,10 +94,10 @@ def plot_probe_heatmaps(df: pd.DataFrame, skills: Sequence[str] | None = None, *
         )
         a.set_title(skill, fontsize=9)
         a.set_yticks(range(len(m.index)))
-        a.set_yticklabels(["emb" if layer == 0 else f"L{layer}" for layer in m.index], fontsize=7)
+        a.set_yticklabels([layer_name(layer) for layer in m.index], fontsize=7)
         tick = np.linspace(0, len(m.columns) - 1, min(5, len(m.columns))).round().astype(int)
         a.set_xticks(tick)
-        a.set_xticklabels([_fmt_tokens(m.columns[i]) for i in tick], fontsize=7)
+        a.set_xticklabels([format_tokens(m.columns[i]) for i in tick], fontsize=7)
     for a in axes[len(mats) :]:
         a.axis("off")
     if im is not None:
@@ -164,16 +162,10 @@ def plot_timeline(
     return fig
 
 
-def _fmt_tokens(t: float) -> str:
-    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if t >= div:
-            return f"{t / div:.3g}{suffix}"
-    return f"{t:.0f}"
-
-
 def _fig_ax(ax, size):
     if ax is None:
-        fig, ax = plt.subplots(figsize=size)
+        fig = Figure(figsize=size)
+        ax = fig.subplots()
         return fig, ax
     return ax.figure, ax
 

@@ -14,14 +14,12 @@ import io
 import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from curriculens.analysis.consistency import composite_check, rank_consistency
 from curriculens.analysis.curriculum import SkillEmergence, curriculum, load_table
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import lead_lag
+from curriculens.reporting.formatting import format_tokens, layer_name
 from curriculens.reporting.plots import (
-    _fmt_tokens,
     plot_behavior,
     plot_consistency,
     plot_lead_lag,
@@ -32,14 +30,14 @@ from curriculens.skills.registry import get_skill
 
 
 def _tok(t: float | None) -> str:
-    return "not emerged" if t is None else _fmt_tokens(t)
+    return format_tokens(t)
 
 
 def _interval(ci) -> str:
     if ci is None or ci.point is None:
         return ""
-    lo = "?" if ci.lo is None else _fmt_tokens(ci.lo)
-    hi = "never" if ci.hi is None else _fmt_tokens(ci.hi)
+    lo = "?" if ci.lo is None else format_tokens(ci.lo)
+    hi = "never" if ci.hi is None else format_tokens(ci.hi)
     return f" [{lo}, {hi}]"
 
 
@@ -75,7 +73,7 @@ def _curriculum_table(emergence: list[SkillEmergence], cis: dict) -> list[list[s
                 _tok(e.behavior_tokens) + _interval(cis.get(e.skill)),
                 probe,
                 f"{e.probe_step0:.2f} → {e.probe_final:.2f}",
-                "emb" if e.probe_layer == 0 else f"L{e.probe_layer}",
+                layer_name(e.probe_layer),
                 f"{e.selectivity_final:+.2f}",
             ]
         )
@@ -102,7 +100,7 @@ def _lead_table(results) -> list[list[str]]:
             [
                 r.skill,
                 r.representation,
-                "emb" if r.layer == 0 else f"L{r.layer}",
+                layer_name(r.layer),
                 _tok(r.behavior_tokens),
                 _tok(r.representation_tokens),
                 lead,
@@ -127,7 +125,6 @@ def _components(skills) -> dict[str, tuple[str, ...]]:
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 

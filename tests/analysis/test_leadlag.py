@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curriculens.analysis.leadlag import format_lead_lag, lead_lag
+from curriculens.analysis.leadlag import lead_lag
 from curriculens.errors import ConfigError
+from curriculens.reporting.formatting import format_lead_lag
 from curriculens.store import Row, Store
 
 TOKENS = [0] + [2**k * 1_000_000 for k in range(11)]  # 12 checkpoints

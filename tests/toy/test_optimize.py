@@ -1,4 +1,4 @@
-"""Tests of curriculens.toy.optimize: strategies on synthetic maps, the CLI, and a very short verify."""
+"""Tests of curriculens.toy.optimize: strategies on synthetic maps, the CLI, a very short verify."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Prompts are ordinary English and targets start without a leading space (the scorer joins prompt
 and target with one space). Read positions are substring anchors or ``-1``, resolved per
-tokenizer. Country facts come from ``skills/builtin/data/countries.csv``. Loaded lazily by the registry.
+tokenizer. Country facts come from ``skills/builtin/data/countries.csv``. Loaded lazily by the
+registry.
 """
 
 from __future__ import annotations

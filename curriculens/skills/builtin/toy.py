@@ -1,7 +1,7 @@
 """The toy-world suite: ten skills that the embedded synthetic corpus teaches, one source each.
 
-Every skill here is also a corpus source (:mod:`curriculens.toy.corpus`): training documents are drawn
-from the same templates, so the demo model can learn them and the sweep can watch it happen.
+Every skill here is also a corpus source (:mod:`curriculens.toy.corpus`): training documents are
+drawn from the same templates, so the demo model can learn them and the sweep can watch it happen.
 """
 
 from __future__ import annotations

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from curriculens.reporting.formatting import format_tokens
+
 
 def _tok(t: float) -> str:
-    return f"{t / 1e6:.2f}M" if abs(t) >= 1e5 else f"{t / 1e3:.0f}k"
+    return format_tokens(t)
 
 
 def _signed_tok(t: float) -> str:
@@ -103,14 +105,12 @@ def verify_markdown(cmp: dict) -> str:
 
 def plot_verify(cmp: dict, path: str | Path, *, max_skills: int = 6):
     """Mean behavior curves, baseline vs proposed, of the targeted (else all) skills."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     skills = [s for s, r in cmp["skills"].items() if r["target"]] or list(cmp["skills"])
     skills = skills[:max_skills]
-    fig, axes = plt.subplots(1, len(skills), figsize=(3.2 * len(skills), 3), squeeze=False)
+    fig = Figure(figsize=(3.2 * len(skills), 3))
+    axes = fig.subplots(1, len(skills), squeeze=False)
     thr = cmp["criterion"]["threshold"]
     for ax, s in zip(axes[0], skills, strict=False):
         for arm, color in (("baseline", "tab:gray"), ("proposed", "tab:blue")):
@@ -126,5 +126,4 @@ def plot_verify(cmp: dict, path: str | Path, *, max_skills: int = 6):
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return fig

@@ -17,6 +17,7 @@ import numpy as np
 
 from curriculens.analysis.curriculum import SkillEmergence, curriculum, load_table
 from curriculens.errors import ConfigError, CurriculensError, did_you_mean
+from curriculens.reporting.formatting import format_tokens
 from curriculens.toy.corpus import DEFAULT_MIXTURE
 
 STRATEGIES = ("upweight", "staged")
@@ -89,9 +90,7 @@ def _pct(w: float) -> str:
 
 
 def _tok(t: float | None) -> str:
-    if t is None:
-        return "never"
-    return f"{t / 1e6:.2f} M" if t >= 1e5 else f"{t:,.0f}"
+    return format_tokens(t, missing="never")
 
 
 def delay_fraction(e: SkillEmergence, typical: float, total: float) -> float:

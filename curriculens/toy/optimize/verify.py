@@ -156,8 +156,8 @@ def _train_arm(job: dict) -> dict:
 
 
 def _evaluate(tracker, model, *, step: int, tokens: int) -> None:
-    """Evaluate the live model; :class:`~curriculens.pipeline.run.Tracker` measures a detached copy, so
-    the TransformerLens bridge never rewires the modules the optimizer is training."""
+    """Evaluate the live model; :class:`~curriculens.pipeline.run.Tracker` measures a detached
+    copy, so the TransformerLens bridge never rewires the modules the optimizer is training."""
     tracker.step(model, step=step, tokens=tokens)
     model.train()
 
