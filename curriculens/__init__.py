@@ -1,65 +1,102 @@
 """curriculens: map the implicit curriculum of language-model pretraining.
 
-Names load lazily, so ``curriculens --help`` and light imports stay fast.
+The public API is the names in ``__all__``; subpackages (``curriculens.probes``,
+``curriculens.analysis``, ``curriculens.skills``, ``curriculens.toy``) hold the rest. Names load
+lazily, so ``curriculens --help`` and light imports stay fast, and type checkers see them through
+the ``TYPE_CHECKING`` imports below. No submodule shares a name with an exported function, so
+importing any module never replaces ``cl.sweep`` or ``cl.report``.
 
 >>> import curriculens as cl
 >>> run = cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
->>> cl.curriculum(run)[0].skill  # doctest: +SKIP
-'facts'
+>>> cl.curriculum(run).skill.iloc[0]  # doctest: +SKIP
+'agreement'
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
+#: exported name -> (module, attribute)
 _EXPORTS = {
-    "analysis": ("curriculens.analysis", None),
-    "curriculum": ("curriculens.analysis.curriculum", "curriculum"),
-    "load_table": ("curriculens.analysis.curriculum", "load_table"),
-    "lead_lag": ("curriculens.analysis.leadlag", "lead_lag"),
-    "Checkpoint": ("curriculens.checkpoints", "Checkpoint"),
-    "DuplicateCheckpointWarning": ("curriculens.checkpoints", "DuplicateCheckpointWarning"),
-    "fingerprint": ("curriculens.checkpoints", "fingerprint"),
-    "read_state_dict": ("curriculens.checkpoints", "read_state_dict"),
-    "evaluate_model": ("curriculens.pipeline.run", "evaluate_model"),
-    "CurriculensCallback": ("curriculens.pipeline.callback", "CurriculensCallback"),
-    "export_table": ("curriculens.cli.sweep", "export_table"),
+    # checkpoints -> sweep
     "CheckpointSeries": ("curriculens.checkpoints", "CheckpointSeries"),
-    "ToyCorpus": ("curriculens.toy.corpus", "ToyCorpus"),
-    "build_toy_tokenizer": ("curriculens.toy.corpus", "build_toy_tokenizer"),
-    "CurriculensError": ("curriculens.errors", "CurriculensError"),
+    "SweepConfig": ("curriculens.pipeline.run", "SweepConfig"),
+    "sweep": ("curriculens.pipeline.run", "sweep"),
+    "Tracker": ("curriculens.pipeline.run", "Tracker"),
+    "CurriculensCallback": ("curriculens.pipeline.callback", "CurriculensCallback"),
+    # results -> analysis -> report
+    "load_table": ("curriculens.analysis.curriculum", "load_table"),
+    "export_table": ("curriculens.cli.sweep", "export_table"),  # moves to analysis.table
+    "curriculum": ("curriculens.analysis.curriculum", "curriculum"),
+    "lead_lag": ("curriculens.analysis.leadlag", "lead_lag"),
     "report": ("curriculens.reporting.writer", "write_report"),
-    "LinearProbe": ("curriculens.probes.linear", "LinearProbe"),
-    "fit_logistic_batch": ("curriculens.probes.fused", "fit_logistic_batch"),
-    "fit_probe_tasks": ("curriculens.probes.tasks", "fit_probe_tasks"),
-    "control_labels": ("curriculens.probes.controls", "control_labels"),
+    # skills
     "Example": ("curriculens.skills.registry", "Example"),
     "Skill": ("curriculens.skills.registry", "Skill"),
+    "register_skill": ("curriculens.skills.registry", "register_skill"),
     "get_skill": ("curriculens.skills.registry", "get_skill"),
     "list_skills": ("curriculens.skills.registry", "list_skills"),
     "load_skill_file": ("curriculens.skills.files", "load_skill_file"),
-    "register_skill": ("curriculens.skills.registry", "register_skill"),
-    "Store": ("curriculens.store", "Store"),
-    "SweepConfig": ("curriculens.pipeline.run", "SweepConfig"),
-    "Tracker": ("curriculens.pipeline.run", "Tracker"),
-    "sweep": ("curriculens.pipeline.run", "sweep"),
-    "TrainConfig": ("curriculens.toy.trainer", "TrainConfig"),
-    "train": ("curriculens.toy.trainer", "train"),
+    # probes on your own activations
+    "LinearProbe": ("curriculens.probes.linear", "LinearProbe"),
+    "fit_logistic_batch": ("curriculens.probes.fused", "fit_logistic_batch"),
+    "CurriculensError": ("curriculens.errors", "CurriculensError"),
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CheckpointSeries",
+    "CurriculensCallback",
+    "CurriculensError",
+    "Example",
+    "LinearProbe",
+    "Skill",
+    "SweepConfig",
+    "Tracker",
+    "__version__",
+    "curriculum",
+    "export_table",
+    "fit_logistic_batch",
+    "get_skill",
+    "lead_lag",
+    "list_skills",
+    "load_skill_file",
+    "load_table",
+    "register_skill",
+    "report",
+    "sweep",
+]
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the names load on first use
+    from curriculens.analysis.curriculum import curriculum, load_table
+    from curriculens.analysis.leadlag import lead_lag
+    from curriculens.cli.sweep import export_table
+    from curriculens.checkpoints import CheckpointSeries
+    from curriculens.errors import CurriculensError
+    from curriculens.pipeline.callback import CurriculensCallback
+    from curriculens.pipeline.run import SweepConfig, Tracker, sweep
+    from curriculens.probes.fused import fit_logistic_batch
+    from curriculens.probes.linear import LinearProbe
+    from curriculens.reporting.writer import write_report as report
+    from curriculens.skills.files import load_skill_file
+    from curriculens.skills.registry import (
+        Example,
+        Skill,
+        get_skill,
+        list_skills,
+        register_skill,
+    )
 
 
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'curriculens' has no attribute {name!r}")
     module, attr = _EXPORTS[name]
-    mod = importlib.import_module(module)
-    value = mod if attr is None else getattr(mod, attr)
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), *_EXPORTS})

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from curriculens.analysis.emergence import (
 )
 from curriculens.analysis.importers import PYTHIA_TOKENS_PER_STEP, load_curves
 from curriculens.analysis.leadlag import lead_lag
-from curriculens.errors import ConfigError, CurriculensError
+from curriculens.errors import ConfigError
 from curriculens.reporting.formatting import format_lead_lag, format_tokens
 
 _HELP = "Emergence points per model and task, and how consistent their order is across models."
@@ -43,7 +42,7 @@ example:
 """
 
 
-def add_emergence_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``emergence`` on an argparse subparsers object; returns the new parser.
 
     The handler is set with ``set_defaults(func=run_emergence)``; it returns an exit code.
@@ -128,9 +127,8 @@ def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
     try:
         result = _compute(args)
-    except (CurriculensError, OSError, ValueError) as e:
-        print(f"curriculens emergence: error: {e}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as e:  # unreadable or malformed input files
+        raise ConfigError(str(e)) from e
     if args.json:
         print(json.dumps(result["json"], sort_keys=False))
     else:
@@ -322,13 +320,10 @@ def _fmt_r(r: float | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command on its own (``python -m curriculens.cli.emergence emergence ...``)."""
-    parser = argparse.ArgumentParser(prog="curriculens")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_emergence_parser(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """``curriculens emergence ...`` through the one entry point (argv starts with the command)."""
+    from curriculens.cli.main import main as cli_main
+
+    return cli_main(argv)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+add_emergence_parser = add_parser  # the name earlier versions exported

@@ -1,7 +1,8 @@
-"""The ``curriculens`` command line: demo, sweep, report, export, emergence, skills, optimize.
+"""The ``curriculens`` entry point: one parser, one error handler, commands loaded on demand.
 
-Every error curriculens raises on purpose is printed as one line on stderr with exit code 2;
-tracebacks are reserved for bugs.
+Every error curriculens raises on purpose is printed as one line,
+``curriculens CMD: error: ...``, on stderr with exit code 2; tracebacks are reserved for bugs.
+Only the module of the command being run is imported, so ``--help`` and ``--version`` are fast.
 """
 
 from __future__ import annotations
@@ -11,116 +12,35 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from curriculens import __version__
 from curriculens.errors import CurriculensError
 
-
-def _int_at_least(low: int, fault: str, example: str = ""):
-    """An argparse ``type`` that parses an int ``>= low``, naming the fault and the fix."""
-
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer{example}") from None
-        if v < low:
-            raise argparse.ArgumentTypeError(f"{v} is {fault}; give an integer >= {low}")
-        return v
-
-    return parse
+#: command -> (module defining ``add_parser``, one-line help shown by ``curriculens --help``)
+COMMANDS = {
+    "demo": ("curriculens.cli.demo", "train a tiny model on the toy world, sweep it, report"),
+    "sweep": ("curriculens.cli.sweep", "measure every checkpoint of a series into a run"),
+    "report": ("curriculens.cli.report", "write the HTML/Markdown curriculum report of a run"),
+    "export": ("curriculens.cli.export", "write a run's tidy table as CSV or Parquet"),
+    "emergence": ("curriculens.cli.emergence", "emergence points and order consistency"),
+    "skills": ("curriculens.cli.skills", "list, show and validate skills"),
+    "optimize": ("curriculens.cli.optimize", "propose (and verify) a data-mix change"),
+}
 
 
-_positive_int = _int_at_least(1, "not positive")
-_nonneg_int = _int_at_least(0, "negative", " (e.g. --seed 0)")
-
-
-def _cmd_demo(args) -> int:
-    from curriculens.toy.demo import DemoConfig, run_demo
-
-    cfg = DemoConfig(
-        out=args.out,
-        seed=args.seed,
-        steps=args.steps,
-        force=args.force,
-        n_checkpoints=args.checkpoints,
-        n_examples=args.examples,
-    )
-    info = run_demo(cfg, progress=not args.quiet)
-    print(
-        f"demo finished in {info['total_seconds']:.0f} s (train {info['train_seconds']:.0f} s, "
-        f"sweep {info['sweep_seconds']:.0f} s, report {info['report_seconds']:.0f} s)"
-    )
-    print(f"report: {info['report']}")
-    return 0
-
-
-def _cmd_report(args) -> int:
-    from curriculens.reporting.writer import write_report
-
-    path = write_report(args.run, threshold=args.threshold, fraction=args.fraction)
-    print(f"report: {path}")
-    print(f"summary: {path.with_suffix('.md')}")
-    return 0
-
-
-# subcommands contributed by other modules: (module, function adding the parser)
-_PLUGINS = (
-    ("curriculens.cli.sweep", "add_sweep_parser"),
-    ("curriculens.cli.sweep", "add_export_parser"),
-    ("curriculens.cli.emergence", "add_emergence_parser"),
-    ("curriculens.cli.skills", "add_skills_parser"),
-    ("curriculens.cli.optimize", "add_optimize_parser"),
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser (``only=None``), or one command's parser plus one-line stubs for the
+    others (``only=""``: stubs only, enough for ``curriculens --help``)."""
     p = argparse.ArgumentParser(
         prog="curriculens",
         description="Map the implicit curriculum of language-model pretraining.",
     )
+    p.add_argument("--version", action="version", version=f"curriculens {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    d = sub.add_parser("demo", help="train a tiny model on the toy world, sweep it, report")
-    d.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
-    d.add_argument("--seed", type=_nonneg_int, default=0, help="random seed (default 0)")
-    d.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=2000,
-        help="training steps of 2,048 tokens (default 2000)",
-    )
-    d.add_argument(
-        "--checkpoints",
-        type=_positive_int,
-        default=16,
-        help="log-spaced checkpoints incl. step 0 (default 16)",
-    )
-    d.add_argument(
-        "--examples",
-        type=_positive_int,
-        default=300,
-        help="evaluation examples per skill (default 300)",
-    )
-    d.add_argument(
-        "--seeds",
-        type=_positive_int,
-        default=1,
-        help="independent training runs; >1 adds order consistency (default 1)",
-    )
-    d.add_argument("--force", action="store_true", help="replace an earlier run in --out")
-    d.add_argument("--quiet", action="store_true", help="no progress bars")
-    d.set_defaults(func=_cmd_demo)
-    r = sub.add_parser("report", help="write the HTML/Markdown curriculum report of a run")
-    r.add_argument("run", help="run directory holding results.sqlite")
-    r.add_argument("--threshold", type=float, default=0.8)
-    r.add_argument("--fraction", type=float, default=0.9)
-    r.set_defaults(func=_cmd_report)
-    for module, fn in _PLUGINS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        getattr(mod, fn)(sub)
+    for name, (module, help_) in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_)
     return p
 
 
@@ -134,12 +54,14 @@ def _quiet_third_party() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)
-    _quiet_third_party()
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
+    _quiet_third_party()
     try:
         return int(args.func(args) or 0)
     except CurriculensError as e:

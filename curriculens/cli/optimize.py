@@ -1,6 +1,6 @@
 """The ``curriculens optimize`` command: propose a data mix from a run's map, and verify it.
 
-``add_optimize_parser(subparsers)`` registers the subcommand; results go to ``RUN/optimize/``.
+``add_parser(subparsers)`` registers the subcommand; results go to ``RUN/optimize/``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from curriculens.cli._args import add_output_flags, add_train_steps
+from curriculens.cli._args import positive_int as _positive_int
 from curriculens.errors import ConfigError
 from curriculens.toy.optimize.strategies import STRATEGIES, Proposal, map_to_sources, propose
 
@@ -35,16 +37,14 @@ examples:
 """
 
 
-def add_optimize_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``optimize`` on an argparse subparsers object; returns the new parser.
 
     >>> p = argparse.ArgumentParser(); sub = p.add_subparsers()
-    >>> _ = add_optimize_parser(sub)
+    >>> _ = add_parser(sub)
     >>> p.parse_args(["optimize", "runs/demo"]).strategy
     'upweight'
     """
-    from curriculens.cli.main import _positive_int
-
     p = subparsers.add_parser(
         "optimize",
         help=_HELP,
@@ -54,7 +54,7 @@ def add_optimize_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("run", help="run directory holding results.sqlite (and train_config.json)")
     p.add_argument("--strategy", default="upweight", help=f"one of {', '.join(STRATEGIES)}")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_output_flags(p, json_help="print one JSON object on stdout")
     p.add_argument("--threshold", type=float, default=0.8, help="emergence level (default 0.8)")
     p.add_argument("--fraction", type=float, default=0.9, help="share of final (map; 0.9)")
     g = p.add_argument_group("strategy options")
@@ -71,18 +71,18 @@ def add_optimize_parser(subparsers) -> argparse.ArgumentParser:
     v = p.add_argument_group("verification by retraining")
     v.add_argument("--verify", action="store_true", help="retrain baseline and proposed mixes")
     v.add_argument("--seeds", type=_positive_int, default=3, help="seeds per mix (default 3)")
-    v.add_argument("--steps", type=_positive_int, default=1000, help="steps per run (1000)")
+    add_train_steps(v, default=1000, help="training steps per run (1000)")
     v.add_argument("--evals", type=_positive_int, default=12, help="evaluation points (12)")
     v.add_argument("--examples", type=_positive_int, default=200, help="examples/skill (200)")
     v.add_argument("--skills", default="", help="comma-separated skills (default: all sources)")
     v.add_argument("--jobs", type=_positive_int, default=2, help="parallel processes (2)")
-    v.add_argument("--boot", type=_positive_int, default=1000, help="bootstrap resamples")
+    v.add_argument("--bootstrap", type=_positive_int, default=1000, help="bootstrap resamples")
+    v.add_argument("--boot", dest="bootstrap", type=_positive_int, help=argparse.SUPPRESS)
     v.add_argument(
         "--model",
         default="",
         help="train-config overrides, e.g. d_model=32,n_heads=2,d_mlp=64,batch_size=8,seq_len=32",
     )
-    v.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run_optimize)
     return p
 
@@ -186,12 +186,12 @@ def verify_proposal(run: Path, proposal: Proposal, args, log) -> dict:
     skills = tuple(s.strip() for s in args.skills.split(",") if s.strip())
     config = VerifyConfig(
         seeds=args.seeds,
-        steps=args.steps,
+        steps=args.train_steps,
         n_evals=args.evals,
         n_examples=args.examples,
         skills=skills,
         jobs=args.jobs,
-        n_boot=args.boot,
+        n_boot=args.bootstrap,
         threshold=args.threshold,
         fraction=args.fraction,
         model=_parse_model(args.model),
@@ -304,3 +304,6 @@ def format_proposal(p: Proposal, sources: dict | None = None) -> str:
             )
         )
     return "\n".join(lines)
+
+
+add_optimize_parser = add_parser  # the name earlier versions exported

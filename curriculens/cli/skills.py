@@ -22,7 +22,7 @@ from curriculens.skills.registry import (
 OPEN, CLOSE = "⟦", "⟧"
 
 
-def add_skills_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``skills`` with its ``list``, ``show`` and ``validate`` subcommands.
 
     Args:
@@ -82,8 +82,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
+    print(f"curriculens skills: error: {message}", file=sys.stderr)
+    return 2
 
 
 def examples_column(skill: Skill) -> str:
@@ -102,8 +102,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             load_skill_files(args.load)
         skills = list_skills(args.suite)
     except SkillFileError as err:
-        print("\n".join(err.problems), file=sys.stderr)
-        return 1
+        return _fail("\n".join(err.problems))
     except CurriculensError as err:
         return _fail(str(err))
     header = ("name", "suite", "family", "format", "version", "examples")
@@ -210,8 +209,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             if unk:
                 print(f"    note:   {unk} token(s) unknown to this tokenizer; pass --tokenizer")
     except SkillFileError as err:
-        print("\n".join(err.problems), file=sys.stderr)
-        return 1
+        return _fail("\n".join(err.problems))
     except (CurriculensError, FileNotFoundError) as err:
         return _fail(str(err))
     return 0
@@ -239,12 +237,4 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curriculens")
-    add_skills_parser(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args) if hasattr(args, "func") else _usage(parser)
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
+add_skills_parser = add_parser  # the name earlier versions exported

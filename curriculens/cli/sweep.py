@@ -62,7 +62,7 @@ def _csv_ints(text: str) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------- sweep
-def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``curriculens sweep`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "sweep",
@@ -84,7 +84,8 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_csv_ints, help="comma-separated steps (Pythia step{N})")
     p.add_argument("--tokens-per-step", type=int, help="tokens per optimizer step")
     p.add_argument("--skills", type=_csv_list, help="comma-separated skills (default: toy suite)")
-    p.add_argument("--n-examples", type=int, help="examples per skill")
+    p.add_argument("--examples", dest="n_examples", type=int, help="examples per skill")
+    p.add_argument("--n-examples", dest="n_examples", type=int, help=argparse.SUPPRESS)
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
     p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
@@ -383,3 +384,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     table, meta = export_table(run, out, fmt=args.format)
     print(f"table: {table}\nmetadata: {meta}")
     return 0
+
+
+add_sweep_parser = add_parser  # the name earlier versions exported

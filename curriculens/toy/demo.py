@@ -48,8 +48,8 @@ class DemoConfig:
                 raise ConfigError(f"demo {name} = {v!r}; expected an integer.")
         if self.steps < 1:
             raise ConfigError(
-                f"--steps {self.steps}: expected a positive number of training "
-                "steps (e.g. --steps 2000)."
+                f"--train-steps {self.steps}: expected a positive number of training "
+                "steps (e.g. --train-steps 2000)."
             )
         if self.seeds < 1:
             raise ConfigError(f"--seeds {self.seeds}: expected at least 1 training run.")

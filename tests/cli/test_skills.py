@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 
 import pytest
 
-from curriculens.cli.skills import add_skills_parser
+from curriculens.cli.main import main
 from curriculens.skills import list_skills, unregister_skill
 from curriculens.skills.files import validate_skill_file
 from curriculens.skills.registry import _REGISTRY
@@ -24,10 +23,7 @@ def _clean_registry():
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="curriculens")
-    add_skills_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.func(args)
+    code = main(argv)  # the one entry point, as the console script calls it
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -61,7 +57,7 @@ def test_list_one_suite(capsys):
     code, out, _ = run(["skills", "list", "--suite", "core-en"], capsys)
     assert code == 0 and len(out.splitlines()) == 1 + len(list_skills("core-en"))
     code, _, err = run(["skills", "list", "--suite", "cor-en"], capsys)
-    assert code == 1 and "Did you mean 'core-en'?" in err
+    assert code == 2 and "Did you mean 'core-en'?" in err
 
 
 def test_show_marks_the_read_token(capsys, tiny_model_dir):
@@ -97,16 +93,18 @@ def test_show_a_file_and_a_minimal_pair(capsys, tmp_path):
 
 def test_show_errors_are_one_line(capsys, tmp_path):
     code, _, err = run(["skills", "show", "agrement"], capsys)
-    assert code == 1 and err.startswith(
-        "error: Unknown skill 'agrement'. Did you mean 'agreement'?"
+    assert code == 2 and err.startswith(
+        "curriculens skills: error: Unknown skill 'agrement'. Did you mean 'agreement'?"
     )
     code, _, err = run(["skills", "show", "facts", "--tokenizer", str(tmp_path)], capsys)
-    assert code == 1 and err.startswith(f"error: --tokenizer '{tmp_path}' holds no loadable")
+    assert code == 2 and err.startswith(
+        f"curriculens skills: error: --tokenizer '{tmp_path}' holds no loadable"
+    )
     code, _, err = run(["skills", "show", "facts", "-n", "0"], capsys)
-    assert code == 1 and "at least 1" in err
+    assert code == 2 and "at least 1" in err
     bad = _skill_file(tmp_path, rows=["oops"], name="bad.jsonl")
     code, _, err = run(["skills", "show", str(bad)], capsys)
-    assert code == 1 and err.strip() == validate_skill_file(bad)[0]
+    assert code == 2 and err.strip() == "curriculens skills: error: " + validate_skill_file(bad)[0]
 
 
 def test_validate(capsys, tmp_path):
