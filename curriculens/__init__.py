@@ -28,8 +28,8 @@ _EXPORTS = {
     "Tracker": ("curriculens.pipeline.run", "Tracker"),
     "CurriculensCallback": ("curriculens.pipeline.callback", "CurriculensCallback"),
     # results -> analysis -> report
-    "load_table": ("curriculens.analysis.curriculum", "load_table"),
-    "export_table": ("curriculens.cli.sweep", "export_table"),  # moves to analysis.table
+    "load_table": ("curriculens.analysis.table", "load_table"),
+    "export_table": ("curriculens.analysis.table", "export_table"),
     "curriculum": ("curriculens.analysis.curriculum", "curriculum"),
     "lead_lag": ("curriculens.analysis.leadlag", "lead_lag"),
     "report": ("curriculens.reporting.writer", "write_report"),
@@ -71,8 +71,8 @@ __all__ = [
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the names load on first use
     from curriculens.analysis.curriculum import curriculum, load_table
     from curriculens.analysis.leadlag import lead_lag
-    from curriculens.cli.sweep import export_table
     from curriculens.checkpoints import CheckpointSeries
+    from curriculens.analysis.table import export_table
     from curriculens.errors import CurriculensError
     from curriculens.pipeline.callback import CurriculensCallback
     from curriculens.pipeline.run import SweepConfig, Tracker, sweep

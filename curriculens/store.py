@@ -6,11 +6,10 @@ bootstrapping needs it, the per-item outcomes as a float32 blob. Analysis reads 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,11 +109,17 @@ class Store:
         if not readonly:
             self._take_lock()
         self.conn = sqlite3.connect(str(p), timeout=30)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        if not readonly:
-            self.conn.executescript(_DDL)
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        ver = self.get_meta("schema_version")
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            if not readonly:
+                self.conn.executescript(_DDL)
+                self.set_meta("schema_version", SCHEMA_VERSION)
+            ver = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise StoreError(
+                f"Cannot read the store {str(p)!r} ({e}); expected a curriculens results.sqlite."
+            ) from None
         if ver is not None and int(ver) != SCHEMA_VERSION:
             raise StoreError(
                 f"Store {str(p)!r} has schema version {ver}; this curriculens reads version "
@@ -168,6 +173,13 @@ class Store:
             return default
         return json.loads(row[0]) if row else default
 
+    def meta(self) -> dict:
+        """Every meta key of the store with its decoded value."""
+        try:
+            return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
+        except sqlite3.OperationalError:
+            return {}
+
     # ------------------------------------------------------------ units (resumability)
     def done_units(self, run: str, fingerprint: str) -> set[str]:
         rows = self.conn.execute(
@@ -214,23 +226,24 @@ class Store:
             " ORDER BY run, tokens, step, checkpoint, fingerprint, skill, skill_hash, kind, "
             "layer, hook, metric"
         )
+        try:
+            found = self.conn.execute(sql, tuple(where.values())).fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(
+                f"Cannot read the store {str(self.path)!r} ({e}); expected a curriculens "
+                "results.sqlite."
+            ) from None
         out = []
-        for r in self.conn.execute(sql, tuple(where.values())):
+        for r in found:
             d = dict(zip(cols, r, strict=True))
             if items:
                 d["items"] = None if d["items"] is None else np.frombuffer(d["items"], np.float32)
             out.append(d)
         return out
 
-    def to_csv(self, path: str | Path) -> Path:
-        """Export the tidy table (without per-item blobs) to CSV, deterministically sorted."""
-        path = Path(path)
-        with path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(COLUMNS)
-            for r in self.rows():
-                w.writerow([r[c] for c in COLUMNS])
-        return path
+    def count(self) -> int:
+        """Number of score rows."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
 
 
 def _as_tuple(r: Row) -> tuple:
@@ -262,11 +275,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def iter_rows(store_or_path: Store | str | Path, **where) -> Iterable[dict]:
-    """Read rows from a store object or path (opened readonly)."""
-    if isinstance(store_or_path, Store):
-        return store_or_path.rows(**where)
-    with Store(store_or_path, readonly=True) as s:
-        return s.rows(**where)

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 from curriculens.analysis.emergence import emergence_table
+from curriculens.analysis.table import skill_info
 from curriculens.errors import ConfigError
 
 TASK_SETS = ("common", "pairwise")
@@ -204,24 +205,19 @@ def composite_check(
     )
 
 
-def registry_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """Components of the registered composite skills among ``tasks`` (unknown names skipped).
+def registry_components(
+    tasks: Sequence[str], skills: Mapping | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Components of the composite skills among ``tasks`` (unknown names skipped).
+
+    ``skills`` is a run's skill snapshot (or a store / run directory / table holding one); tasks
+    it lacks are looked up in the registry (see :func:`curriculens.analysis.table.skill_info`).
 
     >>> registry_components(["nonexistent_task"])
     {}
     """
-    from curriculens.errors import SkillError
-    from curriculens.skills import get_skill
-
-    out = {}
-    for t in tasks:
-        try:
-            parts = get_skill(t).components
-        except SkillError:
-            continue
-        if parts:
-            out[t] = tuple(parts)
-    return out
+    info = skill_info(skills, tasks)
+    return {t: tuple(info[t]["components"]) for t in tasks if info.get(t, {}).get("components")}
 
 
 # operations in the Implicit Curriculum paper's compositional task names -> its elemental tasks.

@@ -8,41 +8,22 @@ there is censored and listed last.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from curriculens.analysis.emergence import emergence_point
-from curriculens.errors import CurriculensError
-from curriculens.skills.registry import get_skill
-from curriculens.store import Store
+from curriculens.analysis.table import load_table, skill_info
 
-
-def load_table(source: str | Path | Store | pd.DataFrame, *, items: bool = False) -> pd.DataFrame:
-    """The tidy results table as a DataFrame, from a run directory, store file or store.
-
-    >>> df = load_table("runs/demo")  # doctest: +SKIP
-    """
-    if isinstance(source, pd.DataFrame):
-        return source
-    if isinstance(source, Store):
-        rows = source.rows(items=items)
-    else:
-        with Store(source, readonly=True) as s:
-            rows = s.rows(items=items)
-    if not rows:
-        raise CurriculensError(
-            f"The results store at {str(source)!r} has no rows yet; run a sweep first."
-        )
-    return pd.DataFrame(rows)
+__all__ = ["SkillEmergence", "behavior_curve", "curriculum", "load_table", "probe_matrix"]
 
 
 def _primary_metric(skill: str, df: pd.DataFrame) -> str:
-    try:
-        return get_skill(skill).primary_metric
-    except KeyError:  # a skill imported from elsewhere: take its first behavior metric
-        return str(df[(df.skill == skill) & (df.kind == "behavior")].metric.iloc[0])
+    info = skill_info(df, [skill]).get(skill)
+    if info is not None:
+        return info["primary_metric"]
+    # imported curves without metadata: take the skill's first behavior metric
+    return str(df[(df.skill == skill) & (df.kind == "behavior")].metric.iloc[0])
 
 
 def behavior_curve(df: pd.DataFrame, skill: str, metric: str | None = None) -> pd.Series:
@@ -124,6 +105,7 @@ def curriculum(
             measured at all; below it the label counts as decodable at init (censored).
     """
     df = load_table(source)
+    info = skill_info(df, df.skill.unique())
     out = []
     for skill in sorted(df.skill.unique()):
         beh = behavior_curve(df, skill)
@@ -147,11 +129,8 @@ def curriculum(
             )
         else:
             layer, sel_final = -1, float("nan")
-        try:
-            sk = get_skill(skill)
-            family, comps = sk.family, sk.components
-        except KeyError:
-            family, comps = "", ()
+        meta = info.get(skill, {})
+        family, comps = meta.get("family", ""), tuple(meta.get("components", ()))
         out.append(
             SkillEmergence(
                 skill=skill,

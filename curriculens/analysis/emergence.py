@@ -15,6 +15,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from curriculens.analysis.table import pick_metric, read_rows, skill_info
 from curriculens.errors import ConfigError
 
 METHODS = ("fixed", "relative", "stable", "sigmoid")
@@ -362,7 +363,7 @@ def behavior_emergence(
 ) -> dict[str, dict[str, EmergenceCI]]:
     """Behavior emergence of every skill in a store, with item-bootstrap intervals.
 
-    Reads ``kind="behavior"`` rows of each skill's primary metric (from the skill registry).
+    Reads ``kind="behavior"`` rows of each skill's primary metric (from the run's skill snapshot).
     Skills whose rows lack per-item outcomes get the point estimate only (``n_boot=0``).
 
     Args:
@@ -373,7 +374,7 @@ def behavior_emergence(
         seed: Seed of the resampling.
         alpha: 1 - coverage of the intervals.
         **criterion: Keyword arguments of :func:`emergence_point`; ``chance="skill"`` normalizes
-            each skill by its registered chance level.
+            each skill by its chance level as swept.
 
     Returns:
         ``{run: {skill: EmergenceCI}}``.
@@ -381,17 +382,8 @@ def behavior_emergence(
     >>> cis = behavior_emergence("runs/pythia160m", threshold=0.8, n_boot=500)  # doctest: +SKIP
     >>> cis["pythia160m"]["agreement"].hi  # doctest: +SKIP
     """
-    from curriculens.analysis.importers import primary_metric
-    from curriculens.errors import SkillError
-    from curriculens.skills import get_skill
-    from curriculens.store import Store
-
     where = {"kind": "behavior"} | ({"run": run} if run is not None else {})
-    if isinstance(store, Store):
-        rows = store.rows(items=True, **where)
-    else:
-        with Store(store, readonly=True) as s:
-            rows = s.rows(items=True, **where)
+    rows = read_rows(store, items=True, **where)
     if not rows:
         raise ConfigError(
             f"No behavior rows{'' if run is None else f' for run {run!r}'} in the store; run "
@@ -400,18 +392,16 @@ def behavior_emergence(
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["run"], r["skill"]), []).append(r)
+    info = skill_info(store, sorted({skill for _, skill in groups}))
     out: dict[str, dict[str, EmergenceCI]] = {}
     for (rn, skill), rs in sorted(groups.items()):
-        m = metric or primary_metric(skill, sorted({r["metric"] for r in rs}))
+        m = metric or pick_metric(info.get(skill), sorted({r["metric"] for r in rs}))
         rs = sorted((r for r in rs if r["metric"] == m), key=lambda r: r["tokens"])
         if not rs:
             continue
         kw = dict(criterion)
         if kw.get("chance") == "skill":
-            try:
-                kw["chance"] = get_skill(skill).chance
-            except SkillError:
-                kw["chance"] = 0.0
+            kw["chance"] = info.get(skill, {}).get("chance", 0.0)
         tokens = [r["tokens"] for r in rs]
         items = [r["items"] for r in rs]
         if (

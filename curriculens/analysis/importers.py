@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from curriculens.analysis.table import pick_metric, read_rows, skill_info
+from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.errors import ConfigError, CurriculensError, StoreError
 from curriculens.store import Row, Store
 
-PYTHIA_TOKENS_PER_STEP = 2_097_152  # 1024 sequences x 2048 tokens
 LONG_COLUMNS = ("model", "checkpoint", "step", "tokens", "task", "score")
 DEFAULT_STEP_PATTERN = r"step[_-]?(\d+)"
 
@@ -32,8 +32,6 @@ _ALIASES = {
     "score": ("score", "accuracy", "acc", "value", "exact_match"),
 }
 _TOKEN_COLUMNS = {"tokens": 1.0, "tokens_b": 1e9, "tokens_m": 1e6, "tokens_k": 1e3}
-# behavior metrics to prefer when a stored skill is not in the registry and has several
-_METRIC_PREFERENCE = ("exact_match", "choice_acc", "token_acc", "acc", "accuracy", "score")
 
 
 def read_lm_eval(
@@ -238,8 +236,9 @@ def read_tidy_csv(
 def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.DataFrame:
     """Behavior curves of a curriculens store: one score per (run, checkpoint, skill).
 
-    Each skill's primary metric comes from the skill registry; for a skill not in the registry,
-    its only metric (or the first of exact_match, choice_acc, token_acc, acc, accuracy, score).
+    Each skill's primary metric comes from the run's skill snapshot; for a skill without
+    metadata, its only metric (or the first of exact_match, choice_acc, token_acc, acc, accuracy,
+    score).
 
     Args:
         store: A :class:`Store`, a run directory or a ``.sqlite`` file.
@@ -247,20 +246,17 @@ def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.Da
 
     >>> read_store("runs/pythia160m").groupby("task").score.max()  # doctest: +SKIP
     """
-    if isinstance(store, Store):
-        rows = store.rows(kind="behavior")
-    else:
-        with Store(store, readonly=True) as s:
-            rows = s.rows(kind="behavior")
+    rows = read_rows(store, kind="behavior")
     if not rows:
         raise ConfigError(
             f"The store at {str(getattr(store, 'path', store))!r} has no behavior rows; run a "
             "sweep with behavior scoring, or import curves with write_store()."
         )
     df = pd.DataFrame(rows)
+    info = skill_info(store, df["skill"].unique()) if metric is None else {}
     keep = []
     for skill, g in df.groupby("skill", sort=True):
-        m = metric or primary_metric(str(skill), sorted(g["metric"].unique()))
+        m = metric or pick_metric(info.get(str(skill)), sorted(g["metric"].unique()))
         if m is not None:
             keep.append(g[g["metric"] == m])
     if not keep:
@@ -270,27 +266,17 @@ def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.Da
     return _finish(df, source=str(getattr(store, "path", store)))
 
 
-def primary_metric(skill: str, present: Sequence[str]) -> str | None:
+def primary_metric(skill: str, present: Sequence[str], skills: Mapping | None = None) -> str | None:
     """The behavior metric to read for ``skill`` among the ``present`` ones.
 
-    The registry's primary metric when present; else the only metric; else the first of
-    exact_match, choice_acc, token_acc, acc, accuracy, score; else None.
+    The skill's primary metric (from ``skills``, a run's snapshot, else the registry) when
+    present; else the only metric; else the first of exact_match, choice_acc, token_acc, acc,
+    accuracy, score; else None.
 
     >>> primary_metric("copy_plural", ["exact_match", "token_acc"])
     'token_acc'
     """
-    from curriculens.errors import SkillError
-    from curriculens.skills import get_skill
-
-    try:
-        m = get_skill(skill).primary_metric
-        if m in present:
-            return m
-    except SkillError:
-        pass
-    if len(present) == 1:
-        return present[0]
-    return next((m for m in _METRIC_PREFERENCE if m in present), None)
+    return pick_metric(skill_info(skills, [skill]).get(skill), present)
 
 
 def _finish(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
@@ -362,10 +348,6 @@ def load_curves(path: str | Path, **options) -> pd.DataFrame:
         return read_lm_eval(p, **opts)
     except StoreError as e:
         raise ConfigError(str(e)) from None
-    except sqlite3.Error as e:
-        raise ConfigError(
-            f"Cannot read the store {str(p)!r} ({e}); expected a curriculens results.sqlite."
-        ) from None
 
 
 def write_store(

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from curriculens.analysis.emergence import Criterion
-from curriculens.analysis.importers import primary_metric
+from curriculens.analysis.table import pick_metric, read_rows, skill_info
 from curriculens.errors import ConfigError
 from curriculens.store import Store
 
@@ -127,12 +127,13 @@ def lead_lag(
         One :class:`LeadLag` per (skill, representation), sorted by skill.
 
     >>> results = lead_lag("runs/pythia160m", n_boot=500)  # doctest: +SKIP
+    >>> from curriculens.reporting.formatting import format_lead_lag
     >>> print(format_lead_lag(results))  # doctest: +SKIP
     """
     bad = sorted(set(representations) - set(REPRESENTATIONS))
     if bad:
         raise ConfigError(f"representations {bad} are unknown; expected some of {REPRESENTATIONS}.")
-    rows = _read_rows(store)
+    rows = read_rows(store, items=True)
     runs = sorted({r["run"] for r in rows})
     if run is None:
         if len(runs) != 1:
@@ -150,9 +151,10 @@ def lead_lag(
         raise ConfigError(
             f"Skill(s) {missing} lack behavior or probe rows in run {run!r}; available: {have}."
         )
+    info = skill_info(store, skills) if behavior_metric is None else {}
     out = []
     for skill in skills:
-        curves = _curves(rows, skill, behavior_metric)
+        curves = _curves(rows, skill, behavior_metric or _metric(info.get(skill), rows, skill))
         for rep in representations:
             if rep == "selectivity" and curves.c_values is None:
                 continue
@@ -173,17 +175,14 @@ def lead_lag(
     return out
 
 
-def _read_rows(store: Store | str) -> list[dict]:
-    if isinstance(store, Store):
-        return store.rows(items=True)
-    with Store(store, readonly=True) as s:
-        return s.rows(items=True)
+def _metric(info: dict | None, rows: list[dict], skill: str) -> str | None:
+    present = {r["metric"] for r in rows if r["skill"] == skill and r["kind"] == "behavior"}
+    return pick_metric(info, sorted(present))
 
 
 def _curves(rows: list[dict], skill: str, metric: str | None) -> _Curves:
     mine = [r for r in rows if r["skill"] == skill]
     beh = [r for r in mine if r["kind"] == "behavior"]
-    metric = metric or primary_metric(skill, sorted({r["metric"] for r in beh}))
     beh = sorted((r for r in beh if r["metric"] == metric), key=lambda r: r["tokens"])
     if not beh:
         raise ConfigError(f"Skill {skill!r} has no behavior rows with metric {metric!r}.")

@@ -25,8 +25,9 @@ from curriculens.analysis.emergence import (
     behavior_emergence,
     emergence_table,
 )
-from curriculens.analysis.importers import PYTHIA_TOKENS_PER_STEP, load_curves
+from curriculens.analysis.importers import load_curves
 from curriculens.analysis.leadlag import lead_lag
+from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.errors import ConfigError
 from curriculens.reporting.formatting import format_lead_lag, format_tokens
 
@@ -164,8 +165,11 @@ def _compute(args: argparse.Namespace) -> dict:
     if len(em) >= 2:
         cons = rank_consistency(em, tasks=args.tasks)
         pairs = [p.to_json() for p in cons.pairs]
+    snapshot = _store_path(args.input) if _is_store(args.input) else None
     composites = {
-        m: composite_check(pts, registry_components(list(pts)) | elemental_components(list(pts)))
+        m: composite_check(
+            pts, registry_components(list(pts), snapshot) | elemental_components(list(pts))
+        )
         for m, pts in em.items()
     }
     out = {
@@ -207,10 +211,14 @@ def _compute(args: argparse.Namespace) -> dict:
     }
 
 
-def _store_path(path: str) -> str:
+def _is_store(path: str) -> bool:
     p = Path(path)
-    if p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists()):
-        return str(p)
+    return p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists())
+
+
+def _store_path(path: str) -> str:
+    if _is_store(path):
+        return str(Path(path))
     raise ConfigError(
         f"--bootstrap and --leadlag need a curriculens store (per-item outcomes and probe "
         f"rows); {path!r} is not a run directory or .sqlite file. Drop those options for "

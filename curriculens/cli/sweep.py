@@ -8,32 +8,18 @@ parsers are added to the main CLI with :func:`add_sweep_parser` and :func:`add_e
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from curriculens.analysis.table import export_table
 from curriculens.checkpoints import CheckpointSeries
 from curriculens.errors import ConfigError, CurriculensError, StoreError
 from curriculens.pipeline.run import SweepConfig, _unit, sweep
-from curriculens.store import COLUMNS, Store
+from curriculens.store import Store
 
-SORT_KEY = (
-    "run",
-    "step",
-    "tokens",
-    "checkpoint",
-    "fingerprint",
-    "skill",
-    "skill_version",
-    "skill_hash",
-    "kind",
-    "layer",
-    "hook",
-    "metric",
-)
 _SERIES_KEYS = ("dir", "model", "revisions", "steps", "tokens_per_step", "dedupe")
 
 
@@ -232,7 +218,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     _save_invocation(out, series_cfg, config, top)
     with Store(out, readonly=True) as s:
-        n = s.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0]
+        n = s.count()
     print(f"sweep finished: {len(series)} checkpoints, {n} rows in {out / 'results.sqlite'}")
     return 0
 
@@ -263,10 +249,7 @@ def dry_run_text(
     done: dict[str, set[str]] = {}
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
-            for fp, unit in s.conn.execute(
-                "SELECT fingerprint, unit FROM units WHERE run=?", (run,)
-            ):
-                done.setdefault(fp, set()).add(unit)
+            done = s.done_units_by_fingerprint(run)
     skills = [get_skill(n) for n in config.skills]
     units = {_unit(s, config): s for s in skills}
     seqs = {
@@ -325,51 +308,6 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
     p.set_defaults(func=_guarded("export", cmd_export))
     return p
-
-
-def export_table(run: str | Path, path: str | Path, *, fmt: str = "csv") -> tuple[Path, Path]:
-    """Write the tidy table of ``run`` to ``path`` and its metadata to ``<path>.meta.json``.
-
-    Rows are sorted by run, step, tokens, checkpoint, fingerprint, skill, kind, layer, hook and
-    metric, so two exports of the same results are byte-identical.
-
-    Returns:
-        ``(table_path, meta_path)``.
-    """
-    if fmt not in ("csv", "parquet"):
-        raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet'.")
-    path = Path(path)
-    with Store(run, readonly=True) as s:
-        rows = s.rows()
-        meta = {k: json.loads(v) for k, v in s.conn.execute("SELECT key, value FROM meta")}
-    rows.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in SORT_KEY))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        with path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(COLUMNS)
-            for r in rows:
-                w.writerow([r[c] for c in COLUMNS])
-    else:
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as e:
-            raise ConfigError(
-                "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
-                "or use --format csv."
-            ) from e
-        table = pa.Table.from_pylist(rows, schema=_arrow_schema(pa))
-        pq.write_table(table, str(path))
-    meta_path = path.with_name(path.name + ".meta.json")
-    meta_path.write_text(json.dumps(meta, indent=2, sort_keys=True))
-    return path, meta_path
-
-
-def _arrow_schema(pa):
-    types = {"step": pa.int64(), "tokens": pa.int64(), "skill_version": pa.int64()}
-    types.update(layer=pa.int64(), n=pa.int64(), value=pa.float64())
-    return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
 
 
 def cmd_export(args: argparse.Namespace) -> int:

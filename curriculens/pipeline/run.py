@@ -31,6 +31,7 @@ from curriculens.activations import (
     resid_hooks,
     save_capture,
 )
+from curriculens.analysis.table import SKILLS_META_KEY, skill_metadata
 from curriculens.behavior import score_behavior
 from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
 from curriculens.errors import ConfigError
@@ -374,6 +375,17 @@ def _run_meta(config: SweepConfig, extra: dict) -> dict:
     }
 
 
+def _snapshot_skills(store: Store, names: Sequence[str]) -> None:
+    """Store each swept skill's metadata under the ``skills`` meta key (merged by name).
+
+    Analysis reads skill metadata from this snapshot (:mod:`curriculens.analysis.table`), so a
+    run stays readable after its skills are changed or unregistered.
+    """
+    snap = dict(store.get_meta(SKILLS_META_KEY) or {})
+    snap.update({n: skill_metadata(get_skill(n)) for n in names})
+    store.set_meta(SKILLS_META_KEY, snap)
+
+
 def sweep(
     series: CheckpointSeries | str | Path,
     out: str | Path,
@@ -424,6 +436,7 @@ def sweep(
     with _young_heap(), Store(out) as store:
         (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
+        _snapshot_skills(store, config.skills)
         done = store.done_units_by_fingerprint(run)
         todo = _unfinished(series, config, done, seen)
         bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
@@ -621,6 +634,7 @@ class Tracker:
         self.run = run or self.out.resolve().name
         self.store = Store(self.out)
         self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
+        _snapshot_skills(self.store, self.config.skills)
 
     def step(self, model, *, step: int, tokens: int) -> bool:
         """Evaluate if ``step`` is due; returns whether it evaluated.

@@ -14,10 +14,15 @@ import io
 import json
 from pathlib import Path
 
-from curriculens.analysis.consistency import composite_check, rank_consistency
-from curriculens.analysis.curriculum import SkillEmergence, curriculum, load_table
+from curriculens.analysis.consistency import (
+    composite_check,
+    rank_consistency,
+    registry_components,
+)
+from curriculens.analysis.curriculum import SkillEmergence, curriculum
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import lead_lag
+from curriculens.analysis.table import load_table
 from curriculens.reporting.formatting import format_tokens, layer_name
 from curriculens.reporting.plots import (
     plot_behavior,
@@ -26,7 +31,6 @@ from curriculens.reporting.plots import (
     plot_probe_heatmaps,
     plot_timeline,
 )
-from curriculens.skills.registry import get_skill
 
 
 def _tok(t: float | None) -> str:
@@ -110,18 +114,6 @@ def _lead_table(results) -> list[list[str]]:
     return rows
 
 
-def _components(skills) -> dict[str, tuple[str, ...]]:
-    out = {}
-    for s in skills:
-        try:
-            comps = get_skill(s).components
-        except KeyError:
-            continue
-        if comps:
-            out[s] = comps
-    return out
-
-
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -144,7 +136,7 @@ def analyze(
     crit = dict(method="relative", threshold=threshold, fraction=fraction)
     cis = behavior_emergence(run, n_boot=n_boot, seed=seed, **crit)
     points = {r: {s: ci.point for s, ci in v.items()} for r, v in cis.items()}
-    comps = _components(df.skill.unique())
+    comps = registry_components(df.skill.unique(), df)
     composites = {r: composite_check(p, comps) for r, p in points.items()} if comps else {}
     leads = []
     for r in runs:

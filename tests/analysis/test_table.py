@@ -1,0 +1,115 @@
+"""The run reader: the sweep's skill snapshot keeps a run readable without its skills registered."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+import torch
+
+from curriculens.analysis.consistency import registry_components
+from curriculens.analysis.curriculum import curriculum
+from curriculens.analysis.table import export_table, load_table, read_meta, skill_info
+from curriculens.pipeline.run import SweepConfig, sweep
+from curriculens.reporting.writer import analyze
+from curriculens.skills import get_skill, list_skills, unregister_skill
+from curriculens.skills.files import load_skill_file
+from curriculens.toy.corpus import build_toy_tokenizer
+from curriculens.toy.trainer import TrainConfig, build_model
+
+SKILL = "capitals_snap"
+
+
+def _series(root):
+    tok = build_toy_tokenizer()
+    for step, seed in enumerate((0, 1)):
+        m = build_model(
+            TrainConfig(n_layers=1, d_model=16, n_heads=2, d_mlp=32, seed=seed), len(tok)
+        )
+        d = root / f"step{step * 10}"
+        m.save_pretrained(d)
+        tok.save_pretrained(d)
+        (d / "curriculens_checkpoint.json").write_text(
+            json.dumps({"step": step * 10, "tokens": step * 640})
+        )
+    return root
+
+
+def _skill_file(path):
+    facts = get_skill("facts")
+    header = {
+        "curriculens_skill": {
+            "name": SKILL,
+            "version": 3,
+            "format": "continuation",
+            "family": "geo",
+            "label_names": list(facts.label_names),
+            "components": ["facts"],
+            "primary_metric": "token_acc",
+            "chance": 0.2,
+        }
+    }
+    rows = [
+        {"prompt": e.prompt, "target": e.target, "label": e.label}
+        for e in facts.examples(40, seed=0)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in [header, *rows]) + "\n")
+    return path
+
+
+def _results(out) -> str:
+    a = analyze(out, n_boot=20)
+    em = [e.to_dict() for e in curriculum(out)]
+    return repr((em, a["emergence"], a["cis"], a["composites"], a["leads"]))
+
+
+@pytest.fixture
+def user_run(tmp_path):
+    list_skills()  # built-in suites first
+    torch.manual_seed(0)
+    skill = load_skill_file(_skill_file(tmp_path / "capitals.jsonl"))
+    try:
+        out = tmp_path / "run"
+        cfg = SweepConfig(skills=("facts", SKILL), n_examples=40)
+        sweep(_series(tmp_path / "checkpoints"), out, config=cfg, progress=False)
+        yield out, skill
+    finally:
+        with contextlib.suppress(KeyError):
+            unregister_skill(SKILL)
+
+
+def test_snapshot_keeps_results_after_the_skill_is_unregistered(user_run, tmp_path):
+    out, skill = user_run
+    snap = read_meta(out)["skills"]
+    assert set(snap) == {"facts", SKILL}
+    assert snap[SKILL] == {
+        "primary_metric": "token_acc",
+        "chance": 0.2,
+        "family": "geo",
+        "format": "continuation",
+        "components": ["facts"],
+        "label_names": list(skill.label_names),
+        "n_classes": skill.n_classes,
+        "version": 3,
+        "hash": skill.content_hash,
+        "suite": "user",
+    }
+    before = _results(out)
+    mine = next(e for e in curriculum(out) if e.skill == SKILL)
+    assert (mine.family, mine.components, mine.metric) == ("geo", ("facts",), "token_acc")
+    export_table(out, tmp_path / "before.csv")
+
+    unregister_skill(SKILL)
+    with pytest.raises(KeyError):
+        get_skill(SKILL)
+    assert _results(out) == before
+    assert registry_components([SKILL, "facts"], out) == {SKILL: ("facts",)}
+    assert skill_info(load_table(out), [SKILL])[SKILL]["primary_metric"] == "token_acc"
+    export_table(out, tmp_path / "after.csv")
+    assert (tmp_path / "before.csv").read_bytes() == (tmp_path / "after.csv").read_bytes()
+
+
+def test_runs_without_a_snapshot_fall_back_to_the_registry(tmp_path):
+    assert skill_info(None, ["facts", "no_such_skill"]).keys() == {"facts"}
+    assert skill_info({"facts": {"family": "x"}}, ["facts"])["facts"] == {"family": "x"}
