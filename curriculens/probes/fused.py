@@ -15,12 +15,9 @@ Glossary of dimension names: ``probe`` activation sets (P), ``label`` label sets
 from __future__ import annotations
 
 import math
-import queue
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -29,15 +26,24 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from curriculens.errors import ProbeError
-from curriculens.probes import _lapack
+from curriculens.probes._kernels import cols_matmul, rows_matmul
+from curriculens.probes._metrics import problem_metrics
+from curriculens.probes._precond import Precond, nystrom
+from curriculens.probes._prepare import (
+    NONFINITE,
+    ScratchPool,
+    apply_standardize,
+    encode,
+    positive_grid,
+    prepare,
+    standardize_gram,
+)
 
 __all__ = [
     "BatchProbeResult",
     "carve_validation",
     "fit_logistic_batch",
 ]
-
-_EPS_PROB = 1e-15
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +105,7 @@ class BatchProbeResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# Input handling
+# Validation split
 # ----------------------------------------------------------------------------------------------
 
 
@@ -136,549 +142,9 @@ def carve_validation(
     return val
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Prepared:
-    X: Tensor  # [P, N, d] on device, float32 (non-finite probes zeroed)
-    y: np.ndarray  # [P, L, N] int64, -1 = missing
-    train: np.ndarray  # [P, N] bool (valid & train)
-    test: np.ndarray  # [P, N] bool (valid & ~train)
-    failure: list[list[str | None]]
-
-
-_NONFINITE = (
-    "X[{p}] has NaN or inf values; expected finite activations. Check for fp16 overflow or "
-    "upcast before probing."
-)
-
-
-def _prepare(X, y, train, mask, device, *, check_finite=True) -> _Prepared:
-    """Validate shapes and labels; record why any problem cannot be fit. With ``check_finite``
-    sets with NaN/inf anywhere are zeroed and failed here (one read of all of X); the logistic
-    engine instead checks the rows it uses as it standardizes them (see :class:`_Block`)."""
-    if isinstance(X, np.ndarray):
-        X = torch.from_numpy(np.ascontiguousarray(X))
-    if not isinstance(X, Tensor):
-        X = torch.as_tensor(np.asarray(X))
-    if X.ndim != 3:
-        raise ProbeError(
-            f"X must have shape [probe, n, d]; received {tuple(X.shape)}. "
-            "Stack activation sets (pad shorter ones and pass mask=) or add a leading axis."
-        )
-    P, N, d = X.shape
-    if P == 0 or N == 0 or d == 0:
-        raise ProbeError(
-            f"X has an empty axis: shape {tuple(X.shape)} as [probe, n, d]. Pass at least one "
-            "activation set with rows and features."
-        )
-    dev = torch.device(device) if device is not None else X.device
-    X = X.to(device=dev, dtype=torch.float32)
-    y = np.asarray(y.cpu() if isinstance(y, Tensor) else y)
-    if y.ndim == 2:
-        y = y[:, None, :]
-    if y.ndim != 3 or y.shape[0] != P or y.shape[2] != N:
-        raise ProbeError(
-            f"labels must have shape [probe, n] or [probe, label, n] matching X {tuple(X.shape)}; "
-            f"received {y.shape}. Pad every label set to n and mark padding with mask= or -1."
-        )
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == y // 1):
-            y = y.astype(np.int64)
-        else:
-            raise ProbeError(
-                f"labels must be integer class ids; received dtype {y.dtype}. "
-                "Encode classes as ints (e.g. np.unique(labels, return_inverse=True))."
-            )
-    y = y.astype(np.int64)
-
-    def _mask(m, name, default):
-        if m is None:
-            return np.full((P, N), default, bool)
-        m = np.asarray(m.cpu() if isinstance(m, Tensor) else m, bool)
-        if m.shape != (P, N):
-            raise ProbeError(
-                f"{name} must have shape {(P, N)} like X[:, :, 0]; received {m.shape}."
-            )
-        return m
-
-    valid = _mask(mask, "mask", True)
-    tr = _mask(train, "train", True) & valid
-    te = valid & ~_mask(train, "train", True)
-    # a sum is one streaming read; any NaN/inf (or overflow-scale garbage) makes it non-finite
-    finite = np.ones(P, bool)
-    if check_finite:
-        finite = np.array([bool(torch.isfinite(X[p].sum())) for p in range(P)], bool)
-    if not finite.all():
-        X = X.clone()
-        X[torch.from_numpy(~finite).to(dev)] = 0.0
-    L = y.shape[1]
-    failure: list[list[str | None]] = [[None] * L for _ in range(P)]
-    for p in range(P):
-        for lab in range(L):
-            yl = y[p, lab]
-            n_tr = int((tr[p] & (yl >= 0)).sum())
-            n_te = int((te[p] & (yl >= 0)).sum())
-            if not finite[p]:
-                failure[p][lab] = _NONFINITE.format(p=p)
-            elif n_tr < 2 or (n_te < 1 and train is not None):
-                failure[p][lab] = (
-                    f"too few examples for the split: {n_tr} train and {n_te} held-out rows; "
-                    "expected at least 2 train and 1 held-out. Use more items or another split."
-                )
-            else:
-                classes = np.unique(yl[tr[p] & (yl >= 0)])
-                if classes.size < 2:
-                    failure[p][lab] = (
-                        f"single-class training labels (all {int(classes[0])}); a probe needs at "
-                        "least two classes. Check the skill's labels or the split."
-                    )
-    return _Prepared(X=X, y=y, train=tr, test=te, failure=failure)
-
-
-def _encode(y, rows, failure):
-    """Per (p, l): class list from training rows and codes for all rows (-1 = unknown/missing)."""
-    P, L, N = y.shape
-    codes = np.full((P, L, N), -1, np.int64)
-    classes: list[list[np.ndarray]] = [[np.zeros(0, np.int64)] * L for _ in range(P)]
-    for p in range(P):
-        for lab in range(L):
-            if failure[p][lab] is not None:
-                continue
-            yl = y[p, lab]
-            cl = np.unique(yl[rows[p] & (yl >= 0)])
-            pos = np.clip(np.searchsorted(cl, yl), 0, cl.size - 1)
-            codes[p, lab] = np.where((cl[pos] == yl) & (yl >= 0), pos, -1)
-            classes[p][lab] = cl
-    return codes, classes
-
-
-# ----------------------------------------------------------------------------------------------
-# Kernels
-# ----------------------------------------------------------------------------------------------
-
-
-_SMALL_BLOCK = 1 << 20  # bytes of one activation set below which lockstep kernels stay batched
-
-
-class _Scratch:
-    """Named CPU buffers that one worker reuses from chunk to chunk.
-
-    A fresh multi-megabyte tensor is mapped from the OS and page-faulted on first touch. On the
-    2-core box, gathering a 3200 × 768 block into a fresh tensor took 7.7-9.4 ms, and into a
-    reused one 1.2-1.3 ms; on W1 the fresh blocks (rows, Gram, factor) cost more than the
-    Cholesky. Only the work tensors of a chunk come from here, never anything it returns.
-    """
-
-    def __init__(self) -> None:
-        self._bufs: dict[str, Tensor] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype=torch.float32) -> Tensor:
-        numel = math.prod(shape)
-        buf = self._bufs.get(name)
-        if buf is None or buf.numel() < numel or buf.dtype != dtype:
-            buf = self._bufs[name] = torch.empty(numel, dtype=dtype)
-        return buf[:numel].view(shape)
-
-
-class _ScratchPool:
-    """One :class:`_Scratch` per concurrently running chunk, kept for one fit call."""
-
-    def __init__(self) -> None:
-        self._free: queue.SimpleQueue[_Scratch] = queue.SimpleQueue()
-
-    @contextmanager
-    def lease(self) -> Iterator[_Scratch]:
-        try:
-            ws = self._free.get_nowait()
-        except queue.Empty:
-            ws = _Scratch()
-        try:
-            yield ws
-        finally:
-            self._free.put(ws)
-
-
-def _empty(ws: _Scratch | None, name: str, shape, dtype=torch.float32, device=None) -> Tensor:
-    """A work tensor: from the scratch buffers on CPU, else freshly allocated."""
-    if ws is None or (device is not None and torch.device(device).type != "cpu"):
-        return torch.empty(shape, dtype=dtype, device=device)
-    return ws.get(name, tuple(shape), dtype)
-
-
-def _batched(Z: Tensor, act) -> bool:
-    """Whether to run one bmm over every set rather than a loop over the sets still moving.
-
-    On GPU always. On CPU when nothing is skipped, or when the sets are small: there a Python
-    loop costs more than the skipped work (30 sets of 300 × 128: loop 1.4-1.8 ms, bmm
-    0.6-0.8 ms for both products). For large sets (3200 × 768) bmm and the loop cost the same
-    per set, so the loop wins by skipping the sets that have converged.
-    """
-    if Z.device.type != "cpu" or act is None:
-        return True
-    return Z.shape[1] * Z.shape[2] * Z.element_size() <= _SMALL_BLOCK or bool(act.all())
-
-
-def _rows_matmul(W: Float[Tensor, "probe m d"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
-    """``W @ Zᵀ`` per probe: ``[P, m, n]``; when looping, only the rows marked in ``act [P, m]``
-    are computed (the others are left zero)."""
-    if _batched(Z, act):
-        return torch.bmm(W, Z.transpose(1, 2))
-    P = Z.shape[0]
-    out = torch.zeros(P, W.shape[1], Z.shape[1], dtype=Z.dtype)
-    for p in range(P):
-        rows = None if act is None else act[p]
-        if rows is None or rows.all():
-            torch.mm(W[p], Z[p].T, out=out[p])
-        elif rows.any():  # only the problems still moving: small-M sgemm is FLOP-bound
-            idx = torch.from_numpy(np.flatnonzero(rows))
-            out[p, idx] = W[p, idx] @ Z[p].T
-    return out
-
-
-def _cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], act=None) -> Tensor:
-    """``R @ Z`` per probe: ``[P, m, d]`` (when looping, only the rows marked in ``act [P, m]``)."""
-    if _batched(Z, act):
-        return torch.bmm(R, Z)
-    P = Z.shape[0]
-    out = torch.zeros(P, R.shape[1], Z.shape[2], dtype=Z.dtype)
-    for p in range(P):
-        rows = None if act is None else act[p]
-        if rows is None or rows.all():
-            torch.mm(R[p], Z[p], out=out[p])
-        elif rows.any():
-            idx = torch.from_numpy(np.flatnonzero(rows))
-            out[p, idx] = R[p, idx] @ Z[p]
-    return out
-
-
-def _gram(
-    Z: Float[Tensor, "probe n d"], *, tf32: bool = False, ws: _Scratch | None = None
-) -> Float[Tensor, "probe d d"]:
-    """``ZᵀZ`` per probe. On CPU numpy detects ``A.T @ A`` and calls syrk (about 2× torch.mm)."""
-    if Z.device.type == "cuda" and tf32:
-        prev = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = True
-        try:
-            return torch.bmm(Z.transpose(1, 2), Z)
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = prev
-    if Z.device.type != "cpu":
-        return torch.bmm(Z.transpose(1, 2), Z)
-    Zn = Z.numpy()
-    out = _empty(ws, "gram", (Zn.shape[0], Zn.shape[2], Zn.shape[2]))
-    G = out.numpy()
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow fails that set, later
-        for p in range(Zn.shape[0]):
-            np.matmul(Zn[p].T, Zn[p], out=G[p])
-    return out
-
-
-def _gather_rows(X, rows, ws=None, name="rows"):
-    """Gather ``rows`` per probe into a zero-padded block ``[P, n_max, d]`` (scratch ``name``)."""
-    P, N, d = X.shape
-    counts = rows.sum(axis=1)
-    n_max = max(int(counts.max()) if P else 0, 1)
-    idx = np.zeros((P, n_max), np.int64)
-    valid = np.zeros((P, n_max), bool)
-    for p in range(P):
-        r = np.flatnonzero(rows[p])
-        idx[p, : r.size] = r
-        valid[p, : r.size] = True
-    Z = _empty(ws, name, (P, n_max, d), X.dtype, X.device)
-    for p in range(P):  # index_select copies whole rows: ~3x faster than gather on CPU
-        k = int(counts[p])
-        if k:
-            torch.index_select(X[p], 0, torch.from_numpy(idx[p, :k]).to(X.device), out=Z[p, :k])
-    _zero_padding(Z, counts)  # only padding rows: the rest was overwritten by the copy
-    return Z, idx, valid
-
-
-def _zero_padding(Z: Tensor, counts: np.ndarray) -> None:
-    """Zero the rows of each set past its ``counts[p]`` valid ones (cheaper than a mask pass)."""
-    for p in np.flatnonzero(counts < Z.shape[1]):
-        Z[p, int(counts[p]) :] = 0.0
-
-
-class _Block(NamedTuple):
-    """A standardized block of rows per activation set (see :func:`_standardize_gram`)."""
-
-    Z: Tensor  # [P, n_max, d], padding rows zero
-    gram: Tensor | None  # [P, d, d] Gram of the standardized rows
-    idx: np.ndarray  # [P, n_max] row indices into X
-    valid: np.ndarray  # [P, n_max] which of them are real rows
-    mean: Tensor  # [P, d]
-    scale: Tensor  # [P, d]
-    trace: Tensor  # [P] ‖Z‖² of the standardized rows
-    nonfinite: np.ndarray  # [P] sets whose rows hold NaN or inf (zeroed, to be failed)
-
-
-def _nonfinite_sets(Z: Tensor, stat: Tensor) -> Tensor:
-    """Sets whose per-feature ``stat [P, d]`` (a sum over their rows) is not finite; their rows
-    are zeroed in place so that the rest of the batch solves. NaN or inf anywhere in a set's rows,
-    or values so large that their sums overflow, end up here."""
-    bad = ~torch.isfinite(stat).all(1)
-    if bool(bad.any()):
-        Z[bad] = 0.0
-    return bad
-
-
-def _standardize_gram(
-    X, rows, *, with_gram=True, precond_only=False, ws=None, scale_rows=True
-) -> _Block:
-    """Standardized training block ``Z [P, n_max, d]`` (padding rows zero) and its Gram ``ZᵀZ``.
-
-    One pass centers in place; the Gram of the centered block gives the variances on its
-    diagonal, so scaling costs no extra pass over the Gram: ``G_std = G / (s sᵀ)``. With
-    ``precond_only`` (the Gram only preconditions) a CUDA Gram may use TF32. With
-    ``scale_rows=False`` the block is only centered and the caller folds ``1/scale`` into its
-    weights, which saves a read and a write of the block.
-
-    Sets with non-finite rows are checked here, on the sums this needs anyway, rather than by
-    another read of all of X: they come back zeroed and flagged in ``nonfinite``.
-    """
-    Z, idx, valid = _gather_rows(X, rows, ws, "fit")
-    counts = valid.sum(1)
-    cnt = torch.from_numpy(np.maximum(counts, 1)).to(X.device, torch.float32)[:, None]
-    mean = Z.sum(dim=1) / cnt  # padding rows are zero
-    bad = _nonfinite_sets(Z, mean)
-    mean = torch.where(bad[:, None], 0.0, mean)
-    Z.sub_(mean[:, None, :])
-    _zero_padding(Z, counts)
-    if with_gram and precond_only and X.device.type == "cuda":
-        # TF32 for a Gram that only preconditions; the variances that set the
-        # standardization (and so the fitted model) stay exact float32
-        var = Z.square().sum(1) / cnt
-        gram = _gram(Z, tf32=True)
-    elif with_gram:
-        gram = _gram(Z, ws=ws).to(X.device)
-        var = torch.diagonal(gram, dim1=1, dim2=2) / cnt
-    else:
-        gram = None
-        var = Z.square().sum(1) / cnt  # (vector_norm over dim 1 is ~7x slower here)
-    overflow = _nonfinite_sets(Z, var)  # squares beyond float32
-    if bool(overflow.any()):
-        var = torch.where(overflow[:, None], 0.0, var)
-        mean = torch.where(overflow[:, None], 0.0, mean)
-        if gram is not None:
-            gram[overflow] = 0.0
-        bad = bad | overflow
-    scale = var.double().sqrt()
-    scale = torch.where(
-        scale < 1e-6 * scale.amax(1, keepdim=True).clamp_min(1e-30), torch.ones_like(scale), scale
-    ).float()
-    if scale_rows:
-        Z.div_(scale[:, None, :])
-    if gram is not None:
-        gram.div_(scale[:, :, None] * scale[:, None, :])
-    trace = (var / scale.square()).sum(1) * cnt[:, 0]  # ‖Z‖² without another pass
-    return _Block(Z, gram, idx, valid, mean, scale, trace, bad.cpu().numpy())
-
-
-def _apply_standardize(X, rows, mean, scale, ws=None):
-    """Rows ``rows`` standardized with a fit's ``mean`` and ``scale``: ``Z, idx, valid`` as in
-    :class:`_Block`, and the sets whose rows are not finite (zeroed)."""
-    Z, idx, valid = _gather_rows(X, rows, ws, "eval")
-    Z.sub_(mean[:, None, :]).div_(scale[:, None, :])
-    _zero_padding(Z, valid.sum(1))
-    bad = _nonfinite_sets(Z, Z.sum(1))
-    return Z, idx, valid, bad.cpu().numpy()
-
-
 # ----------------------------------------------------------------------------------------------
 # Logistic solver
 # ----------------------------------------------------------------------------------------------
-
-
-_EIG_MAX_D = 256  # up to this width the preconditioner is always an eigenbasis
-
-
-class _Precond:
-    """Applies ``H0⁻¹`` of the Böhning bound to gradients ``[P, L, G, K, d+1]``.
-
-    ``H0`` is built from one of: the exact Gram (``gram``; a Cholesky inverse when every problem
-    shares one C, else an eigendecomposition that serves every C), or a spectral factorization
-    ``eig = (ev, V, tail)`` of the bound, given in its units: the top eigenpairs ``ev [P, r]``,
-    ``V [P, d, r]`` and one eigenvalue ``tail [P]`` standing in for the rest of the spectrum
-    (zero when ``r = d``). The low-rank form comes from a randomized Nyström sketch
-    (:func:`_nystrom`) or from a C grid's factorization reused for the refit.
-    """
-
-    def __init__(self, gram, n_rows, cinv, cmask, n_obj, *, binary=False, eig=None, ws=None):
-        P, L, Gr = cinv.shape
-        self.binary = binary
-        self.cmask = cmask[:, :, None, :, None].float()  # [P, L, 1, K, 1]
-        self.k = cmask.sum(-1)[:, :, None, None, None].float()  # [P, L, 1, 1, 1]
-        self.cinv = cinv  # [P, L, G]
-        self.n_obj = n_obj[:, :, None, None, None]  # [P, L, 1, 1, 1]
-        # binary (one sigmoid logit): H0 = ¼ G; K-class softmax: ½ (I - 11ᵀ/K) ⊗ G
-        self.bound = 0.25 if binary else 0.5
-        self.b_scale = 1.0 / (self.bound * n_rows.float()[:, None, None, None])  # intercept
-        self.chol = None
-        self.tail = None
-        if eig is not None:  # a spectral factorization of the bound (Nyström sketch or C grid)
-            self.ev, self.V, self.tail = eig
-            return
-        h = gram.float().mul_(self.bound)  # in place: the Gram is not needed afterwards
-        uniform = bool((cinv == cinv.reshape(P, -1)[:, :1, None]).all())
-        # Small d: an eigenbasis costs little and lets the bound follow the curvature (see
-        # _lbfgs), which pays on the near-separable probes of small models.
-        if uniform and gram.shape[-1] > _EIG_MAX_D:
-            # float32 Cholesky, applied by two triangular solves: measured on the 2-core box
-            # for d = 768, factor plus 10 applies took 12 ms per set against 20-30 ms with an
-            # explicit inverse (torch or LAPACK potri). A probe whose float32 factorization
-            # fails is redone in float64 with a small jitter.
-            h.diagonal(dim1=1, dim2=2).add_(cinv.reshape(P, -1)[:, :1])
-            chol, bad = _cholesky(h, ws)
-            if bool(bad.any()):
-                eye = torch.eye(gram.shape[-1], dtype=torch.float64, device=gram.device)
-                chol[bad] = torch.linalg.cholesky(h[bad].double() + 1e-6 * eye).float()
-            self.chol = chol
-            self.V = None
-        else:
-            ev, V = _eigh(h)
-            self.ev = ev.clamp_min(0.0)
-            self.V = V
-            self.tail = None  # a full basis: no remainder
-
-    def _solve(self, w0, c, sets=slice(None)):
-        """``(H0 + c)⁻¹ w0`` for rows ``w0 [p, m, d]`` and shifts ``c [p, m, 1]`` of the activation
-        sets ``sets``: by the Cholesky factor, or in the eigenbasis, where a sketch's remainder
-        ``I - VVᵀ`` gets the stand-in eigenvalue ``tail``."""
-        if self.chol is not None:
-            chol = self.chol[sets]
-            if w0.shape[1] == 1 and w0.device.type == "cpu" and _lapack.AVAILABLE:
-                x = w0.clone(memory_format=torch.contiguous_format)  # strsv works in place
-                for q in range(x.shape[0]):
-                    _lapack.potrs_lower_vec(chol[q].numpy(), x[q, 0].numpy())
-                return x
-            return torch.cholesky_solve(w0.mT, chol).mT  # reads the lower triangle
-        V, ev = self.V[sets], self.ev[sets][:, None, :]
-        coef = torch.bmm(w0, V)
-        if self.tail is None:
-            return torch.bmm(coef / (ev + c), V.mT)
-        dt = self.tail[sets][:, None, None] + c
-        return w0 / dt + torch.bmm(coef * (1.0 / (ev + c) - 1.0 / dt), V.mT)
-
-    @property
-    def can_rescale(self) -> bool:
-        """Whether a curvature scale is free to apply: an exact eigenbasis, not a Cholesky
-        factor or a sketch (rescaling a sketch's stand-in tail eigenvalue doubled its passes at
-        d = 2048, 61 -> 111 per set)."""
-        return self.chol is None and self.tail is None
-
-    def __call__(
-        self, g: Tensor, act: np.ndarray | None = None, scale: Tensor | None = None
-    ) -> Tensor:
-        """``(s·H0)⁻¹ g`` with per-problem curvature scales ``scale [P, L, G]`` (default 1; only
-        when :attr:`can_rescale`). Sets outside ``act`` may be skipped (left zero) or computed
-        anyway."""
-        P, L, Gr, K, D = g.shape
-        d = D - 1
-        if self.binary:
-            gm, g0 = torch.zeros_like(g), g
-        else:
-            gm = (g * self.cmask).sum(3, keepdim=True) / self.k
-            g0 = (g - gm) * self.cmask
-        w0 = g0[..., :d].reshape(P, L * Gr * K, d)
-        c = self.cinv[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
-        sc = None
-        if scale is not None and self.can_rescale:
-            # (s·H0 + I/C)⁻¹ = (H0 + I/(sC))⁻¹ / s: a scaled bound is a shifted one
-            sc = scale[:, :, :, None].expand(P, L, Gr, K).reshape(P, L * Gr * K, 1)
-            c = c / sc
-        if g.device.type != "cpu" or act is None or act.all() or d * d * 4 <= _SMALL_BLOCK:
-            sol = self._solve(w0, c)
-        else:  # per-set loop over the sets still moving (no copies of the d×d factors)
-            sol = torch.zeros_like(w0)
-            for p in np.flatnonzero(act):
-                one = slice(p, p + 1)
-                sol[one] = self._solve(w0[one], c[one], one)
-        if sc is not None:
-            sol = sol / sc
-        out = torch.empty_like(g)
-        cinv = self.cinv[:, :, :, None, None]
-        if self.binary:
-            out[..., :d] = sol.reshape(P, L, Gr, K, d)
-        else:
-            out[..., :d] = sol.reshape(P, L, Gr, K, d) + gm[..., :d] * self.cmask / cinv
-        out[..., d:] = g0[..., d:] * self.b_scale[:, :, :, :, None]
-        return out * self.n_obj
-
-
-def _cholesky(h: Float[Tensor, "probe d d"], ws: _Scratch | None) -> tuple[Tensor, Tensor]:
-    """Lower Cholesky factors of ``h`` (left intact), column-major per matrix as
-    ``cholesky_solve`` reads them without a copy, and a mask of the sets whose float32
-    factorization failed.
-
-    On CPU by GIL-free LAPACK (:mod:`curriculens.probes._lapack`) on a scratch copy; only the
-    lower triangle is the factor (the rest keeps ``h``; the triangular solves never read it).
-    """
-    if h.device.type != "cpu" or not _lapack.AVAILABLE:
-        chol, info = torch.linalg.cholesky_ex(h)
-        return chol, info != 0
-    # h is symmetric, so a plain copy viewed column-major is h again
-    chol = _empty(ws, "chol", h.shape).copy_(h).mT
-    bad = torch.tensor([_lapack.potrf_lower(chol[p].numpy()) != 0 for p in range(h.shape[0])])
-    return chol, bad
-
-
-def _eigh(h: Float[Tensor, "probe d d"]) -> tuple[Tensor, Tensor]:
-    """Eigenvalues ``[P, d]`` and eigenvectors (columns) ``[P, d, d]`` of each symmetric ``h``.
-
-    On CPU by GIL-free LAPACK ``ssyevd`` (:mod:`curriculens.probes._lapack`) into fresh arrays
-    (the refit keeps them after the chunk's scratch has moved on). SciPy's own wrapper of the
-    same routine holds the GIL, which stalled the other worker thread: W1-full with 2 workers
-    took 4.1-4.7 s with it against 3.5-3.8 s with ``torch.linalg.eigh``.
-    """
-    if h.device.type != "cpu" or not _lapack.AVAILABLE:
-        return torch.linalg.eigh(h)
-    V = h.numpy().copy()
-    ev = np.empty(h.shape[:2], np.float32)
-    for p in range(V.shape[0]):
-        if _lapack.syevd(V[p], ev[p]) != 0:  # did not converge: torch's driver, in float64
-            w, v = torch.linalg.eigh(h[p].double())
-            ev[p], V[p] = w.float().numpy(), v.float().mT.numpy()
-    return torch.from_numpy(ev), torch.from_numpy(V).mT
-
-
-def _nystrom(Z, trace, rank, seed, inv_scale=None):
-    """Randomized Nyström approximation of each Gram ``ZᵀZ`` (Tropp et al. 2017, stable form).
-
-    Costs two ``[n, d] × [d, r]`` products per activation set instead of the ``n·d²`` Gram and
-    the ``d³`` factorization. With ``inv_scale [P, d]``, ``Z`` is centered only and the sketch
-    is of the Gram of ``Z · diag(inv_scale)``. Returns the top eigenpairs ``ev [P, r]``,
-    ``V [P, d, r]`` and ``tail [P]``, the mean of the remaining eigenvalues (from the exact
-    trace), which preconditions the rest.
-    """
-    P, n, d = Z.shape
-    gen = torch.Generator().manual_seed(seed)
-    omega = torch.linalg.qr(torch.randn(d, rank, generator=gen, dtype=torch.float64)).Q
-    om32 = omega.to(Z.device, torch.float32)
-    s = torch.ones(P, d, device=Z.device) if inv_scale is None else inv_scale
-    om_s = s[:, :, None] * om32  # [P, d, r]
-    if Z.device.type == "cpu":
-        Y = torch.stack([Z[p].T @ (Z[p] @ om_s[p]) for p in range(P)])
-    else:
-        Y = torch.bmm(Z.mT, torch.bmm(Z, om_s))
-    Y = (s[:, :, None] * Y).double()
-    om = omega.to(Z.device)
-    # shift for stability; the floor keeps an all-zero set (a failed probe) factorizable
-    nu = (math.sqrt(d) * torch.finfo(torch.float32).eps * torch.linalg.matrix_norm(Y)).clamp_min(
-        1e-12
-    )
-    Yn = Y + nu[:, None, None] * om
-    B = om.T @ Yn
-    B = 0.5 * (B + B.mT)
-    chol, info = torch.linalg.cholesky_ex(B)
-    if bool((info != 0).any()):
-        eye = torch.eye(rank, dtype=B.dtype, device=B.device)
-        chol = torch.linalg.cholesky(
-            B + 1e-8 * B.diagonal(dim1=1, dim2=2).amax(1)[:, None, None] * eye
-        )
-    F = torch.linalg.solve_triangular(chol, Yn.mT, upper=False).mT  # Yn C⁻ᵀ
-    U, S, _ = torch.linalg.svd(F, full_matrices=False)
-    ev = (S.square() - nu[:, None]).clamp_min(0.0)
-    tail = ((trace.double() - ev.sum(1)) / max(d - rank, 1)).clamp_min(0.0)
-    return ev.float(), U.float(), tail.float()
 
 
 def _lbfgs(
@@ -726,7 +192,7 @@ def _lbfgs(
         W, b = x[..., :d], x[..., d]
         if col is not None:
             W = W * col
-        z = _rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
+        z = rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
         return z + b[..., None]
 
     def loss(z, x):
@@ -755,7 +221,7 @@ def _lbfgs(
     def grad(R, x, act=None):
         """Gradient from residuals: one read of the activations."""
         g = torch.empty_like(x)
-        zr = _cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d)
+        zr = cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d)
         g[..., :d] = (zr if col is None else zr * col) + cinv_w * x[..., :d]
         g[..., d] = R.sum(-1)
         return g * inv_n[..., None, None]
@@ -885,7 +351,7 @@ def _fit_logistic_chunk(
     """
     P, L, N = codes.shape
     lowrank = init is None and rank is not None
-    Ztr, gram, idx_tr, valid_tr, mean, scale, trace, nonfinite_tr = _standardize_gram(
+    Ztr, gram, idx_tr, valid_tr, mean, scale, trace, nonfinite_tr = standardize_gram(
         X,
         fit_rows,
         with_gram=init is None and not lowrank,
@@ -909,7 +375,7 @@ def _fit_logistic_chunk(
         cinv = cinv / 2.0  # undo the 2-class-softmax factor
     eig, x0 = None, None
     if lowrank:
-        ev, V, tail = _nystrom(Ztr, trace, rank, seed, inv_scale)
+        ev, V, tail = nystrom(Ztr, trace, rank, seed, inv_scale)
         bound = 0.25 if binary else 0.5
         eig = (bound * ev, V, bound * tail)
     if init is not None:
@@ -924,7 +390,7 @@ def _fit_logistic_chunk(
         x0 = torch.cat([w_old / ratio, b_new[..., None]], dim=-1)
         if binary:
             x0 = 2.0 * x0[:, :, :, 1:2, :]
-    precond = _Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary, eig=eig, ws=ws)
+    precond = Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary, eig=eig, ws=ws)
     x, n_iter, conv, passes = _lbfgs(
         Ztr,
         sw,
@@ -943,10 +409,10 @@ def _fit_logistic_chunk(
     if binary:  # back to the two-row softmax form shared with multinomial problems
         x = torch.cat([-0.5 * x, 0.5 * x], dim=3)
     del Ztr
-    Zte, idx_te, valid_te, bad_te = _apply_standardize(X, eval_rows, mean, scale, ws)
+    Zte, idx_te, valid_te, bad_te = apply_standardize(X, eval_rows, mean, scale, ws)
     Gr, K = cinv.shape[2], cmask.shape[2]
     W, b = x[..., :-1], x[..., -1]
-    logits = _rows_matmul(W.reshape(P, L * Gr * K, -1), Zte).view(P, L, Gr, K, -1)
+    logits = rows_matmul(W.reshape(P, L * Gr * K, -1), Zte).view(P, L, Gr, K, -1)
     logits = (logits + b[..., None]).masked_fill(~cmask_t[:, :, None, :, None], -math.inf)
     logp = torch.log_softmax(logits, dim=3)
     return dict(
@@ -965,36 +431,6 @@ def _fit_logistic_chunk(
         converged=conv.cpu().numpy(),
         nonfinite=nonfinite_tr | bad_te,
     )
-
-
-def _auroc(score, pos):
-    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    from scipy.stats import rankdata
-
-    ranks = rankdata(score)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _metrics(logp, true_codes, k):
-    """Score logp [k_all, n] against codes [n] (-1 = unseen): acc, bacc, auroc, xent, correct."""
-    lp = logp[:k]
-    pred = lp.argmax(0)
-    correct = (pred == true_codes).astype(np.float32)
-    if correct.size == 0:
-        nan = float("nan")
-        return nan, nan, nan, nan, correct
-    acc = float(correct.mean(dtype=np.float64))
-    present = np.unique(true_codes)
-    recalls = [float(correct[true_codes == c].mean(dtype=np.float64)) for c in present]
-    bacc = float(np.mean(recalls))
-    p_true = np.where(
-        true_codes >= 0, np.exp(lp[np.clip(true_codes, 0, k - 1), np.arange(lp.shape[1])]), 0.0
-    )
-    xent = float(-np.log(np.maximum(p_true, _EPS_PROB)).mean())
-    auroc = _auroc(lp[1] - lp[0], true_codes == 1) if k == 2 and (true_codes >= 0).all() else np.nan
-    return acc, bacc, float(auroc), xent, correct
 
 
 def _run_chunks(fn, chunks, n_jobs, device_type):
@@ -1039,20 +475,6 @@ def _preconditioner_rank(precond_rank, d: int) -> int | None:
             f"{precond_rank!r}."
         )
     return None if precond_rank >= d else precond_rank
-
-
-def positive_grid(values, name: str) -> np.ndarray:
-    """A regularization grid as a float64 array; raises unless non-empty and all positive.
-
-    >>> positive_grid([0.1, 1], "Cs").tolist()
-    [0.1, 1.0]
-    """
-    grid = np.asarray(list(values), np.float64)
-    if grid.ndim != 1 or grid.size == 0 or not np.all(grid > 0):
-        raise ProbeError(
-            f"{name} must be a non-empty list of positive floats; received {list(values)}."
-        )
-    return grid
 
 
 def fit_logistic_batch(
@@ -1118,14 +540,14 @@ def fit_logistic_batch(
     >>> bool((res.acc > 0.9).all())
     True
     """
-    prep = _prepare(X, y, train, mask, device, check_finite=False)
+    prep = prepare(X, y, train, mask, device, check_finite=False)
     Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
     P, L, N = yl.shape
     d = Xt.shape[2]
     rank = _preconditioner_rank(precond_rank, d)
     Cs_arr = positive_grid(Cs, "Cs")
     failure = [list(r) for r in prep.failure]
-    codes, classes = _encode(yl, tr, failure)
+    codes, classes = encode(yl, tr, failure)
     K = max([c.size for row in classes for c in row] + [2])
     ks = np.array([[max(c.size, 2) for c in row] for row in classes]).reshape(P, L)
     cmask = np.arange(K)[None, None, :] < ks[:, :, None]
@@ -1138,7 +560,7 @@ def fit_logistic_batch(
         raise ProbeError(f"chunk_size must be a positive int or None; received {chunk_size!r}.")
     bounds = _chunk_bounds(P, chunk_size, n_jobs if Xt.device.type == "cpu" else 1)
 
-    scratch = _ScratchPool()  # work buffers reused by the grid solve and the refit
+    scratch = ScratchPool()  # work buffers reused by the grid solve and the refit
 
     def solve(fit_rows, eval_rows, cinv, inits=None, on_part=None):
         def fn(ci, se):
@@ -1161,7 +583,7 @@ def fit_logistic_batch(
                     ws=ws,
                 )
             for p in s + np.flatnonzero(part["nonfinite"]):  # sets found with NaN/inf rows
-                failure[p] = [f or _NONFINITE.format(p=p) for f in failure[p]]
+                failure[p] = [f or NONFINITE.format(p=p) for f in failure[p]]
             if on_part is not None:
                 on_part(s, part)
             return part
@@ -1259,7 +681,7 @@ def fit_logistic_batch(
                     continue
                 k = ks[p, lab]
                 true = codes[p, lab, rows][keep]
-                a, bb, au, xe, cor = _metrics(
+                a, bb, au, xe, cor = problem_metrics(
                     part["logp"][pp, lab, 0][:, : rows.size][:, keep], true, k
                 )
                 acc[p, lab], bacc[p, lab], auroc[p, lab], xent[p, lab] = a, bb, au, xe

@@ -235,11 +235,11 @@ def test_bad_preconditioner_rank_is_rejected():
 def test_large_sets_take_the_skipping_loop_and_match_separate_fits():
     """Sets above the small-block size run per-set kernels that skip converged sets; a hard and
     an easy problem batched together must equal their separate fits."""
-    from curriculens.probes.fused import _SMALL_BLOCK
+    from curriculens.probes._kernels import SMALL_BLOCK
 
     rng = np.random.default_rng(3)
     n, d = 1100, 300
-    assert n * d * 4 > _SMALL_BLOCK
+    assert n * d * 4 > SMALL_BLOCK
     X = rng.normal(size=(2, n, d)).astype(np.float32) * np.linspace(0.2, 3, d, dtype=np.float32)
     y = np.stack(
         [
