@@ -26,7 +26,8 @@ from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from curriculens.errors import ProbeError
-from curriculens.probes._kernels import cols_matmul, rows_matmul
+from curriculens.probes._kernels import rows_matmul
+from curriculens.probes._lbfgs import lbfgs
 from curriculens.probes._metrics import problem_metrics
 from curriculens.probes._precond import Precond, nystrom
 from curriculens.probes._prepare import (
@@ -143,187 +144,8 @@ def carve_validation(
 
 
 # ----------------------------------------------------------------------------------------------
-# Logistic solver
+# One chunk of activation sets
 # ----------------------------------------------------------------------------------------------
-
-
-def _lbfgs(
-    Z,
-    sw,
-    codes,
-    cmask,
-    cinv,
-    n_obj,
-    precond,
-    *,
-    tol,
-    max_iter,
-    history,
-    binary=False,
-    x0=None,
-    inv_scale=None,
-):
-    """Lockstep batched L-BFGS on ``f = (Σ sw·CE + cinv/2·‖W‖²) / n_obj`` for every problem.
-
-    Z: [P, n, d]; sw: [P, L, n]; codes: [P, L, n]; cmask: [P, L, K]; cinv: [P, L, G].
-    Returns parameters ``[P, L, G, K, d+1]`` (last column = intercept), iterations, converged.
-    With ``binary`` (every problem has two classes) K is 1 and the loss is the sigmoid log-loss.
-    With ``inv_scale [P, d]``, ``Z`` is centered only and the features are ``Z · diag(inv_scale)``.
-    """
-    P, n, d = Z.shape
-    L, Gr, K = cinv.shape[1], cinv.shape[2], cmask.shape[2]
-    dev = Z.device
-    codes_g = codes.clamp_min(0)[:, :, None, None, :].expand(P, L, Gr, 1, n)
-    neg_inf = ~cmask[:, :, None, :, None]
-    sw_g = sw[:, :, None, :]  # [P, L, 1, n]
-    cinv_w = cinv[:, :, :, None, None]
-    inv_n = 1.0 / n_obj[:, :, None]  # [P, L, 1]
-    k_cls = cmask.sum(-1).float().clamp_min(2.0)[:, :, None]  # [P, L, 1]
-    adapt = precond.can_rescale
-    scale = torch.ones(P, L, Gr, device=dev) if adapt else None  # of the bound, per problem
-
-    if binary:
-        K = 1
-        target = codes.clamp_min(0)[:, :, None, None, :].float()  # [P, L, 1, 1, n]
-        sign = 2.0 * target - 1.0
-
-    def margins(x, act=None):
-        """``Z·W + b`` per problem, ``[P, L, G, K, n]``: one read of the activations."""
-        W, b = x[..., :d], x[..., d]
-        if col is not None:
-            W = W * col
-        z = rows_matmul(W.reshape(P, L * Gr * K, d), Z, act).view(P, L, Gr, K, n)
-        return z + b[..., None]
-
-    def loss(z, x):
-        """Objective, residuals ``R = ∂CE/∂z`` (row-weighted) and, when the bound adapts, the mean
-        curvature relative to it, from margins alone: no read of the activations."""
-        W = x[..., :d]
-        curv = f_zero  # unused unless adapting
-        if binary:
-            nll = torch.nn.functional.softplus(-sign * z).squeeze(3)
-            prob = torch.sigmoid(z)
-            if adapt:  # mean curvature relative to the bound's ¼: 4·p(1-p), averaged over rows
-                curv = (4.0 * prob * (1.0 - prob)).squeeze(3).mul_(sw_g).sum(-1) * inv_n
-            R = (prob - target) * sw_g[:, :, :, None, :]
-        else:
-            logp = torch.log_softmax(z.masked_fill(neg_inf, -math.inf), dim=3)
-            nll = -logp.gather(3, codes_g).squeeze(3)
-            R = logp.exp()
-            if adapt:  # mean curvature relative to the bound's ½ on centered directions
-                purity = R.square().sum(3)  # [P, L, G, n]
-                curv = ((1.0 - purity) * sw_g).sum(-1) * inv_n * 2.0 / (k_cls - 1.0)
-            R.scatter_add_(3, codes_g, -torch.ones_like(codes_g, dtype=R.dtype))
-            R = R * sw_g[:, :, :, None, :]
-        f = ((nll * sw_g).sum(-1) + 0.5 * cinv * W.square().sum((-1, -2))) * inv_n
-        return f, R, curv
-
-    def grad(R, x, act=None):
-        """Gradient from residuals: one read of the activations."""
-        g = torch.empty_like(x)
-        zr = cols_matmul(R.view(P, L * Gr * K, n), Z, act).view(P, L, Gr, K, d)
-        g[..., :d] = (zr if col is None else zr * col) + cinv_w * x[..., :d]
-        g[..., d] = R.sum(-1)
-        return g * inv_n[..., None, None]
-
-    def rows_of(mask):
-        """Per-set rows ``[P, L·G·K]`` of the problems in ``mask [P, L, G]`` (for the loop path)."""
-        m = mask.cpu().numpy().reshape(P, L * Gr, 1)
-        return np.repeat(m, K, axis=2).reshape(P, -1)
-
-    def dot(a, b):
-        return (a * b).sum((-1, -2))
-
-    f_zero = torch.zeros(P, L, Gr, device=dev)
-    col = None if inv_scale is None else inv_scale[:, None, None, None, :]
-    if x0 is None:  # zero weights and intercepts: the margins are zero without a read
-        x = torch.zeros(P, L, Gr, K, d + 1, device=dev)
-        z = torch.zeros(P, L, Gr, K, n, device=dev)
-        reads = np.ones(P, np.int64)
-    else:
-        x = x0.to(dev).clone()
-        z = margins(x)
-        reads = np.full(P, 2, np.int64)
-    f, R, curv = loss(z, x)
-    g = grad(R, x)
-    n_iter = torch.zeros(P, L, Gr, dtype=torch.int64, device=dev)
-    done = g.abs().amax((-1, -2)) <= tol
-    S: list[Tensor] = []
-    Y: list[Tensor] = []
-    RHO: list[Tensor] = []
-    for _ in range(max_iter):
-        if bool(done.all()):
-            break
-        # two-loop recursion
-        q = g.clone()
-        alpha = []
-        for s_i, y_i, r_i in zip(reversed(S), reversed(Y), reversed(RHO), strict=True):
-            a = r_i * dot(s_i, q)
-            q -= a[..., None, None] * y_i
-            alpha.append(a)
-        r = precond(q, (~done).flatten(1).any(1).cpu().numpy(), scale)
-        for (s_i, y_i, r_i), a in zip(zip(S, Y, RHO, strict=True), reversed(alpha), strict=True):
-            beta = r_i * dot(y_i, r)
-            r += s_i * (a - beta)[..., None, None]
-        direction = -r
-        gd = dot(g, direction)
-        bad_dir = gd >= 0
-        if bool(bad_dir.any()):
-            fallback = -precond(g, scale=scale)
-            direction = torch.where(bad_dir[..., None, None], fallback, direction)
-            gd = dot(g, direction)
-        # Armijo backtracking on the margins: one read for Z·direction, then every trial step is
-        # elementwise; only activation sets with a problem still moving are read
-        moving = ~done
-        act = rows_of(moving)
-        reads += act.any(1)
-        zd = margins(direction, act)
-        step = moving.float()
-        need = moving
-        f_new, R_new, curv_new = f, R, curv
-        for _ls in range(21):
-            x_new = x + step[..., None, None] * direction
-            z_new = z + step[..., None, None] * zd
-            f_try, R_try, curv_try = loss(z_new, x_new)
-            f_new = torch.where(need, f_try, f_new)
-            curv_new = torch.where(need, curv_try, curv_new)
-            R_new = torch.where(need[..., None, None], R_try, R_new)
-            ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
-            if bool(ok.all()):
-                break
-            need = ~ok
-            step = torch.where(ok, step, step * 0.5 if _ls < 19 else torch.zeros_like(step))
-        moved = step > 0
-        act = rows_of(moved)
-        reads += act.any(1)
-        g_new = torch.where(moved[..., None, None], grad(R_new, x_new, act), g)
-        s_new = x_new - x
-        y_new = g_new - g
-        sy = dot(s_new, y_new)
-        rho = torch.where(sy > 1e-12, 1.0 / sy.clamp_min(1e-12), torch.zeros_like(sy))
-        S.append(s_new)
-        Y.append(y_new)
-        RHO.append(rho)
-        if len(S) > history:
-            S.pop(0)
-            Y.pop(0)
-            RHO.pop(0)
-        n_iter += moving.long()
-        stalled = (step == 0) & moving
-        x, z, f, R, g, curv = x_new, z_new, f_new, R_new, g_new, curv_new
-        done = done | (g.abs().amax((-1, -2)) <= tol) | stalled
-        if adapt:
-            # The Böhning bound overstates the curvature once predictions are confident
-            # (p(1-p) ≪ ¼), which makes weakly regularized problems crawl. Rescale it to the
-            # measured mean curvature when that moved by more than 2x. Only H0 changes, so the
-            # stored (s, y) pairs stay valid. On W1-full this cut passes per set from 33 to 23.
-            target_s = curv.clamp(0.02, 1.0)
-            ratio = target_s / scale
-            change = ((ratio > 2.0) | (ratio < 0.5)) & ~done
-            scale = torch.where(change, target_s, scale)
-    passes = (reads + 1) // 2  # a pass is two reads of the activations
-    converged = g.abs().amax((-1, -2)) <= tol
-    return x, n_iter, converged, passes
 
 
 def _fit_logistic_chunk(
@@ -391,7 +213,7 @@ def _fit_logistic_chunk(
         if binary:
             x0 = 2.0 * x0[:, :, :, 1:2, :]
     precond = Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary, eig=eig, ws=ws)
-    x, n_iter, conv, passes = _lbfgs(
+    x, n_iter, conv, passes = lbfgs(
         Ztr,
         sw,
         ctr,
