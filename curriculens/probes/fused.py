@@ -14,31 +14,26 @@ Glossary of dimension names: ``probe`` activation sets (P), ``label`` label sets
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from jaxtyping import Bool, Float, Int
-from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from curriculens.errors import ProbeError
-from curriculens.probes._kernels import rows_matmul
-from curriculens.probes._lbfgs import lbfgs
-from curriculens.probes._metrics import problem_metrics
-from curriculens.probes._precond import Precond, nystrom
-from curriculens.probes._prepare import (
-    NONFINITE,
-    ScratchPool,
-    apply_standardize,
-    encode,
-    positive_grid,
-    prepare,
-    standardize_gram,
+from curriculens.probes._chunks import (
+    ChunkFit,
+    WarmStart,
+    chunk_bounds,
+    default_chunk_size,
+    fit_logistic_chunk,
+    run_chunks,
 )
+from curriculens.probes._metrics import problem_metrics
+from curriculens.probes._prepare import NONFINITE, ScratchPool, encode, positive_grid, prepare
 
 __all__ = [
     "BatchProbeResult",
@@ -143,160 +138,198 @@ def carve_validation(
     return val
 
 
+# Batch driver
 # ----------------------------------------------------------------------------------------------
-# One chunk of activation sets
-# ----------------------------------------------------------------------------------------------
 
 
-def _fit_logistic_chunk(
-    X,
-    codes,
-    fit_rows,
-    eval_rows,
-    cinv_eff,
-    cmask,
-    ok,
-    *,
-    tol,
-    max_iter,
-    hist,
-    rank,
-    seed,
-    init=None,
-    ws=None,
-):
-    """Fit every (label, grid) problem of a chunk of activation sets; score on ``eval_rows``.
+@dataclass(frozen=True, kw_only=True)
+class _Job:
+    """What every chunk solve of one :func:`fit_logistic_batch` call shares.
 
-    ``init`` (refit after a C grid) reuses the grid's eigendecomposition as the preconditioner,
-    rescaled to the new row count, and warm-starts from the chosen grid solution mapped exactly
-    into the new standardization; no new Gram or factorization is computed.
+    ``failure`` and ``ok`` are updated in place as chunks find sets with non-finite rows.
     """
-    P, L, N = codes.shape
-    lowrank = init is None and rank is not None
-    Ztr, gram, idx_tr, valid_tr, mean, scale, trace, nonfinite_tr = standardize_gram(
-        X,
-        fit_rows,
-        with_gram=init is None and not lowrank,
-        precond_only=True,
-        ws=ws,
-        scale_rows=False,  # 1/scale is folded into the weights: a pass over the block saved
-    )
-    inv_scale = 1.0 / scale
-    dev = X.device
-    codes_t = torch.from_numpy(codes).to(dev)
-    idx_t = torch.from_numpy(idx_tr).to(dev)
-    ctr = torch.gather(codes_t, 2, idx_t[:, None, :].expand(P, L, idx_tr.shape[1]))
-    ok_t = torch.from_numpy(ok).to(dev)
-    sw = ((ctr >= 0) & torch.from_numpy(valid_tr).to(dev)[:, None, :] & ok_t[:, :, None]).float()
-    n_obj = sw.sum(-1).clamp_min(1.0)
-    cmask_t = torch.from_numpy(cmask).to(dev)
-    cinv = torch.from_numpy(cinv_eff).to(dev, torch.float32)
-    n_rows = torch.from_numpy(np.maximum(valid_tr.sum(1), 1)).to(dev)
-    binary = cmask.shape[2] == 2  # every problem of the batch is binary: one sigmoid logit
-    if binary:
-        cinv = cinv / 2.0  # undo the 2-class-softmax factor
-    eig, x0 = None, None
-    if lowrank:
-        ev, V, tail = nystrom(Ztr, trace, rank, seed, inv_scale)
-        bound = 0.25 if binary else 0.5
-        eig = (bound * ev, V, bound * tail)
-    if init is not None:
-        ev, V, tail = init["eig"]
-        ratio = (n_rows / init["n_rows"]).float()
-        eig = (ev * ratio[:, None], V, None if tail is None else tail * ratio)
-        xo = torch.from_numpy(init["x0"]).to(dev)  # [P, L, 1, K, d+1], old standardization
-        ratio = (init["scale"] / scale)[:, None, None, None, :]  # old scale / new scale ...
-        shift = ((mean - init["mean"]) / init["scale"])[:, None, None, None, :]
-        w_old = xo[..., :-1]
-        b_new = xo[..., -1] + (w_old * shift).sum(-1)
-        x0 = torch.cat([w_old / ratio, b_new[..., None]], dim=-1)
-        if binary:
-            x0 = 2.0 * x0[:, :, :, 1:2, :]
-    precond = Precond(gram, n_rows, cinv, cmask_t, n_obj, binary=binary, eig=eig, ws=ws)
-    x, n_iter, conv, passes = lbfgs(
-        Ztr,
-        sw,
-        ctr,
-        cmask_t,
-        cinv,
-        n_obj,
-        precond,
-        tol=tol,
-        max_iter=max_iter,
-        history=hist,
-        binary=binary,
-        x0=x0,
-        inv_scale=inv_scale,
-    )
-    if binary:  # back to the two-row softmax form shared with multinomial problems
-        x = torch.cat([-0.5 * x, 0.5 * x], dim=3)
-    del Ztr
-    Zte, idx_te, valid_te, bad_te = apply_standardize(X, eval_rows, mean, scale, ws)
-    Gr, K = cinv.shape[2], cmask.shape[2]
-    W, b = x[..., :-1], x[..., -1]
-    logits = rows_matmul(W.reshape(P, L * Gr * K, -1), Zte).view(P, L, Gr, K, -1)
-    logits = (logits + b[..., None]).masked_fill(~cmask_t[:, :, None, :, None], -math.inf)
-    logp = torch.log_softmax(logits, dim=3)
-    return dict(
-        logp=logp.cpu().numpy(),  # [P, L, G, K, n_te]
-        idx_te=idx_te,
-        valid_te=valid_te,
-        x=x.cpu().numpy(),
-        eig=None if precond.V is None else (precond.ev, precond.V, precond.tail),
-        n_rows=n_rows,
-        mean_t=mean,
-        scale_t=scale,
-        mean=mean.cpu().numpy(),
-        scale=scale.cpu().numpy(),
-        n_iter=n_iter.cpu().numpy(),
-        passes=passes,
-        converged=conv.cpu().numpy(),
-        nonfinite=nonfinite_tr | bad_te,
-    )
+
+    X: Tensor  # [P, N, d]
+    codes: np.ndarray  # [P, L, N] class codes, -1 = missing
+    cmask: np.ndarray  # [P, L, K] classes present per problem
+    ok: np.ndarray  # [P, L] problems without a recorded failure
+    failure: list[list[str | None]]
+    bounds: list[tuple[int, int]]  # chunks of activation sets
+    n_jobs: int
+    scratch: ScratchPool  # work buffers reused by the grid solve and the refit
+    tol: float
+    max_iter: int
+    history: int
+    rank: int | None
+    seed: int
 
 
-def _run_chunks(fn, chunks, n_jobs, device_type):
-    """Run ``fn`` over the chunks: in order, or on ``n_jobs`` CPU worker threads that each use
-    one torch and one BLAS thread. In order on CPU, BLAS/LAPACK (Gram, eigh) gets as many
-    threads as torch has, so both follow the caller's (recorded) choice instead of OpenBLAS's
-    default of all cores, which issue #4 measured as pathological for LAPACK on a shared CPU
-    (eigh 11 s against 92 ms)."""
-    if device_type != "cpu":
-        return [fn(i, se) for i, se in enumerate(chunks)]
-    if n_jobs <= 1 or len(chunks) <= 1:
-        with threadpool_limits(limits=torch.get_num_threads()):
-            return [fn(i, se) for i, se in enumerate(chunks)]
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1), ThreadPoolExecutor(n_jobs) as pool:
-            return list(pool.map(lambda ise: fn(*ise), enumerate(chunks)))
-    finally:
-        torch.set_num_threads(prev)
-
-
-_AUTO_EXACT_MAX_D = 2048
-_AUTO_RANK = 128
-
-
-def _preconditioner_rank(precond_rank, d: int) -> int | None:
-    """The Nyström rank to use for ``d`` features, or None for the exact Gram.
-
-    >>> _preconditioner_rank("auto", 2048) is None, _preconditioner_rank("auto", 4096)
-    (True, 128)
-    >>> _preconditioner_rank(64, 32) is None  # a rank of at least d is the exact Gram
-    True
-    """
-    if precond_rank == "auto":
-        return None if d <= _AUTO_EXACT_MAX_D else _AUTO_RANK
-    if precond_rank is None:
-        return None
-    if isinstance(precond_rank, bool) or not isinstance(precond_rank, int) or precond_rank < 1:
-        raise ProbeError(
-            f"precond_rank must be 'auto', None (exact Gram) or a positive int; received "
-            f"{precond_rank!r}."
+def _solve_chunk(job: _Job, fit_rows, eval_rows, cinv, inits, on_part, ci, se) -> ChunkFit:
+    """Fit chunk ``ci`` (sets ``se = (start, end)``) in a worker; fail its non-finite sets."""
+    s, e = se
+    with job.scratch.lease() as ws:
+        part = fit_logistic_chunk(
+            job.X[s:e],
+            job.codes[s:e],
+            fit_rows[s:e],
+            eval_rows[s:e],
+            cinv[s:e],
+            job.cmask[s:e],
+            job.ok[s:e],
+            tol=job.tol,
+            max_iter=job.max_iter,
+            hist=job.history,
+            rank=job.rank,
+            seed=job.seed,
+            init=None if inits is None else inits[ci],
+            ws=ws,
         )
-    return None if precond_rank >= d else precond_rank
+    for p in s + np.flatnonzero(part.nonfinite):  # sets found with NaN/inf rows
+        job.failure[p] = [f or NONFINITE.format(p=p) for f in job.failure[p]]
+    if on_part is not None:
+        on_part(s, part)
+    return part
+
+
+def _solve(job: _Job, fit_rows, eval_rows, cinv, inits=None, on_part=None) -> list[ChunkFit]:
+    """Fit every chunk on ``fit_rows`` with ``cinv [P, L, G]``, scored on ``eval_rows``;
+    ``on_part(start, part)`` runs in the worker as each chunk finishes."""
+    fn = partial(_solve_chunk, job, fit_rows, eval_rows, cinv, inits, on_part)
+    parts = run_chunks(fn, job.bounds, job.n_jobs, job.X.device.type)
+    job.ok[:] = _solvable(job.failure)
+    return parts
+
+
+def _validation_split(job: _Job, tr, val, val_fraction, seed) -> tuple[np.ndarray, np.ndarray]:
+    """Validation rows and the remaining fit rows for the C grid; problems left without two
+    fit rows, a validation row or two classes are failed."""
+    vrows = carve_validation(tr, fraction=val_fraction, seed=seed) if val is None else val
+    vrows = np.asarray(vrows, bool) & tr
+    fit_rows = tr & ~vrows
+    failure = job.failure
+    for p in range(tr.shape[0]):
+        n_fit, n_val = int(fit_rows[p].sum()), int(vrows[p].sum())
+        for lab in range(job.codes.shape[1]):
+            if failure[p][lab] is None and (n_fit < 2 or n_val < 1):
+                failure[p][lab] = (
+                    f"too few examples for the validation split: {n_fit} fit and {n_val} "
+                    "validation rows. Pass a single C or more training rows."
+                )
+            elif failure[p][lab] is None:
+                fl = job.codes[p, lab][fit_rows[p]]
+                if np.unique(fl[fl >= 0]).size < 2:
+                    failure[p][lab] = (
+                        "single-class labels after carving the validation split; "
+                        "pass a single C or more training rows."
+                    )
+    job.ok[:] = _solvable(failure)
+    return vrows, fit_rows
+
+
+def _choose_C(job: _Job, parts, ks, Cs_arr, chosen) -> None:
+    """Set ``chosen [P, L]`` to the C of best validation accuracy (ties: first in the grid)."""
+    for ci, (s, _e) in enumerate(job.bounds):
+        part = parts[ci]
+        for pp in range(part.logp.shape[0]):
+            p = s + pp
+            rows = part.idx_te[pp][part.valid_te[pp]]
+            for lab in range(job.codes.shape[1]):
+                if job.failure[p][lab] is not None:
+                    continue
+                true = job.codes[p, lab, rows]
+                accs = [
+                    float(
+                        (part.logp[pp, lab, gi, : ks[p, lab], : rows.size].argmax(0) == true).mean()
+                    )
+                    for gi in range(Cs_arr.size)
+                ]
+                chosen[p, lab] = Cs_arr[int(np.argmax(accs))]
+
+
+def _warm_starts(job: _Job, parts, Cs_arr, chosen) -> list[WarmStart | None]:
+    """Per chunk, the grid's factorization and its solution at the chosen C (None without an
+    eigenbasis to reuse)."""
+    gi = (Cs_arr[None, None, :] == chosen[:, :, None]).argmax(-1)
+    inits: list[WarmStart | None] = []
+    for part, (s, e) in zip(parts, job.bounds, strict=True):
+        x0 = np.take_along_axis(part.x, gi[s:e][:, :, None, None, None], axis=2)
+        if part.eig is None:
+            inits.append(None)
+        else:
+            inits.append(WarmStart(part.eig, part.n_rows, part.mean_t, part.scale_t, x0))
+    return inits
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """Per-problem outputs of the final fits, filled in chunk by chunk."""
+
+    acc: np.ndarray
+    bacc: np.ndarray
+    auroc: np.ndarray
+    xent: np.ndarray
+    majority: np.ndarray
+    n_train: np.ndarray
+    n_test: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    correct: list[list[np.ndarray]]
+    coef: np.ndarray
+    intercept: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def empty(cls, P: int, L: int, K: int, d: int) -> _Scores:
+        acc = np.full((P, L), np.nan)
+        return cls(
+            acc=acc,
+            bacc=acc.copy(),
+            auroc=acc.copy(),
+            xent=acc.copy(),
+            majority=acc.copy(),
+            n_train=np.zeros((P, L), np.int64),
+            n_test=np.zeros((P, L), np.int64),
+            n_iter=np.zeros((P, L), np.int64),
+            converged=np.zeros((P, L), bool),
+            correct=[[np.zeros(0, np.float32) for _ in range(L)] for _ in range(P)],
+            coef=np.zeros((P, L, K, d), np.float32),
+            intercept=np.zeros((P, L, K), np.float32),
+            mean=np.zeros((P, d)),
+            scale=np.ones((P, d)),
+        )
+
+
+def _collect(out: _Scores, job: _Job, labels, tr, te, ks, s: int, part: ChunkFit) -> None:
+    """Scores of one chunk's final fits, in its worker: they overlap the other workers'
+    solves instead of running after all of them (sets never overlap between chunks)."""
+    codes, failure = job.codes, job.failure
+    d = out.coef.shape[-1]
+    for pp in range(part.logp.shape[0]):
+        p = s + pp
+        out.mean[p], out.scale[p] = part.mean[pp], part.scale[pp]
+        rows = part.idx_te[pp][part.valid_te[pp]]
+        for lab in range(labels.shape[1]):
+            out.n_train[p, lab] = int((tr[p] & (labels[p, lab] >= 0)).sum())
+            out.n_test[p, lab] = int((te[p] & (labels[p, lab] >= 0)).sum())
+            if failure[p][lab] is not None:
+                continue
+            out.coef[p, lab] = part.x[pp, lab, 0, :, :d]
+            out.intercept[p, lab] = part.x[pp, lab, 0, :, d]
+            out.n_iter[p, lab] = part.n_iter[pp, lab, 0]
+            out.converged[p, lab] = part.converged[pp, lab, 0]
+            keep = labels[p, lab, rows] >= 0
+            if not keep.any():
+                continue
+            k = ks[p, lab]
+            true = codes[p, lab, rows][keep]
+            a, bb, au, xe, cor = problem_metrics(
+                part.logp[pp, lab, 0][:, : rows.size][:, keep], true, k
+            )
+            out.acc[p, lab], out.bacc[p, lab], out.auroc[p, lab], out.xent[p, lab] = a, bb, au, xe
+            out.correct[p][lab] = cor
+            counts = np.bincount(codes[p, lab][tr[p] & (codes[p, lab] >= 0)], minlength=k)
+            out.majority[p, lab] = float((true == counts.argmax()).mean())
 
 
 def fit_logistic_batch(
@@ -374,164 +407,61 @@ def fit_logistic_batch(
     ks = np.array([[max(c.size, 2) for c in row] for row in classes]).reshape(P, L)
     cmask = np.arange(K)[None, None, :] < ks[:, :, None]
     binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
-    ok = _solvable(failure)
 
     if chunk_size is None:
-        chunk_size = _default_chunk_size(Xt)
+        chunk_size = default_chunk_size(Xt)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ProbeError(f"chunk_size must be a positive int or None; received {chunk_size!r}.")
-    bounds = _chunk_bounds(P, chunk_size, n_jobs if Xt.device.type == "cpu" else 1)
-
-    scratch = ScratchPool()  # work buffers reused by the grid solve and the refit
-
-    def solve(fit_rows, eval_rows, cinv, inits=None, on_part=None):
-        def fn(ci, se):
-            s, e = se
-            with scratch.lease() as ws:
-                part = _fit_logistic_chunk(
-                    Xt[s:e],
-                    codes[s:e],
-                    fit_rows[s:e],
-                    eval_rows[s:e],
-                    cinv[s:e],
-                    cmask[s:e],
-                    ok[s:e],
-                    tol=tol,
-                    max_iter=max_iter,
-                    hist=history,
-                    rank=rank,
-                    seed=seed,
-                    init=None if inits is None else inits[ci],
-                    ws=ws,
-                )
-            for p in s + np.flatnonzero(part["nonfinite"]):  # sets found with NaN/inf rows
-                failure[p] = [f or NONFINITE.format(p=p) for f in failure[p]]
-            if on_part is not None:
-                on_part(s, part)
-            return part
-
-        parts = _run_chunks(fn, bounds, n_jobs, Xt.device.type)
-        ok[:] = _solvable(failure)
-        return parts
+    job = _Job(
+        X=Xt,
+        codes=codes,
+        cmask=cmask,
+        ok=_solvable(failure),
+        failure=failure,
+        bounds=chunk_bounds(P, chunk_size, n_jobs if Xt.device.type == "cpu" else 1),
+        n_jobs=n_jobs,
+        scratch=ScratchPool(),
+        tol=tol,
+        max_iter=max_iter,
+        history=history,
+        rank=rank,
+        seed=seed,
+    )
 
     chosen = np.full((P, L), Cs_arr[0])
     n_passes = np.zeros(P, np.int64)
-    if Cs_arr.size > 1:
-        vrows = carve_validation(tr, fraction=val_fraction, seed=seed) if val is None else val
-        vrows = np.asarray(vrows, bool) & tr
-        fit_rows = tr & ~vrows
-        for p in range(P):
-            n_fit, n_val = int(fit_rows[p].sum()), int(vrows[p].sum())
-            for lab in range(L):
-                if failure[p][lab] is None and (n_fit < 2 or n_val < 1):
-                    failure[p][lab] = (
-                        f"too few examples for the validation split: {n_fit} fit and {n_val} "
-                        "validation rows. Pass a single C or more training rows."
-                    )
-                elif failure[p][lab] is None:
-                    fl = codes[p, lab][fit_rows[p]]
-                    if np.unique(fl[fl >= 0]).size < 2:
-                        failure[p][lab] = (
-                            "single-class labels after carving the validation split; "
-                            "pass a single C or more training rows."
-                        )
-        ok[:] = _solvable(failure)
-        cinv = binary_factor[:, :, None] / Cs_arr[None, None, :]
-        parts = solve(fit_rows, vrows, cinv)
-        n_passes += np.concatenate([part["passes"] for part in parts])
-        for ci, (s, _e) in enumerate(bounds):
-            part = parts[ci]
-            for pp in range(part["logp"].shape[0]):
-                p = s + pp
-                rows = part["idx_te"][pp][part["valid_te"][pp]]
-                for lab in range(L):
-                    if failure[p][lab] is not None:
-                        continue
-                    true = codes[p, lab, rows]
-                    accs = [
-                        float(
-                            (
-                                part["logp"][pp, lab, gi, : ks[p, lab], : rows.size].argmax(0)
-                                == true
-                            ).mean()
-                        )
-                        for gi in range(Cs_arr.size)
-                    ]
-                    chosen[p, lab] = Cs_arr[int(np.argmax(accs))]
     inits = None
-    if Cs_arr.size > 1:  # refit reuses each chunk's grid eigendecomposition and solution
-        gi = (Cs_arr[None, None, :] == chosen[:, :, None]).argmax(-1)
-        inits = []
-        for ci, (s, e) in enumerate(bounds):
-            part = parts[ci]
-            x0 = np.take_along_axis(part["x"], gi[s:e][:, :, None, None, None], axis=2)
-            keys = ("eig", "n_rows", "mean_t", "scale_t")
-            init = dict(
-                zip(("eig", "n_rows", "mean", "scale"), (part[k] for k in keys), strict=True)
-            )
-            inits.append(None if part["eig"] is None else {**init, "x0": x0})
-    acc = np.full((P, L), np.nan)
-    bacc, auroc, xent, majority = acc.copy(), acc.copy(), acc.copy(), acc.copy()
-    n_train = np.zeros((P, L), np.int64)
-    n_test = np.zeros((P, L), np.int64)
-    n_iter = np.zeros((P, L), np.int64)
-    converged = np.zeros((P, L), bool)
-    correct = [[np.zeros(0, np.float32) for _ in range(L)] for _ in range(P)]
-    coef = np.zeros((P, L, K, d), np.float32)
-    intercept = np.zeros((P, L, K), np.float32)
-    mean = np.zeros((P, d))
-    scale = np.ones((P, d))
+    if Cs_arr.size > 1:  # the grid on a validation split; the refit reuses its factorization
+        vrows, fit_rows = _validation_split(job, tr, val, val_fraction, seed)
+        cinv = binary_factor[:, :, None] / Cs_arr[None, None, :]
+        parts = _solve(job, fit_rows, vrows, cinv)
+        n_passes += np.concatenate([part.passes for part in parts])
+        _choose_C(job, parts, ks, Cs_arr, chosen)
+        inits = _warm_starts(job, parts, Cs_arr, chosen)
 
-    def collect(s, part):
-        """Scores of one chunk's final fits, in its worker: they overlap the other workers'
-        solves instead of running after all of them (sets never overlap between chunks)."""
-        for pp in range(part["logp"].shape[0]):
-            p = s + pp
-            mean[p], scale[p] = part["mean"][pp], part["scale"][pp]
-            rows = part["idx_te"][pp][part["valid_te"][pp]]
-            for lab in range(L):
-                n_train[p, lab] = int((tr[p] & (yl[p, lab] >= 0)).sum())
-                n_test[p, lab] = int((te[p] & (yl[p, lab] >= 0)).sum())
-                if failure[p][lab] is not None:
-                    continue
-                coef[p, lab] = part["x"][pp, lab, 0, :, :d]
-                intercept[p, lab] = part["x"][pp, lab, 0, :, d]
-                n_iter[p, lab] = part["n_iter"][pp, lab, 0]
-                converged[p, lab] = part["converged"][pp, lab, 0]
-                keep = yl[p, lab, rows] >= 0
-                if not keep.any():
-                    continue
-                k = ks[p, lab]
-                true = codes[p, lab, rows][keep]
-                a, bb, au, xe, cor = problem_metrics(
-                    part["logp"][pp, lab, 0][:, : rows.size][:, keep], true, k
-                )
-                acc[p, lab], bacc[p, lab], auroc[p, lab], xent[p, lab] = a, bb, au, xe
-                correct[p][lab] = cor
-                counts = np.bincount(codes[p, lab][tr[p] & (codes[p, lab] >= 0)], minlength=k)
-                majority[p, lab] = float((true == counts.argmax()).mean())
-
+    out = _Scores.empty(P, L, K, d)
+    collect = partial(_collect, out, job, yl, tr, te, ks)
     cinv = (binary_factor / chosen)[:, :, None]
-    parts = solve(tr, te, cinv, inits, on_part=collect)
-    n_passes += np.concatenate([part["passes"] for part in parts])
+    parts = _solve(job, tr, te, cinv, inits, on_part=collect)
+    n_passes += np.concatenate([part.passes for part in parts])
     return BatchProbeResult(
-        acc=acc,
-        balanced_acc=bacc,
-        auroc=auroc,
-        xent=xent,
-        majority=majority,
-        C=np.where(ok, chosen, np.nan),
-        n_train=n_train,
-        n_test=n_test,
-        n_iter=n_iter,
-        converged=converged,
+        acc=out.acc,
+        balanced_acc=out.bacc,
+        auroc=out.auroc,
+        xent=out.xent,
+        majority=out.majority,
+        C=np.where(job.ok, chosen, np.nan),
+        n_train=out.n_train,
+        n_test=out.n_test,
+        n_iter=out.n_iter,
+        converged=out.converged,
         n_passes=n_passes,
         failure=failure,
-        correct=correct,
-        coef=coef,
-        intercept=intercept,
-        mean=mean,
-        scale=scale,
+        correct=out.correct,
+        coef=out.coef,
+        intercept=out.intercept,
+        mean=out.mean,
+        scale=out.scale,
         classes=classes,
     )
 
@@ -545,31 +475,25 @@ def _solvable(failure: list[list[str | None]]) -> np.ndarray:
     return np.array([[f is None for f in row] for row in failure], bool).reshape(len(failure), -1)
 
 
-def _default_chunk_size(X: Tensor) -> int:
-    """On CPU, 8 sets per chunk, or more (up to 64) when a chunk's rows still fit in 8 MB, so
-    that small probes share one lockstep solve. On CUDA, as many as fit in a quarter of the free
-    memory, at about four copies of each set's block (gathered rows, Gram, factor, temporaries)."""
-    if X.device.type != "cuda":
-        per_set = max(X.shape[1] * X.shape[2] * 4, 1)
-        return max(8, min(64, (8 << 20) // per_set))
-    free, _total = torch.cuda.mem_get_info(X.device)
-    per_set = 4 * X.shape[1] * X.shape[2] * 4 + 3 * X.shape[2] ** 2 * 4
-    return max(1, int(free // 4 // max(per_set, 1)))
+_AUTO_EXACT_MAX_D = 2048
+_AUTO_RANK = 128
 
 
-def _chunk_bounds(P, chunk_size, n_jobs=1):
-    """Contiguous chunks of at most ``chunk_size`` sets, as even as possible, and a multiple of
-    ``n_jobs`` in number, so no worker idles through a last, lone chunk.
+def _preconditioner_rank(precond_rank, d: int) -> int | None:
+    """The Nyström rank to use for ``d`` features, or None for the exact Gram.
 
-    >>> _chunk_bounds(26, 8, 2)
-    [(0, 6), (6, 13), (13, 20), (20, 26)]
-    >>> _chunk_bounds(5, 8)
-    [(0, 5)]
+    >>> _preconditioner_rank("auto", 2048) is None, _preconditioner_rank("auto", 4096)
+    (True, 128)
+    >>> _preconditioner_rank(64, 32) is None  # a rank of at least d is the exact Gram
+    True
     """
-    if P == 0:
-        return []
-    n_jobs = max(1, min(n_jobs, P))
-    n = n_jobs * math.ceil(P / (n_jobs * max(chunk_size, 1)))
-    n = min(n, P)
-    edges = [round(i * P / n) for i in range(n + 1)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    if precond_rank == "auto":
+        return None if d <= _AUTO_EXACT_MAX_D else _AUTO_RANK
+    if precond_rank is None:
+        return None
+    if isinstance(precond_rank, bool) or not isinstance(precond_rank, int) or precond_rank < 1:
+        raise ProbeError(
+            f"precond_rank must be 'auto', None (exact Gram) or a positive int; received "
+            f"{precond_rank!r}."
+        )
+    return None if precond_rank >= d else precond_rank
