@@ -14,15 +14,15 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from curriculens.probes.fused import (
-    BatchProbeResult,
-    _apply_standardize,
-    _auroc,
-    _encode,
-    _prepare,
-    _standardize_gram,
+from curriculens.probes._metrics import binary_auroc
+from curriculens.probes._prepare import (
+    apply_standardize,
+    encode,
     positive_grid,
+    prepare,
+    standardize_gram,
 )
+from curriculens.probes.fused import BatchProbeResult
 
 __all__ = ["fit_ridge_batch"]
 
@@ -68,13 +68,13 @@ def fit_ridge_batch(
     >>> bool(res.acc[0, 0] > 0.9)
     True
     """
-    prep = _prepare(X, y, train, mask, device)
+    prep = prepare(X, y, train, mask, device)
     Xt, yl, tr, te = prep.X, prep.y, prep.train, prep.test
     P, L, N = yl.shape
     d = Xt.shape[2]
     al = positive_grid(alphas, "alphas")
     failure = [list(r) for r in prep.failure]
-    codes, classes = _encode(yl, tr, failure)
+    codes, classes = encode(yl, tr, failure)
     K = max([c.size for row in classes for c in row] + [2])
     nan = np.full((P, L), np.nan)
     acc, bacc, auroc, majority, chosen = (nan.copy() for _ in range(5))
@@ -86,7 +86,7 @@ def fit_ridge_batch(
     mean = np.zeros((P, d))
     scale = np.ones((P, d))
     for p in range(P):
-        Z, gram, idx, valid, mu, sd, _trace, _nonfinite = _standardize_gram(
+        Z, gram, idx, valid, mu, sd, _trace, _nonfinite = standardize_gram(
             Xt[p : p + 1], tr[p : p + 1]
         )
         mean[p], scale[p] = mu[0].cpu().numpy(), sd[0].cpu().numpy()
@@ -95,7 +95,7 @@ def fit_ridge_batch(
         lam, V = torch.linalg.eigh(gram[0].double())
         lam = lam.clamp_min(0.0)
         A = Zd @ V if al.size > 1 else None  # rotated rows for the LOO hat diagonal
-        Zte, idx_te, valid_te, _ = _apply_standardize(Xt[p : p + 1], te[p : p + 1], mu, sd)
+        Zte, idx_te, valid_te, _ = apply_standardize(Xt[p : p + 1], te[p : p + 1], mu, sd)
         te_rows = idx_te[0][valid_te[0]]
         Zte_d = Zte[0, : te_rows.size].double()
         for lab in range(L):
@@ -133,7 +133,7 @@ def fit_ridge_batch(
                 coef[p, lab, 0], coef[p, lab, 1] = -w_np / 2, w_np / 2
                 intercept[p, lab, 0], intercept[p, lab, 1] = -tbar[0] / 2, tbar[0] / 2
                 ok_auc = (true >= 0).all()
-                auroc[p, lab] = _auroc(s, true == 1) if ok_auc else np.nan
+                auroc[p, lab] = binary_auroc(s, true == 1) if ok_auc else np.nan
             else:
                 pred = scores.argmax(1)
                 coef[p, lab, :k] = W.T.cpu().numpy()

@@ -235,11 +235,11 @@ def test_bad_preconditioner_rank_is_rejected():
 def test_large_sets_take_the_skipping_loop_and_match_separate_fits():
     """Sets above the small-block size run per-set kernels that skip converged sets; a hard and
     an easy problem batched together must equal their separate fits."""
-    from curriculens.probes.fused import _SMALL_BLOCK
+    from curriculens.probes._kernels import SMALL_BLOCK
 
     rng = np.random.default_rng(3)
     n, d = 1100, 300
-    assert n * d * 4 > _SMALL_BLOCK
+    assert n * d * 4 > SMALL_BLOCK
     X = rng.normal(size=(2, n, d)).astype(np.float32) * np.linspace(0.2, 3, d, dtype=np.float32)
     y = np.stack(
         [
@@ -260,13 +260,13 @@ def test_default_chunk_sizes(monkeypatch):
     """CPU: 8 sets, more for small sets; CUDA: what fits a quarter of free memory."""
     from types import SimpleNamespace
 
-    from curriculens.probes.fused import _default_chunk_size
+    from curriculens.probes._chunks import default_chunk_size
 
     def fake(device, shape):
         return SimpleNamespace(device=SimpleNamespace(type=device), shape=shape)
 
-    assert _default_chunk_size(fake("cpu", (104, 4000, 768))) == 8  # W1: 12 MB per set
-    assert _default_chunk_size(fake("cpu", (30, 300, 128))) == 54  # sweep-sized: 150 KB per set
+    assert default_chunk_size(fake("cpu", (104, 4000, 768))) == 8  # W1: 12 MB per set
+    assert default_chunk_size(fake("cpu", (30, 300, 128))) == 54  # sweep-sized: 150 KB per set
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30, 80 * 2**30))
     per_set = 4 * 4000 * 768 * 4 + 3 * 768**2 * 4
-    assert _default_chunk_size(fake("cuda", (104, 4000, 768))) == 20 * 2**30 // per_set  # > 104
+    assert default_chunk_size(fake("cuda", (104, 4000, 768))) == 20 * 2**30 // per_set  # > 104
