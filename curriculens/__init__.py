@@ -69,10 +69,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the names load on first use
-    from curriculens.analysis.curriculum import curriculum, load_table
+    from curriculens.analysis.curriculum import curriculum
     from curriculens.analysis.leadlag import lead_lag
+    from curriculens.analysis.table import export_table, load_table
     from curriculens.checkpoints import CheckpointSeries
-    from curriculens.analysis.table import export_table
     from curriculens.errors import CurriculensError
     from curriculens.pipeline.callback import CurriculensCallback
     from curriculens.pipeline.run import SweepConfig, Tracker, sweep

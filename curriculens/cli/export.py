@@ -1,5 +1,47 @@
 """``curriculens export RUN``: the tidy table of a run as CSV or Parquet, with its metadata."""
 
-from curriculens.cli.sweep import add_export_parser as add_parser
+from __future__ import annotations
 
-__all__ = ["add_parser"]
+import argparse
+import json
+from pathlib import Path
+
+from curriculens.cli._args import add_output_flags
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``curriculens export`` to an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "export",
+        help="write a run's tidy table to CSV or Parquet (+ metadata JSON)",
+        description=(
+            "Export the tidy results table of RUN, sorted deterministically, with the run's "
+            "metadata (configs, skill versions, library versions) in FILE.meta.json beside it."
+        ),
+    )
+    p.add_argument("run", help="run directory holding results.sqlite")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
+    add_output_flags(p, json_help="print the written paths as JSON")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export a run's table; returns the exit code."""
+    from curriculens.analysis.table import export_table
+    from curriculens.errors import StoreError
+
+    src = Path(args.run)
+    if not (src / "results.sqlite").exists() and src.suffix not in (".sqlite", ".db"):
+        raise StoreError(
+            f"No results store at {str(src / 'results.sqlite')!r}; run `curriculens sweep` "
+            "into that directory first."
+        )
+    out = Path(args.output) if args.output else src / f"results.{args.format}"
+    table, meta = export_table(src, out, fmt=args.format)
+    if args.json:
+        print(json.dumps({"table": str(table), "metadata": str(meta)}))
+    elif not args.quiet:
+        print(f"table: {table}\nmetadata: {meta}")
+    return 0

@@ -1,37 +1,24 @@
-"""The ``sweep`` and ``export`` commands: sweep a checkpoint series into a run, export its table.
+"""``curriculens sweep``: measure every checkpoint of a series into a run directory.
 
 ``curriculens sweep runs/demo/checkpoints`` re-sweeps (or resumes) a demo with one command;
 ``--model REPO --steps 0,512`` sweeps hub revisions; a TOML file holds the same settings. The
-parsers are added to the main CLI with :func:`add_sweep_parser` and :func:`add_export_parser`.
+parser is added to the main CLI with :func:`add_parser`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from curriculens.analysis.table import export_table
 from curriculens.checkpoints import CheckpointSeries
-from curriculens.errors import ConfigError, CurriculensError, StoreError
+from curriculens.cli._args import add_output_flags
+from curriculens.errors import ConfigError
 from curriculens.pipeline.run import SweepConfig, _unit, sweep
 from curriculens.store import Store
 
 _SERIES_KEYS = ("dir", "model", "revisions", "steps", "tokens_per_step", "dedupe")
-
-
-def _guarded(name: str, fn: Callable[[argparse.Namespace], int]):
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except CurriculensError as e:
-            print(f"curriculens {name}: error: {e}", file=sys.stderr)
-            return 2
-
-    return run
 
 
 def _csv_list(text: str) -> list[str]:
@@ -79,8 +66,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-dedupe", action="store_true", help="measure duplicate weights again")
     p.add_argument("--run", help="run name stored in every row (default: name of --out)")
     p.add_argument("--dry-run", action="store_true", help="list the work and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_guarded("sweep", cmd_sweep))
+    add_output_flags(p, json_help="print the finished sweep (or the --dry-run plan) as JSON")
+    p.set_defaults(func=cmd_sweep)
     return p
 
 
@@ -206,7 +193,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     series = _build_series(series_cfg)
     executor = top.get("executor", "local")
     if args.dry_run:
-        print(dry_run_text(series, config, out, run=top.get("run"), executor=executor))
+        text = dry_run_text(series, config, out, run=top.get("run"), executor=executor)
+        print(json.dumps({"dry_run": True, "plan": text}) if args.json else text)
         return 0
     sweep(
         series,
@@ -219,7 +207,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _save_invocation(out, series_cfg, config, top)
     with Store(out, readonly=True) as s:
         n = s.count()
-    print(f"sweep finished: {len(series)} checkpoints, {n} rows in {out / 'results.sqlite'}")
+    store = out / "results.sqlite"
+    if args.json:
+        print(json.dumps({"checkpoints": len(series), "rows": n, "store": str(store)}))
+    else:
+        print(f"sweep finished: {len(series)} checkpoints, {n} rows in {store}")
     return 0
 
 
@@ -290,38 +282,6 @@ def _n_layers(c) -> int:
         return int(cfg.num_hidden_layers)
     except Exception:  # an estimate only: unknown depth counts the embedding alone
         return 0
-
-
-# ---------------------------------------------------------------------------------- export
-def add_export_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``curriculens export`` to an argparse subparsers object."""
-    p = subparsers.add_parser(
-        "export",
-        help="write a run's tidy table to CSV or Parquet (+ metadata JSON)",
-        description=(
-            "Export the tidy results table of RUN, sorted deterministically, with the run's "
-            "metadata (configs, skill versions, library versions) in FILE.meta.json beside it."
-        ),
-    )
-    p.add_argument("run", help="run directory holding results.sqlite")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
-    p.set_defaults(func=_guarded("export", cmd_export))
-    return p
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """Export a run's table; returns the exit code."""
-    run = Path(args.run)
-    if not (run / "results.sqlite").exists() and run.suffix not in (".sqlite", ".db"):
-        raise StoreError(
-            f"No results store at {str(run / 'results.sqlite')!r}; run `curriculens sweep` "
-            "into that directory first."
-        )
-    out = Path(args.output) if args.output else run / f"results.{args.format}"
-    table, meta = export_table(run, out, fmt=args.format)
-    print(f"table: {table}\nmetadata: {meta}")
-    return 0
 
 
 add_sweep_parser = add_parser  # the name earlier versions exported

@@ -285,7 +285,8 @@ def test_rss_stays_flat_over_20_checkpoints(tmp_path, monkeypatch):
 def _cli(argv: list[str]) -> int:
     import argparse
 
-    from curriculens.cli.sweep import add_export_parser, add_sweep_parser
+    from curriculens.cli.export import add_parser as add_export_parser
+    from curriculens.cli.sweep import add_parser as add_sweep_parser
 
     parser = argparse.ArgumentParser(prog="curriculens")
     sub = parser.add_subparsers(dest="command")
