@@ -132,7 +132,7 @@ def _parse_model(text: str) -> dict:
     bad = sorted(set(out) - allowed)
     if bad:
         raise ConfigError(
-            f"--model names {bad}; allowed: {', '.join(sorted(allowed))} (steps: --steps)."
+            f"--model names {bad}; allowed: {', '.join(sorted(allowed))} (steps: --train-steps)."
         )
     return out
 
@@ -271,7 +271,7 @@ def headline(cmp: dict) -> str:
     if never and not cmp["helped"]:
         first += (
             f" {', '.join(never)} never emerged in either arm within "
-            f"{cmp['tokens_per_run']:,} tokens; a larger --steps tests them better."
+            f"{cmp['tokens_per_run']:,} tokens; a larger --train-steps tests them better."
         )
     worse = cmp["worse"]
     second = f" Got worse: {', '.join(worse)}." if worse else " No skill got measurably worse."

@@ -283,17 +283,9 @@ def test_rss_stays_flat_over_20_checkpoints(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------ the CLI
 def _cli(argv: list[str]) -> int:
-    import argparse
+    from curriculens.cli.main import main
 
-    from curriculens.cli.export import add_parser as add_export_parser
-    from curriculens.cli.sweep import add_parser as add_sweep_parser
-
-    parser = argparse.ArgumentParser(prog="curriculens")
-    sub = parser.add_subparsers(dest="command")
-    add_sweep_parser(sub)
-    add_export_parser(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(argv)
 
 
 def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
