@@ -25,8 +25,8 @@ _EXPORTS = {
     "CheckpointSeries": ("curriculens.checkpoints", "CheckpointSeries"),
     "SweepConfig": ("curriculens.pipeline.run", "SweepConfig"),
     "sweep": ("curriculens.pipeline.run", "sweep"),
-    "Tracker": ("curriculens.pipeline.run", "Tracker"),
-    "CurriculensCallback": ("curriculens.pipeline.callback", "CurriculensCallback"),
+    "Tracker": ("curriculens.pipeline.tracker", "Tracker"),
+    "CurriculensCallback": ("curriculens.pipeline.tracker", "CurriculensCallback"),
     # results -> analysis -> report
     "load_table": ("curriculens.analysis.table", "load_table"),
     "export_table": ("curriculens.analysis.table", "export_table"),
@@ -74,8 +74,8 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the names load
     from curriculens.analysis.table import export_table, load_table
     from curriculens.checkpoints import CheckpointSeries
     from curriculens.errors import CurriculensError
-    from curriculens.pipeline.callback import CurriculensCallback
-    from curriculens.pipeline.run import SweepConfig, Tracker, sweep
+    from curriculens.pipeline.run import SweepConfig, sweep
+    from curriculens.pipeline.tracker import CurriculensCallback, Tracker
     from curriculens.probes.fused import fit_logistic_batch
     from curriculens.probes.linear import LinearProbe
     from curriculens.reporting.writer import write_report as report

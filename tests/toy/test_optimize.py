@@ -235,7 +235,8 @@ def test_propose_reads_a_run(tmp_path):
 def test_in_loop_evaluation_leaves_the_trained_model_alone(tmp_path):
     from transformers import AutoTokenizer
 
-    from curriculens.pipeline.run import SweepConfig, Tracker
+    from curriculens.pipeline.run import SweepConfig
+    from curriculens.pipeline.tracker import Tracker
     from curriculens.toy.corpus import build_toy_tokenizer
     from curriculens.toy.trainer import TrainConfig, build_model
 

@@ -1,8 +1,8 @@
 """Verify a mixture proposal by retraining: baseline vs proposed mix, same seeds, same tokens.
 
 Each (arm, seed) trains the tiny model from scratch and evaluates the skills in the loop (the
-sweep's own :class:`~curriculens.pipeline.run.Tracker`, no checkpoint files), then measures held-out
-loss on the baseline mix and on each source. The analysis pairs arms by seed and bootstraps
+sweep's own :class:`~curriculens.pipeline.tracker.Tracker`, no checkpoint files), then measures
+held-out loss on the baseline mix and on each source. The analysis pairs arms by seed and bootstraps
 items within seeds and seeds across the run.
 """
 
@@ -98,7 +98,8 @@ def _train_arm(job: dict) -> dict:
     """Train one (arm, seed) with in-loop evaluation; writes ``summary.json`` in its folder."""
     import torch
 
-    from curriculens.pipeline.run import SweepConfig, Tracker
+    from curriculens.pipeline.run import SweepConfig
+    from curriculens.pipeline.tracker import Tracker
     from curriculens.toy.corpus import build_toy_tokenizer
     from curriculens.toy.trainer import TrainConfig, train
 
@@ -156,7 +157,7 @@ def _train_arm(job: dict) -> dict:
 
 
 def _evaluate(tracker, model, *, step: int, tokens: int) -> None:
-    """Evaluate the live model; :class:`~curriculens.pipeline.run.Tracker` measures a detached
+    """Evaluate the live model; :class:`~curriculens.pipeline.tracker.Tracker` measures a detached
     copy, so the TransformerLens bridge never rewires the modules the optimizer is training."""
     tracker.step(model, step=step, tokens=tokens)
     model.train()

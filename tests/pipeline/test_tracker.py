@@ -7,7 +7,8 @@ import torch
 
 from curriculens.checkpoints import CheckpointSeries, fingerprint
 from curriculens.errors import ConfigError
-from curriculens.pipeline.run import SweepConfig, Tracker
+from curriculens.pipeline.run import SweepConfig
+from curriculens.pipeline.tracker import Tracker
 from curriculens.store import Store
 from curriculens.toy.corpus import build_toy_tokenizer
 from curriculens.toy.trainer import TrainConfig, build_model, train
@@ -62,7 +63,7 @@ def test_tracker_schedule_and_every(tmp_path):
 def test_transformers_trainer_callback(tmp_path):
     from transformers import Trainer, TrainingArguments
 
-    from curriculens.pipeline.callback import CurriculensCallback
+    from curriculens.pipeline.tracker import CurriculensCallback
 
     tok = build_toy_tokenizer()
     model = build_model(TrainConfig(**TINY), len(tok))
