@@ -49,7 +49,7 @@ def _violations() -> list[str]:
     bad = []
     for path in sorted(PKG.rglob("*.py")):
         rel = path.relative_to(PKG)
-        if rel == Path("__init__.py"):
+        if rel in (Path("__init__.py"), Path("__main__.py")):  # API names; the CLI entry
             continue  # the lazy public API names its targets as strings only
         own = rel.parts[0].removesuffix(".py")
         assert own in TIER, f"{rel}: module outside the known stages; add it to docs and TIER"

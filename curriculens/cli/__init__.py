@@ -1,5 +1,2 @@
-"""The ``curriculens`` command line: one module per command, one error handler (``main``)."""
-
-from curriculens.cli.main import main
-
-__all__ = ["main"]
+"""The ``curriculens`` command line: one module per command, one error handler
+(:func:`curriculens.cli.main.main`, also run by ``python -m curriculens``)."""

@@ -46,7 +46,7 @@ def test_cli_out_that_is_a_file_is_a_clear_error(tmp_path):
     f = tmp_path / "taken.txt"
     f.write_text("keep me")
     r = subprocess.run(
-        [sys.executable, "-m", "curriculens.cli.main", "demo", "--out", str(f)],
+        [sys.executable, "-m", "curriculens", "demo", "--out", str(f)],
         capture_output=True,
         text=True,
     )
