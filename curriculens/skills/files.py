@@ -17,7 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from curriculens.errors import SkillFileError, did_you_mean
+from curriculens.errors import SkillFileError
+from curriculens.skills import blimp as blimp_format
+from curriculens.skills._problems import (
+    HEADER_KEY,
+    Problems,
+    hint,
+    parse_object,
+    read_lines,
+    type_name,
+)
 from curriculens.skills.registry import (
     _REGISTRY,
     FORMATS,
@@ -27,7 +36,6 @@ from curriculens.skills.registry import (
     add_skill,
 )
 
-HEADER_KEY = "curriculens_skill"
 HEADER_FIELDS = (
     "name",
     "version",
@@ -42,16 +50,6 @@ HEADER_FIELDS = (
 )
 REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
 EXAMPLE_FIELDS = ("prompt", "target", "label", "read_at", "read_after", "choices", "meta")
-#: BLiMP fields a probe label may be read from (``label_field`` in the sidecar).
-BLIMP_LABEL_FIELDS = (
-    "UID",
-    "linguistics_term",
-    "field",
-    "lexically_identical",
-    "one_prefix_method",
-    "two_prefix_method",
-    "simple_LM_method",
-)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 
@@ -86,92 +84,6 @@ class FileExamples:
         return [self.examples[int(i)] for i in rng.permutation(idx)]
 
 
-# ---------------------------------------------------------------- problem collection
-class _Problems:
-    def __init__(self, path: str):
-        self.path = path
-        self.items: list[str] = []
-
-    def add(self, line: int, fld: str, what: str, fix: str, path: str | None = None) -> None:
-        self.items.append(f"{path or self.path}:{line}: {fld}: {what} — {fix}")
-
-
-def _hint(name: str, choices) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = did_you_mean(name, choices)
-    return f" (did you mean {close.split('mean ', 1)[1][:-1]}?)" if close else ""
-
-
-def _type_name(value) -> str:
-    return {
-        bool: "a boolean",
-        int: "an int",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "an object",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _read_lines(path: Path, problems: _Problems) -> list[tuple[int, str]] | None:
-    """The file's lines as ``(line number, text)``; None after a file-level problem."""
-    if not path.exists():
-        problems.add(0, "file", "no such file", "check the path")
-        return None
-    if path.is_dir():
-        problems.add(0, "file", "is a directory", "give the path of one .jsonl file")
-        return None
-    raw = path.read_bytes()
-    if not raw.strip():
-        problems.add(
-            0,
-            "file",
-            "the file is empty",
-            f'write a header line {{"{HEADER_KEY}": {{...}}}} and one example per line',
-        )
-        return None
-    lines = []
-    for number, chunk in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = chunk.decode("utf-8")
-        except UnicodeDecodeError as err:
-            problems.add(
-                number,
-                "encoding",
-                f"byte 0x{chunk[err.start]:02x} at column {err.start + 1} is not UTF-8",
-                "re-save the file as UTF-8",
-            )
-            continue
-        lines.append((number, text.removeprefix("\ufeff").rstrip("\r")))
-    return lines
-
-
-def _parse_object(number: int, text: str, problems: _Problems, path: str | None = None):
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as err:
-        problems.add(
-            number,
-            "json",
-            f"not valid JSON ({err.msg} at column {err.colno})",
-            "write one JSON object per line, e.g. "
-            '{"prompt": "The capital of France is", "target": "Paris", "label": 0}',
-            path,
-        )
-        return None
-    if not isinstance(obj, dict):
-        problems.add(
-            number,
-            "json",
-            f"a JSON {_type_name(obj).split()[-1]} is not an object",
-            "wrap the line in {...} with prompt/target/label fields",
-            path,
-        )
-        return None
-    return obj
-
-
 # ---------------------------------------------------------------- header
 @dataclass(frozen=True, kw_only=True)
 class _Header:
@@ -193,7 +105,7 @@ class _Header:
 def _check_header(
     meta,  # the header object as read: checked here, so any JSON value
     number: int,
-    problems: _Problems,
+    problems: Problems,
     path: str | None,
     *,
     blimp: bool,
@@ -205,7 +117,7 @@ def _check_header(
         problems.add(
             number,
             HEADER_KEY,
-            f"is {_type_name(meta)}, not an object",
+            f"is {type_name(meta)}, not an object",
             'give an object: {"name": ..., "version": 1, "format": ..., "label_names": [...]}',
             path,
         )
@@ -227,7 +139,7 @@ def _check_header(
             problems.add(
                 number,
                 key,
-                f"unknown header field{_hint(key, HEADER_FIELDS)}",
+                f"unknown header field{hint(key, HEADER_FIELDS)}",
                 f"use only {', '.join(HEADER_FIELDS)}",
                 path,
             )
@@ -239,7 +151,7 @@ def _check_header(
     def typed(key, kind, example):
         value = merged.get(key)
         if key in merged and (not isinstance(value, kind) or isinstance(value, bool)):
-            problems.add(number, key, f"is {_type_name(value)} {value!r}", f"use {example}", path)
+            problems.add(number, key, f"is {type_name(value)} {value!r}", f"use {example}", path)
             return None
         return value
 
@@ -269,7 +181,7 @@ def _check_header(
         problems.add(
             number,
             "format",
-            f"unknown format {fmt!r}{_hint(fmt, FORMATS)}",
+            f"unknown format {fmt!r}{hint(fmt, FORMATS)}",
             f"use one of {', '.join(FORMATS)}",
             path,
         )
@@ -301,15 +213,15 @@ def _check_header(
     family = typed("family", str, 'a string like "facts"')
     metric = typed("primary_metric", str, 'a string like "exact_match"')
     description = typed("description", str, "a one-line string")
-    label_field = typed("label_field", str, f"one of {', '.join(BLIMP_LABEL_FIELDS)}")
+    label_field = typed("label_field", str, f"one of {', '.join(blimp_format.LABEL_FIELDS)}")
     if label_field is not None and not blimp:
         problems.add(number, "label_field", "only applies to BLiMP files", "remove it", path)
-    elif label_field is not None and label_field not in BLIMP_LABEL_FIELDS:
+    elif label_field is not None and label_field not in blimp_format.LABEL_FIELDS:
         problems.add(
             number,
             "label_field",
-            f"unknown BLiMP field {label_field!r}{_hint(label_field, BLIMP_LABEL_FIELDS)}",
-            f"use one of {', '.join(BLIMP_LABEL_FIELDS)}",
+            f"unknown BLiMP field {label_field!r}{hint(label_field, blimp_format.LABEL_FIELDS)}",
+            f"use one of {', '.join(blimp_format.LABEL_FIELDS)}",
             path,
         )
     chance = merged.get("chance", 0.5 if fmt in ("choice", "minimal_pair") else 0.0)
@@ -334,14 +246,14 @@ def _check_header(
 
 
 # ---------------------------------------------------------------- examples
-def _check_example(obj: dict, number: int, header: _Header, problems: _Problems) -> Example | None:
+def _check_example(obj: dict, number: int, header: _Header, problems: Problems) -> Example | None:
     before = len(problems.items)
     fmt = header.format
     for key in obj:
         if key not in EXAMPLE_FIELDS:
-            hint = _hint(key, EXAMPLE_FIELDS)
-            fix = "rename it" if hint else 'move free-form data under "meta", or remove it'
-            problems.add(number, key, f"unknown example field{hint}", fix)
+            close = hint(key, EXAMPLE_FIELDS)
+            fix = "rename it" if close else 'move free-form data under "meta", or remove it'
+            problems.add(number, key, f"unknown example field{close}", fix)
     required = (
         ("target", "label") if fmt in ("minimal_pair", None) else ("prompt", "target", "label")
     )
@@ -350,9 +262,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: _Problems)
             problems.add(number, key, "missing required field", _FIX_MISSING[key])
     for key in ("prompt", "target", "read_after"):
         if key in obj and not isinstance(obj[key], str):
-            problems.add(
-                number, key, f"is {_type_name(obj[key])} {obj[key]!r}", "use a JSON string"
-            )
+            problems.add(number, key, f"is {type_name(obj[key])} {obj[key]!r}", "use a JSON string")
     prompt = obj.get("prompt", "")
     target = obj.get("target", "")
     if isinstance(target, str) and "target" in obj:
@@ -384,7 +294,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: _Problems)
         problems.add(
             number,
             "read_at",
-            f"is {_type_name(read_at)} {read_at!r}",
+            f"is {type_name(read_at)} {read_at!r}",
             "use an int token index (-1 is the last prompt token)",
         )
     elif "read_at" in obj and "read_after" in obj:
@@ -423,7 +333,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: _Problems)
         problems.add(
             number,
             "choices",
-            f"is {_type_name(choices)} {choices!r}",
+            f"is {type_name(choices)} {choices!r}",
             'use a list of strings, e.g. ["is"]',
         )
         choices = []
@@ -465,7 +375,7 @@ _FIX_MISSING = {
 }
 
 
-def _check_label(obj: dict, number: int, header: _Header, problems: _Problems) -> int:
+def _check_label(obj: dict, number: int, header: _Header, problems: Problems) -> int:
     if "label" not in obj:
         return 0
     label = obj["label"]
@@ -473,14 +383,14 @@ def _check_label(obj: dict, number: int, header: _Header, problems: _Problems) -
     if names is None:  # the header's label_names are broken (reported there)
         if isinstance(label, bool) or not isinstance(label, (int, str)):
             problems.add(
-                number, "label", f"is {_type_name(label)} {label!r}", "use an int or a label name"
+                number, "label", f"is {type_name(label)} {label!r}", "use an int or a label name"
             )
         return 0
     if isinstance(label, bool) or not isinstance(label, (int, str)):
         problems.add(
             number,
             "label",
-            f"is {_type_name(label)} {label!r}",
+            f"is {type_name(label)} {label!r}",
             f"use an int in 0..{len(names) - 1} or one of {', '.join(names)}",
         )
     elif isinstance(label, int) and not 0 <= label < len(names):
@@ -494,81 +404,12 @@ def _check_label(obj: dict, number: int, header: _Header, problems: _Problems) -
         problems.add(
             number,
             "label",
-            f"unknown label name {label!r}{_hint(label, names)}",
+            f"unknown label name {label!r}{hint(label, names)}",
             f"use one of {', '.join(names)}",
         )
     else:
         return label if isinstance(label, int) else names.index(label)
     return 0
-
-
-# ---------------------------------------------------------------- BLiMP
-def _check_blimp(obj: dict, number: int, problems: _Problems) -> dict | None:
-    before = len(problems.items)
-    for key in ("sentence_good", "sentence_bad"):
-        if key not in obj:
-            problems.add(number, key, "missing required BLiMP field", f"add {key!r}")
-        elif not isinstance(obj[key], str) or not obj[key].strip():
-            problems.add(
-                number, key, f"is {_type_name(obj[key])} {obj[key]!r}", "use a non-empty string"
-            )
-    if (
-        "sentence_good" in obj
-        and obj.get("sentence_good") == obj.get("sentence_bad")
-        and len(problems.items) == before
-    ):
-        problems.add(
-            number, "sentence_bad", "equals sentence_good", "give the ungrammatical sentence"
-        )
-    return obj if len(problems.items) == before else None
-
-
-def _is_blimp(obj: dict) -> bool:
-    return "sentence_good" in obj or "sentence_bad" in obj
-
-
-def _blimp_defaults(path: Path, meta, rows: list[tuple[int, dict]]) -> dict:
-    """Header defaults of a BLiMP file: name from the UID, labels from ``label_field``."""
-    label_field = meta.get("label_field", "UID") if isinstance(meta, dict) else "UID"
-    values = sorted({_blimp_label_value(o, label_field) for _, o in rows} - {""})
-    uids = sorted({str(o.get("UID", "")) for _, o in rows} - {""})
-    if len(values) == 1:
-        values.append("other")  # a single paradigm: one real class, see docs/skills.md
-    return {
-        "name": f"blimp_{uids[0]}" if len(uids) == 1 else f"blimp_{path.stem}",
-        "version": 1,
-        "format": "minimal_pair",
-        "label_names": values or ["paradigm", "other"],
-        "family": "blimp",
-        "description": f"BLiMP minimal pairs from {path.name}",
-    }
-
-
-def _blimp_example(obj: dict, number: int, header: _Header, problems: _Problems):
-    if header.label_names is None:  # broken label_names, reported with the header
-        return None
-    value = _blimp_label_value(obj, header.label_field)
-    if value not in header.label_names:
-        problems.add(
-            number,
-            header.label_field,
-            f"{value!r} is not one of the label_names",
-            f"use one of {', '.join(header.label_names)}, or drop label_names from the sidecar",
-        )
-        return None
-    return Example(
-        prompt="",
-        target=obj["sentence_good"],
-        choices=(obj["sentence_bad"],),
-        label=header.label_names.index(value),
-    )
-
-
-def _blimp_label_value(obj: dict, label_field: str) -> str:
-    value = obj.get(label_field)
-    if isinstance(value, bool):
-        return str(value).lower()
-    return "" if value is None else str(value)
 
 
 # ---------------------------------------------------------------- entry points
@@ -589,8 +430,8 @@ def _parse(path: str | Path, *, check_registry: bool = True) -> tuple[Skill | No
 def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | None, list[str]]:
     _load_builtin_suites()
     path = Path(path)
-    problems = _Problems(str(path))
-    lines = _read_lines(path, problems)
+    problems = Problems(str(path))
+    lines = read_lines(path, problems)
     if lines is None:
         return None, problems.items
     digest = hashlib.sha256(path.read_bytes())
@@ -627,7 +468,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
             f"{sidecar.name} and start with the first example)",
         )
         return None, problems.items
-    first = _parse_object(1, first_text, problems)
+    first = parse_object(1, first_text, problems)
     if first is None:
         return None, problems.items
     body = lines
@@ -650,7 +491,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         body = lines[1:]
     elif side_meta is not None:
         meta, header_path = side_meta, str(sidecar)
-    elif _is_blimp(first):
+    elif blimp_format.is_blimp(first):
         meta = {}
     else:
         problems.add(
@@ -666,19 +507,19 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     objs: list[tuple[int, dict]] = []
     for number, text in body:
         if text.strip():
-            obj = _parse_object(number, text, problems)
+            obj = parse_object(number, text, problems)
             if obj is not None:
                 objs.append((number, obj))
-    blimp = bool(objs) and _is_blimp(objs[0][1])
-    if blimp:
-        objs = [(n, o) for n, o in objs if _check_blimp(o, n, problems) is not None]
+    is_pairs = bool(objs) and blimp_format.is_blimp(objs[0][1])
+    if is_pairs:
+        objs = [(n, o) for n, o in objs if blimp_format.check(o, n, problems) is not None]
     header = _check_header(
         meta,
         header_line,
         problems,
         header_path,
-        blimp=blimp,
-        defaults=_blimp_defaults(path, meta, objs) if blimp else {},
+        blimp=is_pairs,
+        defaults=blimp_format.defaults(path, meta, objs) if is_pairs else {},
         check_registry=check_registry,
     )
     if header.ok and not any(text.strip() for _, text in body):
@@ -688,7 +529,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
             "the file has a header but no examples",
             "add one example per line after the header",
         )
-    check = _blimp_example if blimp else _check_example
+    check = blimp_format.example if is_pairs else _check_example
     examples = [ex for n, o in objs if (ex := check(o, n, header, problems)) is not None]
     if problems.items:
         return None, problems.items

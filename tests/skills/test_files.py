@@ -207,6 +207,16 @@ def test_json_but_not_an_object(tmp_path):
     )
 
 
+def test_deeply_nested_line_is_one_problem_not_a_traceback(tmp_path):
+    deep = '{"curriculens_skill": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    p = tmp_path / "deep.jsonl"
+    p.write_text(deep + "\n" + json.dumps(GOOD[0]) + "\n", encoding="utf-8")
+    assert _only_problem(p) == (
+        f"{p}:1: json: nested too deeply to read — flatten the line: a skill file needs at most "
+        "a few levels of nesting"
+    )
+
+
 def test_missing_required_field(tmp_path):
     p = _write(tmp_path, [{"prompt": "The capital of Japan is", "label": 1}])
     assert _only_problem(p) == (
