@@ -94,6 +94,8 @@ def skill_metadata(skill) -> dict:
         "version": skill.version,
         "hash": skill.content_hash,
         "suite": skill.suite,
+        "probe": skill.probe,
+        "probed": skill.probed,
     }
 
 

@@ -46,10 +46,20 @@ HEADER_FIELDS = (
     "primary_metric",
     "chance",
     "description",
+    "probe",
     "label_field",
 )
 REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
-EXAMPLE_FIELDS = ("prompt", "target", "label", "read_at", "read_after", "choices", "meta")
+EXAMPLE_FIELDS = (
+    "prompt",
+    "target",
+    "label",
+    "group",
+    "read_at",
+    "read_after",
+    "choices",
+    "meta",
+)
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 
@@ -100,6 +110,7 @@ class _Header:
     chance: float
     description: str
     label_field: str
+    probe: str = ""
 
 
 def _check_header(
@@ -213,6 +224,7 @@ def _check_header(
     family = typed("family", str, 'a string like "facts"')
     metric = typed("primary_metric", str, 'a string like "exact_match"')
     description = typed("description", str, "a one-line string")
+    probe = typed("probe", str, "a sentence: what the probe decodes, where, and why")
     label_field = typed("label_field", str, f"one of {', '.join(blimp_format.LABEL_FIELDS)}")
     if label_field is not None and not blimp:
         problems.add(number, "label_field", "only applies to BLiMP files", "remove it", path)
@@ -242,6 +254,7 @@ def _check_header(
         chance=float(chance),
         description=description or "",
         label_field=label_field or "UID",
+        probe=probe or "",
     )
 
 
@@ -260,7 +273,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
     for key in required:
         if key not in obj:
             problems.add(number, key, "missing required field", _FIX_MISSING[key])
-    for key in ("prompt", "target", "read_after"):
+    for key in ("prompt", "target", "read_after", "group"):
         if key in obj and not isinstance(obj[key], str):
             problems.add(number, key, f"is {type_name(obj[key])} {obj[key]!r}", "use a JSON string")
     prompt = obj.get("prompt", "")
@@ -365,6 +378,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
         read_at=read_at,
         read_after=read_after,
         choices=tuple(choices),
+        group=obj.get("group", ""),
     )
 
 
@@ -548,6 +562,9 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         suite="user",
         description=header.description or f"{len(examples)} examples from {path.name}",
         source_hash=build.sha256[:12],
+        probe=header.probe
+        or "the label declared in the file, read where each example says; split by 'group' "
+        "(default: the prompt), so no test prompt or group occurs in training",
     )
     return skill, problems.items
 

@@ -33,6 +33,9 @@ class Example:
         read_after: Anchor substring of the prompt: the probe reads the token holding its last
             character (first occurrence). Resolved per tokenizer.
         choices: Wrong alternatives for ``choice`` and ``minimal_pair`` formats.
+        group: The entity that determines the label (the noun, the country, the operand pair,
+            the name pair, the bracket string). Probes are split by group, so no test group is
+            ever seen in training. Empty means the prompt itself (see :attr:`group_key`).
     """
 
     prompt: str
@@ -41,6 +44,21 @@ class Example:
     read_at: int = -1
     read_after: str = ""
     choices: tuple[str, ...] = ()
+    group: str = ""
+
+    @property
+    def text_key(self) -> str:
+        """What makes two examples the same item: the prompt, or a minimal pair's sentences."""
+        return self.prompt if self.prompt else "\x1f".join((self.target, *self.choices))
+
+    @property
+    def group_key(self) -> str:
+        """The split unit: :attr:`group`, or the item's own text when no group is declared.
+
+        >>> Example(prompt="kalo lives in", target="paris", label=0).group_key
+        'kalo lives in'
+        """
+        return self.group or self.text_key
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -70,6 +88,10 @@ class Skill:
         document: Optional corpus renderer ``document(rng) -> str`` for the toy world.
         source_hash: Digest of the file a user skill was loaded from (empty for built-ins);
             part of ``content_hash``, so editing any line of the file changes the hash.
+        probe: What the probe decodes, where it reads, and why a lexical shortcut cannot pass
+            it (shown by ``skills show`` and the report).
+        probed: False for a skill with no sensible latent variable: it is scored for behavior
+            only, and no probe is fitted.
     """
 
     name: str
@@ -85,6 +107,8 @@ class Skill:
     description: str = ""
     document: Callable[[np.random.Generator], str] | None = field(default=None, repr=False)
     source_hash: str = ""
+    probe: str = ""
+    probed: bool = True
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -140,6 +164,7 @@ class Skill:
             "labels": list(self.label_names),
             "components": list(self.components),
             "metric": self.primary_metric,
+            "probed": self.probed,
             "examples": [e.to_json() for e in self.examples(32, seed=0)],
         }
         if self.source_hash:
@@ -168,6 +193,8 @@ def register_skill(
     suite: str = "user",
     description: str = "",
     document: Callable[[np.random.Generator], str] | None = None,
+    probe: str = "",
+    probed: bool = True,
 ) -> Callable[[Builder], Builder]:
     """Decorator that registers ``build(rng, n)`` as a skill.
 
@@ -199,6 +226,8 @@ def register_skill(
                 suite=suite,
                 description=description or (build.__doc__ or "").strip().split("\n")[0],
                 document=document,
+                probe=probe,
+                probed=probed,
             )
         )
         return build
