@@ -94,6 +94,8 @@ def test_snapshot_keeps_results_after_the_skill_is_unregistered(user_run, tmp_pa
         "version": 3,
         "hash": skill.content_hash,
         "suite": "user",
+        "probe": skill.probe,
+        "probed": True,
     }
     before = _results(out)
     mine = next(e for e in curriculum(out) if e.skill == SKILL)
