@@ -56,3 +56,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class ProbeValidityWarning(UserWarning):
+    """A probe measurement is weaker than asked: fewer distinct items, or a leaky skill."""

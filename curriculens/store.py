@@ -49,7 +49,26 @@ CREATE TABLE IF NOT EXISTS units (
     PRIMARY KEY (run, fingerprint, unit)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    run TEXT NOT NULL, skill TEXT NOT NULL, skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL,
+    item INTEGER NOT NULL, prompt TEXT NOT NULL, grp TEXT NOT NULL, label INTEGER NOT NULL,
+    split TEXT NOT NULL, control_label INTEGER NOT NULL,
+    PRIMARY KEY (run, skill, skill_hash, probe_key, item)
+);
 """
+#: Columns of the probe items table, in export order (``group`` is stored as ``grp``).
+ITEM_COLUMNS = (
+    "run",
+    "skill",
+    "skill_hash",
+    "probe_key",
+    "item",
+    "prompt",
+    "group",
+    "label",
+    "split",
+    "control_label",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,6 +263,43 @@ class Store:
     def count(self) -> int:
         """Number of score rows."""
         return int(self.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
+
+    # ------------------------------------------------------------ probe items
+    def write_items(
+        self,
+        run: str,
+        skill: str,
+        skill_hash: str,
+        probe_key: str,
+        items: Sequence[tuple[int, str, str, int, str, int]],
+    ) -> None:
+        """Store a skill's probe items ``(item, prompt, group, label, split, control_label)``.
+
+        Items depend only on the skill and the probe settings, so writing them again is a no-op.
+        """
+        if self.readonly:
+            raise StoreError(f"Store {str(self.path)!r} was opened readonly.")
+        with self.conn:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(run, skill, skill_hash, probe_key, *it) for it in items],
+            )
+
+    def items(self, **where) -> list[dict]:
+        """Probe items as dicts (columns :data:`ITEM_COLUMNS`), filtered by equality."""
+        bad = sorted(set(where) - set(ITEM_COLUMNS))
+        if bad:
+            raise StoreError(f"Unknown column(s) {bad}; columns are {', '.join(ITEM_COLUMNS)}.")
+        cols = ", ".join("grp" if c == "group" else c for c in ITEM_COLUMNS)
+        sql = f"SELECT {cols} FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{'grp' if k == 'group' else k}=?" for k in where)
+        sql += " ORDER BY run, skill, skill_hash, probe_key, item"
+        try:
+            found = self.conn.execute(sql, tuple(where.values())).fetchall()
+        except sqlite3.OperationalError:  # a store written before items were kept
+            return []
+        return [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in found]
 
 
 def _as_tuple(r: Row) -> tuple:

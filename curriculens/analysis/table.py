@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from curriculens.errors import ConfigError, CurriculensError, SkillError
-from curriculens.store import COLUMNS, Store
+from curriculens.store import COLUMNS, ITEM_COLUMNS, Store
 
 SKILLS_META_KEY = "skills"
 SORT_KEY = (
@@ -79,6 +79,36 @@ def load_table(source: Source | pd.DataFrame, *, items: bool = False) -> pd.Data
     df = pd.DataFrame(rows)
     df.attrs[SKILLS_META_KEY] = dict(meta.get(SKILLS_META_KEY) or {})
     return df
+
+
+def read_items(source: Source, *, all_settings: bool = False) -> pd.DataFrame:
+    """The probe items of a run: one row per (skill, item), split and control label included.
+
+    By default only the items of each run's current probe settings and of each skill's current
+    version are returned (the ones its latest rows were measured on); ``all_settings=True``
+    returns every stored set. Columns: :data:`~curriculens.store.ITEM_COLUMNS`.
+    """
+    if isinstance(source, Store):
+        items, meta = source.items(), source.meta()
+    else:
+        with Store(source, readonly=True) as s:
+            items, meta = s.items(), s.meta()
+    df = pd.DataFrame(items, columns=list(ITEM_COLUMNS))
+    if all_settings or df.empty:
+        return df
+    keys = {
+        k.split(":", 1)[1]: v.get("probe_key")
+        for k, v in meta.items()
+        if k.startswith("run:") and isinstance(v, dict)
+    }
+    hashes = {n: m.get("hash") for n, m in (meta.get(SKILLS_META_KEY) or {}).items()}
+    keep = [
+        keys.get(run) in (None, key) and hashes.get(skill) in (None, h)
+        for run, key, skill, h in zip(
+            df["run"], df["probe_key"], df["skill"], df["skill_hash"], strict=True
+        )
+    ]
+    return df[keep].reset_index(drop=True)
 
 
 def skill_metadata(skill) -> dict:
@@ -200,3 +230,39 @@ def _arrow_schema(pa):
     types = {"step": pa.int64(), "tokens": pa.int64(), "skill_version": pa.int64()}
     types.update(layer=pa.int64(), n=pa.int64(), value=pa.float64())
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
+
+
+#: Columns of ``curriculens export --what items``.
+EXPORT_ITEM_COLUMNS = ("skill", "item", "prompt", "group", "label", "split", "control_label")
+
+
+def export_items(run: str | Path, path: str | Path, *, fmt: str = "csv") -> tuple[Path, Path]:
+    """Write the probe items of ``run`` (current settings) to ``path``, metadata beside it.
+
+    One row per (skill, item) with the columns :data:`EXPORT_ITEM_COLUMNS`; ``split`` is
+    ``train`` or ``test``. Returns ``(table_path, meta_path)``.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet'.")
+    items = read_items(run)
+    if items.empty:
+        raise CurriculensError(
+            f"The run at {str(run)!r} stored no probe items (it was swept before curriculens "
+            "kept them); re-run the sweep into a new directory to get them."
+        )
+    items = items.sort_values(["skill", "item"], kind="stable")[list(EXPORT_ITEM_COLUMNS)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        items.to_csv(path, index=False)
+    else:
+        try:
+            items.to_parquet(path, index=False)
+        except ImportError as e:
+            raise ConfigError(
+                "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
+                "or use --format csv."
+            ) from e
+    meta_path = path.with_name(path.name + ".meta.json")
+    meta_path.write_text(json.dumps(read_meta(run), indent=2, sort_keys=True))
+    return path, meta_path

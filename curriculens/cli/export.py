@@ -20,6 +20,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("run", help="run directory holding results.sqlite")
+    p.add_argument(
+        "--what",
+        choices=("scores", "items"),
+        default="scores",
+        help="scores: the tidy results table (default); items: each skill's probe items with "
+        "columns skill, item, prompt, group, label, split, control_label",
+    )
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
     add_output_flags(p, json_help="print the written paths as JSON")
@@ -29,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Export a run's table; returns the exit code."""
-    from curriculens.analysis.table import export_table
+    from curriculens.analysis.table import export_items, export_table
     from curriculens.errors import StoreError
 
     src = Path(args.run)
@@ -38,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
             f"No results store at {str(src / 'results.sqlite')!r}; run `curriculens sweep` "
             "into that directory first."
         )
-    out = Path(args.output) if args.output else src / f"results.{args.format}"
-    table, meta = export_table(src, out, fmt=args.format)
+    stem = "results" if args.what == "scores" else "items"
+    out = Path(args.output) if args.output else src / f"{stem}.{args.format}"
+    write = export_table if args.what == "scores" else export_items
+    table, meta = write(src, out, fmt=args.format)
     if args.json:
         print(json.dumps({"table": str(table), "metadata": str(meta)}))
     elif not args.quiet:

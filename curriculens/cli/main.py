@@ -21,6 +21,7 @@ COMMANDS = {
     "sweep": ("curriculens.cli.sweep", "measure every checkpoint of a series into a run"),
     "report": ("curriculens.cli.report", "write the HTML/Markdown curriculum report of a run"),
     "export": ("curriculens.cli.export", "write a run's tidy table as CSV or Parquet"),
+    "audit": ("curriculens.cli.audit", "check every probe's split for leaks"),
     "emergence": ("curriculens.cli.emergence", "emergence points and order consistency"),
     "skills": ("curriculens.cli.skills", "list, show and validate skills"),
     "optimize": ("curriculens.cli.optimize", "propose (and verify) a data-mix change"),

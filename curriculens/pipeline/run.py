@@ -12,12 +12,12 @@ import hashlib
 import json
 import platform
 import time
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -33,8 +33,9 @@ from curriculens.activations import (
 from curriculens.analysis.table import SKILLS_META_KEY, skill_metadata
 from curriculens.behavior import score_behavior
 from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
-from curriculens.errors import ConfigError
-from curriculens.probes import ProbeTask, control_labels, fit_probe_tasks
+from curriculens.errors import ConfigError, ProbeValidityWarning
+from curriculens.probes import ProbeTask, fit_probe_tasks
+from curriculens.probes.splits import SPLIT_VERSION, ItemSet, draw_items
 from curriculens.skills.registry import Skill, get_skill
 from curriculens.store import Row, Store
 
@@ -143,11 +144,12 @@ class SweepConfig:
             if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks")
         }
         d["control_version"] = _CONTROL_VERSION
+        d["split_version"] = SPLIT_VERSION
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 
 #: Bump when the control-task labelling changes, so stored units are recomputed.
-_CONTROL_VERSION = 3
+_CONTROL_VERSION = 4
 
 
 def _unit(skill: Skill, config: SweepConfig) -> str:
@@ -159,16 +161,33 @@ def _skills_to_do(config: SweepConfig, done: set[str]) -> list[Skill]:
     return [s for s in map(get_skill, config.skills) if _unit(s, config) not in done]
 
 
-def _control_labels(skill: Skill, read_token: np.ndarray, examples, seed: int) -> np.ndarray:
-    """Hewitt & Liang control task: a random class per token type at the read position.
+def skill_items(skill: Skill, config: SweepConfig) -> ItemSet:
+    """The probe items every checkpoint of a sweep measures ``skill`` on (deterministic)."""
+    return draw_items(skill, config.n_examples, seed=config.seed, train_frac=config.train_frac)
 
-    When every example reads the same token type (e.g. '='), the type falls back to the whole
-    prompt, so the control stays a memorization task rather than a constant.
-    """
-    types = read_token.astype(str)
-    if np.unique(types).size < 2:
-        types = np.array([e.prompt for e in examples])
-    return control_labels(types, n_classes=skill.n_classes, seed=seed)
+
+def store_items(store: Store, run: str, config: SweepConfig, items: ItemSet) -> None:
+    """Write a skill's items (prompt, group, label, split, control label) once into the run."""
+    skill = get_skill(items.skill)
+    store.write_items(
+        run,
+        skill.name,
+        skill.content_hash,
+        config.probe_key(),
+        [
+            (i, ex.prompt or ex.target, str(g), int(y), sp, int(c))
+            for i, (ex, g, y, sp, c) in enumerate(
+                zip(
+                    items.examples,
+                    items.groups,
+                    items.labels,
+                    items.split,
+                    items.control,
+                    strict=True,
+                )
+            )
+        ],
+    )
 
 
 def evaluate_model(
@@ -195,6 +214,8 @@ def evaluate_model(
     todo = _skills_to_do(config, done)
     if not todo:
         return 0
+    for skill in todo:
+        store_items(store, run, config, skill_items(skill, config))
     units = _measure(
         model,
         tokenizer,
@@ -243,7 +264,7 @@ def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:
 def _cache_path(config: SweepConfig, fp: str, skill: Skill, hooks: Sequence[str]) -> Path | None:
     if config.cache_dir is None:
         return None
-    key = json.dumps([config.n_examples, config.seed, list(hooks)])
+    key = json.dumps([config.n_examples, config.seed, list(hooks), SPLIT_VERSION])
     h = hashlib.sha256(key.encode()).hexdigest()[:10]
     name = f"{skill.name}@{skill.version}+{skill.content_hash}-{h}.safetensors"
     return Path(config.cache_dir) / fp / name
@@ -266,9 +287,11 @@ def _measure(
     bridge = None
     hooks = list(config.hooks) or resid_hooks(model.config.num_hidden_layers)
     encoded, caps = [], []
+    item_sets = []
     for skill in tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress):
-        examples = skill.examples(config.n_examples, seed=config.seed)
-        enc = encode_skill(skill, examples, tokenizer)
+        items = skill_items(skill, config)
+        item_sets.append(items)
+        enc = encode_skill(skill, list(items.examples), tokenizer)
         path = _cache_path(config, fp, skill, hooks)
         cap = load_capture(path) if path is not None and path.exists() else None
         if cap is None:
@@ -287,26 +310,25 @@ def _measure(
         caps.append(cap)
     del bridge
     # every (skill, hook) probe of this checkpoint in one call
-    tasks = []
-    for enc, cap in zip(encoded, caps, strict=True):
-        rng = np.random.default_rng([config.seed, 5])
-        train = np.zeros(len(enc.labels), bool)
-        train[rng.permutation(len(train))[: int(round(config.train_frac * len(train)))]] = True
-        control = _control_labels(enc.skill, enc.read_token, enc.examples, config.seed)
-        for h in hooks:
-            tasks.append(
-                ProbeTask(
-                    X=cap.acts[h],
-                    y=enc.labels,
-                    train=train,
-                    control_y=control,
-                    key=(enc.skill.name, h),
-                )
-            )
+    # items are split by group, so no test prompt or group is ever seen in training
+    tasks = [
+        ProbeTask(
+            X=cap.acts[h],
+            y=items.labels,
+            train=items.train,
+            control_y=items.control,
+            key=(enc.skill.name, h),
+        )
+        for enc, cap, items in zip(encoded, caps, item_sets, strict=True)
+        if enc.skill.probed
+        for h in hooks
+    ]
     # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
     # one worker with as many BLAS threads (benchmarks/README_probes.md)
     jobs = config.threads if torch.device(config.device).type == "cpu" else 1
-    fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
+    fitted = []
+    if tasks:
+        fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
     results = {r.key: r for r in fitted}
     base = dict(run=run, checkpoint=checkpoint, step=step, tokens=tokens, fingerprint=fp)
     units = []
@@ -337,7 +359,7 @@ def _measure(
                 n=len(enc.labels),
             )
         )
-        for h in hooks:
+        for h in hooks if sk.probed else ():
             r = results[(sk.name, h)]
             lay = hook_layer(h)
             common = dict(meta, hook=h, layer=lay, metric="acc", n=r.n_test)
@@ -361,6 +383,7 @@ def _run_meta(config: SweepConfig, extra: dict) -> dict:
     }
     return {
         "config": asdict(config),
+        "probe_key": config.probe_key(),
         "skills": skills,
         **extra,
         "versions": {
@@ -436,6 +459,7 @@ def sweep(
         (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
         _snapshot_skills(store, config.skills)
+        _plan_items(store, run, config)
         done = store.done_units_by_fingerprint(run)
         todo = _unfinished(series, config, done, seen)
         bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
@@ -462,7 +486,35 @@ def sweep(
                 bar.update()
         bar.close()
         store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
+        _warn_leaky(store, config)
     return out
+
+
+def _warn_leaky(store: Store, config: SweepConfig) -> None:
+    """Audit the run's probe items (:mod:`curriculens.analysis.audit`); warn per leaky skill."""
+    from curriculens.analysis.audit import audit_run
+
+    probed = [s for s in config.skills if get_skill(s).probed]
+    for r in audit_run(store, skills=probed).values() if probed else ():
+        if r.verdict != "ok":
+            warnings.warn(
+                f"{r.skill}: leaky probe: {r.reason} (see `curriculens audit`)",
+                ProbeValidityWarning,
+                stacklevel=3,
+            )
+
+
+def _plan_items(store: Store, run: str, config: SweepConfig) -> None:
+    """Draw and store every skill's items before any checkpoint loads.
+
+    A skill with too few distinct items fails here, before any work; one with fewer than asked
+    is used as it is, with a warning that gives the numbers (items are never repeated).
+    """
+    for name in config.skills:
+        items = skill_items(get_skill(name), config)
+        if items.exhausted:
+            warnings.warn(items.shortfall(), ProbeValidityWarning, stacklevel=3)
+        store_items(store, run, config, items)
 
 
 def _series_meta(series: CheckpointSeries, executor: str) -> dict:

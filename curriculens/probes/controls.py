@@ -1,6 +1,7 @@
 """Control tasks for probes (Hewitt & Liang 2019): labels a probe can only get right by memorizing.
 
-Each token type gets a random class, fixed for every occurrence of that type. A probe's
+Each type (a token, or in a sweep the group that determines an item's label) gets a random class,
+fixed for every occurrence of that type. A probe's
 selectivity is its task accuracy minus its accuracy on these control labels.
 """
 
@@ -48,10 +49,12 @@ def control_labels(
         y = np.asarray(y)
         if y.shape != tok.shape:
             raise ProbeError(f"y must have shape {tok.shape} like token_ids; received {y.shape}.")
-        classes, counts = np.unique(y, return_counts=True)
-        k = n_classes or classes.size
-        probs = np.zeros(k)
-        probs[: min(k, classes.size)] = counts[:k]
+        if y.size and (y.min() < 0 or (n_classes and y.max() >= n_classes)):
+            raise ProbeError(
+                f"y must hold class ids in [0, {n_classes or 'n'}); received {y.min()}..{y.max()}."
+            )
+        k = n_classes or int(y.max()) + 1
+        probs = np.bincount(y.astype(np.int64), minlength=k)[:k].astype(float)
         probs = probs / probs.sum()
     else:
         if not n_classes or n_classes < 2:
