@@ -217,7 +217,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- validate
 def cmd_validate(args: argparse.Namespace) -> int:
-    """``curriculens skills validate FILE``: print every problem; exit 1 if any."""
+    """``curriculens skills validate FILE``: print every problem; exit 1 if any.
+
+    A file that loads is then checked as a probe would use it: duplicate prompts, labels that a
+    group split would leave in one split only, and the audit of the items a default sweep draws
+    (:mod:`curriculens.analysis.audit`).
+    """
     from curriculens.skills.files import validate_skill_file
 
     bad = 0
@@ -226,15 +231,67 @@ def cmd_validate(args: argparse.Namespace) -> int:
             problems = validate_skill_file(f)
         except (CurriculensError, OSError) as err:  # e.g. unreadable: permissions
             problems = [f"{f}:0: file: cannot be read ({err}) — check the path and permissions"]
+        audit = None
+        if not problems:
+            problems, audit = _probe_problems(f)
         for p in problems:
             print(p)
         if problems:
             bad += 1
         else:
-            print(f"{f}: ok")
+            print(f"{f}: ok ({audit})")
     if bad:
         print(f"{bad} of {len(args.files)} file(s) have problems", file=sys.stderr)
     return 1 if bad else 0
+
+
+def _probe_problems(path: str) -> tuple[list[str], str]:
+    """Problems of a loadable skill file as probe data, and the audit's one-line summary."""
+    from collections import Counter
+
+    from curriculens.analysis.audit import audit_items
+    from curriculens.probes.splits import draw_items
+    from curriculens.skills.files import load_skill_file
+
+    skill = load_skill_file(path, register=False)
+    examples = skill.build.examples
+    problems = []
+    twice = {k: c for k, c in Counter(e.text_key for e in examples).items() if c > 1}
+    if twice:
+        text, count = max(twice.items(), key=lambda kv: kv[1])
+        problems.append(
+            f"{path}: prompts: {len(twice)} prompt(s) occur on more than one line (e.g. "
+            f"{text!r} x{count}) — give each prompt once; a sweep draws each (prompt, group) "
+            "once, and the same prompt in two groups leaks across the train/test split"
+        )
+    groups: dict[int, set[str]] = {}
+    for e in examples:
+        groups.setdefault(e.label, set()).add(e.group_key)
+    for label, members in sorted(groups.items()):
+        if len(members) < 2:
+            problems.append(
+                f"{path}: group: label {skill.label_names[label]!r} occurs in one group only "
+                f"({next(iter(members))!r}), so a group split puts it in one split — add "
+                "examples of this label from other groups"
+            )
+    try:
+        items = draw_items(skill, min(300, len(examples)), seed=0, train_frac=0.7)
+    except CurriculensError as err:
+        return [*problems, f"{path}: items: {err}"], ""
+    r = audit_items(
+        skill.name,
+        [e.prompt or e.target for e in items.examples],
+        items.groups,
+        items.labels,
+        items.train,
+    )
+    if r.verdict != "ok":
+        problems.append(f"{path}: audit: leaky — {r.reason}")
+    summary = (
+        f"{items.n} items in {items.n_groups} groups; audit ok: prompt-identity adversary "
+        f"{r.adversary_acc:.2f} vs chance {r.chance:.2f}"
+    )
+    return problems, summary
 
 
 add_skills_parser = add_parser  # the name earlier versions exported
