@@ -54,6 +54,16 @@ def _quiet_third_party() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _one_line_warnings(command: str) -> None:
+    """Print warnings as ``curriculens CMD: warning: ...``, without the source line."""
+    import warnings
+
+    def formatwarning(message, category, filename, lineno, line=None) -> str:
+        return f"curriculens {command}: warning: {message}\n"
+
+    warnings.formatwarning = formatwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -63,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _quiet_third_party()
+    _one_line_warnings(args.command)
     try:
         return int(args.func(args) or 0)
     except CurriculensError as e:

@@ -59,6 +59,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--skills", type=_csv_list, help="comma-separated skills (default: toy suite)")
     p.add_argument("--examples", dest="n_examples", type=int, help="examples per skill")
     p.add_argument("--n-examples", dest="n_examples", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--mdl",
+        action="store_true",
+        default=None,
+        help="also measure each probe's online description length (compression over uniform)",
+    )
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
     p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
@@ -126,6 +132,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         ("device", "device"),
         ("cache_dir", "cache_dir"),
         ("max_batch_tokens", "max_batch_tokens"),
+        ("mdl", "mdl"),
     ):
         if getattr(args, flag) is not None:
             sweep_cfg[key] = getattr(args, flag)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -35,6 +36,7 @@ from curriculens.behavior import score_behavior
 from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
 from curriculens.errors import ConfigError, ProbeValidityWarning
 from curriculens.probes import ProbeTask, fit_probe_tasks
+from curriculens.probes.mdl import mdl_online_codelength
 from curriculens.probes.splits import SPLIT_VERSION, ItemSet, draw_items
 from curriculens.skills.registry import Skill, get_skill
 from curriculens.store import Row, Store
@@ -58,6 +60,9 @@ class SweepConfig:
             for no cap beyond ``batch_size``.
         memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
             model's shape (see :func:`batch_tokens_for_budget`). The smaller cap wins.
+        mdl: Also measure every probe's online description length (Voita & Titov 2020), stored
+            as ``metric="mdl_compression"``: the uniform code's length over the online code's
+            (1 = the layer makes the labels no cheaper to send). Rows are sent group by group.
         cache_dir: Folder of an activation cache, one safetensors file per (checkpoint
             fingerprint, skill hash, hooks, examples); probes can then be re-fit without
             another forward pass. ``None`` caches nothing.
@@ -75,6 +80,7 @@ class SweepConfig:
     max_batch_tokens: int | None = None
     memory_budget_mb: float | None = None
     cache_dir: str | None = None
+    mdl: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.skills, str):
@@ -141,7 +147,7 @@ class SweepConfig:
         d = {
             k: v
             for k, v in asdict(self).items()
-            if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks")
+            if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl")
         }
         d["control_version"] = _CONTROL_VERSION
         d["split_version"] = SPLIT_VERSION
@@ -332,7 +338,7 @@ def _measure(
     results = {r.key: r for r in fitted}
     base = dict(run=run, checkpoint=checkpoint, step=step, tokens=tokens, fingerprint=fp)
     units = []
-    for enc, cap in zip(encoded, caps, strict=True):
+    for enc, cap, items in zip(encoded, caps, item_sets, strict=True):
         sk = enc.skill
         meta = dict(base, skill=sk.name, skill_version=sk.version, skill_hash=sk.content_hash)
         rows = [
@@ -366,8 +372,29 @@ def _measure(
             rows.append(Row(**common, kind="probe", value=r.acc, items=r.correct))
             rows.append(Row(**common, kind="control", value=r.control_acc, items=r.control_correct))
             rows.append(Row(**dict(common, metric="majority"), kind="baseline", value=r.majority))
+            if config.mdl:
+                mdl = mdl_online_codelength(
+                    cap.acts[h],
+                    items.labels,
+                    C=config.probe_C,
+                    order=_group_order(items, config.seed),
+                )
+                rows.append(
+                    Row(
+                        **dict(common, metric="mdl_compression", n=items.n),
+                        kind="probe",
+                        value=mdl.compression,
+                    )
+                )
         units.append((_unit(sk, config), rows))
     return units
+
+
+def _group_order(items: ItemSet, seed: int) -> np.ndarray:
+    """Item order for online MDL: groups in a seeded order, each group's items together."""
+    uniq, inverse = np.unique(items.groups, return_inverse=True)
+    rank = np.random.default_rng([seed, 11]).permutation(uniq.size)
+    return np.argsort(rank[inverse], kind="stable")
 
 
 def _run_meta(config: SweepConfig, extra: dict) -> dict:

@@ -51,6 +51,7 @@ def mdl_online_codelength(
     C: float = 1.0,
     seed: int = 0,
     device: str | None = None,
+    order: np.ndarray | None = None,
 ) -> MDLResult:
     """Online MDL codelength of ``y`` given ``X`` with L2 logistic probes, one fused solve.
 
@@ -64,6 +65,9 @@ def mdl_online_codelength(
         C: Inverse L2 strength of every block's probe.
         seed: Seed of the row order.
         device: Torch device of the solve.
+        order: The order rows are sent in (a permutation of ``range(n)``), instead of a seeded
+            shuffle. Send whole groups together so no block is coded by a probe that saw the
+            same entity (the sweep orders rows by group).
 
     Returns:
         An :class:`MDLResult`.
@@ -88,7 +92,10 @@ def mdl_online_codelength(
     n = X.shape[0]
     classes, codes = np.unique(y, return_inverse=True)
     k = max(classes.size, 2)
-    order = np.random.default_rng(seed).permutation(n)
+    if order is None:
+        order = np.random.default_rng(seed).permutation(n)
+    elif sorted(np.asarray(order).tolist()) != list(range(n)):
+        raise ProbeError(f"order must be a permutation of range({n}); received {order!r}.")
     Xo, yo = X[order], codes[order]
     ends = np.unique(np.maximum(np.round(fr / 100.0 * n).astype(np.int64), 1))
     ends[-1] = n

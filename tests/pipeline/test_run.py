@@ -348,3 +348,30 @@ def test_hub_series_sweeps_and_reports_duplicate_revisions(tmp_path, monkeypatch
         sweep(series, tmp_path / "run", config=cfg, run="r", progress=False)
     rows = _table(tmp_path / "run")
     assert {(r["checkpoint"], r["tokens"]) for r in rows} == {("step0", 0)}
+
+
+def test_mdl_option_stores_one_compression_per_probe(ckdir, tmp_path, capsys):
+    from curriculens.cli.main import main
+
+    out = tmp_path / "mdl"
+    argv = ["sweep", str(ckdir), "--out", str(out), "--skills", "add1", "--examples", "60"]
+    assert main([*argv, "--mdl", "--quiet"]) == 0
+    with Store(out, readonly=True) as s:
+        mdl = s.rows(metric="mdl_compression")
+        probes = s.rows(kind="probe", metric="acc")
+    assert len(mdl) == len(probes) == 3 * 3  # 3 checkpoints x (embed + 2 blocks)
+    assert all(r["kind"] == "probe" and r["value"] > 0 and r["n"] == 60 for r in mdl)
+    assert json.loads((out / "sweep_config.json").read_text())["mdl"] is True
+
+
+def test_mdl_order_must_be_a_permutation():
+    from curriculens.errors import ProbeError
+    from curriculens.probes.mdl import mdl_online_codelength
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    a = mdl_online_codelength(X, y, order=np.arange(40))
+    b = mdl_online_codelength(X[::-1].copy(), y[::-1].copy(), order=np.arange(40)[::-1])
+    assert a.codelength_bits == pytest.approx(b.codelength_bits, rel=1e-5)
+    with pytest.raises(ProbeError, match="permutation"):
+        mdl_online_codelength(X, y, order=np.zeros(40, int))
