@@ -22,7 +22,7 @@ from curriculens.analysis.consistency import (
 from curriculens.analysis.curriculum import SkillEmergence, curriculum
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import lead_lag
-from curriculens.analysis.table import load_table
+from curriculens.analysis.table import load_table, skill_info
 from curriculens.reporting.formatting import format_tokens, layer_name
 from curriculens.reporting.plots import (
     plot_behavior,
@@ -31,6 +31,7 @@ from curriculens.reporting.plots import (
     plot_probe_heatmaps,
     plot_timeline,
 )
+from curriculens.reporting.probes import baselines_table, meaning, probe_baselines
 
 
 def _tok(t: float | None) -> str:
@@ -144,7 +145,9 @@ def analyze(
             run, run=r, representations=("gain", "selectivity"), n_boot=n_boot, seed=seed
         )
     consistency = rank_consistency(points) if len(runs) > 1 else None
+    baselines = _probe_baselines(run, df)
     return dict(
+        baselines=baselines,
         df=df,
         runs=runs,
         emergence=emergence,
@@ -154,6 +157,20 @@ def analyze(
         leads=leads,
         consistency=consistency,
     )
+
+
+def _probe_baselines(run: Path, df) -> list:
+    """Each probed skill's final probe beside its baselines and its audit verdict."""
+    from curriculens.analysis.audit import audit_run
+    from curriculens.errors import StoreError
+
+    skills = list(dict.fromkeys(df.loc[df.kind == "probe", "skill"]))
+    try:
+        audit = {k: r.verdict for k, r in audit_run(run, skills=skills).items()} if skills else {}
+    except StoreError:  # a run swept before probe items were stored
+        audit = {}
+    info = skill_info(df, skills)
+    return probe_baselines(df, {s: info.get(s, {}).get("probe", "") for s in skills}, audit)
 
 
 def write_report(
@@ -201,14 +218,35 @@ def write_report(
         "Order: "
         + (" → ".join(f"{e.skill} ({_tok(e.behavior_tokens)})" for e in emerged) or "none"),
         "Never emerged in this run: " + (", ".join(never) if never else "none") + ".",
-        "Probe emergence is measured as gain above the step-0 (random-init) probe, because many "
-        "labels are linearly decodable from random weights ('decodable at init'). Selectivity = "
-        "probe − control-task accuracy at the last checkpoint (best layer). Intervals resample "
-        f"evaluation examples ({n_boot} bootstrap draws).",
+        "Probes are split by group (no test prompt or entity seen in training) and every probe "
+        "number stands beside its control, majority, first-checkpoint and embedding baselines "
+        "(see 'Probes beside their baselines'). Probe emergence is measured as gain above the "
+        "first checkpoint's probe. Selectivity = probe − control-task accuracy at the last "
+        f"checkpoint (best layer). Intervals resample evaluation examples ({n_boot} bootstrap "
+        "draws).",
     ]
     sections: list[tuple[str, list[list[str]], str]] = [
         ("Curriculum", _curriculum_table(emergence, first_cis), ""),
     ]
+    if a["baselines"]:
+        sections.append(
+            (
+                "Probes beside their baselines",
+                baselines_table(a["baselines"]),
+                "Final checkpoint, best layer. Probes are trained and tested on disjoint groups "
+                "(no test prompt or entity is seen in training); control = the same probe on "
+                "one random class per group; majority = the most common training class; first "
+                "checkpoint = the same layer before (most of) training; embeddings = the "
+                "embedding layer. audit: see `curriculens audit`.",
+            )
+        )
+        sections.append(
+            (
+                "What each probe number means",
+                [["skill", "reading"], *[[b.skill, meaning(b)] for b in a["baselines"]]],
+                "",
+            )
+        )
     if a["leads"]:
         sections.append(
             (

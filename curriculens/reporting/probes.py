@@ -1,0 +1,157 @@
+"""Every probe number beside its baselines, and one line per skill on what the number means.
+
+For each probed skill, at the layer where its final probe is best: held-out probe accuracy, the
+control task (one random class per group), the majority class, the same probe at the first
+checkpoint (random init, when the series starts there), the embedding-layer probe, the online
+MDL compression when the sweep measured it, and the audit's verdict on the split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from curriculens.reporting.formatting import format_tokens, layer_name
+
+__all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
+
+#: How far above a baseline a probe must be before the report calls it better.
+MARGIN = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProbeBaselines:
+    """One skill's final probe and its baselines (means over runs), at its best layer."""
+
+    skill: str
+    layer: int
+    acc: float
+    control: float
+    majority: float
+    first: float
+    first_tokens: int
+    embed: float
+    mdl: float | None
+    audit: str
+    probe: str
+
+    @property
+    def selectivity(self) -> float:
+        return self.acc - self.control
+
+
+def probe_baselines(
+    df: pd.DataFrame, skill_text: dict[str, str], audit: dict[str, str]
+) -> list[ProbeBaselines]:
+    """The baselines of every probed skill in a results table (see :mod:`analysis.table`)."""
+    out = []
+    for skill in dict.fromkeys(df.loc[df.kind == "probe", "skill"]):
+        mine = df[df.skill == skill]
+        acc = _by_layer(mine, "probe", "acc")
+        if acc.empty:
+            continue
+        last, first = acc.columns.max(), acc.columns.min()
+        layer = int(acc[last].idxmax())
+        control = _by_layer(mine, "control", "acc")
+        majority = _by_layer(mine, "baseline", "majority")
+        mdl = _by_layer(mine, "probe", "mdl_compression")
+        embed = acc.index.min()
+        out.append(
+            ProbeBaselines(
+                skill=skill,
+                layer=layer,
+                acc=float(acc.at[layer, last]),
+                control=_at(control, layer, last),
+                majority=_at(majority, layer, last),
+                first=float(acc.at[layer, first]),
+                first_tokens=int(first),
+                embed=float(acc.at[embed, last]),
+                mdl=None if mdl.empty else _at(mdl, layer, last),
+                audit=audit.get(skill, "not audited"),
+                probe=skill_text.get(skill, ""),
+            )
+        )
+    return out
+
+
+def _by_layer(df: pd.DataFrame, kind: str, metric: str) -> pd.DataFrame:
+    sel = df[(df.kind == kind) & (df.metric == metric)]
+    return sel.pivot_table(index="layer", columns="tokens", values="value", aggfunc="mean")
+
+
+def _at(table: pd.DataFrame, layer: int, tokens) -> float:
+    try:
+        return float(table.at[layer, tokens])
+    except KeyError:
+        return float("nan")
+
+
+def baselines_table(rows: list[ProbeBaselines]) -> list[list[str]]:
+    """Header plus one row per skill, as strings."""
+    head = [
+        "skill",
+        "best layer",
+        "probe",
+        "control",
+        "selectivity",
+        "majority",
+        "first checkpoint",
+        "embeddings",
+        "MDL compression",
+        "audit",
+    ]
+    body = [
+        [
+            r.skill,
+            layer_name(r.layer),
+            f"{r.acc:.2f}",
+            _f(r.control),
+            _f(r.selectivity, sign=True),
+            _f(r.majority),
+            f"{r.first:.2f} ({format_tokens(r.first_tokens)})",
+            f"{r.embed:.2f}",
+            "–" if r.mdl is None else _f(r.mdl),
+            r.audit,
+        ]
+        for r in rows
+    ]
+    return [head, *body]
+
+
+def _f(x: float, sign: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    return f"{x:+.2f}" if sign else f"{x:.2f}"
+
+
+def meaning(r: ProbeBaselines) -> str:
+    """One line: what this skill's probe number means, judged against its baselines."""
+    base = max(v for v in (r.control, r.majority) if np.isfinite(v))
+    at = f"At layer {layer_name(r.layer)}, {r.acc:.2f} held out"
+    if r.audit == "leaky":
+        verdict = "the split leaks (see the audit), so this number may be memorisation"
+    elif r.acc < base + MARGIN:
+        verdict = (
+            f"no better than its control ({_f(r.control)}) or majority ({_f(r.majority)}): "
+            "this probe shows nothing"
+        )
+    elif r.first >= r.acc - MARGIN and r.first_tokens == 0:
+        verdict = (
+            f"already {r.first:.2f} at random init: the label is linearly present without "
+            "training (mixing of the input tokens), so this curve says nothing about learning"
+        )
+    elif r.first >= r.acc - MARGIN:
+        verdict = f"already {r.first:.2f} at the first checkpoint: no rise inside this series"
+    elif r.embed >= r.acc - MARGIN:
+        verdict = (
+            f"as high from the embeddings ({r.embed:.2f}): a lexical signal, not a computed one"
+        )
+    else:
+        verdict = (
+            f"above its control ({_f(r.control)}), majority ({_f(r.majority)}), first checkpoint "
+            f"({r.first:.2f}) and embeddings ({r.embed:.2f}): learned, and held at this layer"
+        )
+    what = f" Probed: {r.probe}" if r.probe else ""
+    return f"{at}; {verdict}.{what}"

@@ -1,0 +1,50 @@
+"""Probe numbers beside their baselines: each planted case gets its own reading."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from curriculens.reporting.probes import baselines_table, meaning, probe_baselines
+
+
+def _table(acc: dict[int, tuple[float, float]], control=0.5, majority=0.5, mdl=None):
+    """Rows of one skill at tokens 0 and 1000: acc = {layer: (first, final)}."""
+    rows = []
+    for layer, pair in acc.items():
+        for tokens, value in zip((0, 1000), pair, strict=True):
+            common = dict(skill="s", layer=layer, tokens=tokens, run="r")
+            rows.append(dict(common, kind="probe", metric="acc", value=value))
+            rows.append(dict(common, kind="control", metric="acc", value=control))
+            rows.append(dict(common, kind="baseline", metric="majority", value=majority))
+            if mdl is not None:
+                rows.append(dict(common, kind="probe", metric="mdl_compression", value=mdl))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("acc", "audit", "expect"),
+    [
+        ({0: (0.5, 0.5), 2: (0.5, 0.9)}, "ok", "learned, and held at this layer"),
+        ({0: (0.5, 0.5), 2: (0.88, 0.9)}, "ok", "at random init"),
+        ({0: (0.5, 0.5), 2: (0.5, 0.52)}, "ok", "this probe shows nothing"),
+        ({0: (0.5, 0.9), 2: (0.5, 0.9)}, "ok", "a lexical signal"),
+        ({0: (0.5, 0.5), 2: (0.5, 0.9)}, "leaky", "may be memorisation"),
+    ],
+)
+def test_each_planted_case_reads_as_it_should(acc, audit, expect):
+    (b,) = probe_baselines(_table(acc), {"s": "the carry bit at '='"}, {"s": audit})
+    assert b.layer in (0, 2)
+    text = meaning(b)
+    assert expect in text
+    assert text.endswith("Probed: the carry bit at '='")
+
+
+def test_table_shows_every_baseline_and_mdl():
+    (b,) = probe_baselines(_table({0: (0.5, 0.6), 2: (0.5, 0.9)}, mdl=1.7), {}, {"s": "ok"})
+    head, row = baselines_table([b])
+    got = dict(zip(head, row, strict=True))
+    assert got["probe"] == "0.90" and got["control"] == "0.50" and got["selectivity"] == "+0.40"
+    assert got["first checkpoint"] == "0.50 (0)" and got["embeddings"] == "0.60"
+    assert got["MDL compression"] == "1.70" and got["audit"] == "ok"
+    assert got["best layer"] == "1"  # store layer 2 is block 1 (layer 0 is the embeddings)
