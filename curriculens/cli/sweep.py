@@ -242,6 +242,7 @@ def dry_run_text(
     executor: str = "local",
 ) -> str:
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
+    from curriculens.pipeline.run import skill_items
     from curriculens.skills.registry import get_skill
 
     run = run or out.resolve().name
@@ -251,10 +252,8 @@ def dry_run_text(
             done = s.done_units_by_fingerprint(run)
     skills = [get_skill(n) for n in config.skills]
     units = {_unit(s, config): s for s in skills}
-    seqs = {
-        s.name: sum(1 + len(e.choices) for e in s.examples(config.n_examples, seed=config.seed))
-        for s in skills
-    }
+    items = {s.name: skill_items(s, config) for s in skills}
+    seqs = {n: sum(1 + len(e.choices) for e in it.examples) for n, it in items.items()}
     lines = [f"series: {series.source} ({len(series)} checkpoints), executor: {executor}"]
     lines.append(f"{'label':<28} {'step':>10} {'tokens':>16}  fingerprint       left")
     total_seqs = total_probes = 0
@@ -265,7 +264,7 @@ def dry_run_text(
             left = [s for u, s in units.items() if u not in done.get(c.fingerprint, set())]
         n_hooks = (len(config.hooks) or _n_layers(c) + 1) if left else 0
         total_seqs += sum(seqs[s.name] for s in left)
-        total_probes += 2 * n_hooks * len(left)
+        total_probes += 2 * n_hooks * sum(s.probed for s in left)
         fp = c.fingerprint or "(on load)"
         lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
     for d in series.meta.get("duplicates", []):
@@ -273,6 +272,7 @@ def dry_run_text(
     lines.append(
         "skills: " + ", ".join(f"{s.name}@{s.version}+{s.content_hash[:8]}" for s in skills)
     )
+    lines += [f"items: {it.shortfall()}" for it in items.values() if it.exhausted]
     lines.append(
         f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
         f"(probe + control per skill x hook), into {out / 'results.sqlite'}"
