@@ -24,10 +24,11 @@ from curriculens.probes import ProbeTask, fit_probe_tasks
 
 __all__ = ["AuditResult", "audit_items", "audit_run", "TOLERANCE"]
 
-#: How far above chance the adversary may score before a skill counts as leaky.
+#: How far above chance the adversary may score before a skill counts as leaky (or three
+#: standard errors of its mean, when the test split is so small that noise alone reaches 0.05).
 TOLERANCE = 0.05
 #: Width of the adversary's random prompt vectors, and how many draws are averaged.
-_DIM, _DRAWS = 128, 5
+_DIM, _DRAWS = 128, 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +40,7 @@ class AuditResult:
         n_train, n_test: Items in each split.
         prompt_overlap: Share of test items whose prompt also occurs in training.
         group_overlap: Share of test items whose group also occurs in training.
-        adversary_acc: Held-out accuracy of the prompt-identity adversary (mean of 5 draws).
+        adversary_acc: Held-out accuracy of the prompt-identity adversary (mean of 20 draws).
         chance: Share of the most common class among test items (the best constant guess).
         control_acc: Mean stored control-task accuracy over checkpoints and layers (None when
             the run stored none, or for a skill file).
@@ -106,7 +107,10 @@ def audit_items(
         reasons.append(f"{prompt_overlap:.0%} of test prompts occur in training")
     if group_overlap > 0:
         reasons.append(f"{group_overlap:.0%} of test groups occur in training")
-    if adversary > chance + TOLERANCE:
+    # on unseen prompts the adversary's guesses are independent of the labels: its mean over
+    # the draws scatters around at most `chance` with this standard error
+    noise = 3 * np.sqrt(chance * (1 - chance) / (n_test * _DRAWS))
+    if adversary > chance + max(TOLERANCE, noise):
         reasons.append(
             f"a prompt-identity adversary scores {adversary:.2f} held out "
             f"(chance {chance:.2f}): the probe can pass by memorising prompts"

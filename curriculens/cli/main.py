@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     _quiet_third_party()
+    import warnings
+
+    default_format = warnings.formatwarning
     _one_line_warnings(args.command)
     try:
         return int(args.func(args) or 0)
@@ -82,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished units are kept in the store", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = default_format
 
 
 if __name__ == "__main__":

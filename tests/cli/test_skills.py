@@ -107,17 +107,44 @@ def test_show_errors_are_one_line(capsys, tmp_path):
     assert code == 2 and err.strip() == "curriculens skills: error: " + validate_skill_file(bad)[0]
 
 
+def _probe_rows(n=40):
+    nouns = [f"w{i}" for i in range(n)]
+    return [
+        {"prompt": f"The {w}{'s' * (i % 2)} near it", "target": ["is", "are"][i % 2],
+         "choices": [["are", "is"][i % 2]], "label": i % 2, "group": w}
+        for i, w in enumerate(nouns)
+    ]  # fmt: skip
+
+
 def test_validate(capsys, tmp_path):
-    good = _skill_file(tmp_path)
+    good = _skill_file(tmp_path, rows=_probe_rows())
     code, out, _ = run(["skills", "validate", str(good)], capsys)
-    assert (code, out) == (0, f"{good}: ok\n")
+    assert code == 0
+    assert out.startswith(f"{good}: ok (40 items in 40 groups; audit ok: prompt-identity adversary")
     bad = _skill_file(tmp_path, rows=[{"prompt": "x", "target": "y", "label": 5}, "[]"],
                       name="bad.jsonl")  # fmt: skip
     code, out, err = run(["skills", "validate", str(bad), str(good)], capsys)
     assert code == 1
-    assert out.splitlines() == [*validate_skill_file(bad), f"{good}: ok"]
+    assert out.splitlines()[:-1] == validate_skill_file(bad)
+    assert out.splitlines()[-1].startswith(f"{good}: ok (")
     assert len(validate_skill_file(bad)) == 3  # label range, missing choices, not an object
     assert err == "1 of 2 file(s) have problems\n"
+
+
+def test_validate_reports_what_a_probe_cannot_use(capsys, tmp_path):
+    tiny = _skill_file(tmp_path, rows=[*_skill_file_rows(), _skill_file_rows()[0]])
+    code, out, _ = run(["skills", "validate", str(tiny)], capsys)
+    assert code == 1
+    assert f"{tiny}: prompts: 1 prompt(s) occur on more than one line (e.g. 'The keys to the " in out
+    assert f"{tiny}: group: label 'singular' occurs in one group only" in out
+    assert "a probe needs at least 20 items" in out
+
+
+def _skill_file_rows():
+    return [
+        {"prompt": "The keys to the cabinet", "target": "are", "choices": ["is"], "label": 1},
+        {"prompt": "The key to the cabinets", "target": "is", "choices": ["are"], "label": 0},
+    ]
 
 
 def test_validate_missing_file_never_tracebacks(capsys, tmp_path):
