@@ -1,7 +1,11 @@
 """The results store: one tidy, resumable SQLite table of every score, plus run metadata.
 
 Each row is one (run, checkpoint, skill, kind, hook, metric) value with its n and, where
-bootstrapping needs it, the per-item outcomes as a float32 blob. Analysis reads only this table.
+bootstrapping needs it, the per-item outcomes as a float32 blob. A row's key holds everything its
+value depends on: the checkpoint fingerprint, the skill's content hash (which covers its version)
+and ``config``, the hash of the probe and behavior settings. Changing any of them adds rows
+beside the old ones and never overwrites them. A value that could not be measured (non-finite
+weights or activations) is NULL with its ``reason``. Analysis reads only this table.
 """
 
 from __future__ import annotations
@@ -12,12 +16,16 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from curriculens.errors import StoreError
+from curriculens.writelock import WriteLock
 
-SCHEMA_VERSION = 1
+#: 2 added ``config`` (to the key) and ``reason``; version-1 stores are read as they are and
+#: migrated when opened for writing (see :meth:`Store._migrate_v1`).
+SCHEMA_VERSION = 2
 COLUMNS = (
     "run",
     "checkpoint",
@@ -27,23 +35,33 @@ COLUMNS = (
     "skill",
     "skill_version",
     "skill_hash",
+    "config",
     "kind",
     "hook",
     "layer",
     "metric",
     "value",
     "n",
+    "reason",
 )
 KINDS = ("behavior", "probe", "control", "baseline")
+#: ``config`` of version-1 rows whose unit had several probe configs (their values are those of
+#: whichever was written last, which the store did not record).
+AMBIGUOUS_V1 = "v1-ambiguous"
 
-_DDL = """
+_SCORES = """
 CREATE TABLE IF NOT EXISTS scores (
     run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
     fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_version INTEGER NOT NULL,
-    skill_hash TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL, layer INTEGER NOT NULL,
-    metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, items BLOB,
-    PRIMARY KEY (run, fingerprint, skill, skill_hash, kind, hook, metric)
+    skill_hash TEXT NOT NULL, config TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL,
+    layer INTEGER NOT NULL, metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, reason TEXT,
+    items BLOB,
+    PRIMARY KEY (run, fingerprint, skill, skill_hash, config, kind, hook, metric)
 );
+"""
+_DDL = (
+    _SCORES
+    + """
 CREATE TABLE IF NOT EXISTS units (
     run TEXT NOT NULL, fingerprint TEXT NOT NULL, unit TEXT NOT NULL, checkpoint TEXT NOT NULL,
     PRIMARY KEY (run, fingerprint, unit)
@@ -56,6 +74,7 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (run, skill, skill_hash, probe_key, item)
 );
 """
+)
 #: Columns of the probe items table, in export order (``group`` is stored as ``grp``).
 ITEM_COLUMNS = (
     "run",
@@ -73,7 +92,11 @@ ITEM_COLUMNS = (
 
 @dataclass(frozen=True, kw_only=True)
 class Row:
-    """One tidy score. ``layer`` is -1 for behavior rows; ``hook`` is '' there."""
+    """One tidy score. ``layer`` is -1 for behavior rows; ``hook`` is '' there.
+
+    ``config`` is the hash of the settings the value depends on ('' for imported curves);
+    ``reason`` says why ``value`` is NaN when it could not be measured.
+    """
 
     run: str
     checkpoint: str
@@ -89,15 +112,22 @@ class Row:
     metric: str
     value: float
     n: int
+    config: str = ""
+    reason: str | None = None
     items: np.ndarray | None = None
 
 
 class Store:
     """The SQLite results store of a run directory (``RUN/results.sqlite``).
 
+    Opening for writing takes the single-writer lock (:mod:`curriculens.writelock`), checks the
+    file with ``PRAGMA quick_check`` before anything is written (a corrupt store is never
+    touched) and migrates a version-1 store. Opening ``readonly`` takes no lock and writes
+    nothing, so finished runs on read-only storage can be read.
+
     Args:
-        path: A run directory or a ``.sqlite`` file. Created when missing.
-        readonly: Open without taking the writer lock.
+        path: A run directory or a ``.sqlite`` file. Created when missing (unless readonly).
+        readonly: Open read-only (``mode=ro``), without the writer lock.
 
     >>> import tempfile
     >>> with Store(tempfile.mkdtemp()) as s:
@@ -118,58 +148,153 @@ class Store:
                     f"No results store at {str(p / 'results.sqlite')!r}; run a sweep (or "
                     "`curriculens demo`) into that directory first."
                 )
-            p.mkdir(parents=True, exist_ok=True)
+            if not readonly:
+                p.mkdir(parents=True, exist_ok=True)
             p = p / "results.sqlite"
         elif readonly and not p.exists():
             raise StoreError(f"No results store at {str(p)!r}.")
         self.path = p
         self.readonly = readonly
-        self._lock: Path | None = None
-        if not readonly:
-            self._take_lock()
-        self.conn = sqlite3.connect(str(p), timeout=30)
+        self.conn: sqlite3.Connection | None = None
+        self._lock: WriteLock | None = None
+        self._file: tuple[int, int] | None = None
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            if not readonly:
+            if readonly:
+                self.conn = self._open_readonly()
+                self._check_version()
+            else:
+                self._lock = WriteLock(p.with_suffix(".lock"), p).acquire()
+                self.conn = sqlite3.connect(str(p), timeout=30)
+                self._check_integrity()
+                self._check_version()
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                if "items" in self._score_columns() and "config" not in self._score_columns():
+                    self._migrate_v1()
                 self.conn.executescript(_DDL)
-                self.set_meta("schema_version", SCHEMA_VERSION)
-            ver = self.get_meta("schema_version")
+                self._set_meta("schema_version", SCHEMA_VERSION)
+                st = os.stat(p)
+                self._file = (st.st_ino, st.st_dev)
         except sqlite3.DatabaseError as e:
             self.close()
+            raise StoreError(self._unreadable(e)) from None
+        except OSError as e:
+            self.close()
+            raise StoreError(f"Cannot open the store {str(p)!r}: {e}.") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _unreadable(self, e: Exception) -> str:
+        return (
+            f"Cannot read the store {str(self.path)!r} ({e}): it is not a curriculens "
+            "results.sqlite, or it is corrupt or truncated. It was left untouched; restore it "
+            "from a copy, or sweep into a new directory."
+        )
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """``mode=ro``; on read-only storage a WAL-mode file without its ``-shm`` needs
+        ``immutable=1``, which is safe only when no write-ahead log holds unmerged pages."""
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as e:
+            conn.close()
+            wal = Path(f"{self.path}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreError(
+                    f"Cannot open {str(self.path)!r} read-only ({e}): its write-ahead log "
+                    f"{str(wal)!r} holds results not yet merged into it, and they cannot be "
+                    "read without write access to the folder. Copy the run directory to "
+                    "writable storage and read it there."
+                ) from None
+        conn = sqlite3.connect(uri + "&immutable=1", uri=True)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+
+    def _check_integrity(self) -> None:
+        try:
+            found = [r[0] for r in self.conn.execute("PRAGMA quick_check(5)").fetchall()]
+        except sqlite3.DatabaseError as e:
+            found = [str(e)]
+        if found != ["ok"]:
             raise StoreError(
-                f"Cannot read the store {str(p)!r} ({e}); expected a curriculens results.sqlite."
-            ) from None
-        if ver is not None and int(ver) != SCHEMA_VERSION:
-            raise StoreError(
-                f"Store {str(p)!r} has schema version {ver}; this curriculens reads version "
-                f"{SCHEMA_VERSION}. Re-run the sweep into a new directory."
+                f"The store {str(self.path)!r} is corrupt ({'; '.join(found[:3])}); it was left "
+                "untouched. Restore it from a copy, or sweep into a new directory."
             )
 
-    # ------------------------------------------------------------ single-writer lock
-    def _take_lock(self) -> None:
-        lock = self.path.with_suffix(".lock")
+    def _check_version(self) -> None:
+        ver = self._meta_value("schema_version")
+        if ver is None:
+            return
         try:
-            fd = os.open(str(lock), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                pid = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                pid = 0
-            if pid and _alive(pid):
-                raise StoreError(
-                    f"Store {str(self.path)!r} is being written by process {pid}. Only one "
-                    "writer is allowed: wait for it to finish, or open with readonly=True."
-                ) from None
-            lock.unlink(missing_ok=True)  # stale lock of a dead process
-            fd = os.open(str(lock), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        self._lock = lock
+            ver = int(ver)
+        except (TypeError, ValueError):
+            raise StoreError(self._unreadable(f"schema_version {ver!r}")) from None
+        if ver > SCHEMA_VERSION:
+            raise StoreError(
+                f"Store {str(self.path)!r} has schema version {ver}, written by a newer "
+                f"curriculens; this one reads versions 1 to {SCHEMA_VERSION}. Upgrade "
+                "curriculens to read it."
+            )
+
+    def _score_columns(self) -> list[str]:
+        return [r[1] for r in self.conn.execute("PRAGMA table_info(scores)")]
+
+    def _migrate_v1(self) -> None:
+        """Version 1 → 2 in one transaction: add ``config`` and ``reason``, nothing dropped.
+
+        A version-1 row's config is the probe config of its unit when exactly one was done
+        for its (checkpoint, skill version). With several, version 1 overwrote one with the
+        other and the row holds whichever came last: such rows are kept as
+        :data:`AMBIGUOUS_V1` and their units are forgotten, so the next sweep recomputes them.
+        """
+        keys: dict[tuple[str, str, str, str], set[str]] = {}
+        for run, fp, unit in self.conn.execute("SELECT run, fingerprint, unit FROM units"):
+            skill, sep, rest = unit.partition("@")
+            version_hash, bar, key = rest.partition("|")
+            if sep and bar:
+                h = version_hash.partition("+")[2]
+                keys.setdefault((run, fp, skill, h), set()).add(key)
+        old = [c for c in COLUMNS if c not in ("config", "reason")] + ["items"]
+        with self.conn:
+            self.conn.execute("ALTER TABLE scores RENAME TO scores_v1")
+            self.conn.execute(_SCORES)
+            groups = self.conn.execute(
+                "SELECT DISTINCT run, fingerprint, skill, skill_hash FROM scores_v1"
+            ).fetchall()
+            for g in groups:
+                found = keys.get(tuple(g), set())
+                config = next(iter(found)) if len(found) == 1 else ""
+                if len(found) > 1:
+                    config = AMBIGUOUS_V1
+                    run, fp, skill, h = g
+                    self.conn.execute(
+                        "DELETE FROM units WHERE run=? AND fingerprint=? AND unit LIKE ?",
+                        (run, fp, f"{skill}@%+{h}|%"),
+                    )
+                self.conn.execute(
+                    f"INSERT INTO scores ({', '.join(old)}, config) SELECT {', '.join(old)}, ? "
+                    "FROM scores_v1 WHERE run=? AND fingerprint=? AND skill=? AND skill_hash=?",
+                    (config, *g),
+                )
+            self.conn.execute("DROP TABLE scores_v1")
 
     def close(self) -> None:
-        self.conn.close()
+        """Close the connection and release the lock (safe to call twice)."""
+        if self.conn is not None:
+            if not self.readonly and self._file is not None and self._same_file():
+                # leave a single file (no -wal/-shm), readable later on read-only storage
+                try:
+                    self.conn.execute("PRAGMA busy_timeout=0")
+                    self.conn.execute("PRAGMA journal_mode=DELETE")
+                except sqlite3.Error:
+                    pass  # a reader has it open: it stays in WAL mode
+            self.conn.close()
+            self.conn = None
         if self._lock is not None:
-            self._lock.unlink(missing_ok=True)
+            self._lock.release()
             self._lock = None
 
     def __enter__(self) -> Store:
@@ -178,30 +303,107 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # ------------------------------------------------------------ meta
-    def set_meta(self, key: str, value) -> None:
+    # ------------------------------------------------------------ writing
+    def _same_file(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_ino, st.st_dev) == self._file
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"Store {str(self.path)!r} was opened readonly.")
+        if not self._same_file():
+            raise StoreError(
+                f"The results file {str(self.path)!r} was deleted or replaced while this "
+                "process was writing it; results written since then went with it and nothing "
+                "more is written. Re-run the same command to sweep into a fresh store."
+            )
+
+    def _write_failed(self, e: sqlite3.Error) -> StoreError:
+        if getattr(e, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(e):
+            return StoreError(
+                f"The disk is full: cannot write {str(self.path)!r} ({e}). The unit being "
+                "written was rolled back and every finished unit is kept; free some space "
+                "and re-run the same command to resume."
+            )
+        return StoreError(f"Cannot write the store {str(self.path)!r} ({e}).")
+
+    def _set_meta(self, key: str, value) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True))
         )
         self.conn.commit()
 
-    def get_meta(self, key: str, default=None):
+    def set_meta(self, key: str, value) -> None:
+        self._writable()
+        try:
+            self._set_meta(key, value)
+        except sqlite3.Error as e:
+            raise self._write_failed(e) from None
+
+    def write_unit(
+        self, run: str, fingerprint: str, unit: str, checkpoint: str, rows: Sequence[Row]
+    ) -> None:
+        """Write a finished unit's rows and mark it done, in one transaction."""
+        self._writable()
+        cols = (*COLUMNS, "items")
+        try:
+            with self.conn:
+                self.conn.executemany(
+                    f"INSERT OR REPLACE INTO scores ({', '.join(cols)}) "
+                    f"VALUES ({', '.join('?' * len(cols))})",
+                    [_as_tuple(r) for r in rows],
+                )
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO units VALUES (?,?,?,?)",
+                    (run, fingerprint, unit, checkpoint),
+                )
+        except sqlite3.Error as e:
+            raise self._write_failed(e) from None
+
+    # ------------------------------------------------------------ meta
+    def _meta_value(self, key: str):
         try:
             row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        except sqlite3.OperationalError:
-            return default
-        return json.loads(row[0]) if row else default
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return None
+            raise
+        return json.loads(row[0]) if row else None
+
+    def get_meta(self, key: str, default=None):
+        try:
+            value = self._meta_value(key)
+        except (sqlite3.DatabaseError, ValueError) as e:
+            raise StoreError(self._unreadable(e)) from None
+        return default if value is None else value
 
     def meta(self) -> dict:
         """Every meta key of the store with its decoded value."""
         try:
             return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM meta")}
-        except sqlite3.OperationalError:
-            return {}
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return {}
+            raise StoreError(self._unreadable(e)) from None
+        except (sqlite3.DatabaseError, ValueError) as e:
+            raise StoreError(self._unreadable(e)) from None
 
     # ------------------------------------------------------------ units (resumability)
+    def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError as e:
+            if "no such table" in str(e):
+                return []
+            raise StoreError(self._unreadable(e)) from None
+        except sqlite3.DatabaseError as e:
+            raise StoreError(self._unreadable(e)) from None
+
     def done_units(self, run: str, fingerprint: str) -> set[str]:
-        rows = self.conn.execute(
+        rows = self._query(
             "SELECT unit FROM units WHERE run=? AND fingerprint=?", (run, fingerprint)
         )
         return {r[0] for r in rows}
@@ -209,60 +411,60 @@ class Store:
     def done_units_by_fingerprint(self, run: str) -> dict[str, set[str]]:
         """Finished units of ``run`` per checkpoint fingerprint, in one query."""
         done: dict[str, set[str]] = {}
-        for fp, unit in self.conn.execute(
-            "SELECT fingerprint, unit FROM units WHERE run=?", (run,)
-        ):
+        for fp, unit in self._query("SELECT fingerprint, unit FROM units WHERE run=?", (run,)):
             done.setdefault(fp, set()).add(unit)
         return done
 
-    def write_unit(
-        self, run: str, fingerprint: str, unit: str, checkpoint: str, rows: Sequence[Row]
-    ) -> None:
-        """Write a finished unit's rows and mark it done, in one transaction."""
-        if self.readonly:
-            raise StoreError(f"Store {str(self.path)!r} was opened readonly.")
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [_as_tuple(r) for r in rows],
-            )
-            self.conn.execute(
-                "INSERT OR REPLACE INTO units VALUES (?,?,?,?)",
-                (run, fingerprint, unit, checkpoint),
-            )
-
     # ------------------------------------------------------------ reading
     def rows(self, *, items: bool = False, **where) -> list[dict]:
-        """Rows as dicts, optionally filtered by equality on columns (``skill="facts"``)."""
+        """Every row as a dict, optionally filtered by equality on columns (``skill="facts"``).
+
+        This is the raw table, rows of every configuration and skill version included;
+        :func:`curriculens.analysis.table.read_rows` selects the run's current results.
+        """
         cols = list(COLUMNS) + (["items"] if items else [])
         bad = sorted(set(where) - set(COLUMNS))
         if bad:
             raise StoreError(f"Unknown column(s) {bad}; columns are {', '.join(COLUMNS)}.")
-        sql = f"SELECT {', '.join(cols)} FROM scores"
+        have = set(self._score_columns_safe())
+        # version-1 stores (read without migrating) lack config and reason
+        sel = [c if c in have else f"{_V1_DEFAULTS[c]} AS {c}" for c in cols]
+        sql = f"SELECT {', '.join(sel)} FROM scores"
         if where:
             sql += " WHERE " + " AND ".join(f"{k}=?" for k in where)
         sql += (
-            " ORDER BY run, tokens, step, checkpoint, fingerprint, skill, skill_hash, kind, "
-            "layer, hook, metric"
+            " ORDER BY run, tokens, step, checkpoint, fingerprint, skill, skill_hash, config, "
+            "kind, layer, hook, metric"
         )
-        try:
-            found = self.conn.execute(sql, tuple(where.values())).fetchall()
-        except sqlite3.Error as e:
-            raise StoreError(
-                f"Cannot read the store {str(self.path)!r} ({e}); expected a curriculens "
-                "results.sqlite."
-            ) from None
+        if not have:
+            return []
         out = []
-        for r in found:
+        for r in self._query(sql, tuple(where.values())):
             d = dict(zip(cols, r, strict=True))
             if items:
                 d["items"] = None if d["items"] is None else np.frombuffer(d["items"], np.float32)
             out.append(d)
         return out
 
+    def _score_columns_safe(self) -> list[str]:
+        return [r[1] for r in self._query("PRAGMA table_info(scores)")]
+
+    def keys(self) -> list[dict]:
+        """Each distinct (run, config, skill, skill_hash) with its number of rows."""
+        have = set(self._score_columns_safe())
+        if not have:
+            return []
+        config = "config" if "config" in have else "'' AS config"
+        rows = self._query(
+            f"SELECT run, {config}, skill, skill_hash, COUNT(*) FROM scores "
+            "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+        )
+        return [dict(zip(("run", "config", "skill", "skill_hash", "rows"), r)) for r in rows]
+
     def count(self) -> int:
         """Number of score rows."""
-        return int(self.conn.execute("SELECT COUNT(*) FROM scores").fetchone()[0])
+        found = self._query("SELECT COUNT(*) FROM scores")
+        return int(found[0][0]) if found else 0
 
     # ------------------------------------------------------------ probe items
     def write_items(
@@ -277,13 +479,15 @@ class Store:
 
         Items depend only on the skill and the probe settings, so writing them again is a no-op.
         """
-        if self.readonly:
-            raise StoreError(f"Store {str(self.path)!r} was opened readonly.")
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(run, skill, skill_hash, probe_key, *it) for it in items],
-            )
+        self._writable()
+        try:
+            with self.conn:
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO items VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(run, skill, skill_hash, probe_key, *it) for it in items],
+                )
+        except sqlite3.Error as e:
+            raise self._write_failed(e) from None
 
     def items(self, **where) -> list[dict]:
         """Probe items as dicts (columns :data:`ITEM_COLUMNS`), filtered by equality."""
@@ -295,15 +499,17 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(f"{'grp' if k == 'group' else k}=?" for k in where)
         sql += " ORDER BY run, skill, skill_hash, probe_key, item"
-        try:
-            found = self.conn.execute(sql, tuple(where.values())).fetchall()
-        except sqlite3.OperationalError:  # a store written before items were kept
-            return []
+        # a store written before items were kept has no such table: no items
+        found = self._query(sql, tuple(where.values()))
         return [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in found]
+
+
+_V1_DEFAULTS = {"config": "''", "reason": "NULL"}
 
 
 def _as_tuple(r: Row) -> tuple:
     items = None if r.items is None else np.asarray(r.items, np.float32).tobytes()
+    value = None if r.value is None or not np.isfinite(r.value) else float(r.value)
     return (
         r.run,
         r.checkpoint,
@@ -313,21 +519,13 @@ def _as_tuple(r: Row) -> tuple:
         r.skill,
         int(r.skill_version),
         r.skill_hash,
+        r.config,
         r.kind,
         r.hook,
         int(r.layer),
         r.metric,
-        None if r.value is None or not np.isfinite(r.value) else float(r.value),
+        value,
         int(r.n),
+        r.reason,
         items,
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -1,7 +1,7 @@
 """The import rule of docs/architecture.md, checked by reading every import in the package.
 
 cli → toy → pipeline → reporting → analysis → {store, activations, behavior, probes}
-→ {skills, checkpoints} → errors. A module imports only from its own stage or stages after it;
+→ {skills, checkpoints, writelock} → errors. A module imports only from its own stage or stages after it;
 nothing imports ``cli``; nothing outside ``toy/`` and ``cli/`` imports ``toy``.
 """
 
@@ -25,6 +25,7 @@ TIER = {
     "probes": 3,
     "skills": 2,
     "checkpoints": 2,
+    "writelock": 2,
     "errors": 1,
 }
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from curriculens.errors import StoreError
-from curriculens.store import COLUMNS, Row, Store
+from curriculens.store import COLUMNS, SCHEMA_VERSION, Row, Store
 
 
 def _row(**kw):
@@ -41,7 +41,7 @@ def test_round_trip_with_items_and_csv(tmp_path):
         assert s.done_units("r", "f0") == {"facts@1"}
         assert s.done_units_by_fingerprint("r") == {"f0": {"facts@1"}}
         assert s.count() == 2
-        assert s.meta()["schema_version"] == 1
+        assert s.meta()["schema_version"] == SCHEMA_VERSION == 2
     assert set(rows[0]) == set(COLUMNS) | {"items"}
 
 
