@@ -9,6 +9,7 @@ gather the read positions inside the hook, so ``[batch, pos, d_model]`` is never
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from jaxtyping import Float
 
-from curriculens.errors import HookNameError, SkillError, did_you_mean
+from curriculens.errors import HookNameError, SkillError, StoreError, did_you_mean
 from curriculens.skills.registry import Example, Skill, resolve_read_position
 
 # Dimension glossary: example = skill example; seq = one scored sequence (an example has one per
@@ -204,8 +205,15 @@ def capture(
         pos = torch.from_numpy(encoded.read_pos[idx][keep])
         owners = encoded.owner[idx][keep]
 
-        def gather(act, hook, name, rows=rows, pos=pos, owners=owners):
+        def gather(act, hook, name, rows=rows, pos=pos, owners=owners, n=len(idx), length=L):
             # keyed by the requested name: aliases such as hook_embed fire as embed.hook_out
+            if act.ndim != 3 or tuple(act.shape[:2]) != (n, length):
+                raise HookNameError(
+                    f"Hook '{name}' gives activations of shape {tuple(act.shape)}, not "
+                    "[batch, pos, d_model]; probes read the residual stream. Use hook_embed "
+                    "or blocks.{l}.hook_resid_pre / hook_resid_mid / hook_resid_post (or "
+                    "another [batch, pos, d_model] hook such as blocks.{l}.hook_attn_out)."
+                )
             got = act[rows.to(act.device), pos.to(act.device)].float().cpu()
             if name not in acts:
                 acts[name] = torch.zeros(n_ex, got.shape[-1])
@@ -252,6 +260,9 @@ def _batches(
 def save_capture(cap: Capture, path: str | Path) -> Path:
     """Write a capture to one safetensors file (activations per hook, ragged scores flattened).
 
+    The file's metadata holds a SHA-256 of its tensors, so :func:`load_capture` refuses a file
+    that was changed afterwards.
+
     >>> cap = Capture(acts={"hook_embed": np.ones((2, 3), np.float32)},
     ...     token_logprob=[np.array([-1.0]), np.array([-2.0, -3.0])],
     ...     token_correct=[np.array([True]), np.array([False, True])])
@@ -270,22 +281,94 @@ def save_capture(cap: Capture, path: str | Path) -> Path:
     tensors["token_logprob"] = np.concatenate(cap.token_logprob).astype(np.float32)
     tensors["token_correct"] = np.concatenate(cap.token_correct).astype(np.uint8)
     tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
+    save_file(tensors, str(tmp), metadata={"sha256": _digest(tensors)})
     tmp.replace(path)  # atomic: a killed sweep never leaves half a cache file
     return path
 
 
-def load_capture(path: str | Path) -> Capture | None:
-    """Read a capture written by :func:`save_capture`; ``None`` if the file is unreadable."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
+def load_capture(
+    path: str | Path, *, expect: tuple[EncodedSkill, Sequence[str]] | None = None
+) -> Capture:
+    """Read a capture written by :func:`save_capture`.
 
+    Args:
+        path: The cache file.
+        expect: ``(encoded, hooks)`` the capture must fit: one activation row per example
+            for every hook, one score per scored token of every sequence.
+
+    Raises:
+        StoreError: The file is unreadable, incomplete, altered since it was written, or does
+            not fit ``expect``; the message names it and says to delete it.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
     try:
-        t = load_file(str(path))
-    except (SafetensorError, OSError, ValueError):
-        return None
-    cuts = np.cumsum(t["lens"])[:-1]
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            t = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is no dict
+    except (SafetensorError, OSError, ValueError) as e:
+        raise _bad_cache(path, f"unreadable: {e}") from None
+    need = {"lens", "token_logprob", "token_correct"}
+    if not need <= set(t):
+        raise _bad_cache(path, f"incomplete: lacks {sorted(need - set(t))}")
+    if "sha256" in meta and meta["sha256"] != _digest(t):
+        raise _bad_cache(path, "its contents changed after it was written (checksum mismatch)")
+    lens = t["lens"].astype(np.int64)
+    if lens.ndim != 1 or (lens < 0).any() or int(lens.sum()) != len(t["token_logprob"]) or len(
+        t["token_correct"]
+    ) != len(t["token_logprob"]):
+        raise _bad_cache(path, "inconsistent: its token counts do not add up")
+    acts = {k[len("acts/") :]: v for k, v in t.items() if k.startswith("acts/")}
+    if expect is not None:
+        enc, hooks = expect
+        n_scored = [len(q) - int(c) for q, c in zip(enc.seqs, enc.cont_start, strict=True)]
+        if lens.tolist() != n_scored:
+            raise _bad_cache(path, "it does not fit the skill's sequences")
+        for h in hooks:
+            a = acts.get(h)
+            if a is None or a.ndim != 2 or a.shape[0] != len(enc.examples):
+                raise _bad_cache(path, f"no activations of shape [example, d] for hook {h!r}")
+    cuts = np.cumsum(lens)[:-1]
     lp = np.split(t["token_logprob"].astype(np.float32), cuts)
     ok = np.split(t["token_correct"].astype(bool), cuts)
-    acts = {k[len("acts/") :]: v for k, v in t.items() if k.startswith("acts/")}
     return Capture(acts=acts, token_logprob=lp, token_correct=ok)
+
+
+def _digest(tensors: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        a = np.ascontiguousarray(tensors[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _bad_cache(path: Path, what: str) -> StoreError:
+    return StoreError(
+        f"Activation cache file {str(path)!r} is {what}. Delete it (or the cache folder); the "
+        "next sweep recomputes it."
+    )
+
+
+def check_context(encoded: EncodedSkill, n_ctx: int | None) -> None:
+    """Raise :class:`SkillError` when a sequence is longer than the model's context.
+
+    A model silently scores positions past its context (or wraps them), so such a skill is
+    refused, naming its longest prompt.
+    """
+    if n_ctx is None or not encoded.seqs:
+        return
+    lengths = [len(q) for q in encoded.seqs]
+    i = int(np.argmax(lengths))
+    if lengths[i] > n_ctx:
+        ex = encoded.examples[int(encoded.owner[i])]
+        text = ex.prompt or ex.target
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        over = sum(n > n_ctx for n in lengths)
+        raise SkillError(
+            f"Skill '{encoded.skill.name}': {over} sequence(s) are longer than the model's "
+            f"context of {n_ctx} tokens; the longest ({lengths[i]} tokens with its "
+            f"continuation) is the prompt {shown!r}. Shorten those prompts, or leave the skill "
+            "out for this model."
+        )

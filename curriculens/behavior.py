@@ -14,6 +14,23 @@ import numpy as np
 from curriculens.activations import Capture, EncodedSkill
 
 
+#: The metrics :func:`score_behavior` returns, per skill format.
+METRICS = {
+    "continuation": ("logprob", "exact_match", "token_acc"),
+    "choice": ("logprob", "choice_acc", "choice_prob"),
+    "minimal_pair": ("logprob", "choice_acc", "choice_prob"),
+}
+
+
+def behavior_metrics(fmt: str) -> tuple[str, ...]:
+    """Names of the behavior metrics of a skill format.
+
+    >>> behavior_metrics("continuation")
+    ('logprob', 'exact_match', 'token_acc')
+    """
+    return METRICS[fmt]
+
+
 def score_behavior(encoded: EncodedSkill, cap: Capture) -> dict[str, np.ndarray]:
     """Per-example behavior metrics, ``metric -> [example]`` float arrays.
 

@@ -45,6 +45,10 @@ class DuplicateCheckpointWarning(UserWarning):
     """Two checkpoint labels hold identical weights (same fingerprint)."""
 
 
+class BadCheckpointWarning(UserWarning):
+    """Checkpoints that cannot be measured were skipped (``skip_bad=True``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Checkpoint:
     """One checkpoint of a series.
@@ -72,6 +76,15 @@ class Checkpoint:
     trust_remote_code: bool = False
     fingerprint: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("step", "tokens"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+                raise CheckpointError(
+                    f"Checkpoint {self.label!r}: {name} = {v!r}; expected an int >= 0 (steps "
+                    "and tokens seen count up from 0)."
+                )
+
     @property
     def source(self) -> str:
         """``"hf_dir"``, ``"state_dict"`` or ``"hub"``."""
@@ -87,6 +100,7 @@ class Checkpoint:
                 not match the config, the revision does not exist, or the tokenizer's vocabulary
                 does not fit the model.
         """
+        check_device(device)
         if self.source == "hub":
             model, tokenizer = self._load_hub()
         else:
@@ -110,15 +124,20 @@ class Checkpoint:
             )
         if self.weights is None:
             try:
-                model = AutoModelForCausalLM.from_pretrained(
-                    str(self.path), use_safetensors=True, trust_remote_code=False
+                model, info = AutoModelForCausalLM.from_pretrained(
+                    str(self.path),
+                    use_safetensors=True,
+                    trust_remote_code=False,
+                    output_loading_info=True,
                 )
-            except (OSError, ValueError, RuntimeError) as e:
+            except Exception as e:  # safetensors, OSError, ValueError, RuntimeError, ...
                 raise CheckpointError(
-                    f"Checkpoint {self.label!r} at {str(self.path)!r} could not be loaded: {e}. "
-                    "Check that the folder holds a complete save_pretrained checkpoint with "
-                    "model.safetensors."
+                    f"Checkpoint {self.label!r} at {str(self.path)!r} could not be loaded "
+                    f"({type(e).__name__}: {str(e).splitlines()[0][:300]}). Check that the "
+                    "folder holds a complete save_pretrained checkpoint with model.safetensors "
+                    "(a truncated or partly copied file cannot be read)."
                 ) from e
+            _check_loading_info(info, label=self.label, where=self.path)
         else:
             try:
                 config = AutoConfig.from_pretrained(str(self.path), trust_remote_code=False)
@@ -150,9 +169,26 @@ class Checkpoint:
         return model, _load_tokenizer(self.repo, self.label, revision=self.revision)
 
 
+#: Files of which a saved tokenizer has at least one.
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "vocab.txt",
+    "tokenizer.model",
+    "spiece.model",
+)
+
+
 def _load_tokenizer(where: str, label: str, revision: str | None = None):
     from transformers import AutoTokenizer
 
+    if Path(where).is_dir() and not any((Path(where) / f).exists() for f in _TOKENIZER_FILES):
+        raise CheckpointError(
+            f"Checkpoint {label!r}: no tokenizer in {where!r} (none of "
+            f"{', '.join(_TOKENIZER_FILES[:3])}, ...). Save the tokenizer the model was trained "
+            "with beside it: tokenizer.save_pretrained(folder)."
+        )
     try:
         return AutoTokenizer.from_pretrained(where, revision=revision)
     except Exception as e:
@@ -212,7 +248,61 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _check_loading_info(info: dict, *, label: str, where) -> None:
+    """A checkpoint is measured only as it was trained: no weight may be missing (transformers
+    would fill it with random values), unexpected or of another shape."""
+    missing = sorted(info.get("missing_keys") or [])
+    unexpected = sorted(info.get("unexpected_keys") or [])
+    mismatched = sorted(str(k) for k in info.get("mismatched_keys") or [])
+    if missing or unexpected or mismatched:
+        parts = []
+        for what, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("of another shape", mismatched),
+        ):
+            if keys:
+                more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+                parts.append(f"{what}: {', '.join(map(str, keys[:3]))}{more}")
+        raise CheckpointError(
+            f"Checkpoint {label!r} at {str(where)!r}: its weights do not match its config.json "
+            f"({'; '.join(parts)}). Missing weights would be filled with random values, so it is "
+            "not measured. Put the config.json of the model that wrote these weights beside them."
+        )
+
+
+def _renamed(model, state: dict) -> dict:
+    """``state`` with the key renames transformers applies when loading (e.g. GPT-NeoX's saved
+    ``embed_out.*`` is ``lm_head.*`` in transformers 5), so save_pretrained's own
+    ``model.safetensors`` loads in the state-dict layout too."""
+    expected = set(model.state_dict())
+    if set(state) <= expected:
+        return state
+    try:
+        from transformers.conversion_mapping import get_model_conversion_mapping
+
+        rules = [
+            (re.compile(src), w.target_patterns[0])
+            for w in get_model_conversion_mapping(model)
+            if type(w).__name__ == "WeightRenaming" and len(w.target_patterns) == 1
+            for src in w.source_patterns
+        ]
+    except Exception:  # an older or newer transformers: compare the keys as they are
+        return state
+    out = {}
+    for k, v in state.items():
+        if k not in expected:
+            for pat, target in rules:
+                new = pat.sub(target, k)
+                if new != k and new in expected and new not in state:
+                    k = new
+                    break
+        out[k] = v
+    return out
+
+
 def _load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
+    state = _renamed(model, state)
     expected = model.state_dict()
     shape_bad = [
         f"{k}: file {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
@@ -249,6 +339,47 @@ def _is_tied(model, key: str) -> bool:
         and key.endswith("weight")
         and out.weight is model.get_input_embeddings().weight
     )
+
+
+def parse_device(device: str) -> torch.device:
+    """``torch.device(device)``, or :class:`ConfigError` naming the value and what is allowed."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(
+            f"device {device!r} is not a torch device; expected 'cpu', 'cuda', 'cuda:1' or "
+            "'mps'."
+        ) from None
+
+
+def check_device(device: str) -> None:
+    """Raise :class:`ConfigError` before anything loads when ``device`` is not usable here."""
+    d = parse_device(device)
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {device!r}: CUDA is not available on this machine (torch "
+                f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); use "
+                "--device cpu, or run where a CUDA GPU is visible."
+            )
+        n = torch.cuda.device_count()
+        if d.index is not None and d.index >= n:
+            raise ConfigError(
+                f"device {device!r}: this machine has {n} CUDA device(s) (cuda:0 to "
+                f"cuda:{n - 1}); pick one of them."
+            )
+    elif d.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {device!r}: MPS is not available here; use --device cpu.")
+    elif d.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'mps'.")
+
+
+def nonfinite_weights(model: torch.nn.Module) -> tuple[str, str] | None:
+    """``("NaN weights" | "inf weights", first parameter name)``, or None if all are finite."""
+    for name, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return ("NaN weights" if bool(torch.isnan(t).any()) else "inf weights"), name
+    return None
 
 
 def fingerprint(model: torch.nn.Module) -> str:
@@ -334,6 +465,7 @@ class CheckpointSeries:
         *,
         tokens_per_step: int | None = None,
         dedupe: bool = True,
+        skip_bad: bool = False,
     ) -> CheckpointSeries:
         """Read a local series: checkpoint folders, or state-dict files beside one config.
 
@@ -354,20 +486,26 @@ class CheckpointSeries:
             tokens_per_step: Tokens per optimizer step, for checkpoints that do not record
                 tokens seen.
             dedupe: Drop later checkpoints whose weights repeat an earlier one.
+            skip_bad: Skip checkpoints that cannot be measured (a folder with weights but no
+                config.json, unreadable or mismatched weights) instead of raising; each one
+                is listed in ``series.meta["skipped"]`` and in a warning.
 
         Raises:
             CheckpointError: The directory is missing or empty, a step cannot be read, two
-                checkpoints claim one step, or a checkpoint cannot be loaded.
+                checkpoints claim one step, or a checkpoint cannot be loaded (all unless
+                ``skip_bad``).
         """
         root = Path(path)
         if not root.is_dir():
             raise CheckpointError(
                 f"Checkpoint directory {str(root)!r} does not exist or is not a directory."
             )
+        _check_tokens_per_step(tokens_per_step)
+        skipped: list[dict] = []
         if (root / "config.json").exists():
             found = _state_dict_checkpoints(root, tokens_per_step)
         else:
-            found = _folder_checkpoints(root, tokens_per_step)
+            found = _folder_checkpoints(root, tokens_per_step, skipped if skip_bad else None)
         if not found:
             what = "is empty" if not any(root.iterdir()) else "holds no checkpoints"
             raise CheckpointError(
@@ -383,8 +521,29 @@ class CheckpointSeries:
                 f"Several checkpoints claim step(s) {dup} in {str(root)!r}; keep one file or "
                 "folder per step."
             )
-        found = [replace(c, fingerprint=_fingerprint_checkpoint(c)) for c in found]
-        return cls._deduplicated(found, source=str(root), dedupe=dedupe)
+        measured = []
+        for c in found:
+            try:
+                measured.append(replace(c, fingerprint=_fingerprint_checkpoint(c)))
+            except CheckpointError as e:
+                if not skip_bad:
+                    raise
+                skipped.append({"label": c.label, "reason": str(e)})
+        if skipped:
+            warnings.warn(
+                f"skipped {len(skipped)} bad checkpoint(s) (skip_bad=True): "
+                + "; ".join(f"{d['label']}: {d['reason']}" for d in skipped),
+                BadCheckpointWarning,
+                stacklevel=2,
+            )
+        if not measured:
+            raise CheckpointError(
+                f"No checkpoint in {str(root)!r} could be loaded; skipped: "
+                + "; ".join(f"{d['label']}: {d['reason']}" for d in skipped)
+            )
+        series = cls._deduplicated(measured, source=str(root), dedupe=dedupe)
+        series.meta["skipped"] = skipped
+        return series
 
     @classmethod
     def from_hub(
@@ -434,6 +593,7 @@ class CheckpointSeries:
             revisions = [revisions]
         if not revisions:
             raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
+        _check_tokens_per_step(tokens_per_step)
         if tokens_per_step is None and repo_id.lower().startswith("eleutherai/pythia"):
             tokens_per_step = PYTHIA_TOKENS_PER_STEP
         found = []
@@ -510,14 +670,18 @@ def _fingerprint_checkpoint(c: Checkpoint) -> str:
     return fp
 
 
-def _folder_checkpoints(root: Path, tokens_per_step: int | None) -> list[Checkpoint]:
-    found = []
+def _folder_checkpoints(
+    root: Path, tokens_per_step: int | None, skipped: list[dict] | None = None
+) -> list[Checkpoint]:
+    """Sub-folders with config.json. One that looks like a checkpoint without it (weights or a
+    curriculens_checkpoint.json inside) is an error, or a listed skip when ``skipped`` is given."""
+    found, bad = [], []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         if not (d / "config.json").exists():
+            if _looks_like_checkpoint(d):
+                bad.append(d)
             continue
-        info = {}
-        if (d / "curriculens_checkpoint.json").exists():
-            info = json.loads((d / "curriculens_checkpoint.json").read_text())
+        info = _read_info(d / "curriculens_checkpoint.json")
         step = info.get("step", parse_step(d.name))
         if step is None:
             raise CheckpointError(
@@ -526,7 +690,58 @@ def _folder_checkpoints(root: Path, tokens_per_step: int | None) -> list[Checkpo
             )
         tokens = _tokens(d.name, int(step), info, tokens_per_step)
         found.append(Checkpoint(label=d.name, step=int(step), tokens=tokens, path=d))
+    if bad and skipped is None:
+        names = ", ".join(repr(str(d)) for d in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise CheckpointError(
+            f"{len(bad)} checkpoint folder(s) in {str(root)!r} have no config.json: {names}. "
+            "Copy the model's config.json into them (save_pretrained writes it), or pass "
+            "--skip-bad (skip_bad=True) to sweep the others and list these as skipped."
+        )
+    for d in bad:
+        skipped.append({"label": d.name, "reason": f"no config.json in {str(d)!r}"})
     return found
+
+
+def _looks_like_checkpoint(d: Path) -> bool:
+    return (d / "curriculens_checkpoint.json").exists() or any(
+        f.suffix in _WEIGHT_SUFFIXES for f in d.iterdir() if f.is_file()
+    )
+
+
+def _read_info(path: Path) -> dict:
+    """``curriculens_checkpoint.json`` (step, tokens) of a folder; {} when absent."""
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(
+            f"{str(path)!r} is not readable JSON ({e}); it should hold "
+            '{"step": N, "tokens": M}. Fix or delete it (the step then comes from the folder '
+            "name)."
+        ) from None
+    bad = not isinstance(info, dict) or any(
+        k in info and (isinstance(info[k], bool) or not isinstance(info[k], int) or info[k] < 0)
+        for k in ("step", "tokens")
+    )
+    if bad:
+        raise CheckpointError(
+            f"{str(path)!r} holds {str(info)[:120]}; expected an object with int 'step' and "
+            "'tokens' >= 0. Fix or delete it (the step then comes from the folder name)."
+        )
+    return info
+
+
+def _check_tokens_per_step(tokens_per_step) -> None:
+    if tokens_per_step is not None and (
+        isinstance(tokens_per_step, bool)
+        or not isinstance(tokens_per_step, int)
+        or tokens_per_step < 1
+    ):
+        raise ConfigError(
+            f"tokens_per_step = {tokens_per_step!r}; expected an int >= 1 (batch size x "
+            "sequence length of the run)."
+        )
 
 
 def _state_dict_checkpoints(root: Path, tokens_per_step: int | None) -> list[Checkpoint]:
