@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from curriculens.errors import CheckpointError, ConfigError
+from curriculens.errors import CheckpointError, ConfigError, CurriculensWarning
 
 _STEP_PATTERNS = (
     r"step[_-]?(\d+)",
@@ -41,11 +41,11 @@ _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PYTHIA_TOKENS_PER_STEP = 2_097_152
 
 
-class DuplicateCheckpointWarning(UserWarning):
+class DuplicateCheckpointWarning(CurriculensWarning):
     """Two checkpoint labels hold identical weights (same fingerprint)."""
 
 
-class BadCheckpointWarning(UserWarning):
+class BadCheckpointWarning(CurriculensWarning):
     """Checkpoints that cannot be measured were skipped (``skip_bad=True``)."""
 
 

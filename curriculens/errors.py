@@ -48,6 +48,20 @@ class StoreError(CurriculensError, RuntimeError):
     """The results store is missing, locked by another writer, or of an unknown schema."""
 
 
+class CurriculensWarning(UserWarning):
+    """Base class of curriculens' warnings (the CLI prints them as ``curriculens CMD: warning:
+    ...``)."""
+
+
+class MixedResultsNote(CurriculensWarning):
+    """A run holds rows of other configurations or skill versions than the ones read (the CLI
+    prints it as ``curriculens CMD: note: ...``)."""
+
+
+class UnmeasurableWarning(CurriculensWarning):
+    """A checkpoint could not be measured (non-finite weights); its scores are NaN with a reason."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or an empty string.
 

@@ -3,7 +3,7 @@
 Each row is one (run, checkpoint, skill, kind, hook, metric) value with its n and, where
 bootstrapping needs it, the per-item outcomes as a float32 blob. A row's key holds everything its
 value depends on: the checkpoint fingerprint, the skill's content hash (which covers its version)
-and ``config``, the hash of the probe and behavior settings. Changing any of them adds rows
+and ``probe_key``, the hash of the probe and behavior settings. Changing any of them adds rows
 beside the old ones and never overwrites them. A value that could not be measured (non-finite
 weights or activations) is NULL with its ``reason``. Analysis reads only this table.
 """
@@ -23,7 +23,7 @@ import numpy as np
 from curriculens.errors import StoreError
 from curriculens.writelock import WriteLock
 
-#: 2 added ``config`` (to the key) and ``reason``; version-1 stores are read as they are and
+#: 2 added ``probe_key`` (to the key) and ``reason``; version-1 stores are read as they are and
 #: migrated when opened for writing (see :meth:`Store._migrate_v1`).
 SCHEMA_VERSION = 2
 COLUMNS = (
@@ -35,7 +35,7 @@ COLUMNS = (
     "skill",
     "skill_version",
     "skill_hash",
-    "config",
+    "probe_key",
     "kind",
     "hook",
     "layer",
@@ -45,7 +45,7 @@ COLUMNS = (
     "reason",
 )
 KINDS = ("behavior", "probe", "control", "baseline")
-#: ``config`` of version-1 rows whose unit had several probe configs (their values are those of
+#: ``probe_key`` of version-1 rows whose unit had several probe configs (their values are those of
 #: whichever was written last, which the store did not record).
 AMBIGUOUS_V1 = "v1-ambiguous"
 
@@ -53,10 +53,10 @@ _SCORES = """
 CREATE TABLE IF NOT EXISTS scores (
     run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
     fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_version INTEGER NOT NULL,
-    skill_hash TEXT NOT NULL, config TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL,
+    skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL,
     layer INTEGER NOT NULL, metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, reason TEXT,
     items BLOB,
-    PRIMARY KEY (run, fingerprint, skill, skill_hash, config, kind, hook, metric)
+    PRIMARY KEY (run, fingerprint, skill, skill_hash, probe_key, kind, hook, metric)
 );
 """
 _DDL = (
@@ -94,7 +94,7 @@ ITEM_COLUMNS = (
 class Row:
     """One tidy score. ``layer`` is -1 for behavior rows; ``hook`` is '' there.
 
-    ``config`` is the hash of the settings the value depends on ('' for imported curves);
+    ``probe_key`` is the hash of the settings the value depends on ('' for imported curves);
     ``reason`` says why ``value`` is NaN when it could not be measured.
     """
 
@@ -112,7 +112,7 @@ class Row:
     metric: str
     value: float
     n: int
-    config: str = ""
+    probe_key: str = ""
     reason: str | None = None
     items: np.ndarray | None = None
 
@@ -168,7 +168,7 @@ class Store:
                 self._check_integrity()
                 self._check_version()
                 self.conn.execute("PRAGMA journal_mode=WAL")
-                if "items" in self._score_columns() and "config" not in self._score_columns():
+                if "items" in self._score_columns() and "probe_key" not in self._score_columns():
                     self._migrate_v1()
                 self.conn.executescript(_DDL)
                 self._set_meta("schema_version", SCHEMA_VERSION)
@@ -243,9 +243,9 @@ class Store:
         return [r[1] for r in self.conn.execute("PRAGMA table_info(scores)")]
 
     def _migrate_v1(self) -> None:
-        """Version 1 → 2 in one transaction: add ``config`` and ``reason``, nothing dropped.
+        """Version 1 → 2 in one transaction: add ``probe_key`` and ``reason``, nothing dropped.
 
-        A version-1 row's config is the probe config of its unit when exactly one was done
+        A version-1 row's ``probe_key`` is the probe config of its unit when exactly one was done
         for its (checkpoint, skill version). With several, version 1 overwrote one with the
         other and the row holds whichever came last: such rows are kept as
         :data:`AMBIGUOUS_V1` and their units are forgotten, so the next sweep recomputes them.
@@ -257,7 +257,7 @@ class Store:
             if sep and bar:
                 h = version_hash.partition("+")[2]
                 keys.setdefault((run, fp, skill, h), set()).add(key)
-        old = [c for c in COLUMNS if c not in ("config", "reason")] + ["items"]
+        old = [c for c in COLUMNS if c not in ("probe_key", "reason")] + ["items"]
         with self.conn:
             self.conn.execute("ALTER TABLE scores RENAME TO scores_v1")
             self.conn.execute(_SCORES)
@@ -266,18 +266,18 @@ class Store:
             ).fetchall()
             for g in groups:
                 found = keys.get(tuple(g), set())
-                config = next(iter(found)) if len(found) == 1 else ""
+                key = next(iter(found)) if len(found) == 1 else ""
                 if len(found) > 1:
-                    config = AMBIGUOUS_V1
+                    key = AMBIGUOUS_V1
                     run, fp, skill, h = g
                     self.conn.execute(
                         "DELETE FROM units WHERE run=? AND fingerprint=? AND unit LIKE ?",
                         (run, fp, f"{skill}@%+{h}|%"),
                     )
                 self.conn.execute(
-                    f"INSERT INTO scores ({', '.join(old)}, config) SELECT {', '.join(old)}, ? "
+                    f"INSERT INTO scores ({', '.join(old)}, probe_key) SELECT {', '.join(old)}, ? "
                     "FROM scores_v1 WHERE run=? AND fingerprint=? AND skill=? AND skill_hash=?",
-                    (config, *g),
+                    (key, *g),
                 )
             self.conn.execute("DROP TABLE scores_v1")
 
@@ -427,13 +427,13 @@ class Store:
         if bad:
             raise StoreError(f"Unknown column(s) {bad}; columns are {', '.join(COLUMNS)}.")
         have = set(self._score_columns_safe())
-        # version-1 stores (read without migrating) lack config and reason
+        # version-1 stores (read without migrating) lack probe_key and reason
         sel = [c if c in have else f"{_V1_DEFAULTS[c]} AS {c}" for c in cols]
         sql = f"SELECT {', '.join(sel)} FROM scores"
         if where:
             sql += " WHERE " + " AND ".join(f"{k}=?" for k in where)
         sql += (
-            " ORDER BY run, tokens, step, checkpoint, fingerprint, skill, skill_hash, config, "
+            " ORDER BY run, tokens, step, checkpoint, fingerprint, skill, skill_hash, probe_key, "
             "kind, layer, hook, metric"
         )
         if not have:
@@ -450,16 +450,16 @@ class Store:
         return [r[1] for r in self._query("PRAGMA table_info(scores)")]
 
     def keys(self) -> list[dict]:
-        """Each distinct (run, config, skill, skill_hash) with its number of rows."""
+        """Each distinct (run, probe_key, skill, skill_hash) with its number of rows."""
         have = set(self._score_columns_safe())
         if not have:
             return []
-        config = "config" if "config" in have else "'' AS config"
+        key = "probe_key" if "probe_key" in have else "'' AS probe_key"
         rows = self._query(
-            f"SELECT run, {config}, skill, skill_hash, COUNT(*) FROM scores "
+            f"SELECT run, {key}, skill, skill_hash, COUNT(*) FROM scores "
             "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
         )
-        return [dict(zip(("run", "config", "skill", "skill_hash", "rows"), r)) for r in rows]
+        return [dict(zip(("run", "probe_key", "skill", "skill_hash", "rows"), r)) for r in rows]
 
     def count(self) -> int:
         """Number of score rows."""
@@ -504,7 +504,7 @@ class Store:
         return [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in found]
 
 
-_V1_DEFAULTS = {"config": "''", "reason": "NULL"}
+_V1_DEFAULTS = {"probe_key": "''", "reason": "NULL"}
 
 
 def _as_tuple(r: Row) -> tuple:
@@ -519,7 +519,7 @@ def _as_tuple(r: Row) -> tuple:
         r.skill,
         int(r.skill_version),
         r.skill_hash,
-        r.config,
+        r.probe_key,
         r.kind,
         r.hook,
         int(r.layer),

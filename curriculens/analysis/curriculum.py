@@ -36,7 +36,11 @@ def behavior_curve(df: pd.DataFrame, skill: str, metric: str | None = None) -> p
 def probe_matrix(df: pd.DataFrame, skill: str, kind: str = "probe") -> pd.DataFrame:
     """Probe accuracy, rows = layer, columns = tokens (``kind="control"`` for control tasks)."""
     sel = df[(df.skill == skill) & (df.kind == kind) & (df.metric == "acc")]
-    return sel.pivot_table(index="layer", columns="tokens", values="value").sort_index()
+    # dropna=False: a checkpoint that could not be measured stays as a NaN column, so nothing
+    # from an earlier checkpoint stands in for its value
+    return sel.pivot_table(
+        index="layer", columns="tokens", values="value", dropna=False
+    ).sort_index()
 
 
 def _probe_emergence(
@@ -53,9 +57,9 @@ def _probe_emergence(
         return None
     v = best.values
     gain = v - v[0]
-    if gain.max() < min_gain:
+    if not np.isfinite(gain).any() or np.nanmax(gain) < min_gain:
         return None
-    ok = (gain >= fraction * gain.max()) & (v >= threshold)
+    ok = (gain >= fraction * np.nanmax(gain)) & (v >= threshold)
     hits = np.flatnonzero(ok)
     return float(best.index[hits[0]]) if hits.size else None
 
@@ -119,7 +123,7 @@ def curriculum(
         best = probes.max(axis=0) if not probes.empty else pd.Series(dtype=float)
         p_tok = _probe_emergence(best, probe_threshold, fraction, min_gain)
         controls = probe_matrix(df, skill, "control")
-        if not probes.empty:
+        if not probes.empty and probes[probes.columns[-1]].notna().any():
             last = probes.columns[-1]
             layer = int(probes[last].idxmax())
             sel_final = (

@@ -4,6 +4,16 @@ Every analysis reads a run through this module: :func:`read_rows` (rows as dicts
 :func:`load_table` (a DataFrame), :func:`skill_info` (the metadata of the skills as they were
 swept) and :func:`export_table` (CSV or Parquet plus metadata JSON).
 
+**The current results.** A store keeps every value it ever measured: rows of an older probe
+configuration or an older version of a skill stay beside the new ones. By default every reader
+here returns only the *current* results of each run: the rows of the run's current configuration
+(the ``probe_key`` of its latest sweep, a hash of every setting a score depends on) and of each skill's current content hash (the run's skill
+snapshot). When a run holds other rows, one line says so (a :class:`MixedResultsNote` warning)
+and names the way to read them: ``Selection(config=KEY)`` (``--config KEY``) or
+``Selection(all=True)`` (``--all``). Rows of different configurations or skill versions are never
+averaged: under ``all=True`` each one is read as its own run (``run@probe_key``) and skill
+(``skill@hash``).
+
 The sweep stores each swept skill's metadata (:func:`skill_metadata`) in the store's ``skills``
 meta key, so a run can be analysed without the skill being registered. Runs written before
 that snapshot existed fall back to the live registry here, and only here.
@@ -11,17 +21,22 @@ that snapshot existed fall back to the live registry here, and only here.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import json
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from curriculens.errors import ConfigError, CurriculensError, SkillError
+from curriculens.errors import ConfigError, CurriculensError, MixedResultsNote, SkillError
 from curriculens.store import COLUMNS, ITEM_COLUMNS, Store
 
 SKILLS_META_KEY = "skills"
+CONFIGS_META_KEY = "configs"
 SORT_KEY = (
     "run",
     "step",
@@ -31,6 +46,7 @@ SORT_KEY = (
     "skill",
     "skill_version",
     "skill_hash",
+    "probe_key",
     "kind",
     "layer",
     "hook",
@@ -42,12 +58,55 @@ _METRIC_PREFERENCE = ("exact_match", "choice_acc", "token_acc", "acc", "accuracy
 Source = str | Path | Store
 
 
-def read_rows(source: Source, *, items: bool = False, **where) -> list[dict]:
-    """Rows of a store (or of a run directory / ``.sqlite`` file, opened readonly) as dicts."""
+@dataclass(frozen=True)
+class Selection:
+    """Which rows of a run to read.
+
+    Attributes:
+        config: Read this configuration key (or a unique prefix of it) instead of the run's
+            current one; each skill's current version still applies.
+        all: Read every row; each (run, probe_key) and (skill, hash) becomes its own run and skill
+            name when a run holds several, so nothing is averaged.
+    """
+
+    config: str | None = None
+    all: bool = False
+
+
+_SELECTION: contextvars.ContextVar[Selection] = contextvars.ContextVar(
+    "curriculens_selection", default=Selection()
+)
+
+
+@contextmanager
+def selecting(selection: Selection) -> Iterator[Selection]:
+    """Make ``selection`` the default of every reader in this block (the CLI's --config/--all).
+
+    >>> with selecting(Selection(all=True)):  # doctest: +SKIP
+    ...     df = load_table("runs/demo")
+    """
+    token = _SELECTION.set(selection)
+    try:
+        yield selection
+    finally:
+        _SELECTION.reset(token)
+
+
+def read_rows(
+    source: Source, *, items: bool = False, select: Selection | None = None, **where
+) -> list[dict]:
+    """The current rows of a store (or run directory / ``.sqlite`` file, opened readonly).
+
+    Args:
+        source: A store, run directory or ``.sqlite`` file.
+        items: Include each row's per-item outcomes.
+        select: Which rows (default: the current results; see the module docstring).
+        **where: Equality filters on columns (``kind="behavior"``).
+    """
     if isinstance(source, Store):
-        return source.rows(items=items, **where)
+        return _select(source, items, select, where)
     with Store(source, readonly=True) as s:
-        return s.rows(items=items, **where)
+        return _select(s, items, select, where)
 
 
 def read_meta(source: Source) -> dict:
@@ -58,20 +117,154 @@ def read_meta(source: Source) -> dict:
         return s.meta()
 
 
-def load_table(source: Source | pd.DataFrame, *, items: bool = False) -> pd.DataFrame:
-    """The tidy results table as a DataFrame, from a run directory, store file or store.
+def _select(store: Store, items: bool, select: Selection | None, where: dict) -> list[dict]:
+    select = select or _SELECTION.get()
+    keep, notes = current_keys(store, select)
+    for note in notes:
+        warnings.warn(note, MixedResultsNote, stacklevel=4)
+    rows = store.rows(items=items, **where)
+    out = []
+    for r in rows:
+        label = keep.get((r["run"], r["probe_key"], r["skill"], r["skill_hash"]))
+        if label is not None:
+            if label != (r["run"], r["skill"]):
+                r = dict(r, run=label[0], skill=label[1])
+            out.append(r)
+    return out
 
-    The run's skill snapshot rides along in ``df.attrs["skills"]`` (see :func:`skill_info`).
+
+def current_keys(
+    store: Store, select: Selection = Selection()
+) -> tuple[dict[tuple[str, str, str, str], tuple[str, str]], list[str]]:
+    """Which (run, probe_key, skill, skill_hash) groups a selection reads, and as what.
+
+    Returns:
+        ``({(run, probe_key, skill, hash): (run label, skill label)}, notes)``: the groups read
+        (labels differ from the stored names only under ``all=True`` when a run holds several
+        configurations or skill versions) and one line per run that holds rows left out.
+
+    Raises:
+        ConfigError: ``select.config`` matches no configuration (or several), or a run holds
+            several configurations and records no current one.
+    """
+    meta = store.meta()
+    by_run: dict[str, list[dict]] = {}
+    for k in store.keys():
+        by_run.setdefault(k["run"], []).append(k)
+    keep: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+    notes = []
+    for run, groups in sorted(by_run.items()):
+        configs = sorted({g["probe_key"] for g in groups})
+        if select.all:
+            n_hashes: dict[str, set[str]] = {}
+            for g in groups:
+                n_hashes.setdefault(g["skill"], set()).add(g["skill_hash"])
+            for g in groups:
+                rl = f"{run}@{g['probe_key']}" if len(configs) > 1 else run
+                sl = g["skill"]
+                if len(n_hashes[sl]) > 1:
+                    sl = f"{sl}@{g['skill_hash'][:8]}"
+                keep[(run, g["probe_key"], g["skill"], g["skill_hash"])] = (rl, sl)
+            continue
+        config = _config_of(run, configs, select.config, meta)
+        hashes: dict[str, set[str]] = {}
+        for g in groups:
+            if g["probe_key"] == config:
+                hashes.setdefault(g["skill"], set()).add(g["skill_hash"])
+        old_skills = []
+        for skill, found in sorted(hashes.items()):
+            current = _current_hash(run, skill, meta)
+            if current is None and len(found) > 1:
+                raise ConfigError(
+                    f"Run {run!r} holds rows of {len(found)} versions of skill {skill!r} and "
+                    "records none as current; pass --all (Selection(all=True)) to read each "
+                    "one as its own skill."
+                )
+            for h in found:
+                if current is None or h == current:
+                    keep[(run, config, skill, h)] = (run, skill)
+            if current is not None and found != {current}:
+                old_skills.append(skill)
+        others = [c for c in configs if c != config]
+        if others or old_skills:
+            notes.append(_note(run, config, others, old_skills, meta))
+    return keep, notes
+
+
+def _current_hash(run: str, skill: str, meta: Mapping) -> str | None:
+    """The content hash of ``skill`` in the latest sweep of ``run`` (else the store's skill
+    snapshot); None for rows no sweep recorded (imported curves)."""
+    swept = ((meta.get(f"run:{run}") or {}).get("skills") or {}).get(skill) or {}
+    if swept.get("hash"):
+        return swept["hash"]
+    return ((meta.get(SKILLS_META_KEY) or {}).get(skill) or {}).get("hash")
+
+
+def _config_of(run: str, configs: list[str], wanted: str | None, meta: Mapping) -> str:
+    """The configuration of ``run`` to read: ``wanted`` (a key or unique prefix) or current."""
+    if wanted is not None:
+        hits = [c for c in configs if c == wanted] or [c for c in configs if c.startswith(wanted)]
+        if len(hits) != 1:
+            what = "matches none" if not hits else f"matches {len(hits)}"
+            raise ConfigError(
+                f"--config {wanted!r} {what} of the configurations of run {run!r}: "
+                f"{', '.join(_describe(c, meta) for c in configs)}."
+            )
+        return hits[0]
+    current = (meta.get(f"run:{run}") or {}).get("probe_key")
+    if current in configs:
+        return current
+    if len(configs) == 1:
+        return configs[0]
+    raise ConfigError(
+        f"Run {run!r} holds rows of {len(configs)} configurations and records none of them as "
+        f"current ({', '.join(_describe(c, meta) for c in configs)}); pass --config KEY to "
+        "read one, or --all to read each one as its own run."
+    )
+
+
+def _describe(config: str, meta: Mapping) -> str:
+    settings = (meta.get(CONFIGS_META_KEY) or {}).get(config)
+    if not settings:
+        return repr(config) if config else "'' (imported or unrecorded)"
+    shown = ", ".join(
+        f"{k}={v}" for k, v in settings.items() if k in ("n_examples", "train_frac", "probe_C", "seed")
+    )
+    return f"{config} ({shown})"
+
+
+def _note(run: str, config: str, others: list[str], old_skills: list[str], meta) -> str:
+    parts = []
+    if others:
+        parts.append(
+            f"{len(others)} other configuration(s) ({'; '.join(_describe(c, meta) for c in others)})"
+        )
+    if old_skills:
+        parts.append(f"older versions of skill(s) {', '.join(old_skills)}")
+    return (
+        f"run {run!r} also holds rows of {' and of '.join(parts)}; showing configuration "
+        f"{_describe(config, meta)} with each skill's current version. Pass --config KEY to "
+        "read another configuration, or --all to read every row (nothing is averaged)."
+    )
+
+
+def load_table(
+    source: Source | pd.DataFrame, *, items: bool = False, select: Selection | None = None
+) -> pd.DataFrame:
+    """The current results table as a DataFrame, from a run directory, store file or store.
+
+    The run's skill snapshot rides along in ``df.attrs["skills"]`` (see :func:`skill_info`);
+    ``select`` picks other rows (see the module docstring).
 
     >>> df = load_table("runs/demo")  # doctest: +SKIP
     """
     if isinstance(source, pd.DataFrame):
         return source
     if isinstance(source, Store):
-        rows, meta = source.rows(items=items), source.meta()
+        rows, meta = _select(source, items, select, {}), source.meta()
     else:
         with Store(source, readonly=True) as s:
-            rows, meta = s.rows(items=items), s.meta()
+            rows, meta = _select(s, items, select, {}), s.meta()
     if not rows:
         raise CurriculensError(
             f"The results store at {str(source)!r} has no rows yet; run a sweep first."
@@ -81,34 +274,32 @@ def load_table(source: Source | pd.DataFrame, *, items: bool = False) -> pd.Data
     return df
 
 
-def read_items(source: Source, *, all_settings: bool = False) -> pd.DataFrame:
+def read_items(
+    source: Source, *, all_settings: bool = False, select: Selection | None = None
+) -> pd.DataFrame:
     """The probe items of a run: one row per (skill, item), split and control label included.
 
-    By default only the items of each run's current probe settings and of each skill's current
-    version are returned (the ones its latest rows were measured on); ``all_settings=True``
-    returns every stored set. Columns: :data:`~curriculens.store.ITEM_COLUMNS`.
+    By default only the items of each run's current results are returned (its current probe
+    settings and each skill's current version, as :func:`read_rows` defines them);
+    ``all_settings=True`` returns every stored set. Columns: :data:`~curriculens.store.ITEM_COLUMNS`.
     """
+    select = Selection(all=True) if all_settings else (select or _SELECTION.get())
     if isinstance(source, Store):
-        items, meta = source.items(), source.meta()
+        items, (keep, _) = source.items(), current_keys(source, select)
     else:
         with Store(source, readonly=True) as s:
-            items, meta = s.items(), s.meta()
+            items, (keep, _) = s.items(), current_keys(s, select)
     df = pd.DataFrame(items, columns=list(ITEM_COLUMNS))
-    if all_settings or df.empty:
+    if select.all or df.empty:
         return df
-    keys = {
-        k.split(":", 1)[1]: v.get("probe_key")
-        for k, v in meta.items()
-        if k.startswith("run:") and isinstance(v, dict)
-    }
-    hashes = {n: m.get("hash") for n, m in (meta.get(SKILLS_META_KEY) or {}).items()}
-    keep = [
-        keys.get(run) in (None, key) and hashes.get(skill) in (None, h)
+    groups = {k[:4] for k in keep}
+    mask = [
+        (run, key, skill, h) in groups
         for run, key, skill, h in zip(
             df["run"], df["probe_key"], df["skill"], df["skill_hash"], strict=True
         )
     ]
-    return df[keep].reset_index(drop=True)
+    return df[mask].reset_index(drop=True)
 
 
 def skill_metadata(skill) -> dict:
@@ -145,6 +336,10 @@ def skill_info(
     names = list(dict.fromkeys(str(s) for s in skills))
     snap = _snapshot(source)
     out = {n: dict(snap[n]) for n in names if n in snap}
+    for n in names:  # a skill version read as its own skill under Selection(all=True)
+        base, sep, h = n.rpartition("@")
+        if n not in out and sep and base in snap:
+            out[n] = dict(snap[base], hash=h)
     missing = [n for n in names if n not in out]
     if missing:
         from curriculens.skills.registry import get_skill
@@ -187,11 +382,16 @@ def pick_metric(info: Mapping | None, present: Iterable[str]) -> str | None:
     return next((m for m in _METRIC_PREFERENCE if m in present), None)
 
 
-def export_table(run: str | Path, path: str | Path, *, fmt: str = "csv") -> tuple[Path, Path]:
+def export_table(
+    run: str | Path, path: str | Path, *, fmt: str = "csv", select: Selection | None = None
+) -> tuple[Path, Path]:
     """Write the tidy table of ``run`` to ``path`` and its metadata to ``<path>.meta.json``.
 
-    Rows are sorted by run, step, tokens, checkpoint, fingerprint, skill, kind, layer, hook and
-    metric, so two exports of the same results are byte-identical.
+    The current results by default; ``select`` picks a configuration or every row (with
+    ``all=True`` the rows keep their stored run and skill names: their ``probe_key`` and
+    ``skill_hash`` columns tell them apart). Rows are sorted by run, step, tokens, checkpoint,
+    fingerprint, skill, probe_key, kind, layer, hook and metric, so two exports of the same results
+    are byte-identical.
 
     Returns:
         ``(table_path, meta_path)``.
@@ -199,9 +399,11 @@ def export_table(run: str | Path, path: str | Path, *, fmt: str = "csv") -> tupl
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"export format {fmt!r}; expected 'csv' or 'parquet'.")
     path = Path(path)
+    select = select or _SELECTION.get()
     with Store(run, readonly=True) as s:
-        rows = s.rows()
+        rows = s.rows() if select.all else _select(s, False, select, {})
         meta = s.meta()
+    meta["export"] = {"all": select.all, "config": select.config}
     rows.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in SORT_KEY))
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":

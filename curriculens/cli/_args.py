@@ -39,3 +39,31 @@ def add_train_steps(p: argparse.ArgumentParser, *, default: int, help: str) -> N
         "--train-steps", dest="train_steps", type=positive_int, default=default, help=help
     )
     p.add_argument("--steps", dest="train_steps", type=positive_int, help=argparse.SUPPRESS)
+
+
+def add_selection_flags(p: argparse.ArgumentParser, *, all_rows: bool = True) -> None:
+    """``--config KEY`` (read that configuration of the run) and, where nothing pools rows
+    across runs, ``--all`` (every row; configurations and skill versions kept apart)."""
+    p.add_argument(
+        "--config",
+        metavar="KEY",
+        help="read this configuration of the run (a key or its prefix) instead of the current one",
+    )
+    if all_rows:
+        p.add_argument(
+            "--all",
+            action="store_true",
+            help="read every row: each configuration and skill version on its own, never averaged",
+        )
+
+
+def selection_of(args: argparse.Namespace):
+    """The :class:`~curriculens.analysis.table.Selection` the flags ask for."""
+    from curriculens.analysis.table import Selection
+
+    every = bool(getattr(args, "all", False))
+    if every and args.config is not None:
+        from curriculens.errors import ConfigError
+
+        raise ConfigError("--config and --all exclude each other; give one of them.")
+    return Selection(config=args.config, all=every)

@@ -27,7 +27,9 @@ from curriculens.analysis.emergence import (
 )
 from curriculens.analysis.importers import load_curves
 from curriculens.analysis.leadlag import lead_lag
+from curriculens.analysis.table import selecting
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
+from curriculens.cli._args import add_selection_flags, selection_of
 from curriculens.errors import ConfigError
 from curriculens.reporting.formatting import format_lead_lag, format_tokens
 
@@ -114,6 +116,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="also lead/lag of probe vs behavior emergence per skill (rise to half its max)",
     )
+    add_selection_flags(s)
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     p.add_argument(
         "--json",
@@ -127,7 +130,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
     try:
-        result = _compute(args)
+        with selecting(selection_of(args)):
+            result = _compute(args)
     except (OSError, ValueError) as e:  # unreadable or malformed input files
         raise ConfigError(str(e)) from e
     if args.json:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from curriculens.cli._args import add_output_flags
+from curriculens.cli._args import add_output_flags, add_selection_flags, selection_of
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -16,7 +16,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="write a run's tidy table to CSV or Parquet (+ metadata JSON)",
         description=(
             "Export the tidy results table of RUN, sorted deterministically, with the run's "
-            "metadata (configs, skill versions, library versions) in FILE.meta.json beside it."
+            "metadata (configs, skill versions, library versions) in FILE.meta.json beside it. "
+            "The current results by default: the run's current configuration and each skill's "
+            "current version; --config KEY or --all for others."
         ),
     )
     p.add_argument("run", help="run directory holding results.sqlite")
@@ -29,6 +31,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
+    add_selection_flags(p)
     add_output_flags(p, json_help="print the written paths as JSON")
     p.set_defaults(func=run)
     return p
@@ -37,7 +40,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export a run's table; returns the exit code."""
     from curriculens.analysis.table import export_items, export_table
-    from curriculens.errors import StoreError
+    from curriculens.errors import ConfigError, StoreError
 
     src = Path(args.run)
     if not (src / "results.sqlite").exists() and src.suffix not in (".sqlite", ".db"):
@@ -47,8 +50,17 @@ def run(args: argparse.Namespace) -> int:
         )
     stem = "results" if args.what == "scores" else "items"
     out = Path(args.output) if args.output else src / f"{stem}.{args.format}"
-    write = export_table if args.what == "scores" else export_items
-    table, meta = write(src, out, fmt=args.format)
+    if args.what == "items" and (args.config is not None or args.all):
+        raise ConfigError("--config/--all select score rows; drop them with --what items.")
+    try:
+        if args.what == "scores":
+            table, meta = export_table(src, out, fmt=args.format, select=selection_of(args))
+        else:
+            table, meta = export_items(src, out, fmt=args.format)
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write {str(out)!r} ({e.strerror or e}); pass -o PATH on writable storage."
+        ) from None
     if args.json:
         print(json.dumps({"table": str(table), "metadata": str(meta)}))
     elif not args.quiet:

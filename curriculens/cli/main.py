@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 from curriculens import __version__
-from curriculens.errors import CurriculensError
+from curriculens.errors import CurriculensError, CurriculensWarning, MixedResultsNote
 
 #: command -> (module defining ``add_parser``, one-line help shown by ``curriculens --help``)
 COMMANDS = {
@@ -64,6 +66,27 @@ def _one_line_warnings(command: str) -> None:
     warnings.formatwarning = formatwarning
 
 
+@contextmanager
+def _notes(command: str):
+    """Print curriculens' warnings once each, as ``curriculens CMD: note: ...`` (which rows a
+    command read) or ``curriculens CMD: warning: ...``; other warnings pass through."""
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        other = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, CurriculensWarning):
+                return other(message, category, filename, lineno, file, line)
+            if str(message) not in shown:
+                shown.add(str(message))
+                what = "note" if issubclass(category, MixedResultsNote) else "warning"
+                print(f"curriculens {command}: {what}: {message}", file=sys.stderr)
+
+        warnings.simplefilter("always", CurriculensWarning)
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -78,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_format = warnings.formatwarning
     _one_line_warnings(args.command)
     try:
-        return int(args.func(args) or 0)
+        with _notes(args.command):
+            return int(args.func(args) or 0)
     except CurriculensError as e:
         print(f"curriculens {args.command}: error: {e}", file=sys.stderr)
         return 2

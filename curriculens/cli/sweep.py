@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from curriculens.checkpoints import CheckpointSeries
-from curriculens.cli._args import add_output_flags
+from curriculens.checkpoints import BadCheckpointWarning, CheckpointSeries, check_device
+from curriculens.cli._args import add_output_flags, int_at_least
 from curriculens.errors import ConfigError
 from curriculens.pipeline.run import SweepConfig, _unit, sweep
 from curriculens.store import Store
 
-_SERIES_KEYS = ("dir", "model", "revisions", "steps", "tokens_per_step", "dedupe")
+_SERIES_KEYS = ("dir", "model", "revisions", "steps", "tokens_per_step", "dedupe", "skip_bad")
 
 
 def _csv_list(text: str) -> list[str]:
@@ -27,11 +29,15 @@ def _csv_list(text: str) -> list[str]:
 
 def _csv_ints(text: str) -> list[int]:
     try:
-        return [int(t) for t in _csv_list(text)]
+        steps = [int(t) for t in _csv_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a comma-separated list of integers (e.g. --steps 0,512,4000)"
         ) from None
+    negative = [s for s in steps if s < 0]
+    if negative:
+        raise argparse.ArgumentTypeError(f"steps {negative} are negative; steps count from 0")
+    return steps
 
 
 # ---------------------------------------------------------------------------------- sweep
@@ -55,7 +61,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", help="Hugging Face repo id whose revisions to sweep")
     p.add_argument("--revisions", type=_csv_list, help="comma-separated revisions")
     p.add_argument("--steps", type=_csv_ints, help="comma-separated steps (Pythia step{N})")
-    p.add_argument("--tokens-per-step", type=int, help="tokens per optimizer step")
+    p.add_argument(
+        "--tokens-per-step",
+        type=int_at_least(1, "not a positive token count", " (e.g. --tokens-per-step 2048)"),
+        help="tokens per optimizer step",
+    )
     p.add_argument("--skills", type=_csv_list, help="comma-separated skills (default: toy suite)")
     p.add_argument("--examples", dest="n_examples", type=int, help="examples per skill")
     p.add_argument("--n-examples", dest="n_examples", type=int, help=argparse.SUPPRESS)
@@ -70,6 +80,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
     p.add_argument("--max-batch-tokens", type=int, help="cap on padded tokens per forward pass")
     p.add_argument("--no-dedupe", action="store_true", help="measure duplicate weights again")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip (and list) checkpoints that cannot be loaded instead of stopping",
+    )
     p.add_argument("--run", help="run name stored in every row (default: name of --out)")
     p.add_argument("--dry-run", action="store_true", help="list the work and exit")
     add_output_flags(p, json_help="print the finished sweep (or the --dry-run plan) as JSON")
@@ -126,6 +141,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
             series[key] = getattr(args, flag)
     if args.no_dedupe:
         series["dedupe"] = False
+    if args.skip_bad:
+        series["skip_bad"] = True
     for flag, key in (
         ("skills", "skills"),
         ("n_examples", "n_examples"),
@@ -165,7 +182,15 @@ def _build_series(series: dict) -> CheckpointSeries:
     dedupe = bool(series.get("dedupe", True))
     if "dir" in series:
         return CheckpointSeries.from_dir(
-            series["dir"], tokens_per_step=series.get("tokens_per_step"), dedupe=dedupe
+            series["dir"],
+            tokens_per_step=series.get("tokens_per_step"),
+            dedupe=dedupe,
+            skip_bad=bool(series.get("skip_bad", False)),
+        )
+    if series.get("skip_bad"):
+        raise ConfigError(
+            "--skip-bad applies to a checkpoint directory; hub revisions are loaded one at a "
+            "time during the sweep."
         )
     return CheckpointSeries.from_hub(
         series["model"],
@@ -180,7 +205,17 @@ def _build_config(sweep_cfg: dict, out: Path) -> SweepConfig:
     """Flags/TOML win; otherwise a run's saved config is reused so a resume needs no flags."""
     saved = out / "sweep_config.json"
     if saved.exists():
-        base = json.loads(saved.read_text())
+        try:
+            base = json.loads(saved.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise ConfigError(
+                f"Cannot read the saved sweep config {str(saved)!r} ({e}); fix or delete it and "
+                "give the settings as flags."
+            ) from None
+        if not isinstance(base, dict):
+            raise ConfigError(
+                f"The saved sweep config {str(saved)!r} is not a JSON object; fix or delete it."
+            )
         cfg = SweepConfig.from_dict(base)
         return replace(cfg, **_typed(sweep_cfg)) if sweep_cfg else cfg
     from curriculens.skills.builtin.toy import TOY_SKILLS
@@ -197,8 +232,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     series_cfg, sweep_cfg, top = _plan(args)
     out = Path(top["out"])
     config = _build_config(sweep_cfg, out)
-    series = _build_series(series_cfg)
     executor = top.get("executor", "local")
+    if executor == "local" and not args.dry_run:
+        check_device(config.device)  # before any checkpoint is loaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BadCheckpointWarning)  # listed below, one per line
+        series = _build_series(series_cfg)
+    for d in series.meta.get("skipped", []):
+        print(f"curriculens sweep: skipped {d['label']}: {d['reason']}", file=sys.stderr)
     if args.dry_run:
         text = dry_run_text(series, config, out, run=top.get("run"), executor=executor)
         print(json.dumps({"dry_run": True, "plan": text}) if args.json else text)
@@ -215,10 +256,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with Store(out, readonly=True) as s:
         n = s.count()
     store = out / "results.sqlite"
+    skipped = series.meta.get("skipped", [])
     if args.json:
-        print(json.dumps({"checkpoints": len(series), "rows": n, "store": str(store)}))
+        print(
+            json.dumps(
+                {"checkpoints": len(series), "rows": n, "store": str(store), "skipped": skipped}
+            )
+        )
     else:
         print(f"sweep finished: {len(series)} checkpoints, {n} rows in {store}")
+        if skipped:
+            print(f"skipped (--skip-bad): {', '.join(d['label'] for d in skipped)}")
     return 0
 
 
@@ -269,6 +317,8 @@ def dry_run_text(
         lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
     for d in series.meta.get("duplicates", []):
         lines.append(f"duplicate: {d['label']!r} has the weights of {d['same_as']!r}; skipped")
+    for d in series.meta.get("skipped", []):
+        lines.append(f"skipped (--skip-bad): {d['label']}: {d['reason']}")
     lines.append(
         "skills: " + ", ".join(f"{s.name}@{s.version}+{s.content_hash[:8]}" for s in skills)
     )

@@ -7,6 +7,7 @@ The same evaluation serves a live training loop through :class:`Tracker`.
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
 import json
@@ -24,6 +25,7 @@ from tqdm.auto import tqdm
 
 from curriculens.activations import (
     capture,
+    check_context,
     encode_skill,
     hook_layer,
     load_bridge,
@@ -31,10 +33,24 @@ from curriculens.activations import (
     resid_hooks,
     save_capture,
 )
-from curriculens.analysis.table import SKILLS_META_KEY, skill_metadata
+from curriculens.analysis.table import CONFIGS_META_KEY, SKILLS_META_KEY, skill_metadata
 from curriculens.behavior import score_behavior
-from curriculens.checkpoints import Checkpoint, CheckpointSeries, fingerprint, warn_duplicate
-from curriculens.errors import ConfigError, ProbeValidityWarning
+from curriculens.checkpoints import (
+    Checkpoint,
+    CheckpointSeries,
+    check_device,
+    fingerprint,
+    nonfinite_weights,
+    parse_device,
+    warn_duplicate,
+)
+from curriculens.errors import ConfigError, ProbeValidityWarning, StoreError, UnmeasurableWarning
+from curriculens.pipeline.unmeasured import (
+    context_length,
+    unmeasured_behavior,
+    unmeasured_probe,
+    unmeasured_rows,
+)
 from curriculens.probes import ProbeTask, fit_probe_tasks
 from curriculens.probes.mdl import mdl_online_codelength
 from curriculens.probes.splits import SPLIT_VERSION, ItemSet, draw_items
@@ -118,6 +134,7 @@ class SweepConfig:
             raise ConfigError(f"SweepConfig.memory_budget_mb = {v!r}; expected > 0 or None.")
         if self.cache_dir is not None:
             object.__setattr__(self, "cache_dir", str(self.cache_dir))
+        parse_device(self.device)  # the name only; availability is checked where it runs
 
     def to_dict(self) -> dict:
         """A JSON/TOML-ready dict (tuples as lists, ``None`` values left out)."""
@@ -143,15 +160,28 @@ class SweepConfig:
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
-    def probe_key(self) -> str:
+    def probe_settings(self) -> dict:
+        """Every setting a stored score depends on: examples, split, C, seed, hooks, MDL and the
+        control and split versions. Their hash (:meth:`probe_key`) keys every row."""
         d = {
-            k: v
+            k: list(v) if isinstance(v, tuple) else v
             for k, v in asdict(self).items()
             if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl")
         }
         d["control_version"] = _CONTROL_VERSION
         d["split_version"] = SPLIT_VERSION
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
+        return d
+
+    def probe_key(self) -> str:
+        """The ``probe_key`` of this sweep's rows and items: a hash of :meth:`probe_settings`.
+
+        >>> a = SweepConfig(skills=("facts",), n_examples=40)
+        >>> a.probe_key() == replace(a, batch_size=8).probe_key() != replace(a, n_examples=60).probe_key()
+        True
+        """
+        return hashlib.sha256(
+            json.dumps(self.probe_settings(), sort_keys=True).encode()
+        ).hexdigest()[:10]
 
 
 #: Bump when the control-task labelling changes, so stored units are recomputed.
@@ -289,17 +319,43 @@ def _measure(
     fp: str,
     progress: bool,
 ) -> list[tuple[str, list[Row]]]:
-    """Behavior and probe rows of each skill in ``todo`` on one model: ``[(unit, rows)]``."""
-    bridge = None
+    """Behavior and probe rows of each skill in ``todo`` on one model: ``[(unit, rows)]``.
+
+    A model with non-finite weights is not run: every score is NaN with the reason ("NaN
+    weights"). A hook whose activations, or a skill whose log-probabilities, are not finite
+    gets NaN scores with its reason too; nothing is carried over from another checkpoint.
+    """
     hooks = list(config.hooks) or resid_hooks(model.config.num_hidden_layers)
+    base = dict(
+        run=run,
+        checkpoint=checkpoint,
+        step=step,
+        tokens=tokens,
+        fingerprint=fp,
+        probe_key=config.probe_key(),
+    )
+    bad = nonfinite_weights(model)
+    if bad is not None:
+        warnings.warn(
+            f"checkpoint {checkpoint!r} (step {step}) has {bad[0]} (first in {bad[1]}); its "
+            "scores are stored as NaN with that reason.",
+            UnmeasurableWarning,
+            stacklevel=2,
+        )
+        return [(_unit(s, config), unmeasured_rows(s, hooks, base, bad[0])) for s in todo]
+    bridge = None
+    n_ctx = context_length(model)
     encoded, caps = [], []
     item_sets = []
     for skill in tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress):
         items = skill_items(skill, config)
         item_sets.append(items)
         enc = encode_skill(skill, list(items.examples), tokenizer)
+        check_context(enc, n_ctx)
         path = _cache_path(config, fp, skill, hooks)
-        cap = load_capture(path) if path is not None and path.exists() else None
+        cap = None
+        if path is not None and path.exists():
+            cap = load_capture(path, expect=(enc, hooks))
         if cap is None:
             if bridge is None:
                 bridge = load_bridge(model, tokenizer, device=config.device)
@@ -328,6 +384,7 @@ def _measure(
         for enc, cap, items in zip(encoded, caps, item_sets, strict=True)
         if enc.skill.probed
         for h in hooks
+        if np.isfinite(cap.acts[h]).all()  # else NaN with its reason, below
     ]
     # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
     # one worker with as many BLAS threads (benchmarks/README_probes.md)
@@ -336,7 +393,6 @@ def _measure(
     if tasks:
         fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
     results = {r.key: r for r in fitted}
-    base = dict(run=run, checkpoint=checkpoint, step=step, tokens=tokens, fingerprint=fp)
     units = []
     for enc, cap, items in zip(encoded, caps, item_sets, strict=True):
         sk = enc.skill
@@ -354,6 +410,8 @@ def _measure(
             )
             for m, v in score_behavior(enc, cap).items()
         ]
+        if not all(np.isfinite(lp).all() for lp in cap.token_logprob):
+            rows = unmeasured_behavior(sk, meta, "NaN logits")
         rows.append(
             Row(
                 **meta,
@@ -366,7 +424,10 @@ def _measure(
             )
         )
         for h in hooks if sk.probed else ():
-            r = results[(sk.name, h)]
+            r = results.get((sk.name, h))
+            if r is None:
+                rows += unmeasured_probe(meta, h, f"NaN activations at {h}")
+                continue
             lay = hook_layer(h)
             common = dict(meta, hook=h, layer=lay, metric="acc", n=r.n_test)
             rows.append(Row(**common, kind="probe", value=r.acc, items=r.correct))
@@ -435,6 +496,13 @@ def _snapshot_skills(store: Store, names: Sequence[str]) -> None:
     store.set_meta(SKILLS_META_KEY, snap)
 
 
+def _snapshot_config(store: Store, config: SweepConfig) -> None:
+    """Record what this sweep's ``probe_key`` stands for under the ``configs`` meta key."""
+    known = dict(store.get_meta(CONFIGS_META_KEY) or {})
+    known[config.probe_key()] = config.probe_settings()
+    store.set_meta(CONFIGS_META_KEY, known)
+
+
 def sweep(
     series: CheckpointSeries | str | Path,
     out: str | Path,
@@ -468,53 +536,79 @@ def sweep(
 
     >>> cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
     """
-    from curriculens.pipeline.executors import check_executor, map_unordered
+    from curriculens.pipeline.executors import check_executor
     from curriculens.skills.builtin.toy import TOY_SKILLS
 
     check_executor(executor)
-    if not isinstance(series, CheckpointSeries):
-        series = CheckpointSeries.from_dir(series)
     config = config or SweepConfig(skills=tuple(skills or TOY_SKILLS))
+    if executor == "local":
+        check_device(config.device)  # before any checkpoint is loaded
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is an existing file; give a directory path.")
     run = run or out.resolve().name
     torch.set_num_threads(config.threads)
+    try:
+        with _young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
+            if not isinstance(series, CheckpointSeries):
+                series = CheckpointSeries.from_dir(series)
+            _sweep_into(store, series, out, config, run, progress, executor)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise StoreError(
+            f"The disk is full: cannot write {e.filename or str(out)!r} ({e.strerror}). Every "
+            f"finished unit is kept in {str(out / 'results.sqlite')!r}; free some space and "
+            "re-run the same command to resume."
+        ) from None
+    return out
+
+
+def _sweep_into(
+    store: Store,
+    series: CheckpointSeries,
+    out: Path,
+    config: SweepConfig,
+    run: str,
+    progress: bool,
+    executor: str,
+) -> None:
+    from curriculens.pipeline.executors import map_unordered
+
     t0 = time.perf_counter()
     seen: dict[str, str] = {}
-    with _young_heap(), Store(out) as store:
-        (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-        store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
-        _snapshot_skills(store, config.skills)
-        _plan_items(store, run, config)
-        done = store.done_units_by_fingerprint(run)
-        todo = _unfinished(series, config, done, seen)
-        bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
-        bar.update(len(series) - len(todo))
-        if executor == "local":
-            for ck in todo:
-                bar.set_postfix(ckpt=ck.label)
-                _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
-                bar.update()
-        else:
-            gpus = 1 if str(config.device).startswith("cuda") else 0
-            results = map_unordered(
-                _measure_task, todo, executor=executor, args=(config, run, done), num_gpus=gpus
-            )
-            for i, (fp, measured) in results:
-                ck = todo[i]
-                bar.set_postfix(ckpt=ck.label)
-                key = _dedupe_key(ck.label, fp, seen, series.dedupe)
-                if key is not None:
-                    for unit, rows in measured:
-                        if key != fp:
-                            rows = [replace(r, fingerprint=key) for r in rows]
-                        store.write_unit(run, key, unit, ck.label, rows)
-                bar.update()
-        bar.close()
-        store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
-        _warn_leaky(store, config)
-    return out
+    (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
+    _snapshot_skills(store, config.skills)
+    _snapshot_config(store, config)
+    _plan_items(store, run, config)
+    done = store.done_units_by_fingerprint(run)
+    todo = _unfinished(series, config, done, seen)
+    bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
+    bar.update(len(series) - len(todo))
+    if executor == "local":
+        for ck in todo:
+            bar.set_postfix(ckpt=ck.label)
+            _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
+            bar.update()
+    else:
+        gpus = 1 if str(config.device).startswith("cuda") else 0
+        results = map_unordered(
+            _measure_task, todo, executor=executor, args=(config, run, done), num_gpus=gpus
+        )
+        for i, (fp, measured) in results:
+            ck = todo[i]
+            bar.set_postfix(ckpt=ck.label)
+            key = _dedupe_key(ck.label, fp, seen, series.dedupe)
+            if key is not None:
+                for unit, rows in measured:
+                    if key != fp:
+                        rows = [replace(r, fingerprint=key) for r in rows]
+                    store.write_unit(run, key, unit, ck.label, rows)
+            bar.update()
+    bar.close()
+    store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
+    _warn_leaky(store, config)
 
 
 def _warn_leaky(store: Store, config: SweepConfig) -> None:

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 from curriculens.analysis.consistency import (
@@ -22,7 +23,8 @@ from curriculens.analysis.consistency import (
 from curriculens.analysis.curriculum import SkillEmergence, curriculum
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import lead_lag
-from curriculens.analysis.table import load_table, skill_info
+from curriculens.analysis.table import Selection, load_table, selecting, skill_info
+from curriculens.errors import ConfigError
 from curriculens.reporting.formatting import format_tokens, layer_name
 from curriculens.reporting.plots import (
     plot_behavior,
@@ -46,7 +48,24 @@ def _interval(ci) -> str:
     return f" [{lo}, {hi}]"
 
 
-def _curriculum_table(emergence: list[SkillEmergence], cis: dict) -> list[list[str]]:
+def _unmeasurable(df, skill: str, kinds: tuple[str, ...]) -> str | None:
+    """"not measurable (REASON at step N)" when the skill's last checkpoint has no value of
+    ``kinds`` (NaN weights or activations), else None: a final value is never carried over
+    from an earlier checkpoint."""
+    if "reason" not in df.columns:
+        return None
+    mine = df[(df.skill == skill) & df.kind.isin(kinds)]
+    if mine.empty:
+        return None
+    last = mine[mine.tokens == mine.tokens.max()]
+    if last.value.notna().any():
+        return None
+    reasons = last.reason.dropna()
+    reason = str(reasons.iloc[0]) if len(reasons) else "no value"
+    return f"not measurable ({reason} at step {int(last.step.max())})"
+
+
+def _curriculum_table(emergence: list[SkillEmergence], cis: dict, df=None) -> list[list[str]]:
     rows = [
         [
             "#",
@@ -68,18 +87,20 @@ def _curriculum_table(emergence: list[SkillEmergence], cis: dict) -> list[list[s
             probe = "decodable at init" if e.probe_step0 >= 0.8 else "not decodable"
         else:
             probe = "not emerged"
+        gone_b = None if df is None else _unmeasurable(df, e.skill, ("behavior",))
+        gone_p = None if df is None else _unmeasurable(df, e.skill, ("probe",))
         rows.append(
             [
                 str(i) if e.emerged else "–",
                 e.skill,
                 e.family + (f" ({'+'.join(e.components)})" if e.components else ""),
                 e.metric,
-                f"{e.behavior_final:.2f}",
+                gone_b or f"{e.behavior_final:.2f}",
                 _tok(e.behavior_tokens) + _interval(cis.get(e.skill)),
                 probe,
-                f"{e.probe_step0:.2f} → {e.probe_final:.2f}",
-                layer_name(e.probe_layer),
-                f"{e.selectivity_final:+.2f}",
+                f"{e.probe_step0:.2f} → " + (gone_p or f"{e.probe_final:.2f}"),
+                "–" if gone_p else layer_name(e.probe_layer),
+                "–" if gone_p else f"{e.selectivity_final:+.2f}",
             ]
         )
     return rows
@@ -180,13 +201,43 @@ def write_report(
     fraction: float = 0.9,
     n_boot: int = 200,
     seed: int = 0,
+    out: str | Path | None = None,
+    select: Selection | None = None,
 ) -> Path:
-    """Write ``RUN/report.html``, ``RUN/report.md`` and ``RUN/figures/*.png``; return the HTML path.
+    """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out`` (default: the run
+    directory); return the HTML path.
+
+    The report shows the run's current results (``select`` picks another configuration, see
+    :mod:`curriculens.analysis.table`).
 
     >>> write_report("runs/demo")  # doctest: +SKIP
     PosixPath('runs/demo/report.html')
     """
     run = Path(run)
+    if select is not None and select.all:
+        raise ConfigError(
+            "The report pools the runs of a store, so it shows one configuration at a time; "
+            "pass --config KEY (Selection(config=KEY)) instead of --all."
+        )
+    with selecting(select) if select is not None else nullcontext():
+        return _write_report(
+            run, Path(out) if out is not None else run, threshold, fraction, n_boot, seed
+        )
+
+
+def _write_report(
+    run: Path, dest: Path, threshold: float, fraction: float, n_boot: int, seed: int
+) -> Path:
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        probe = dest / ".report-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(
+            f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass --out DIR "
+            "on writable storage."
+        ) from None
     a = analyze(run, threshold=threshold, fraction=fraction, n_boot=n_boot, seed=seed)
     df, emergence, runs = a["df"], a["emergence"], a["runs"]
     first_cis = a["cis"].get(runs[0], {}) if len(runs) == 1 else {}
@@ -202,7 +253,7 @@ def write_report(
         figs["leadlag"] = plot_lead_lag(gain)
     if a["consistency"] is not None:
         figs["consistency"] = plot_consistency(a["consistency"])
-    fig_dir = run / "figures"
+    fig_dir = dest / "figures"
     fig_dir.mkdir(exist_ok=True)
     pngs = {}
     for name, fig in figs.items():
@@ -226,7 +277,7 @@ def write_report(
         "draws).",
     ]
     sections: list[tuple[str, list[list[str]], str]] = [
-        ("Curriculum", _curriculum_table(emergence, first_cis), ""),
+        ("Curriculum", _curriculum_table(emergence, first_cis, df), ""),
     ]
     if a["baselines"]:
         sections.append(
@@ -287,8 +338,8 @@ def write_report(
             )
         )
     meta = _run_meta(run)
-    _write_md(run, summary, sections, pngs, meta)
-    out = run / "report.html"
+    _write_md(dest, summary, sections, pngs, meta, name=run.name)
+    out = dest / "report.html"
     out.write_text(_html(run.name, summary, sections, pngs, meta))
     return out
 
@@ -297,16 +348,21 @@ def _r(x: float | None) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def _write_md(run: Path, summary, sections, pngs, meta) -> None:
-    md = [f"# Curriculum report: {run.name}", "", *[f"- {s}" for s in summary]]
+def _md(text: str) -> str:
+    """Text for Markdown: HTML in names is shown, never rendered (and ``|`` keeps tables)."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
+
+
+def _write_md(dest: Path, summary, sections, pngs, meta, *, name: str) -> None:
+    md = [f"# Curriculum report: {_md(name)}", "", *[f"- {_md(s)}" for s in summary]]
     for title, rows, note in sections:
-        md += ["", f"## {title}", ""] + ([note, ""] if note else [])
-        md += ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-        md += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        md += ["", f"## {_md(title)}", ""] + ([_md(note), ""] if note else [])
+        md += ["| " + " | ".join(map(_md, rows[0])) + " |", "|" + "---|" * len(rows[0])]
+        md += ["| " + " | ".join(map(_md, r)) + " |" for r in rows[1:]]
     md += ["", "## Figures", "", *[f"![{n}](figures/{n}.png)" for n in pngs]]
     if meta:
         md += ["", "## Run", "", "```json", json.dumps(meta, indent=1), "```"]
-    (run / "report.md").write_text("\n".join(md) + "\n")
+    (dest / "report.md").write_text("\n".join(md) + "\n")
 
 
 def _html(name: str, summary, sections, pngs, meta) -> str:

@@ -239,8 +239,17 @@ def test_changed_probe_config_refits_from_the_activation_cache(
     sweep(series, out, config=replace(cfg, probe_C=0.1), run="r", progress=False)
     assert len(calls) == 3 and all(todo == SKILLS for _, todo in calls)  # every unit refit
     rows = _table(out)
-    beh = [r for r in rows if r["kind"] == "behavior"]
-    assert beh == [r for r in _table(reference) if r["kind"] == "behavior"]
+    # the new C's rows sit beside the old ones, which are untouched
+    assert [r for r in rows if r["probe_key"] == cfg.probe_key()] == _table(reference)
+    new_key = replace(cfg, probe_C=0.1).probe_key()
+    assert new_key != cfg.probe_key() and {r["probe_key"] for r in rows} == {cfg.probe_key(), new_key}
+
+    def behavior(rows):
+        return sorted(
+            (json.dumps(dict(r, probe_key=""), sort_keys=True) for r in rows if r["kind"] == "behavior")
+        )
+
+    assert behavior(r for r in rows if r["probe_key"] == new_key) == behavior(_table(reference))
     # batching, devices and caching are not part of the unit key: nothing left to do
     calls.clear()
     sweep(series, out, config=replace(cfg, probe_C=0.1, batch_size=7), run="r", progress=False)
