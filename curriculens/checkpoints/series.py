@@ -4,27 +4,31 @@ A series comes from one of three sources: a directory of Hugging Face checkpoint
 (``save_pretrained``, e.g. the built-in trainer's ``checkpoints/``), a directory of state-dict files
 beside one ``config.json`` and tokenizer (``model_{step}.pt``, ``step{N}.safetensors``,
 ``ckpt_{N}.pt``), or revisions of a Hugging Face Hub repository (Pythia ``step{N}``, OLMo
-``stage1-step{N}-tokens{M}B``). Weights load through safetensors or
-``torch.load(weights_only=True)`` only, so a checkpoint can never run code. Identical weights
-under two labels are reported as duplicates and measured once.
+``stage1-step{N}-tokens{M}B``). Identical weights under two labels are reported as duplicates
+and measured once; a folder that looks like a checkpoint but cannot be measured is an error, or a
+listed skip with ``skip_bad=True``.
 """
 
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
-import pickle
 import re
 import warnings
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from curriculens.checkpoints.weights import (
+    _check_loading_info,
+    _load_state_into,
+    _load_tokenizer,
+    check_device,
+    fingerprint,
+    read_state_dict,
+)
 from curriculens.errors import CheckpointError, ConfigError, CurriculensWarning
 
 _STEP_PATTERNS = (
@@ -167,232 +171,6 @@ class Checkpoint:
                 "reachable or cached when HF_HUB_OFFLINE=1."
             ) from e
         return model, _load_tokenizer(self.repo, self.label, revision=self.revision)
-
-
-#: Files of which a saved tokenizer has at least one.
-_TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "vocab.json",
-    "vocab.txt",
-    "tokenizer.model",
-    "spiece.model",
-)
-
-
-def _load_tokenizer(where: str, label: str, revision: str | None = None):
-    from transformers import AutoTokenizer
-
-    if Path(where).is_dir() and not any((Path(where) / f).exists() for f in _TOKENIZER_FILES):
-        raise CheckpointError(
-            f"Checkpoint {label!r}: no tokenizer in {where!r} (none of "
-            f"{', '.join(_TOKENIZER_FILES[:3])}, ...). Save the tokenizer the model was trained "
-            "with beside it: tokenizer.save_pretrained(folder)."
-        )
-    try:
-        return AutoTokenizer.from_pretrained(where, revision=revision)
-    except Exception as e:
-        raise CheckpointError(
-            f"Checkpoint {label!r}: no usable tokenizer in {where!r} ({e}); save the tokenizer "
-            "beside the weights (tokenizer.save_pretrained)."
-        ) from e
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from ``.safetensors`` or a ``torch.save`` file without running code.
-
-    ``.pt``/``.pth``/``.bin`` files load with ``torch.load(weights_only=True)``: a pickle that
-    would call anything beyond tensor reconstruction is refused. A ``{"state_dict": ...}`` or
-    ``{"model": ...}`` wrapper is unwrapped.
-
-    Raises:
-        CheckpointError: The file is missing, corrupt, or unsafe to unpickle.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"State-dict file {str(path)!r} does not exist.")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(
-                f"State-dict file {str(path)!r} is corrupt or not safetensors ({e}); re-save "
-                "it with safetensors.torch.save_file."
-            ) from e
-    else:
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise CheckpointError(
-                f"Refused to load {str(path)!r}: its pickle would run code beyond rebuilding "
-                f"tensors ({str(e).splitlines()[0][:200]}). curriculens only loads weights "
-                "(torch.load(weights_only=True)); convert the checkpoint to safetensors in a "
-                "process you trust."
-            ) from e
-        except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-            raise CheckpointError(
-                f"State-dict file {str(path)!r} is corrupt or truncated ({type(e).__name__}: "
-                f"{e}); re-save it with torch.save(model.state_dict(), path)."
-            ) from e
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(
-            f"{str(path)!r} does not hold a state dict (a mapping of names to tensors); got "
-            f"{type(state).__name__}. Save one with torch.save(model.state_dict(), path)."
-        )
-    return state
-
-
-def _check_loading_info(info: dict, *, label: str, where) -> None:
-    """A checkpoint is measured only as it was trained: no weight may be missing (transformers
-    would fill it with random values), unexpected or of another shape."""
-    missing = sorted(info.get("missing_keys") or [])
-    unexpected = sorted(info.get("unexpected_keys") or [])
-    mismatched = sorted(str(k) for k in info.get("mismatched_keys") or [])
-    if missing or unexpected or mismatched:
-        parts = []
-        for what, keys in (
-            ("missing", missing),
-            ("unexpected", unexpected),
-            ("of another shape", mismatched),
-        ):
-            if keys:
-                more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
-                parts.append(f"{what}: {', '.join(map(str, keys[:3]))}{more}")
-        raise CheckpointError(
-            f"Checkpoint {label!r} at {str(where)!r}: its weights do not match its config.json "
-            f"({'; '.join(parts)}). Missing weights would be filled with random values, so it is "
-            "not measured. Put the config.json of the model that wrote these weights beside them."
-        )
-
-
-def _renamed(model, state: dict) -> dict:
-    """``state`` with the key renames transformers applies when loading (e.g. GPT-NeoX's saved
-    ``embed_out.*`` is ``lm_head.*`` in transformers 5), so save_pretrained's own
-    ``model.safetensors`` loads in the state-dict layout too."""
-    expected = set(model.state_dict())
-    if set(state) <= expected:
-        return state
-    try:
-        from transformers.conversion_mapping import get_model_conversion_mapping
-
-        rules = [
-            (re.compile(src), w.target_patterns[0])
-            for w in get_model_conversion_mapping(model)
-            if type(w).__name__ == "WeightRenaming" and len(w.target_patterns) == 1
-            for src in w.source_patterns
-        ]
-    except Exception:  # an older or newer transformers: compare the keys as they are
-        return state
-    out = {}
-    for k, v in state.items():
-        if k not in expected:
-            for pat, target in rules:
-                new = pat.sub(target, k)
-                if new != k and new in expected and new not in state:
-                    k = new
-                    break
-        out[k] = v
-    return out
-
-
-def _load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
-    state = _renamed(model, state)
-    expected = model.state_dict()
-    shape_bad = [
-        f"{k}: file {tuple(v.shape)} vs config {tuple(expected[k].shape)}"
-        for k, v in state.items()
-        if k in expected and tuple(v.shape) != tuple(expected[k].shape)
-    ]
-    missing = sorted(set(expected) - set(state))
-    tied = {k for k in missing if _is_tied(model, k)}
-    missing = [k for k in missing if k not in tied]
-    unexpected = sorted(set(state) - set(expected))
-    if shape_bad or missing or unexpected:
-        parts = []
-        if shape_bad:
-            parts.append(f"shape mismatch {shape_bad[:3]}")
-        if missing:
-            parts.append(f"missing {missing[:3]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:3]}")
-        raise CheckpointError(
-            f"Checkpoint {label!r}: state dict {str(weights)!r} does not match config.json "
-            f"({'; '.join(parts)}). Put the config of the model that wrote these weights beside "
-            "them."
-        )
-    model.load_state_dict(state, strict=False)
-    if tied:
-        model.tie_weights()
-
-
-def _is_tied(model, key: str) -> bool:
-    out = model.get_output_embeddings()
-    return bool(
-        getattr(model.config, "tie_word_embeddings", False)
-        and out is not None
-        and key.endswith("weight")
-        and out.weight is model.get_input_embeddings().weight
-    )
-
-
-def parse_device(device: str) -> torch.device:
-    """``torch.device(device)``, or :class:`ConfigError` naming the value and what is allowed."""
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ConfigError(
-            f"device {device!r} is not a torch device; expected 'cpu', 'cuda', 'cuda:1' or "
-            "'mps'."
-        ) from None
-
-
-def check_device(device: str) -> None:
-    """Raise :class:`ConfigError` before anything loads when ``device`` is not usable here."""
-    d = parse_device(device)
-    if d.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"device {device!r}: CUDA is not available on this machine (torch "
-                f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); use "
-                "--device cpu, or run where a CUDA GPU is visible."
-            )
-        n = torch.cuda.device_count()
-        if d.index is not None and d.index >= n:
-            raise ConfigError(
-                f"device {device!r}: this machine has {n} CUDA device(s) (cuda:0 to "
-                f"cuda:{n - 1}); pick one of them."
-            )
-    elif d.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device {device!r}: MPS is not available here; use --device cpu.")
-    elif d.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'mps'.")
-
-
-def nonfinite_weights(model: torch.nn.Module) -> tuple[str, str] | None:
-    """``("NaN weights" | "inf weights", first parameter name)``, or None if all are finite."""
-    for name, t in model.state_dict().items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            return ("NaN weights" if bool(torch.isnan(t).any()) else "inf weights"), name
-    return None
-
-
-def fingerprint(model: torch.nn.Module) -> str:
-    """A hash over a model's parameters (names, shapes, dtypes and values).
-
-    Two checkpoints with the same fingerprint hold identical weights.
-    """
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def parse_step(label: str) -> int | None:

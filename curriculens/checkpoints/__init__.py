@@ -1,0 +1,48 @@
+"""Checkpoint series: an ordered list of checkpoints (label, step, tokens seen, weight fingerprint).
+
+A series comes from one of three sources: a directory of Hugging Face checkpoint folders
+(``save_pretrained``, e.g. the built-in trainer's ``checkpoints/``), a directory of state-dict files
+beside one ``config.json`` and tokenizer (``model_{step}.pt``, ``step{N}.safetensors``,
+``ckpt_{N}.pt``), or revisions of a Hugging Face Hub repository (Pythia ``step{N}``, OLMo
+``stage1-step{N}-tokens{M}B``). Weights load through safetensors or
+``torch.load(weights_only=True)`` only, so a checkpoint can never run code, and only as they
+were trained (a missing or unexpected weight is an error). Identical weights under two labels
+are reported as duplicates and measured once.
+
+:mod:`~curriculens.checkpoints.series` holds the series, :mod:`~curriculens.checkpoints.weights`
+the loading, device checks and fingerprints; this package re-exports both.
+"""
+
+from curriculens.checkpoints.series import (
+    PYTHIA_TOKENS_PER_STEP,
+    BadCheckpointWarning,
+    Checkpoint,
+    CheckpointSeries,
+    DuplicateCheckpointWarning,
+    parse_step,
+    parse_tokens,
+    warn_duplicate,
+)
+from curriculens.checkpoints.weights import (
+    check_device,
+    fingerprint,
+    nonfinite_weights,
+    parse_device,
+    read_state_dict,
+)
+
+__all__ = [
+    "PYTHIA_TOKENS_PER_STEP",
+    "BadCheckpointWarning",
+    "Checkpoint",
+    "CheckpointSeries",
+    "DuplicateCheckpointWarning",
+    "check_device",
+    "fingerprint",
+    "nonfinite_weights",
+    "parse_device",
+    "parse_step",
+    "parse_tokens",
+    "read_state_dict",
+    "warn_duplicate",
+]
