@@ -205,7 +205,9 @@ def capture(
         pos = torch.from_numpy(encoded.read_pos[idx][keep])
         owners = encoded.owner[idx][keep]
 
-        def gather(act, hook, name, rows=rows, pos=pos, owners=owners, n=len(idx), length=L):
+        n_rows = len(idx)
+
+        def gather(act, hook, name, rows=rows, pos=pos, owners=owners, n=n_rows, length=L):
             # keyed by the requested name: aliases such as hook_embed fire as embed.hook_out
             if act.ndim != 3 or tuple(act.shape[:2]) != (n, length):
                 raise HookNameError(
@@ -315,9 +317,12 @@ def load_capture(
     if "sha256" in meta and meta["sha256"] != _digest(t):
         raise _bad_cache(path, "its contents changed after it was written (checksum mismatch)")
     lens = t["lens"].astype(np.int64)
-    if lens.ndim != 1 or (lens < 0).any() or int(lens.sum()) != len(t["token_logprob"]) or len(
-        t["token_correct"]
-    ) != len(t["token_logprob"]):
+    if (
+        lens.ndim != 1
+        or (lens < 0).any()
+        or int(lens.sum()) != len(t["token_logprob"])
+        or len(t["token_correct"]) != len(t["token_logprob"])
+    ):
         raise _bad_cache(path, "inconsistent: its token counts do not add up")
     acts = {k[len("acts/") :]: v for k, v in t.items() if k.startswith("acts/")}
     if expect is not None:

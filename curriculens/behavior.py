@@ -13,7 +13,6 @@ import numpy as np
 
 from curriculens.activations import Capture, EncodedSkill
 
-
 #: The metrics :func:`score_behavior` returns, per skill format.
 METRICS = {
     "continuation": ("logprob", "exact_match", "token_acc"),

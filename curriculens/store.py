@@ -156,6 +156,7 @@ class Store:
         self.path = p
         self.readonly = readonly
         self.conn: sqlite3.Connection | None = None
+        self._closed = False
         self._lock: WriteLock | None = None
         self._file: tuple[int, int] | None = None
         try:
@@ -283,7 +284,7 @@ class Store:
 
     def close(self) -> None:
         """Close the connection and release the lock (safe to call twice)."""
-        if self.conn is not None:
+        if self.conn is not None and not self._closed:
             if not self.readonly and self._file is not None and self._same_file():
                 # leave a single file (no -wal/-shm), readable later on read-only storage
                 try:
@@ -292,7 +293,7 @@ class Store:
                 except sqlite3.Error:
                     pass  # a reader has it open: it stays in WAL mode
             self.conn.close()
-            self.conn = None
+        self._closed = True
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -449,7 +450,7 @@ class Store:
     def _score_columns_safe(self) -> list[str]:
         return [r[1] for r in self._query("PRAGMA table_info(scores)")]
 
-    def keys(self) -> list[dict]:
+    def groups(self) -> list[dict]:
         """Each distinct (run, probe_key, skill, skill_hash) with its number of rows."""
         have = set(self._score_columns_safe())
         if not have:
@@ -459,7 +460,8 @@ class Store:
             f"SELECT run, {key}, skill, skill_hash, COUNT(*) FROM scores "
             "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
         )
-        return [dict(zip(("run", "probe_key", "skill", "skill_hash", "rows"), r)) for r in rows]
+        names = ("run", "probe_key", "skill", "skill_hash", "rows")
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     def count(self) -> int:
         """Number of score rows."""

@@ -122,9 +122,10 @@ class WriteLock:
         if self.fd is None:
             return
         try:
-            if _names(self.fd, self.path) and (_read_path(self.path) or {}).get(
-                "token"
-            ) == self.owner["token"]:
+            if (
+                _names(self.fd, self.path)
+                and (_read_path(self.path) or {}).get("token") == self.owner["token"]
+            ):
                 self.path.unlink(missing_ok=True)
         except OSError:
             pass

@@ -7,12 +7,12 @@ swept) and :func:`export_table` (CSV or Parquet plus metadata JSON).
 **The current results.** A store keeps every value it ever measured: rows of an older probe
 configuration or an older version of a skill stay beside the new ones. By default every reader
 here returns only the *current* results of each run: the rows of the run's current configuration
-(the ``probe_key`` of its latest sweep, a hash of every setting a score depends on) and of each skill's current content hash (the run's skill
-snapshot). When a run holds other rows, one line says so (a :class:`MixedResultsNote` warning)
-and names the way to read them: ``Selection(config=KEY)`` (``--config KEY``) or
-``Selection(all=True)`` (``--all``). Rows of different configurations or skill versions are never
-averaged: under ``all=True`` each one is read as its own run (``run@probe_key``) and skill
-(``skill@hash``).
+(the ``probe_key`` of its latest sweep, a hash of every setting a score depends on) and of each
+skill's current content hash (the run's skill snapshot). When a run holds other rows, one line
+says so (a :class:`MixedResultsNote` warning) and names the way to read them:
+``Selection(config=KEY)`` (``--config KEY``) or ``Selection(all=True)`` (``--all``). Rows of
+different configurations or skill versions are never averaged: under ``all=True`` each one is
+read as its own run (``run@probe_key``) and skill (``skill@hash``).
 
 The sweep stores each swept skill's metadata (:func:`skill_metadata`) in the store's ``skills``
 meta key, so a run can be analysed without the skill being registered. Runs written before
@@ -73,9 +73,12 @@ class Selection:
     all: bool = False
 
 
+_CURRENT = Selection()
 _SELECTION: contextvars.ContextVar[Selection] = contextvars.ContextVar(
-    "curriculens_selection", default=Selection()
+    "curriculens_selection", default=_CURRENT
 )
+#: Settings a configuration is described by in the one-line note.
+_SHOWN = ("n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl")
 
 
 @contextmanager
@@ -149,7 +152,7 @@ def current_keys(
     """
     meta = store.meta()
     by_run: dict[str, list[dict]] = {}
-    for k in store.keys():
+    for k in store.groups():
         by_run.setdefault(k["run"], []).append(k)
     keep: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     notes = []
@@ -227,18 +230,15 @@ def _describe(config: str, meta: Mapping) -> str:
     settings = (meta.get(CONFIGS_META_KEY) or {}).get(config)
     if not settings:
         return repr(config) if config else "'' (imported or unrecorded)"
-    shown = ", ".join(
-        f"{k}={v}" for k, v in settings.items() if k in ("n_examples", "train_frac", "probe_C", "seed")
-    )
+    shown = ", ".join(f"{k}={settings[k]}" for k in _SHOWN if k in settings)
     return f"{config} ({shown})"
 
 
 def _note(run: str, config: str, others: list[str], old_skills: list[str], meta) -> str:
     parts = []
     if others:
-        parts.append(
-            f"{len(others)} other configuration(s) ({'; '.join(_describe(c, meta) for c in others)})"
-        )
+        described = "; ".join(_describe(c, meta) for c in others)
+        parts.append(f"{len(others)} other configuration(s) ({described})")
     if old_skills:
         parts.append(f"older versions of skill(s) {', '.join(old_skills)}")
     return (
@@ -281,7 +281,8 @@ def read_items(
 
     By default only the items of each run's current results are returned (its current probe
     settings and each skill's current version, as :func:`read_rows` defines them);
-    ``all_settings=True`` returns every stored set. Columns: :data:`~curriculens.store.ITEM_COLUMNS`.
+    ``all_settings=True`` returns every stored set. Columns:
+    :data:`~curriculens.store.ITEM_COLUMNS`.
     """
     select = Selection(all=True) if all_settings else (select or _SELECTION.get())
     if isinstance(source, Store):

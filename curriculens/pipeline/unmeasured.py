@@ -22,9 +22,7 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
     ``base`` holds the checkpoint's columns (run, checkpoint, step, tokens, fingerprint,
     probe_key).
     """
-    meta = dict(
-        base, skill=skill.name, skill_version=skill.version, skill_hash=skill.content_hash
-    )
+    meta = dict(base, skill=skill.name, skill_version=skill.version, skill_hash=skill.content_hash)
     rows = unmeasured_behavior(skill, meta, reason)
     rows.append(
         Row(

@@ -49,9 +49,9 @@ def _interval(ci) -> str:
 
 
 def _unmeasurable(df, skill: str, kinds: tuple[str, ...]) -> str | None:
-    """"not measurable (REASON at step N)" when the skill's last checkpoint has no value of
-    ``kinds`` (NaN weights or activations), else None: a final value is never carried over
-    from an earlier checkpoint."""
+    """The text 'not measurable (REASON at step N)' when the skill's last checkpoint has no
+    value of ``kinds`` (NaN weights or activations), else None: a final value is never carried
+    over from an earlier checkpoint."""
     if "reason" not in df.columns:
         return None
     mine = df[(df.skill == skill) & df.kind.isin(kinds)]

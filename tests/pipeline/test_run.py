@@ -242,11 +242,16 @@ def test_changed_probe_config_refits_from_the_activation_cache(
     # the new C's rows sit beside the old ones, which are untouched
     assert [r for r in rows if r["probe_key"] == cfg.probe_key()] == _table(reference)
     new_key = replace(cfg, probe_C=0.1).probe_key()
-    assert new_key != cfg.probe_key() and {r["probe_key"] for r in rows} == {cfg.probe_key(), new_key}
+    assert new_key != cfg.probe_key() and {r["probe_key"] for r in rows} == {
+        cfg.probe_key(),
+        new_key,
+    }
 
     def behavior(rows):
         return sorted(
-            (json.dumps(dict(r, probe_key=""), sort_keys=True) for r in rows if r["kind"] == "behavior")
+            json.dumps(dict(r, probe_key=""), sort_keys=True)
+            for r in rows
+            if r["kind"] == "behavior"
         )
 
     assert behavior(r for r in rows if r["probe_key"] == new_key) == behavior(_table(reference))
