@@ -528,6 +528,6 @@ def _as_tuple(r: Row) -> tuple:
         r.metric,
         value,
         int(r.n),
-        r.reason,
+        r.reason if value is None else None,  # a reason says why a value is missing
         items,
     )

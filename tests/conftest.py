@@ -118,3 +118,31 @@ def tiny_model_dir(tmp_path_factory, bpe_tokenizer):
     GPTNeoXForCausalLM(config).save_pretrained(path)
     bpe_tokenizer.save_pretrained(path)
     return path
+
+
+def write_toy_series(root, seeds=(0, 1, 2), d_model: int = 32):
+    """Save one tiny toy-world GPT-NeoX per seed as ``root/step{10 i}`` (save_pretrained, toy
+    tokenizer, curriculens_checkpoint.json with 640 tokens per 10 steps); returns ``root``."""
+    import json
+
+    from curriculens.toy.corpus import build_toy_tokenizer
+    from curriculens.toy.trainer import TrainConfig, build_model
+
+    tok = build_toy_tokenizer()
+    for i, seed in enumerate(seeds):
+        shape = dict(n_layers=2, d_model=d_model, n_heads=2, d_mlp=2 * d_model)
+        m = build_model(TrainConfig(**shape, seed=seed), len(tok))
+        d = root / f"step{i * 10}"
+        m.save_pretrained(d)
+        tok.save_pretrained(d)
+        (d / "curriculens_checkpoint.json").write_text(
+            json.dumps({"step": i * 10, "tokens": i * 640})
+        )
+    return root
+
+
+@pytest.fixture(scope="session")
+def toy_series(tmp_path_factory):
+    """Three tiny toy-world checkpoints (steps 0, 10, 20) in ``.../checkpoints``; read-only use
+    (copy it before changing anything)."""
+    return write_toy_series(tmp_path_factory.mktemp("toy_series") / "checkpoints")

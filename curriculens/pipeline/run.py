@@ -305,7 +305,7 @@ def _measure(
                 rows += unmeasured_probe(meta, h, f"NaN activations at {h}")
                 continue
             lay = hook_layer(h)
-            common = dict(meta, hook=h, layer=lay, metric="acc", n=r.n_test)
+            common = dict(meta, hook=h, layer=lay, metric="acc", n=r.n_test, reason=r.failure)
             rows.append(Row(**common, kind="probe", value=r.acc, items=r.correct))
             rows.append(Row(**common, kind="control", value=r.control_acc, items=r.control_correct))
             rows.append(Row(**dict(common, metric="majority"), kind="baseline", value=r.majority))

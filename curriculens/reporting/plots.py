@@ -77,7 +77,7 @@ def plot_probe_heatmaps(df: pd.DataFrame, skills: Sequence[str] | None = None, *
         fig = axes[0].figure
     else:
         cols = min(3, max(1, len(mats)))
-        rows = math.ceil(len(mats) / cols)
+        rows = max(1, math.ceil(len(mats) / cols))  # no probed skill: one empty panel
         fig = Figure(figsize=(4.2 * cols, 2.3 * rows + 0.6), layout="constrained")
         axes = fig.subplots(rows, cols, squeeze=False)
         axes = axes.ravel()

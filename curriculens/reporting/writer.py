@@ -61,8 +61,17 @@ def _unmeasurable(df, skill: str, kinds: tuple[str, ...]) -> str | None:
     if last.value.notna().any():
         return None
     reasons = last.reason.dropna()
-    reason = str(reasons.iloc[0]) if len(reasons) else "no value"
+    reason = str(reasons.iloc[0]).rstrip(".") if len(reasons) else "no value"
+    if mine.value.isna().all():
+        return f"not measurable ({reason})"
     return f"not measurable ({reason} at step {int(last.step.max())})"
+
+
+def _probe_cell(e: SkillEmergence, gone: str | None) -> str:
+    """'step-0 → final', with the final (or the whole cell) 'not measurable' when it is."""
+    if gone is not None and e.probe_step0 != e.probe_step0:  # NaN at the first checkpoint too
+        return gone
+    return f"{e.probe_step0:.2f} → " + (gone or f"{e.probe_final:.2f}")
 
 
 def _curriculum_table(emergence: list[SkillEmergence], cis: dict, df=None) -> list[list[str]]:
@@ -98,7 +107,7 @@ def _curriculum_table(emergence: list[SkillEmergence], cis: dict, df=None) -> li
                 gone_b or f"{e.behavior_final:.2f}",
                 _tok(e.behavior_tokens) + _interval(cis.get(e.skill)),
                 probe,
-                f"{e.probe_step0:.2f} → " + (gone_p or f"{e.probe_final:.2f}"),
+                _probe_cell(e, gone_p),
                 "–" if gone_p else layer_name(e.probe_layer),
                 "–" if gone_p else f"{e.selectivity_final:+.2f}",
             ]

@@ -1,0 +1,268 @@
+"""Never a wrong table: changed settings, edited skills, checkpoints that do not match their config,
+folders without config.json and NaN weights (issue 15, cases 1, 2, 4, 5 and 6).
+
+Cases 1 and 2 sweep A, then B, then A again: the table read back equals the first A exactly and
+B's rows are still there under their own key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import curriculens.pipeline.run as sweep_mod
+from curriculens.analysis.curriculum import behavior_curve, curriculum
+from curriculens.analysis.table import Selection, load_table, read_rows
+from curriculens.checkpoints import CheckpointSeries
+from curriculens.cli.main import main
+from curriculens.errors import MixedResultsNote, UnmeasurableWarning
+from curriculens.pipeline.run import SweepConfig, sweep
+from curriculens.store import Store
+
+torch.set_num_threads(1)
+
+
+def _norm(rows: list[dict]) -> list[dict]:
+    for r in rows:
+        if r.get("items") is not None:
+            r["items"] = np.asarray(r["items"]).tolist()
+    return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def _current(out, **kw) -> list[dict]:
+    return _norm(read_rows(out, items=True, **kw))
+
+
+def _stored(out, **where) -> list[dict]:
+    with Store(out, readonly=True) as s:
+        return _norm(s.rows(items=True, **where))
+
+
+def _error_line(err: str, command: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.startswith(f"curriculens {command}: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _spy_measure(monkeypatch) -> list[str]:
+    calls = []
+    real = sweep_mod._measure
+
+    def spy(model, tokenizer, config, todo, **kw):
+        calls.append(kw["checkpoint"])
+        return real(model, tokenizer, config, todo, **kw)
+
+    monkeypatch.setattr(sweep_mod, "_measure", spy)
+    return calls
+
+
+# ------------------------------------------------------------------ 1. changed probe settings
+def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series, tmp_path, capsys):
+    out = tmp_path / "run"
+
+    def sweep_with(n: int) -> None:
+        argv = ["sweep", str(toy_series), "--out", str(out), "--skills", "add1"]
+        assert main([*argv, "--examples", str(n), "--quiet"]) == 0
+
+    sweep_with(40)
+    first = _current(out)
+    sweep_with(60)
+    with pytest.warns(MixedResultsNote, match="1 other configuration"):
+        second = _current(out)
+    sweep_with(40)
+    with pytest.warns(MixedResultsNote, match="1 other configuration"):
+        third = _current(out)
+    assert third == first  # exactly: values, per-item outcomes, n, keys
+    probe_n = {r["n"] for r in first if r["kind"] == "probe"}
+    assert probe_n != {r["n"] for r in second if r["kind"] == "probe"}  # the setting matters
+    key60 = SweepConfig(skills=("add1",), n_examples=60).probe_key()
+    assert _stored(out, probe_key=key60) == second  # B's rows, untouched, under their key
+    assert _current(out, select=Selection(config=key60[:6])) == second  # prefix of the key
+    assert len(_stored(out)) == len(first) + len(second)
+    # the CLI reads the same current rows, says in one line that others exist, never averages
+    capsys.readouterr()
+    assert main(["export", str(out), "-o", str(tmp_path / "t.csv")]) == 0
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if ": note:" in ln]
+    assert len(notes) == 1 and "--config" in notes[0] and "--all" in notes[0]
+    assert len((tmp_path / "t.csv").read_text().splitlines()) == len(first) + 1
+    assert main(["export", str(out), "--all", "-o", str(tmp_path / "all.csv")]) == 0
+    assert len((tmp_path / "all.csv").read_text().splitlines()) == len(first) + len(second) + 1
+    assert main(["export", str(out), "--config", "nope", "-o", str(tmp_path / "x.csv")]) == 2
+    assert "matches none" in _error_line(capsys.readouterr().err, "export")
+
+
+# ------------------------------------------------------------------ 2. an edited skill file
+def _write_lives(path, *, wrong: bool) -> None:
+    """A JSONL continuation skill on the toy world; ``wrong`` gives every prompt another city."""
+    from curriculens.skills import get_skill
+
+    facts = get_skill("facts")
+    cities = list(facts.label_names)
+    header = {"name": "lives", "version": 1, "format": "continuation", "family": "facts"}
+    lines = [json.dumps({"curriculens_skill": {**header, "label_names": cities}})]
+    seen = set()
+    for e in facts.examples(400, seed=0):
+        if e.prompt in seen:
+            continue
+        seen.add(e.prompt)
+        target = cities[(e.label + 1) % len(cities)] if wrong else e.target
+        lines.append(json.dumps({"prompt": e.prompt, "target": target, "label": int(e.label)}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_case2_edited_skill_never_mixes_versions(toy_series, tmp_path, monkeypatch, capsys):
+    from curriculens.skills import unregister_skill
+    from curriculens.skills.files import load_skill_file
+
+    path, out = tmp_path / "lives.jsonl", tmp_path / "run"
+
+    def sweep_version(wrong: bool) -> str:
+        _write_lives(path, wrong=wrong)
+        skill = load_skill_file(path)
+        try:
+            cfg = SweepConfig(skills=("lives",), n_examples=40)
+            sweep(toy_series, out, config=cfg, run="r", progress=False)
+        finally:
+            unregister_skill("lives")
+        return skill.content_hash
+
+    ha = sweep_version(False)
+    first = _current(out)
+    hb = sweep_version(True)
+    with pytest.warns(MixedResultsNote, match="older versions of skill"):
+        second = _current(out)
+    assert ha != hb
+    calls = _spy_measure(monkeypatch)
+    assert sweep_version(False) == ha
+    assert calls == []  # version A's units were never overwritten: nothing to recompute
+    with pytest.warns(MixedResultsNote):
+        assert _current(out) == first
+    assert _stored(out, skill_hash=hb) == second  # B's rows stay under their own hash
+
+    def final_logprob(rows):
+        last = max(r["tokens"] for r in rows)
+        return [r["value"] for r in rows if r["tokens"] == last and r["metric"] == "logprob"][0]
+
+    a, b = final_logprob(first), final_logprob(second)
+    assert a != b  # an average of both would differ from A
+    with pytest.warns(MixedResultsNote):
+        curve = behavior_curve(load_table(out), "lives", "logprob")
+    assert curve.iloc[-1] == pytest.approx(a)
+    # emergence and the report read one version (the CLI says so in one line), no "duplicate"
+    assert main(["emergence", str(out)]) == 0
+    assert main(["report", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "error" not in err and "note: run 'r' also holds rows of older versions" in err
+    # --all reads each version as its own skill, so nothing is averaged there either
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedResultsNote)  # and there is nothing left out to note
+        every = load_table(out, select=Selection(all=True))
+    assert sorted(every.skill.unique()) == sorted({f"lives@{ha[:8]}", f"lives@{hb[:8]}"})
+
+
+# ------------------------------------------------------------------ 4. config vs weights
+def _count(out) -> int:
+    with Store(out, readonly=True) as s:
+        return s.count()
+
+
+def test_case4_weights_that_do_not_match_config_are_an_error(toy_series, tmp_path, capsys):
+    ck, out = tmp_path / "ck", tmp_path / "run"
+    shutil.copytree(toy_series, ck)
+    argv = ["sweep", str(ck), "--out", str(out), "--skills", "add1", "--examples", "40"]
+    assert main([*argv, "--quiet"]) == 0
+    n = _count(out)
+    cfg_path = ck / "step10" / "config.json"
+    good = cfg_path.read_text()
+    for layers, what in ((3, "missing"), (1, "unexpected")):
+        cfg = json.loads(good)
+        cfg["num_hidden_layers"] = layers
+        cfg_path.write_text(json.dumps(cfg))
+        for _ in range(2):  # rerunning never adds copies of a random model's rows
+            capsys.readouterr()
+            assert main([*argv, "--quiet"]) == 2
+            line = _error_line(capsys.readouterr().err, "sweep")
+            assert "'step10'" in line and what in line and "gpt_neox.layers." in line
+            assert _count(out) == n
+    cfg_path.write_text(good)
+    # fingerprints are of the weights as loaded, the same on every load
+    assert CheckpointSeries.from_dir(ck).fingerprints() == CheckpointSeries.from_dir(
+        ck
+    ).fingerprints()
+
+
+# ------------------------------------------------------------------ 5. folder without config
+def test_case5_checkpoint_folder_without_config_is_an_error_or_a_listed_skip(
+    toy_series, tmp_path, capsys
+):
+    ck, out = tmp_path / "ck", tmp_path / "run"
+    shutil.copytree(toy_series, ck)
+    (ck / "step20" / "config.json").unlink()
+    argv = ["sweep", str(ck), "--out", str(out), "--skills", "add1", "--examples", "40"]
+    assert main([*argv, "--quiet"]) == 2
+    line = _error_line(capsys.readouterr().err, "sweep")
+    assert "step20" in line and "config.json" in line and "--skip-bad" in line
+    assert not (out / "results.sqlite").exists()
+    assert main([*argv, "--quiet", "--skip-bad"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped step20: no config.json" in captured.err
+    assert "2 checkpoints" in captured.out and "skipped (--skip-bad): step20" in captured.out
+    assert {r["checkpoint"] for r in _current(out)} == {"step0", "step10"}
+
+
+# ------------------------------------------------------------------ 6. NaN weights
+def _poison(folder, value=float("nan")) -> str:
+    from safetensors.torch import load_file, save_file
+
+    f = folder / "model.safetensors"
+    state = load_file(str(f))
+    name = "gpt_neox.layers.1.mlp.dense_4h_to_h.weight"
+    state[name] = state[name].clone()
+    state[name][0, 0] = value
+    save_file(state, str(f), metadata={"format": "pt"})
+    return name
+
+
+def test_case6_nan_weights_give_nan_scores_with_a_reason(toy_series, tmp_path, capsys):
+    ck, out = tmp_path / "ck", tmp_path / "run"
+    shutil.copytree(toy_series, ck)
+    name = _poison(ck / "step20")
+    cfg = SweepConfig(skills=("add1", "facts"), n_examples=40)
+    with pytest.warns(UnmeasurableWarning, match=f"'step20' .* NaN weights .*{name}"):
+        sweep(ck, out, config=cfg, progress=False)
+    rows = _current(out)
+    scores = [r for r in rows if r["kind"] in ("behavior", "probe", "control")]
+    bad = [r for r in scores if r["checkpoint"] == "step20"]
+    assert bad and all(r["value"] is None and r["reason"] == "NaN weights" for r in bad)
+    good = [r for r in scores if r["checkpoint"] != "step20"]
+    assert all(r["value"] is not None and r["reason"] is None for r in good)
+    for e in curriculum(out):  # no value carried over from an earlier checkpoint
+        assert math.isnan(e.behavior_final) and math.isnan(e.probe_final)
+    assert main(["report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert md.count("not measurable (NaN weights at step 20)") >= 4  # 2 skills x behavior, probe
+
+
+def test_nan_activations_at_one_hook_are_nan_there_only(toy_series, tmp_path, monkeypatch):
+    real = sweep_mod.capture
+    hook = "blocks.0.hook_resid_post"
+
+    def overflowing(*a, **k):
+        cap = real(*a, **k)
+        cap.acts[hook][:, 0] = np.inf
+        return cap
+
+    monkeypatch.setattr(sweep_mod, "capture", overflowing)
+    out = tmp_path / "run"
+    sweep(toy_series, out, config=SweepConfig(skills=("add1",), n_examples=40), progress=False)
+    probes = [r for r in _current(out) if r["kind"] in ("probe", "control")]
+    bad = [r for r in probes if r["hook"] == hook]
+    assert len(bad) == 2 * 3 and all(r["value"] is None for r in bad)
+    assert {r["reason"] for r in bad} == {f"NaN activations at {hook}"}
+    assert all(r["value"] is not None for r in probes if r["hook"] != hook)
