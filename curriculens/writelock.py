@@ -50,6 +50,8 @@ class WriteLock:
     # ------------------------------------------------------------------ taking it
     def acquire(self) -> WriteLock:
         """Take the lock or raise :class:`StoreError` naming the holder (and the file)."""
+        if fcntl is None:
+            return self._acquire_exclusive()
         for _ in range(20):  # retried only when the file is replaced under us
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -57,8 +59,11 @@ class WriteLock:
             except BaseException:
                 os.close(fd)
                 raise
-            if got is None:  # the filesystem has no flock
+            if got is None:  # this filesystem has no flock: the file itself is the lock
+                empty = os.fstat(fd).st_size == 0
                 os.close(fd)
+                if empty:  # the file this attempt created, not someone's record
+                    self.path.unlink(missing_ok=True)
                 return self._acquire_exclusive()
             if not got:
                 holder = _read_fd(fd)

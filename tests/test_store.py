@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from curriculens.errors import StoreError
-from curriculens.store import COLUMNS, SCHEMA_VERSION, Row, Store
+from curriculens.store import AMBIGUOUS_V1, COLUMNS, SCHEMA_VERSION, Row, Store
 
 
 def _row(**kw):
@@ -81,3 +81,141 @@ def test_clear_errors_for_bad_paths(tmp_path):
         Store(tmp_path / "empty", readonly=True)
     with Store(tmp_path) as s, pytest.raises(StoreError, match="Unknown column"):
         s.rows(colour="red")
+
+
+# ------------------------------------------------------------------ issue 15: the store itself
+def test_rows_of_another_probe_key_sit_beside_and_never_overwrite(tmp_path):
+    with Store(tmp_path) as s:
+        s.write_unit("r", "f0", "u|a", "step0", [_row(value=0.25, probe_key="a")])
+        s.write_unit("r", "f0", "u|b", "step0", [_row(value=0.75, probe_key="b")])
+        got = {r["probe_key"]: r["value"] for r in s.rows()}
+    assert got == {"a": 0.25, "b": 0.75}
+
+
+def test_a_reason_is_kept_only_for_a_missing_value(tmp_path):
+    with Store(tmp_path) as s:
+        s.write_unit("r", "f0", "u", "step0", [_row(value=float("nan"), reason="NaN weights")])
+        s.write_unit("r", "f0", "v", "step0", [_row(metric="m", value=0.5, reason="ignored")])
+        got = {r["metric"]: (r["value"], r["reason"]) for r in s.rows()}
+    assert got == {"exact_match": (None, "NaN weights"), "m": (0.5, None)}
+
+
+def _corrupt(tmp_path) -> bytes:
+    with Store(tmp_path) as s:
+        for i in range(200):
+            s.write_unit("r", f"f{i}", "u", f"step{i}", [_row(fingerprint=f"f{i}", n=i)])
+    db = tmp_path / "results.sqlite"
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])  # truncated, as by a full disk or a partial copy
+    return db.read_bytes()
+
+
+def test_a_corrupt_store_is_named_and_never_written(tmp_path):
+    before = _corrupt(tmp_path)
+    with pytest.raises(StoreError, match=r"results.sqlite' is corrupt .* left untouched"):
+        Store(tmp_path)
+    with (
+        pytest.raises(StoreError, match="corrupt or truncated"),
+        Store(tmp_path, readonly=True) as s,
+    ):
+        s.rows()
+    assert (tmp_path / "results.sqlite").read_bytes() == before
+    assert not (tmp_path / "results.lock").exists()
+
+
+def test_readonly_opens_write_nothing_and_keep_the_journal_mode(tmp_path):
+    import sqlite3
+
+    with Store(tmp_path) as s:
+        s.write_unit("r", "f0", "u", "step0", [_row()])
+    db = tmp_path / "results.sqlite"
+    with sqlite3.connect(db) as c:  # as a killed writer leaves it
+        c.execute("PRAGMA journal_mode=WAL")
+    before = db.read_bytes()
+    with Store(tmp_path, readonly=True) as s:
+        assert len(s.rows()) == 1
+        assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        with pytest.raises(StoreError, match="readonly"):
+            s.write_unit("r", "f1", "u", "step1", [_row(fingerprint="f1")])
+    assert db.read_bytes() == before and not (tmp_path / "results.lock").exists()
+
+
+def test_a_finished_writer_leaves_one_file(tmp_path):
+    with Store(tmp_path) as s:
+        s.write_unit("r", "f0", "u", "step0", [_row()])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]
+
+
+def test_a_full_disk_rolls_back_the_unit_and_keeps_the_rest(tmp_path):
+    with Store(tmp_path) as s:
+        s.write_unit("r", "f0", "u", "step0", [_row()])
+        pages = s.conn.execute("PRAGMA page_count").fetchone()[0]
+        s.conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own "disk is full"
+        big = [
+            _row(fingerprint="f1", metric=f"m{i}", items=np.ones(4096, np.float32))
+            for i in range(9)
+        ]
+        with pytest.raises(StoreError, match="disk is full.*every finished unit is kept"):
+            s.write_unit("r", "f1", "u", "step1", big)
+        assert s.count() == 1 and s.done_units_by_fingerprint("r") == {"f0": {"u"}}
+
+
+def test_a_results_file_deleted_mid_run_is_noticed_at_the_next_write(tmp_path):
+    with Store(tmp_path) as s:
+        s.write_unit("r", "f0", "u", "step0", [_row()])
+        (tmp_path / "results.sqlite").unlink()
+        with pytest.raises(StoreError, match="deleted or replaced while this process"):
+            s.write_unit("r", "f1", "u", "step1", [_row(fingerprint="f1")])
+
+
+def test_a_store_of_a_newer_schema_is_refused_untouched(tmp_path):
+    with Store(tmp_path) as s:
+        s.set_meta("schema_version", SCHEMA_VERSION + 1)
+    before = (tmp_path / "results.sqlite").read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="newer curriculens"):
+            Store(tmp_path, readonly=readonly)
+    assert (tmp_path / "results.sqlite").read_bytes() == before
+
+
+_V1 = """
+CREATE TABLE scores (
+    run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_version INTEGER NOT NULL,
+    skill_hash TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL, layer INTEGER NOT NULL,
+    metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, items BLOB,
+    PRIMARY KEY (run, fingerprint, skill, skill_hash, kind, hook, metric)
+);
+CREATE TABLE units (
+    run TEXT NOT NULL, fingerprint TEXT NOT NULL, unit TEXT NOT NULL, checkpoint TEXT NOT NULL,
+    PRIMARY KEY (run, fingerprint, unit)
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO scores VALUES
+    ('r', 'step0', 0, 0, 'f0', 'facts', 1, 'h', 'behavior', '', -1, 'exact_match', 0.5, 4, NULL),
+    ('r', 'step0', 0, 0, 'f0', 'add1', 1, 'g', 'behavior', '', -1, 'exact_match', 0.9, 4, NULL);
+INSERT INTO units VALUES ('r','f0','facts@1+h|k40','step0');
+INSERT INTO units VALUES ('r','f0','add1@1+g|k40','step0');
+INSERT INTO units VALUES ('r','f0','add1@1+g|k60','step0');
+"""
+
+
+def test_a_version_1_store_is_read_as_is_and_migrated_when_written(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "results.sqlite") as c:
+        c.executescript(_V1)
+    with Store(tmp_path, readonly=True) as s:  # read without changing the file
+        assert [(r["skill"], r["probe_key"], r["reason"]) for r in s.rows()] == [
+            ("add1", "", None),
+            ("facts", "", None),
+        ]
+    with Store(tmp_path) as s:
+        rows = {r["skill"]: (r["probe_key"], r["value"]) for r in s.rows()}
+        done = s.done_units_by_fingerprint("r")
+        assert s.meta()["schema_version"] == SCHEMA_VERSION
+    # facts had one probe config: its key is known; add1 had two (v1 overwrote one with the
+    # other): kept, marked ambiguous, and its units forgotten so the next sweep recomputes them
+    assert rows == {"facts": ("k40", 0.5), "add1": (AMBIGUOUS_V1, 0.9)}
+    assert done == {"f0": {"facts@1+h|k40"}}

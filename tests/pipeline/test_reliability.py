@@ -192,9 +192,9 @@ def test_case4_weights_that_do_not_match_config_are_an_error(toy_series, tmp_pat
             assert _count(out) == n
     cfg_path.write_text(good)
     # fingerprints are of the weights as loaded, the same on every load
-    assert CheckpointSeries.from_dir(ck).fingerprints() == CheckpointSeries.from_dir(
-        ck
-    ).fingerprints()
+    assert (
+        CheckpointSeries.from_dir(ck).fingerprints() == CheckpointSeries.from_dir(ck).fingerprints()
+    )
 
 
 # ------------------------------------------------------------------ 5. folder without config
@@ -266,3 +266,92 @@ def test_nan_activations_at_one_hook_are_nan_there_only(toy_series, tmp_path, mo
     assert len(bad) == 2 * 3 and all(r["value"] is None for r in bad)
     assert {r["reason"] for r in bad} == {f"NaN activations at {hook}"}
     assert all(r["value"] is not None for r in probes if r["hook"] != hook)
+
+
+# ------------------------------------------------------------------ 3. a killed PID 1
+_PID1_SCRIPT = """
+import os, sys, time, torch
+torch.set_num_threads(1)
+assert os.getpid() == 1, os.getpid()
+from curriculens import store as store_mod
+from curriculens.pipeline.run import SweepConfig, sweep
+if sys.argv[3] == "stall":
+    real = store_mod.Store.write_unit
+    def stall(self, *a, **k):
+        real(self, *a, **k)
+        time.sleep(60)  # killed here, with units written and more to come
+    store_mod.Store.write_unit = stall
+sweep(sys.argv[1], sys.argv[2], config=SweepConfig(skills=("add1", "facts"), n_examples=40),
+      run="r", progress=False)
+"""
+
+
+def _unshare_pid(*argv: str) -> list[str]:
+    return ["unshare", "--pid", "--fork", "--mount-proc", *argv]
+
+
+def _pid_namespaces_work() -> bool:
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        return False
+    done = subprocess.run(_unshare_pid("sh", "-c", "test $$ -eq 1"), capture_output=True)
+    return done.returncode == 0
+
+
+def _units(out) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{out / 'results.sqlite'}?mode=ro", uri=True, timeout=1) as c:
+            return c.execute("SELECT COUNT(*) FROM units").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.skipif(not _pid_namespaces_work(), reason="unshare --pid is not permitted here")
+def test_case3_kill_9_of_a_sweep_running_as_pid_1_then_a_rerun_as_pid_1_resumes(
+    toy_series, tmp_path
+):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    ref = tmp_path / "ref"
+    sweep(
+        toy_series,
+        ref,
+        config=SweepConfig(skills=("add1", "facts"), n_examples=40),
+        run="r",
+        progress=False,
+    )
+    script, out = tmp_path / "child.py", tmp_path / "killed"
+    script.write_text(_PID1_SCRIPT)
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": repo, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(script), str(toy_series), str(out)]
+    proc = subprocess.Popen(_unshare_pid(*cmd, "stall"), env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None and _units(out) < 1:
+            time.sleep(0.1)
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1  # the sweep: PID 1 of its namespace
+        os.kill(int(children[0]), signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lock = json.loads((out / "results.lock").read_text())
+    assert lock["pid"] == 1  # left behind, naming PID 1
+    assert 1 <= _units(out) < 3 * 2
+    # the container restarts: the next sweep is PID 1 again, and must resume, not refuse
+    done = subprocess.run(_unshare_pid(*cmd, "go"), env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert _units(out) == 3 * 2
+    assert _stored(out) == _stored(ref)
+    assert not (out / "results.lock").exists()
