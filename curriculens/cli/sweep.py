@@ -235,6 +235,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     executor = top.get("executor", "local")
     if executor == "local" and not args.dry_run:
         check_device(config.device)  # before any checkpoint is loaded
+    if not args.dry_run and (out / "results.sqlite").exists():
+        Store(out).close()  # a locked, corrupt or newer store fails here, before any loading
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BadCheckpointWarning)  # listed below, one per line
         series = _build_series(series_cfg)

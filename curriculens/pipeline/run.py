@@ -223,29 +223,30 @@ def _measure(
     n_ctx = context_length(model)
     encoded, caps = [], []
     item_sets = []
-    for skill in tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress):
-        items = skill_items(skill, config)
-        item_sets.append(items)
-        enc = encode_skill(skill, list(items.examples), tokenizer)
-        check_context(enc, n_ctx)
-        path = _cache_path(config, fp, skill, hooks)
-        cap = None
-        if path is not None and path.exists():
-            cap = load_capture(path, expect=(enc, hooks))
-        if cap is None:
-            if bridge is None:
-                bridge = load_bridge(model, tokenizer, device=config.device)
-            cap = capture(
-                bridge,
-                enc,
-                hooks,
-                batch_size=config.batch_size,
-                max_batch_tokens=_max_batch_tokens(config, bridge.cfg),
-            )
-            if path is not None:
-                save_capture(cap, path)
-        encoded.append(enc)
-        caps.append(cap)
+    with tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress) as skills:
+        for skill in skills:
+            items = skill_items(skill, config)
+            item_sets.append(items)
+            enc = encode_skill(skill, list(items.examples), tokenizer)
+            check_context(enc, n_ctx)
+            path = _cache_path(config, fp, skill, hooks)
+            cap = None
+            if path is not None and path.exists():
+                cap = load_capture(path, expect=(enc, hooks))
+            if cap is None:
+                if bridge is None:
+                    bridge = load_bridge(model, tokenizer, device=config.device)
+                cap = capture(
+                    bridge,
+                    enc,
+                    hooks,
+                    batch_size=config.batch_size,
+                    max_batch_tokens=_max_batch_tokens(config, bridge.cfg),
+                )
+                if path is not None:
+                    save_capture(cap, path)
+            encoded.append(enc)
+            caps.append(cap)
     del bridge
     # every (skill, hook) probe of this checkpoint in one call
     # items are split by group, so no test prompt or group is ever seen in training
@@ -460,29 +461,28 @@ def _sweep_into(
     _plan_items(store, run, config)
     done = store.done_units_by_fingerprint(run)
     todo = _unfinished(series, config, done, seen)
-    bar = tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress)
-    bar.update(len(series) - len(todo))
-    if executor == "local":
-        for ck in todo:
-            bar.set_postfix(ckpt=ck.label)
-            _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
-            bar.update()
-    else:
-        gpus = 1 if str(config.device).startswith("cuda") else 0
-        results = map_unordered(
-            _measure_task, todo, executor=executor, args=(config, run, done), num_gpus=gpus
-        )
-        for i, (fp, measured) in results:
-            ck = todo[i]
-            bar.set_postfix(ckpt=ck.label)
-            key = _dedupe_key(ck.label, fp, seen, series.dedupe)
-            if key is not None:
-                for unit, rows in measured:
-                    if key != fp:
-                        rows = [replace(r, fingerprint=key) for r in rows]
-                    store.write_unit(run, key, unit, ck.label, rows)
-            bar.update()
-    bar.close()
+    with tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress) as bar:
+        bar.update(len(series) - len(todo))
+        if executor == "local":
+            for ck in todo:
+                bar.set_postfix(ckpt=ck.label)
+                _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
+                bar.update()
+        else:
+            gpus = 1 if str(config.device).startswith("cuda") else 0
+            results = map_unordered(
+                _measure_task, todo, executor=executor, args=(config, run, done), num_gpus=gpus
+            )
+            for i, (fp, measured) in results:
+                ck = todo[i]
+                bar.set_postfix(ckpt=ck.label)
+                key = _dedupe_key(ck.label, fp, seen, series.dedupe)
+                if key is not None:
+                    for unit, rows in measured:
+                        if key != fp:
+                            rows = [replace(r, fingerprint=key) for r in rows]
+                        store.write_unit(run, key, unit, ck.label, rows)
+                bar.update()
     store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
     _warn_leaky(store, config)
 
