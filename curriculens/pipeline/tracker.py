@@ -16,6 +16,7 @@ from curriculens.errors import ConfigError
 from curriculens.pipeline.run import (
     SweepConfig,
     _run_meta,
+    _snapshot_config,
     _snapshot_skills,
     _young_heap,
     evaluate_model,
@@ -69,8 +70,13 @@ class Tracker:
         self.out = Path(out)
         self.run = run or self.out.resolve().name
         self.store = Store(self.out)
-        self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
-        _snapshot_skills(self.store, self.config.skills)
+        try:
+            self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
+            _snapshot_skills(self.store, self.config.skills)
+            _snapshot_config(self.store, self.config)
+        except BaseException:
+            self.store.close()  # never leave the lock held by a tracker that failed to start
+            raise
 
     def step(self, model, *, step: int, tokens: int) -> bool:
         """Evaluate if ``step`` is due; returns whether it evaluated.

@@ -95,6 +95,11 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     assert len((tmp_path / "all.csv").read_text().splitlines()) == len(first) + len(second) + 1
     assert main(["export", str(out), "--config", "nope", "-o", str(tmp_path / "x.csv")]) == 2
     assert "matches none" in _error_line(capsys.readouterr().err, "export")
+    # emergence --all shows each configuration as its own run, side by side
+    key40 = SweepConfig(skills=("add1",), n_examples=40).probe_key()
+    assert main(["emergence", str(out), "--all", "--keep-zero-tokens", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)["emergence"]
+    assert sorted(models) == sorted([f"run@{key40}", f"run@{key60}"])
 
 
 # ------------------------------------------------------------------ 2. an edited skill file
