@@ -195,9 +195,13 @@ def current_keys(
 
 
 def _current_hash(run: str, skill: str, meta: Mapping) -> str | None:
-    """The content hash of ``skill`` in the latest sweep of ``run`` (else the store's skill
-    snapshot); None for rows no sweep recorded (imported curves)."""
-    swept = ((meta.get(f"run:{run}") or {}).get("skills") or {}).get(skill) or {}
+    """The content hash of ``skill`` in the latest sweep of ``run`` that measured it (the store's
+    skill snapshot when the latest sweep left it out); None for a run no sweep wrote (imported
+    curves), whose rows carry their source as their hash."""
+    run_meta = meta.get(f"run:{run}")
+    if not isinstance(run_meta, Mapping):
+        return None
+    swept = (run_meta.get("skills") or {}).get(skill) or {}
     if swept.get("hash"):
         return swept["hash"]
     return ((meta.get(SKILLS_META_KEY) or {}).get(skill) or {}).get("hash")

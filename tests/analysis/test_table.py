@@ -115,3 +115,26 @@ def test_snapshot_keeps_results_after_the_skill_is_unregistered(user_run, tmp_pa
 def test_runs_without_a_snapshot_fall_back_to_the_registry(tmp_path):
     assert skill_info(None, ["facts", "no_such_skill"]).keys() == {"facts"}
     assert skill_info({"facts": {"family": "x"}}, ["facts"])["facts"] == {"family": "x"}
+
+
+def test_current_results_keep_imported_curves_beside_a_swept_skill_of_that_name(tmp_path):
+    import warnings
+
+    import pandas as pd
+
+    from curriculens.analysis.importers import write_store
+    from curriculens.analysis.table import SKILLS_META_KEY, read_rows
+    from curriculens.errors import MixedResultsNote
+    from curriculens.store import Store
+
+    curves = pd.DataFrame(
+        {"model": "lm-eval", "tokens": [10, 20], "task": "facts", "score": [0.1, 0.7]}
+    )
+    with Store(tmp_path) as s:
+        write_store(curves, s)
+        # a swept run elsewhere in the store recorded facts' current hash
+        s.set_meta(SKILLS_META_KEY, {"facts": {"hash": "abc", "primary_metric": "score"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedResultsNote)
+        rows = read_rows(tmp_path)
+    assert [r["value"] for r in rows] == [0.1, 0.7]  # the imported run is not hidden
