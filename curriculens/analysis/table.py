@@ -137,7 +137,7 @@ def _select(store: Store, items: bool, select: Selection | None, where: dict) ->
 
 
 def current_keys(
-    store: Store, select: Selection = Selection()
+    store: Store, select: Selection = _CURRENT
 ) -> tuple[dict[tuple[str, str, str, str], tuple[str, str]], list[str]]:
     """Which (run, probe_key, skill, skill_hash) groups a selection reads, and as what.
 
@@ -248,7 +248,8 @@ def _note(run: str, config: str, others: list[str], old_skills: list[str], meta)
     return (
         f"run {run!r} also holds rows of {' and of '.join(parts)}; showing configuration "
         f"{_describe(config, meta)} with each skill's current version. Pass --config KEY to "
-        "read another configuration, or --all to read every row (nothing is averaged)."
+        "read another configuration, or --all (export, emergence) to read every row; nothing "
+        "is averaged."
     )
 
 

@@ -129,8 +129,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
+    selection = selection_of(args)
+    if (selection.config is not None or selection.all) and not _is_store(args.input):
+        raise ConfigError(
+            f"--config and --all choose rows of a curriculens store; {args.input!r} is not a "
+            "run directory or .sqlite file. Drop them for lm-eval directories and CSVs."
+        )
     try:
-        with selecting(selection_of(args)):
+        with selecting(selection):
             result = _compute(args)
     except (OSError, ValueError) as e:  # unreadable or malformed input files
         raise ConfigError(str(e)) from e

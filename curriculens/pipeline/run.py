@@ -50,7 +50,7 @@ from curriculens.errors import (
     StoreError,
     UnmeasurableWarning,
 )
-from curriculens.pipeline.config import _CONTROL_VERSION, SweepConfig  # noqa: F401 - re-exported
+from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.unmeasured import (
     context_length,
     unmeasured_behavior,

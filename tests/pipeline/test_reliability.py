@@ -95,6 +95,17 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     assert len((tmp_path / "all.csv").read_text().splitlines()) == len(first) + len(second) + 1
     assert main(["export", str(out), "--config", "nope", "-o", str(tmp_path / "x.csv")]) == 2
     assert "matches none" in _error_line(capsys.readouterr().err, "export")
+    assert main(["export", str(out), "--what", "items", "--all"]) == 2
+    assert "--config/--all select score rows" in capsys.readouterr().err
+    # the report reads the configuration asked for, and only that one
+    from curriculens.analysis.table import selecting
+    from curriculens.reporting.writer import analyze
+
+    with selecting(Selection(config=key60)):
+        assert set(analyze(out, n_boot=0)["df"].probe_key) == {key60}
+    assert main(["report", str(out), "--config", key60[:6], "-o", str(tmp_path / "r60")]) == 0
+    assert (tmp_path / "r60" / "report.md").exists() and not (out / "report.md").exists()
+    capsys.readouterr()
     # emergence --all shows each configuration as its own run, side by side
     key40 = SweepConfig(skills=("add1",), n_examples=40).probe_key()
     assert main(["emergence", str(out), "--all", "--keep-zero-tokens", "--json"]) == 0
@@ -360,3 +371,12 @@ def test_case3_kill_9_of_a_sweep_running_as_pid_1_then_a_rerun_as_pid_1_resumes(
     assert _units(out) == 3 * 2
     assert _stored(out) == _stored(ref)
     assert not (out / "results.lock").exists()
+
+
+def test_selection_flags_are_refused_where_they_would_be_ignored(tmp_path, capsys):
+    csv = tmp_path / "curves.csv"
+    csv.write_text("model,tokens,task,score\nm,10,t,0.2\nm,20,t,0.9\n")
+    assert main(["emergence", str(csv), "--all"]) == 2
+    assert "choose rows of a curriculens store" in _error_line(capsys.readouterr().err, "emergence")
+    with pytest.raises(SystemExit):  # the report pools runs: --all is not offered there
+        main(["report", str(tmp_path), "--all"])
