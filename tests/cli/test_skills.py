@@ -135,7 +135,7 @@ def test_validate_reports_what_a_probe_cannot_use(capsys, tmp_path):
     tiny = _skill_file(tmp_path, rows=[*_skill_file_rows(), _skill_file_rows()[0]])
     code, out, _ = run(["skills", "validate", str(tiny)], capsys)
     assert code == 1
-    assert f"{tiny}: prompts: 1 prompt(s) occur on more than one line (e.g. 'The keys to the " in out
+    assert f"{tiny}: prompts: 1 prompt(s) occur on more than one line (e.g. 'The keys" in out
     assert f"{tiny}: group: label 'singular' occurs in one group only" in out
     assert "a probe needs at least 20 items" in out
 
