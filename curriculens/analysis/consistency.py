@@ -332,23 +332,28 @@ def elemental_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
 
     ``compositional_gerund_upper`` needs ``simple_icl_present_to_gerund`` and
     ``simple_icl_uppercase``. Composites with an operation outside
-    :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out.
+    :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out. Names kept
+    with ':' (``compositional:gerund_upper``, ``simple_icl:uppercase``) are read the same way,
+    and each component is named as ``tasks`` spells it.
 
     >>> elemental_components(["compositional_gerund_upper", "compositional_upper_last"])
     {'compositional_gerund_upper': ('simple_icl_present_to_gerund', 'simple_icl_uppercase')}
     """
     ops = sorted(ELEMENTAL_OPERATIONS, key=len, reverse=True)  # longest first: translate_*
+    spelled = {t.replace(":", "_"): t for t in tasks}
     out = {}
     for t in tasks:
-        if not t.startswith("compositional_"):
+        norm = t.replace(":", "_")
+        if not norm.startswith("compositional_"):
             continue
-        rest, parts = t[len("compositional_") :], []
+        rest, parts = norm[len("compositional_") :], []
         while rest:
             op = next((o for o in ops if rest == o or rest.startswith(o + "_")), None)
             if op is None:
                 parts = []
                 break
-            parts.append(ELEMENTAL_OPERATIONS[op])
+            part = ELEMENTAL_OPERATIONS[op]
+            parts.append(spelled.get(part, part))
             rest = rest[len(op) + 1 :]
         if parts:
             out[t] = tuple(parts)
