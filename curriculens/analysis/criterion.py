@@ -305,9 +305,7 @@ edges; 0-token checkpoints dropped)'
 
     def locate_sorted(self, t: np.ndarray, values: np.ndarray) -> list[Crossing]:
         """Crossings of curves ``[curve, checkpoint]`` on sorted, kept checkpoints ``t``."""
-        v = np.atleast_2d(np.asarray(values, dtype=float))
-        if self.chance is not None:
-            v = normalize_chance(v, self.chance)
+        v = self.transform(np.atleast_2d(np.asarray(values, dtype=float)), smooth=False)
         flat = (
             np.nanmax(v, axis=1) <= 0 if self.drop_flat and v.shape[1] else np.zeros(len(v), bool)
         )
@@ -328,6 +326,13 @@ edges; 0-token checkpoints dropped)'
             else:
                 out.append(Crossing("emerged", float(t[k]), float(t[k - 1]), float(t[k]), k))
         return out
+
+    def transform(self, values: np.ndarray, *, smooth: bool = True) -> np.ndarray:
+        """Curves ``[..., checkpoint]`` as the criterion reads them: above chance, smoothed."""
+        v = np.asarray(values, dtype=float)
+        if self.chance is not None:
+            v = normalize_chance(v, self.chance)
+        return smooth_curve(v, self.smooth) if smooth else v
 
     def _first_index(self, v: np.ndarray) -> np.ndarray:
         """First checkpoint meeting the criterion per row of ``v`` (smoothed), -1 for none."""
