@@ -48,6 +48,14 @@ PRESETS: dict[str, dict] = {
     ),
 }
 DEFAULT = "paper"
+#: fields that only some methods read; setting one for another method is an error
+_USED_BY = {
+    "threshold": ("fixed", "relative", "stable"),
+    "fraction": ("relative",),
+    "relative_to": ("relative",),
+    "window": ("stable",),
+    "min_rise": ("sigmoid",),
+}
 
 
 def smooth_curve(values: Sequence[float], sigma: float | None) -> np.ndarray:
@@ -196,6 +204,13 @@ class Criterion:
         changed = {k: v for k, v in overrides.items() if k != "name" and getattr(self, k) != v}
         if not changed:
             return self
+        method = changed.get("method", self.method)
+        for k in changed:
+            if k in _USED_BY and method not in _USED_BY[k]:
+                raise ConfigError(
+                    f"{k}={changed[k]!r} does not apply to method {method!r} (it is read by "
+                    f"{', '.join(_USED_BY[k])}); drop it, or choose one of those methods."
+                )
         label = ", ".join(f"{k}={'none' if v is None else v}" for k, v in changed.items())
         return replace(self, **changed, name=f"{self.name} ({label})")
 
@@ -261,7 +276,9 @@ edges; 0-token checkpoints dropped)'
         if self.drop_zero_tokens:
             notes.append("0-token checkpoints dropped")
         if self.drop_flat:
-            notes.append("curves never above 0 dropped")
+            notes.append(
+                "a curve never above 0 has not emerged; a task flat in every model is dropped"
+            )
         return rule + (f" ({'; '.join(notes)})" if notes else "")
 
     def label(self) -> str:

@@ -149,7 +149,8 @@ def curve_of(rows: Sequence[Mapping], *, metric: str = "") -> Curve:
     single = all(len(g) == 1 for g in groups)
     items = _stack([g[0].get("items") for g in groups]) if single else None
     n = None
-    if items is None and single:
+    shares = np.isfinite(values).any() and np.nanmin(values) >= 0 and np.nanmax(values) <= 1
+    if items is None and single and shares:  # a share of n items: binomial resamples
         ns = np.array([g[0].get("n") or 0 for g in groups], float)
         n = ns if (ns > 0).all() else None
     return Curve(tokens=tokens, values=values, items=items, n=n, metric=metric or "")

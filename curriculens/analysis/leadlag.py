@@ -38,6 +38,7 @@ from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 
 from curriculens.analysis.criterion import Criterion, Crossing
 from curriculens.analysis.curves import (
@@ -171,7 +172,8 @@ def lead_lag(
 
     Args:
         source: A :class:`Store`, a run directory, a ``.sqlite`` file, a tidy CSV with probe
-            and control curves (``kind``, ``layer``, ``n`` columns), or store rows.
+            and control curves (``kind``, ``layer``, ``n`` columns), a results table (with an
+            ``items`` column for resamples), or store rows.
         run: A run, or runs to pool (seeds); default: every run of the source, pooled.
         skills: Skills to analyse (default: every skill with behavior, probe and control rows).
         criterion: A :class:`Criterion` or preset name (default ``paper-relative``).
@@ -222,6 +224,8 @@ def _rows(source) -> tuple[list[dict], object]:
     """Rows with per-item outcomes, and what to read the skill snapshot from."""
     if isinstance(source, Store):
         return read_rows(source, items=True), source
+    if isinstance(source, pd.DataFrame):  # a table from load_table (its snapshot in attrs)
+        return source.to_dict("records"), source
     if isinstance(source, list | tuple):
         return list(source), None
     p = Path(source)

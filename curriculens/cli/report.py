@@ -5,14 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 
-from curriculens.cli._args import add_output_flags
+from curriculens.cli._args import add_criterion_flags, add_output_flags, criterion_from_args
+from curriculens.errors import ConfigError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    r = sub.add_parser("report", help="write the HTML/Markdown curriculum report of a run")
+    r = sub.add_parser(
+        "report",
+        help="write the HTML/Markdown curriculum report of a run",
+        description="Write RUN/report.html, RUN/report.md and RUN/figures/. Behavior emergence "
+        "uses --criterion (default paper); lead/lag reads both of its curves with "
+        "--leadlag-criterion (default paper-relative).",
+    )
     r.add_argument("run", help="run directory holding results.sqlite")
-    r.add_argument("--threshold", type=float, default=0.8, help="emergence threshold (0.8)")
-    r.add_argument("--fraction", type=float, default=0.9, help="fraction of final score (0.9)")
+    add_criterion_flags(r, leadlag=True)
+    r.add_argument(
+        "--bootstrap",
+        type=int,
+        default=200,
+        metavar="N",
+        help="resamples of the intervals and lead/lag tests (default 200)",
+    )
+    r.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     add_output_flags(r, json_help="print the report paths as JSON")
     r.set_defaults(func=run)
     return r
@@ -21,7 +35,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from curriculens.reporting.writer import write_report
 
-    path = write_report(args.run, threshold=args.threshold, fraction=args.fraction)
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
+    path = write_report(
+        args.run,
+        criterion=criterion_from_args(args),
+        probe_criterion=args.leadlag_criterion,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+    )
     if args.json:
         print(json.dumps({"html": str(path), "markdown": str(path.with_suffix(".md"))}))
     else:

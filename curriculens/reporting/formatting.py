@@ -107,7 +107,7 @@ def format_lead_lag(results: Sequence[LeadLag]) -> str:
         head,
     ]
     for r in results:
-        ci = f"({_f(r.lo)}, {_f(r.hi)})" if r.lo is not None or r.hi is not None else ""
+        ci = format_lead_interval(r.lo, r.hi)
         p = "" if r.p_holm is None else f"{r.p_holm:.3f}"
         lines.append(
             f"{r.skill:<20} {layer_name(r.layer):>5} "
@@ -116,6 +116,17 @@ def format_lead_lag(results: Sequence[LeadLag]) -> str:
             f"{ci:>16} {p:>8}  {r.verdict}"
         )
     return "\n".join(lines)
+
+
+def format_lead_interval(lo: float | None, hi: float | None) -> str:
+    """A lead interval in log10 tokens; an open end is written as infinity ('' when both are).
+
+    >>> format_lead_interval(0.3, 0.9), format_lead_interval(1.64, None)
+    ('(+0.30, +0.90)', '(+1.64, +inf)')
+    """
+    if lo is None and hi is None:
+        return ""
+    return f"({'-inf' if lo is None else f'{lo:+.2f}'}, {'+inf' if hi is None else f'{hi:+.2f}'})"
 
 
 def _f(x) -> str:

@@ -303,3 +303,11 @@ def test_binomial_resampling_from_counts():
     assert ci.point == 16e6 and ci.lo <= 8e6 and ci.hi >= 16e6
     wide = emergence_intervals(df.assign(n=5), raw, n_boot=300)["m"]["t"]
     assert (wide.hi or np.inf) - (wide.lo or 0) >= ci.hi - ci.lo  # fewer items, no narrower
+
+
+def test_a_field_the_method_does_not_read_is_an_error():
+    with pytest.raises(ConfigError, match="fraction=0.5 does not apply to method 'fixed'"):
+        Criterion.preset("paper", fraction=0.5)
+    assert Criterion.preset("paper", method="relative", fraction=0.5).fraction == 0.5
+    with pytest.raises(ConfigError, match="window"):
+        Criterion.preset("paper-relative", window=5)
