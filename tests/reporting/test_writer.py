@@ -5,6 +5,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from curriculens.analysis.curriculum import load_table
 from curriculens.analysis.leadlag import lead_lag
@@ -103,3 +104,23 @@ def test_plot_functions_take_an_axis_and_return_the_figure(tiny_run):
     assert plot_timeline([]).axes
     assert np.isfinite(ax.get_xlim()).all()
     plt.close("all")
+
+
+def test_several_seeds_are_pooled_and_their_orders_compared(tmp_path):
+    m = _leadlag_module()
+    skills = {
+        "a_lead": (m.rising(8), m.probe_rising(3)),
+        "b_early": (m.rising(4), m.probe_rising(4)),
+    }
+    run = m._store(tmp_path / "seeds", skills, n=200, runs=("seed0", "seed1"))
+    a = analyze(run, n_boot=100)
+    assert {r.run for r in a["leads"]} == {"seed0+seed1"}
+    (pair,) = a["consistency"].pairs
+    assert pair.n == 2 and pair.n_both == 2 and pair.spearman == pytest.approx(1.0)
+    when, order, _ = answers(a)
+    assert "(curves averaged over 2 runs)" in when
+    assert "across the 2 runs the orders agree with Spearman rho 1.00" in order
+    write_report(run, n_boot=100)
+    md = (run / "report.md").read_text()
+    assert "## Order consistency across runs" in md and "| both emerged |" in md
+    assert "## Emergence per run (paper)" in md
