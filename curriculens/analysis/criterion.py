@@ -201,16 +201,16 @@ class Criterion:
                 f"criterion fields {unknown} are unknown; expected some of "
                 f"{sorted(set(self.__dataclass_fields__) - {'name'})}."
             )
+        method = overrides.get("method", self.method)
+        for k, v in overrides.items():  # a field given for a method that does not read it
+            if k in _USED_BY and method not in _USED_BY[k]:
+                raise ConfigError(
+                    f"{k}={v!r} does not apply to method {method!r} (it is read by "
+                    f"{', '.join(_USED_BY[k])}); drop it, or choose one of those methods."
+                )
         changed = {k: v for k, v in overrides.items() if k != "name" and getattr(self, k) != v}
         if not changed:
             return self
-        method = changed.get("method", self.method)
-        for k in changed:
-            if k in _USED_BY and method not in _USED_BY[k]:
-                raise ConfigError(
-                    f"{k}={changed[k]!r} does not apply to method {method!r} (it is read by "
-                    f"{', '.join(_USED_BY[k])}); drop it, or choose one of those methods."
-                )
         label = ", ".join(f"{k}={'none' if v is None else v}" for k, v in changed.items())
         return replace(self, **changed, name=f"{self.name} ({label})")
 

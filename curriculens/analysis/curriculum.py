@@ -101,7 +101,7 @@ def curriculum(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
-    n_boot: int = 200,
+    n_boot: int = 1000,
     seed: int = 0,
     **overrides,
 ) -> list[SkillEmergence]:

@@ -22,9 +22,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     r.add_argument(
         "--bootstrap",
         type=int,
-        default=200,
+        default=1000,
         metavar="N",
-        help="resamples of the intervals and lead/lag tests (default 200)",
+        help="resamples of the intervals and lead/lag tests (default 1000)",
     )
     r.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     add_output_flags(r, json_help="print the report paths as JSON")

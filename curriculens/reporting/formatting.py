@@ -101,9 +101,10 @@ def format_lead_lag(results: Sequence[LeadLag]) -> str:
         f"{'lead (log10)':>12} {'95% interval':>16} {'p (Holm)':>8}  verdict"
     )
     lines = [
-        f"criterion {r0.criterion} on both curves; behavior: {r0.behavior_metric}; "
-        f"probe: selectivity (probe - control accuracy) at the best layer; equivalence margin "
-        f"{margin} log10 tokens; {r0.n_boot} resamples ({r0.resampling})",
+        f"criterion {r0.criterion} on both curves; behavior: each skill's continuous metric "
+        "(target probability or choice accuracy above chance); probe: selectivity (probe - "
+        f"control accuracy) at the best layer; equivalence margin {margin} log10 tokens; "
+        f"{r0.n_boot} resamples ({r0.resampling})",
         head,
     ]
     for r in results:

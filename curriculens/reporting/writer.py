@@ -127,7 +127,7 @@ def analyze(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
-    n_boot: int = 200,
+    n_boot: int = 1000,
     seed: int = 0,
     **overrides,
 ) -> dict:
@@ -319,7 +319,7 @@ def write_report(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
-    n_boot: int = 200,
+    n_boot: int = 1000,
     seed: int = 0,
     **overrides,
 ) -> Path:

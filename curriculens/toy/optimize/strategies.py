@@ -365,7 +365,7 @@ def propose(
     baseline, source, _ = run_baseline(run)
     fn = propose_upweight if strategy == "upweight" else propose_staged
     p = fn(maps, baseline, total_tokens=total, **options)
-    notes = list(p.notes)
+    notes = [f"emergence points: criterion {Criterion.of(criterion).label()}.", *p.notes]
     if source != "train_config.json":
         notes.append(f"baseline mixture: {source}.")
     missing = sorted({e.skill for e in maps} - set(baseline))
