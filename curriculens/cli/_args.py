@@ -61,20 +61,23 @@ def _smooth(text: str) -> float | None:
     return v or None
 
 
-def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool = False) -> None:
+def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool | str = False) -> None:
     """``--criterion NAME`` and the fields that override the preset, in one group.
 
     Every override defaults to "not given", so the preset's value stands unless a flag says
-    otherwise; a flag that the chosen method does not read is an error, never ignored.
+    otherwise; a flag that the chosen method does not read is an error, never ignored. With
+    ``leadlag``, also ``--leadlag-criterion`` (``leadlag=argparse.SUPPRESS``: absent unless
+    given, for commands where lead/lag is optional).
     """
     from curriculens.analysis.criterion import DEFAULT, METHODS, PRESETS, RELATIVE_TO
 
     g = p.add_argument_group(
         "emergence criterion",
-        "A preset, optionally with fields changed. paper: first checkpoint with smoothed score "
-        ">= 0.8 (sigma 1 checkpoint, reflected edges, 0-token checkpoints dropped). "
-        "paper-relative: >= 0.5 x the smoothed maximum, no floor, curves never above 0 "
-        "dropped.",
+        "A preset, optionally with fields changed.\n"
+        "  paper: first checkpoint with smoothed score >= 0.8 (sigma 1 checkpoint, reflected\n"
+        "    edges, 0-token checkpoints dropped)\n"
+        "  paper-relative: >= 0.5 x the smoothed maximum, no floor, curves never above 0\n"
+        "    dropped",
     )
     unset = argparse.SUPPRESS
     g.add_argument("--criterion", choices=list(PRESETS), default=DEFAULT, help="default: paper")
@@ -107,7 +110,7 @@ def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool = False) ->
         g.add_argument(
             "--leadlag-criterion",
             choices=list(PRESETS),
-            default="paper-relative",
+            default=leadlag if isinstance(leadlag, str) else "paper-relative",
             dest="leadlag_criterion",
             help="criterion of lead/lag, for both of its curves (default: paper-relative)",
         )

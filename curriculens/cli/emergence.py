@@ -22,7 +22,7 @@ from curriculens.analysis.consistency import (
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.emergence import behavior_emergence, emergence_intervals
 from curriculens.analysis.importers import DUPLICATES, load_curves
-from curriculens.analysis.leadlag import lead_lag
+from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.long_format import parse_revision_tokens
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.cli._args import add_criterion_flags, criterion_from_args, nonneg_int
@@ -64,7 +64,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", metavar="INPUT", help="store / run dir, lm-eval dir, or tidy CSV")
-    add_criterion_flags(p, leadlag=True)
+    add_criterion_flags(p, leadlag=argparse.SUPPRESS)
     p.add_argument(
         "--tasks",
         choices=TASK_SETS,
@@ -205,6 +205,8 @@ def _compute(args: argparse.Namespace) -> dict:
         "dropped": dropped,
     }
     leadlag = None
+    if hasattr(args, "leadlag_criterion") and not args.leadlag:
+        raise ConfigError("--leadlag-criterion applies to lead/lag; add --leadlag.")
     if args.leadlag:
         leadlag = _leadlag(args, store, list(em))
         out["leadlag_criterion"] = leadlag[0].to_dict() | {"description": leadlag[0].describe()}
@@ -228,7 +230,7 @@ def _leadlag(args, store: bool, models: list[str]) -> tuple[Criterion, dict]:
             f"--leadlag needs probe and control curves: a curriculens run, or a tidy CSV with "
             f"kind, layer (and n) columns; {args.input!r} is an lm-eval directory."
         )
-    crit = Criterion.preset(args.leadlag_criterion)
+    crit = Criterion.preset(getattr(args, "leadlag_criterion", DEFAULT_CRITERION))
     source = args.input
     if not store:  # the CSV's rows, read with the same options as its behavior curves
         from curriculens.analysis.importers import load_rows

@@ -120,6 +120,7 @@ def test_store_input_and_one_model(tmp_path, capsys):
         (("--fraction", "0.5"), "does not apply to method 'fixed'"),
         (("--threshold", "none"), "needs a threshold"),
         (("--duplicates", "first", "--keep-names", "--leadlag"), "probe and control"),
+        (("--leadlag-criterion", "paper"), "add --leadlag"),
     ],
 )
 def test_bad_input_exit_2_without_traceback(tmp_path, capsys, extra, message):
@@ -165,6 +166,11 @@ def test_store_intervals_and_leadlag(tmp_path, capsys):
     assert "criterion paper-relative on both curves" in out and "criterion paper:" in out
     rc, out, _ = _run(capsys, tmp_path / "run", "--bootstrap", "100", "--leadlag", "--json")
     doc = json.loads(out)
+    rc2, out2, _ = _run(
+        capsys, tmp_path / "run", "--bootstrap", "100", "--leadlag", "--json",
+        "--leadlag-criterion", "paper",
+    )  # fmt: skip
+    assert rc2 == 0 and json.loads(out2)["leadlag_criterion"]["name"] == "paper"
     assert set(doc) == {
         "criterion", "emergence", "intervals", "pairs", "tasks", "dropped", "leadlag",
         "leadlag_criterion",
