@@ -77,7 +77,8 @@ class LeadLag:
         margin_log10: Equivalence margin, one checkpoint gap in log10 tokens.
         p_lead, p_lag: Bootstrap p-values of "no lead" and "no lag" (one-sided).
         p_holm: Two-sided p of a lead or lag, Holm-corrected across the run's skills.
-        p_equivalent: TOST p of "the crossings differ by a checkpoint gap or more".
+        p_equivalent: TOST p of "the crossings differ by a checkpoint gap or more" (the larger
+            of the two one-sided p-values).
         p_equivalent_holm: The same, Holm-corrected across the run's skills.
         verdict: One of :data:`VERDICTS` (see the module docstring).
         n_boot: Resamples behind the p-values (0: none).
@@ -298,9 +299,9 @@ def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha) -> _Meas
         hi = max(hi, _quantile(highs, 1 - alpha / 2))
         m.p_lead = _p(~(leads > 0))  # NaN (both censored alike) supports neither direction
         m.p_lag = _p(~(leads < 0))
-        if margin is not None:
-            inside = np.abs(leads) < margin * (1 - 1e-9)
-            m.p_eq = _p(~inside)
+        if margin is not None:  # two one-sided tests; NaN counts against both
+            bound = margin * (1 - 1e-9)
+            m.p_eq = max(_p(~(leads > -bound)), _p(~(leads < bound)))
         m.n_boot = n_boot
         m.resampling = _resampling(behavior, probe)
     if m.lead is not None or b.state != "not_emerged" or s.state != "not_emerged":

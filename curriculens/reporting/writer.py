@@ -419,9 +419,9 @@ def write_report(
             (
                 f"Composites vs components ({r})",
                 rows,
-                f"{share} of {cc.n} composites emerge no earlier than all of their components; "
-                "listed below are the exceptions (components that came later)."
-                + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
+                f"{share} of {cc.n} composites emerge no earlier than all of their components "
+                f"(criterion {crit.name}); listed below are the exceptions (components that came "
+                "later)." + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
             )
         )
     if a["consistency"] is not None:
