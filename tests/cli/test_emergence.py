@@ -238,3 +238,18 @@ def test_columns_option_maps_csv_names(tmp_path, capsys):
     assert rc == 0 and json.loads(out)["emergence"]["a"]["late"] == 30
     rc, out, _ = _run(capsys, p, "--columns", "who=model", "--columns", "em=score", "--json")
     assert rc == 0 and set(json.loads(out)["emergence"]) == {"a", "b"}
+
+
+def test_threshold_none_where_a_floor_is_optional(tmp_path, capsys):
+    p = tmp_path / "c.csv"
+    _toy_curves().to_csv(p, index=False)
+    rc, out, _ = _run(capsys, p, "--method", "relative", "--fraction", "0.5", "--threshold",
+                      "none", "--json")  # fmt: skip
+    doc = json.loads(out)
+    assert rc == 0 and doc["criterion"]["threshold"] is None
+    assert doc["criterion"]["name"] == "paper (method=relative, threshold=none, fraction=0.5)"
+    assert doc["emergence"]["a"]["never"] is None  # all-zero: no floor, and still not emerged
+    rc, out, _ = _run(capsys, p, "--criterion", "paper-relative", "--threshold", "0.5", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["criterion"]["threshold"] == 0.5
+    assert doc["dropped"] == ["never"]  # flat in both models: paper-relative drops it
