@@ -7,6 +7,7 @@ from curriculens.analysis.consistency import (
     paper_emergence,
     rank_consistency,
 )
+from curriculens.analysis.criterion import PRESETS, STATES, Criterion, Crossing
 from curriculens.analysis.curriculum import (
     SkillEmergence,
     behavior_curve,
@@ -14,19 +15,35 @@ from curriculens.analysis.curriculum import (
     load_table,
     probe_matrix,
 )
+from curriculens.analysis.curves import Curve
 from curriculens.analysis.emergence import (
     EmergenceCI,
     behavior_emergence,
     bootstrap_emergence,
+    emergence_interval,
+    emergence_intervals,
     emergence_point,
     emergence_table,
     smooth_curve,
 )
-from curriculens.analysis.importers import load_curves, read_lm_eval, read_tidy_csv, write_store
-from curriculens.analysis.leadlag import LeadLag, lead_lag
+from curriculens.analysis.importers import (
+    load_curves,
+    load_rows,
+    read_lm_eval,
+    read_tidy_csv,
+    read_tidy_table,
+    write_store,
+)
+from curriculens.analysis.leadlag import VERDICTS, LeadLag, holm, lead_lag
 
 __all__ = [
+    "PRESETS",
+    "STATES",
+    "VERDICTS",
     "Consistency",
+    "Criterion",
+    "Crossing",
+    "Curve",
     "EmergenceCI",
     "LeadLag",
     "PairConsistency",
@@ -36,16 +53,21 @@ __all__ = [
     "bootstrap_emergence",
     "composite_check",
     "curriculum",
+    "emergence_interval",
+    "emergence_intervals",
     "emergence_point",
     "emergence_table",
+    "holm",
     "lead_lag",
     "load_curves",
+    "load_rows",
     "load_table",
     "paper_emergence",
     "probe_matrix",
     "rank_consistency",
     "read_lm_eval",
     "read_tidy_csv",
+    "read_tidy_table",
     "smooth_curve",
     "write_store",
 ]

@@ -3,6 +3,12 @@
 Implements the ordering-consistency test of the Implicit Curriculum paper (Liu et al., 2026):
 emergence = first tokens where the smoothed score reaches 0.8; tasks ranked by emergence with
 censored tasks tied at the bottom; Spearman and Kendall correlation of the average ranks.
+
+Censoring can carry most of that number (tasks neither model learns tie at the bottom of both
+rankings), so each pair also reports what it is made of: the correlation over the tasks both
+models learned (``n_both``, ``spearman_both``, ``kendall_both``), a permutation null that keeps
+each model's censoring pattern and shuffles the order of its learned tasks (``null``), and a
+task-bootstrap interval of the censored rho (``ci``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ Emergence = Mapping[str, Mapping[str, float | None]]  # {model: {task: tokens or
 
 def paper_emergence(
     curves, *, threshold: float = 0.8, smooth: float = 1.0
-) -> dict[str, dict[str, float | None]]:
+) -> dict[str, dict[str, float | None]]:  # the ``paper`` preset of analysis.criterion
     """The paper's emergence points: tokens > 0, sorted, smoothed (sigma=1, reflect), >= 0.8.
 
     Args:
@@ -43,9 +49,7 @@ def paper_emergence(
     >>> paper_emergence(df)
     {'m': {'t': 4.0}}
     """
-    return emergence_table(
-        curves, drop_zero_tokens=True, method="fixed", threshold=threshold, smooth=smooth
-    )
+    return emergence_table(curves, "paper", threshold=threshold, smooth=smooth)
 
 
 def censored_ranks(points: Sequence[float | None]) -> np.ndarray:
@@ -66,9 +70,18 @@ class PairConsistency:
         a: First model.
         b: Second model.
         n: Number of tasks ranked.
-        spearman: Spearman rho of the average ranks (None when undefined, e.g. a constant order).
-        kendall: Kendall tau-b of the average ranks (None when undefined).
+        spearman: Spearman rho of the average ranks, censored tasks tied at the bottom (the
+            paper's number; None when undefined, e.g. a constant order).
+        kendall: Kendall tau-b of the same ranks (None when undefined).
         tasks: The tasks ranked, sorted.
+        n_both: Tasks that emerged in both models (present at init counts: its point is known).
+        spearman_both: Spearman rho over those tasks alone (None when undefined).
+        kendall_both: Kendall tau-b over those tasks alone (None when undefined).
+        null: Censored rho under a permutation null that keeps each model's censoring pattern
+            (which tasks never emerge) and shuffles the emergence points among its learned
+            tasks: ``{"mean", "lo", "hi"}`` (2.5% and 97.5% quantiles), or None.
+        ci: Task-bootstrap 95% interval ``(lo, hi)`` of the censored rho, or None.
+        n_resamples: Permutations and bootstrap resamples behind ``null`` and ``ci``.
     """
 
     a: str
@@ -77,6 +90,12 @@ class PairConsistency:
     spearman: float | None
     kendall: float | None
     tasks: tuple[str, ...] = field(repr=False)
+    n_both: int = 0
+    spearman_both: float | None = None
+    kendall_both: float | None = None
+    null: dict[str, float] | None = None
+    ci: tuple[float, float] | None = None
+    n_resamples: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -85,6 +104,11 @@ class PairConsistency:
             "n": self.n,
             "spearman": self.spearman,
             "kendall": self.kendall,
+            "n_both": self.n_both,
+            "spearman_both": self.spearman_both,
+            "kendall_both": self.kendall_both,
+            "null": self.null,
+            "ci": None if self.ci is None else list(self.ci),
         }
 
 
@@ -104,17 +128,27 @@ class Consistency:
     common_tasks: tuple[str, ...]
 
 
-def rank_consistency(emergence: Emergence, *, tasks: str = "common") -> Consistency:
+def rank_consistency(
+    emergence: Emergence,
+    *,
+    tasks: str = "common",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> Consistency:
     """Spearman and Kendall agreement of every pair of models' emergence orders.
 
     Tasks are ranked by emergence tokens with average ranks; censored tasks are tied at the
     bottom (``scipy.stats.rankdata`` with censored = +inf), and the correlations are computed
-    on those ranks.
+    on those ranks. Each pair also gets the agreement over the tasks both models learned, a
+    censoring-preserving permutation null and a task-bootstrap interval (see
+    :class:`PairConsistency`).
 
     Args:
         emergence: ``{model: {task: tokens or None}}``.
         tasks: ``common``: rank every pair over the tasks all models share (the default);
             ``pairwise``: rank each pair over the tasks both of them have.
+        n_resamples: Permutations of the null and task-bootstrap resamples (0: neither).
+        seed: Seed of both.
 
     >>> em = {"a": {"x": 1.0, "y": 2.0, "z": None}, "b": {"x": 1.0, "y": 5.0, "z": None}}
     >>> rank_consistency(em).pairs[0].spearman
@@ -125,6 +159,8 @@ def rank_consistency(emergence: Emergence, *, tasks: str = "common") -> Consiste
             f"tasks={tasks!r} is not a task set; expected one of {TASK_SETS} ('common': tasks "
             "all models share; 'pairwise': tasks each pair shares)."
         )
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int) or n_resamples < 0:
+        raise ConfigError(f"n_resamples={n_resamples!r} must be an int >= 0.")
     models = list(emergence)
     if len(models) < 2:
         raise ConfigError(
@@ -135,17 +171,73 @@ def rank_consistency(emergence: Emergence, *, tasks: str = "common") -> Consiste
     pairs = []
     for a, b in itertools.combinations(models, 2):
         shared = common if tasks == "common" else sorted(set(emergence[a]) & set(emergence[b]))
-        pairs.append(_pair(a, b, emergence[a], emergence[b], shared))
+        pairs.append(_pair(a, b, emergence[a], emergence[b], shared, n_resamples, seed))
     return Consistency(task_set=tasks, pairs=tuple(pairs), common_tasks=tuple(common))
 
 
-def _pair(a: str, b: str, ea, eb, shared: Sequence[str]) -> PairConsistency:
-    rho = tau = None
-    ra = censored_ranks([ea[t] for t in shared])
-    rb = censored_ranks([eb[t] for t in shared])
-    if len(shared) >= 2 and np.ptp(ra) > 0 and np.ptp(rb) > 0:  # else undefined
-        rho, tau = _finite(spearmanr(ra, rb)[0]), _finite(kendalltau(ra, rb)[0])
-    return PairConsistency(a=a, b=b, n=len(shared), spearman=rho, kendall=tau, tasks=tuple(shared))
+def _pair(a: str, b: str, ea, eb, shared: Sequence[str], n_res: int, seed: int):
+    xa = np.array([_inf(ea[t]) for t in shared], float)
+    xb = np.array([_inf(eb[t]) for t in shared], float)
+    rho, tau = _correlations(xa, xb)
+    both = np.isfinite(xa) & np.isfinite(xb)
+    rho_both, tau_both = _correlations(xa[both], xb[both])
+    null = ci = None
+    if n_res and len(shared) >= 2:
+        rng = np.random.default_rng(seed)
+        null_rho = _null(xa, xb, rng, n_res)
+        if np.isfinite(null_rho).any():
+            lo, hi = np.nanquantile(null_rho, [0.025, 0.975])
+            null = {"mean": float(np.nanmean(null_rho)), "lo": float(lo), "hi": float(hi)}
+        idx = rng.integers(0, len(shared), size=(n_res, len(shared)))
+        boot = _rho_rows(xa[idx], xb[idx])
+        if np.isfinite(boot).any():
+            ci = tuple(float(q) for q in np.nanquantile(boot, [0.025, 0.975]))
+    return PairConsistency(
+        a=a,
+        b=b,
+        n=len(shared),
+        spearman=rho,
+        kendall=tau,
+        tasks=tuple(shared),
+        n_both=int(both.sum()),
+        spearman_both=rho_both,
+        kendall_both=tau_both,
+        null=null,
+        ci=ci,
+        n_resamples=n_res if (null or ci) else 0,
+    )
+
+
+def _correlations(xa: np.ndarray, xb: np.ndarray) -> tuple[float | None, float | None]:
+    """Spearman and Kendall of average ranks (censored = +inf tie last); None if undefined."""
+    ra, rb = rankdata(xa), rankdata(xb)
+    if len(xa) < 2 or np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return None, None
+    return _finite(spearmanr(ra, rb)[0]), _finite(kendalltau(ra, rb)[0])
+
+
+def _null(xa: np.ndarray, xb: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Censored rho with each model's learned points shuffled among its learned tasks."""
+    out = []
+    for x in (xa, xb):
+        learned = np.flatnonzero(np.isfinite(x))
+        rows = np.tile(x, (n, 1))
+        if learned.size > 1:
+            perm = np.argsort(rng.random((n, learned.size)), axis=1)
+            rows[:, learned] = x[learned][perm]
+        out.append(rows)
+    return _rho_rows(*out)
+
+
+def _rho_rows(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+    """Spearman rho of each row pair of ``[resample, task]`` arrays (NaN where undefined)."""
+    ra = rankdata(xa, axis=1)
+    rb = rankdata(xb, axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    den = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ra * rb).sum(axis=1) / den, np.nan)
 
 
 def _finite(x) -> float | None:
@@ -240,23 +332,28 @@ def elemental_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
 
     ``compositional_gerund_upper`` needs ``simple_icl_present_to_gerund`` and
     ``simple_icl_uppercase``. Composites with an operation outside
-    :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out.
+    :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out. Names kept
+    with ':' (``compositional:gerund_upper``, ``simple_icl:uppercase``) are read the same way,
+    and each component is named as ``tasks`` spells it.
 
     >>> elemental_components(["compositional_gerund_upper", "compositional_upper_last"])
     {'compositional_gerund_upper': ('simple_icl_present_to_gerund', 'simple_icl_uppercase')}
     """
     ops = sorted(ELEMENTAL_OPERATIONS, key=len, reverse=True)  # longest first: translate_*
+    spelled = {t.replace(":", "_"): t for t in tasks}
     out = {}
     for t in tasks:
-        if not t.startswith("compositional_"):
+        norm = t.replace(":", "_")
+        if not norm.startswith("compositional_"):
             continue
-        rest, parts = t[len("compositional_") :], []
+        rest, parts = norm[len("compositional_") :], []
         while rest:
             op = next((o for o in ops if rest == o or rest.startswith(o + "_")), None)
             if op is None:
                 parts = []
                 break
-            parts.append(ELEMENTAL_OPERATIONS[op])
+            part = ELEMENTAL_OPERATIONS[op]
+            parts.append(spelled.get(part, part))
             rest = rest[len(op) + 1 :]
         if parts:
             out[t] = tuple(parts)

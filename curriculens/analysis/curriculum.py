@@ -1,34 +1,35 @@
-"""The curriculum map of one run: per skill, when behavior and the best probe emerge, and the order.
+"""The curriculum map of one run: per skill, when behavior emerges, whether its representation
+leads, and the order.
 
-Reads only the results table. Emergence is the first checkpoint whose score is at or above a
-threshold and at or above a fraction of the final value (``relative``); a curve that never gets
-there is censored and listed last.
+Reads only the results table. Behavior emergence uses one criterion (default ``paper``, see
+:mod:`curriculens.analysis.criterion`) on each skill's primary metric, the same curve and
+criterion that ``curriculens emergence RUN`` and the report use; the probe columns come from
+:func:`~curriculens.analysis.leadlag.lead_lag` (probe selectivity under its criterion). A skill
+that never emerges is censored and listed last, never dropped.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from curriculens.analysis.emergence import emergence_point
-from curriculens.analysis.table import load_table, skill_info
+from curriculens.analysis.criterion import Criterion
+from curriculens.analysis.curves import Curve, behavior_metric, curve_of, pool, probe_curve, select
+from curriculens.analysis.emergence import emergence_interval
+from curriculens.analysis.leadlag import lead_lag
+from curriculens.analysis.table import load_table, read_meta, read_rows, skill_info
+from curriculens.errors import ConfigError
 
 __all__ = ["SkillEmergence", "behavior_curve", "curriculum", "load_table", "probe_matrix"]
 
 
-def _primary_metric(skill: str, df: pd.DataFrame) -> str:
-    info = skill_info(df, [skill]).get(skill)
-    if info is not None:
-        return info["primary_metric"]
-    # imported curves without metadata: take the skill's first behavior metric
-    return str(df[(df.skill == skill) & (df.kind == "behavior")].metric.iloc[0])
-
-
 def behavior_curve(df: pd.DataFrame, skill: str, metric: str | None = None) -> pd.Series:
-    """The skill's behavior score per checkpoint, indexed by tokens (ascending)."""
-    metric = metric or _primary_metric(skill, df)
+    """The skill's behavior score per checkpoint (mean over runs), indexed by tokens (ascending)."""
+    rows = df[(df.skill == skill) & (df.kind == "behavior")].to_dict("records")
+    metric = metric or behavior_metric(skill, rows, skill_info(df, [skill]).get(skill))
     sel = df[(df.skill == skill) & (df.kind == "behavior") & (df.metric == metric)]
     return sel.groupby("tokens")["value"].mean().sort_index()
 
@@ -43,46 +44,55 @@ def probe_matrix(df: pd.DataFrame, skill: str, kind: str = "probe") -> pd.DataFr
     ).sort_index()
 
 
-def _probe_emergence(
-    best: pd.Series, threshold: float, fraction: float, min_gain: float
-) -> float | None:
-    """Probe emergence measured above the step-0 score, not above chance.
-
-    Labels that a random-init model already decodes (token identity, bag-of-digits carry bits)
-    would otherwise 'emerge' at step 0 and fake a representation lead. The curve is rescaled to
-    its gain over step 0; emergence is where the gain reaches ``fraction`` of its maximum and the
-    accuracy is at least ``threshold``. No gain of ``min_gain`` or more means censored.
-    """
-    if best.empty:
-        return None
-    v = best.values
-    gain = v - v[0]
-    if not np.isfinite(gain).any() or np.nanmax(gain) < min_gain:
-        return None
-    ok = (gain >= fraction * np.nanmax(gain)) & (v >= threshold)
-    hits = np.flatnonzero(ok)
-    return float(best.index[hits[0]]) if hits.size else None
-
-
 @dataclass(frozen=True, kw_only=True)
 class SkillEmergence:
-    """Emergence summary of one skill (tokens are None when censored)."""
+    """Emergence summary of one skill.
+
+    Attributes:
+        skill, family, components: The skill and its metadata as swept.
+        metric: The behavior metric read (the skill's primary metric).
+        criterion: Name of the behavior criterion.
+        behavior_state: ``emerged``, ``present_at_init`` or ``not_emerged`` (default: from
+            ``behavior_tokens``).
+        behavior_tokens: Emergence point (None when not emerged).
+        behavior_lo, behavior_hi: Its interval ``(lo, hi]`` (see
+            :class:`~curriculens.analysis.emergence.EmergenceCI`; None: open end).
+        behavior_final: Score at the last checkpoint.
+        probe_state, probe_tokens: Emergence of probe selectivity at the best layer under the
+            lead/lag criterion (None: the skill has no probe and control rows).
+        probe_layer: Best layer (store numbering; -1 without probes).
+        probe_step0, probe_final: Probe accuracy at that layer, first and last checkpoint.
+        selectivity_final: Probe - control accuracy at that layer, last checkpoint.
+        leadlag: The lead/lag verdict (None without probes).
+    """
 
     skill: str
     family: str
     components: tuple[str, ...]
     metric: str
-    behavior_final: float
     behavior_tokens: float | None
-    probe_final: float
-    probe_step0: float
-    probe_tokens: float | None
-    probe_layer: int
-    selectivity_final: float
+    behavior_final: float
+    criterion: str = "paper"
+    behavior_state: str = ""
+    behavior_lo: float | None = None
+    behavior_hi: float | None = None
+    probe_state: str | None = None
+    probe_tokens: float | None = None
+    probe_layer: int = -1
+    probe_step0: float = math.nan
+    probe_final: float = math.nan
+    selectivity_final: float = math.nan
+    leadlag: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.behavior_state:  # built by hand: a point is an emergence
+            state = "not_emerged" if self.behavior_tokens is None else "emerged"
+            object.__setattr__(self, "behavior_state", state)
 
     @property
     def emerged(self) -> bool:
-        return self.behavior_tokens is not None
+        """Met the criterion within the run (including at its first checkpoint)."""
+        return self.behavior_state != "not_emerged"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -93,62 +103,111 @@ class SkillEmergence:
 def curriculum(
     source,
     *,
-    threshold: float = 0.8,
-    fraction: float = 0.9,
-    probe_threshold: float = 0.8,
-    min_gain: float = 0.05,
+    criterion: Criterion | str | None = None,
+    probe_criterion: Criterion | str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    **overrides,
 ) -> list[SkillEmergence]:
-    """Emergence of every skill in a run, sorted by behavior emergence (censored last).
+    """Emergence of every skill in a run, sorted by behavior emergence (not emerged last).
+
+    Several runs in one store (seeds) are pooled: their curves are averaged per checkpoint. A
+    criterion that drops flat curves (``paper-relative``) leaves out skills whose score never
+    rose above 0, as ``curriculens emergence`` does; every other skill is listed.
 
     Args:
-        source: Run directory, store, or results DataFrame.
-        threshold: Behavior level that counts as emerged (primary metric).
-        fraction: Share of the final value that must also be reached.
-        probe_threshold: Probe accuracy that counts as decodable.
-        min_gain: Least gain of the best probe over its step-0 score for a probe emergence to be
-            measured at all; below it the label counts as decodable at init (censored).
+        source: Run directory, store, ``.sqlite`` file or results DataFrame (a DataFrame without
+            per-item outcomes gives checkpoint brackets only and untested lead/lag verdicts).
+        criterion: Behavior criterion (default ``paper``).
+        probe_criterion: Criterion of lead/lag (default ``paper-relative``).
+        n_boot: Bootstrap resamples for the intervals and the lead/lag tests.
+        seed: Seed of the resampling.
+        **overrides: Fields that replace the behavior criterion's (``threshold=0.5``).
+
+    >>> for e in curriculum("runs/demo"):  # doctest: +SKIP
+    ...     print(e.skill, e.behavior_state, e.behavior_tokens, e.leadlag)
     """
-    df = load_table(source)
-    info = skill_info(df, df.skill.unique())
+    crit = Criterion.of(criterion, **overrides)
+    if isinstance(source, pd.DataFrame):
+        rows, meta = source.to_dict("records"), source
+    else:
+        rows, meta = read_rows(source, items=n_boot > 0), read_meta(source).get("skills") or {}
+    if not rows:
+        raise ConfigError(f"The results at {str(source)!r} have no rows yet; run a sweep first.")
+    skills = sorted({r["skill"] for r in rows if r["kind"] == "behavior"})
+    info = skill_info(meta, skills)
+    runs = sorted({r["run"] for r in rows})
+    leads = {}
+    if any(r["kind"] == "control" for r in rows):
+        table = pd.DataFrame(rows)
+        table.attrs["skills"] = skill_info(meta, sorted(table.skill.unique()))
+        leads = {
+            r.skill: r for r in lead_lag(table, criterion=probe_criterion, n_boot=n_boot, seed=seed)
+        }
     out = []
-    for skill in sorted(df.skill.unique()):
-        beh = behavior_curve(df, skill)
-        if beh.empty:
+    for skill in skills:
+        mine = select(rows, skill=skill)
+        metric = behavior_metric(skill, mine, info.get(skill))
+        beh = _pooled(select(mine, kind="behavior", metric=metric), runs)
+        ci = emergence_interval(beh, crit, n_boot=n_boot, seed=seed)
+        if ci.flat:  # the criterion drops curves that never rose above 0 (paper-relative)
             continue
-        metric = _primary_metric(skill, df)
-        b_tok = emergence_point(
-            beh.index, beh.values, method="relative", threshold=threshold, fraction=fraction
-        )
-        probes = probe_matrix(df, skill)
-        best = probes.max(axis=0) if not probes.empty else pd.Series(dtype=float)
-        p_tok = _probe_emergence(best, probe_threshold, fraction, min_gain)
-        controls = probe_matrix(df, skill, "control")
-        if not probes.empty and probes[probes.columns[-1]].notna().any():
-            last = probes.columns[-1]
-            layer = int(probes[last].idxmax())
-            sel_final = (
-                float(probes[last].max() - controls[last].get(layer, np.nan))
-                if not controls.empty
-                else float("nan")
-            )
-        else:
-            layer, sel_final = -1, float("nan")
-        meta = info.get(skill, {})
-        family, comps = meta.get("family", ""), tuple(meta.get("components", ()))
+        meta_s = info.get(skill, {})
+        ll = leads.get(skill)
+        probe = _probe_numbers(mine, runs, ll)
         out.append(
             SkillEmergence(
                 skill=skill,
-                family=family,
-                components=comps,
-                metric=metric,
-                behavior_final=float(beh.iloc[-1]),
-                behavior_tokens=b_tok,
-                probe_final=float(best.iloc[-1]) if not best.empty else float("nan"),
-                probe_step0=float(best.iloc[0]) if not best.empty else float("nan"),
-                probe_tokens=p_tok,
-                probe_layer=layer,
-                selectivity_final=sel_final,
+                family=meta_s.get("family", ""),
+                components=tuple(meta_s.get("components", ())),
+                metric=str(metric),
+                criterion=crit.name,
+                behavior_state=ci.state,
+                behavior_tokens=ci.point,
+                behavior_lo=ci.lo,
+                behavior_hi=ci.hi,
+                behavior_final=_final(beh.values),
+                probe_state=None if ll is None else ll.probe_state,
+                probe_tokens=None if ll is None else ll.probe_tokens,
+                leadlag=None if ll is None else ll.verdict,
+                **probe,
             )
         )
     out.sort(key=lambda e: (e.behavior_tokens is None, e.behavior_tokens or 0, e.skill))
     return out
+
+
+def _pooled(rows: list[dict], runs: list[str]) -> Curve:
+    """One curve per run, pooled; runs on different checkpoints are averaged by tokens."""
+    per_run = [curve_of([r for r in rows if r["run"] == rn]) for rn in runs]
+    per_run = [c for c in per_run if len(c.tokens)]
+    try:
+        return pool(per_run)
+    except ConfigError:
+        return curve_of(rows)
+
+
+def _probe_numbers(rows: list[dict], runs: list[str], ll) -> dict:
+    """Probe accuracy (first, last) and final selectivity at lead/lag's best layer."""
+    if ll is None:
+        return {}
+    acc = pool([probe_curve(select(rows, run=rn), ll.skill, ll.layer, ll.hook) for rn in runs])
+    ctrl = pool(
+        [
+            curve_of(
+                select(rows, run=rn, kind="control", metric="acc", layer=ll.layer, hook=ll.hook)
+            )
+            for rn in runs
+        ]
+    )
+    return {
+        "probe_layer": ll.layer,
+        "probe_step0": float(acc.values[0]),
+        "probe_final": _final(acc.values),
+        "selectivity_final": _final(acc.values) - _final(ctrl.values),
+    }
+
+
+def _final(values: np.ndarray) -> float:
+    """The value at the last checkpoint: NaN when it was not measurable, never an earlier one."""
+    return float(values[-1]) if len(values) else math.nan

@@ -1,176 +1,56 @@
-"""Emergence points of score curves: when a skill's score first meets a criterion.
+"""Emergence of score curves: a state, a point and an interval per curve, under one criterion.
 
-A curve is a score per checkpoint (tokens seen). A curve that never meets its criterion is
-censored (``None``), never dropped. Bootstrap intervals resample items jointly across checkpoints.
+Each curve is ``emerged`` (with an interval that combines the checkpoint bracket
+``(previous checkpoint, crossing checkpoint]`` with the item bootstrap where per-item outcomes
+exist), ``present_at_init`` or ``not_emerged`` (see :mod:`curriculens.analysis.criterion`). A
+curve that never meets its criterion is censored, never dropped.
+
+Table-level functions (:func:`emergence_table`, :func:`emergence_intervals`,
+:func:`behavior_emergence`) take ``criterion`` (a :class:`Criterion`, a preset name; default
+``paper``) and field overrides; the curve-level primitives :func:`emergence_point` and
+:func:`bootstrap_emergence` take the criterion's fields directly.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.optimize import OptimizeWarning, curve_fit
 
-from curriculens.analysis.table import pick_metric, read_rows, skill_info
+from curriculens.analysis.criterion import (
+    METHODS,
+    PRESETS,
+    RELATIVE_TO,
+    STATES,
+    Criterion,
+    Crossing,
+    normalize_chance,
+    smooth_curve,
+)
+from curriculens.analysis.curves import Curve, behavior_curve
+from curriculens.analysis.table import read_rows, skill_info
 from curriculens.errors import ConfigError
 
-METHODS = ("fixed", "relative", "stable", "sigmoid")
-RELATIVE_TO = ("final", "max")
-
-
-def smooth_curve(values: Sequence[float], sigma: float | None) -> np.ndarray:
-    """Gaussian-smooth a curve over checkpoints (``sigma`` in checkpoints, reflected edges).
-
-    >>> smooth_curve([0.0, 1.0, 0.0], None).tolist()
-    [0.0, 1.0, 0.0]
-    """
-    v = np.asarray(values, dtype=float)
-    if not sigma:
-        return v
-    return gaussian_filter1d(v, sigma=float(sigma), mode="reflect")
-
-
-def normalize_chance(values: Sequence[float], chance: float) -> np.ndarray:
-    """Rescale scores so that ``chance`` maps to 0 and a perfect score to 1.
-
-    >>> normalize_chance([0.25, 0.625, 1.0], 0.25).tolist()
-    [0.0, 0.5, 1.0]
-    """
-    if not 0.0 <= chance < 1.0:
-        raise ConfigError(
-            f"chance={chance!r} must be in [0, 1) to normalize scores; pass chance=None to skip "
-            "normalization."
-        )
-    return (np.asarray(values, dtype=float) - chance) / (1.0 - chance)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Criterion:
-    """How to read an emergence point off a curve.
-
-    Attributes:
-        method: ``fixed``: first checkpoint with score >= ``threshold``.
-            ``relative``: first checkpoint with score >= ``fraction`` of the curve's ``final``
-            (or ``max``) score and >= ``threshold`` (``threshold=None`` drops that gate).
-            ``stable``: first checkpoint that starts ``window`` consecutive checkpoints all
-            >= ``threshold``. ``sigmoid``: midpoint between floor and ceiling of a logistic fit
-            in log10(tokens); censored when the fitted rise is below ``min_rise`` or the midpoint
-            lies past the last checkpoint (``threshold`` is not used).
-        threshold: Absolute level (after chance normalization, when ``chance`` is set).
-        fraction: Share of the reference score for ``relative``.
-        relative_to: ``final`` or ``max``: the reference score of ``relative``.
-        chance: When set, scores are first mapped to ``(score - chance) / (1 - chance)``, so
-            ``relative`` measures the gain above chance.
-        smooth: Gaussian sigma in checkpoints (reflected edges), or None.
-        window: Consecutive checkpoints ``stable`` asks for.
-        min_rise: Smallest ceiling - floor that ``sigmoid`` accepts as an emergence.
-    """
-
-    method: str = "fixed"
-    threshold: float | None = 0.8
-    fraction: float = 0.9
-    relative_to: str = "final"
-    chance: float | None = None
-    smooth: float | None = None
-    window: int = 3
-    min_rise: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(
-                f"method={self.method!r} is not an emergence method; expected one of {METHODS}."
-            )
-        if self.relative_to not in RELATIVE_TO:
-            raise ConfigError(
-                f"relative_to={self.relative_to!r} is not allowed; expected one of {RELATIVE_TO}."
-            )
-        if self.threshold is None and self.method in ("fixed", "stable"):
-            raise ConfigError(
-                f"method={self.method!r} needs a threshold, got threshold=None; pass a number "
-                "such as threshold=0.8."
-            )
-        if self.threshold is not None and not math.isfinite(self.threshold):
-            raise ConfigError(f"threshold={self.threshold!r} must be a finite number, e.g. 0.8.")
-        if not 0.0 < self.fraction <= 1.0:
-            raise ConfigError(f"fraction={self.fraction!r} must be in (0, 1], e.g. 0.9.")
-        if self.smooth is not None and (not math.isfinite(self.smooth) or self.smooth < 0):
-            raise ConfigError(
-                f"smooth={self.smooth!r} must be a sigma >= 0 in checkpoints, or None."
-            )
-        if not isinstance(self.window, int) or self.window < 1:
-            raise ConfigError(f"window={self.window!r} must be an int >= 1 (checkpoints).")
-        if self.chance is not None:
-            normalize_chance([], self.chance)  # validates the value
-
-    def point(self, tokens: Sequence[float], values: Sequence[float]) -> float | None:
-        """Tokens at which the curve first meets the criterion, or None (censored)."""
-        t = np.asarray(tokens, dtype=float)
-        v = np.asarray(values, dtype=float)
-        if t.ndim != 1 or t.shape != v.shape:
-            raise ConfigError(
-                f"tokens {t.shape} and values {v.shape} must be 1-D and of the same length "
-                "(one score per checkpoint)."
-            )
-        keep = np.isfinite(t) & np.isfinite(v)  # a missing score is a missing checkpoint
-        order = np.argsort(t[keep], kind="stable")
-        t, v = t[keep][order], v[keep][order]
-        if self.chance is not None:
-            v = normalize_chance(v, self.chance)
-        v = smooth_curve(v, self.smooth)
-        return _point_sorted(self, t, v)
-
-
-def _point_sorted(c: Criterion, t: np.ndarray, v: np.ndarray) -> float | None:
-    """Emergence on an already sorted, normalized and smoothed curve."""
-    if not len(v):
-        return None
-    if c.method == "sigmoid":
-        return _sigmoid_midpoint(t, v, c.min_rise)
-    if c.method == "stable":
-        ok = v >= c.threshold
-        run = np.convolve(ok.astype(int), np.ones(c.window, dtype=int), mode="valid")
-        hits = np.flatnonzero(run == c.window)
-        return float(t[hits[0]]) if hits.size else None
-    ok = v >= c.threshold if c.threshold is not None else np.ones(len(v), bool)
-    if c.method == "relative":
-        ref = v[-1] if c.relative_to == "final" else np.nanmax(v)
-        if c.threshold is None and not ref > 0:  # no gate and nothing to take a share of
-            return None
-        ok &= v >= c.fraction * ref
-    hits = np.flatnonzero(ok)
-    return float(t[hits[0]]) if hits.size else None
-
-
-def _logistic(x, floor, ceil, k, x0):
-    return floor + (ceil - floor) / (1.0 + np.exp(-k * (x - x0)))
-
-
-def _sigmoid_midpoint(t: np.ndarray, v: np.ndarray, min_rise: float) -> float | None:
-    keep = (t > 0) & np.isfinite(v)
-    x, y = np.log10(t[keep]), v[keep]
-    if len(x) < 4 or np.ptp(x) == 0:
-        return None
-    lo, hi, span = float(y.min()), float(y.max()), float(np.ptp(y)) or 1e-6
-    xr = float(np.ptp(x))
-    p0 = [lo, hi, 4.0 / xr, float(np.median(x))]
-    bounds = (
-        [lo - span, lo, 0.0, x.min() - xr],
-        [hi, hi + span, 200.0 / xr, x.max() + xr],
-    )
-    p0 = np.clip(p0, np.asarray(bounds[0]) + 1e-9, np.asarray(bounds[1]) - 1e-9)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OptimizeWarning)
-            (floor, ceil, _, x0), _ = curve_fit(_logistic, x, y, p0=p0, bounds=bounds, maxfev=2000)
-    except (RuntimeError, ValueError):
-        return None
-    if ceil - floor < min_rise or x0 > x.max():
-        return None
-    return float(10 ** max(x0, x.min()))
+__all__ = [
+    "METHODS",
+    "PRESETS",
+    "RELATIVE_TO",
+    "STATES",
+    "Criterion",
+    "EmergenceCI",
+    "behavior_emergence",
+    "bootstrap_curves",
+    "bootstrap_emergence",
+    "emergence_interval",
+    "emergence_intervals",
+    "emergence_point",
+    "emergence_table",
+    "normalize_chance",
+    "order",
+    "smooth_curve",
+]
 
 
 def emergence_point(
@@ -186,13 +66,16 @@ def emergence_point(
     window: int = 3,
     min_rise: float = 0.1,
 ) -> float | None:
-    """Tokens at which a curve first meets the emergence criterion, or None (censored).
+    """Tokens at which a curve first meets the criterion, or None (not emerged).
+
+    A curve already past the criterion at its first checkpoint returns that checkpoint's tokens
+    (its state is ``present_at_init``; see :meth:`Criterion.locate`).
 
     Args:
         tokens: Tokens seen at each checkpoint (sorted here if they are not).
         values: Score at each checkpoint (NaN: checkpoint left out before smoothing).
         method: ``fixed``, ``relative``, ``stable`` or ``sigmoid`` (see :class:`Criterion`).
-        threshold: Absolute level (``relative`` with ``threshold=None`` has no absolute gate).
+        threshold: Absolute level (``relative`` with ``threshold=None`` has no floor).
         fraction: Share of the final (or max, ``relative_to="max"``) score for ``relative``.
         smooth: Gaussian sigma in checkpoints (reflected edges), or None.
         chance: Normalize scores as ``(v - chance) / (1 - chance)`` first, or None.
@@ -222,14 +105,22 @@ def emergence_point(
 
 @dataclass(frozen=True, kw_only=True)
 class EmergenceCI:
-    """An emergence point with a bootstrap interval.
+    """The emergence of one curve: its state, point and interval.
 
     Attributes:
-        point: Emergence on all items (None: censored).
-        lo: Lower bound in tokens (None: censored in more than 1 - alpha/2 of resamples).
-        hi: Upper bound in tokens (None: unbounded, the curve stays censored in the upper tail).
-        censored: Share of bootstrap resamples that never emerged.
-        n_boot: Number of resamples.
+        state: ``emerged``, ``present_at_init`` or ``not_emerged``.
+        point: Emergence tokens (the first checkpoint when present at init; None: not emerged).
+        lo: The crossing lies above this many tokens (open end); None: no lower bound (the
+            curve may have crossed before the first checkpoint).
+        hi: ... and at or below this many tokens; None: no upper bound (it may never cross).
+            For an emerged curve ``lo < point <= hi``: the bracket ``(previous checkpoint,
+            crossing checkpoint]`` widened by the bootstrap, never of zero width.
+        censored: Share of bootstrap resamples that never emerged (without resamples: 1.0 when
+            not emerged, else 0.0).
+        n_boot: Resamples behind the interval (0: the checkpoint bracket alone).
+        resampling: ``items``, ``binomial`` or ``none`` (see :class:`~curriculens.analysis
+            .curves.Curve`).
+        flat: The curve never rose above 0 and the criterion drops such curves.
     """
 
     point: float | None
@@ -237,6 +128,13 @@ class EmergenceCI:
     hi: float | None
     censored: float
     n_boot: int
+    state: str = "emerged"
+    resampling: str = "none"
+    flat: bool = False
+
+    def to_json(self) -> dict:
+        """``{state, lo, hi}`` with integral token counts as ints."""
+        return {"state": self.state, "lo": _num(self.lo), "hi": _num(self.hi)}
 
 
 def bootstrap_curves(items: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -255,12 +153,67 @@ def bootstrap_curves(items: np.ndarray, *, n_boot: int = 1000, seed: int = 0) ->
     (2, 3)
     """
     x = _check_items(items)
-    if not isinstance(n_boot, int | np.integer) or n_boot < 1:
-        raise ConfigError(f"n_boot={n_boot!r} must be an int >= 1 (bootstrap resamples).")
+    _check_n_boot(n_boot, low=1)
     rng = np.random.default_rng(seed)
     n = x.shape[1]
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)  # [boot, item]
     return counts @ x.T / n
+
+
+def emergence_interval(
+    curve: Curve,
+    criterion: Criterion | str | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> EmergenceCI:
+    """State, point and interval of one curve.
+
+    The interval starts from the point's checkpoint bracket and widens it to the
+    ``alpha / 2`` quantile of the resamples' lower bracket ends and the ``1 - alpha / 2``
+    quantile of their upper ends (a resample that never emerges has no upper end; one present
+    at init has no lower end).
+
+    >>> c = Curve(tokens=np.array([1.0, 2, 3]), values=np.array([0.0, 0.9, 0.9]))
+    >>> ci = emergence_interval(c, Criterion(threshold=0.8))
+    >>> ci.state, ci.point, ci.lo, ci.hi
+    ('emerged', 2.0, 1.0, 2.0)
+    """
+    crit = Criterion.of(criterion)
+    _check_alpha(alpha)
+    _check_n_boot(n_boot, low=0)
+    order, t = crit.prepare(curve.tokens, curve.values)
+    point = crit.locate_sorted(t, np.asarray(curve.values, float)[order][None, :])[0]
+    boot = None
+    if n_boot > 0 and len(t):
+        draws = curve.resample(np.random.default_rng(seed), n_boot)
+        boot = None if draws is None else draws[:, order]
+    return _combine(crit, t, point, boot, alpha, curve.resampling if boot is not None else "none")
+
+
+def _combine(crit: Criterion, t, point: Crossing, boot, alpha: float, how: str) -> EmergenceCI:
+    lo = -math.inf if point.lower is None else point.lower
+    hi = math.inf if point.upper is None else point.upper
+    censored, used = float(point.state == "not_emerged"), 0
+    if boot is not None:
+        cs = crit.locate_sorted(t, boot)
+        lows = np.array([-math.inf if c.lower is None else c.lower for c in cs])
+        highs = np.array([math.inf if c.upper is None else c.upper for c in cs])
+        lo = min(lo, float(np.quantile(lows, alpha / 2, method="inverted_cdf")))
+        hi = max(hi, float(np.quantile(highs, 1 - alpha / 2, method="inverted_cdf")))
+        censored = float(np.mean([c.state == "not_emerged" for c in cs]))
+        used = len(cs)
+    return EmergenceCI(
+        point=point.point,
+        lo=_none(lo),
+        hi=_none(hi),
+        censored=censored,
+        n_boot=used,
+        state=point.state,
+        resampling=how,
+        flat=point.flat,
+    )
 
 
 def bootstrap_emergence(
@@ -270,12 +223,13 @@ def bootstrap_emergence(
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
-    **criterion,
+    criterion: Criterion | str | None = None,
+    **fields,
 ) -> EmergenceCI:
-    """Emergence point of the mean curve with a percentile bootstrap interval.
+    """Emergence of the mean curve of per-item outcomes, with its interval.
 
-    Items are resampled jointly across checkpoints (one draw of item indices per resample),
-    so checkpoint-to-checkpoint correlation is kept. Censored resamples count as +inf tokens.
+    Items are resampled jointly across checkpoints (one draw of item indices per resample), so
+    checkpoint-to-checkpoint correlation is kept.
 
     Args:
         tokens: Tokens seen at each checkpoint, ``[checkpoint]``.
@@ -283,15 +237,16 @@ def bootstrap_emergence(
         n_boot: Number of resamples.
         seed: Seed of the resampling.
         alpha: 1 - coverage of the interval.
-        **criterion: Keyword arguments of :func:`emergence_point` (``method``, ``threshold``...).
+        criterion: A :class:`Criterion` or preset name; without it, ``**fields`` build one.
+        **fields: Fields of :class:`Criterion` (``method``, ``threshold``...).
 
     >>> items = np.array([[0, 0, 0, 0], [0, 1, 1, 0], [1, 1, 1, 1]])
     >>> bootstrap_emergence([1, 2, 3], items, threshold=0.9, n_boot=50).point
     3.0
     """
-    crit = Criterion(**criterion)
-    if not 0.0 < alpha < 1.0:
-        raise ConfigError(f"alpha={alpha!r} must be in (0, 1), e.g. 0.05 for a 95% interval.")
+    crit = Criterion.of(criterion, **fields) if criterion is not None else Criterion(**fields)
+    _check_alpha(alpha)
+    _check_n_boot(n_boot, low=1)
     x = _check_items(items)
     t = np.asarray(tokens, dtype=float)
     if t.shape != (x.shape[0],):
@@ -299,40 +254,38 @@ def bootstrap_emergence(
             f"tokens has shape {t.shape} but items has {x.shape[0]} checkpoints; give one token "
             "count per row of items."
         )
-    point = crit.point(t, x.mean(axis=1))
-    curves = bootstrap_curves(x, n_boot=n_boot, seed=seed)
-    pts = np.array([_inf(crit.point(t, c)) for c in curves])
-    lo, hi = np.quantile(pts, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-    return EmergenceCI(
-        point=point,
-        lo=_none(lo),
-        hi=_none(hi),
-        censored=float(np.mean(np.isinf(pts))),
-        n_boot=int(n_boot),
-    )
+    order = np.argsort(t, kind="stable")
+    curve = Curve(tokens=t[order], values=x.mean(axis=1)[order], items=x[order])
+    return emergence_interval(curve, crit, n_boot=n_boot, seed=seed, alpha=alpha)
 
 
-def emergence_table(
-    curves, *, drop_zero_tokens: bool = False, **criterion
-) -> dict[str, dict[str, float | None]]:
-    """Emergence point of every (model, task) curve of a long-format table.
+def emergence_intervals(
+    curves,
+    criterion: Criterion | str | None = None,
+    *,
+    n_boot: int = 0,
+    seed: int = 0,
+    alpha: float = 0.05,
+    **overrides,
+) -> dict[str, dict[str, EmergenceCI]]:
+    """Emergence of every (model, task) curve of a long-format table.
 
     Args:
-        curves: A DataFrame (or records) with columns ``model, tokens, task, score``.
-        drop_zero_tokens: Drop checkpoints with tokens <= 0 first (the paper's convention).
-        **criterion: Keyword arguments of :func:`emergence_point`.
+        curves: A DataFrame (or records) with columns ``model, tokens, task, score`` and
+            optionally ``n`` (items behind each score: a binomial resample per checkpoint).
+        criterion: A :class:`Criterion` or preset name (default ``paper``).
+        n_boot: Resamples per curve where ``n`` is known (0: checkpoint brackets only).
+        seed: Seed of the resampling.
+        alpha: 1 - coverage of the intervals.
+        **overrides: Criterion fields that replace the preset's.
 
     Returns:
-        ``{model: {task: tokens or None}}``, tasks in sorted order.
-
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"model": "m", "task": "t", "tokens": [1, 2], "score": [0.1, 0.9]})
-    >>> emergence_table(df)
-    {'m': {'t': 2.0}}
+        ``{model: {task: EmergenceCI}}``, tasks sorted. With ``drop_flat``, a task whose curve
+        never rises above 0 in any model is left out.
     """
     import pandas as pd
 
-    crit = Criterion(**criterion)
+    crit = Criterion.of(criterion, **overrides)
     df = curves if isinstance(curves, pd.DataFrame) else pd.DataFrame(list(curves))
     missing = {"model", "tokens", "task", "score"} - set(df.columns)
     if missing:
@@ -341,14 +294,44 @@ def emergence_table(
             "long format of curriculens.analysis.importers (model, checkpoint, tokens, task, "
             "score)."
         )
-    if drop_zero_tokens:
-        df = df[df["tokens"] > 0]
-    out: dict[str, dict[str, float | None]] = {}
-    for (model, task), g in df.groupby(["model", "task"], sort=True):
-        out.setdefault(str(model), {})[str(task)] = crit.point(
-            g["tokens"].to_numpy(float), g["score"].to_numpy(float)
+    out: dict[str, dict[str, EmergenceCI]] = {}
+    for i, ((model, task), g) in enumerate(df.groupby(["model", "task"], sort=True)):
+        g = g.sort_values("tokens", kind="stable")
+        n = None
+        if "n" in g.columns:
+            ns = pd.to_numeric(g["n"], errors="coerce").to_numpy(float)
+            n = ns if (np.isfinite(ns) & (ns > 0)).all() else None
+        curve = Curve(tokens=g["tokens"].to_numpy(float), values=g["score"].to_numpy(float), n=n)
+        out.setdefault(str(model), {})[str(task)] = emergence_interval(
+            curve, crit, n_boot=n_boot, seed=seed + i, alpha=alpha
         )
+    if crit.drop_flat:
+        tasks = {t for per in out.values() for t in per}
+        dropped = {t for t in tasks if all(per[t].flat for per in out.values() if t in per)}
+        out = {m: {t: ci for t, ci in per.items() if t not in dropped} for m, per in out.items()}
     return out
+
+
+def emergence_table(
+    curves, criterion: Criterion | str | None = None, **overrides
+) -> dict[str, dict[str, float | None]]:
+    """Emergence point of every (model, task) curve of a long-format table.
+
+    Args:
+        curves: A DataFrame (or records) with columns ``model, tokens, task, score``.
+        criterion: A :class:`Criterion` or preset name (default ``paper``).
+        **overrides: Criterion fields that replace the preset's (``threshold=0.5``...).
+
+    Returns:
+        ``{model: {task: tokens or None}}``, tasks in sorted order.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"model": "m", "task": "t", "tokens": [1, 2], "score": [0.1, 0.9]})
+    >>> emergence_table(df, smooth=None)
+    {'m': {'t': 2.0}}
+    """
+    cis = emergence_intervals(curves, criterion, n_boot=0, **overrides)
+    return {m: {t: ci.point for t, ci in per.items()} for m, per in cis.items()}
 
 
 def behavior_emergence(
@@ -356,67 +339,60 @@ def behavior_emergence(
     *,
     run: str | None = None,
     metric: str | None = None,
+    criterion: Criterion | str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
-    **criterion,
+    **overrides,
 ) -> dict[str, dict[str, EmergenceCI]]:
-    """Behavior emergence of every skill in a store, with item-bootstrap intervals.
+    """Behavior emergence of every skill in a store, with intervals.
 
-    Reads ``kind="behavior"`` rows of each skill's primary metric (from the run's skill snapshot).
-    Skills whose rows lack per-item outcomes get the point estimate only (``n_boot=0``).
+    Reads ``kind="behavior"`` rows of each skill's primary metric (from the run's skill snapshot)
+    and locates emergence on the stored mean score per checkpoint; the interval adds the item
+    bootstrap where every checkpoint has per-item outcomes.
 
     Args:
         store: A :class:`~curriculens.store.Store`, a run directory or a ``.sqlite`` file.
         run: Only this run (default: every run in the store).
         metric: Read this behavior metric for every skill instead of the primary one.
-        n_boot: Bootstrap resamples.
+        criterion: A :class:`Criterion` or preset name (default ``paper``).
+        n_boot: Bootstrap resamples (0: checkpoint brackets only).
         seed: Seed of the resampling.
         alpha: 1 - coverage of the intervals.
-        **criterion: Keyword arguments of :func:`emergence_point`; ``chance="skill"`` normalizes
-            each skill by its chance level as swept.
+        **overrides: Criterion fields; ``chance="skill"`` normalizes each skill by its chance
+            level as swept.
 
     Returns:
         ``{run: {skill: EmergenceCI}}``.
 
-    >>> cis = behavior_emergence("runs/pythia160m", threshold=0.8, n_boot=500)  # doctest: +SKIP
+    >>> cis = behavior_emergence("runs/pythia160m", n_boot=500)  # doctest: +SKIP
     >>> cis["pythia160m"]["agreement"].hi  # doctest: +SKIP
     """
     where = {"kind": "behavior"} | ({"run": run} if run is not None else {})
-    rows = read_rows(store, items=True, **where)
+    rows = read_rows(store, items=n_boot > 0, **where)
     if not rows:
         raise ConfigError(
             f"No behavior rows{'' if run is None else f' for run {run!r}'} in the store; run "
             "a sweep with behavior scoring first."
         )
-    groups: dict[tuple[str, str], list[dict]] = {}
+    by_run: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["run"], r["skill"]), []).append(r)
-    info = skill_info(store, sorted({skill for _, skill in groups}))
+        by_run.setdefault(r["run"], []).append(r)
+    info = skill_info(store, sorted({r["skill"] for r in rows}))
+    per_skill_chance = overrides.get("chance") == "skill"
     out: dict[str, dict[str, EmergenceCI]] = {}
-    for (rn, skill), rs in sorted(groups.items()):
-        m = metric or pick_metric(info.get(skill), sorted({r["metric"] for r in rs}))
-        rs = sorted((r for r in rs if r["metric"] == m), key=lambda r: r["tokens"])
-        if not rs:
-            continue
-        kw = dict(criterion)
-        if kw.get("chance") == "skill":
-            kw["chance"] = info.get(skill, {}).get("chance", 0.0)
-        tokens = [r["tokens"] for r in rs]
-        items = [r["items"] for r in rs]
-        if (
-            n_boot > 0
-            and all(i is not None and len(i) for i in items)
-            and (len({len(i) for i in items}) == 1)
-        ):
-            ci = bootstrap_emergence(
-                tokens, np.stack(items), n_boot=n_boot, seed=seed, alpha=alpha, **kw
+    for rn, rs in sorted(by_run.items()):
+        for skill in sorted({r["skill"] for r in rs}):
+            curve = behavior_curve(rs, skill, info.get(skill), metric)
+            if curve is None:
+                continue
+            kw = dict(overrides)
+            if per_skill_chance:
+                kw["chance"] = info.get(skill, {}).get("chance", 0.0)
+            crit = Criterion.of(criterion, **kw)
+            out.setdefault(rn, {})[skill] = emergence_interval(
+                curve, crit, n_boot=n_boot, seed=seed, alpha=alpha
             )
-        else:
-            values = [np.nan if r["value"] is None else r["value"] for r in rs]
-            point = emergence_point(tokens, values, **kw)
-            ci = EmergenceCI(point=point, lo=None, hi=None, censored=float(point is None), n_boot=0)
-        out.setdefault(rn, {})[skill] = ci
     return out
 
 
@@ -441,9 +417,25 @@ def _check_items(items) -> np.ndarray:
     return x
 
 
+def _check_n_boot(n_boot, *, low: int) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < low:
+        raise ConfigError(f"n_boot={n_boot!r} must be an int >= {low} (bootstrap resamples).")
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"alpha={alpha!r} must be in (0, 1), e.g. 0.05 for a 95% interval.")
+
+
 def _inf(p: float | None) -> float:
     return math.inf if p is None else float(p)
 
 
 def _none(p: float) -> float | None:
     return None if not math.isfinite(p) else float(p)
+
+
+def _num(v: float | None):
+    if v is None:
+        return None
+    return int(v) if float(v).is_integer() else float(v)

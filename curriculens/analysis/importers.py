@@ -1,27 +1,58 @@
-"""Read behavioral curves from other tools into one long format, and write them into a Store.
+"""Read behavioral (and probe) curves from other tools into one long format, and into a Store.
 
 The long format is a DataFrame with one row per (model, checkpoint, task): columns ``model,
-checkpoint, step, tokens, task, score``. Sources: lm-evaluation-harness result directories, tidy
-CSV files, and curriculens stores (behavior rows, each skill's primary metric).
+checkpoint, step, tokens, task, score`` (plus ``n`` when a CSV gives it). Sources:
+lm-evaluation-harness result directories, tidy CSV files, and curriculens stores (behavior rows,
+each skill's primary metric).
+
+Files are taken as they come: task names are normalised as the Implicit Curriculum paper does
+(``compositional:x`` -> ``compositional_x``; ``keep_names=True`` keeps them), checkpoints named
+without a token count get one from their name (``stage1-step1000-tokens5B``) or from
+``revision_tokens`` (``{"main": 4051e9}``), and two different scores of one model at one token
+count are an error that names them unless ``duplicates`` says how to merge them. A tidy CSV may
+also carry probe and control curves (columns ``kind``, ``layer``, ``n``); :func:`load_rows` gives
+them to lead/lag as store rows.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from curriculens.analysis.lm_eval import DEFAULT_STEP_PATTERN, read_lm_eval
+from curriculens.analysis.long_format import (
+    DUPLICATES,
+    KINDS,
+    LONG_COLUMNS,
+    finish,
+    parse_revision_tokens,
+    revision_step,
+    revision_tokens,
+)
 from curriculens.analysis.table import pick_metric, read_rows, skill_info
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.errors import ConfigError, CurriculensError, StoreError
 from curriculens.store import Row, Store
 
-LONG_COLUMNS = ("model", "checkpoint", "step", "tokens", "task", "score")
-DEFAULT_STEP_PATTERN = r"step[_-]?(\d+)"
+__all__ = [
+    "DEFAULT_STEP_PATTERN",
+    "DUPLICATES",
+    "KINDS",
+    "LONG_COLUMNS",
+    "PYTHIA_TOKENS_PER_STEP",
+    "load_curves",
+    "load_rows",
+    "primary_metric",
+    "read_lm_eval",
+    "read_store",
+    "read_tidy_csv",
+    "read_tidy_table",
+    "tidy_rows",
+    "write_store",
+]
 
 # column aliases of tidy CSVs -> long-format names (and a token scale)
 _ALIASES = {
@@ -34,156 +65,22 @@ _ALIASES = {
 _TOKEN_COLUMNS = {"tokens": 1.0, "tokens_b": 1e9, "tokens_m": 1e6, "tokens_k": 1e3}
 
 
-def read_lm_eval(
-    path: str | Path,
-    *,
-    metric: str = "acc",
-    model: str | None = None,
-    pattern: str | None = None,
-    tokens_per_step: int = PYTHIA_TOKENS_PER_STEP,
-) -> pd.DataFrame:
-    """Read an lm-evaluation-harness results directory (one JSON file per checkpoint).
-
-    Each file holds ``{"results": {task: {metric: value, ...}}, "config": {...}}`` (v0.4 keys
-    such as ``"acc,none"`` also match ``metric="acc"``). Files are found recursively. Tasks
-    without ``metric`` (e.g. crows_pairs has no ``acc``) are left out.
-
-    Args:
-        path: Directory of result files (or of one folder per model), or one JSON file.
-        metric: Metric to read from each task's results.
-        model: Model name for every file; by default the ``pretrained=`` value of the file's
-            ``config.model_args``, else its first folder below ``path``, else ``path``'s name.
-        pattern: Regex with one group that captures the step from the file name; default
-            ``step[_-]?(\\d+)``, falling back to ``revision=stepN`` in ``config.model_args``.
-        tokens_per_step: Tokens per optimizer step (Pythia: 2,097,152).
-
-    Returns:
-        Long-format DataFrame sorted by model, tokens, task.
-
-    >>> read_lm_eval("/nonexistent")  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    ConfigError: ...
-    """
-    root = Path(path)
-    if root.is_file():
-        files, base = [root], root.parent
-    elif root.is_dir():
-        files, base = sorted(root.rglob("*.json")), root
-    else:
-        raise ConfigError(f"lm-eval results path {str(root)!r} does not exist.")
-    if not files:
-        raise ConfigError(
-            f"No *.json result files under {str(root)!r}; expected lm-evaluation-harness output "
-            "(one JSON file per checkpoint with a 'results' object)."
-        )
-    try:
-        rx = re.compile(pattern or DEFAULT_STEP_PATTERN)
-    except re.error as e:
-        raise ConfigError(f"pattern={pattern!r} is not a valid regex ({e}).") from None
-    if rx.groups < 1:
-        raise ConfigError(
-            f"pattern={pattern!r} needs one group capturing the step, e.g. r'step(\\d+)'."
-        )
-    records = []
-    for f in files:
-        doc = _load_json(f)
-        args = str((doc.get("config") or {}).get("model_args") or "")
-        step = _step_of(f, rx, args)
-        name = model or _model_of(f, base, args)
-        for task, res in sorted(doc["results"].items()):
-            value = _metric_of(res, metric)
-            if value is None:
-                continue
-            records.append(
-                {
-                    "model": name,
-                    "checkpoint": f"step{step}",
-                    "step": step,
-                    "tokens": step * int(tokens_per_step),
-                    "task": task,
-                    "score": value,
-                    "source_file": str(f),
-                }
-            )
-    if not records:
-        raise ConfigError(
-            f"No task under {str(root)!r} reports metric {metric!r}; pick a metric the files "
-            "have (e.g. 'acc', 'acc_norm', 'exact_match')."
-        )
-    return _finish(pd.DataFrame.from_records(records), source=str(root))
-
-
-def _load_json(f: Path) -> dict:
-    try:
-        doc = json.loads(f.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"Cannot read lm-eval result file {str(f)!r}: {e}.") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
-        raise ConfigError(
-            f"{str(f)!r} has no 'results' object; expected lm-evaluation-harness output "
-            "({'results': {task: {'acc': ...}}})."
-        )
-    return doc
-
-
-def _step_of(f: Path, rx: re.Pattern, model_args: str) -> int:
-    m = rx.search(f.name)
-    if m is None:
-        m = re.search(r"revision=step(\d+)", model_args)
-    if m is None:
-        raise ConfigError(
-            f"Cannot find the step of {str(f)!r}: the file name does not match "
-            f"{rx.pattern!r} and config.model_args has no 'revision=stepN'. Pass a pattern "
-            "with one group that captures the step."
-        )
-    try:
-        return int(m.group(1))
-    except ValueError:
-        raise ConfigError(
-            f"Step pattern {rx.pattern!r} captured {m.group(1)!r} from {f.name!r}; "
-            "expected an integer."
-        ) from None
-
-
-def _model_of(f: Path, base: Path, model_args: str) -> str:
-    m = re.search(r"pretrained=([^,]+)", model_args)
-    if m:
-        return m.group(1)
-    rel = f.relative_to(base).parts
-    return rel[0] if len(rel) > 1 else base.resolve().name
-
-
-def _metric_of(res, metric: str) -> float | None:
-    if not isinstance(res, Mapping):
-        return None
-    for key, value in res.items():
-        if (key == metric or key.split(",")[0] == metric) and isinstance(value, int | float):
-            return float(value)
-    return None
-
-
-def read_tidy_csv(
+def read_tidy_table(
     path: str | Path,
     *,
     columns: Mapping[str, str] | None = None,
     tokens_scale: float | None = None,
+    tokens_per_step: float | None = None,
+    keep_names: bool = False,
+    duplicates: str | None = None,
+    revision_tokens: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Read a tidy CSV of curves (one row per model, checkpoint, task).
+    """Every row of a tidy CSV: behavior, probe and control curves.
 
-    Column names are mapped to ``model, checkpoint, tokens, task, score`` by common aliases
-    (``run``, ``skill``, ``accuracy``, ``value``...; ``tokens_b`` is in billions, ``tokens_m`` in
-    millions), or explicitly with ``columns``.
-
-    Args:
-        path: CSV file.
-        columns: ``{csv column: long-format name}``, e.g. ``{"acc_em": "score"}``.
-        tokens_scale: Multiply the token column by this (overrides the ``tokens_b`` rule).
-
-    >>> import io, tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "c.csv")
-    >>> _ = open(p, "w").write("model,checkpoint,tokens_b,task,accuracy\\nm,c1,1.5,t,0.5\\n")
-    >>> read_tidy_csv(p)[["model", "tokens", "score"]].values.tolist()
-    [['m', 1500000000.0, 0.5]]
+    Columns are mapped as in :func:`read_tidy_csv`; the optional ``kind`` (behavior, probe or
+    control; default behavior), ``layer`` (needed for probe and control rows) and ``n`` (items
+    behind each score) are kept. Returns the columns of :data:`LONG_COLUMNS` plus ``kind``,
+    ``layer`` (-1 for behavior) and ``n`` (NaN when not given).
     """
     p = Path(path)
     try:
@@ -212,7 +109,9 @@ def read_tidy_csv(
                 rename[a] = target
                 break
     df = raw.rename(columns=rename)
-    missing = [c for c in ("model", "tokens", "task", "score") if c not in df.columns]
+    df["line"] = np.arange(len(df)) + 2  # the CSV line (header is line 1), for messages
+    need = ["model", "task", "score"] + ([] if "checkpoint" in df.columns else ["tokens"])
+    missing = [c for c in need if c not in df.columns]
     if missing:
         raise ConfigError(
             f"CSV {str(p)!r} lacks column(s) {missing}; it has {list(raw.columns)}. Expected "
@@ -220,17 +119,115 @@ def read_tidy_csv(
             "with columns={'csv_name': 'score'} (CLI: --columns csv_name=score)."
         )
     df = df.copy()
+    if "tokens" not in df.columns:
+        df["tokens"] = np.nan
     df["tokens"] = pd.to_numeric(df["tokens"], errors="coerce") * (tokens_scale or scale)
     df["score"] = pd.to_numeric(df["score"], errors="coerce")
-    if df["tokens"].isna().any():
-        bad = df.loc[df["tokens"].isna()].index[:5].tolist()
-        raise ConfigError(f"CSV {str(p)!r} has non-numeric tokens in rows {bad}.")
     if "checkpoint" not in df.columns:
-        df["checkpoint"] = df["tokens"].map(lambda t: f"tokens{int(t)}")
+        df["checkpoint"] = df["tokens"].map(lambda t: f"tokens{int(t)}" if np.isfinite(t) else "")
+    df["checkpoint"] = df["checkpoint"].astype(str)
+    _fill_tokens(df, str(p), parse_revision_tokens(revision_tokens), tokens_per_step)
     if "step" not in df.columns:
-        df["step"] = -1
+        df["step"] = [-1 if (k := revision_step(c)) is None else k for c in df["checkpoint"]]
+    _probe_columns(df, str(p))
     df["source_file"] = str(p)
-    return _finish(df, source=str(p))
+    return finish(df, source=str(p), keep_names=keep_names, duplicates=duplicates, full=True)
+
+
+def read_tidy_csv(path: str | Path, **options) -> pd.DataFrame:
+    """Read a tidy CSV of behavior curves (one row per model, checkpoint, task).
+
+    Column names are mapped to ``model, checkpoint, tokens, task, score`` by common aliases
+    (``run``, ``skill``, ``accuracy``, ``value``...; ``tokens_b`` is in billions, ``tokens_m`` in
+    millions), or explicitly with ``columns``. Rows with a ``kind`` other than ``behavior`` are
+    probe or control curves (see :func:`read_tidy_table`) and are not returned here.
+
+    Args:
+        path: CSV file.
+        **options: ``columns`` (``{csv column: long-format name}``, e.g. ``{"acc_em":
+            "score"}``), ``tokens_scale`` (multiply the token column; overrides the
+            ``tokens_b`` rule), ``tokens_per_step`` (read ``stepN`` checkpoint names when a row
+            has no tokens), and the options below.
+        keep_names: Keep task names as they are; by default ':' becomes '_' (the paper's
+            normalisation, so ``compositional:x`` and ``compositional_x`` are one task).
+        duplicates: How to merge two different scores of one model and task at one token
+            count: ``first``, ``last`` (in file order) or ``mean``; None (default) raises an
+            error that names them.
+        revision_tokens: Token counts of revisions whose names carry none, ``{"main": 4051e9}``
+            (``"model@revision"`` keys apply to one model); they replace the file's count.
+
+    Returns:
+        :data:`LONG_COLUMNS`, plus ``n`` when the file gives it.
+
+    >>> import io, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "c.csv")
+    >>> _ = open(p, "w").write("model,checkpoint,tokens_b,task,accuracy\\nm,c1,1.5,t,0.5\\n")
+    >>> read_tidy_csv(p)[["model", "tokens", "score"]].values.tolist()
+    [['m', 1500000000.0, 0.5]]
+    """
+    full = read_tidy_table(path, **options)
+    beh = full[full["kind"] == "behavior"]
+    if beh.empty:
+        raise ConfigError(
+            f"CSV {str(path)!r} has no behavior rows (kind=behavior, or no kind column); "
+            "emergence reads behavior curves."
+        )
+    cols = list(LONG_COLUMNS) + (["n"] if beh["n"].notna().any() else [])
+    return beh[cols].reset_index(drop=True)
+
+
+def _fill_tokens(df: pd.DataFrame, source: str, given: dict, tokens_per_step) -> None:
+    """Tokens from checkpoint names where the file gives none, or where ``given`` names the
+    checkpoint (in place); an error names the checkpoints left without."""
+    pairs = list(zip(df["model"], df["checkpoint"], strict=True))
+    named = np.array(
+        [np.nan if (t := revision_tokens(c, model=m, given=given)) is None else t for m, c in pairs]
+    )
+    forced = np.array([f"{m}@{c}" in given or c in given for m, c in pairs], bool)
+    use = forced | df["tokens"].isna().to_numpy()
+    df.loc[use, "tokens"] = named[use]
+    if tokens_per_step:
+        steps = np.array([np.nan if (k := revision_step(c)) is None else k for _, c in pairs])
+        still = df["tokens"].isna().to_numpy()
+        df.loc[still, "tokens"] = steps[still] * float(tokens_per_step)
+    bad = df.loc[df["tokens"].isna(), ["model", "checkpoint"]].drop_duplicates()
+    if len(bad):
+        first = bad.iloc[0].checkpoint
+        where = ", ".join(f"{r.model} {r.checkpoint!r}" for r in bad.head(4).itertuples())
+        stepped = revision_step(first) is not None
+        raise ConfigError(
+            f"CSV {source!r}: {len(bad)} checkpoint(s) have no token count, in the file or in "
+            f"their name ({where}). Give each one with --revision-tokens {first}=TOKENS (e.g. "
+            f"--revision-tokens main=4051e9; MODEL@{first}=TOKENS for one model; Python: "
+            "revision_tokens={...})"
+            + (", or --tokens-per-step N to read 'stepN' names" if stepped else "")
+            + "."
+        )
+
+
+def _probe_columns(df: pd.DataFrame, source: str) -> None:
+    """Check and fill the optional ``kind``, ``layer`` and ``n`` columns (in place)."""
+    if "kind" not in df.columns:
+        df["kind"] = "behavior"
+    df["kind"] = df["kind"].fillna("behavior").astype(str).str.strip().str.lower()
+    bad = sorted(set(df["kind"]) - set(KINDS))
+    if bad:
+        raise ConfigError(
+            f"CSV {source!r} has kind value(s) {bad}; expected one of {KINDS} (probe and "
+            "control rows are probe accuracy and control-task accuracy per layer)."
+        )
+    layer = pd.to_numeric(df["layer"], errors="coerce") if "layer" in df.columns else None
+    probe = (df["kind"] != "behavior").to_numpy()
+    if probe.any() and (layer is None or layer[probe].isna().any()):
+        raise ConfigError(
+            f"CSV {source!r} has probe or control rows without a layer; give a 'layer' column "
+            "(an integer per probe/control row)."
+        )
+    df["layer"] = -1 if layer is None else layer.where(probe, -1).fillna(-1).astype(int)
+    n = pd.to_numeric(df["n"], errors="coerce") if "n" in df.columns else np.nan
+    df["n"] = n
+    if isinstance(n, pd.Series) and (n.dropna() <= 0).any():
+        raise ConfigError(f"CSV {source!r} has n values <= 0; n counts the items behind a score.")
 
 
 def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.DataFrame:
@@ -263,7 +260,7 @@ def read_store(store: Store | str | Path, *, metric: str | None = None) -> pd.Da
         raise ConfigError(f"No behavior rows with metric {metric!r} in the store.")
     df = pd.concat(keep).rename(columns={"run": "model", "skill": "task", "value": "score"})
     df["source_file"] = str(getattr(store, "path", store))
-    return _finish(df, source=str(getattr(store, "path", store)))
+    return finish(df, source=str(getattr(store, "path", store)))
 
 
 def primary_metric(skill: str, present: Sequence[str], skills: Mapping | None = None) -> str | None:
@@ -279,31 +276,51 @@ def primary_metric(skill: str, present: Sequence[str], skills: Mapping | None = 
     return pick_metric(skill_info(skills, [skill]).get(skill), present)
 
 
-def _finish(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
-    dup = df.duplicated(["model", "tokens", "task"], keep=False)
-    if dup.any():
-        ex = df.loc[dup].iloc[:2]
-        where = ", ".join(
-            f"{r.model}/{r.task} at {r.tokens:g} ({r.source_file})" for r in ex.itertuples()
-        )
+def _input_kind(p: Path) -> str:
+    if not p.exists():
         raise ConfigError(
-            f"{source!r} holds more than one score per (model, tokens, task), e.g. {where}. "
-            "Point the importer at one model/setting folder (e.g. zero-shot), or give each "
-            "model its own name."
+            f"Input {str(p)!r} does not exist; expected a run directory or .sqlite store, an "
+            "lm-eval results directory, or a tidy CSV."
         )
-    df = df.assign(model=df["model"].astype(str), task=df["task"].astype(str))
-    df["step"] = df["step"].fillna(-1).astype(int)
-    out = df[list(LONG_COLUMNS)].sort_values(["model", "tokens", "task"], kind="stable")
-    return out.reset_index(drop=True)
+    if p.suffix.lower() == ".csv":
+        return "csv"
+    if p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists()):
+        return "store"
+    if p.suffix.lower() == ".json" or p.is_dir():
+        return "lm_eval"
+    raise ConfigError(
+        f"Cannot tell what {str(p)!r} is; expected a .csv file, a .sqlite store or run "
+        "directory, or an lm-eval results directory of .json files."
+    )
+
+
+_FILE_OPTIONS = {"keep_names", "duplicates", "revision_tokens", "tokens_per_step"}
+_ALLOWED = {
+    "csv": {"columns", "tokens_scale"} | _FILE_OPTIONS,
+    "store": {"metric"},
+    "lm_eval": {"metric", "model", "pattern"} | _FILE_OPTIONS,
+}
+
+
+def _options(kind: str, p: Path, options: Mapping) -> dict:
+    opts = {k: v for k, v in options.items() if v is not None and v is not False and v != {}}
+    extra = sorted(set(opts) - _ALLOWED[kind])
+    if extra:
+        raise ConfigError(
+            f"Option(s) {extra} do not apply to {kind} input {str(p)!r}; allowed: "
+            f"{sorted(_ALLOWED[kind])}."
+        )
+    return opts
 
 
 def load_curves(path: str | Path, **options) -> pd.DataFrame:
-    """Read curves from whatever ``path`` is: a ``.csv``, a store, or an lm-eval directory.
+    """Read behavior curves from whatever ``path`` is: a ``.csv``, a store, or an lm-eval dir.
 
     Args:
         path: A tidy CSV file, a ``.sqlite`` store or run directory holding ``results.sqlite``,
             or a directory (or file) of lm-eval JSON results.
-        **options: Passed to the matching reader (``metric``, ``pattern``, ``columns``...).
+        **options: Passed to the matching reader (``metric``, ``pattern``, ``columns``,
+            ``keep_names``, ``duplicates``, ``revision_tokens``...).
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "curves.csv")
@@ -312,34 +329,8 @@ def load_curves(path: str | Path, **options) -> pd.DataFrame:
     ['model', 'checkpoint', 'step', 'tokens', 'task', 'score']
     """
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(
-            f"Input {str(p)!r} does not exist; expected a run directory or .sqlite store, an "
-            "lm-eval results directory, or a tidy CSV."
-        )
-    allowed = {
-        "csv": {"columns", "tokens_scale"},
-        "store": {"metric"},
-        "lm_eval": {"metric", "model", "pattern", "tokens_per_step"},
-    }
-    if p.suffix.lower() == ".csv":
-        kind = "csv"
-    elif p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists()):
-        kind = "store"
-    elif p.suffix.lower() == ".json" or p.is_dir():
-        kind = "lm_eval"
-    else:
-        raise ConfigError(
-            f"Cannot tell what {str(p)!r} is; expected a .csv file, a .sqlite store or run "
-            "directory, or an lm-eval results directory of .json files."
-        )
-    opts = {k: v for k, v in options.items() if v is not None}
-    extra = sorted(set(opts) - allowed[kind])
-    if extra:
-        raise ConfigError(
-            f"Option(s) {extra} do not apply to {kind} input {str(p)!r}; allowed: "
-            f"{sorted(allowed[kind])}."
-        )
+    kind = _input_kind(p)
+    opts = _options(kind, p, options)
     try:
         if kind == "csv":
             return read_tidy_csv(p, **opts)
@@ -350,6 +341,57 @@ def load_curves(path: str | Path, **options) -> pd.DataFrame:
         raise ConfigError(str(e)) from None
 
 
+def load_rows(path: str | Path, **options) -> list[dict]:
+    """Every curve of ``path`` as store rows (with per-item outcomes where a store has them).
+
+    A store gives its rows; a tidy CSV gives its behavior, probe and control curves (``kind``,
+    ``layer``, ``n`` columns; see :func:`tidy_rows`); an lm-eval directory its behavior curves.
+    Lead/lag reads runs and imported files through this.
+    """
+    p = Path(path)
+    kind = _input_kind(p)
+    opts = _options(kind, p, options)
+    try:
+        if kind == "store":
+            return read_rows(p, items=True)
+        if kind == "csv":
+            return tidy_rows(read_tidy_table(p, **opts))
+        return tidy_rows(read_lm_eval(p, **opts))
+    except StoreError as e:
+        raise ConfigError(str(e)) from None
+
+
+def tidy_rows(df: pd.DataFrame, *, source: str = "import") -> list[dict]:
+    """Long-format curves as store rows: ``run`` = model, ``skill`` = task; behavior rows have
+    metric ``score``, probe and control rows metric ``acc`` at hook ``layer{L}``."""
+    kinds = df["kind"] if "kind" in df.columns else pd.Series("behavior", index=df.index)
+    layers = df["layer"] if "layer" in df.columns else pd.Series(-1, index=df.index)
+    ns = df["n"] if "n" in df.columns else pd.Series(np.nan, index=df.index)
+    rows = []
+    for r, kind, layer, n in zip(df.itertuples(), kinds, layers, ns, strict=True):
+        beh = kind == "behavior"
+        rows.append(
+            {
+                "run": str(r.model),
+                "checkpoint": str(r.checkpoint),
+                "step": int(r.step),
+                "tokens": float(r.tokens),
+                "fingerprint": f"{source}:{r.checkpoint}",
+                "skill": str(r.task),
+                "skill_version": 0,
+                "skill_hash": source,
+                "kind": str(kind),
+                "hook": "" if beh else f"layer{int(layer)}",
+                "layer": -1 if beh else int(layer),
+                "metric": "score" if beh else "acc",
+                "value": float(r.score) if np.isfinite(r.score) else None,
+                "n": int(n) if np.isfinite(n) else 0,
+                "items": None,
+            }
+        )
+    return rows
+
+
 def write_store(
     curves: pd.DataFrame,
     store: Store,
@@ -357,8 +399,10 @@ def write_store(
     metric: str = "score",
     source: str = "import",
 ) -> int:
-    """Write long-format curves into a store as ``kind="behavior"`` rows (``run`` = model).
+    """Write long-format curves into a store (``run`` = model, ``skill`` = task).
 
+    Rows are ``kind="behavior"`` unless the curves carry ``kind``/``layer``/``n`` columns (see
+    :func:`read_tidy_table`); probe and control rows get metric ``acc`` at hook ``layer{L}``.
     Skill version 0 and hash ``source`` mark the rows as imported rather than measured.
 
     Args:
@@ -384,26 +428,19 @@ def write_store(
         df["checkpoint"] = df["tokens"].map(lambda t: f"tokens{int(t)}")
     if "step" not in df.columns:
         df["step"] = -1
+    df["n"] = pd.to_numeric(df["n"], errors="coerce") if "n" in df.columns else np.nan
     n = 0
     for (model, ckpt), g in df.groupby(["model", "checkpoint"], sort=True):
         rows = [
             Row(
-                run=str(model),
-                checkpoint=str(ckpt),
-                step=int(r.step),
-                tokens=int(round(float(r.tokens))),
-                fingerprint=f"{source}:{ckpt}",
-                skill=str(r.task),
-                skill_version=0,
-                skill_hash=source,
-                kind="behavior",
-                hook="",
-                layer=-1,
-                metric=metric,
-                value=float(r.score) if np.isfinite(r.score) else float("nan"),
-                n=0,
+                **{k: r[k] for k in ("run", "checkpoint", "step", "skill", "kind", "hook")},
+                **{k: r[k] for k in ("layer", "skill_version", "skill_hash", "fingerprint")},
+                tokens=int(round(r["tokens"])),
+                metric=metric if r["kind"] == "behavior" else "acc",
+                value=float("nan") if r["value"] is None else r["value"],
+                n=r["n"],
             )
-            for r in g.itertuples()
+            for r in tidy_rows(g, source=source)
         ]
         store.write_unit(str(model), f"{source}:{ckpt}", f"{source}:{ckpt}", str(ckpt), rows)
         n += len(rows)

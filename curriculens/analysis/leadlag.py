@@ -1,418 +1,464 @@
-"""Does the representation come before the behavior? Lead/lag of probe vs behavior emergence.
+"""Does the representation come before the behavior? Lead/lag with verdicts a reviewer accepts.
 
-For each skill of a run, the probe curve of the best layer is read three ways (``probe``: above
-the majority baseline; ``selectivity``: probe - control; ``gain``: above the probe's own first
-checkpoint score) and compared with the behavior curve (above its first checkpoint). Bootstrap
-intervals resample items jointly across checkpoints (and across layers for the probe).
+Like is compared with like: for each skill, the continuous behavior curve (the target's
+probability above chance for continuation skills, choice accuracy above chance for choice skills;
+:func:`~curriculens.analysis.curves.continuous_behavior`) against probe selectivity (probe minus
+control-task accuracy on the same held-out items) at the best layer. Both are 0 where nothing is
+there, and both are read with the same :class:`~curriculens.analysis.criterion.Criterion`
+(default ``paper-relative``: half of the curve's smoothed maximum).
+
+A curve counts only if it is there at all: with resamples, its smoothed final value minus ``z``
+bootstrap standard errors must be above 0 at the one-sided ``alpha`` level (``alpha / L`` for the
+best of L layers, as the best layer is picked on that value), else it is ``not_emerged``; so a
+flat, noisy selectivity never "emerges" early by chance.
+
+Verdicts, per skill:
+
+- ``present_at_init``: either curve already meets the criterion at the first checkpoint
+  (left-censored: no lead can be measured);
+- ``not_emerged``: either curve never meets it (right-censored);
+- ``leads`` / ``lags``: the representation crosses at an earlier / later checkpoint than the
+  behavior, in at least ``1 - alpha`` of the bootstrap resamples after Holm correction across the
+  skills of the run (two-sided);
+- ``equivalent``: both cross within one checkpoint gap of each other (a two one-sided test,
+  margin: the smallest gap between consecutive checkpoints in log10 tokens), Holm-corrected;
+- ``inconclusive``: none of these (or no resamples: neither items nor counts).
+
+Resamples draw behavior items and probe items (probe and control jointly: the same held-out
+items) with replacement, jointly across checkpoints; several runs of one store (seeds) are pooled
+by averaging their curves and resampling each seed's items on their own.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
+import pandas as pd
 
-from curriculens.analysis.emergence import Criterion
-from curriculens.analysis.table import pick_metric, read_rows, skill_info
+from curriculens.analysis.criterion import Criterion, Crossing
+from curriculens.analysis.curves import (
+    Curve,
+    best_layer,
+    continuous_behavior,
+    pool,
+    selectivity_curves,
+)
+from curriculens.analysis.importers import load_rows
+from curriculens.analysis.table import read_rows, skill_info
 from curriculens.errors import ConfigError
 from curriculens.store import Store
 
-REPRESENTATIONS = ("probe", "selectivity", "gain")
-VERDICTS = ("leads", "lags", "together", "undetermined")
+VERDICTS = ("leads", "lags", "equivalent", "inconclusive", "present_at_init", "not_emerged")
+DEFAULT_CRITERION = "paper-relative"
 
 
 @dataclass(frozen=True, kw_only=True)
 class LeadLag:
-    """Lead of a skill's representation over its behavior.
+    """Lead of a skill's representation (probe selectivity) over its behavior.
 
     Attributes:
-        run: Run (model) name.
+        run: Run (model) name; several pooled runs are joined with ``+``.
         skill: Skill name.
-        representation: ``probe``, ``selectivity`` or ``gain`` (see module docstring).
-        layer: Best layer (highest final value of the representation curve).
+        layer: Best layer (highest final selectivity), the store's layer number.
         hook: Hook of the best layer.
-        behavior_tokens: Behavior emergence (None: censored).
-        representation_tokens: Representation emergence at the best layer (None: censored).
-        lead_tokens: ``behavior_tokens - representation_tokens``; > 0: the representation
-            came first. None when either is censored.
-        lead_log10: The same in log10(tokens) (None when either is censored or at 0 tokens).
-        lo: Lower bound of ``lead_tokens`` (None without items; -inf/inf become None).
-        hi: Upper bound of ``lead_tokens``.
-        lo_log10: Lower bound of ``lead_log10``.
-        hi_log10: Upper bound of ``lead_log10``.
-        censored: Share of resamples in which the behavior or the representation is censored.
-        verdict: ``leads`` (interval above 0), ``lags`` (below 0), ``together`` (covers 0),
-            ``undetermined`` (both censored).
-        layers: Representation emergence per layer (None: censored).
-        first_layer: Layer that becomes decodable first (lowest layer among ties), or None.
-        n_boot: Resamples behind the interval (0: no per-item outcomes, point only).
+        criterion: Name of the criterion both curves are read with.
+        behavior_metric: What the behavior curve is (``target probability above chance 0.05``).
+        behavior_state, probe_state: ``emerged``, ``present_at_init`` or ``not_emerged``.
+        behavior_tokens, probe_tokens: Emergence points (None when not emerged).
+        lead_log10: ``log10(behavior tokens) - log10(probe tokens)``; > 0: the representation
+            came first. None unless both emerged.
+        lo, hi: Interval of the lead in log10 tokens: the bootstrap range widened by each
+            crossing's checkpoint bracket (open ends; None: unbounded or not measured).
+        margin_log10: Equivalence margin, one checkpoint gap in log10 tokens.
+        p_lead, p_lag: Bootstrap p-values of "no lead" and "no lag" (one-sided).
+        p_holm: Two-sided p of a lead or lag, Holm-corrected across the run's skills.
+        p_equivalent: TOST p of "the crossings differ by a checkpoint gap or more" (the larger
+            of the two one-sided p-values).
+        p_equivalent_holm: The same, Holm-corrected across the run's skills.
+        verdict: One of :data:`VERDICTS` (see the module docstring).
+        n_boot: Resamples behind the p-values (0: none).
+        resampling: ``items``, ``binomial`` or ``none``.
+        runs: The runs pooled.
+        layers: Selectivity emergence point per layer (None: not emerged).
+        first_layer: Layer whose selectivity emerges first (lowest among ties), or None.
     """
 
     run: str
     skill: str
-    representation: str
     layer: int
     hook: str
+    criterion: str
+    behavior_metric: str
+    behavior_state: str
+    probe_state: str
     behavior_tokens: float | None
-    representation_tokens: float | None
-    lead_tokens: float | None
+    probe_tokens: float | None
     lead_log10: float | None
     lo: float | None
     hi: float | None
-    lo_log10: float | None
-    hi_log10: float | None
-    censored: float
+    margin_log10: float | None
+    p_lead: float | None
+    p_lag: float | None
+    p_holm: float | None
+    p_equivalent: float | None
+    p_equivalent_holm: float | None
     verdict: str
+    n_boot: int = 0
+    resampling: str = "none"
+    runs: tuple[str, ...] = ()
     layers: dict[int, float | None] = field(default_factory=dict)
     first_layer: int | None = None
-    n_boot: int = 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["runs"] = list(self.runs)
+        return d
+
+    def to_json(self) -> dict:
+        """The keys of ``curriculens emergence --leadlag --json`` (log10 tokens)."""
+        return {
+            "verdict": self.verdict,
+            "lead_log10_tokens": self.lead_log10,
+            "lo": self.lo,
+            "hi": self.hi,
+            "behavior_state": self.behavior_state,
+            "probe_state": self.probe_state,
+            "behavior_tokens": self.behavior_tokens,
+            "probe_tokens": self.probe_tokens,
+            "layer": self.layer,
+            "p_holm": self.p_holm,
+            "p_equivalent_holm": self.p_equivalent_holm,
+            "margin_log10": self.margin_log10,
+        }
 
 
 @dataclass(kw_only=True)
-class _Curves:
-    """One skill's curves: behavior ``[ckpt]`` and probes/controls ``[layer, ckpt]``."""
+class _Measured:
+    """One skill before the Holm correction."""
 
-    b_tokens: np.ndarray
-    b_values: np.ndarray
-    b_items: np.ndarray | None  # [ckpt, item]
-    p_tokens: np.ndarray
-    layers: list[int]
-    hooks: list[str]
-    p_values: np.ndarray  # [layer, ckpt]
-    p_items: np.ndarray | None  # [layer, ckpt, item]
-    c_values: np.ndarray | None
-    c_items: np.ndarray | None
-    majority: np.ndarray  # [layer]
+    skill: str
+    key: tuple[int, str]
+    layers: dict[int, float | None]
+    behavior: Curve
+    b: Crossing
+    s: Crossing
+    lead: float | None
+    lo: float | None
+    hi: float | None
+    margin: float | None
+    p_lead: float | None = None
+    p_lag: float | None = None
+    p_eq: float | None = None
+    n_boot: int = 0
+    resampling: str = "none"
 
 
 def lead_lag(
-    store: Store | str,
+    source,
     *,
-    run: str | None = None,
+    run: str | Sequence[str] | None = None,
     skills: Sequence[str] | None = None,
-    representations: Sequence[str] = REPRESENTATIONS,
-    behavior_metric: str | None = None,
-    fraction: float = 0.5,
-    min_rise: float = 0.05,
-    smooth: float | None = None,
+    criterion: Criterion | str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
+    **overrides,
 ) -> list[LeadLag]:
-    """Lead/lag of representation vs behavior emergence for every skill of a run.
-
-    Every curve (behavior and representation) is measured above its reference level (see
-    module docstring); it emerges at the first checkpoint where that rise reaches ``fraction``
-    of its maximum and at least ``min_rise`` (else censored).
+    """Lead/lag of probe selectivity vs behavior emergence for every skill of a run.
 
     Args:
-        store: A :class:`Store`, a run directory or a ``.sqlite`` file.
-        run: Run to read; may be omitted when the store holds one run.
-        skills: Skills to analyse (default: every skill with behavior and probe rows).
-        representations: Any of ``probe``, ``selectivity``, ``gain``.
-        behavior_metric: Behavior metric (default: the skill's primary metric).
-        fraction: Share of the maximum rise that counts as emerged.
-        min_rise: Smallest rise that counts as an emergence at all.
-        smooth: Gaussian sigma in checkpoints, or None.
-        n_boot: Bootstrap resamples (0: point estimates only).
+        source: A :class:`Store`, a run directory, a ``.sqlite`` file, a tidy CSV with probe
+            and control curves (``kind``, ``layer``, ``n`` columns), a results table (with an
+            ``items`` column for resamples), or store rows.
+        run: A run, or runs to pool (seeds); default: every run of the source, pooled.
+        skills: Skills to analyse (default: every skill with behavior, probe and control rows).
+        criterion: A :class:`Criterion` or preset name (default ``paper-relative``).
+        n_boot: Bootstrap resamples (0: states and points only; verdicts stay inconclusive).
         seed: Seed of the resampling.
-        alpha: 1 - coverage of the intervals.
+        alpha: Level of the tests and 1 - coverage of the intervals.
+        **overrides: Criterion fields that replace the preset's (``threshold=0.05`` adds a
+            floor).
 
     Returns:
-        One :class:`LeadLag` per (skill, representation), sorted by skill.
+        One :class:`LeadLag` per skill, sorted by skill.
 
-    >>> results = lead_lag("runs/pythia160m", n_boot=500)  # doctest: +SKIP
+    >>> results = lead_lag("runs/demo", n_boot=500)  # doctest: +SKIP
     >>> from curriculens.reporting.formatting import format_lead_lag
     >>> print(format_lead_lag(results))  # doctest: +SKIP
     """
-    bad = sorted(set(representations) - set(REPRESENTATIONS))
-    if bad:
-        raise ConfigError(f"representations {bad} are unknown; expected some of {REPRESENTATIONS}.")
-    rows = read_rows(store, items=True)
+    crit = Criterion.of(criterion if criterion is not None else DEFAULT_CRITERION, **overrides)
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"alpha={alpha!r} must be in (0, 1), e.g. 0.05.")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+        raise ConfigError(f"n_boot={n_boot!r} must be an int >= 0 (bootstrap resamples).")
+    rows, meta_source = _rows(source)
     runs = sorted({r["run"] for r in rows})
-    if run is None:
-        if len(runs) != 1:
-            raise ConfigError(f"The store holds runs {runs}; pass run= one of them.")
-        run = runs[0]
-    elif run not in runs:
-        raise ConfigError(f"run={run!r} is not in the store; it holds {runs}.")
-    rows = [r for r in rows if r["run"] == run]
-    have = sorted({r["skill"] for r in rows if r["kind"] == "probe"})
-    have = [s for s in have if any(r["skill"] == s and r["kind"] == "behavior" for r in rows)]
+    chosen = runs if run is None else [run] if isinstance(run, str) else list(run)
+    unknown = sorted(set(chosen) - set(runs))
+    if unknown or not chosen:
+        raise ConfigError(f"run={run!r} is not in the source; it holds runs {runs}.")
+    rows = [r for r in rows if r["run"] in set(chosen)]
+    have = _analysable(rows, chosen)
     if skills is None:
         skills = have
     missing = sorted(set(skills) - set(have))
     if missing:
         raise ConfigError(
-            f"Skill(s) {missing} lack behavior or probe rows in run {run!r}; available: {have}."
+            f"Skill(s) {missing} lack behavior, probe or control rows in run(s) {chosen}; "
+            f"available: {have}."
         )
-    info = skill_info(store, skills) if behavior_metric is None else {}
+    info = skill_info(meta_source, skills)
+    by_run = {rn: [r for r in rows if r["run"] == rn] for rn in chosen}
+    measured = [
+        _measure(skill, by_run, info.get(skill), crit, n_boot, seed + i, alpha)
+        for i, skill in enumerate(skills)
+    ]
+    return _verdicts(measured, crit, chosen, alpha)
+
+
+def _rows(source) -> tuple[list[dict], object]:
+    """Rows with per-item outcomes, and what to read the skill snapshot from."""
+    if isinstance(source, Store):
+        return read_rows(source, items=True), source
+    if isinstance(source, pd.DataFrame):  # a table from load_table (its snapshot in attrs)
+        return source.to_dict("records"), source
+    if isinstance(source, list | tuple):
+        return list(source), None
+    p = Path(source)
+    if p.suffix.lower() == ".csv":
+        return load_rows(p), None
+    return load_rows(p), p
+
+
+def _analysable(rows: Sequence[Mapping], runs: Sequence[str]) -> list[str]:
+    """Skills with behavior, probe and control rows in every run."""
     out = []
-    for skill in skills:
-        curves = _curves(rows, skill, behavior_metric or _metric(info.get(skill), rows, skill))
-        for rep in representations:
-            if rep == "selectivity" and curves.c_values is None:
-                continue
-            out.append(
-                _lead_lag_one(
-                    run,
-                    skill,
-                    rep,
-                    curves,
-                    fraction=fraction,
-                    min_rise=min_rise,
-                    smooth=smooth,
-                    n_boot=n_boot,
-                    seed=seed,
-                    alpha=alpha,
-                )
-            )
+    for skill in sorted({r["skill"] for r in rows}):
+        kinds = {(r["run"], r["kind"]) for r in rows if r["skill"] == skill}
+        if all({(rn, k) for k in ("behavior", "probe", "control")} <= kinds for rn in runs):
+            out.append(skill)
     return out
 
 
-def _metric(info: dict | None, rows: list[dict], skill: str) -> str | None:
-    present = {r["metric"] for r in rows if r["skill"] == skill and r["kind"] == "behavior"}
-    return pick_metric(info, sorted(present))
-
-
-def _curves(rows: list[dict], skill: str, metric: str | None) -> _Curves:
-    mine = [r for r in rows if r["skill"] == skill]
-    beh = [r for r in mine if r["kind"] == "behavior"]
-    beh = sorted((r for r in beh if r["metric"] == metric), key=lambda r: r["tokens"])
-    if not beh:
-        raise ConfigError(f"Skill {skill!r} has no behavior rows with metric {metric!r}.")
-    b_tokens = np.array([r["tokens"] for r in beh], float)
-    b_values = np.array([_val(r["value"]) for r in beh])
-    b_items = _stack([r["items"] for r in beh])
-
-    probes = [r for r in mine if r["kind"] == "probe" and r["metric"] == "acc"]
-    p_tokens = np.array(sorted({r["tokens"] for r in probes}), float)
-    by_layer = sorted({(r["layer"], r["hook"]) for r in probes})
-    layers, hooks = [lay for lay, _ in by_layer], [h for _, h in by_layer]
-    p_values, p_items = _grid(probes, by_layer, p_tokens)
-    controls = [r for r in mine if r["kind"] == "control" and r["metric"] == "acc"]
-    c_values = c_items = None
-    if controls:
-        c_values, c_items = _grid(controls, by_layer, p_tokens)
-        if np.isnan(c_values).all():
-            c_values = c_items = None
-    majority = np.zeros(len(by_layer))
-    for i, key in enumerate(by_layer):
-        vals = [
-            _val(r["value"])
-            for r in mine
-            if r["kind"] == "baseline"
-            and r["metric"] == "majority"
-            and (r["layer"], r["hook"]) == key
-        ]
-        vals = [v for v in vals if np.isfinite(v)]
-        majority[i] = float(np.mean(vals)) if vals else 0.0
-    return _Curves(
-        b_tokens=b_tokens,
-        b_values=b_values,
-        b_items=b_items,
-        p_tokens=p_tokens,
-        layers=layers,
-        hooks=hooks,
-        p_values=p_values,
-        p_items=p_items,
-        c_values=c_values,
-        c_items=c_items,
-        majority=majority,
-    )
-
-
-def _val(v) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def _stack(items: list) -> np.ndarray | None:
-    """``[ckpt, item]`` when every checkpoint has per-item outcomes of the same length."""
-    if not items or any(x is None or len(x) == 0 for x in items):
-        return None
-    if len({len(x) for x in items}) != 1:
-        return None
-    x = np.stack([np.asarray(i, float) for i in items])
-    return x if np.isfinite(x).all() else None
-
-
-def _grid(rows, keys, tokens) -> tuple[np.ndarray, np.ndarray | None]:
-    """Values ``[layer, ckpt]`` (NaN where missing) and items ``[layer, ckpt, item]`` or None."""
-    col = {t: j for j, t in enumerate(tokens)}
-    row = {k: i for i, k in enumerate(keys)}
-    values = np.full((len(keys), len(tokens)), np.nan)
-    items: list[list] = [[None] * len(tokens) for _ in keys]
-    for r in rows:
-        key, tok = (r["layer"], r["hook"]), float(r["tokens"])
-        if key not in row or tok not in col:  # a control without its probe
-            continue
-        i, j = row[key], col[tok]
-        values[i, j] = _val(r["value"])
-        items[i][j] = r["items"]
-    stacks = [_stack(per) for per in items]
-    if any(s is None for s in stacks) or len({s.shape for s in stacks}) != 1:
-        return values, None
-    return values, np.stack(stacks)
-
-
-def _criterion(fraction: float, min_rise: float, smooth: float | None) -> Criterion:
-    return Criterion(
-        method="relative", threshold=min_rise, fraction=fraction, relative_to="max", smooth=smooth
-    )
-
-
-def _rep_curve(rep: str, probe: np.ndarray, control, majority: float) -> np.ndarray:
-    """Representation curve(s) ``[..., ckpt]`` measured above its reference level."""
-    if rep == "probe":
-        return probe - majority
-    if rep == "selectivity":
-        return probe - control
-    return probe - probe[..., :1]
-
-
-def _emerge(crit: Criterion, tokens: np.ndarray, values: np.ndarray) -> float | None:
-    ok = np.isfinite(values)
-    if not ok.any():
-        return None
-    return crit.point(tokens[ok], values[ok])
-
-
-def _lead_lag_one(
-    run, skill, rep, c: _Curves, *, fraction, min_rise, smooth, n_boot, seed, alpha
-) -> LeadLag:
-    crit = _criterion(fraction, min_rise, smooth)
-    b_curve = c.b_values - c.b_values[0]
-    control = c.c_values if rep == "selectivity" else None
-    reps = np.stack(
-        [
-            _rep_curve(rep, c.p_values[i], None if control is None else control[i], c.majority[i])
-            for i in range(len(c.layers))
-        ]
-    )
-    final = np.where(np.isfinite(reps[:, -1]), reps[:, -1], -np.inf)
-    best = int(np.argmax(final))
-    layers = {lay: _emerge(crit, c.p_tokens, reps[i]) for i, lay in enumerate(c.layers)}
-    emerged = [lay for lay in c.layers if layers[lay] is not None]
-    first_layer = min(emerged, key=lambda lay: (layers[lay], lay)) if emerged else None
-    b_tok = _emerge(crit, c.b_tokens, b_curve)
-    r_tok = layers[c.layers[best]]
-    lead, lead_log = _lead(b_tok, r_tok), _lead_log(b_tok, r_tok)
-
-    lo = hi = lo_log = hi_log = None
-    censored, used = float(b_tok is None or r_tok is None), 0
-    boot = n_boot > 0 and c.b_items is not None and c.p_items is not None
-    if boot and rep == "selectivity" and c.c_items is None:
-        boot = False
-    if boot:
-        leads, leads_log, cens = _bootstrap(crit, c, rep, best, n_boot=n_boot, seed=seed)
-        used, censored = n_boot, cens
-        lo, hi = _interval(leads, alpha)
-        lo_log, hi_log = _interval(leads_log, alpha)
-    verdict = _verdict(b_tok, r_tok, lo, hi, boot, lead)
-    return LeadLag(
-        run=run,
-        skill=skill,
-        representation=rep,
-        layer=c.layers[best],
-        hook=c.hooks[best],
-        behavior_tokens=b_tok,
-        representation_tokens=r_tok,
-        lead_tokens=lead,
-        lead_log10=lead_log,
-        lo=_none(lo),
-        hi=_none(hi),
-        lo_log10=_none(lo_log),
-        hi_log10=_none(hi_log),
-        censored=censored,
-        verdict=verdict,
-        layers=layers,
-        first_layer=first_layer,
-        n_boot=used,
-    )
-
-
-def _bootstrap(crit, c: _Curves, rep: str, best: int, *, n_boot: int, seed: int):
-    """Leads (tokens, log10) per resample with censoring as +-inf, and the censored share."""
-    rng = np.random.default_rng(seed)
-
-    def resample(items: np.ndarray) -> np.ndarray:  # [ckpt, item] -> [boot, ckpt]
-        n = items.shape[-1]
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
-        return counts @ items.T / n
-
-    b = resample(c.b_items)
-    n_p = c.p_items.shape[-1]
-    counts = rng.multinomial(n_p, np.full(n_p, 1.0 / n_p), size=n_boot)  # same test items
-    p = counts @ c.p_items[best].T / n_p
-    ctrl = None
-    if rep == "selectivity":
-        ci = c.c_items[best]
-        ctrl = counts @ ci.T / n_p if ci.shape[-1] == n_p else resample(ci)
-    leads, leads_log, cens = np.empty(n_boot), np.empty(n_boot), 0
-    for k in range(n_boot):
-        bt = _emerge(crit, c.b_tokens, b[k] - b[k, 0])
-        rt = _emerge(
-            crit,
-            c.p_tokens,
-            _rep_curve(rep, p[k], None if ctrl is None else ctrl[k], c.majority[best]),
+def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha) -> _Measured:
+    behaviors, selectivities = [], []
+    for rn, rs in by_run.items():
+        curve = continuous_behavior(rs, skill, info)
+        if curve is None:
+            raise ConfigError(
+                f"Skill {skill!r} of run {rn!r} has no behavior metric to read; its metrics "
+                f"are {sorted({r['metric'] for r in rs if r['skill'] == skill})}."
+            )
+        behaviors.append(curve)
+        selectivities.append(selectivity_curves(rs, skill))
+    keys = sorted(set.intersection(*(set(s) for s in selectivities)))
+    if not keys:
+        raise ConfigError(
+            f"Skill {skill!r} has no layer with both a probe and a control curve on the same "
+            "checkpoints; selectivity (probe - control) cannot be measured."
         )
-        cens += bt is None or rt is None
-        leads[k] = _signed_lead(bt, rt, lambda x: x)
-        leads_log[k] = _signed_lead(bt, rt, _log10)
-    return leads, leads_log, cens / n_boot
+    behavior = pool(behaviors)
+    sel = {k: pool([s[k] for s in selectivities]) for k in keys}
+    key = best_layer(sel)
+    probe = sel[key]
+    rng = np.random.default_rng(seed)
+    b_t, b_v, b_now, b_boot = _read(crit, behavior, rng, n_boot)
+    s_t, s_v, s_now, s_boot = _read(crit, probe, rng, n_boot)
+    b = _gate(crit, b_t, b_v, b_now, b_boot, alpha)
+    s = _gate(crit, s_t, s_v, s_now, s_boot, alpha / len(sel))  # the best of len(sel) layers
+    layers = {}
+    for k, c in sel.items():
+        p = crit.locate(c.tokens, c.values)
+        layers[k[0]] = p.point if p.state != "not_emerged" else None
+    margin = _margin(np.concatenate([b_t, s_t]))
+    m = _Measured(
+        skill=skill,
+        key=key,
+        layers=layers,
+        behavior=behavior,
+        b=b,
+        s=s,
+        lead=_lead(b.point, s.point) if b.state == s.state == "emerged" else None,
+        lo=None,
+        hi=None,
+        margin=margin,
+    )
+    lo, hi = _bounds(b, s)
+    if b_boot is not None and s_boot is not None:
+        bc = crit.locate_sorted(b_t, b_boot)
+        sc = crit.locate_sorted(s_t, s_boot)
+        leads = np.array([_lead_censored(x, y) for x, y in zip(bc, sc, strict=True)])
+        lows = np.array([_bounds(x, y)[0] for x, y in zip(bc, sc, strict=True)])
+        highs = np.array([_bounds(x, y)[1] for x, y in zip(bc, sc, strict=True)])
+        lo = min(lo, _quantile(lows, alpha / 2))
+        hi = max(hi, _quantile(highs, 1 - alpha / 2))
+        m.p_lead = _p(~(leads > 0))  # NaN (both censored alike) supports neither direction
+        m.p_lag = _p(~(leads < 0))
+        if margin is not None:  # two one-sided tests; NaN counts against both
+            bound = margin * (1 - 1e-9)
+            m.p_eq = max(_p(~(leads > -bound)), _p(~(leads < bound)))
+        m.n_boot = n_boot
+        m.resampling = _resampling(behavior, probe)
+    if m.lead is not None or b.state != "not_emerged" or s.state != "not_emerged":
+        m.lo, m.hi = _finite(lo), _finite(hi)
+    return m
 
 
-def _log10(x: float) -> float:
+def _read(crit: Criterion, curve: Curve, rng, n_boot: int):
+    """Kept tokens, the kept values, the curve's crossing, and its resamples (or None)."""
+    order, t = crit.prepare(curve.tokens, curve.values)
+    values = np.asarray(curve.values, float)[order]
+    now = crit.locate_sorted(t, values[None, :])[0]
+    boot = None
+    if n_boot and len(t):
+        draws = curve.resample(rng, n_boot)
+        boot = None if draws is None else draws[:, order]
+    return t, values, now, boot
+
+
+def _gate(crit: Criterion, t, values, now: Crossing, boot, level: float) -> Crossing:
+    """``not_emerged`` unless the smoothed final value is above 0 at one-sided ``level``.
+
+    The bound is the value minus ``z`` bootstrap standard errors (a normal interval: at the
+    small levels used here it keeps its level, where the percentile of a few hundred resamples
+    does not).
+    """
+    if boot is None or now.state == "not_emerged":
+        return now
+    final = crit.transform(values[None, :])[0, -1]
+    se = float(np.std(crit.transform(boot)[:, -1], ddof=1))
+    if final - NormalDist().inv_cdf(1 - level) * se > 0:
+        return now
+    return Crossing("not_emerged", None, float(t[-1]), None, -1)
+
+
+def _log(x: float | None, empty: float) -> float:
+    if x is None:
+        return empty
     return math.log10(x) if x > 0 else -math.inf
 
 
-def _signed_lead(bt, rt, f) -> float:
-    """behavior - representation with censored = +inf (NaN when both censored)."""
-    b = math.inf if bt is None else f(bt)
-    r = math.inf if rt is None else f(rt)
-    if math.isinf(b) and math.isinf(r):
-        return math.nan if b == r else b - r
-    return b - r
+def _lead(b: float | None, s: float | None) -> float | None:
+    if b is None or s is None or b <= 0 or s <= 0:
+        return None
+    return math.log10(b) - math.log10(s)
 
 
-def _interval(x: np.ndarray, alpha: float) -> tuple[float | None, float | None]:
+def _lead_censored(b: Crossing, s: Crossing) -> float:
+    """Lead in one resample: a curve that never emerges sits at +inf (NaN when both do)."""
+    bt = math.inf if b.state == "not_emerged" else _log(b.point, math.inf)
+    st = math.inf if s.state == "not_emerged" else _log(s.point, math.inf)
+    if math.isinf(bt) and math.isinf(st) and bt == st:
+        return math.nan
+    return bt - st
+
+
+def _bounds(b: Crossing, s: Crossing) -> tuple[float, float]:
+    """Smallest and largest lead the two checkpoint brackets allow."""
+    lo = _log(b.lower, -math.inf) - _log(s.upper, math.inf)
+    hi = _log(b.upper, math.inf) - _log(s.lower, -math.inf)
+    return (-math.inf if math.isnan(lo) else lo), (math.inf if math.isnan(hi) else hi)
+
+
+def _margin(tokens: np.ndarray) -> float | None:
+    t = np.unique(tokens[tokens > 0])
+    if len(t) < 2:
+        return None
+    return float(np.diff(np.log10(t)).min())
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
     x = x[~np.isnan(x)]
     if not x.size:
-        return None, None
-    lo, hi = np.quantile(x, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-    return float(lo), float(hi)
+        return math.nan
+    return float(np.quantile(x, q, method="inverted_cdf"))
 
 
-def _verdict(b_tok, r_tok, lo, hi, boot: bool, lead) -> str:
-    if b_tok is None and r_tok is None:
-        return "undetermined"
-    if boot and lo is not None and hi is not None:
-        if lo > 0:
-            return "leads"
-        if hi < 0:
-            return "lags"
-        return "together"
-    if b_tok is None:
-        return "leads"
-    if r_tok is None:
-        return "lags"
-    return "leads" if lead > 0 else "lags" if lead < 0 else "together"
+def _p(against: np.ndarray) -> float:
+    """Bootstrap p-value: share of resamples against the claim, with the +1 correction."""
+    return float((1 + np.sum(against)) / (1 + len(against)))
 
 
-def _lead(b, r) -> float | None:
-    return None if b is None or r is None else float(b - r)
+def _resampling(*curves: Curve) -> str:
+    kinds = {c.resampling for c in curves}
+    return "items" if kinds == {"items"} else "binomial" if "none" not in kinds else "none"
 
 
-def _lead_log(b, r) -> float | None:
-    if b is None or r is None or b <= 0 or r <= 0:
-        return None
-    return math.log10(b) - math.log10(r)
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
-def _none(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values (None stays None and is not counted).
+
+    >>> holm([0.01, 0.04, None, 0.03])
+    [0.03, 0.06, None, 0.06]
+    """
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    order = sorted(idx, key=lambda i: pvalues[i])
+    m = len(order)
+    out: list[float | None] = [None] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = round(running, 12)
+    return out
+
+
+def _verdicts(measured: list[_Measured], crit: Criterion, runs, alpha: float) -> list[LeadLag]:
+    pending = [m.b.state == m.s.state == "emerged" and m.p_lead is not None for m in measured]
+    p_dir = [
+        min(1.0, 2 * min(m.p_lead, m.p_lag)) if ok else None
+        for m, ok in zip(measured, pending, strict=True)
+    ]
+    p_eq = [m.p_eq if ok else None for m, ok in zip(measured, pending, strict=True)]
+    adj_dir, adj_eq = holm(p_dir), holm(p_eq)
+    out = []
+    for m, pd_, pe in zip(measured, adj_dir, adj_eq, strict=True):
+        states = {m.b.state, m.s.state}
+        if "present_at_init" in states:
+            verdict = "present_at_init"
+        elif "not_emerged" in states:
+            verdict = "not_emerged"
+        elif pd_ is not None and pd_ < alpha:
+            verdict = "leads" if m.p_lead < m.p_lag else "lags"
+        elif pe is not None and pe < alpha:
+            verdict = "equivalent"
+        else:
+            verdict = "inconclusive"
+        emerged = [lay for lay, t in m.layers.items() if t is not None]
+        out.append(
+            LeadLag(
+                run="+".join(runs),
+                skill=m.skill,
+                layer=m.key[0],
+                hook=m.key[1],
+                criterion=crit.name,
+                behavior_metric=m.behavior.metric,
+                behavior_state=m.b.state,
+                probe_state=m.s.state,
+                behavior_tokens=m.b.point,
+                probe_tokens=m.s.point,
+                lead_log10=m.lead,
+                lo=m.lo,
+                hi=m.hi,
+                margin_log10=m.margin,
+                p_lead=m.p_lead,
+                p_lag=m.p_lag,
+                p_holm=pd_,
+                p_equivalent=m.p_eq,
+                p_equivalent_holm=pe,
+                verdict=verdict,
+                n_boot=m.n_boot,
+                resampling=m.resampling,
+                runs=tuple(runs),
+                layers=m.layers,
+                first_layer=min(emerged, key=lambda lay: (m.layers[lay], lay)) if emerged else None,
+            )
+        )
+    return out

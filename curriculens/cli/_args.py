@@ -67,3 +67,99 @@ def selection_of(args: argparse.Namespace):
 
         raise ConfigError("--config and --all exclude each other; give one of them.")
     return Selection(config=args.config, all=every)
+
+
+def _threshold(text: str) -> float | None:
+    """``--threshold 0.8`` or ``--threshold none`` (no floor, where the method allows it)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number or 'none' (e.g. --threshold 0.8)"
+        ) from None
+
+
+def _smooth(text: str) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. --smooth 1)") from None
+    return v or None
+
+
+def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool | str = False) -> None:
+    """``--criterion NAME`` and the fields that override the preset, in one group.
+
+    Every override defaults to "not given", so the preset's value stands unless a flag says
+    otherwise; a flag that the chosen method does not read is an error, never ignored. With
+    ``leadlag``, also ``--leadlag-criterion`` (``leadlag=argparse.SUPPRESS``: absent unless
+    given, for commands where lead/lag is optional).
+    """
+    from curriculens.analysis.criterion import DEFAULT, METHODS, PRESETS, RELATIVE_TO
+
+    g = p.add_argument_group(
+        "emergence criterion",
+        "A preset, optionally with fields changed.\n"
+        "  paper: first checkpoint with smoothed score >= 0.8 (sigma 1 checkpoint, reflected\n"
+        "    edges, 0-token checkpoints dropped)\n"
+        "  paper-relative: >= 0.5 x the smoothed maximum, no floor, curves never above 0\n"
+        "    dropped",
+    )
+    unset = argparse.SUPPRESS
+    g.add_argument("--criterion", choices=list(PRESETS), default=DEFAULT, help="default: paper")
+    g.add_argument("--method", choices=METHODS, default=unset, help="replace the preset's method")
+    g.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=unset,
+        metavar="X|none",
+        help="score level; 'none' drops the floor (relative, sigmoid)",
+    )
+    g.add_argument(
+        "--fraction", type=float, default=unset, help="share of the reference (relative)"
+    )
+    g.add_argument("--relative-to", choices=RELATIVE_TO, default=unset, dest="relative_to")
+    g.add_argument(
+        "--smooth", type=_smooth, default=unset, help="Gaussian sigma in checkpoints, 0 = none"
+    )
+    g.add_argument("--chance", type=float, default=unset, help="normalize scores above chance")
+    g.add_argument("--window", type=int, default=unset, help="checkpoints in a row (stable)")
+    g.add_argument(
+        "--keep-zero-tokens",
+        action="store_const",
+        const=False,
+        dest="drop_zero_tokens",
+        default=unset,
+        help="keep checkpoints with 0 tokens (the presets drop them, as the paper does)",
+    )
+    if leadlag:
+        g.add_argument(
+            "--leadlag-criterion",
+            choices=list(PRESETS),
+            default=leadlag if isinstance(leadlag, str) else "paper-relative",
+            dest="leadlag_criterion",
+            help="criterion of lead/lag, for both of its curves (default: paper-relative)",
+        )
+
+
+_CRITERION_FIELDS = (
+    "method",
+    "threshold",
+    "fraction",
+    "relative_to",
+    "smooth",
+    "chance",
+    "window",
+    "drop_zero_tokens",
+)
+
+
+def criterion_from_args(args: argparse.Namespace):
+    """The :class:`~curriculens.analysis.criterion.Criterion` the flags of
+    :func:`add_criterion_flags` describe."""
+    from curriculens.analysis.criterion import Criterion
+
+    overrides = {k: getattr(args, k) for k in _CRITERION_FIELDS if hasattr(args, k)}
+    return Criterion.preset(args.criterion, **overrides)

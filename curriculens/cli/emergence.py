@@ -1,6 +1,7 @@
-"""The ``curriculens emergence`` command: emergence points and their cross-model rank agreement.
+"""The ``curriculens emergence`` command: emergence states, points and intervals per model and
+task, their cross-model rank agreement, and (for runs and probe CSVs) lead/lag.
 
-``add_emergence_parser(subparsers)`` registers the subcommand on the main CLI's subparsers.
+``add_parser(subparsers)`` registers the subcommand on the main CLI's subparsers.
 """
 
 from __future__ import annotations
@@ -18,30 +19,37 @@ from curriculens.analysis.consistency import (
     rank_consistency,
     registry_components,
 )
-from curriculens.analysis.emergence import (
-    METHODS,
-    RELATIVE_TO,
-    Criterion,
-    behavior_emergence,
-    emergence_table,
-)
-from curriculens.analysis.importers import load_curves
-from curriculens.analysis.leadlag import lead_lag
+from curriculens.analysis.criterion import Criterion
+from curriculens.analysis.emergence import behavior_emergence, emergence_intervals
+from curriculens.analysis.importers import DUPLICATES, load_curves
+from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
+from curriculens.analysis.long_format import parse_revision_tokens
 from curriculens.analysis.table import selecting
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
-from curriculens.cli._args import add_selection_flags, selection_of
+from curriculens.cli._args import (
+    add_criterion_flags,
+    add_selection_flags,
+    criterion_from_args,
+    nonneg_int,
+    selection_of,
+)
 from curriculens.errors import ConfigError
-from curriculens.reporting.formatting import format_lead_lag, format_tokens
+from curriculens.reporting.formatting import format_emergence, format_lead_lag, format_tokens
 
 _HELP = "Emergence points per model and task, and how consistent their order is across models."
 _EPILOG = """\
 INPUT is a run directory or .sqlite store, an lm-evaluation-harness results directory (one
-JSON file per checkpoint; step from the file name), or a tidy CSV (model, checkpoint, tokens or
-tokens_b, task, score or accuracy). Checkpoints with 0 tokens are dropped unless
---keep-zero-tokens. Censored tasks (never emerged) tie at the bottom of each ranking.
+JSON file per checkpoint; step from the file name or revision), or a tidy CSV (model,
+checkpoint, tokens or tokens_b, task, score or accuracy; optional kind, layer, n). Each point is
+'emerged' with an interval (previous checkpoint, crossing checkpoint] widened by the bootstrap,
+'at init' (met at the first checkpoint) or 'not emerged'. Censored tasks tie at the bottom of
+each ranking; each pair also reports the tasks both models learned, a null that keeps each
+model's censoring, and a task-bootstrap interval.
 
-example:
-  curriculens emergence trajectories.csv --method fixed --threshold 0.8 --smooth 1 --json
+examples:
+  curriculens emergence trajectories.csv --criterion paper --json
+  curriculens emergence olmo_1b_7b.csv --revision-tokens main=4051e9 --duplicates last
+  curriculens emergence runs/demo --leadlag
 """
 
 
@@ -52,8 +60,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     >>> p = argparse.ArgumentParser(); sub = p.add_subparsers()
     >>> _ = add_emergence_parser(sub)
-    >>> p.parse_args(["emergence", "x.csv"]).method
-    'fixed'
+    >>> p.parse_args(["emergence", "x.csv"]).criterion
+    'paper'
     """
     p = subparsers.add_parser(
         "emergence",
@@ -63,23 +71,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", metavar="INPUT", help="store / run dir, lm-eval dir, or tidy CSV")
-    g = p.add_argument_group("emergence criterion")
-    g.add_argument("--method", choices=METHODS, default="fixed", help="default: fixed")
-    g.add_argument("--threshold", type=float, default=0.8, help="score level (default 0.8)")
-    g.add_argument(
-        "--fraction", type=float, default=0.9, help="share of the reference for relative (0.9)"
-    )
-    g.add_argument("--relative-to", choices=RELATIVE_TO, default="final", dest="relative_to")
-    g.add_argument(
-        "--smooth", type=float, default=1.0, help="Gaussian sigma in checkpoints, 0 = none (1.0)"
-    )
-    g.add_argument("--chance", type=float, default=None, help="normalize scores above chance")
-    g.add_argument("--window", type=int, default=3, help="checkpoints in a row for stable (3)")
-    g.add_argument(
-        "--keep-zero-tokens",
-        action="store_true",
-        help="keep checkpoints with 0 tokens (dropped by default, as in the paper)",
-    )
+    add_criterion_flags(p, leadlag=argparse.SUPPRESS)
     p.add_argument(
         "--tasks",
         choices=TASK_SETS,
@@ -94,7 +86,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         type=int,
         default=None,
         dest="tokens_per_step",
-        help=f"lm-eval: tokens per step (default {PYTHIA_TOKENS_PER_STEP:,}, Pythia)",
+        help=f"tokens per step to read 'stepN' names (lm-eval default {PYTHIA_TOKENS_PER_STEP:,})",
     )
     i.add_argument(
         "--columns",
@@ -103,25 +95,47 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="CSV=NAME[,CSV=NAME]",
         help="CSV: map columns, e.g. --columns acc_em=score,run_name=model (repeatable)",
     )
-    s = p.add_argument_group("stores only (run directory or .sqlite)")
-    s.add_argument(
+    i.add_argument(
+        "--keep-names",
+        action="store_true",
+        help="keep task names as given (default: ':' -> '_', as the paper does)",
+    )
+    i.add_argument(
+        "--duplicates",
+        choices=DUPLICATES,
+        default=None,
+        help="merge two different scores of one model and task at one token count",
+    )
+    i.add_argument(
+        "--revision-tokens",
+        action="append",
+        default=None,
+        metavar="REV=TOKENS",
+        dest="revision_tokens",
+        help="token count of a revision whose name has none, e.g. main=4051e9 (MODEL@REV=... "
+        "for one model; repeatable)",
+    )
+    p.add_argument(
         "--bootstrap",
         type=int,
-        default=0,
+        default=1000,
         metavar="N",
-        help="N item-bootstrap resamples: 95%% intervals of each emergence point",
+        help="resamples: item bootstrap of intervals (stores; CSVs with n), the consistency "
+        "null and ci, lead/lag tests (default 1000; 0: checkpoint brackets only)",
     )
-    s.add_argument(
+    p.add_argument(
         "--leadlag",
         action="store_true",
-        help="also lead/lag of probe vs behavior emergence per skill (rise to half its max)",
+        help="also lead/lag of probe selectivity vs behavior per skill (a run, or a CSV with "
+        "probe and control rows)",
     )
-    add_selection_flags(s)
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    add_selection_flags(p.add_argument_group("stores only (run directory or .sqlite)"))
+    p.add_argument("--seed", type=nonneg_int, default=0, help="bootstrap seed (0)")
     p.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object {emergence, pairs, tasks} (+ intervals, leadlag if asked)",
+        help="print one JSON object {criterion, emergence, intervals, pairs, tasks, dropped} "
+        "(+ leadlag)",
     )
     p.set_defaults(func=run_emergence)
     return p
@@ -148,14 +162,16 @@ def run_emergence(args: argparse.Namespace) -> int:
 
 
 def _compute(args: argparse.Namespace) -> dict:
-    crit = Criterion(
-        method=args.method,
-        threshold=args.threshold,
-        fraction=args.fraction,
-        relative_to=args.relative_to,
-        chance=args.chance,
-        smooth=args.smooth or None,
-        window=args.window,
+    crit = criterion_from_args(args)
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
+    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
+        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
+    store = _is_store(args.input)
+    file_opts = dict(
+        keep_names=args.keep_names,
+        duplicates=args.duplicates,
+        revision_tokens=parse_revision_tokens(args.revision_tokens),
     )
     curves = load_curves(
         args.input,
@@ -163,19 +179,32 @@ def _compute(args: argparse.Namespace) -> dict:
         pattern=args.pattern,
         tokens_per_step=args.tokens_per_step,
         columns=_parse_columns(args.columns),
+        **({} if store else file_opts),
     )
-    kw = {k: getattr(crit, k) for k in crit.__dataclass_fields__}
-    em = emergence_table(curves, drop_zero_tokens=not args.keep_zero_tokens, **kw)
-    if not em:
+    if store and (args.keep_names or args.duplicates or args.revision_tokens):
         raise ConfigError(
-            f"No checkpoints left in {args.input!r} after dropping those with 0 tokens; pass "
-            "--keep-zero-tokens, or check the token column."
+            "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
+            f"lm-eval); {args.input!r} is a curriculens run."
         )
+    if store:
+        cis = behavior_emergence(
+            args.input, metric=args.metric, criterion=crit, n_boot=args.bootstrap, seed=args.seed
+        )
+        cis = _drop_flat(cis) if crit.drop_flat else cis
+    else:
+        cis = emergence_intervals(curves, crit, n_boot=args.bootstrap, seed=args.seed)
+    if not cis or not any(cis.values()):
+        raise ConfigError(
+            f"No checkpoints left in {args.input!r} under criterion {crit.name} (0-token "
+            "checkpoints are dropped); pass --keep-zero-tokens, or check the token column."
+        )
+    em = {m: {t: ci.point for t, ci in per.items()} for m, per in cis.items()}
+    dropped = sorted(set(curves["task"]) - {t for per in cis.values() for t in per})
     pairs, common = [], sorted(set.intersection(*(set(v) for v in em.values())))
     if len(em) >= 2:
-        cons = rank_consistency(em, tasks=args.tasks)
+        cons = rank_consistency(em, tasks=args.tasks, n_resamples=args.bootstrap, seed=args.seed)
         pairs = [p.to_json() for p in cons.pairs]
-    snapshot = _store_path(args.input) if _is_store(args.input) else None
+    snapshot = str(Path(args.input)) if store else None
     composites = {
         m: composite_check(
             pts, registry_components(list(pts), snapshot) | elemental_components(list(pts))
@@ -183,57 +212,73 @@ def _compute(args: argparse.Namespace) -> dict:
         for m, pts in em.items()
     }
     out = {
+        "criterion": crit.to_dict() | {"description": crit.describe()},
         "emergence": {m: {t: _num(v) for t, v in pts.items()} for m, pts in em.items()},
+        "intervals": {m: {t: ci.to_json() for t, ci in per.items()} for m, per in cis.items()},
         "pairs": pairs,
         "tasks": args.tasks,
+        "dropped": dropped,
     }
-    intervals = leadlag = None
-    if args.bootstrap < 0:
-        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: no intervals).")
-    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
-        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
-    if args.bootstrap or args.leadlag:
-        store = _store_path(args.input)
-        if args.bootstrap:
-            cis = behavior_emergence(
-                store, metric=args.metric, n_boot=args.bootstrap, seed=args.seed, **kw
-            )
-            intervals = {
-                m: {
-                    t: {"lo": _num(c.lo), "hi": _num(c.hi), "censored": c.censored}
-                    for t, c in per.items()
-                }
-                for m, per in cis.items()
-            }
-            out["intervals"] = intervals
-        if args.leadlag:
-            leadlag = [
-                r for m in em for r in lead_lag(store, run=m, n_boot=args.bootstrap, seed=args.seed)
-            ]
-            out["leadlag"] = [r.to_dict() for r in leadlag]
+    leadlag = None
+    if hasattr(args, "leadlag_criterion") and not args.leadlag:
+        raise ConfigError("--leadlag-criterion applies to lead/lag; add --leadlag.")
+    if args.leadlag:
+        leadlag = _leadlag(args, store, list(em))
+        out["leadlag_criterion"] = leadlag[0].to_dict() | {"description": leadlag[0].describe()}
+        out["leadlag"] = {
+            m: {r.skill: r.to_json() for r in results} for m, results in leadlag[1].items()
+        }
     return {
         "json": out,
         "criterion": crit,
+        "cis": cis,
+        "dropped": dropped,
         "common": common,
         "composites": composites,
-        "intervals": intervals,
         "leadlag": leadlag,
     }
+
+
+def _leadlag(args, store: bool, models: list[str]) -> tuple[Criterion, dict]:
+    if not store and Path(args.input).suffix.lower() != ".csv":
+        raise ConfigError(
+            f"--leadlag needs probe and control curves: a curriculens run, or a tidy CSV with "
+            f"kind, layer (and n) columns; {args.input!r} is an lm-eval directory."
+        )
+    crit = Criterion.preset(getattr(args, "leadlag_criterion", DEFAULT_CRITERION))
+    source = args.input
+    if not store:  # the CSV's rows, read with the same options as its behavior curves
+        from curriculens.analysis.importers import load_rows
+
+        source = load_rows(
+            args.input,
+            columns=_parse_columns(args.columns),
+            tokens_per_step=args.tokens_per_step,
+            keep_names=args.keep_names,
+            duplicates=args.duplicates,
+            revision_tokens=parse_revision_tokens(args.revision_tokens),
+        )
+        if not any(r["kind"] == "control" for r in source):
+            raise ConfigError(
+                f"--leadlag needs probe and control curves; {args.input!r} has no rows with "
+                "kind=probe and kind=control (columns kind, layer, n)."
+            )
+    results = {
+        m: lead_lag(source, run=m, criterion=crit, n_boot=args.bootstrap, seed=args.seed)
+        for m in models
+    }
+    return crit, results
+
+
+def _drop_flat(cis: dict) -> dict:
+    tasks = {t for per in cis.values() for t in per}
+    flat = {t for t in tasks if all(per[t].flat for per in cis.values() if t in per)}
+    return {m: {t: c for t, c in per.items() if t not in flat} for m, per in cis.items()}
 
 
 def _is_store(path: str) -> bool:
     p = Path(path)
     return p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists())
-
-
-def _store_path(path: str) -> str:
-    if _is_store(path):
-        return str(Path(path))
-    raise ConfigError(
-        f"--bootstrap and --leadlag need a curriculens store (per-item outcomes and probe "
-        f"rows); {path!r} is not a run directory or .sqlite file. Drop those options for "
-        "lm-eval directories and CSVs."
-    )
 
 
 def _parse_columns(items: Sequence[str] | None) -> dict[str, str] | None:
@@ -256,42 +301,43 @@ def _num(v: float | None):
     return int(v) if float(v).is_integer() else float(v)
 
 
-def _fmt_tokens(v) -> str:
-    return format_tokens(v, missing="-")
-
-
 def _render(result: dict) -> str:
-    em = result["json"]["emergence"]
+    cis = result["cis"]
     crit: Criterion = result["criterion"]
-    models = list(em)
-    tasks = sorted(set().union(*(set(v) for v in em.values())))
-    desc = f"method={crit.method}"
-    if crit.method != "sigmoid":
-        desc += f" threshold={crit.threshold}"
-    if crit.method == "relative":
-        desc += f" fraction={crit.fraction} of {crit.relative_to}"
-    if crit.method == "stable":
-        desc += f" window={crit.window}"
-    desc += f" smooth={crit.smooth or 0}" + (f" chance={crit.chance}" if crit.chance else "")
-    lines = [f"Emergence (tokens; '-' = never, censored)  [{desc}]", ""]
+    models = list(cis)
+    tasks = sorted(set().union(*(set(v) for v in cis.values())))
+    lines = [
+        f"Emergence (tokens) under criterion {crit.label()}",
+        "'(a, b]': the crossing lies after a and at or before b (checkpoint bracket widened by "
+        "the bootstrap); 'at init': met at the first checkpoint; 'not emerged': never met.",
+        "",
+    ]
+    cells = {
+        (m, t): format_emergence(ci.state, ci.point, ci.lo, ci.hi)
+        for m, per in cis.items()
+        for t, ci in per.items()
+    }
     width = max([len("task")] + [len(t) for t in tasks])
-    cols = [max(8, len(m)) for m in models]
+    cols = [max([len(m)] + [len(cells.get((m, t), "")) for t in tasks]) for m in models]
     lines.append(
         "  ".join(["task".ljust(width)] + [m.rjust(c) for m, c in zip(models, cols, strict=True)])
     )
-    iv = result["intervals"] or {}
-    if iv:
-        cols = [max(c, 26) for c in cols]
     for t in tasks:
-        cells = [
-            ("" if t not in em[m] else _fmt_cell(em[m][t], iv.get(m, {}).get(t))).rjust(c)
-            for m, c in zip(models, cols, strict=True)
+        row = [cells.get((m, t), "").rjust(c) for m, c in zip(models, cols, strict=True)]
+        lines.append("  ".join([t.ljust(width)] + row))
+    if result["dropped"]:
+        lines += [
+            "",
+            "Dropped by the criterion (never above 0 in any model): "
+            + ", ".join(result["dropped"]),
         ]
-        lines.append("  ".join([t.ljust(width)] + cells))
-    emerged = ", ".join(
-        f"{m}: {sum(v is not None for v in em[m].values())}/{len(em[m])}" for m in models
-    )
-    lines += ["", f"Emerged: {emerged}"]
+    lines += ["", "States:"]
+    for m in models:
+        states = [ci.state for ci in cis[m].values()]
+        lines.append(
+            f"  {m}: {states.count('emerged')} emerged, {states.count('present_at_init')} at init, "
+            f"{states.count('not_emerged')} not emerged (of {len(states)})"
+        )
     pairs = result["json"]["pairs"]
     if pairs:
         which = result["json"]["tasks"]
@@ -300,12 +346,23 @@ def _render(result: dict) -> str:
             if which == "common"
             else "the tasks each pair shares"
         )
-        lines += ["", f"Rank consistency over {note} (task set: {which}):"]
+        lines += ["", f"Rank consistency over {note} (task set: {which}; not emerged tie last):"]
         for p in pairs:
             lines.append(
                 f"  {p['a']} vs {p['b']}: n={p['n']}  spearman={_fmt_r(p['spearman'])}  "
                 f"kendall={_fmt_r(p['kendall'])}"
             )
+            lines.append(
+                f"    tasks learned by both (emerged or at init): n_both={p['n_both']}  "
+                f"spearman_both={_fmt_r(p['spearman_both'])}  "
+                f"kendall_both={_fmt_r(p['kendall_both'])}"
+            )
+            if p["null"] is not None:
+                lines.append(
+                    f"    null keeping each model's censoring: spearman {p['null']['mean']:.3f} "
+                    f"[{p['null']['lo']:.3f}, {p['null']['hi']:.3f}];  task-bootstrap 95% ci "
+                    + ("n/a" if p["ci"] is None else f"[{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]")
+                )
     else:
         lines += ["", "Rank consistency needs two or more models; the input has one."]
     for m, chk in result["composites"].items():
@@ -319,18 +376,16 @@ def _render(result: dict) -> str:
                 )
             )
     if result["leadlag"] is not None:
-        lines += [
-            "",
-            "Representation vs behavior (lead > 0: the probe emerges first; log10 tokens):",
-        ]
-        lines.append(format_lead_lag(result["leadlag"]) if result["leadlag"] else "  no probe rows")
+        _, per_model = result["leadlag"]
+        lines += ["", "Representation vs behavior (lead > 0: probe selectivity emerges first):"]
+        for m, results in per_model.items():
+            lines.append(f"  {m}:")
+            lines.append(format_lead_lag(results) if results else "  no probe and control rows")
     return "\n".join(lines)
 
 
-def _fmt_cell(v, ci: dict | None) -> str:
-    if ci is None:
-        return _fmt_tokens(v)
-    return f"{_fmt_tokens(v)} [{_fmt_tokens(ci['lo'])}, {_fmt_tokens(ci['hi'])}]"
+def _fmt_tokens(v) -> str:
+    return format_tokens(v, missing="-")
 
 
 def _fmt_r(r: float | None) -> str:

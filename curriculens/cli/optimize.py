@@ -11,7 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from curriculens.cli._args import add_output_flags, add_train_steps
+from curriculens.cli._args import (
+    add_criterion_flags,
+    add_output_flags,
+    add_train_steps,
+    criterion_from_args,
+)
 from curriculens.cli._args import positive_int as _positive_int
 from curriculens.errors import ConfigError
 from curriculens.toy.optimize.strategies import STRATEGIES, Proposal, map_to_sources, propose
@@ -55,8 +60,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("run", help="run directory holding results.sqlite (and train_config.json)")
     p.add_argument("--strategy", default="upweight", help=f"one of {', '.join(STRATEGIES)}")
     add_output_flags(p, json_help="print one JSON object on stdout")
-    p.add_argument("--threshold", type=float, default=0.8, help="emergence level (default 0.8)")
-    p.add_argument("--fraction", type=float, default=0.9, help="share of final (map; 0.9)")
+    add_criterion_flags(p)
     g = p.add_argument_group("strategy options")
     g.add_argument("--strength", type=float, default=2.0, help="upweight: max extra x (2.0)")
     g.add_argument("--max-share", type=float, default=0.4, help="upweight: share cap (0.4)")
@@ -143,8 +147,7 @@ def run_optimize(args) -> int:
     proposal = propose(
         run,
         strategy=args.strategy,
-        threshold=args.threshold,
-        fraction=args.fraction,
+        criterion=criterion_from_args(args),
         **_options(args),
     )
     result = proposal.to_dict()
@@ -192,8 +195,7 @@ def verify_proposal(run: Path, proposal: Proposal, args, log) -> dict:
         skills=skills,
         jobs=args.jobs,
         n_boot=args.bootstrap,
-        threshold=args.threshold,
-        fraction=args.fraction,
+        criterion=criterion_from_args(args),
         model=_parse_model(args.model),
     )
     _, _, train_cfg = run_baseline(run)
@@ -214,8 +216,7 @@ def verify_proposal(run: Path, proposal: Proposal, args, log) -> dict:
         work,
         summaries,
         eval_skills,
-        threshold=config.threshold,
-        fraction=config.fraction,
+        criterion=config.criterion,
         n_boot=config.n_boot,
         targets=proposal.targets,
     )

@@ -5,23 +5,37 @@ from __future__ import annotations
 import argparse
 import json
 
-from curriculens.cli._args import add_output_flags, add_selection_flags, selection_of
+from curriculens.cli._args import (
+    add_criterion_flags,
+    add_output_flags,
+    add_selection_flags,
+    criterion_from_args,
+    selection_of,
+)
+from curriculens.errors import ConfigError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     r = sub.add_parser(
         "report",
         help="write the HTML/Markdown curriculum report of a run",
-        description=(
-            "Write report.html, report.md and figures/ of RUN's current results (its current "
-            "configuration and each skill's current version; --config KEY for another one)."
-        ),
+        description="Write report.html, report.md and figures/ of RUN's current results (its "
+        "current configuration and each skill's current version; --config KEY for another "
+        "one). Behavior emergence uses --criterion (default paper); lead/lag reads both of its "
+        "curves with --leadlag-criterion (default paper-relative).",
     )
     r.add_argument("run", help="run directory holding results.sqlite")
-    r.add_argument("--threshold", type=float, default=0.8, help="emergence threshold (0.8)")
-    r.add_argument("--fraction", type=float, default=0.9, help="fraction of final score (0.9)")
+    add_criterion_flags(r, leadlag=True)
     r.add_argument("-o", "--out", help="folder for the report (default: RUN; for read-only runs)")
     add_selection_flags(r, all_rows=False)
+    r.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="resamples of the intervals and lead/lag tests (default 1000)",
+    )
+    r.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     add_output_flags(r, json_help="print the report paths as JSON")
     r.set_defaults(func=run)
     return r
@@ -30,10 +44,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from curriculens.reporting.writer import write_report
 
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
     path = write_report(
         args.run,
-        threshold=args.threshold,
-        fraction=args.fraction,
+        criterion=criterion_from_args(args),
+        probe_criterion=args.leadlag_criterion,
+        n_boot=args.bootstrap,
+        seed=args.seed,
         out=args.out,
         select=selection_of(args),
     )

@@ -1,7 +1,9 @@
-"""Plots of a run's results table: behavior curves, probe heatmaps and the curriculum timeline.
+"""Plots of a run's results table: behavior curves, probe heatmaps, the curriculum timeline and
+lead/lag.
 
 Each function takes the table (a DataFrame from :func:`curriculens.analysis.curriculum.load_table`)
-and an optional ``ax``, and returns the figure. Saving belongs to the report or the CLI.
+or the analysis results, and an optional ``ax``, and returns the figure. Saving belongs to the
+report or the CLI. Every figure names the criterion its emergence marks come from.
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import (
     SkillEmergence,
     behavior_curve,
     probe_matrix,
 )
 from curriculens.reporting.formatting import format_tokens, layer_name
+
+#: one colour per lead/lag verdict, shared by the figure and its legend
+VERDICT_COLORS = {
+    "leads": "C2",
+    "lags": "C3",
+    "equivalent": "C0",
+    "inconclusive": "0.45",
+    "present_at_init": "C4",
+    "not_emerged": "0.7",
+}
 
 
 def _token_axis(ax, tokens: Sequence[float]) -> None:
@@ -35,13 +48,17 @@ def plot_behavior(
     skills: Sequence[str] | None = None,
     *,
     emergence: Sequence[SkillEmergence] = (),
-    threshold: float | None = 0.8,
+    criterion: Criterion | str | None = None,
     ax=None,
 ):
     """Primary behavior metric per skill against tokens, with emergence marks.
 
+    Marks sit at each skill's emergence point under ``criterion`` (default ``paper``); a fixed or
+    stable criterion's threshold is drawn as a line.
+
     >>> fig = plot_behavior(load_table("runs/demo"))  # doctest: +SKIP
     """
+    crit = Criterion.of(criterion)
     fig, ax = _fig_ax(ax, (7.5, 4.2))
     skills = list(skills or sorted(df.skill.unique()))
     marks = {e.skill: e.behavior_tokens for e in emergence}
@@ -54,14 +71,14 @@ def plot_behavior(
         all_tokens += list(curve.index)
         ax.plot(curve.index, curve.values, marker=".", color=cmap(i), label=skill, lw=1.5)
         t = marks.get(skill)
-        if t is not None:
+        if t is not None and t in curve.index:
             ax.plot([t], [curve.loc[t]], marker="o", ms=9, mfc="none", color=cmap(i), mew=2)
-    if threshold is not None:
-        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold}")
+    if crit.method in ("fixed", "stable") and crit.chance is None:
+        ax.axhline(crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}")
     _token_axis(ax, all_tokens)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("behavior score (primary metric)")
-    ax.set_title("Behavior over training (circles: emergence)")
+    ax.set_title(f"Behavior over training (circles: emergence, criterion {crit.name})")
     ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
     fig.tight_layout()
     return fig
@@ -106,56 +123,54 @@ def plot_probe_heatmaps(df: pd.DataFrame, skills: Sequence[str] | None = None, *
     return fig
 
 
-def plot_timeline(
-    emergence: Sequence[SkillEmergence],
-    *,
-    intervals: dict[str, tuple[float | None, float | None]] | None = None,
-    ax=None,
-):
-    """Emergence tokens per skill: behavior (circle, with its bootstrap interval as a bar) and
-    best probe above step 0 (triangle); censored: faded '>' at the right edge."""
+def plot_timeline(emergence: Sequence[SkillEmergence], *, ax=None):
+    """Emergence per skill: behavior (circle, with its interval as a bar) and probe selectivity
+    (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right edge."""
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(emergence)) + 1))
-    intervals = intervals or {}
-    known = [t for e in emergence for t in (e.behavior_tokens, e.probe_tokens) if t]
+    known = [
+        t
+        for e in emergence
+        for t in (e.behavior_tokens, e.probe_tokens, e.behavior_lo, e.behavior_hi)
+        if t
+    ]
+    left = min(known) / 2 if known else 0.5
     right = max(known) * 2 if known else 1.0
     seen: set[str] = set()
+
+    def label(name: str) -> str | None:
+        if name in seen:
+            return None
+        seen.add(name)
+        return name
+
     for y, e in enumerate(emergence):
-        lo, hi = intervals.get(e.skill, (None, None))
-        if e.behavior_tokens is not None and lo is not None:
+        if e.emerged:
+            lo = e.behavior_lo if e.behavior_lo is not None else left
+            hi = e.behavior_hi if e.behavior_hi is not None else right
             ax.plot(
-                [lo, hi if hi is not None else right],
-                [y - 0.15] * 2,
-                color="C0",
-                lw=5,
-                alpha=0.3,
-                solid_capstyle="butt",
-                label="behavior 95% interval" if "iv" not in seen else None,
-            )
-            seen.add("iv")
-    for y, e in enumerate(emergence):
-        for t, marker, color, label in (
-            (e.behavior_tokens, "o", "C0", "behavior"),
-            (e.probe_tokens, "^", "C1", "probe (above step 0)"),
+                [lo, hi], [y - 0.15] * 2, color="C0", lw=5, alpha=0.3, solid_capstyle="butt",
+                label=label("behavior interval"),
+            )  # fmt: skip
+        for state, t, marker, color, dy, name in (
+            (e.behavior_state, e.behavior_tokens, "o", "C0", -0.15, "behavior"),
+            (e.probe_state, e.probe_tokens, "^", "C1", 0.15, "probe selectivity"),
         ):
-            dy = -0.15 if marker == "o" else 0.15
-            if t is None:
-                ax.plot([right], [y + dy], marker=">", color=color, alpha=0.4)
+            if state is None:
+                continue
+            if state == "not_emerged":
+                ax.plot([right], [y + dy], marker=">", color=color, alpha=0.4, ls="none")
+            elif state == "present_at_init":
+                ax.plot([left], [y + dy], marker="<", color=color, ms=8, ls="none",
+                        label=label(f"{name} at init"))  # fmt: skip
             else:
-                ax.plot(
-                    [t],
-                    [y + dy],
-                    marker=marker,
-                    color=color,
-                    ms=8,
-                    ls="none",
-                    label=label if label not in seen else None,
-                )
-                seen.add(label)
+                ax.plot([t], [y + dy], marker=marker, color=color, ms=8, ls="none",
+                        label=label(name))  # fmt: skip
     ax.set_yticks(range(len(emergence)))
     ax.set_yticklabels([e.skill for e in emergence], fontsize=8)
     ax.invert_yaxis()
     _token_axis(ax, known or [1.0])
-    ax.set_title("Curriculum: emergence order (faded '>' = not emerged in this run)")
+    crit = emergence[0].criterion if emergence else "paper"
+    ax.set_title(f"Curriculum: emergence order (behavior: {crit}; faded '>' = not emerged)")
     if seen:
         ax.legend(fontsize=8, loc="lower right", frameon=False)
     fig.tight_layout()
@@ -171,43 +186,43 @@ def _fig_ax(ax, size):
 
 
 def plot_lead_lag(results, *, ax=None):
-    """Representation lead over behavior per skill, in log10 tokens, with bootstrap intervals.
+    """Lead of probe selectivity over behavior per skill (log10 tokens), coloured by verdict.
+
+    Each row shows the lead with its interval (an open end reaches the axis edge) and, at the
+    right, the verdict, the same words as the report's table. Censored rows (present at init, not
+    emerged) show their one known bound, or a grey cross at 0.
 
     Args:
-        results: :class:`~curriculens.analysis.leadlag.LeadLag` items (one representation each
-            or several; each gets its own marker).
+        results: :class:`~curriculens.analysis.leadlag.LeadLag` items, one per skill.
     """
-    fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len({r.skill for r in results})) + 1))
-    skills = sorted({r.skill for r in results})
-    reps = sorted({r.representation for r in results})
-    markers = dict(zip(reps, "os^D", strict=False))
+    results = list(results)
+    fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(results)) + 1.2))
+    bounds = [x for r in results for x in (r.lead_log10, r.lo, r.hi) if x is not None]
+    span = max([1.0] + [abs(x) for x in bounds]) * 1.15
     labelled: set[str] = set()
-    for j, rep in enumerate(reps):
-        for r in (r for r in results if r.representation == rep):
-            y = skills.index(r.skill) + (j - (len(reps) - 1) / 2) * 0.2
-            if r.lead_log10 is None:
-                ax.plot([0], [y], marker="x", color="grey", alpha=0.5)
-                continue
-            lo = r.lo_log10 if r.lo_log10 is not None else r.lead_log10
-            hi = r.hi_log10 if r.hi_log10 is not None else r.lead_log10
-            ax.errorbar(
-                [r.lead_log10],
-                [y],
-                xerr=[[r.lead_log10 - lo], [hi - r.lead_log10]],
-                fmt=markers[rep],
-                color=f"C{j}",
-                capsize=3,
-                label=rep if rep not in labelled else None,
-            )
-            labelled.add(rep)
+    for y, r in enumerate(results):
+        color = VERDICT_COLORS.get(r.verdict, "black")
+        lo = -span if r.lo is None else r.lo
+        hi = span if r.hi is None else r.hi
+        if r.lo is not None or r.hi is not None:
+            ax.plot([lo, hi], [y, y], color=color, lw=3, alpha=0.5, solid_capstyle="butt")
+        if r.lead_log10 is not None:
+            ax.plot([r.lead_log10], [y], marker="o", color=color, ms=7, ls="none",
+                    label=r.verdict if r.verdict not in labelled else None)  # fmt: skip
+        else:
+            ax.plot([0], [y], marker="x", color=color, ls="none",
+                    label=r.verdict if r.verdict not in labelled else None)  # fmt: skip
+        labelled.add(r.verdict)
+        ax.text(1.01, y, r.verdict, transform=ax.get_yaxis_transform(), va="center",
+                fontsize=8, color=color)  # fmt: skip
     ax.axvline(0, color="black", lw=1)
-    ax.set_yticks(range(len(skills)))
-    ax.set_yticklabels(skills, fontsize=8)
+    ax.set_xlim(-span, span)
+    ax.set_yticks(range(len(results)))
+    ax.set_yticklabels([r.skill for r in results], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("representation lead over behavior (log10 tokens; > 0: probe first)")
-    ax.set_title("Representation vs behavior (x: not measurable, a curve never rose)")
-    if labelled:
-        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.set_xlabel("probe-selectivity lead over behavior (log10 tokens; > 0: probe first)")
+    crit = results[0].criterion if results else ""
+    ax.set_title(f"Representation vs behavior (criterion {crit} on both curves)", fontsize=10)
     fig.tight_layout()
     return fig
 

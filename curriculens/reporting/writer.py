@@ -1,9 +1,12 @@
 """The curriculum report of a run: a Markdown summary and a self-contained HTML page with figures.
 
-It shows the curriculum table (emergence with bootstrap intervals), behavior curves, probe
-heatmaps, the timeline, representation-vs-behavior lead/lag, the composite check and, for several
-runs (seeds), the order-consistency matrix. Figures are written as PNG under ``RUN/figures/`` and
-embedded in the HTML as data URIs, so the page travels alone. Every name shown is HTML-escaped.
+It opens with one sentence for each of the three questions (when do skills emerge, in what order,
+do representations lead), each with its evidence, then shows the curriculum table (emergence with
+intervals under one named criterion), behavior curves, probe heatmaps, the timeline,
+representation-vs-behavior lead/lag (the table and the figure show the same verdicts), the
+composite check and, for several runs (seeds), the order-consistency matrix. Figures are written
+as PNG under ``RUN/figures/`` and embedded in the HTML as data URIs, so the page travels alone.
+Every name shown is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from curriculens.analysis.consistency import (
     rank_consistency,
     registry_components,
 )
+from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import SkillEmergence, curriculum
 from curriculens.analysis.emergence import behavior_emergence
-from curriculens.analysis.leadlag import lead_lag
+from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.table import Selection, load_table, selecting, skill_info
 from curriculens.errors import ConfigError
-from curriculens.reporting.formatting import format_tokens, layer_name
+from curriculens.reporting.formatting import (
+    format_emergence,
+    format_lead_interval,
+    format_tokens,
+    layer_name,
+)
 from curriculens.reporting.plots import (
     plot_behavior,
     plot_consistency,
@@ -40,12 +49,8 @@ def _tok(t: float | None) -> str:
     return format_tokens(t)
 
 
-def _interval(ci) -> str:
-    if ci is None or ci.point is None:
-        return ""
-    lo = "?" if ci.lo is None else format_tokens(ci.lo)
-    hi = "never" if ci.hi is None else format_tokens(ci.hi)
-    return f" [{lo}, {hi}]"
+def _behavior(e: SkillEmergence) -> str:
+    return format_emergence(e.behavior_state, e.behavior_tokens, e.behavior_lo, e.behavior_hi)
 
 
 def _unmeasurable(df, skill: str, kinds: tuple[str, ...]) -> str | None:
@@ -74,7 +79,7 @@ def _probe_cell(e: SkillEmergence, gone: str | None) -> str:
     return f"{e.probe_step0:.2f} → " + (gone or f"{e.probe_final:.2f}")
 
 
-def _curriculum_table(emergence: list[SkillEmergence], cis: dict, df=None) -> list[list[str]]:
+def _curriculum_table(emergence: list[SkillEmergence], crit: Criterion, df=None) -> list[list[str]]:
     rows = [
         [
             "#",
@@ -82,22 +87,19 @@ def _curriculum_table(emergence: list[SkillEmergence], cis: dict, df=None) -> li
             "family",
             "metric",
             "final",
-            "behavior emerges [95% CI]",
-            "probe emerges",
-            "probe step 0 → final",
+            f"behavior emerges ({crit.name}) (95% interval]",
+            "probe selectivity emerges",
             "best layer",
+            "probe first → final",
             "selectivity",
+            "lead/lag",
         ]
     ]
     for i, e in enumerate(emergence, 1):
-        if e.probe_tokens is not None:
-            probe = _tok(e.probe_tokens)
-        elif e.probe_final - e.probe_step0 < 0.05:
-            probe = "decodable at init" if e.probe_step0 >= 0.8 else "not decodable"
-        else:
-            probe = "not emerged"
+        probe = "–" if e.probe_state is None else format_emergence(e.probe_state, e.probe_tokens)
         gone_b = None if df is None else _unmeasurable(df, e.skill, ("behavior",))
         gone_p = None if df is None else _unmeasurable(df, e.skill, ("probe",))
+        no_probe = e.probe_state is None or gone_p is not None
         rows.append(
             [
                 str(i) if e.emerged else "–",
@@ -105,11 +107,12 @@ def _curriculum_table(emergence: list[SkillEmergence], cis: dict, df=None) -> li
                 e.family + (f" ({'+'.join(e.components)})" if e.components else ""),
                 e.metric,
                 gone_b or f"{e.behavior_final:.2f}",
-                _tok(e.behavior_tokens) + _interval(cis.get(e.skill)),
+                _behavior(e),
                 probe,
-                _probe_cell(e, gone_p),
-                "–" if gone_p else layer_name(e.probe_layer),
-                "–" if gone_p else f"{e.selectivity_final:+.2f}",
+                "–" if no_probe else layer_name(e.probe_layer),
+                "–" if e.probe_state is None else _probe_cell(e, gone_p),
+                "–" if no_probe else f"{e.selectivity_final:+.2f}",
+                e.leadlag or "–",
             ]
         )
     return rows
@@ -119,26 +122,25 @@ def _lead_table(results) -> list[list[str]]:
     rows = [
         [
             "skill",
-            "reading",
             "best layer",
-            "behavior",
-            "representation",
-            "lead (log10 tokens) [95% CI]",
+            "behavior emerges",
+            "probe selectivity emerges",
+            "lead (log10 tokens) (95% interval)",
+            "p (Holm)",
             "verdict",
         ]
     ]
     for r in results:
         lead = "–" if r.lead_log10 is None else f"{r.lead_log10:+.2f}"
-        if r.lead_log10 is not None and r.lo_log10 is not None and r.hi_log10 is not None:
-            lead += f" [{r.lo_log10:+.2f}, {r.hi_log10:+.2f}]"
+        interval = format_lead_interval(r.lo, r.hi)
         rows.append(
             [
                 r.skill,
-                r.representation,
                 layer_name(r.layer),
-                _tok(r.behavior_tokens),
-                _tok(r.representation_tokens),
-                lead,
+                format_emergence(r.behavior_state, r.behavior_tokens),
+                format_emergence(r.probe_state, r.probe_tokens),
+                lead + (f" {interval}" if interval else ""),
+                "–" if r.p_holm is None else f"{r.p_holm:.3f}",
                 r.verdict,
             ]
         )
@@ -154,38 +156,178 @@ def _png(fig) -> bytes:
 def analyze(
     run: str | Path,
     *,
-    threshold: float = 0.8,
-    fraction: float = 0.9,
-    n_boot: int = 200,
+    criterion: Criterion | str | None = None,
+    probe_criterion: Criterion | str | None = None,
+    n_boot: int = 1000,
     seed: int = 0,
+    **overrides,
 ) -> dict:
-    """Everything the report shows, as plain objects (also usable on its own)."""
+    """Everything the report shows, as plain objects (also usable on its own).
+
+    Args:
+        run: Run directory.
+        criterion: Behavior emergence criterion (default ``paper``).
+        probe_criterion: Criterion of lead/lag, applied to both of its curves (default
+            ``paper-relative``).
+        n_boot: Bootstrap resamples of the intervals and the lead/lag tests.
+        seed: Seed of the resampling.
+        **overrides: Fields that replace the behavior criterion's (``threshold=0.5``).
+    """
     run = Path(run)
     df = load_table(run)
     runs = sorted(df.run.unique())
-    emergence = curriculum(df, threshold=threshold, fraction=fraction)
-    crit = dict(method="relative", threshold=threshold, fraction=fraction)
-    cis = behavior_emergence(run, n_boot=n_boot, seed=seed, **crit)
+    crit = Criterion.of(criterion, **overrides)
+    probe_crit = Criterion.of(probe_criterion if probe_criterion is not None else DEFAULT_CRITERION)
+    emergence = curriculum(
+        run, criterion=crit, probe_criterion=probe_crit, n_boot=n_boot, seed=seed
+    )
+    cis = behavior_emergence(run, criterion=crit, n_boot=n_boot, seed=seed)
     points = {r: {s: ci.point for s, ci in v.items()} for r, v in cis.items()}
     comps = registry_components(df.skill.unique(), df)
     composites = {r: composite_check(p, comps) for r, p in points.items()} if comps else {}
     leads = []
-    for r in runs:
-        leads += lead_lag(
-            run, run=r, representations=("gain", "selectivity"), n_boot=n_boot, seed=seed
-        )
-    consistency = rank_consistency(points) if len(runs) > 1 else None
+    if (df.kind == "control").any():
+        leads = lead_lag(run, criterion=probe_crit, n_boot=n_boot, seed=seed)
+    consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
     baselines = _probe_baselines(run, df)
     return dict(
         baselines=baselines,
         df=df,
         runs=runs,
+        criterion=crit,
+        probe_criterion=probe_crit,
         emergence=emergence,
         cis=cis,
         points=points,
         composites=composites,
         leads=leads,
         consistency=consistency,
+        n_boot=n_boot,
+    )
+
+
+def answers(a: dict) -> list[str]:
+    """One sentence per question (when, in what order, do representations lead), with evidence."""
+    return [_when(a), _order(a), _leads(a)]
+
+
+def _when(a: dict) -> str:
+    em: list[SkillEmergence] = a["emergence"]
+    crit: Criterion = a["criterion"]
+    emerged = [e for e in em if e.behavior_state == "emerged"]
+    at_init = [e for e in em if e.behavior_state == "present_at_init"]
+    never = [e for e in em if e.behavior_state == "not_emerged"]
+    pooled = f" (curves averaged over {len(a['runs'])} runs)" if len(a["runs"]) > 1 else ""
+    last = format_tokens(float(a["df"].tokens.max()))
+    parts = [
+        f"When do skills emerge? {len(emerged)} of {len(em)} skills emerged in behavior{pooled}"
+    ]
+    if emerged:
+        first, final = emerged[0], emerged[-1]
+        parts[0] += (
+            f", from {first.skill} at {_behavior(first)} to {final.skill} at {_behavior(final)}"
+        )
+    if at_init:
+        parts.append(
+            f"{', '.join(e.skill for e in at_init)} already met the criterion at the first "
+            "checkpoint (present at init)"
+        )
+    if never:
+        parts.append(
+            "not emerged by "
+            + last
+            + ": "
+            + ", ".join(f"{e.skill} (final {e.metric} {e.behavior_final:.2f})" for e in never)
+        )
+    shown = {e.skill for e in em}
+    dropped = sorted(set(a["df"][a["df"].kind == "behavior"].skill) - shown)
+    if dropped:
+        parts.append(f"dropped by the criterion (score never above 0): {', '.join(dropped)}")
+    return "; ".join(parts) + f". Criterion {crit.label()}."
+
+
+def _groups(em: list[SkillEmergence]) -> list[list[SkillEmergence]]:
+    out: list[list[SkillEmergence]] = []
+    for e in (e for e in em if e.emerged):
+        if out and out[-1][0].behavior_tokens == e.behavior_tokens:
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def _order(a: dict) -> str:
+    groups = _groups(a["emergence"])
+    if not groups:
+        return "In what order? No skill emerged, so there is no order to report."
+    chain = " → ".join(
+        f"{', '.join(e.skill for e in g)} ({_tok(g[0].behavior_tokens)})" for g in groups
+    )
+    steps = list(zip(groups, groups[1:], strict=False))
+    separated = [
+        (g, h)
+        for g, h in steps
+        if all(e.behavior_hi is not None for e in g)
+        and all(e.behavior_lo is not None for e in h)
+        and max(e.behavior_hi for e in g) <= min(e.behavior_lo for e in h)
+    ]
+    text = f"In what order? {chain}"
+    if steps and len(separated) == len(steps):
+        text += (
+            f"; each of the {len(steps)} steps between consecutive groups is separated by "
+            "intervals that do not overlap"
+        )
+    elif steps:
+        swap = [f"{g[-1].skill} ↔ {h[0].skill}" for g, h in steps if (g, h) not in separated]
+        text += (
+            f"; {len(separated)} of the {len(steps)} steps between consecutive groups are "
+            f"separated by intervals that do not overlap; the others could swap "
+            f"({', '.join(swap)})"
+        )
+    c = a["consistency"]
+    if c is not None:
+        rhos = [p.spearman for p in c.pairs if p.spearman is not None]
+        both = [p.spearman_both for p in c.pairs if p.spearman_both is not None]
+        if rhos:
+            text += (
+                f"; across the {len(a['runs'])} runs the orders agree with Spearman rho "
+                f"{min(rhos):.2f} to {max(rhos):.2f} (censored skills tied last)"
+            )
+        if both:
+            text += f", {min(both):.2f} to {max(both):.2f} over the skills both runs learned"
+    return text + "."
+
+
+def _leads(a: dict) -> str:
+    leads = a["leads"]
+    if not leads:
+        return "Do representations lead? Not measured: the run has no probe and control rows."
+    by: dict[str, list] = {}
+    for r in leads:
+        by.setdefault(r.verdict, []).append(r)
+
+    def names(v: str, lead: bool = False) -> str:
+        rs = by.get(v, [])
+        if not rs:
+            return "none"
+        return ", ".join(
+            r.skill + (f" {r.lead_log10:+.2f}" if lead and r.lead_log10 is not None else "")
+            for r in rs
+        )
+
+    tested = sum(r.p_holm is not None for r in leads)
+    n = len(leads)
+    return (
+        f"Do representations lead? Probe selectivity leads behavior in {len(by.get('leads', []))} "
+        f"of {n} skills ({names('leads', True)}) and lags in {len(by.get('lags', []))} "
+        f"({names('lags', True)}), Holm-corrected over the {tested} skills where both curves "
+        f"emerged; {len(by.get('equivalent', []))} equivalent within one checkpoint gap "
+        f"({names('equivalent')}), {len(by.get('inconclusive', []))} inconclusive "
+        f"({names('inconclusive')}); {len(by.get('present_at_init', []))} already at the first "
+        f"checkpoint, so no lead is measurable ({names('present_at_init')}); "
+        f"{len(by.get('not_emerged', []))} with a curve that never emerged "
+        f"({names('not_emerged')}). Behavior's continuous metric against probe selectivity, "
+        f"both read with criterion {a['probe_criterion'].label()}."
     )
 
 
@@ -206,18 +348,21 @@ def _probe_baselines(run: Path, df) -> list:
 def write_report(
     run: str | Path,
     *,
-    threshold: float = 0.8,
-    fraction: float = 0.9,
-    n_boot: int = 200,
+    criterion: Criterion | str | None = None,
+    probe_criterion: Criterion | str | None = None,
+    n_boot: int = 1000,
     seed: int = 0,
     out: str | Path | None = None,
     select: Selection | None = None,
+    **overrides,
 ) -> Path:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out`` (default: the run
     directory); return the HTML path.
 
     The report shows the run's current results (``select`` picks another configuration, see
     :mod:`curriculens.analysis.table`).
+
+    Args: as :func:`analyze`.
 
     >>> write_report("runs/demo")  # doctest: +SKIP
     PosixPath('runs/demo/report.html')
@@ -228,15 +373,12 @@ def write_report(
             "The report pools the runs of a store, so it shows one configuration at a time; "
             "pass --config KEY (Selection(config=KEY)) instead of --all."
         )
+    kw = dict(criterion=criterion, probe_criterion=probe_criterion, n_boot=n_boot, seed=seed)
     with selecting(select) if select is not None else nullcontext():
-        return _write_report(
-            run, Path(out) if out is not None else run, threshold, fraction, n_boot, seed
-        )
+        return _write_report(run, Path(out) if out is not None else run, **kw, **overrides)
 
 
-def _write_report(
-    run: Path, dest: Path, threshold: float, fraction: float, n_boot: int, seed: int
-) -> Path:
+def _write_report(run: Path, dest: Path, **kw) -> Path:
     try:
         dest.mkdir(parents=True, exist_ok=True)
         probe = dest / ".report-write-test"
@@ -247,19 +389,16 @@ def _write_report(
             f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass --out DIR "
             "on writable storage."
         ) from None
-    a = analyze(run, threshold=threshold, fraction=fraction, n_boot=n_boot, seed=seed)
-    df, emergence, runs = a["df"], a["emergence"], a["runs"]
-    first_cis = a["cis"].get(runs[0], {}) if len(runs) == 1 else {}
-    intervals = {s: (ci.lo, ci.hi) for s, ci in first_cis.items()}
+    a = analyze(run, **kw)
+    df, emergence, runs, crit = a["df"], a["emergence"], a["runs"], a["criterion"]
     skills = [e.skill for e in emergence]
     figs = {
-        "behavior": plot_behavior(df, skills, emergence=emergence, threshold=threshold),
-        "timeline": plot_timeline(emergence, intervals=intervals),
+        "behavior": plot_behavior(df, skills, emergence=emergence, criterion=crit),
+        "timeline": plot_timeline(emergence),
         "probes": plot_probe_heatmaps(df, skills),
     }
-    gain = [r for r in a["leads"] if r.run == runs[0]]
-    if gain:
-        figs["leadlag"] = plot_lead_lag(gain)
+    if a["leads"]:
+        figs["leadlag"] = plot_lead_lag(a["leads"])
     if a["consistency"] is not None:
         figs["consistency"] = plot_consistency(a["consistency"])
     fig_dir = dest / "figures"
@@ -269,24 +408,21 @@ def _write_report(
         pngs[name] = _png(fig)
         (fig_dir / f"{name}.png").write_bytes(pngs[name])
 
-    emerged = [e for e in emergence if e.emerged]
-    never = [e.skill for e in emergence if not e.emerged]
-    pooled = f" (curves averaged over {len(runs)} runs)" if len(runs) > 1 else ""
-    summary = [
-        f"{len(emerged)} of {len(emergence)} skills emerged in behavior{pooled}: primary metric "
-        f"≥ {threshold} and ≥ {fraction:.0%} of its final value.",
-        "Order: "
-        + (" → ".join(f"{e.skill} ({_tok(e.behavior_tokens)})" for e in emerged) or "none"),
-        "Never emerged in this run: " + (", ".join(never) if never else "none") + ".",
-        "Probes are split by group (no test prompt or entity seen in training) and every probe "
-        "number stands beside its control, majority, first-checkpoint and embedding baselines "
-        "(see 'Probes beside their baselines'). Probe emergence is measured as gain above the "
-        "first checkpoint's probe. Selectivity = probe − control-task accuracy at the last "
-        f"checkpoint (best layer). Intervals resample evaluation examples ({n_boot} bootstrap "
-        "draws).",
-    ]
+    summary = answers(a)
+    if a["baselines"]:
+        summary.append(
+            "Probes are split by group (no test prompt or entity seen in training) and every "
+            "probe number stands beside its control, majority, first-checkpoint and embedding "
+            "baselines (see 'Probes beside their baselines')."
+        )
+    notes = (
+        f"Behavior emergence: criterion {crit.label()}. An interval (a, b] holds the crossing: "
+        f"the checkpoint bracket (previous checkpoint, crossing checkpoint] widened by "
+        f"{a['n_boot']} item-bootstrap resamples; 'at init' means met at the first checkpoint "
+        "(no earlier bound), 'not emerged' that it never was (no later bound)."
+    )
     sections: list[tuple[str, list[list[str]], str]] = [
-        ("Curriculum", _curriculum_table(emergence, first_cis, df), ""),
+        ("Curriculum", _curriculum_table(emergence, crit, df), notes),
     ]
     if a["baselines"]:
         sections.append(
@@ -308,14 +444,22 @@ def _write_report(
             )
         )
     if a["leads"]:
+        r0 = a["leads"][0]
+        margin = "–" if r0.margin_log10 is None else f"{r0.margin_log10:.2f}"
         sections.append(
             (
                 "Representation vs behavior",
                 _lead_table(a["leads"]),
-                "Each curve emerges where its rise above its own start reaches half its maximum "
-                "rise (gain: probe above its step-0 score; selectivity: probe − control task). "
-                "Lead > 0 means the representation came first; 'together' means the interval "
-                "covers 0.",
+                f"Both curves are read with criterion {a['probe_criterion'].label()}. Behavior: "
+                "the skill's continuous metric (target probability above chance for "
+                "continuation skills, choice accuracy above chance for choice skills); probe: "
+                "selectivity (probe − control accuracy on the same held-out items) at the best "
+                "layer. A curve counts only if its final value is above 0 beyond bootstrap "
+                "noise. Lead > 0: the probe came first. leads/lags: the crossings differ in "
+                f"≥ 95% of {r0.n_boot} resamples after Holm correction; equivalent: within one "
+                f"checkpoint gap ({margin} log10 tokens, two one-sided tests); present_at_init / "
+                "not_emerged: a curve is censored, so no lead is measured. The figure shows the "
+                "same verdicts.",
             )
         )
     for r, cc in a["composites"].items():
@@ -326,24 +470,55 @@ def _write_report(
             (
                 f"Composites vs components ({r})",
                 rows,
-                f"{share} of {cc.n} composites emerge no earlier than all of their components; "
-                "listed below are the exceptions (components that came later)."
-                + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
+                f"{share} of {cc.n} composites emerge no earlier than all of their components "
+                f"(criterion {crit.name}); listed below are the exceptions (components that came "
+                "later)." + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
             )
         )
     if a["consistency"] is not None:
         c = a["consistency"]
-        rows = [["run A", "run B", "tasks", "Spearman", "Kendall"]]
-        rows += [[p.a, p.b, str(p.n), _r(p.spearman), _r(p.kendall)] for p in c.pairs]
+        rows = [
+            ["run A", "run B", "skills", "Spearman", "Kendall", "both emerged", "Spearman (both)",
+             "null mean [95%]", "95% ci"]
+        ]  # fmt: skip
+        rows += [
+            [
+                p.a,
+                p.b,
+                str(p.n),
+                _r(p.spearman),
+                _r(p.kendall),
+                str(p.n_both),
+                _r(p.spearman_both),
+                "–"
+                if p.null is None
+                else f"{p.null['mean']:.3f} [{p.null['lo']:.3f}, {p.null['hi']:.3f}]",
+                "–" if p.ci is None else f"[{p.ci[0]:.3f}, {p.ci[1]:.3f}]",
+            ]
+            for p in c.pairs
+        ]
         em_rows = [["skill", *runs]]
-        em_rows += [[s, *[_tok(a["points"][r].get(s)) for r in runs]] for s in skills]
-        sections.append(("Emergence per run", em_rows, ""))
+        em_rows += [
+            [
+                s,
+                *[
+                    format_emergence(ci.state, ci.point, ci.lo, ci.hi)
+                    if (ci := a["cis"].get(r, {}).get(s)) is not None
+                    else "–"
+                    for r in runs
+                ],
+            ]
+            for s in skills
+        ]
+        sections.append((f"Emergence per run ({crit.name})", em_rows, ""))
         sections.append(
             (
                 "Order consistency across runs",
                 rows,
-                f"Task set: {c.task_set} ({len(c.common_tasks)} tasks common to all runs); "
-                "censored skills tie at the bottom.",
+                f"Task set: {c.task_set} ({len(c.common_tasks)} skills common to all runs); "
+                "censored skills tie at the bottom. 'both emerged': skills with an emergence "
+                "point in both runs; null: rho when each run keeps which skills never emerged "
+                "and the order of the others is shuffled; ci: skills resampled.",
             )
         )
     meta = _run_meta(run)
@@ -359,7 +534,8 @@ def _r(x: float | None) -> str:
 
 def _md(text: str) -> str:
     """Text for Markdown: HTML in names is shown, never rendered (and ``|`` keeps tables)."""
-    return html.escape(str(text), quote=False).replace("|", "\\|")
+    # '<' and '&' are what can open a tag or an entity; '>' alone is harmless and reads as '>='
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
 
 
 def _write_md(dest: Path, summary, sections, pngs, meta, *, name: str) -> None:

@@ -47,7 +47,15 @@ def test_undefined_correlation_is_none_and_bad_inputs_raise():
     em = {"a": {"x": None, "y": None}, "b": {"x": 1.0, "y": 2.0}}
     pair = rank_consistency(em).pairs[0]
     assert pair.spearman is None and pair.kendall is None
-    assert pair.to_json() == {"a": "a", "b": "b", "n": 2, "spearman": None, "kendall": None}
+    got = pair.to_json()
+    assert {k: got[k] for k in ("a", "b", "n", "spearman", "kendall")} == {
+        "a": "a",
+        "b": "b",
+        "n": 2,
+        "spearman": None,
+        "kendall": None,
+    }
+    assert got["n_both"] == 0 and got["spearman_both"] is None
     with pytest.raises(ConfigError, match="at least 2 models"):
         rank_consistency({"a": {"x": 1.0}})
     with pytest.raises(ConfigError, match="tasks='all'"):
@@ -85,6 +93,16 @@ def test_paper_numbers_on_elemental_trajectories():
     assert pair.n == 71 and len(res.common_tasks) == 71
     assert round(pair.spearman, 3) == 0.840
     assert round(pair.kendall, 3) == 0.802
+    # what the censored number is made of
+    assert pair.n_both == 28
+    assert round(pair.spearman_both, 3) == 0.698
+    assert round(pair.kendall_both, 3) == 0.666
+    assert pair.null["mean"] == pytest.approx(0.774, abs=0.01)
+    assert pair.null["lo"] == pytest.approx(0.719, abs=0.015)
+    assert pair.null["hi"] == pytest.approx(0.835, abs=0.015)
+    assert pair.ci[0] == pytest.approx(0.696, abs=0.02) and pair.ci[1] == pytest.approx(
+        0.943, abs=0.02
+    )
 
 
 def test_elemental_components_parse_only_unambiguous_operations():
@@ -110,3 +128,27 @@ def test_composites_after_components_on_elemental_trajectories():
         "compositional_translate_eng_fr_lower",
         "compositional_translate_sp_eng_lower",
     }
+
+
+def _censored_pair(learned_b: list[float]) -> dict:
+    """40 tasks neither model learns, 10 both learn: a in order 1..10, b as given."""
+    a = {f"t{i}": float(i + 1) for i in range(10)} | {f"never{i}": None for i in range(40)}
+    b = {f"t{i}": learned_b[i] for i in range(10)} | {f"never{i}": None for i in range(40)}
+    return {"a": a, "b": b}
+
+
+def test_censoring_alone_makes_a_high_rho_and_the_null_shows_it():
+    shuffled = [7.0, 2.0, 9.0, 1.0, 5.0, 10.0, 3.0, 8.0, 4.0, 6.0]  # no shared order
+    (pair,) = rank_consistency(_censored_pair(shuffled)).pairs
+    assert pair.spearman > 0.8  # the censored number looks like strong agreement...
+    assert pair.n_both == 10 and abs(pair.spearman_both) < 0.3  # ...the learned tasks disagree
+    assert pair.null["lo"] <= pair.spearman <= pair.null["hi"]  # and the null explains it
+    assert pair.null["mean"] > 0.8
+
+
+def test_a_shared_order_beats_the_censoring_null():
+    (pair,) = rank_consistency(_censored_pair([float(i + 1) for i in range(10)])).pairs
+    assert pair.spearman_both == pytest.approx(1.0) and pair.kendall_both == pytest.approx(1.0)
+    assert pair.spearman > pair.null["hi"]
+    assert pair.ci[0] <= pair.spearman <= pair.ci[1]
+    assert rank_consistency(_censored_pair([1.0] * 10), n_resamples=0).pairs[0].null is None

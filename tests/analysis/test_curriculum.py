@@ -1,18 +1,22 @@
-import pandas as pd
+import json
+
 import pytest
 
+from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import (
-    _probe_emergence,
     behavior_curve,
     curriculum,
     load_table,
     probe_matrix,
 )
+from curriculens.analysis.emergence import behavior_emergence
 from curriculens.errors import CurriculensError
 from curriculens.store import Row, Store
 
+RAW = Criterion(threshold=0.8)  # no smoothing, every checkpoint kept
 
-def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match"):
+
+def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match", n=1000):
     for t, b, p0, p1 in zip(tokens, beh, probe0, probe1, strict=True):
         meta = dict(
             run="r",
@@ -24,12 +28,10 @@ def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match"):
             skill_version=1,
             skill_hash="h",
         )
-        rows = [Row(**meta, kind="behavior", hook="", layer=-1, metric=metric, value=b, n=10)]
+        rows = [Row(**meta, kind="behavior", hook="", layer=-1, metric=metric, value=b, n=n)]
         for layer, p in ((0, p0), (1, p1)):
             rows.append(
-                Row(
-                    **meta, kind="probe", hook=f"h{layer}", layer=layer, metric="acc", value=p, n=10
-                )
+                Row(**meta, kind="probe", hook=f"h{layer}", layer=layer, metric="acc", value=p, n=n)
             )
             rows.append(
                 Row(
@@ -39,7 +41,7 @@ def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match"):
                     layer=layer,
                     metric="acc",
                     value=0.5,
-                    n=10,
+                    n=n,
                 )
             )
         store.write_unit("r", f"f{t}", skill, f"step{t}", rows)
@@ -66,26 +68,44 @@ def planted(tmp_path):
 
 
 def test_order_emergence_and_censoring(planted):
-    em = curriculum(planted)
+    em = curriculum(planted, criterion=RAW, n_boot=0)
     assert [e.skill for e in em] == ["facts", "add1", "copy"]
     assert [e.behavior_tokens for e in em] == [100, 10000, None]
-    assert not em[2].emerged
+    assert [e.behavior_state for e in em] == ["emerged", "emerged", "not_emerged"]
+    assert (em[0].behavior_lo, em[0].behavior_hi) == (10, 100)  # the bracket, no items here
+    assert not em[2].emerged and em[2].behavior_lo == 10000 and em[2].behavior_hi is None
     facts = em[0]
-    assert facts.probe_tokens == 100 and facts.probe_layer == 1
+    assert facts.probe_layer == 1 and facts.probe_state == "emerged"
     assert facts.selectivity_final == pytest.approx(0.45)
+    assert all(e.criterion == "custom" for e in em)
+
+
+def test_default_criterion_is_the_papers(planted):
+    em = {e.skill: e for e in curriculum(planted)}
+    assert {e.criterion for e in em.values()} == {"paper"}
+    # smoothed (sigma 1 checkpoint) and the 0-token checkpoint dropped
+    assert em["facts"].behavior_tokens == 1000 and em["facts"].behavior_state == "emerged"
+    assert em["add1"].behavior_state == "not_emerged"  # 0.9 only at the last checkpoint
 
 
 def test_probe_decodable_at_init_is_censored_not_an_early_emergence(planted):
     em = {e.skill: e for e in curriculum(planted)}
     assert em["add1"].probe_step0 == pytest.approx(0.9)
-    assert em["add1"].probe_tokens is None  # no gain over step 0
-    assert em["copy"].probe_tokens == 10000
+    assert em["add1"].probe_state == "present_at_init"
+    assert em["add1"].leadlag == "present_at_init"  # never a lead
+    assert em["copy"].probe_state == "emerged" and em["copy"].probe_tokens == 10000
 
 
-def test_probe_emergence_rule():
-    s = pd.Series([0.5, 0.55, 0.88, 0.9], index=[0, 1, 2, 3])
-    assert _probe_emergence(s, 0.8, 0.9, 0.05) == 2
-    assert _probe_emergence(s, 0.95, 0.9, 0.05) is None
+def test_curriculum_report_and_cli_agree_on_every_point(planted, capsys):
+    from curriculens.cli.main import main
+
+    for crit in (None, "paper-relative", RAW):
+        cur = {e.skill: e.behavior_tokens for e in curriculum(planted, criterion=crit)}
+        cis = behavior_emergence(planted, criterion=crit, n_boot=0)["r"]
+        assert cur == {s: ci.point for s, ci in cis.items()}
+    assert main(["emergence", str(planted), "--json", "--bootstrap", "0"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["emergence"]["r"] == {e.skill: e.behavior_tokens for e in curriculum(planted)}
 
 
 def test_curves_and_matrix(planted):

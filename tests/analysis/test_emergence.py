@@ -10,6 +10,7 @@ from curriculens.analysis.emergence import (
     Criterion,
     bootstrap_curves,
     bootstrap_emergence,
+    emergence_intervals,
     emergence_point,
     emergence_table,
     normalize_chance,
@@ -124,7 +125,8 @@ def test_bootstrap_interval_covers_point_and_reports_censoring():
     edge = np.zeros((2, 10))
     edge[1, :8] = 1  # mean 0.8 at the last checkpoint
     ci3 = bootstrap_emergence([1, 2], edge, threshold=0.8, n_boot=400)
-    assert 0.2 < ci3.censored < 0.8 and ci3.hi is None and ci3.lo == 2.0
+    assert 0.2 < ci3.censored < 0.8 and ci3.hi is None
+    assert ci3.state == "emerged" and ci3.lo == 1.0  # the bracket (1, 2], open above
 
 
 def test_bootstrap_validates_shapes():
@@ -145,8 +147,12 @@ def test_emergence_table_and_order():
             "score": [0.9, 0.1, 0.9, 0.0, 0.0, 0.1],
         }
     )
-    assert emergence_table(df) == {"m": {"a": 0.0, "b": None}}
-    assert emergence_table(df, drop_zero_tokens=True) == {"m": {"a": 2.0, "b": None}}
+    raw = Criterion(threshold=0.8)  # no smoothing, every checkpoint kept
+    assert emergence_table(df, raw) == {"m": {"a": 0.0, "b": None}}
+    assert emergence_table(df, raw, drop_zero_tokens=True) == {"m": {"a": 2.0, "b": None}}
+    # the default is the paper's criterion: smoothed (sigma 1), 0-token checkpoints dropped
+    assert emergence_table(df) == {"m": {"a": None, "b": None}}
+    assert emergence_table(df, threshold=0.5) == {"m": {"a": 2.0, "b": None}}
     assert order({"x": None, "y": 3.0, "z": 1.0}) == ["z", "y", "x"]
     with pytest.raises(ConfigError, match="lack column"):
         emergence_table(pd.DataFrame({"model": ["m"]}))
@@ -187,11 +193,121 @@ def test_behavior_emergence_from_a_store(tmp_path):
                 Row(**meta, skill="ext", metric="score", value=float(p[j]), n=0),
             ]  # fmt: skip
             s.write_unit("r", f"f{j}", "u", f"c{j}", rows)
-    got = behavior_emergence(tmp_path / "run", threshold=0.8, n_boot=200)["r"]
+    raw = Criterion(threshold=0.8)
+    got = behavior_emergence(tmp_path / "run", criterion=raw, n_boot=200)["r"]
     assert got["copy_plural"].point == 30.0 and got["copy_plural"].n_boot == 200
-    assert got["copy_plural"].lo == 30.0 and got["copy_plural"].hi == 30.0
-    assert got["ext"].point == 30.0 and got["ext"].n_boot == 0 and got["ext"].lo is None
-    chance = behavior_emergence(tmp_path / "run", threshold=0.9, chance="skill", n_boot=0)
+    # every resample crosses at 30: the interval is the bracket (20, 30], never zero width
+    assert got["copy_plural"].lo == 20.0 and got["copy_plural"].hi == 30.0
+    assert got["copy_plural"].resampling == "items"
+    assert got["ext"].point == 30.0 and got["ext"].n_boot == 0
+    assert (got["ext"].lo, got["ext"].hi) == (20.0, 30.0)
+    chance = behavior_emergence(
+        tmp_path / "run", criterion=raw, threshold=0.9, chance="skill", n_boot=0
+    )
     assert chance["r"]["ext"].point == 30.0
+    # the default criterion (paper) smooths and drops the 0-token checkpoint
+    assert behavior_emergence(tmp_path / "run", n_boot=0)["r"]["copy_plural"].point == 40.0
     with pytest.raises(ConfigError, match="No behavior rows"):
         behavior_emergence(tmp_path / "run", run="nope")
+
+
+def test_three_states_and_their_brackets():
+    crit = Criterion(threshold=0.5)
+    at_init = crit.locate(TOKENS, [0.9] * 8)
+    assert (at_init.state, at_init.point, at_init.lower, at_init.upper) == (
+        "present_at_init",
+        1e6,
+        None,
+        1e6,
+    )
+    never = crit.locate(TOKENS, [0.1] * 8)
+    assert (never.state, never.point, never.lower, never.upper) == (
+        "not_emerged",
+        None,
+        128e6,
+        None,
+    )
+    late = crit.locate(TOKENS, [0, 0, 0, 0, 0.6, 0.7, 0.8, 0.9])
+    assert (late.state, late.point, late.lower, late.upper) == ("emerged", 16e6, 8e6, 16e6)
+
+
+def test_a_bracketed_crossing_never_has_a_zero_width_interval():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        k = int(rng.integers(1, 8))
+        p = np.where(np.arange(8) >= k, 0.95, 0.05)
+        items = (rng.random((8, 400)) < p[:, None]).astype(float)
+        ci = bootstrap_emergence(TOKENS, items, threshold=0.5, n_boot=100, seed=1)
+        assert ci.state == "emerged" and ci.point == TOKENS[k]
+        assert ci.lo is not None and ci.hi is not None and ci.lo < ci.point <= ci.hi
+        assert ci.lo == TOKENS[k - 1]
+
+
+def test_presets_and_their_descriptions():
+    paper = Criterion.preset("paper")
+    assert (paper.method, paper.threshold, paper.smooth, paper.drop_zero_tokens) == (
+        "fixed",
+        0.8,
+        1.0,
+        True,
+    )
+    rel = Criterion.preset("paper-relative")
+    assert (rel.method, rel.fraction, rel.relative_to, rel.threshold, rel.drop_flat) == (
+        "relative",
+        0.5,
+        "max",
+        None,
+        True,
+    )
+    assert "0.5 x its max (no floor)" in rel.describe()
+    assert Criterion.preset("paper", threshold=0.5).name == "paper (threshold=0.5)"
+    assert Criterion.of(None) == paper and Criterion.of("paper") == paper
+    with pytest.raises(ConfigError, match="Did you mean 'paper'"):
+        Criterion.preset("papr")
+    with pytest.raises(ConfigError, match="unknown"):
+        Criterion.preset("paper", thresh=0.5)
+
+
+def test_paper_relative_drops_tasks_flat_in_every_model():
+    tokens = [0, 1, 2, 3, 4, 5]
+    rows = []
+    for model, zero_task_scores in (("a", [0.0] * 6), ("b", [0.0] * 6)):
+        for i, t in enumerate(tokens):
+            rows.append((model, t, "always_zero", zero_task_scores[i]))
+            rows.append((model, t, "rises", [0, 0, 0.1, 0.4, 0.5, 0.5][i]))
+            rows.append(
+                (model, t, "zero_in_a", 0.0 if model == "a" else [0, 0, 0, 0.3, 0.3, 0.3][i])
+            )
+    df = pd.DataFrame(rows, columns=["model", "tokens", "task", "score"])
+    got = emergence_intervals(df, "paper-relative")
+    assert set(got["a"]) == set(got["b"]) == {"rises", "zero_in_a"}  # always_zero dropped
+    assert got["a"]["zero_in_a"].state == "not_emerged" and got["a"]["zero_in_a"].flat
+    assert got["b"]["zero_in_a"].state == "emerged"
+    # without the drop, an all-zero curve must not 'emerge' at the first checkpoint
+    assert emergence_table(df, "paper-relative", drop_flat=False)["a"]["always_zero"] is None
+
+
+def test_binomial_resampling_from_counts():
+    df = pd.DataFrame(
+        {
+            "model": "m",
+            "task": "t",
+            "tokens": TOKENS,
+            "score": [0.0, 0.0, 0.1, 0.5, 0.9, 0.95, 0.95, 0.95],
+            "n": 20,
+        }
+    )
+    raw = Criterion(threshold=0.8)
+    (ci,) = emergence_intervals(df, raw, n_boot=300)["m"].values()
+    assert ci.resampling == "binomial" and ci.n_boot == 300
+    assert ci.point == 16e6 and ci.lo <= 8e6 and ci.hi >= 16e6
+    wide = emergence_intervals(df.assign(n=5), raw, n_boot=300)["m"]["t"]
+    assert (wide.hi or np.inf) - (wide.lo or 0) >= ci.hi - ci.lo  # fewer items, no narrower
+
+
+def test_a_field_the_method_does_not_read_is_an_error():
+    with pytest.raises(ConfigError, match="fraction=0.5 does not apply to method 'fixed'"):
+        Criterion.preset("paper", fraction=0.5)
+    assert Criterion.preset("paper", method="relative", fraction=0.5).fraction == 0.5
+    with pytest.raises(ConfigError, match="window"):
+        Criterion.preset("paper-relative", window=5)

@@ -67,7 +67,7 @@ def test_reads_one_model_folder_and_other_metrics():
 def test_lm_eval_v04_keys_pattern_and_model_from_folder(tmp_path):
     for ck, acc in ((10, 0.2), (20, 0.6)):
         _lm_eval_file(tmp_path / "mymodel" / f"ckpt-{ck}.json", {"t": {"acc,none": acc}})
-    with pytest.raises(ConfigError, match="Cannot find the step"):
+    with pytest.raises(ConfigError, match="Cannot find the token count"):
         read_lm_eval(tmp_path)
     df = read_lm_eval(tmp_path, pattern=r"ckpt-(\d+)", tokens_per_step=100)
     assert df.model.tolist() == ["mymodel", "mymodel"]
@@ -171,3 +171,134 @@ def test_load_curves_dispatch_and_errors(tmp_path):
     Store(tmp_path / "empty").close()
     with pytest.raises(ConfigError, match="no behavior rows"):
         load_curves(tmp_path / "empty")
+
+
+def _csv(tmp_path: Path, text: str, name: str = "c.csv") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_task_names_are_normalised_as_the_paper_does(tmp_path):
+    p = _csv(
+        tmp_path,
+        "model,checkpoint,tokens,task,score\n"
+        "olmo1b,c1,100,compositional:gerund_upper,0.1\n"
+        "olmo1b,c1,100,simple_icl:uppercase,0.2\n"
+        "olmo7b,c1,100,compositional_gerund_upper,0.3\n",
+    )
+    df = read_tidy_csv(p)
+    assert set(df.task) == {"compositional_gerund_upper", "simple_icl_uppercase"}
+    assert df.groupby("task").model.nunique()["compositional_gerund_upper"] == 2  # one task
+    kept = read_tidy_csv(p, keep_names=True)
+    assert "compositional:gerund_upper" in set(kept.task)
+    # composites are recognised either way, components named as the file spells them
+    from curriculens.analysis.consistency import elemental_components
+
+    assert elemental_components(list(df.task)) == {
+        "compositional_gerund_upper": ("simple_icl_present_to_gerund", "simple_icl_uppercase")
+    }
+    assert elemental_components(list(kept.task))["compositional:gerund_upper"][1] == (
+        "simple_icl:uppercase"
+    )
+
+
+def test_duplicate_scores_name_the_rows_and_offer_a_merge(tmp_path):
+    p = _csv(
+        tmp_path,
+        "model,checkpoint,tokens_b,task,accuracy\n"
+        "amber,ckpt_358,1256,t,0.8\n"
+        "amber,main,1256,t,0.6\n"
+        "amber,ckpt_358,1256,u,0.5\n"
+        "amber,main,1256,u,0.5\n",
+    )
+    with pytest.raises(ConfigError) as e:
+        read_tidy_csv(p)
+    msg = str(e.value)
+    assert "'ckpt_358' = 0.8 (c.csv line 2)" in msg and "'main' = 0.6 (c.csv line 3)" in msg
+    assert "--duplicates first|last|mean" in msg and "1 place(s)" in msg  # u agrees: no conflict
+    assert read_tidy_csv(p, duplicates="first").query("task == 't'").score.tolist() == [0.8]
+    assert read_tidy_csv(p, duplicates="last").query("task == 't'").score.tolist() == [0.6]
+    mean = read_tidy_csv(p, duplicates="mean").query("task == 't'")
+    assert mean.score.tolist() == [pytest.approx(0.7)]
+    assert mean.checkpoint.tolist() == ["ckpt_358+main"]
+    with pytest.raises(ConfigError, match="duplicates='median'"):
+        read_tidy_csv(p, duplicates="median")
+
+
+def test_revision_without_a_token_count_is_named_with_the_fix(tmp_path):
+    p = _csv(
+        tmp_path,
+        "model,checkpoint,task,score\n"
+        "allenai/OLMo-2-0425-1B,stage1-step1000-tokens5B,t,0.1\n"
+        "allenai/OLMo-2-0425-1B,stage1-step1907359-tokens4001B,t,0.7\n"
+        "allenai/OLMo-2-0425-1B,main,t,0.75\n",
+    )
+    with pytest.raises(ConfigError) as e:
+        read_tidy_csv(p)
+    assert "'main'" in str(e.value) and "--revision-tokens main=" in str(e.value)
+    df = read_tidy_csv(p, revision_tokens={"main": 4051e9})
+    assert df.tokens.tolist() == [5e9, 4001e9, 4051e9]
+    assert df.step.tolist() == [1000, 1907359, -1]
+    one = read_tidy_csv(p, revision_tokens={"allenai/OLMo-2-0425-1B@main": 4.1e12})
+    assert one.tokens.tolist()[-1] == 4.1e12
+    # a tokens column with a gap for 'main' is filled the same way
+    q = _csv(
+        tmp_path, "model,checkpoint,tokens,task,score\nm,s1,10,t,0.1\nm,main,,t,0.2\n", "q.csv"
+    )
+    with pytest.raises(ConfigError, match="revision-tokens main=TOKENS"):
+        read_tidy_csv(q)
+    assert read_tidy_csv(q, revision_tokens={"main": 20}).tokens.tolist() == [10, 20]
+    # a bare step needs tokens per step
+    r = _csv(tmp_path, "model,checkpoint,task,score\nm,step10,t,0.1\n", "r.csv")
+    with pytest.raises(ConfigError, match="--tokens-per-step"):
+        read_tidy_csv(r)
+    assert read_tidy_csv(r, tokens_per_step=4).tokens.tolist() == [40]
+
+
+def test_lm_eval_revisions_carry_their_tokens(tmp_path):
+    for rev, acc in (("stage1-step1000-tokens5B", 0.2), ("main", 0.6)):
+        _lm_eval_file(
+            tmp_path / f"{rev}.json",
+            {"t": {"acc": acc}},
+            f"pretrained=allenai/OLMo-2-0425-1B,revision={rev}",
+        )
+    with pytest.raises(ConfigError, match="--revision-tokens main=TOKENS"):
+        read_lm_eval(tmp_path)
+    df = read_lm_eval(tmp_path, revision_tokens={"main": 4051e9})
+    assert df.checkpoint.tolist() == ["stage1-step1000-tokens5B", "main"]
+    assert df.tokens.tolist() == [5e9, 4051e9] and df.step.tolist() == [1000, -1]
+
+
+def test_tidy_csv_with_probe_and_control_curves(tmp_path):
+    p = _csv(
+        tmp_path,
+        "model,tokens,task,kind,layer,score,n\n"
+        "m,10,t,behavior,,0.1,50\n"
+        "m,10,t,probe,2,0.6,40\n"
+        "m,10,t,control,2,0.5,40\n"
+        "m,20,t,behavior,,0.9,50\n"
+        "m,20,t,probe,2,0.9,40\n"
+        "m,20,t,control,2,0.5,40\n",
+    )
+    beh = read_tidy_csv(p)
+    assert beh.score.tolist() == [0.1, 0.9] and beh.n.tolist() == [50, 50]
+    from curriculens.analysis.importers import load_rows
+
+    rows = load_rows(p)
+    assert {(r["kind"], r["metric"], r["layer"], r["hook"]) for r in rows} == {
+        ("behavior", "score", -1, ""),
+        ("probe", "acc", 2, "layer2"),
+        ("control", "acc", 2, "layer2"),
+    }
+    assert {r["n"] for r in rows if r["kind"] == "probe"} == {40}
+    with Store(tmp_path / "run") as s:  # and they survive a store round trip
+        full = __import__("curriculens.analysis.importers", fromlist=["x"]).read_tidy_table(p)
+        assert write_store(full, s) == 6
+        assert {r["kind"] for r in s.rows()} == {"behavior", "probe", "control"}
+    bad = _csv(tmp_path, "model,tokens,task,kind,score\nm,1,t,probes,0.5\n", "bad.csv")
+    with pytest.raises(ConfigError, match="kind value"):
+        read_tidy_csv(bad)
+    nolayer = _csv(tmp_path, "model,tokens,task,kind,score\nm,1,t,probe,0.5\n", "nl.csv")
+    with pytest.raises(ConfigError, match="without a layer"):
+        read_tidy_csv(nolayer)

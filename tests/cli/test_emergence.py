@@ -40,21 +40,43 @@ def test_parser_registers_handler():
     add_emergence_parser(p.add_subparsers())
     args = p.parse_args(["emergence", "in.csv", "--method", "stable", "--tasks", "pairwise"])
     assert args.method == "stable" and args.tasks == "pairwise" and callable(args.func)
+    assert args.criterion == "paper" and not hasattr(args, "threshold")  # the preset's stands
 
 
 @pytest.mark.skipif(not ELEMENTAL.exists(), reason="shared reference data not present")
 def test_acceptance_elemental_json(capsys):
-    rc, out, _ = _run(
-        capsys, ELEMENTAL, "--method", "fixed", "--threshold", "0.8", "--smooth", "1", "--json"
-    )
+    rc, out, _ = _run(capsys, ELEMENTAL, "--criterion", "paper", "--json")
     assert rc == 0
     doc = json.loads(out)
-    assert set(doc) == {"emergence", "pairs", "tasks"} and doc["tasks"] == "common"
+    assert set(doc) == {"criterion", "emergence", "intervals", "pairs", "tasks", "dropped"}
+    assert doc["dropped"] == []  # the paper preset drops no task
+    assert doc["tasks"] == "common" and doc["criterion"]["name"] == "paper"
+    assert doc["criterion"]["threshold"] == 0.8 and doc["criterion"]["smooth"] == 1.0
     (pair,) = doc["pairs"]
     assert pair["n"] == 71
     assert round(pair["spearman"], 3) == 0.840 and round(pair["kendall"], 3) == 0.802
+    assert pair["n_both"] == 28
+    assert round(pair["spearman_both"], 3) == 0.698 and round(pair["kendall_both"], 3) == 0.666
+    assert set(pair["null"]) == {"mean", "lo", "hi"} and len(pair["ci"]) == 2
+    assert pair["null"]["lo"] < pair["null"]["mean"] < pair["null"]["hi"] < pair["spearman"]
     assert set(doc["emergence"]) == {"EleutherAI/pythia-6.9b", "LLM360/Amber"}
     assert any(v is None for v in doc["emergence"]["LLM360/Amber"].values())
+    # intervals: every point has a state; a bracketed crossing never has zero width
+    for model, per in doc["intervals"].items():
+        for task, iv in per.items():
+            assert set(iv) == {"state", "lo", "hi"}
+            point = doc["emergence"][model][task]
+            if iv["state"] == "emerged":
+                assert iv["lo"] < point <= iv["hi"]
+            elif iv["state"] == "present_at_init":
+                assert iv["lo"] is None and iv["hi"] == point
+            else:
+                assert point is None and iv["hi"] is None and iv["lo"] > 0
+    # the same numbers as the explicit flags of earlier versions
+    rc, out2, _ = _run(
+        capsys, ELEMENTAL, "--method", "fixed", "--threshold", "0.8", "--smooth", "1", "--json"
+    )
+    assert json.loads(out2)["pairs"] == doc["pairs"]
 
 
 @pytest.mark.skipif(not PYTHIA.exists(), reason="shared reference data not present")
@@ -95,6 +117,10 @@ def test_store_input_and_one_model(tmp_path, capsys):
         (("--columns", "oops"), "CSV=NAME"),
         (("--threshold", "nan"), "finite"),
         (("--bootstrap", "-1"), "--bootstrap"),
+        (("--fraction", "0.5"), "does not apply to method 'fixed'"),
+        (("--threshold", "none"), "needs a threshold"),
+        (("--duplicates", "first", "--keep-names", "--leadlag"), "probe and control"),
+        (("--leadlag-criterion", "paper"), "add --leadlag"),
     ],
 )
 def test_bad_input_exit_2_without_traceback(tmp_path, capsys, extra, message):
@@ -120,35 +146,89 @@ def test_garbage_files_exit_2(tmp_path, capsys):
     assert rc == 2 and "error" in err
 
 
-def test_store_bootstrap_and_leadlag(tmp_path, capsys):
+def _leadlag_module():
     import importlib.util
-    from pathlib import Path
 
-    # the planted-store builder lives beside this file (importlib mode: no sys.path entry)
+    # the planted-store builder lives beside the lead/lag tests (importlib mode: no sys.path)
     spec = importlib.util.spec_from_file_location(
         "_leadlag_tests", Path(__file__).parents[1] / "analysis" / "test_leadlag.py"
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    _store = mod._store
+    return mod
 
-    _store(tmp_path / "run", probe_mid=3.0)
-    rc, out, _ = _run(capsys, tmp_path / "run", "--smooth", "0", "--bootstrap", "50",
-                      "--leadlag", "--threshold", "0.5")  # fmt: skip
+
+def test_store_intervals_and_leadlag(tmp_path, capsys):
+    mod = _leadlag_module()
+    mod._store(tmp_path / "run", {"toyskill": (mod.rising(8), mod.probe_rising(3))})
+    rc, out, _ = _run(capsys, tmp_path / "run", "--bootstrap", "100", "--leadlag")
     assert rc == 0 and "Representation vs behavior" in out and "leads" in out
-    assert "[" in out  # intervals in the table
-    rc, out, _ = _run(capsys, tmp_path / "run", "--bootstrap", "50", "--leadlag", "--json")
+    assert "criterion paper-relative on both curves" in out and "criterion paper:" in out
+    rc, out, _ = _run(capsys, tmp_path / "run", "--bootstrap", "100", "--leadlag", "--json")
     doc = json.loads(out)
-    assert set(doc) == {"emergence", "pairs", "tasks", "intervals", "leadlag"}
-    assert {r["verdict"] for r in doc["leadlag"]} == {"leads"}
-    assert set(doc["intervals"]["toy"]["toyskill"]) == {"lo", "hi", "censored"}
+    rc2, out2, _ = _run(
+        capsys, tmp_path / "run", "--bootstrap", "100", "--leadlag", "--json",
+        "--leadlag-criterion", "paper",
+    )  # fmt: skip
+    assert rc2 == 0 and json.loads(out2)["leadlag_criterion"]["name"] == "paper"
+    assert set(doc) == {
+        "criterion", "emergence", "intervals", "pairs", "tasks", "dropped", "leadlag",
+        "leadlag_criterion",
+    }  # fmt: skip
+    ll = doc["leadlag"]["toy"]["toyskill"]
+    assert {"verdict", "lead_log10_tokens", "lo", "hi", "behavior_state", "probe_state"} <= set(ll)
+    assert ll["verdict"] == "leads" and ll["lead_log10_tokens"] > 1 and ll["lo"] > 0
+    assert doc["leadlag_criterion"]["name"] == "paper-relative"
+    iv = doc["intervals"]["toy"]["toyskill"]
+    assert iv["state"] == "emerged" and iv["lo"] < doc["emergence"]["toy"]["toyskill"] <= iv["hi"]
+
+
+def test_leadlag_on_a_csv_with_probe_curves(tmp_path, capsys):
+    mod = _leadlag_module()
+    rc, out, _ = _run(capsys, mod._csv_curves(tmp_path, with_n=True), "--leadlag", "--json")
+    assert rc == 0
+    doc = json.loads(out)
+    assert doc["leadlag"]["ext"]["t"]["verdict"] == "leads"
+    assert doc["intervals"]["ext"]["t"]["state"] == "emerged"
 
 
 def test_store_only_options_on_csv_exit_2(tmp_path, capsys):
     p = tmp_path / "c.csv"
     _toy_curves().to_csv(p, index=False)
     rc, _, err = _run(capsys, p, "--leadlag")
-    assert rc == 2 and "need a curriculens store" in err
+    assert rc == 2 and "needs probe and control curves" in err
+
+
+def test_paper_files_as_they_are(tmp_path, capsys):
+    """OLMo-style files: ':' in one model's names, '_' in the other's, a 'main' revision."""
+    rows = []
+    for model, sep in (("allenai/OLMo-2-0425-1B", ":"), ("allenai/OLMo-2-1124-7B", "_")):
+        for k, rev in enumerate(
+            ["stage1-step1000-tokens5B", "stage1-step2000-tokens9B", "stage1-step3000-tokens13B",
+             "stage1-step4000-tokens17B", "main"]
+        ):  # fmt: skip
+            for task, start in ((f"compositional{sep}upper_lower", 2), ("simple_icl_uppercase", 1)):
+                score = 0.95 if rev == "main" else 1.0 if k >= start else 0.0
+                rows.append((model, rev, task, score))
+    p = tmp_path / "olmo.csv"
+    pd.DataFrame(rows, columns=["model", "checkpoint", "task", "accuracy"]).to_csv(p, index=False)
+    rc, _, err = _run(capsys, p)
+    assert rc == 2 and "'main'" in err and "--revision-tokens main=" in err
+    rc, out, _ = _run(capsys, p, "--revision-tokens", "main=4051e9", "--smooth", "0", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["pairs"][0]["n"] == 2  # the composite is one task in both models
+    assert set(doc["emergence"]["allenai/OLMo-2-0425-1B"]) == {
+        "compositional_upper_lower",
+        "simple_icl_uppercase",
+    }
+    assert doc["emergence"]["allenai/OLMo-2-1124-7B"]["compositional_upper_lower"] == 13e9
+    rc, out, _ = _run(capsys, p, "--revision-tokens", "main=4051e9", "--keep-names", "--json")
+    assert json.loads(out)["pairs"][0]["n"] == 1  # names kept: only simple_icl_uppercase shared
+    # main given the last training count: a duplicate, named, with the fix
+    rc, _, err = _run(capsys, p, "--revision-tokens", "main=17e9")
+    assert rc == 2 and "--duplicates first|last|mean" in err and "'main'" in err
+    rc, out, _ = _run(capsys, p, "--revision-tokens", "main=17e9", "--duplicates", "first")
+    assert rc == 0
 
 
 def test_columns_option_maps_csv_names(tmp_path, capsys):
@@ -158,3 +238,18 @@ def test_columns_option_maps_csv_names(tmp_path, capsys):
     assert rc == 0 and json.loads(out)["emergence"]["a"]["late"] == 30
     rc, out, _ = _run(capsys, p, "--columns", "who=model", "--columns", "em=score", "--json")
     assert rc == 0 and set(json.loads(out)["emergence"]) == {"a", "b"}
+
+
+def test_threshold_none_where_a_floor_is_optional(tmp_path, capsys):
+    p = tmp_path / "c.csv"
+    _toy_curves().to_csv(p, index=False)
+    rc, out, _ = _run(capsys, p, "--method", "relative", "--fraction", "0.5", "--threshold",
+                      "none", "--json")  # fmt: skip
+    doc = json.loads(out)
+    assert rc == 0 and doc["criterion"]["threshold"] is None
+    assert doc["criterion"]["name"] == "paper (method=relative, threshold=none, fraction=0.5)"
+    assert doc["emergence"]["a"]["never"] is None  # all-zero: no floor, and still not emerged
+    rc, out, _ = _run(capsys, p, "--criterion", "paper-relative", "--threshold", "0.5", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["criterion"]["threshold"] == 0.5
+    assert doc["dropped"] == ["never"]  # flat in both models: paper-relative drops it

@@ -30,9 +30,9 @@ def verify_markdown(cmp: dict) -> str:
         f"- {n} seeds x 2 mixes, each {cfg['steps']} steps = {cmp['tokens_per_run']:,} tokens "
         "(same token budget and seeds for both mixes).",
         f"- Evaluation at steps {cfg['eval_steps']} on {cfg['n_examples']} examples per skill.",
-        f"- Emergence (the map's rule): first evaluation with behavior score >= "
-        f"{cmp['criterion']['threshold']} and >= {cmp['criterion']['fraction']} x that run's "
-        "final score; a run that never gets there counts as the last evaluation (a lower bound).",
+        f"- Emergence (the map's criterion {cmp['criterion']['name']}): "
+        f"{cmp['criterion']['description']}; a run that never gets there counts as the last "
+        "evaluation (a lower bound).",
         f"- CIs: {cmp['ci']} ({cmp['n_boot']} resamples). With {n} seed(s) the seed level of "
         "the interval is coarse.",
         f"- Baseline mixture: {p['baseline_source']}. Wall time of this invocation "
@@ -111,14 +111,16 @@ def plot_verify(cmp: dict, path: str | Path, *, max_skills: int = 6):
     skills = skills[:max_skills]
     fig = Figure(figsize=(3.2 * len(skills), 3))
     axes = fig.subplots(1, len(skills), squeeze=False)
-    thr = cmp["criterion"]["threshold"]
+    crit = cmp["criterion"]
+    thr = crit["threshold"] if crit["method"] in ("fixed", "stable") else None
     for ax, s in zip(axes[0], skills, strict=False):
         for arm, color in (("baseline", "tab:gray"), ("proposed", "tab:blue")):
             c = cmp["skills"][s]["mean_curve"][arm]
             ax.plot(c["tokens"], c["value"], marker="o", ms=3, color=color, label=arm)
         first = next((t for t in cmp["skills"][s]["mean_curve"]["baseline"]["tokens"] if t), 1)
         ax.set_xscale("symlog", linthresh=first)
-        ax.axhline(thr, color="k", lw=0.6, ls=":")
+        if thr is not None:
+            ax.axhline(thr, color="k", lw=0.6, ls=":")
         ax.set_title(s)
         ax.set_xlabel("tokens")
         ax.set_ylim(-0.02, 1.02)

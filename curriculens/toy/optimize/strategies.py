@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import SkillEmergence, curriculum, load_table
 from curriculens.errors import ConfigError, CurriculensError, did_you_mean
 from curriculens.reporting.formatting import format_tokens
@@ -335,8 +336,7 @@ def propose(
     run: str | Path,
     *,
     strategy: str = "upweight",
-    threshold: float = 0.8,
-    fraction: float = 0.9,
+    criterion: Criterion | str | None = None,
     **options,
 ) -> Proposal:
     """Read a run's curriculum map and propose a new mixture.
@@ -344,7 +344,7 @@ def propose(
     Args:
         run: Run directory with ``results.sqlite`` (and ideally ``train_config.json``).
         strategy: ``upweight`` or ``staged``.
-        threshold, fraction: Emergence criterion of the map (see ``curriculum``).
+        criterion: Emergence criterion of the map (default ``paper``; see ``curriculum``).
         **options: Options of :func:`propose_upweight` or :func:`propose_staged`.
 
     >>> p = propose("runs/demo", strategy="upweight")  # doctest: +SKIP
@@ -361,11 +361,11 @@ def propose(
         raise ConfigError(f"Run directory {str(run)!r} does not exist; give a run directory.")
     df = load_table(run)
     total = float(df.tokens.max())
-    maps = curriculum(df, threshold=threshold, fraction=fraction)
+    maps = curriculum(df, criterion=criterion, n_boot=0)
     baseline, source, _ = run_baseline(run)
     fn = propose_upweight if strategy == "upweight" else propose_staged
     p = fn(maps, baseline, total_tokens=total, **options)
-    notes = list(p.notes)
+    notes = [f"emergence points: criterion {Criterion.of(criterion).label()}.", *p.notes]
     if source != "train_config.json":
         notes.append(f"baseline mixture: {source}.")
     missing = sorted({e.skill for e in maps} - set(baseline))

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from curriculens.analysis.emergence import Criterion, bootstrap_curves
+from curriculens.analysis.criterion import Criterion
+from curriculens.analysis.emergence import bootstrap_curves
 from curriculens.errors import ConfigError
 from curriculens.toy.optimize.strategies import Proposal
 
@@ -41,8 +42,7 @@ class VerifyConfig:
         skills: Skills to evaluate; empty means every source of the mixture.
         jobs: Parallel training processes (each pinned to one torch thread).
         n_boot: Bootstrap resamples of the comparison.
-        threshold: Emergence level of the behavior score.
-        fraction: Share of the run's final score also required (the map's ``relative`` rule).
+        criterion: Emergence criterion of the behavior score, the map's (default ``paper``).
         loss_batches: Held-out batches for the loss on the baseline mix (2 per source too).
         model: Overrides of the train config (``d_model``, ``batch_size``, ...); the rest
             comes from the run's ``train_config.json`` or the trainer defaults.
@@ -55,8 +55,7 @@ class VerifyConfig:
     skills: tuple[str, ...] = ()
     jobs: int = 2
     n_boot: int = 1000
-    threshold: float = 0.8
-    fraction: float = 0.9
+    criterion: Criterion | str = "paper"
     loss_batches: int = 8
     model: tuple[tuple[str, int | float], ...] = ()
 
@@ -67,8 +66,7 @@ class VerifyConfig:
                 raise ConfigError(f"VerifyConfig.{name} = {v!r}; expected an int >= 1.")
         if self.n_evals < 3:
             raise ConfigError(f"VerifyConfig.n_evals = {self.n_evals}; expected >= 3.")
-        if not 0 < self.threshold <= 1:
-            raise ConfigError(f"VerifyConfig.threshold = {self.threshold!r}; expected (0, 1].")
+        object.__setattr__(self, "criterion", Criterion.of(self.criterion))
         object.__setattr__(self, "skills", tuple(self.skills))
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", tuple(self.model.items()))
@@ -301,8 +299,7 @@ def compare(
     summaries: Sequence[dict],
     skills: Sequence[str],
     *,
-    threshold: float,
-    fraction: float = 0.9,
+    criterion: Criterion | str | None = None,
     n_boot: int,
     targets: Sequence[str] = (),
     seed: int = 0,
@@ -311,12 +308,11 @@ def compare(
 
     Each resample draws seeds with replacement (the same seeds for both arms) and, within each
     drawn seed and arm, resamples evaluation items jointly across checkpoints. Emergence uses the
-    map's criterion: the first evaluation with score >= ``threshold`` and >= ``fraction`` of
-    that curve's final score; a curve that never gets there counts as the last evaluation's
-    tokens (a lower bound, so shifts involving censored runs are
-    conservative). Intervals are 95% percentile intervals.
+    map's criterion (default ``paper``); a curve that never meets it counts as the last
+    evaluation's tokens (a lower bound, so shifts involving censored runs are conservative).
+    Intervals are 95% percentile intervals.
     """
-    crit = Criterion(method="relative", threshold=threshold, fraction=fraction)
+    crit = Criterion.of(criterion)
     seeds = sorted({s["seed"] for s in summaries})
     by = {(s["arm"], s["seed"]): s for s in summaries}
     data = {(a, sd): _arm_items(out, f"{a}_seed{sd}", skills) for a in ARMS for sd in seeds}
@@ -388,7 +384,7 @@ def compare(
     ]
     return {
         "seeds": seeds,
-        "criterion": {"method": "relative", "threshold": threshold, "fraction": fraction},
+        "criterion": crit.to_dict() | {"description": crit.describe()},
         "n_boot": n_boot,
         "ci": "95% percentile; resample seeds (paired), then items within seed",
         "skills": per_skill,
@@ -431,6 +427,7 @@ def _loss_change(by: dict, seeds: Sequence[int], draw: np.ndarray) -> dict:
 
 def config_dict(config: VerifyConfig) -> dict:
     d = asdict(config)
+    d["criterion"] = config.criterion.to_dict()
     d["model"] = dict(config.model)
     d["eval_steps"] = config.eval_steps()
     return d
