@@ -184,7 +184,11 @@ def probe_lines(skill: Skill, width: int = 96) -> list[str]:
         head = "no probe (behavior only)" + (": " if skill.probe else "")
         text = skill.probe
     return textwrap.wrap(
-        head + text, width=width, initial_indent="  ", subsequent_indent="    "
+        head + text,
+        width=width,
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_on_hyphens=False,
     ) or ["  " + head.strip()]
 
 

@@ -117,7 +117,10 @@ def en_agreement(rng: np.random.Generator, n: int) -> list[Example]:
     Probe: the subject's number, read at the last prompt token (the comma closing the aside),
     the token before the verb, where the model must hold it to choose the verb. The read token
     is the same for every item and the aside is drawn independently of the label; groups are
-    subject nouns, so the probe must decode number from nouns it never saw in training.
+    subject nouns, so the probe must decode number from nouns it never saw in training. That
+    holds where nouns are whole tokens; where a tokenizer splits off the plural '-s' (a small
+    BPE does), the prompt's tokens carry the number even at random init, and only gains over
+    the random-init probe count.
 
     Items: 20 nouns x 2 numbers x 10 asides = 400 prompts in 20 groups, both labels in each.
     """
@@ -142,7 +145,9 @@ def en_agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
     Probe: the subject's number, read at the last prompt token (the end of the attractor), the
     token before the verb, where the model must hold it to choose the verb. The read token's
     own number is independent of the label, and groups are subject nouns, so neither the
-    nearest noun nor a memorised subject gives the label.
+    nearest noun nor a memorised subject gives the label. Where a tokenizer splits off the
+    plural '-s', the count of '-s' tokens carries part of it even at random init; read it
+    against the random-init probe.
 
     Items: 40 subjects x 5 prepositions x 12 attractors = 2400 prompts in 20 groups, both
     labels in each.
@@ -550,6 +555,10 @@ def en_plural(rng: np.random.Generator, n: int) -> list[Example]:
     read token is always '->' and the demonstrations are drawn independently of the query's
     class; groups are query words, so the probe must decode the class of words it never saw in
     training, from their spelling (or, for irregulars, from the model's knowledge of them).
+    Where the query is one token (most of them in a 50k vocabulary) its spelling is knowledge
+    the model brings; where a tokenizer splits words into pieces that show the ending, the
+    prompt's tokens give the class even at random init, and only gains over the random-init
+    probe count.
 
     Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
     class; a draw of 300 finds 300.
@@ -570,7 +579,9 @@ def en_gerund(rng: np.random.Generator, n: int) -> list[Example]:
     Probe: the query's spelling rule (add_ing, drop_e, double), read at the last '->', where the
     model must know how to form the ending. The read token is always '->', the demonstrations
     are independent of the query's rule, and groups are query words, so the probe must decode
-    the rule of words it never saw in training.
+    the rule of words it never saw in training. As for en_plural, where a tokenizer splits
+    words into pieces that show the ending, the prompt's tokens give the rule even at random
+    init, and only gains over the random-init probe count.
 
     Items: thousands of prompts (demonstration sets) in 24 groups, the query words, 8 per
     rule; a draw of 300 finds 300.
@@ -676,7 +687,9 @@ def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
 
     Probe: the query's inflection class, read at the last '->', as for en_plural: the read
     token is always '->', the demonstrations are independent of the class, and groups are
-    query words, so the probe must decode the class of words it never saw in training.
+    query words, so the probe must decode the class of words it never saw in training. Where a
+    tokenizer splits words into pieces that show the ending, the prompt's tokens give the class
+    even at random init, and only gains over the random-init probe count.
 
     Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
     class; a draw of 300 finds 300.
