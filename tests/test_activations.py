@@ -67,8 +67,9 @@ def test_read_positions_and_labels(loaded):
     enc = encode_skill(skill, exs, tok)
     for i, ex in enumerate(exs):
         seq = enc.seqs[2 * i]
-        # BOS, then 'the <subject> <prep>': the read token is the preposition
-        assert tok.decode([seq[enc.read_pos[2 * i]]]) == ex.prompt.split()[2]
+        # BOS, then 'the <subject> <prep> the <attractor>': the read token is the attractor,
+        # the token before the verb
+        assert tok.decode([seq[enc.read_pos[2 * i]]]) == ex.prompt.split()[-1]
     np.testing.assert_array_equal(enc.labels, [e.label for e in exs])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from curriculens.errors import CurriculensError, SkillFileError
@@ -45,7 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     skills.set_defaults(func=lambda args: _usage(skills))
     sub = skills.add_subparsers(dest="skills_command", metavar="{list,show,validate}")
 
-    p = sub.add_parser("list", help="one line per skill: name, suite, family, format, examples")
+    p = sub.add_parser(
+        "list", help="one line per skill: name, suite, family, format, examples, probe"
+    )
     p.add_argument("--suite", help="only this suite (toy, core-en, user)")
     p.add_argument(
         "--load",
@@ -105,9 +108,18 @@ def cmd_list(args: argparse.Namespace) -> int:
         return _fail("\n".join(err.problems))
     except CurriculensError as err:
         return _fail(str(err))
-    header = ("name", "suite", "family", "format", "version", "examples")
+    header = ("name", "suite", "family", "format", "version", "examples", "probe")
     rows = [
-        (s.name, s.suite, s.family, s.format, str(s.version), examples_column(s)) for s in skills
+        (
+            s.name,
+            s.suite,
+            s.family,
+            s.format,
+            str(s.version),
+            examples_column(s),
+            "yes" if s.probed else "no",
+        )
+        for s in skills
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -158,6 +170,28 @@ def render_example(tokenizer, example: Example) -> tuple[str, int, int]:
     return text[:a] + OPEN + text[a:b] + CLOSE + text[b:], pos, len(ids)
 
 
+def probe_lines(skill: Skill, width: int = 96) -> list[str]:
+    """What the skill's probe decodes, where and why no shortcut passes it; or that it has none.
+
+    >>> from curriculens.skills import get_skill
+    >>> probe_lines(get_skill("brackets"))[0]
+    '  no probe (behavior only): these strings are too short for a latent that only computation'
+    """
+    if skill.probed:
+        head = "probe: "
+        text = skill.probe or "not described (a skill file may say so with 'probe' in its header)"
+    else:
+        head = "no probe (behavior only)" + (": " if skill.probe else "")
+        text = skill.probe
+    return textwrap.wrap(
+        head + text,
+        width=width,
+        initial_indent="  ",
+        subsequent_indent="    ",
+        break_on_hyphens=False,
+    ) or ["  " + head.strip()]
+
+
 def _unknown(tokenizer, text: str) -> int:
     unk = getattr(tokenizer, "unk_token_id", None)
     if unk is None:
@@ -166,7 +200,7 @@ def _unknown(tokenizer, text: str) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    """``curriculens skills show NAME``: rendered examples with the read token marked."""
+    """``curriculens skills show NAME``: what the probe reads, and examples with it marked."""
     from curriculens.skills.files import load_skill_file
 
     try:
@@ -187,15 +221,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         )
         if skill.description:
             print(f"  {skill.description}")
-        print(f"  labels: {', '.join(f'{i}={n}' for i, n in enumerate(skill.label_names))}")
+        print("\n".join(probe_lines(skill)))
+        labels = ", ".join(f"{i}={n}" for i, n in enumerate(skill.label_names))
+        print(f"  labels: {labels}" + ("" if skill.probed else "  (they only stratify the split)"))
         if skill.components:
             print(f"  components: {', '.join(skill.components)}")
-        print(f"  read positions for: {tok_name}")
+        if skill.probed:
+            print(f"  read positions for: {tok_name}")
         for i, ex in enumerate(examples, start=1):
             marked, pos, n_tok = render_example(tokenizer, ex)
+            where = f"  read token {pos} of {n_tok}"
+            if not skill.probed:  # nothing is read: show the plain text
+                marked, where = ex.prompt or ex.target, ""
             print(
-                f"[{i}] label={ex.label} ({skill.label_names[ex.label]})  read token "
-                f"{pos} of {n_tok}"
+                f"[{i}] label={ex.label} ({skill.label_names[ex.label]})  "
+                f"group={ex.group_key!r}{where}"
             )
             if skill.format == "minimal_pair":
                 print(f"    good:   {marked}")

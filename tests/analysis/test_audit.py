@@ -11,7 +11,7 @@ import pytest
 from curriculens.analysis.audit import TOLERANCE, audit_items, audit_run
 from curriculens.cli.main import main
 from curriculens.pipeline.run import SweepConfig, skill_items, sweep
-from curriculens.skills import list_skills, unregister_skill
+from curriculens.skills import get_skill, list_skills, unregister_skill
 from curriculens.skills.files import load_skill_file
 
 DEFAULT = SweepConfig(skills=("facts",))  # the default n_examples, seed and train_frac
@@ -90,7 +90,8 @@ def test_tiny_run_audits_ok_and_exports_items(tiny_run, tmp_path, capsys):
     assert main(["audit", str(out), "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert {v["verdict"] for v in got.values()} == {"ok"}
-    assert all(v["control_acc"] is not None for v in got.values())
+    probed = {k for k in got if get_skill(k).probed}  # add1 is behavior only: no control
+    assert probed and all(got[k]["control_acc"] is not None for k in probed)
     dest = tmp_path / "items.csv"
     assert main(["export", str(out), "--what", "items", "-o", str(dest), "--quiet"]) == 0
     with dest.open() as f:

@@ -25,7 +25,7 @@ from curriculens.store import Store
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]
-CFG = SweepConfig(skills=("add1",), n_examples=40)
+CFG = SweepConfig(skills=("add2",), n_examples=40)  # probed (add1 is behavior only)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def _fails(capsys, argv: list[str], *needles: str) -> str:
 
 
 def _sweep_argv(ck, out, *more) -> list[str]:
-    return ["sweep", str(ck), "--out", str(out), "--skills", "add1", "--examples", "40", *more]
+    return ["sweep", str(ck), "--out", str(out), "--skills", "add2", "--examples", "40", *more]
 
 
 # ------------------------------------------------------------------ 7. read-only storage
@@ -281,7 +281,7 @@ def test_prompts_longer_than_the_context(toy_series, tmp_path, capsys):
     _fails(
         capsys,
         _sweep_argv(ck, tmp_path / "o", "--quiet"),
-        "Skill 'add1'",
+        "Skill 'add2'",
         "context of 6 tokens",
         "the prompt '",
     )

@@ -45,12 +45,22 @@ def test_list(capsys, tmp_path):
     code, out, _ = run(["skills", "list", "--load", str(_skill_file(tmp_path))], capsys)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["name", "suite", "family", "format", "version", "examples"]
-    assert lines[1].split() == ["agreement", "toy", "agreement", "choice", "1", "generated"]
-    assert "en_capital core-en facts continuation 1 generated" in [
-        " ".join(x.split()) for x in lines
-    ]
-    assert lines[-1].split() == ["mine", "user", "user", "choice", "3", "2"]
+    header = ["name", "suite", "family", "format", "version", "examples", "probe"]
+    assert lines[0].split() == header
+    rows = {x.split()[0]: x.split() for x in lines[1:]}
+    assert lines[1].split()[0] == "agreement"
+    for skill in list_skills():
+        assert rows[skill.name] == [
+            skill.name,
+            skill.suite,
+            skill.family,
+            skill.format,
+            str(skill.version),
+            "generated" if skill.suite != "user" else "2",
+            "yes" if skill.probed else "no",
+        ]
+    assert rows["brackets"][-1] == "no" and rows["en_capital"][-1] == "yes"
+    assert lines[-1].split() == ["mine", "user", "user", "choice", "3", "2", "yes"]
 
 
 def test_list_one_suite(capsys):
@@ -66,18 +76,36 @@ def test_show_marks_the_read_token(capsys, tiny_model_dir):
     assert code == 0
     prompts = [x.split("prompt: ")[1] for x in out.splitlines() if "prompt: " in x]
     assert len(prompts) == 4
-    for line in prompts:  # the read token ends the preposition, before the attractor
-        assert re.fullmatch(r"The \w+ (next )?\w*⟦\w+⟧ the \w+", line), line
+    for line in prompts:  # the read token ends the attractor: the token before the verb
+        assert re.fullmatch(r"The \w+ (next )?\w+ the \w*⟦\w+⟧", line), line
     assert "unknown to this tokenizer" not in out
+    assert "  probe: the subject's number, read at the last prompt token" in out
 
 
 def test_show_with_the_toy_tokenizer(capsys):
     code, out, _ = run(["skills", "show", "en_capital", "-n", "2", "--seed", "5"], capsys)
     assert code == 0
-    assert out.startswith("en_capital v1  suite=core-en  family=facts  format=continuation")
+    assert out.startswith("en_capital v2  suite=core-en  family=facts  format=continuation")
     assert "read positions for: toy word-level tokenizer" in out
-    assert len(re.findall(r"prompt: The capital of [\w ]+ ⟦is⟧\n", out)) == 2
+    assert len(re.findall(r"prompt: [^\n]*capital[^\n]* ⟦is⟧\n", out)) == 2
+    assert len(re.findall(r"\] label=\d \(\w+\)  group='[\w ]+'  read token \d+ of", out)) == 2
     assert "token(s) unknown to this tokenizer; pass --tokenizer" in out
+
+
+def test_show_states_the_probe_or_its_absence(capsys):
+    from curriculens.skills import get_skill
+
+    code, out, _ = run(["skills", "show", "facts", "-n", "1"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[2].startswith("  probe: the person's city, read at 'in'")
+    end = next(i for i, x in enumerate(lines) if x.startswith("  labels:"))
+    probe = " ".join(x.strip() for x in lines[2:end])
+    assert probe == "probe: " + get_skill("facts").probe
+    code, out, _ = run(["skills", "show", "add1", "-n", "2"], capsys)
+    assert code == 0 and "  no probe (behavior only): " in out
+    assert "labels: 0=no_carry, 1=carry  (they only stratify the split)" in out
+    assert "⟦" not in out and "read token" not in out and "read positions" not in out
+    assert re.search(r"\[1\] label=\d \(\w+\)  group='\d\+\d'\n    prompt: \d \+ \d =\n", out)
 
 
 def test_show_a_file_and_a_minimal_pair(capsys, tmp_path):

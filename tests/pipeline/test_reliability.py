@@ -67,7 +67,7 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     out = tmp_path / "run"
 
     def sweep_with(n: int) -> None:
-        argv = ["sweep", str(toy_series), "--out", str(out), "--skills", "add1"]
+        argv = ["sweep", str(toy_series), "--out", str(out), "--skills", "add2"]
         assert main([*argv, "--examples", str(n), "--quiet"]) == 0
 
     sweep_with(40)
@@ -81,7 +81,7 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     assert third == first  # exactly: values, per-item outcomes, n, keys
     probe_n = {r["n"] for r in first if r["kind"] == "probe"}
     assert probe_n != {r["n"] for r in second if r["kind"] == "probe"}  # the setting matters
-    key60 = SweepConfig(skills=("add1",), n_examples=60).probe_key()
+    key60 = SweepConfig(skills=("add2",), n_examples=60).probe_key()
     assert _stored(out, probe_key=key60) == second  # B's rows, untouched, under their key
     assert _current(out, select=Selection(config=key60[:6])) == second  # prefix of the key
     assert len(_stored(out)) == len(first) + len(second)
@@ -107,7 +107,7 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     assert (tmp_path / "r60" / "report.md").exists() and not (out / "report.md").exists()
     capsys.readouterr()
     # emergence --all shows each configuration as its own run, side by side
-    key40 = SweepConfig(skills=("add1",), n_examples=40).probe_key()
+    key40 = SweepConfig(skills=("add2",), n_examples=40).probe_key()
     assert main(["emergence", str(out), "--all", "--keep-zero-tokens", "--json"]) == 0
     models = json.loads(capsys.readouterr().out)["emergence"]
     assert sorted(models) == sorted([f"run@{key40}", f"run@{key60}"])
@@ -249,7 +249,7 @@ def test_case6_nan_weights_give_nan_scores_with_a_reason(toy_series, tmp_path, c
     ck, out = tmp_path / "ck", tmp_path / "run"
     shutil.copytree(toy_series, ck)
     name = _poison(ck / "step20")
-    cfg = SweepConfig(skills=("add1", "facts"), n_examples=40)
+    cfg = SweepConfig(skills=("add2", "facts"), n_examples=40)
     with pytest.warns(UnmeasurableWarning, match=f"'step20' .* NaN weights .*{name}"):
         sweep(ck, out, config=cfg, progress=False)
     rows = _current(out)
@@ -276,7 +276,7 @@ def test_nan_activations_at_one_hook_are_nan_there_only(toy_series, tmp_path, mo
 
     monkeypatch.setattr(sweep_mod, "capture", overflowing)
     out = tmp_path / "run"
-    sweep(toy_series, out, config=SweepConfig(skills=("add1",), n_examples=40), progress=False)
+    sweep(toy_series, out, config=SweepConfig(skills=("add2",), n_examples=40), progress=False)
     probes = [r for r in _current(out) if r["kind"] in ("probe", "control")]
     bad = [r for r in probes if r["hook"] == hook]
     assert len(bad) == 2 * 3 and all(r["value"] is None for r in bad)

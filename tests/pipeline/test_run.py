@@ -368,8 +368,8 @@ def test_mdl_option_stores_one_compression_per_probe(ckdir, tmp_path, capsys):
     from curriculens.cli.main import main
 
     out = tmp_path / "mdl"
-    argv = ["sweep", str(ckdir), "--out", str(out), "--skills", "add1", "--examples", "60"]
-    assert main([*argv, "--mdl", "--quiet"]) == 0
+    argv = ["sweep", str(ckdir), "--out", str(out), "--skills", "add2", "--examples", "60"]
+    assert main([*argv, "--mdl", "--quiet"]) == 0  # add2 is probed (add1 is behavior only)
     with Store(out, readonly=True) as s:
         mdl = s.rows(metric="mdl_compression")
         probes = s.rows(kind="probe", metric="acc")

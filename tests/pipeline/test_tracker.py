@@ -14,7 +14,7 @@ from curriculens.toy.corpus import build_toy_tokenizer
 from curriculens.toy.trainer import TrainConfig, build_model, train
 
 torch.set_num_threads(1)
-CFG = SweepConfig(skills=("add1",), n_examples=40)
+CFG = SweepConfig(skills=("add2",), n_examples=40)  # a probed skill (add1 is behavior only)
 # threads pinned: an auto choice (timed trial steps) can differ between the two runs compared
 TINY = dict(n_layers=2, d_model=32, n_heads=2, d_mlp=64, batch_size=4, seq_len=16, threads=1)
 

@@ -105,8 +105,16 @@ def _toy_depth(prompt: str) -> int:
     return sum(+1 if t in "([" else -1 for t in prompt.split()) - 1
 
 
+def _toy_next(prompt: str) -> int:
+    """Group of the next noun to copy: the span word after the ones already copied."""
+    words = prompt.split()
+    colon = words.index(":")
+    return _TOY_GROUP[words[1:colon][len(words) - colon - 1]]
+
+
 def _digits(text: str) -> list[int]:
-    return [int("".join(part.split())) for part in text.rstrip("= ").split("+")]
+    """The operands of an addition prompt, however it is spelt ('2 7 + 4 5 =', '7 plus 8 is')."""
+    return [int("".join(part.split())) for part in re.findall(r"\d[\d ]*\d|\d", text)]
 
 
 def _countries() -> dict[str, dict[str, str]]:
@@ -124,6 +132,15 @@ _KINDS = (
 )
 _KIND = {w: kind for kind, words in enumerate(_KINDS) for w in words.split()}
 _IRREGULAR = {"man", "woman", "child", "mouse", "foot", "tooth", "goose", "person"}
+_STATE_PAIRS = (
+    ("open", "closed"),
+    ("on", "off"),
+    ("full", "empty"),
+    ("wet", "dry"),
+    ("awake", "asleep"),
+    ("alive", "dead"),
+    ("right", "wrong"),
+)
 
 
 def _query(prompt: str) -> str:
@@ -148,9 +165,12 @@ def _gerund_class(word: str) -> int:
 
 
 def _list_next(prompt: str) -> int:
-    words = re.match(r"List: (.*)\. (?:Again|Reversed):", prompt).group(1).split(", ")
-    words = words[::-1] if "Reversed:" in prompt else words
-    return _KIND[words[2]]
+    m = re.fullmatch(r"List: (.*)\. (Again|Reversed): (.*),", prompt)
+    words = m.group(1).split(", ")
+    answer = words[::-1] if m.group(2) == "Reversed" else words
+    written = m.group(3).split(", ")
+    assert answer[: len(written)] == written
+    return _KIND[answer[len(written)]]
 
 
 def _ioi(prompt: str) -> int:
@@ -161,14 +181,21 @@ def _ioi(prompt: str) -> int:
 
 def _fact(ex: Example) -> int:
     rows = _countries()
-    m = re.search(r"capital is (.+) is the$", ex.prompt)
-    if m:
-        row = next(r for r in rows.values() if r["capital"] == m.group(1))
+    m = re.search(r"whose capital is ([^,]+?)(?:,| is)|^(.+?) is the capital of", ex.prompt)
+    if m:  # two hops: the capital names the country
+        capital = m.group(1) or m.group(2)
+        row = next(r for r in rows.values() if r["capital"] == capital)
+        assert ex.target == row["currency"]
     else:
-        country = re.search(r"of (?:the )?(.+) is", ex.prompt).group(1)
-        row = rows[country]
+        row = next(r for c, r in rows.items() if re.search(rf"\b{c}\b", ex.prompt))
         assert ex.target == (row["capital"] if "capital" in ex.prompt else row["currency"])
     return _CONTINENTS.index(row["continent"])
+
+
+def _negation(prompt: str) -> int:
+    said = re.search(r"is (not )?(\w+)[,.]", prompt)
+    pair = next(p for p in _STATE_PAIRS if said.group(2) in p)
+    return pair.index(said.group(2)) ^ int(said.group(1) is not None)
 
 
 ORACLES = {
@@ -176,19 +203,19 @@ ORACLES = {
     "agreement_attractor": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
     "brackets": lambda e: min(_toy_depth(e.prompt), 1),  # depth1, depth2+
     "facts": lambda e: CITIES.index(FACTS[e.prompt.split()[0]]),
-    "copy": lambda e: _TOY_GROUP[e.prompt.split()[3]],
-    "copy_plural": lambda e: _TOY_GROUP[e.prompt.split()[3]],
+    "copy": lambda e: _toy_next(e.prompt),
+    "copy_plural": lambda e: _toy_next(e.prompt),
     "add1": lambda e: int(sum(_digits(e.prompt)) >= 10),
-    "add2": lambda e: int(sum(x % 10 for x in _digits(e.prompt)) >= 10),
+    "add2": lambda e: sum(_digits(e.prompt)) // 10 % 2,  # parity of the answer's tens digit
     "plural": lambda e: _TOY_GROUP[e.prompt.split()[1]],
     "plural_attractor": lambda e: _TOY_GROUP[e.prompt.split()[1]],
-    "en_agreement": lambda e: int(e.prompt.split()[1].endswith("s")),
+    "en_agreement": lambda e: int(e.prompt.split()[1].rstrip(",").endswith("s")),
     "en_agreement_attractor": lambda e: int(e.prompt.split()[1].endswith("s")),
     "en_capital": _fact,
     "en_currency": _fact,
     "en_capital_currency": _fact,
     "en_add1": lambda e: int(sum(x % 10 for x in _digits(e.prompt)) >= 10),
-    "en_add2": lambda e: int(sum(x % 10 for x in _digits(e.prompt)) >= 10),
+    "en_add2": lambda e: sum(_digits(e.prompt)) // 10 % 2,
     "en_copy": lambda e: _list_next(e.prompt),
     "en_reverse": lambda e: _list_next(e.prompt),
     "en_ioi": lambda e: _ioi(e.prompt),
@@ -196,7 +223,7 @@ ORACLES = {
     "en_plural_upper": lambda e: _plural_class(_query(e.prompt)),
     "en_gerund": lambda e: _gerund_class(_query(e.prompt)),
     "en_uppercase": lambda e: _KIND[_query(e.prompt)],
-    "en_negation": lambda e: int(" not " in e.prompt),
+    "en_negation": lambda e: _negation(e.prompt),
 }
 
 
@@ -215,4 +242,13 @@ def test_probe_label_is_recoverable_from_the_prompt(name):
 @pytest.mark.parametrize("name", ["en_add1", "en_add2", "add1", "add2"])
 def test_addition_targets_are_sums(name):
     for e in get_skill(name).examples(50, seed=0):
+        assert len(_digits(e.prompt)) == 2
         assert int(e.target.replace(" ", "")) == sum(_digits(e.prompt))
+
+
+def test_negation_targets_follow_the_premise():
+    for e in get_skill("en_negation").examples(100, seed=0):
+        said = re.search(r"is (not )?(\w+)[,.]", e.prompt)
+        pair = next(p for p in _STATE_PAIRS if said.group(2) in p)
+        assert {e.target, *e.choices} == set(pair)
+        assert (e.target == said.group(2)) == (said.group(1) is None)

@@ -3,7 +3,9 @@
 Prompts are ordinary English and targets start without a leading space (the scorer joins prompt
 and target with one space). Read positions are substring anchors or ``-1``, resolved per
 tokenizer. Country facts come from ``skills/builtin/data/countries.csv``. Loaded lazily by the
-registry.
+registry. Each builder's docstring says what its probe decodes, where it reads, and why a
+lexical shortcut cannot pass it when the probe is split by group (``Probe:``), or why the skill
+is scored for behavior only (``No probe:``); ``Items:`` gives its pool of prompts and groups.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from importlib import resources
 import numpy as np
 
 from curriculens.skills.builtin import toy  # noqa: F401  (the toy suite registers first, always)
-from curriculens.skills.registry import Example, register_skill
+from curriculens.skills.builtin._register import builtin_skill
+from curriculens.skills.registry import Example
 
 SUITE = "core-en"
 
@@ -24,7 +27,7 @@ def _pick(rng: np.random.Generator, seq):
 
 
 # ---------------------------------------------------------------- agreement
-#: (singular, plural) subjects and attractors.
+#: (singular, plural) subjects; the group of an agreement item is its subject's singular.
 SUBJECTS: tuple[tuple[str, str], ...] = (
     ("author", "authors"),
     ("key", "keys"),
@@ -34,7 +37,20 @@ SUBJECTS: tuple[tuple[str, str], ...] = (
     ("student", "students"),
     ("painting", "paintings"),
     ("letter", "letters"),
+    ("pilot", "pilots"),
+    ("singer", "singers"),
+    ("book", "books"),
+    ("bridge", "bridges"),
+    ("lawyer", "lawyers"),
+    ("engine", "engines"),
+    ("picture", "pictures"),
+    ("player", "players"),
+    ("road", "roads"),
+    ("nurse", "nurses"),
+    ("bottle", "bottles"),
+    ("soldier", "soldiers"),
 )
+#: (singular, plural) attractors, none of them a subject.
 ATTRACTORS: tuple[tuple[str, str], ...] = (
     ("cabinet", "cabinets"),
     ("house", "houses"),
@@ -44,6 +60,19 @@ ATTRACTORS: tuple[tuple[str, str], ...] = (
     ("doctor", "doctors"),
 )
 PREPOSITIONS = ("of", "near", "behind", "next to", "for")
+#: Number-neutral asides between a subject and its verb: no noun, no pronoun.
+ASIDES = (
+    "of course",
+    "apparently",
+    "however",
+    "as expected",
+    "obviously",
+    "indeed",
+    "clearly",
+    "surely",
+    "naturally",
+    "therefore",
+)
 #: (singular, plural) verb forms; the continuation is the verb.
 BE_FORMS: tuple[tuple[str, str], ...] = (("is", "are"), ("was", "were"), ("has", "have"))
 NUMBER = ("singular", "plural")
@@ -53,30 +82,29 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
     out = []
     for _ in range(n):
         plural = int(rng.integers(2))
-        words = ["The", _pick(rng, SUBJECTS)[plural]]
-        read_after = ""
-        if attractor:  # always of the other number: agreeing with the last noun fails
-            words.append(_pick(rng, PREPOSITIONS))
-            # read at the preposition, where the subject's number must be carried; the attractor
-            # token itself would decode its own number, the exact inverse of the label
-            read_after = " ".join(words)
-            words += ["the", _pick(rng, ATTRACTORS)[1 - plural]]
+        subject = _pick(rng, SUBJECTS)
+        prompt = f"The {subject[plural]}"
+        if attractor:  # of either number, independent of the subject's
+            noun = _pick(rng, ATTRACTORS)[int(rng.integers(2))]
+            prompt += f" {_pick(rng, PREPOSITIONS)} the {noun}"
+        else:
+            prompt += f", {_pick(rng, ASIDES)},"
         verb = _pick(rng, BE_FORMS)
         out.append(
             Example(
-                prompt=" ".join(words),
+                prompt=prompt,
                 target=verb[plural],
                 choices=(verb[1 - plural],),
                 label=plural,
-                read_after=read_after,
+                group=subject[0],
             )
         )
     return out
 
 
-@register_skill(
+@builtin_skill(
     "en_agreement",
-    version=1,
+    version=2,
     family="agreement",
     format="choice",
     label_names=NUMBER,
@@ -84,13 +112,24 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
     suite=SUITE,
 )
 def en_agreement(rng: np.random.Generator, n: int) -> list[Example]:
-    """Subject-verb agreement: 'The keys' -> are (vs is). Probe: subject number at the end."""
+    """Subject-verb agreement past an aside: 'The keys, of course,' -> are (vs is).
+
+    Probe: the subject's number, read at the last prompt token (the comma closing the aside),
+    the token before the verb, where the model must hold it to choose the verb. The read token
+    is the same for every item and the aside is drawn independently of the label; groups are
+    subject nouns, so the probe must decode number from nouns it never saw in training. That
+    holds where nouns are whole tokens; where a tokenizer splits off the plural '-s' (a small
+    BPE does), the prompt's tokens carry the number even at random init, and only gains over
+    the random-init probe count.
+
+    Items: 20 nouns x 2 numbers x 10 asides = 400 prompts in 20 groups, both labels in each.
+    """
     return _agreement(rng, n, attractor=False)
 
 
-@register_skill(
+@builtin_skill(
     "en_agreement_attractor",
-    version=1,
+    version=2,
     family="agreement",
     format="choice",
     label_names=NUMBER,
@@ -98,9 +137,20 @@ def en_agreement(rng: np.random.Generator, n: int) -> list[Example]:
     suite=SUITE,
 )
 def en_agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
-    """Agreement past a mismatched attractor: 'The key near the cabinets' -> is (vs are).
+    """Agreement past an attractor of either number: 'The key near the cabinets' -> is (vs are).
 
-    Probe: the subject's number, read at the preposition (before the attractor).
+    The attractor's number is drawn independently of the subject's, so half of the items
+    mismatch and agreeing with the nearest noun scores chance (0.5).
+
+    Probe: the subject's number, read at the last prompt token (the end of the attractor), the
+    token before the verb, where the model must hold it to choose the verb. The read token's
+    own number is independent of the label, and groups are subject nouns, so neither the
+    nearest noun nor a memorised subject gives the label. Where a tokenizer splits off the
+    plural '-s', the count of '-s' tokens carries part of it even at random init; read it
+    against the random-init probe.
+
+    Items: 40 subjects x 5 prepositions x 12 attractors = 2400 prompts in 20 groups, both
+    labels in each.
     """
     return _agreement(rng, n, attractor=True)
 
@@ -122,88 +172,179 @@ def _load_countries() -> tuple[dict[str, str], ...]:
 COUNTRIES = _load_countries()
 _WITH_THE = ("United States",)
 
+#: Templates per relation; each ends on the token before the answer ('is' or 'the').
+FACT_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "capital": (
+        "The capital of {country} is",
+        "The capital city of {country} is",
+        "The name of the capital of {country} is",
+        "As everyone knows, the capital of {country} is",
+        "In {country}, the capital city is",
+        "Did you know? The capital of {country} is",
+        "Fact: the capital of {country} is",
+    ),
+    "currency": (
+        "The currency of {country} is the",
+        "The official currency of {country} is the",
+        "The money used in {country} is the",
+        "As everyone knows, the currency of {country} is the",
+        "In {country}, people pay with the",
+        "In {country}, the currency is the",
+        "Fact: the currency of {country} is the",
+    ),
+    "two_hop": (  # capital -> country -> currency
+        "The currency of the country whose capital is {capital} is the",
+        "The official currency of the country whose capital is {capital} is the",
+        "The money used in the country whose capital is {capital} is the",
+        "In the country whose capital is {capital}, people pay with the",
+        "{capital} is the capital of a country whose currency is the",
+        "As everyone knows, the currency of the country whose capital is {capital} is the",
+        "Fact: the currency of the country whose capital is {capital} is the",
+    ),
+}
+
 
 def _country_phrase(country: str) -> str:
     return f"the {country}" if country in _WITH_THE else country
 
 
-def _fact(row: dict[str, str], relation: str) -> Example:
-    """One fact; the probe reads the last prompt token, where the answer must be retrieved.
+def _facts(rng: np.random.Generator, n: int, relation: str) -> list[Example]:
+    templates = FACT_TEMPLATES[relation]
+    target = "capital" if relation == "capital" else "currency"
+    out = []
+    for i in rng.integers(0, len(COUNTRIES), n):
+        row = COUNTRIES[int(i)]
+        prompt = _pick(rng, templates).format(
+            country=_country_phrase(row["country"]), capital=row["capital"]
+        )
+        out.append(
+            Example(
+                prompt=prompt,
+                target=row[target],
+                label=CONTINENTS.index(row["continent"]),
+                group=row["country"],
+            )
+        )
+    return out
 
-    (At the country or capital token the continent is a property of the token itself, which any
-    embedding decodes; the last token has to receive it from there.)
-    """
-    country = _country_phrase(row["country"])
-    if relation == "capital":
-        prompt, target = f"The capital of {country} is", row["capital"]
-    elif relation == "currency":
-        prompt, target = f"The currency of {country} is the", row["currency"]
-    else:  # two hops: capital -> country -> currency
-        prompt = f"The currency of the country whose capital is {row['capital']} is the"
-        target = row["currency"]
-    return Example(prompt=prompt, target=target, label=CONTINENTS.index(row["continent"]))
 
-
-@register_skill(
+@builtin_skill(
     "en_capital",
-    version=1,
+    version=2,
     family="facts",
     label_names=CONTINENTS,
     suite=SUITE,
 )
 def en_capital(rng: np.random.Generator, n: int) -> list[Example]:
-    """Country -> capital: 'The capital of France is' -> Paris. Probe: continent at 'is'."""
-    return [_fact(COUNTRIES[int(i)], "capital") for i in rng.integers(0, len(COUNTRIES), n)]
+    """Country -> capital: 'The capital of France is' -> Paris (seven templates).
+
+    Probe: the continent of the answer, read at the last prompt token ('is'), where the capital
+    must be retrieved; the capital itself is one class per country and cannot be tested on
+    held-out countries, so its continent stands for it. The read token is always 'is', and
+    groups are countries: a test country is never seen by the probe in training, so the probe
+    passes only if the model brings what it knows about an unseen country to 'is'. The
+    continent is also a property of the country: a pass shows the country's knowledge reached
+    'is', not that the capital itself was retrieved. Names that share a piece across
+    countries (New Zealand, Papua New Guinea) leak a little: a bag of the prompt's words reads
+    about 0.41 where the majority class gives 0.36.
+
+    Items: 46 countries x 7 templates = 322 prompts in 46 groups (6 to 15 per continent).
+    """
+    return _facts(rng, n, "capital")
 
 
-@register_skill(
+@builtin_skill(
     "en_currency",
-    version=1,
+    version=2,
     family="facts",
     label_names=CONTINENTS,
     suite=SUITE,
 )
 def en_currency(rng: np.random.Generator, n: int) -> list[Example]:
-    """Country -> currency: 'The currency of Japan is the' -> yen. Probe: continent at 'the'."""
-    return [_fact(COUNTRIES[int(i)], "currency") for i in rng.integers(0, len(COUNTRIES), n)]
+    """Country -> currency: 'The currency of Japan is the' -> yen (seven templates).
+
+    Probe: the continent of the country whose currency is asked, read at the last prompt token
+    ('the'), where the currency must be retrieved. The read token is always 'the', and groups
+    are countries, so the probe must decode the continent of countries it never saw in
+    training; as for en_capital, a pass shows the country's knowledge reached the read token.
+
+    Items: 46 countries x 7 templates = 322 prompts in 46 groups (6 to 15 per continent).
+    """
+    return _facts(rng, n, "currency")
 
 
 # ---------------------------------------------------------------- arithmetic
 CARRY = ("no_carry", "carry")
+TENS_PARITY = ("tens_even", "tens_odd")
+ADD_TEMPLATES = ("{a} + {b} =", "{a} plus {b} equals", "{a} plus {b} is")
 
 
-def _addition(rng: np.random.Generator, n: int, lo: int, hi: int) -> list[Example]:
-    a, b = rng.integers(lo, hi, n), rng.integers(lo, hi, n)
-    return [
-        Example(prompt=f"{x} + {y} =", target=str(int(x + y)), label=int(x % 10 + y % 10 >= 10))
-        for x, y in zip(a, b, strict=True)
-    ]
+def _pair(x: int, y: int) -> str:
+    """The operand pair as a group, order-free: '7 + 8' and '8 + 7' are one group."""
+    a, b = sorted((x, y))
+    return f"{a}+{b}"
 
 
-@register_skill(
+@builtin_skill(
     "en_add1",
-    version=1,
+    version=2,
     family="arithmetic",
     label_names=CARRY,
     chance=0.05,
     suite=SUITE,
 )
 def en_add1(rng: np.random.Generator, n: int) -> list[Example]:
-    """One-digit addition: '7 + 8 =' -> 15. Probe: the carry bit at '='."""
-    return _addition(rng, n, 0, 10)
+    """One-digit addition: '7 + 8 =' -> 15 (also '7 plus 8 equals', '7 plus 8 is').
+
+    No probe: as for the toy add1, the carry is a threshold on a + b, so a layer that has only
+    gathered both operand tokens exposes it linearly (a bag of the prompt's words decodes it at
+    about 0.85 on held-out operand pairs), and XOR-like targets such as the sum's parity
+    anti-generalise on the 55-pair grid. The label (carry) only stratifies the split.
+
+    Items: 100 operand pairs x 3 templates = 300 prompts in 55 groups (the unordered pair).
+    """
+    a, b = rng.integers(0, 10, n), rng.integers(0, 10, n)
+    return [
+        Example(
+            prompt=_pick(rng, ADD_TEMPLATES).format(a=int(x), b=int(y)),
+            target=str(int(x + y)),
+            label=int(x + y >= 10),
+            group=_pair(int(x), int(y)),
+        )
+        for x, y in zip(a, b, strict=True)
+    ]
 
 
-@register_skill(
+@builtin_skill(
     "en_add2",
-    version=1,
+    version=2,
     family="arithmetic",
-    label_names=CARRY,
+    label_names=TENS_PARITY,
     chance=0.01,
     suite=SUITE,
 )
 def en_add2(rng: np.random.Generator, n: int) -> list[Example]:
-    """Two-digit addition: '27 + 45 =' -> 72. Probe: the units carry bit at '='."""
-    return _addition(rng, n, 10, 100)
+    """Two-digit addition: '27 + 45 =' -> 72.
+
+    Probe: the parity of the answer's tens digit, read at '=', where the model must compute
+    the answer. The parity is the XOR of both tens digits' parities and the units carry, so it
+    needs the carry computed; where a number is one token, the carry bit itself is additive in
+    the two operand tokens (a bag of the prompt's words decodes it at about 0.8 on held-out
+    pairs) but the tens parity is not (chance). The read token is always '='; groups are
+    unordered operand pairs.
+
+    Items: 8100 prompts in 4095 groups; a draw of 300 finds 300.
+    """
+    a, b = rng.integers(10, 100, n), rng.integers(10, 100, n)
+    return [
+        Example(
+            prompt=f"{x} + {y} =",
+            target=str(int(x + y)),
+            label=int((x + y) // 10 % 2),
+            group=_pair(int(x), int(y)),
+        )
+        for x, y in zip(a, b, strict=True)
+    ]
 
 
 # ---------------------------------------------------------------- induction: copy and reverse
@@ -216,49 +357,75 @@ WORDS: dict[str, tuple[str, ...]] = {
 }
 WORD_CATEGORY = {w: c for c, words in WORDS.items() for w in words}
 _ALL_WORDS = tuple(WORD_CATEGORY)
-_LIST_LEN, _SHOWN = 5, 2
+_TO_WRITE = 4  # words still to write: one of each category, in random order
 
 
 def _list_task(rng: np.random.Generator, n: int, reverse: bool) -> list[Example]:
     out = []
     for _ in range(n):
-        words = [_ALL_WORDS[int(i)] for i in rng.choice(len(_ALL_WORDS), _LIST_LEN, replace=False)]
-        answer = words[::-1] if reverse else words
+        shown = 1 + int(rng.integers(3))  # words of the answer already written
+        todo = [_pick(rng, WORDS[CATEGORIES[int(c)]]) for c in rng.permutation(len(CATEGORIES))]
+        others = [w for w in _ALL_WORDS if w not in todo]
+        done = [others[int(i)] for i in rng.choice(len(others), shown, replace=False)]
+        answer = done + todo
+        words = answer[::-1] if reverse else answer
         head = "Reversed" if reverse else "Again"
-        prompt = f"List: {', '.join(words)}. {head}: {', '.join(answer[:_SHOWN])},"
+        prompt = f"List: {', '.join(words)}. {head}: {', '.join(done)},"
         out.append(
             Example(
                 prompt=prompt,
-                target=", ".join(answer[_SHOWN:]),
-                label=CATEGORIES.index(WORD_CATEGORY[answer[_SHOWN]]),
+                target=", ".join(todo),
+                label=CATEGORIES.index(WORD_CATEGORY[todo[0]]),
+                group=", ".join(words),
             )
         )
     return out
 
 
-@register_skill(
+@builtin_skill(
     "en_copy",
-    version=1,
+    version=2,
     family="induction",
     label_names=CATEGORIES,
     primary_metric="token_acc",
     suite=SUITE,
 )
 def en_copy(rng: np.random.Generator, n: int) -> list[Example]:
-    """Copy a word list: 'List: a, b, c, d, e. Again: a, b,' -> c, d, e. Probe: next word's kind."""
+    """Copy a word list: 'List: a, b, c, d, e. Again: a,' -> b, c, d, e.
+
+    Probe: the category of the next word to write, read at the last prompt token (the comma
+    after the words already written), where the model must have found that word in the list.
+    The four words still to write are one of each category in random order, so the categories
+    in the prompt say nothing; the read token is always a comma, and the list has 5 to 7 words.
+    Groups are lists: test lists are new arrangements of words the probe has seen. The other
+    three words to write end the list, so a readout that knows positions can rule their
+    categories out (words by offset from the end: about 0.38, chance 0.25); only gains over the
+    random-init probe show induction.
+
+    Items: millions of prompts, each its own group (the list); a draw of 300 finds 300.
+    """
     return _list_task(rng, n, reverse=False)
 
 
-@register_skill(
+@builtin_skill(
     "en_reverse",
-    version=1,
+    version=2,
     family="induction",
     label_names=CATEGORIES,
     primary_metric="token_acc",
     suite=SUITE,
 )
 def en_reverse(rng: np.random.Generator, n: int) -> list[Example]:
-    """Reverse a word list: '... Reversed: e, d,' -> c, b, a. Probe: next word's kind."""
+    """Reverse a word list: '... Reversed: e,' -> d, c, b, a.
+
+    Probe: the category of the next word to write, read at the last prompt token (a comma),
+    where the model must have found the word before the last one written. As for en_copy, the
+    four words still to write are one of each category in random order, the read token is
+    always a comma and the list has 5 to 7 words; groups are lists. Positions alone rule out
+    some categories here too (about 0.37, chance 0.25); read it against the random-init probe.
+
+    Items: millions of prompts, each its own group (the list); a draw of 300 finds 300.
+    """
     return _list_task(rng, n, reverse=True)
 
 
@@ -273,9 +440,9 @@ IOI_TEMPLATES = (
 IOI_POSITION = ("io_first", "io_second")
 
 
-@register_skill(
+@builtin_skill(
     "en_ioi",
-    version=1,
+    version=2,
     family="ioi",
     format="choice",
     label_names=IOI_POSITION,
@@ -285,7 +452,13 @@ IOI_POSITION = ("io_first", "io_second")
 def en_ioi(rng: np.random.Generator, n: int) -> list[Example]:
     """Indirect object: 'When Mary and John ..., John gave a drink to' -> Mary (vs John).
 
-    Probe: whether the indirect object was the first or second name of the pair.
+    Probe: whether the indirect object is the first or the second name of the pair, read at
+    the last prompt token ('to'), where the model must have picked the name it gives. The label
+    is whether the repeated name is the second or the first one, which no single token and no
+    bag of the prompt's words tells (each name of a pair appears in both positions); the read
+    token is always 'to'. Groups are unordered name pairs, each with both labels.
+
+    Items: 90 ordered pairs x 2 positions x 4 templates = 720 prompts in 45 groups.
     """
     out = []
     for _ in range(n):
@@ -293,7 +466,15 @@ def en_ioi(rng: np.random.Generator, n: int) -> list[Example]:
         io_second = int(rng.integers(2))
         a, b = (s, io) if io_second else (io, s)
         prompt = _pick(rng, IOI_TEMPLATES).format(a=a, b=b, s=s)
-        out.append(Example(prompt=prompt, target=io, choices=(s,), label=io_second))
+        out.append(
+            Example(
+                prompt=prompt,
+                target=io,
+                choices=(s,),
+                label=io_second,
+                group="+".join(sorted((io, s))),
+            )
+        )
     return out
 
 
@@ -341,7 +522,12 @@ def _word_map(
         shots = [others[int(i)] for i in rng.choice(len(others), _SHOTS, replace=False)]
         demo = ", ".join(f"{src} -> {transform(dst)}" for src, dst in shots)
         out.append(
-            Example(prompt=f"{demo}, {query[0]} ->", target=transform(query[1]), label=label)
+            Example(
+                prompt=f"{demo}, {query[0]} ->",
+                target=transform(query[1]),
+                label=label,
+                group=query[0],
+            )
         )
     return out
 
@@ -354,9 +540,9 @@ def _upper(word: str) -> str:
     return word.upper()
 
 
-@register_skill(
+@builtin_skill(
     "en_plural",
-    version=1,
+    version=2,
     family="morphology",
     label_names=PLURAL_CLASSES,
     suite=SUITE,
@@ -364,14 +550,25 @@ def _upper(word: str) -> str:
 def en_plural(rng: np.random.Generator, n: int) -> list[Example]:
     """Plural in context: 'cat -> cats, box -> boxes, man -> men, city ->' -> cities.
 
-    Probe: the query's inflection class (add_s, add_es, y_to_ies, irregular) at '->'.
+    Probe: the query's inflection class (add_s, add_es, y_to_ies, irregular), read at the last
+    '->', the token before the answer, where the model must know which ending to write. The
+    read token is always '->' and the demonstrations are drawn independently of the query's
+    class; groups are query words, so the probe must decode the class of words it never saw in
+    training, from their spelling (or, for irregulars, from the model's knowledge of them).
+    Where the query is one token (most of them in a 50k vocabulary) its spelling is knowledge
+    the model brings; where a tokenizer splits words into pieces that show the ending, the
+    prompt's tokens give the class even at random init, and only gains over the random-init
+    probe count.
+
+    Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
+    class; a draw of 300 finds 300.
     """
     return _word_map(rng, n, PLURALS, _same)
 
 
-@register_skill(
+@builtin_skill(
     "en_gerund",
-    version=1,
+    version=2,
     family="morphology",
     label_names=GERUND_CLASSES,
     suite=SUITE,
@@ -379,14 +576,22 @@ def en_plural(rng: np.random.Generator, n: int) -> list[Example]:
 def en_gerund(rng: np.random.Generator, n: int) -> list[Example]:
     """Gerund in context: 'walk -> walking, make -> making, sit -> sitting, run ->' -> running.
 
-    Probe: the query's spelling rule (add_ing, drop_e, double) at '->'.
+    Probe: the query's spelling rule (add_ing, drop_e, double), read at the last '->', where the
+    model must know how to form the ending. The read token is always '->', the demonstrations
+    are independent of the query's rule, and groups are query words, so the probe must decode
+    the rule of words it never saw in training. As for en_plural, where a tokenizer splits
+    words into pieces that show the ending, the prompt's tokens give the rule even at random
+    init, and only gains over the random-init probe count.
+
+    Items: thousands of prompts (demonstration sets) in 24 groups, the query words, 8 per
+    rule; a draw of 300 finds 300.
     """
     return _word_map(rng, n, GERUNDS, _same)
 
 
-@register_skill(
+@builtin_skill(
     "en_uppercase",
-    version=1,
+    version=2,
     family="orthography",
     label_names=CATEGORIES,
     suite=SUITE,
@@ -394,60 +599,84 @@ def en_gerund(rng: np.random.Generator, n: int) -> list[Example]:
 def en_uppercase(rng: np.random.Generator, n: int) -> list[Example]:
     """Uppercase in context: 'cat -> CAT, bread -> BREAD, river ->' -> RIVER.
 
-    Probe: the query word's kind (animal, food, place, object) at '->'.
+    No probe: the answer needs the query word itself, which is the group (held out, so no
+    word-specific label can be tested), and a rule that is the same for every item. The query's
+    kind (animal, food, place, object), probed before, is not needed to uppercase a word. The
+    label (the kind) only stratifies the split.
+
+    Items: thousands of prompts (demonstration sets) in 32 groups, the query words; a draw
+    of 300 finds 300.
     """
     table = {c: tuple((w, w) for w in words) for c, words in WORDS.items()}
     return _word_map(rng, n, table, _upper)
 
 
 # ---------------------------------------------------------------- negation
-#: (noun, state, opposite state): complementary pairs, so 'not open' means 'closed'.
-STATES: tuple[tuple[str, str, str], ...] = (
-    ("door", "open", "closed"),
-    ("light", "on", "off"),
-    ("glass", "full", "empty"),
-    ("towel", "wet", "dry"),
-    ("baby", "awake", "asleep"),
-    ("plant", "alive", "dead"),
-    ("answer", "right", "wrong"),
-    ("road", "open", "closed"),
+#: Complementary states and the nouns that take them, so 'not open' means 'closed'. Every
+#: state pair has several nouns, so a probe split by noun sees every pair in training.
+STATES: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = (
+    (("open", "closed"), ("door", "window", "gate", "shop")),
+    (("on", "off"), ("light", "lamp", "radio", "oven")),
+    (("full", "empty"), ("glass", "cup", "bottle", "jar")),
+    (("wet", "dry"), ("towel", "shirt", "floor", "road")),
+    (("awake", "asleep"), ("baby", "child", "cat", "guard")),
+    (("alive", "dead"), ("plant", "tree", "fish", "bird")),
+    (("right", "wrong"), ("answer", "guess", "result", "clock")),
 )
-POLARITY = ("affirmed", "negated")
+NEGATION_TEMPLATES = (
+    "The {noun} is {state}, so the {noun} is",
+    "The {noun} is {state}. Therefore, the {noun} is",
+    "Since the {noun} is {state}, the {noun} is",
+    "We know that the {noun} is {state}, which means that the {noun} is",
+)
+STATE_OF_PAIR = ("first_state", "second_state")
 
 
-@register_skill(
+@builtin_skill(
     "en_negation",
-    version=1,
+    version=2,
     family="negation",
     format="choice",
-    label_names=POLARITY,
+    label_names=STATE_OF_PAIR,
     chance=0.5,
     suite=SUITE,
 )
 def en_negation(rng: np.random.Generator, n: int) -> list[Example]:
     """Negation: 'The door is not open, so the door is' -> closed (vs open).
 
-    Probe: whether the premise was negated, read at the last prompt token.
+    Probe: which state of the pair the answer is (first: open, on, full, wet, awake, alive,
+    right; second: closed, off, empty, dry, asleep, dead, wrong), read at the last prompt token
+    ('is'), where the model must hold the answer. It is the XOR of whether the premise is
+    negated and which state it names, so neither 'not' (the old, lexical label) nor the stated
+    word nor any bag of the prompt's words gives it; the read token is always 'is'. Groups are
+    nouns, each with both labels; every state pair has nouns in training.
+
+    Items: 28 nouns x 2 states x 2 polarities x 4 templates = 448 prompts in 28 groups.
     """
     out = []
     for _ in range(n):
-        noun, *pair = _pick(rng, STATES)
-        flip, negated = int(rng.integers(2)), int(rng.integers(2))
-        said, other = pair[flip], pair[1 - flip]
-        premise = f"The {noun} is {'not ' if negated else ''}{said}"
-        good, bad = (other, said) if negated else (said, other)
+        pair, nouns = _pick(rng, STATES)
+        noun = _pick(rng, nouns)
+        said, negated = int(rng.integers(2)), int(rng.integers(2))
+        answer = 1 - said if negated else said
+        state = f"{'not ' if negated else ''}{pair[said]}"
+        prompt = _pick(rng, NEGATION_TEMPLATES).format(noun=noun, state=state)
         out.append(
             Example(
-                prompt=f"{premise}, so the {noun} is", target=good, choices=(bad,), label=negated
+                prompt=prompt,
+                target=pair[answer],
+                choices=(pair[1 - answer],),
+                label=answer,
+                group=noun,
             )
         )
     return out
 
 
 # ---------------------------------------------------------------- composites
-@register_skill(
+@builtin_skill(
     "en_plural_upper",
-    version=1,
+    version=2,
     family="composite",
     label_names=PLURAL_CLASSES,
     components=("en_plural", "en_uppercase"),
@@ -456,14 +685,21 @@ def en_negation(rng: np.random.Generator, n: int) -> list[Example]:
 def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
     """Plural and uppercase at once: 'cat -> CATS, box -> BOXES, city ->' -> CITIES.
 
-    Probe: the query's inflection class at '->'.
+    Probe: the query's inflection class, read at the last '->', as for en_plural: the read
+    token is always '->', the demonstrations are independent of the class, and groups are
+    query words, so the probe must decode the class of words it never saw in training. Where a
+    tokenizer splits words into pieces that show the ending, the prompt's tokens give the class
+    even at random init, and only gains over the random-init probe count.
+
+    Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
+    class; a draw of 300 finds 300.
     """
     return _word_map(rng, n, PLURALS, _upper)
 
 
-@register_skill(
+@builtin_skill(
     "en_capital_currency",
-    version=1,
+    version=2,
     family="composite",
     label_names=CONTINENTS,
     components=("en_capital", "en_currency"),
@@ -472,9 +708,15 @@ def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
 def en_capital_currency(rng: np.random.Generator, n: int) -> list[Example]:
     """Two hops: 'The currency of the country whose capital is Tokyo is the' -> yen.
 
-    Probe: the continent, read at the last prompt token.
+    Probe: the continent of the country, read at the last prompt token ('the'), where the
+    currency must be retrieved through the country the capital names. The read token is always
+    'the', and groups are countries (one capital each), so the probe must decode the continent
+    for capitals it never saw in training; the continent is also a property of the capital, so
+    a pass shows the capital's knowledge reached 'the', not that both hops were made.
+
+    Items: 46 countries x 7 templates = 322 prompts in 46 groups (6 to 15 per continent).
     """
-    return [_fact(COUNTRIES[int(i)], "two_hop") for i in rng.integers(0, len(COUNTRIES), n)]
+    return _facts(rng, n, "two_hop")
 
 
 CORE_EN_SKILLS: tuple[str, ...] = (
