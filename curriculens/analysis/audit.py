@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from curriculens.analysis.table import Source, read_items, read_rows
+from curriculens.analysis.table import Source, read_items, read_rows, skill_info
 from curriculens.errors import StoreError
 from curriculens.probes import ProbeTask, fit_probe_tasks
 
@@ -148,7 +148,9 @@ def _adversary(prompts: np.ndarray, labels: np.ndarray, train: np.ndarray, seed:
 
 
 def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[str, AuditResult]:
-    """Audit every skill of a run from its stored items (the run's current probe settings).
+    """Audit every probed skill of a run from its stored items (the run's current settings).
+
+    Skills swept without a probe (``probed=False``) are left out unless named in ``skills``.
 
     Raises:
         StoreError: when the run stored no probe items (swept before items were kept).
@@ -159,7 +161,12 @@ def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[st
             "This run stored no probe items (it was swept before curriculens kept them), so "
             "its splits cannot be audited. Re-run the sweep into a new directory."
         )
-    names = list(dict.fromkeys(items["skill"])) if skills is None else list(skills)
+    if skills is None:
+        stored = list(dict.fromkeys(items["skill"]))
+        info = skill_info(source, stored)
+        names = [n for n in stored if info.get(n, {}).get("probed", True)]
+    else:
+        names = list(skills)
     controls = pd.DataFrame(read_rows(source, kind="control"), columns=["skill", "value"])
     out = {}
     for name in names:
