@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import json
+import re
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -534,8 +535,10 @@ def _r(x: float | None) -> str:
 
 def _md(text: str) -> str:
     """Text for Markdown: HTML in names is shown, never rendered (and ``|`` keeps tables)."""
-    # '<' and '&' are what can open a tag or an entity; '>' alone is harmless and reads as '>='
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
+    # only '<' before a letter, '/', '!' or '?' opens a tag, and '&' before a name and ';' an
+    # entity: those are escaped; '<=', '>=' and 'a & b' stay readable
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", str(text))
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text).replace("|", "\\|")
 
 
 def _write_md(dest: Path, summary, sections, pngs, meta, *, name: str) -> None:
