@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curriculens.errors import ConfigError
+from curriculens.errors import ConfigError, SkillError
 from curriculens.probes.controls import control_labels
+from curriculens.skills.fewshot import render_k_shot
 from curriculens.skills.registry import Example, Skill
 
 __all__ = ["ItemSet", "draw_items", "split_by_group", "SPLIT_VERSION"]
@@ -41,6 +42,8 @@ class ItemSet:
             distribution.
         requested: How many examples were asked for.
         exhausted: True when the skill ran out of distinct items before ``requested``.
+        demos: Per item, the indices of its demonstrations (a few-shot skill's k-shot prompt;
+            every one a training item of another group), else empty.
     """
 
     skill: str
@@ -51,6 +54,7 @@ class ItemSet:
     control: np.ndarray
     requested: int
     exhausted: bool
+    demos: tuple[tuple[int, ...], ...] = ()
 
     @property
     def n(self) -> int:
@@ -138,6 +142,10 @@ def split_by_group(
 def draw_items(skill: Skill, n: int, *, seed: int = 0, train_frac: float = 0.7) -> ItemSet:
     """The leak-free probe items of ``skill``: distinct, split by group, with group controls.
 
+    A few-shot skill's items are its distinct zero-shot queries; after the split each gets
+    ``skill.shots`` demonstrations, training items of other groups
+    (:func:`curriculens.skills.fewshot.render_k_shot`), so no test group's pair is ever shown.
+
     Raises:
         ConfigError: when the skill has fewer than 20 distinct items, or fewer than two groups.
     """
@@ -154,8 +162,17 @@ def draw_items(skill: Skill, n: int, *, seed: int = 0, train_frac: float = 0.7) 
     labels = np.array([e.label for e in examples], dtype=np.int64)
     train = split_by_group(groups, labels, train_frac, seed)
     control = control_labels(groups, y=labels, n_classes=skill.n_classes, seed=seed)
+    demos: tuple[tuple[int, ...], ...] = ()
+    if skill.shots:  # after the split: demonstrations come from training groups only
+        try:
+            examples, demos = render_k_shot(
+                examples, groups, train, skill.shots, seed, skill=skill.name
+            )
+        except SkillError as e:
+            raise ConfigError(str(e)) from None
     return ItemSet(
         skill=skill.name,
+        demos=demos,
         examples=tuple(examples),
         groups=groups,
         labels=labels,
