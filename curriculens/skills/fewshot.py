@@ -83,8 +83,9 @@ def render_k_shot(
     shots: int,
     seed: int,
     skill: str = "",
-) -> tuple[list[Example], tuple[tuple[int, ...], ...]]:
-    """Each item with ``shots`` demonstrations from training items of other groups.
+    sets: int = 1,
+) -> tuple[list[Example], tuple[tuple[int, ...], ...], np.ndarray]:
+    """Each query with ``shots`` demonstrations from training queries of other groups.
 
     Args:
         examples: The zero-shot queries ``[n]``.
@@ -93,10 +94,13 @@ def render_k_shot(
         shots: Demonstrations per prompt (k).
         seed: Seeds the draw (the item index is mixed in, so each item has its own).
         skill: Named in errors.
+        sets: Demonstration sets per query: each query gives ``sets`` prompts in a row, with
+            different demonstrations where the pool allows.
 
     Returns:
         The k-shot examples (``read_from`` set to where the query starts, so anchors are found
-        in the query) and, per item, the indices of its demonstrations.
+        in the query), query-major; per example the indices of its demonstrations; and per
+        example the index of its query ``[n]``.
 
     Raises:
         SkillError: when a group has fewer than ``shots`` training items outside it, or an
@@ -105,7 +109,7 @@ def render_k_shot(
     groups = np.asarray(groups).astype(str)
     train = np.asarray(train, bool)
     pool = np.flatnonzero(train)
-    out, demos = [], []
+    out, demos, query = [], [], []
     for i, ex in enumerate(examples):
         if ex.read_at >= 0 and not ex.read_after:
             raise SkillError(
@@ -121,17 +125,20 @@ def render_k_shot(
                 "examples (more groups), or lower shots."
             )
         rng = np.random.default_rng([seed, 4241, i])
-        pick = tuple(int(j) for j in eligible[rng.choice(eligible.size, shots, replace=False)])
-        prefix = "".join(demonstration(examples[j]) + SEPARATOR for j in pick)
-        out.append(
-            replace(
-                ex,
-                prompt=prefix + ex.prompt,
-                read_from=len(prefix) + ex.read_from,
-            )
-        )
-        demos.append(pick)
-    return out, tuple(demos)
+        seen: set[tuple[int, ...]] = set()
+        for _ in range(sets):
+            for _try in range(20):  # a new demonstration set; none left: fewer sets
+                pick = tuple(int(j) for j in rng.choice(eligible, shots, replace=False))
+                if pick not in seen:
+                    break
+            if pick in seen:
+                continue
+            seen.add(pick)
+            query.append(i)
+            prefix = "".join(demonstration(examples[j]) + SEPARATOR for j in pick)
+            out.append(replace(ex, prompt=prefix + ex.prompt, read_from=len(prefix) + ex.read_from))
+            demos.append(pick)
+    return out, tuple(demos), np.array(query, dtype=np.int64)
 
 
 # ---------------------------------------------------------------- JSONL files

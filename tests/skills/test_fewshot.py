@@ -64,45 +64,39 @@ def test_a_skill_checks_its_few_shot_fields():
     assert s.shots == 2
 
 
-def _demo_lines(ex: Example, shots: int) -> list[str]:
-    return ex.prompt.split(SEPARATOR)[:shots]
-
-
-def _test_group_demos(items, shots: int) -> int:
-    """How many shown demonstrations are test items' pairs (read from the prompts' text)."""
-    test_pairs = {
-        demonstration(items_zero)
-        for items_zero, tr in zip(items["zero"], items["train"], strict=True)
-        if not tr
-    }
-    return sum(line in test_pairs for ex in items["examples"] for line in _demo_lines(ex, shots))
+def _test_group_demos(zero, train, examples, shots: int) -> int:
+    """How many shown demonstrations are test queries' pairs (read from the prompts' text)."""
+    test_pairs = {demonstration(z) for z, tr in zip(zero, train, strict=True) if not tr}
+    lines = (line for ex in examples for line in ex.prompt.split(SEPARATOR)[:shots])
+    return sum(line in test_pairs for line in lines)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_demonstrations_never_come_from_test_groups(tmp_path, seed):
     skill = load_skill_file(_file(tmp_path / "fs.jsonl"), register=False)
     items = draw_items(skill, 300, seed=seed)
-    zero = {e.group: e for e in skill.build.examples}
-    assert items.n == len(FACTS) and len(items.demos) == items.n
+    queries = items.queries
+    assert len(queries) == len(FACTS) and items.exhausted
+    assert items.n == 6 * len(FACTS) and len(items.demos) == items.n  # 300 // 48 sets each
+    assert len({e.prompt for e in items.examples}) == items.n  # distinct prompts
+    q_groups = np.array([q.group_key for q in queries])
+    q_train = np.array([items.train[items.query == k][0] for k in range(len(queries))])
     test_groups = set(items.groups[~items.train])
-    for i, (ex, pick) in enumerate(zip(items.examples, items.demos, strict=True)):
+    assert test_groups == set(q_groups[~q_train])
+    for ex, k, pick, group, tr in zip(
+        items.examples, items.query, items.demos, items.groups, items.train, strict=True
+    ):
+        assert q_groups[k] == group and q_train[k] == tr  # an item sits in its query's split
         assert len(pick) == 3 == len(set(pick))
-        assert all(items.train[j] for j in pick)  # training items only
-        assert not {items.groups[j] for j in pick} & test_groups
-        assert items.groups[i] not in {items.groups[j] for j in pick}  # never its own answer
-        shown = [demonstration(zero[items.groups[j]]) for j in pick]
-        assert ex.prompt == SEPARATOR.join([*shown, zero[items.groups[i]].prompt])
+        assert all(q_train[j] for j in pick)  # training queries only
+        assert not set(q_groups[list(pick)]) & test_groups
+        assert group not in set(q_groups[list(pick)])  # never its own answer
+        shown = [demonstration(queries[j]) for j in pick]
+        assert ex.prompt == SEPARATOR.join([*shown, queries[k].prompt])
     # the same, read from the text alone; and the check catches a render that leaks
-    state = {
-        "zero": [zero[g] for g in items.groups],
-        "train": items.train,
-        "examples": items.examples,
-    }
-    assert _test_group_demos(state, 3) == 0
-    leaky, _ = render_k_shot(
-        state["zero"], items.groups, np.ones(items.n, bool), 3, seed, skill="leaky"
-    )
-    assert _test_group_demos(state | {"examples": leaky}, 3) > 0
+    assert _test_group_demos(queries, q_train, items.examples, 3) == 0
+    leaky, _, _ = render_k_shot(queries, q_groups, np.ones(len(queries), bool), 3, seed)
+    assert _test_group_demos(queries, q_train, leaky, 3) > 0
 
 
 def test_too_few_training_items_for_the_shots_is_an_error(tmp_path):
@@ -119,7 +113,7 @@ def test_read_after_is_found_in_the_query_not_in_a_demonstration(toy_tokenizer):
         for p, c in sorted(FACTS.items())[:10]
     ]
     groups = np.array([e.group for e in zero])
-    shown, _ = render_k_shot(zero, groups, np.arange(10) < 7, 2, 0)
+    shown, _, _ = render_k_shot(zero, groups, np.arange(10) < 7, 2, 0)
     for z, ex in zip(zero, shown, strict=True):
         ids, pos = resolve_read_position(toy_tokenizer, ex)
         assert pos == len(ids) - 2  # the person of the query, before ':'
@@ -170,7 +164,7 @@ def test_validate_show_sweep_and_probe_a_jsonl_few_shot_skill(toy_series, tmp_pa
         assert set(mine["kind"]) >= {"behavior", "probe", "control"}
         assert mine["checkpoint"].nunique() == 3
         beh = mine[(mine["kind"] == "behavior") & (mine["metric"] == "exact_match")]
-        assert len(beh) == 3 and beh["n"].eq(48).all()
+        assert len(beh) == 3 and beh["n"].eq(96).all()  # 48 queries x 2 demonstration sets
         probe = mine[mine["kind"] == "probe"]
         assert probe["value"].notna().all() and probe["value"].between(0, 1).all()
         assert skill.content_hash == get_skill("fs_lives").content_hash
