@@ -250,7 +250,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 print(f"    good:   {marked}")
                 print(f"    bad:    {' | '.join(ex.choices)}")
             else:
-                print(f"    prompt: {marked}")
+                print("    prompt: " + marked.replace("\n", "\n" + " " * 12))  # k-shot lines
                 print(f"    target: {ex.target}")
                 if ex.choices:
                     print(f"    wrong:  {' | '.join(ex.choices)}")
