@@ -327,19 +327,35 @@ ELEMENTAL_OPERATIONS = {
 }
 
 
-def elemental_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
+# The paper's own parse (its prediction code): every operation maps to an elemental task, the
+# character-level 'first', 'last' and 'reverse' included. Trajectory prediction
+# (analysis.predict) reads composites this way, as the paper scores them.
+PAPER_OPERATIONS = {
+    **ELEMENTAL_OPERATIONS,
+    "translate_eng_sp": "simple_icl_translate_eng_sp",
+    "reverse": "token_reversal",
+    "first": "simple_icl_first_letter",
+    "last": "simple_icl_last_letter",
+}
+
+
+def elemental_components(
+    tasks: Sequence[str], operations: Mapping[str, str] = ELEMENTAL_OPERATIONS
+) -> dict[str, tuple[str, ...]]:
     """Components of the paper's ``compositional_*`` tasks, parsed from their names.
 
     ``compositional_gerund_upper`` needs ``simple_icl_present_to_gerund`` and
     ``simple_icl_uppercase``. Composites with an operation outside
     :data:`ELEMENTAL_OPERATIONS` (``first``, ``last``, ``reverse``) are left out. Names kept
     with ':' (``compositional:gerund_upper``, ``simple_icl:uppercase``) are read the same way,
-    and each component is named as ``tasks`` spells it.
+    and each component is named as ``tasks`` spells it. ``operations=PAPER_OPERATIONS`` parses
+    every composite as the paper's prediction code does (``reverse`` -> ``token_reversal``,
+    ``first`` -> ``simple_icl_first_letter``, ``last`` -> ``simple_icl_last_letter``).
 
     >>> elemental_components(["compositional_gerund_upper", "compositional_upper_last"])
     {'compositional_gerund_upper': ('simple_icl_present_to_gerund', 'simple_icl_uppercase')}
     """
-    ops = sorted(ELEMENTAL_OPERATIONS, key=len, reverse=True)  # longest first: translate_*
+    ops = sorted(operations, key=len, reverse=True)  # longest first: translate_*
     spelled = {t.replace(":", "_"): t for t in tasks}
     out = {}
     for t in tasks:
@@ -352,7 +368,7 @@ def elemental_components(tasks: Sequence[str]) -> dict[str, tuple[str, ...]]:
             if op is None:
                 parts = []
                 break
-            part = ELEMENTAL_OPERATIONS[op]
+            part = operations[op]
             parts.append(spelled.get(part, part))
             rest = rest[len(op) + 1 :]
         if parts:

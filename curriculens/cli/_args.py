@@ -163,3 +163,28 @@ def criterion_from_args(args: argparse.Namespace):
 
     overrides = {k: getattr(args, k) for k in _CRITERION_FIELDS if hasattr(args, k)}
     return Criterion.preset(args.criterion, **overrides)
+
+
+def is_store(path: str) -> bool:
+    """Whether INPUT is a curriculens store (a ``.sqlite`` file or a run directory)."""
+    from pathlib import Path
+
+    p = Path(path)
+    return p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists())
+
+
+def parse_columns(items) -> dict[str, str] | None:
+    """``--columns acc_em=score,run_name=model`` (repeatable) -> ``{csv column: name}``."""
+    from curriculens.errors import ConfigError
+
+    if not items:
+        return None
+    out = {}
+    for item in (part.strip() for group in items for part in group.split(",")):
+        src, sep, dst = item.partition("=")
+        if not sep or not src or not dst:
+            raise ConfigError(
+                f"--columns {item!r} is not CSV=NAME; write e.g. --columns acc_em=score."
+            )
+        out[src] = dst
+    return out

@@ -30,7 +30,9 @@ from curriculens.cli._args import (
     add_criterion_flags,
     add_selection_flags,
     criterion_from_args,
+    is_store,
     nonneg_int,
+    parse_columns,
     selection_of,
 )
 from curriculens.errors import ConfigError
@@ -144,7 +146,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
     selection = selection_of(args)
-    if (selection.config is not None or selection.all) and not _is_store(args.input):
+    if (selection.config is not None or selection.all) and not is_store(args.input):
         raise ConfigError(
             f"--config and --all choose rows of a curriculens store; {args.input!r} is not a "
             "run directory or .sqlite file. Drop them for lm-eval directories and CSVs."
@@ -167,7 +169,7 @@ def _compute(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
     if args.tokens_per_step is not None and args.tokens_per_step <= 0:
         raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
-    store = _is_store(args.input)
+    store = is_store(args.input)
     file_opts = dict(
         keep_names=args.keep_names,
         duplicates=args.duplicates,
@@ -178,7 +180,7 @@ def _compute(args: argparse.Namespace) -> dict:
         metric=args.metric,
         pattern=args.pattern,
         tokens_per_step=args.tokens_per_step,
-        columns=_parse_columns(args.columns),
+        columns=parse_columns(args.columns),
         **({} if store else file_opts),
     )
     if store and (args.keep_names or args.duplicates or args.revision_tokens):
@@ -252,7 +254,7 @@ def _leadlag(args, store: bool, models: list[str]) -> tuple[Criterion, dict]:
 
         source = load_rows(
             args.input,
-            columns=_parse_columns(args.columns),
+            columns=parse_columns(args.columns),
             tokens_per_step=args.tokens_per_step,
             keep_names=args.keep_names,
             duplicates=args.duplicates,
@@ -274,25 +276,6 @@ def _drop_flat(cis: dict) -> dict:
     tasks = {t for per in cis.values() for t in per}
     flat = {t for t in tasks if all(per[t].flat for per in cis.values() if t in per)}
     return {m: {t: c for t, c in per.items() if t not in flat} for m, per in cis.items()}
-
-
-def _is_store(path: str) -> bool:
-    p = Path(path)
-    return p.suffix in (".sqlite", ".db") or (p.is_dir() and (p / "results.sqlite").exists())
-
-
-def _parse_columns(items: Sequence[str] | None) -> dict[str, str] | None:
-    if not items:
-        return None
-    out = {}
-    for item in (part.strip() for group in items for part in group.split(",")):
-        src, sep, dst = item.partition("=")
-        if not sep or not src or not dst:
-            raise ConfigError(
-                f"--columns {item!r} is not CSV=NAME; write e.g. --columns acc_em=score."
-            )
-        out[src] = dst
-    return out
 
 
 def _num(v: float | None):

@@ -25,6 +25,7 @@ COMMANDS = {
     "export": ("curriculens.cli.export", "write a run's tidy table as CSV or Parquet"),
     "audit": ("curriculens.cli.audit", "check every probe's split for leaks"),
     "emergence": ("curriculens.cli.emergence", "emergence points and order consistency"),
+    "predict": ("curriculens.cli.predict", "predict composite curves from their components"),
     "skills": ("curriculens.cli.skills", "list, show and validate skills"),
     "optimize": ("curriculens.cli.optimize", "propose (and verify) a data-mix change"),
 }

@@ -214,6 +214,10 @@ def cmd_show(args: argparse.Namespace) -> int:
             skill = get_skill(args.name)
         tokenizer = _load_tokenizer(args.tokenizer)
         examples = skill.examples(args.n, seed=args.seed)
+        if skill.shots:  # as a sweep renders them: demonstrations from training groups
+            from curriculens.probes.splits import draw_items
+
+            examples = list(draw_items(skill, 300, seed=args.seed).examples[: args.n])
         tok_name = args.tokenizer or "toy word-level tokenizer"
         print(
             f"{skill.name} v{skill.version}  suite={skill.suite}  family={skill.family}  "
@@ -226,6 +230,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  labels: {labels}" + ("" if skill.probed else "  (they only stratify the split)"))
         if skill.components:
             print(f"  components: {', '.join(skill.components)}")
+        if skill.shots:
+            print(
+                f"  few-shot: {skill.shots} demonstrations per prompt, template "
+                f"{skill.template!r}; drawn after the split from training groups only"
+            )
         if skill.probed:
             print(f"  read positions for: {tok_name}")
         for i, ex in enumerate(examples, start=1):
@@ -241,7 +250,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 print(f"    good:   {marked}")
                 print(f"    bad:    {' | '.join(ex.choices)}")
             else:
-                print(f"    prompt: {marked}")
+                print("    prompt: " + marked.replace("\n", "\n" + " " * 12))  # k-shot lines
                 print(f"    target: {ex.target}")
                 if ex.choices:
                     print(f"    wrong:  {' | '.join(ex.choices)}")

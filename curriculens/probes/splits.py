@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curriculens.errors import ConfigError
+from curriculens.errors import ConfigError, SkillError
 from curriculens.probes.controls import control_labels
+from curriculens.skills.fewshot import render_k_shot
 from curriculens.skills.registry import Example, Skill
 
 __all__ = ["ItemSet", "draw_items", "split_by_group", "SPLIT_VERSION"]
@@ -41,6 +42,11 @@ class ItemSet:
             distribution.
         requested: How many examples were asked for.
         exhausted: True when the skill ran out of distinct items before ``requested``.
+        demos: Per item, the indices into ``queries`` of its demonstrations (a few-shot
+            skill's k-shot prompt; every one a training query of another group), else empty.
+        queries: A few-shot skill's distinct zero-shot queries, split by group like the items;
+            each is shown with one or more demonstration sets (else empty).
+        query: Per item, the index of its query in ``queries`` ``[n]`` (None: not few-shot).
     """
 
     skill: str
@@ -51,6 +57,9 @@ class ItemSet:
     control: np.ndarray
     requested: int
     exhausted: bool
+    demos: tuple[tuple[int, ...], ...] = ()
+    queries: tuple[Example, ...] = ()
+    query: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -69,6 +78,13 @@ class ItemSet:
         """One line when fewer items were found than asked for, else ``''``."""
         if not self.exhausted:
             return ""
+        if self.queries:
+            return (
+                f"{self.skill}: only {len(self.queries)} distinct queries ({self.n_groups} "
+                f"groups) for the {self.requested} examples asked; using each with "
+                f"{self.n // len(self.queries)} demonstration sets ({self.n} items), "
+                f"{int((~self.train).sum())} of them held out (queries are never repeated)"
+            )
         return (
             f"{self.skill}: only {self.n} distinct items ({self.n_groups} groups) for the "
             f"{self.requested} examples asked; using {self.n}, {int((~self.train).sum())} of "
@@ -138,6 +154,12 @@ def split_by_group(
 def draw_items(skill: Skill, n: int, *, seed: int = 0, train_frac: float = 0.7) -> ItemSet:
     """The leak-free probe items of ``skill``: distinct, split by group, with group controls.
 
+    A few-shot skill's distinct zero-shot queries are drawn and split by group; then each gets
+    ``skill.shots`` demonstrations, training queries of other groups
+    (:func:`curriculens.skills.fewshot.render_k_shot`), so no test group's pair is ever shown.
+    When the skill has fewer queries than ``n``, each is shown with ``n // pool``
+    demonstration sets (distinct prompts, all in its query's split).
+
     Raises:
         ConfigError: when the skill has fewer than 20 distinct items, or fewer than two groups.
     """
@@ -154,8 +176,26 @@ def draw_items(skill: Skill, n: int, *, seed: int = 0, train_frac: float = 0.7) 
     labels = np.array([e.label for e in examples], dtype=np.int64)
     train = split_by_group(groups, labels, train_frac, seed)
     control = control_labels(groups, y=labels, n_classes=skill.n_classes, seed=seed)
+    demos: tuple[tuple[int, ...], ...] = ()
+    queries: tuple[Example, ...] = ()
+    query = None
+    if skill.shots:  # after the split: demonstrations come from training groups only
+        # a pool smaller than n shows each query with n // pool demonstration sets
+        sets = max(1, n // len(examples)) if exhausted else 1
+        try:
+            rendered, demos, query = render_k_shot(
+                examples, groups, train, skill.shots, seed, skill=skill.name, sets=sets
+            )
+        except SkillError as e:
+            raise ConfigError(str(e)) from None
+        queries = tuple(examples)
+        examples, groups, labels = rendered, groups[query], labels[query]
+        train, control = train[query], control[query]
     return ItemSet(
         skill=skill.name,
+        demos=demos,
+        queries=queries,
+        query=query,
         examples=tuple(examples),
         groups=groups,
         labels=labels,

@@ -19,6 +19,7 @@ import numpy as np
 
 from curriculens.errors import SkillFileError
 from curriculens.skills import blimp as blimp_format
+from curriculens.skills import fewshot
 from curriculens.skills._problems import (
     HEADER_KEY,
     Problems,
@@ -48,6 +49,8 @@ HEADER_FIELDS = (
     "description",
     "probe",
     "label_field",
+    "shots",
+    "template",
 )
 REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
 EXAMPLE_FIELDS = (
@@ -59,6 +62,8 @@ EXAMPLE_FIELDS = (
     "read_after",
     "choices",
     "meta",
+    "input",
+    "output",
 )
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
@@ -111,6 +116,8 @@ class _Header:
     description: str
     label_field: str
     probe: str = ""
+    shots: int = 0
+    template: str = ""
 
 
 def _check_header(
@@ -239,6 +246,7 @@ def _check_header(
     chance = merged.get("chance", 0.5 if fmt in ("choice", "minimal_pair") else 0.0)
     if not isinstance(chance, (int, float)) or isinstance(chance, bool) or not 0.0 <= chance <= 1.0:
         problems.add(number, "chance", f"is {chance!r}", "use a number in [0, 1]", path)
+    shots, template = fewshot.check_file_header(merged, number, problems, path, fmt)
     bad_labels = bool(problems.items[before:]) and any(
         ": label_names: " in p for p in problems.items[before:]
     )
@@ -255,6 +263,8 @@ def _check_header(
         description=description or "",
         label_field=label_field or "UID",
         probe=probe or "",
+        shots=shots,
+        template=template,
     )
 
 
@@ -262,6 +272,7 @@ def _check_header(
 def _check_example(obj: dict, number: int, header: _Header, problems: Problems) -> Example | None:
     before = len(problems.items)
     fmt = header.format
+    obj = fewshot.file_example(obj, number, header.template, header.shots, problems)
     for key in obj:
         if key not in EXAMPLE_FIELDS:
             close = hint(key, EXAMPLE_FIELDS)
@@ -271,7 +282,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
         ("target", "label") if fmt in ("minimal_pair", None) else ("prompt", "target", "label")
     )
     for key in required:
-        if key not in obj:
+        if key not in obj and not (header.template and key in ("prompt", "target")):
             problems.add(number, key, "missing required field", _FIX_MISSING[key])
     for key in ("prompt", "target", "read_after", "group"):
         if key in obj and not isinstance(obj[key], str):
@@ -562,6 +573,8 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         suite="user",
         description=header.description or f"{len(examples)} examples from {path.name}",
         source_hash=build.sha256[:12],
+        shots=header.shots,
+        template=header.template,
         probe=header.probe
         or "the label declared in the file, read where each example says; split by 'group' "
         "(default: the prompt), so no test prompt or group occurs in training",

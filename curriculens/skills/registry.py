@@ -36,6 +36,8 @@ class Example:
         group: The entity that determines the label (the noun, the country, the operand pair,
             the name pair, the bracket string). Probes are split by group, so no test group is
             ever seen in training. Empty means the prompt itself (see :attr:`group_key`).
+        read_from: Character offset from which ``read_after`` is searched: where the query of a
+            k-shot prompt starts, after its demonstrations (0 for other prompts).
     """
 
     prompt: str
@@ -45,6 +47,7 @@ class Example:
     read_after: str = ""
     choices: tuple[str, ...] = ()
     group: str = ""
+    read_from: int = 0
 
     @property
     def text_key(self) -> str:
@@ -63,6 +66,8 @@ class Example:
     def to_json(self) -> dict:
         d = asdict(self)
         d["choices"] = list(self.choices)
+        if not self.read_from:  # only k-shot prompts have one; other items hash as before
+            del d["read_from"]
         return d
 
 
@@ -92,6 +97,10 @@ class Skill:
             it (shown by ``skills show`` and the report).
         probed: False for a skill with no sensible latent variable: it is scored for behavior
             only, and no probe is fitted.
+        shots: Demonstrations per prompt (k) of a few-shot skill, added after the split by
+            group from training groups only (:mod:`curriculens.skills.fewshot`); 0: none.
+        template: How an (input, output) pair is written, e.g. ``"{input} -> {output}"``; the
+            examples are its zero-shot queries (required when ``shots`` > 0).
     """
 
     name: str
@@ -109,6 +118,8 @@ class Skill:
     source_hash: str = ""
     probe: str = ""
     probed: bool = True
+    shots: int = 0
+    template: str = ""
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -119,10 +130,31 @@ class Skill:
             raise SkillError(
                 f"Skill '{self.name}': version={self.version!r} must be a positive int."
             )
+        self._check_few_shot()
         if len(self.label_names) < 2:
             raise SkillError(
                 f"Skill '{self.name}': needs at least 2 label_names for its probe, "
                 f"got {self.label_names!r}."
+            )
+
+    def _check_few_shot(self) -> None:
+        from curriculens.skills.fewshot import MAX_SHOTS, template_problem
+
+        if isinstance(self.shots, bool) or not isinstance(self.shots, int):
+            raise SkillError(f"Skill '{self.name}': shots={self.shots!r} must be an int.")
+        if not 0 <= self.shots <= MAX_SHOTS:
+            raise SkillError(f"Skill '{self.name}': shots={self.shots} must be in 0..{MAX_SHOTS}.")
+        if self.shots and not self.template:
+            raise SkillError(
+                f"Skill '{self.name}': shots={self.shots} needs a template, e.g. "
+                "'{input} -> {output}'."
+            )
+        if self.template and (problem := template_problem(self.template)):
+            raise SkillError(f"Skill '{self.name}': template {problem}.")
+        if self.shots and self.format != "continuation":
+            raise SkillError(
+                f"Skill '{self.name}': a few-shot skill has format 'continuation' (its outputs "
+                f"are the targets), not {self.format!r}."
             )
 
     @property
@@ -169,6 +201,8 @@ class Skill:
         }
         if self.source_hash:
             meta["source"] = self.source_hash
+        if self.shots or self.template:  # absent for zero-shot skills: their hash is unchanged
+            meta["shots"], meta["template"] = self.shots, self.template
         blob = json.dumps(meta, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -195,10 +229,13 @@ def register_skill(
     document: Callable[[np.random.Generator], str] | None = None,
     probe: str = "",
     probed: bool = True,
+    shots: int = 0,
+    template: str = "",
 ) -> Callable[[Builder], Builder]:
     """Decorator that registers ``build(rng, n)`` as a skill.
 
-    Registering a name twice raises :class:`SkillError`.
+    Registering a name twice raises :class:`SkillError`. A few-shot skill passes ``shots`` and
+    ``template`` and builds zero-shot queries (see :mod:`curriculens.skills.fewshot`).
 
     >>> @register_skill("parity_doc", version=1, family="demo", label_names=("even", "odd"))
     ... def build(rng, n):
@@ -228,6 +265,8 @@ def register_skill(
                 document=document,
                 probe=probe,
                 probed=probed,
+                shots=shots,
+                template=template,
             )
         )
         return build
@@ -322,7 +361,7 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
             "read position. Give the example a non-empty prompt."
         )
     if example.read_after:
-        start = example.prompt.find(example.read_after)
+        start = example.prompt.find(example.read_after, example.read_from)
         if start < 0:
             raise SkillError(
                 f"read_after={example.read_after!r} is not in prompt {example.prompt!r}; use a "

@@ -411,7 +411,7 @@ def test_bad_label_names_and_unknown_header_field(tmp_path):
     assert validate_skill_file(p) == [
         f"{p}:1: famly: unknown header field (did you mean 'family'?) — use only name, version, "
         "format, family, label_names, components, primary_metric, chance, description, "
-        "probe, label_field",
+        "probe, label_field, shots, template",
         f"{p}:1: label_names: is ['europe'] — give a list of at least 2 distinct non-empty "
         'strings, e.g. ["singular", "plural"]',
     ]

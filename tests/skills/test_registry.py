@@ -198,6 +198,41 @@ def _negation(prompt: str) -> int:
     return pair.index(said.group(2)) ^ int(said.group(1) is not None)
 
 
+def _icl_input(ex: Example) -> str:
+    assert ex.prompt.endswith(" ->") and ex.prompt.count(" -> ") == 0, ex.prompt
+    return ex.prompt[: -len(" ->")]
+
+
+def _icl(ex: Example, pick, upper: bool = False) -> int:
+    """A list task: the target is ``pick(words)`` (uppercased); the label: its first word's kind."""
+    words = _icl_input(ex).split()
+    said = pick(words)
+    assert ex.target == " ".join(w.upper() if upper else w for w in said), ex
+    return _KIND[said[0]]
+
+
+def _icl_country(ex: Example, field: str, upper: bool = False) -> int:
+    row = _countries()[_icl_input(ex)]
+    assert ex.target == (row[field].upper() if upper else row[field])
+    return _CONTINENTS.index(row["continent"])
+
+
+def _icl_antonym(ex: Example) -> int:
+    from curriculens.skills.builtin.core_en_icl import ANTONYMS
+
+    word = _icl_input(ex)
+    pair = next(p for p in ANTONYMS if word in p)
+    assert ex.target == pair[1 - pair.index(word)]
+    return pair.index(word)
+
+
+def _icl_add(ex: Example) -> int:
+    assert ex.prompt.endswith(" =") and ex.prompt.count("=") == 1
+    a, b = _digits(ex.prompt)
+    assert ex.target == str(a + b)
+    return int(a + b >= 10)
+
+
 ORACLES = {
     "agreement": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
     "agreement_attractor": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
@@ -224,6 +259,22 @@ ORACLES = {
     "en_gerund": lambda e: _gerund_class(_query(e.prompt)),
     "en_uppercase": lambda e: _KIND[_query(e.prompt)],
     "en_negation": lambda e: _negation(e.prompt),
+    # few-shot (zero-shot queries 'input ->'): the label from the input, the answer checked
+    "en_icl_copy": lambda e: _icl(e, lambda w: w),
+    "en_icl_reverse": lambda e: _icl(e, lambda w: w[::-1]),
+    "en_icl_first": lambda e: _icl(e, lambda w: w[:1]),
+    "en_icl_last": lambda e: _icl(e, lambda w: w[-1:]),
+    "en_icl_first_upper": lambda e: _icl(e, lambda w: w[:1], upper=True),
+    "en_icl_uppercase": lambda e: _icl(e, lambda w: w, upper=True),
+    "en_icl_plural": lambda e: _plural_class(_icl_input(e)),
+    "en_icl_plural_upper": lambda e: _plural_class(_icl_input(e)),
+    "en_icl_gerund": lambda e: _gerund_class(_icl_input(e)),
+    "en_icl_gerund_upper": lambda e: _gerund_class(_icl_input(e)),
+    "en_icl_capital": lambda e: _icl_country(e, "capital"),
+    "en_icl_capital_upper": lambda e: _icl_country(e, "capital", upper=True),
+    "en_icl_currency": lambda e: _icl_country(e, "currency"),
+    "en_icl_antonym": lambda e: _icl_antonym(e),
+    "en_icl_add1": lambda e: _icl_add(e),
 }
 
 

@@ -121,7 +121,16 @@ def test_every_skill_states_its_probe_or_why_it_has_none(name):
 
 def test_probed_and_unprobed_skills():
     unprobed = {n for n in BUILTINS if not get_skill(n).probed}
-    assert unprobed == {"brackets", "add1", "plural", "plural_attractor", "en_add1", "en_uppercase"}
+    icl = {"copy", "reverse", "first", "last", "uppercase", "antonym", "add1", "first_upper"}
+    assert unprobed == {
+        "brackets",
+        "add1",
+        "plural",
+        "plural_attractor",
+        "en_add1",
+        "en_uppercase",
+        *(f"en_icl_{n}" for n in icl),
+    }
     assert len(PROBED) == len(BUILTINS) - len(unprobed)
 
 
@@ -238,7 +247,11 @@ def test_the_items_paragraph_is_true(name):
     if groups and int(groups.group(1)) <= 100:
         assert n_groups == int(groups.group(1)), (name, n_groups, text)
     items = draw_items(skill, 300, seed=0)
-    if stated and int(stated.group(1)) < 300:
+    if stated and int(stated.group(1)) < 300 and skill.shots:  # each query, several demo sets
+        sets = 300 // int(stated.group(1))
+        assert (items.n, items.exhausted) == (sets * int(stated.group(1)), True)
+        assert f"{sets} demonstration sets ({items.n} items)" in text
+    elif stated and int(stated.group(1)) < 300:
         assert (items.n, items.exhausted) == (int(stated.group(1)), True)
         assert f"uses {items.n}" in text
     else:

@@ -736,3 +736,24 @@ CORE_EN_SKILLS: tuple[str, ...] = (
     "en_plural_upper",
     "en_capital_currency",
 )
+#: The few-shot skills of :mod:`curriculens.skills.builtin.core_en_icl`, registered after these.
+CORE_EN_ICL_SKILLS: tuple[str, ...] = (
+    "en_icl_copy",
+    "en_icl_reverse",
+    "en_icl_first",
+    "en_icl_last",
+    "en_icl_uppercase",
+    "en_icl_plural",
+    "en_icl_gerund",
+    "en_icl_capital",
+    "en_icl_currency",
+    "en_icl_antonym",
+    "en_icl_add1",
+    "en_icl_plural_upper",
+    "en_icl_gerund_upper",
+    "en_icl_capital_upper",
+    "en_icl_first_upper",
+)
+CORE_EN_SKILLS += CORE_EN_ICL_SKILLS
+
+from curriculens.skills.builtin import core_en_icl  # noqa: E402, F401  (registers them)

@@ -1,0 +1,188 @@
+"""The ``curriculens predict`` command: how well each composite's curve is predicted by
+combining its components' curves (product, min, mean), scored by R² per model.
+
+``add_parser(subparsers)`` registers the subcommand on the main CLI's subparsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from curriculens.analysis.importers import DUPLICATES, load_curves
+from curriculens.analysis.long_format import parse_revision_tokens
+from curriculens.analysis.predict import MIN_POINTS, composite_components, predict_baselines
+from curriculens.analysis.table import selecting
+from curriculens.cli._args import add_selection_flags, is_store, parse_columns, selection_of
+from curriculens.errors import ConfigError
+
+_HELP = "Predict each composite's curve from its components' curves and score the prediction."
+_EPILOG = f"""\
+INPUT is a run directory or .sqlite store, an lm-evaluation-harness results directory, or a
+tidy CSV (the paper's trajectories file). A composite is a skill that declares components (in a
+run's snapshot or the registry) or a paper task named compositional_A_B (A, B: upper, lower,
+reverse, plural, gerund, first, last, translate_X_Y). For each model and each composite whose
+components all have curves, the product, min and mean of the component curves are scored on the
+composite's own curve, unsmoothed, over the checkpoints with tokens > 0 where the composite and
+every component were evaluated (at least {MIN_POINTS}).
+
+r2 is 1 - SS_res/SS_tot (negative: worse than the composite's mean; undefined for a constant
+curve); r2_pearson is the squared Pearson correlation (what the paper's code calls R²; blind to
+scale and offset). A nearly flat composite has a tiny SS_tot, so one such composite can carry
+the mean r2: the median is printed beside it.
+
+examples:
+  curriculens predict trajectories_pythia-6.9b_amber.csv
+  curriculens predict runs/demo --json
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``predict`` on an argparse subparsers object; returns the new parser."""
+    p = subparsers.add_parser(
+        "predict",
+        help=_HELP,
+        description=_HELP,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("input", metavar="INPUT", help="store / run dir, lm-eval dir, or tidy CSV")
+    i = p.add_argument_group("input")
+    i.add_argument("--metric", default=None, help="lm-eval / store metric (lm-eval: acc)")
+    i.add_argument("--pattern", default=None, help="lm-eval: regex capturing the step")
+    i.add_argument(
+        "--tokens-per-step",
+        type=int,
+        default=None,
+        dest="tokens_per_step",
+        help="tokens per step, to read 'stepN' checkpoint names",
+    )
+    i.add_argument(
+        "--columns",
+        action="append",
+        default=None,
+        metavar="CSV=NAME[,CSV=NAME]",
+        help="CSV: map columns, e.g. --columns acc_em=score (repeatable)",
+    )
+    i.add_argument(
+        "--keep-names",
+        action="store_true",
+        help="keep task names as given (default: ':' -> '_', as the paper does)",
+    )
+    i.add_argument(
+        "--duplicates",
+        choices=DUPLICATES,
+        default=None,
+        help="merge two different scores of one model and task at one token count",
+    )
+    i.add_argument(
+        "--revision-tokens",
+        action="append",
+        default=None,
+        metavar="REV=TOKENS",
+        dest="revision_tokens",
+        help="token count of a revision whose name has none, e.g. main=4051e9 (repeatable)",
+    )
+    add_selection_flags(p.add_argument_group("stores only (run directory or .sqlite)"))
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"composites": [{model, name, components, n, r2, r2_pearson}], "mean_r2", '
+        '"mean_r2_pearson", "median_r2", ..., "by_model", "skipped"}',
+    )
+    p.set_defaults(func=run_predict)
+    return p
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Handler of ``curriculens predict``: prints the result; returns the exit code."""
+    store = is_store(args.input)
+    selection = selection_of(args)
+    if (selection.config is not None or selection.all) and not store:
+        raise ConfigError(
+            f"--config and --all choose rows of a curriculens store; {args.input!r} is not a "
+            "run directory or .sqlite file. Drop them for lm-eval directories and CSVs."
+        )
+    if store and (args.keep_names or args.duplicates or args.revision_tokens):
+        raise ConfigError(
+            "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
+            f"lm-eval); {args.input!r} is a curriculens run."
+        )
+    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
+        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
+    file_opts = dict(
+        keep_names=args.keep_names,
+        duplicates=args.duplicates,
+        revision_tokens=parse_revision_tokens(args.revision_tokens),
+    )
+    try:
+        with selecting(selection):
+            curves = load_curves(
+                args.input,
+                metric=args.metric,
+                pattern=args.pattern,
+                tokens_per_step=args.tokens_per_step,
+                columns=parse_columns(args.columns),
+                **({} if store else file_opts),
+            )
+    except (OSError, ValueError) as e:  # unreadable or malformed input files
+        raise ConfigError(str(e)) from e
+    tasks = sorted(curves["task"].astype(str).unique())
+    components = composite_components(tasks, str(Path(args.input)) if store else None)
+    prediction = predict_baselines(curves, components)
+    if not prediction.composites:
+        why = "; ".join(f"{m} {c}: {r}" for m, c, r in prediction.skipped[:3])
+        raise ConfigError(
+            f"{args.input!r} has no composite that can be scored: "
+            + (
+                f"{len(prediction.skipped)} skipped ({why})"
+                if prediction.skipped
+                else f"none of its {len(tasks)} tasks is a composite (declared components, "
+                "or a paper name compositional_A_B) with a curve"
+            )
+            + "."
+        )
+    if args.json:
+        print(json.dumps(prediction.to_json()))
+    else:
+        print(render(prediction))
+    return 0
+
+
+def render(prediction) -> str:
+    """The text table: per model, each composite's r2 and r2_pearson per method, and means."""
+    methods = prediction.methods
+    lines = [
+        "Composite curves predicted from their components' curves (unsmoothed; checkpoints "
+        "with tokens > 0 where the composite and all components were evaluated).",
+        "r2 = 1 - SS_res/SS_tot ('-': constant composite); r2_pearson = squared Pearson r "
+        "('-': a constant curve).",
+    ]
+    for model in prediction.models:
+        rows = [c for c in prediction.composites if c.model == model]
+        width = max(len("median of 999 with r2"), *(len(c.name) for c in rows))
+        head = "  ".join(f"{m:>9}" for m in methods)
+        lines += [
+            "",
+            f"{model}",
+            f"  {'composite'.ljust(width)}  {'n':>3}  r2: {head}  r2_pearson: {head}",
+        ]
+        for c in rows:
+            r2 = "  ".join(_cell(c.r2[m]) for m in methods)
+            rp = "  ".join(_cell(c.r2_pearson[m]) for m in methods)
+            lines.append(f"  {c.name.ljust(width)}  {len(c.tokens):>3}  r2: {r2}  r2_pearson: {rp}")
+        n = prediction.count("r2", model)
+        for how in ("mean", "median"):
+            r2 = "  ".join(_cell(v) for v in prediction.mean("r2", model, how=how).values())
+            rp = "  ".join(_cell(v) for v in prediction.mean("r2_pearson", model, how=how).values())
+            label = f"{how} of {min(n.values())} with r2"
+            lines.append(f"  {label.ljust(width)}  {'':>3}  r2: {r2}  r2_pearson: {rp}")
+    if prediction.skipped:
+        lines += ["", "Not scored:"]
+        lines += [f"  {m} {c}: {r}" for m, c, r in prediction.skipped]
+    return "\n".join(lines)
+
+
+def _cell(v: float | None) -> str:
+    return f"{'-':>9}" if v is None else f"{v:>9.3f}"
