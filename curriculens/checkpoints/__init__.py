@@ -14,6 +14,8 @@ the loading, device checks and fingerprints; this package re-exports both.
 """
 
 from curriculens.checkpoints.series import (
+    DTYPES,
+    PYTHIA_STEPS,
     PYTHIA_TOKENS_PER_STEP,
     BadCheckpointWarning,
     Checkpoint,
@@ -25,20 +27,26 @@ from curriculens.checkpoints.series import (
 )
 from curriculens.checkpoints.weights import (
     check_device,
+    check_hub_access,
     fingerprint,
+    hub_offline,
     nonfinite_weights,
     parse_device,
     read_state_dict,
 )
 
 __all__ = [
+    "DTYPES",
+    "PYTHIA_STEPS",
     "PYTHIA_TOKENS_PER_STEP",
     "BadCheckpointWarning",
     "Checkpoint",
     "CheckpointSeries",
     "DuplicateCheckpointWarning",
     "check_device",
+    "check_hub_access",
     "fingerprint",
+    "hub_offline",
     "nonfinite_weights",
     "parse_device",
     "parse_step",

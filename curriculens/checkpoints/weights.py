@@ -241,3 +241,55 @@ def fingerprint(model: torch.nn.Module) -> str:
         h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
         h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def hub_offline() -> bool:
+    """Whether Hugging Face Hub access is switched off (``HF_HUB_OFFLINE=1``)."""
+    import os
+
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
+    return bool(constants.HF_HUB_OFFLINE) or env
+
+
+def check_hub_access(repo: str, revision: str | None = None, *, timeout: float = 3.0) -> None:
+    """Fail at once, with the fix, when a hub checkpoint can be neither downloaded nor read from
+    the cache (instead of retrying for tens of seconds). A local folder always passes.
+
+    Raises:
+        CheckpointError: ``HF_HUB_OFFLINE=1`` and ``repo@revision`` is not cached, or the Hub
+            cannot be reached (set ``HF_HUB_OFFLINE=1`` to use the cache).
+    """
+    if Path(repo).is_dir():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    where = (f"revision {revision!r} of " if revision else "") + repr(repo)
+    cached = isinstance(try_to_load_from_cache(repo, "config.json", revision=revision), str)
+    if hub_offline():
+        if not cached:
+            raise CheckpointError(
+                f"{where} is not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids "
+                "downloading it. Unset HF_HUB_OFFLINE on a machine with network access (or "
+                "download it first: hf download REPO --revision REV)."
+            )
+        return
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(constants.ENDPOINT)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        hint = (
+            "it is cached: set HF_HUB_OFFLINE=1 to use the cache"
+            if cached
+            else "it is not cached either; run where the Hub is reachable, or download it "
+            "first and set HF_HUB_OFFLINE=1"
+        )
+        raise CheckpointError(
+            f"Cannot reach the Hugging Face Hub at {host}:{port} to load {where} ({e}); {hint}."
+        ) from None

@@ -50,7 +50,7 @@ from curriculens.errors import (
     StoreError,
     UnmeasurableWarning,
 )
-from curriculens.pipeline.config import SweepConfig
+from curriculens.pipeline.config import SweepConfig, default_skills
 from curriculens.pipeline.unmeasured import (
     context_length,
     unmeasured_behavior,
@@ -399,7 +399,9 @@ def sweep(
     Args:
         series: A :class:`CheckpointSeries` or a directory of checkpoints.
         out: Run directory (created).
-        skills: Skill names (default: the toy-world suite), ignored when ``config`` is given.
+        skills: Skill names, suite names or skill files, ignored when ``config`` is given
+            (default: the toy suite when the first checkpoint has the toy tokenizer, else
+            ``core-en``; see :func:`~curriculens.pipeline.config.default_skills`).
         config: Full sweep configuration.
         run: Run name stored in every row (default: the name of ``out``).
         progress: Show progress bars (per checkpoint, and per skill inside one).
@@ -414,10 +416,12 @@ def sweep(
     >>> cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
     """
     from curriculens.pipeline.executors import check_executor
-    from curriculens.skills.builtin.toy import TOY_SKILLS
 
     check_executor(executor)
-    config = config or SweepConfig(skills=tuple(skills or TOY_SKILLS))
+    if config is None:
+        if not skills and not isinstance(series, CheckpointSeries):
+            series = CheckpointSeries.from_dir(series)
+        config = SweepConfig(skills=tuple(skills or default_skills(series_tokenizer(series))))
     if executor == "local":
         check_device(config.device)  # before any checkpoint is loaded
     out = Path(out)
@@ -515,6 +519,17 @@ def _plan_items(store: Store, run: str, config: SweepConfig) -> None:
         if items.exhausted:
             warnings.warn(items.shortfall(), ProbeValidityWarning, stacklevel=3)
         store_items(store, run, config, items)
+
+
+def series_tokenizer(series: CheckpointSeries):
+    """The tokenizer of a series' first local checkpoint (loaded alone, without the model), or
+    ``None`` for a hub series (whose tokenizer is never the toy one)."""
+    first = series[0] if len(series) else None
+    if first is None or first.path is None:
+        return None
+    from curriculens.checkpoints.weights import _load_tokenizer
+
+    return _load_tokenizer(str(first.path), first.label)
 
 
 def _series_meta(series: CheckpointSeries, executor: str) -> dict:
@@ -615,7 +630,7 @@ def _loaded(ck: Checkpoint, config: SweepConfig):
     The bridge holds reference cycles, so the model is collected explicitly before the next one
     loads (fast inside :func:`_young_heap`).
     """
-    model, tokenizer = ck.load(device=config.device)
+    model, tokenizer = ck.load(device=config.device, dtype=config.dtype)
     try:
         yield model, tokenizer, ck.fingerprint or fingerprint(model)
     finally:
