@@ -204,3 +204,48 @@ def test_trainer_marker_file_wins(tmp_path, tok):
     )
     s = CheckpointSeries.from_dir(root)
     assert (s[0].step, s[0].tokens) == (4, 44)
+
+
+def test_select_and_slices_choose_checkpoints_without_loading():
+    s = CheckpointSeries.from_hub("EleutherAI/pythia-160m")  # the known schedule, no network
+    assert len(s) == 154 and s.steps()[:4] == [0, 1, 2, 4] and s[-1].step == 143_000
+    assert s.select(steps=[0, 1000]).steps() == [0, 1000]
+    assert s.select(every=50_000).steps() == [0, 50_000, 100_000]
+    assert s.select(every=1000, max_checkpoints=3).steps() == [0, 72_000, 143_000]
+    assert isinstance(s[10:12], CheckpointSeries) and s[10:12].steps() == [512, 1000]
+    with pytest.raises(CheckpointError, match=r"no checkpoint at step\(s\) \[3\]"):
+        s.select(steps=[3])
+    with pytest.raises(ConfigError, match="every=0"):
+        s.select(every=0)
+
+
+def test_hub_main_is_the_final_step_where_the_schedule_is_known():
+    s = CheckpointSeries.from_hub("EleutherAI/pythia-160m", revisions=["step0", "main"])
+    assert [(c.label, c.revision, c.step) for c in s][-1] == ("main", "main", 143_000)
+    assert s[-1].tokens == 143_000 * 2_097_152
+    with pytest.raises(CheckpointError, match="'main' of 'allenai/OLMo-1B'.*Name the final"):
+        CheckpointSeries.from_hub("allenai/OLMo-1B", revisions=["main"], tokens_per_step=1)
+
+
+def test_from_dir_loads_only_the_selected_steps(tmp_path, tok, monkeypatch):
+    import curriculens.checkpoints.series as series_mod
+
+    root = _hf_dir(tmp_path, tok, seeds=(0, 1, 2))
+    loaded = []
+    real = series_mod._fingerprint_checkpoint
+    monkeypatch.setattr(
+        series_mod, "_fingerprint_checkpoint", lambda c: loaded.append(c.label) or real(c)
+    )
+    s = CheckpointSeries.from_dir(root, steps=[0, 2], tokens_per_step=8)
+    assert s.steps() == [0, 2] and loaded == ["step0", "step2"]
+
+
+def test_load_in_bfloat16(tmp_path, tok):
+    import torch
+
+    root = _hf_dir(tmp_path, tok, seeds=(0,))
+    series = CheckpointSeries.from_dir(root, tokens_per_step=8)
+    model, _ = series[0].load(dtype="bfloat16")
+    assert model.dtype == torch.bfloat16
+    with pytest.raises(ConfigError, match="float8"):
+        series[0].load(dtype="float8")

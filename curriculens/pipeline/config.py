@@ -16,7 +16,7 @@ from dataclasses import InitVar, asdict, dataclass, fields
 from pathlib import Path
 
 from curriculens.checkpoints import DTYPES, parse_device
-from curriculens.errors import ConfigError, SkillError
+from curriculens.errors import ConfigError, SkillError, did_you_mean
 from curriculens.probes.splits import SPLIT_VERSION
 from curriculens.skills.registry import add_skill, get_skill, list_skills
 
@@ -46,7 +46,12 @@ def resolve_skills(entries: str | Iterable[str]) -> tuple[str, ...]:
             names = [s.name for s in list_skills(entry)]
         elif entry.endswith(".jsonl") or (Path(entry).suffix and Path(entry).is_file()):
             names = [_register_file(entry)]
+        elif entry in {s.name for s in list_skills()}:
+            names = [entry]
         else:
+            close = did_you_mean(entry, sorted(suites))
+            if close:
+                raise SkillError(f"Unknown skill or suite '{entry}'.{close}")
             names = [get_skill(entry).name]  # raises "Unknown skill ... Did you mean"
         out += [n for n in names if n not in out]
     return tuple(out)

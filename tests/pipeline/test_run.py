@@ -389,3 +389,45 @@ def test_mdl_order_must_be_a_permutation():
     assert a.codelength_bits == pytest.approx(b.codelength_bits, rel=1e-5)
     with pytest.raises(ProbeError, match="permutation"):
         mdl_online_codelength(X, y, order=np.zeros(40, int))
+
+
+def test_config_resolves_suites_files_layers_and_keys_dtype(tmp_path):
+    from dataclasses import replace
+
+    from curriculens.pipeline.config import default_skills, parse_layers
+    from curriculens.skills import list_skills, unregister_skill
+    from curriculens.toy.corpus import build_toy_tokenizer
+
+    core = tuple(s.name for s in list_skills("core-en"))
+    cfg = SweepConfig(skills=("core-en", "add2", "en_capital"), layers="0-1", n_examples=40)
+    assert cfg.skills == (*core, "add2")
+    assert cfg.hooks == ("blocks.0.hook_resid_post", "blocks.1.hook_resid_post")
+    assert SweepConfig.from_dict(cfg.to_dict()) == cfg
+    assert SweepConfig.from_dict({"skills": ["add2"], "layers": [1]}).hooks == (
+        "blocks.1.hook_resid_post",
+    )
+    f32 = cfg.probe_key()
+    assert replace(cfg, dtype="bfloat16").probe_key() != f32
+    assert "dtype" not in cfg.probe_settings()  # float32 keys are those of earlier runs
+    assert replace(cfg, hooks=("hook_embed",)).probe_key() != f32
+    assert parse_layers("0,6,12") == (0, 6, 12) and parse_layers("0-3") == (0, 1, 2, 3)
+    with pytest.raises(ConfigError, match="dtype"):
+        SweepConfig(skills=("add2",), dtype="float64")
+    assert default_skills(build_toy_tokenizer())[0] == "agreement"
+    assert default_skills(None) == core
+    path = tmp_path / "mine.jsonl"
+    header = {
+        "curriculens_skill": {
+            "name": "mine_t",
+            "version": 1,
+            "format": "continuation",
+            "label_names": ["a", "b"],
+        }
+    }
+    rows = [{"prompt": f"Item {i} is", "target": "red", "label": i % 2} for i in range(30)]
+    path.write_text("\n".join(json.dumps(r) for r in [header, *rows]))
+    assert SweepConfig(skills=(str(path),)).skills == ("mine_t",)
+    try:
+        assert SweepConfig(skills=(str(path), "mine_t")).skills == ("mine_t",)  # loaded once
+    finally:
+        unregister_skill("mine_t")
