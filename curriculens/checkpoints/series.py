@@ -103,9 +103,10 @@ class Checkpoint:
             return "hub"
         return "state_dict" if self.weights is not None else "hf_dir"
 
-    def load(self, *, device: str = "cpu", dtype: str = "float32"):
+    def load(self, *, device: str = "cpu", dtype: str = "float32", hf_progress: bool = False):
         """Load ``(model, tokenizer)``; the model is in eval mode on ``device``, in ``dtype``
         (``"float32"``, ``"bfloat16"`` or ``"float16"``; the weights are cast as they load).
+        The Hugging Face download and loading bars are hidden unless ``hf_progress``.
 
         Raises:
             CheckpointError: The files are missing, corrupt, would run code when unpickled, do
@@ -114,7 +115,7 @@ class Checkpoint:
         """
         check_device(device)
         torch_dtype = _torch_dtype(dtype)
-        with _quiet_loading():
+        with _quiet_loading(show=hf_progress):
             if self.source == "hub":
                 model, tokenizer = self._load_hub(torch_dtype)
             else:
