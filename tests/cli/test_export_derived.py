@@ -47,7 +47,7 @@ def test_consistency_needs_two_runs_and_agrees_with_itself(toy_series, tmp_path,
     argv = ["export", str(out), "--what", "consistency", "--bootstrap", "20"]
     assert main([*argv, "-o", str(tmp_path / "c.csv"), "--quiet"]) == 0
     pairs = pd.read_csv(tmp_path / "c.csv")
-    assert (pairs["a"].tolist(), pairs["b"].tolist()) == (["a"], ["b"])
+    assert (pairs["a"].tolist(), pairs["b"].tolist(), pairs["n"].tolist()) == (["a"], ["b"], [3])
     rho = pairs["spearman"].iloc[0]
     assert pd.isna(rho) or rho == 1.0  # the same checkpoints measured twice rank alike
 
