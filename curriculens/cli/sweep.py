@@ -24,7 +24,7 @@ from curriculens.checkpoints import (
     check_hub_access,
 )
 from curriculens.cli._args import add_output_flags, int_at_least, positive_int
-from curriculens.errors import ConfigError
+from curriculens.errors import ConfigError, SkillError
 from curriculens.pipeline.config import default_skills, parse_layers
 from curriculens.pipeline.run import SweepConfig, _unit, series_tokenizer, sweep
 from curriculens.store import Store
@@ -319,7 +319,14 @@ def _build_config(sweep_cfg: dict, out: Path, series: CheckpointSeries) -> Sweep
             raise ConfigError(
                 f"The saved sweep config {str(saved)!r} is not a JSON object; fix or delete it."
             )
-        return SweepConfig.from_dict({**base, **sweep_cfg})
+        try:
+            return SweepConfig.from_dict({**base, **sweep_cfg})
+        except SkillError as e:
+            raise ConfigError(
+                f"The saved sweep config {str(saved)!r} names a skill that is not registered "
+                f"in this process ({e}). Pass --skills again, with the paths of any skill "
+                "files, to resume."
+            ) from None
     if "skills" not in sweep_cfg:
         sweep_cfg = {"skills": list(default_skills(series_tokenizer(series))), **sweep_cfg}
     return SweepConfig.from_dict(sweep_cfg)
@@ -424,6 +431,8 @@ def dry_run_text(
     lines.append(
         "skills: " + ", ".join(f"{s.name}@{s.version}+{s.content_hash[:8]}" for s in skills)
     )
+    hooks = ", ".join(config.hooks) or "hook_embed and every block's hook_resid_post"
+    lines.append(f"hooks: {hooks}; dtype: {config.dtype}; probe_key: {config.probe_key()}")
     lines += [f"items: {it.shortfall()}" for it in items.values() if it.exhausted]
     lines.append(
         f"work left: {total_seqs} forward sequences, {total_probes} probe fits "

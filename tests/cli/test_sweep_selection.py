@@ -89,6 +89,16 @@ def test_sweep_selects_skills_layers_steps_and_dtype(neox_series, tmp_path, caps
     config = json.loads((out / "sweep_config.json").read_text())
     assert config["dtype"] == "bfloat16"
     assert config["hooks"] == ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
+    capsys.readouterr()
+    # a resume needs the skill file again; with it, nothing is left to do
+    unregister_skill("colors_t")
+    bare = ["sweep", str(neox_series), "--out", str(out), "--tokens-per-step", "64", "--quiet"]
+    assert main(bare) == 2
+    assert "Pass --skills again" in capsys.readouterr().err
+    assert main([*argv, "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "dtype: bfloat16" in plan and "blocks.1.hook_resid_post" in plan
+    assert plan.count("0 skills") == 2  # both checkpoints finished
 
 
 def _exit_code(argv: list[str]) -> int:
