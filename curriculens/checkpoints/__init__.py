@@ -14,7 +14,6 @@ the loading, device checks and fingerprints; this package re-exports both.
 """
 
 from curriculens.checkpoints.series import (
-    DTYPES,
     PYTHIA_STEPS,
     PYTHIA_TOKENS_PER_STEP,
     BadCheckpointWarning,
@@ -26,6 +25,7 @@ from curriculens.checkpoints.series import (
     warn_duplicate,
 )
 from curriculens.checkpoints.weights import (
+    DTYPES,
     check_device,
     check_hub_access,
     fingerprint,

@@ -12,11 +12,11 @@ listed skip with ``skip_bad=True``.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,8 +24,11 @@ import numpy as np
 
 from curriculens.checkpoints.weights import (
     _check_loading_info,
+    _check_readable,
     _load_state_into,
     _load_tokenizer,
+    _quiet_loading,
+    _torch_dtype,
     check_device,
     check_hub_access,
     fingerprint,
@@ -48,8 +51,6 @@ PYTHIA_TOKENS_PER_STEP = 2_097_152
 #: The revisions of every Pythia model: step0, the log-spaced step1..step512, then every 1000
 #: steps to step143000 (the weights on ``main``).
 PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143_001, 1000))
-#: Dtypes a checkpoint can be loaded in (``SweepConfig.dtype``, ``--dtype``).
-DTYPES = ("float32", "bfloat16", "float16")
 
 
 class DuplicateCheckpointWarning(CurriculensWarning):
@@ -95,6 +96,24 @@ class Checkpoint:
                     f"Checkpoint {self.label!r}: {name} = {v!r}; expected an int >= 0 (steps "
                     "and tokens seen count up from 0)."
                 )
+
+    def file_signature(self) -> str | None:
+        """A hash of this local checkpoint's weight and config files' paths, sizes and
+        modification times (``None`` for a hub checkpoint): while it is unchanged, a fingerprint
+        computed earlier still holds, so a resumed sweep need not load the checkpoint again."""
+        if self.path is None:
+            return None
+        files = (
+            [self.weights] if self.weights is not None else sorted(self.path.glob("*.safetensors"))
+        )
+        parts = []
+        for f in [*files, self.path / "config.json"]:
+            try:
+                st = f.stat()
+            except OSError:
+                return None
+            parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
     @property
     def source(self) -> str:
@@ -187,40 +206,6 @@ class Checkpoint:
                 "reachable or cached when HF_HUB_OFFLINE=1."
             ) from e
         return model, _load_tokenizer(self.repo, self.label, revision=self.revision)
-
-
-def _torch_dtype(dtype: str):
-    import torch
-
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype {dtype!r} is not supported; expected one of {', '.join(DTYPES)}.")
-    return getattr(torch, dtype)
-
-
-@contextmanager
-def _quiet_loading(show: bool = False):
-    """Hide the Hugging Face download and weight-loading bars (one per checkpoint) unless
-    ``show``; the series shows its own bar instead."""
-    if show:
-        yield
-        return
-    from huggingface_hub.utils import (
-        are_progress_bars_disabled,
-        disable_progress_bars,
-        enable_progress_bars,
-    )
-    from transformers.utils import logging as hf_logging
-
-    hub_off, tf_on = are_progress_bars_disabled(), hf_logging.is_progress_bar_enabled()
-    disable_progress_bars()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if not hub_off:
-            enable_progress_bars()
-        if tf_on:
-            hf_logging.enable_progress_bar()
 
 
 def parse_step(label: str) -> int | None:
@@ -348,9 +333,22 @@ class CheckpointSeries:
     def tokens(self) -> np.ndarray:
         return np.array([c.tokens for c in self.checkpoints])
 
-    def fingerprints(self) -> list[str | None]:
-        """Each checkpoint's weight fingerprint (``None`` for hub checkpoints not yet loaded)."""
-        return [c.fingerprint for c in self.checkpoints]
+    def fingerprints(self) -> list[str]:
+        """Each checkpoint's weight fingerprint; one not yet known is loaded to compute it (with
+        a progress bar), once: a sweep of this series then reuses it."""
+        known = self.meta.setdefault("fingerprints", {})
+        todo = [c for c in self.checkpoints if self.known_fingerprint(c) is None]
+        for c in _loading_bar(todo, desc=f"fingerprinting {Path(self.source).name}"):
+            known[c.label] = _fingerprint_checkpoint(c)
+        return [self.known_fingerprint(c) for c in self.checkpoints]
+
+    def known_fingerprint(self, c: Checkpoint) -> str | None:
+        """``c``'s fingerprint if known (given, or computed by an earlier load), else None."""
+        return c.fingerprint or self.meta.get("fingerprints", {}).get(c.label)
+
+    def remember(self, c: Checkpoint, fp: str) -> None:
+        """Record the fingerprint a load of ``c`` computed, so nothing loads it again for it."""
+        self.meta.setdefault("fingerprints", {})[c.label] = fp
 
     @classmethod
     def from_dir(
@@ -374,9 +372,11 @@ class CheckpointSeries:
         * ``config.json`` and tokenizer files in ``path`` itself, beside state-dict files named
           ``model_{step}.pt``, ``step{N}.safetensors`` or ``ckpt_{N}.pt``.
 
-        Every checkpoint is loaded once to fingerprint its weights. Identical weights under
-        two labels raise a :class:`DuplicateCheckpointWarning` naming both; the later label is
-        dropped unless ``dedupe=False``.
+        Nothing is loaded here: each checkpoint's files are checked cheaply (a config, a
+        tokenizer, weights whose header reads), and the model loads when it is swept, once,
+        fingerprinted from that load. Identical weights under two labels are then reported
+        with a :class:`DuplicateCheckpointWarning` naming both, and the later label is not
+        measured unless ``dedupe=False``.
 
         Args:
             path: The directory.
@@ -391,8 +391,9 @@ class CheckpointSeries:
 
         Raises:
             CheckpointError: The directory is missing or empty, a step cannot be read, two
-                checkpoints claim one step, or a checkpoint cannot be loaded (all unless
-                ``skip_bad``).
+                checkpoints claim one step, or a checkpoint's files cannot be read (all unless
+                ``skip_bad``). Weights that do not match their config are found when the
+                checkpoint loads (an error then, or a listed skip with ``skip_bad``).
         """
         root = Path(path)
         if not root.is_dir():
@@ -425,10 +426,11 @@ class CheckpointSeries:
             .select(steps=steps, every=every, max_checkpoints=max_checkpoints)
             .checkpoints
         )
-        measured = []
-        for c in _loading_bar(found, desc=f"reading {root.name}"):
+        readable = []
+        for c in found:
             try:
-                measured.append(replace(c, fingerprint=_fingerprint_checkpoint(c)))
+                _check_readable(c)
+                readable.append(c)
             except CheckpointError as e:
                 if not skip_bad:
                     raise
@@ -440,14 +442,13 @@ class CheckpointSeries:
                 BadCheckpointWarning,
                 stacklevel=2,
             )
-        if not measured:
+        if not readable:
             raise CheckpointError(
-                f"No checkpoint in {str(root)!r} could be loaded; skipped: "
+                f"No checkpoint in {str(root)!r} could be read; skipped: "
                 + "; ".join(f"{d['label']}: {d['reason']}" for d in skipped)
             )
-        series = cls._deduplicated(measured, source=str(root), dedupe=dedupe)
-        series.meta["skipped"] = skipped
-        return series
+        meta = {"duplicates": [], "skipped": skipped, "skip_bad": skip_bad}
+        return cls(tuple(readable), source=str(root), meta=meta, dedupe=dedupe)
 
     @classmethod
     def from_hub(

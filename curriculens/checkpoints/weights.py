@@ -13,12 +13,15 @@ import hashlib
 import pickle
 import re
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from curriculens.errors import CheckpointError, ConfigError
 
+#: Dtypes a checkpoint can be loaded in (``SweepConfig.dtype``, ``--dtype``).
+DTYPES = ("float32", "bfloat16", "float16")
 _TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -293,3 +296,85 @@ def check_hub_access(repo: str, revision: str | None = None, *, timeout: float =
         raise CheckpointError(
             f"Cannot reach the Hugging Face Hub at {host}:{port} to load {where} ({e}); {hint}."
         ) from None
+
+
+def _torch_dtype(dtype: str):
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r} is not supported; expected one of {', '.join(DTYPES)}.")
+    return getattr(torch, dtype)
+
+
+@contextmanager
+def _quiet_loading(show: bool = False):
+    """Hide the Hugging Face download and weight-loading bars (one per checkpoint) unless
+    ``show``; the series shows its own bar instead."""
+    if show:
+        yield
+        return
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging
+
+    hub_off, tf_on = are_progress_bars_disabled(), hf_logging.is_progress_bar_enabled()
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not hub_off:
+            enable_progress_bars()
+        if tf_on:
+            hf_logging.enable_progress_bar()
+
+
+def _check_readable(c) -> None:
+    """Cheap checks before anything loads: a tokenizer beside the config, and weights whose
+    header (safetensors) or archive index (``torch.save``) reads, so a truncated or partly
+    copied file is an error before any work."""
+    if c.path is None:
+        return
+    if not any((c.path / f).exists() for f in _TOKENIZER_FILES):
+        raise CheckpointError(
+            f"Checkpoint {c.label!r}: no tokenizer in {str(c.path)!r} (none of "
+            f"{', '.join(_TOKENIZER_FILES[:3])}, ...). Save the tokenizer the model was trained "
+            "with beside it: tokenizer.save_pretrained(folder)."
+        )
+    files = [c.weights] if c.weights is not None else sorted(c.path.glob("*.safetensors"))
+    if c.weights is None and not files:
+        raise CheckpointError(
+            f"Checkpoint {c.label!r} at {str(c.path)!r} has no model.safetensors; save it with "
+            "save_pretrained (safetensors is the default)."
+        )
+    for f in files:
+        _check_weights_file(c.label, f)
+
+
+def _check_weights_file(label: str, f: Path) -> None:
+    import zipfile
+
+    if f.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(f), framework="pt") as h:
+                h.keys()
+        except Exception as e:
+            raise CheckpointError(
+                f"Checkpoint {label!r}: {str(f)!r} could not be read ({type(e).__name__}: "
+                f"{str(e).splitlines()[0][:200] if str(e) else ''}); a truncated or partly "
+                "copied file cannot be read. Copy or save it again."
+            ) from None
+    elif not zipfile.is_zipfile(f):
+        try:  # the legacy (non-zip) torch.save format has no index to check cheaply
+            with f.open("rb") as h:
+                head = h.read(2)
+        except OSError as e:
+            raise CheckpointError(f"Checkpoint {label!r}: cannot read {str(f)!r} ({e}).") from None
+        if head[:1] != b"\x80":
+            raise CheckpointError(
+                f"State-dict file {str(f)!r} is corrupt or truncated (not a torch.save "
+                "archive); re-save it with torch.save(model.state_dict(), path)."
+            )

@@ -399,7 +399,7 @@ def dry_run_text(
     executor: str = "local",
 ) -> str:
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
-    from curriculens.pipeline.run import skill_items
+    from curriculens.pipeline.run import _recall_fingerprints, skill_items
     from curriculens.skills.registry import get_skill
 
     run = run or out.resolve().name
@@ -407,6 +407,7 @@ def dry_run_text(
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
             done = s.done_units_by_fingerprint(run)
+            _recall_fingerprints(s, series)  # of unchanged files an earlier sweep loaded
     skills = [get_skill(n) for n in config.skills]
     units = {_unit(s, config): s for s in skills}
     items = {s.name: skill_items(s, config) for s in skills}
@@ -415,14 +416,15 @@ def dry_run_text(
     lines.append(f"{'label':<28} {'step':>10} {'tokens':>16}  fingerprint       left")
     total_seqs = total_probes = 0
     for c in series:
-        if c.fingerprint is None:
+        fp = series.known_fingerprint(c)
+        if fp is None:
             left = list(units.values())
         else:
-            left = [s for u, s in units.items() if u not in done.get(c.fingerprint, set())]
+            left = [s for u, s in units.items() if u not in done.get(fp, set())]
         n_hooks = (len(config.hooks) or _n_layers(c) + 1) if left else 0
         total_seqs += sum(seqs[s.name] for s in left)
         total_probes += 2 * n_hooks * sum(s.probed for s in left)
-        fp = c.fingerprint or "(on load)"
+        fp = fp or "(on load)"
         lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
     for d in series.meta.get("duplicates", []):
         lines.append(f"duplicate: {d['label']!r} has the weights of {d['same_as']!r}; skipped")
