@@ -152,3 +152,14 @@ def test_offline_hub_sweep_fails_at_once_with_the_hint(tmp_path, capsys, monkeyp
     assert time.perf_counter() - t0 < 10
     err = capsys.readouterr().err
     assert "HF_HUB_OFFLINE=1" in err and "'step0'" in err and "not in the local" in err
+
+
+def test_default_skills_follow_the_tokenizer(neox_series, toy_series, tmp_path, capsys):
+    core_en = [s.name for s in list_skills("core-en")]
+    argv = ["sweep", str(neox_series), "--out", str(tmp_path / "a"), "--tokens-per-step", "8"]
+    assert main([*argv, "--dry-run"]) == 0
+    skills_line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skills:"))
+    assert [s.split("@")[0] for s in skills_line[len("skills: ") :].split(", ")] == core_en
+    assert main(["sweep", str(toy_series), "--out", str(tmp_path / "b"), "--dry-run"]) == 0
+    skills_line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("skills:"))
+    assert "agreement@" in skills_line and "en_" not in skills_line
