@@ -278,9 +278,15 @@ def test_hugging_face_loading_bars_are_hidden_unless_asked(tmp_path, tok, capfd)
     from transformers.utils import logging as hf_logging
 
     series = CheckpointSeries.from_dir(_hf_dir(tmp_path, tok, seeds=(0,)), tokens_per_step=8)
-    capfd.readouterr()
-    series[0].load()
-    assert "Loading" not in capfd.readouterr().err
-    assert hf_logging.is_progress_bar_enabled()  # the global setting is restored
-    series[0].load(hf_progress=True)
-    assert "Loading" in capfd.readouterr().err
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()  # as in a fresh notebook (the CLI turns them off)
+    try:
+        capfd.readouterr()
+        series[0].load()
+        assert "Loading" not in capfd.readouterr().err
+        assert hf_logging.is_progress_bar_enabled()  # the global setting is restored
+        series[0].load(hf_progress=True)
+        assert "Loading" in capfd.readouterr().err
+    finally:
+        if not was:
+            hf_logging.disable_progress_bar()
