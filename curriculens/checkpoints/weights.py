@@ -274,8 +274,9 @@ def check_hub_access(repo: str, revision: str | None = None, *, timeout: float =
         if not cached:
             raise CheckpointError(
                 f"{where} is not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids "
-                "downloading it. Unset HF_HUB_OFFLINE on a machine with network access (or "
-                "download it first: hf download REPO --revision REV)."
+                "downloading it. Unset HF_HUB_OFFLINE on a machine with network access, or "
+                f"download it first: hf download {repo}"
+                + (f" --revision {revision}." if revision else ".")
             )
         return
     import socket
