@@ -11,8 +11,8 @@ import torch
 
 from curriculens.checkpoints import (
     PYTHIA_TOKENS_PER_STEP,
+    BadCheckpointWarning,
     CheckpointSeries,
-    DuplicateCheckpointWarning,
     fingerprint,
     parse_step,
     parse_tokens,
@@ -82,19 +82,37 @@ def test_from_dir_state_dicts(tmp_path, tok):
     assert all(c.source == "state_dict" for c in series)
     model, tokenizer = series[1].load()
     ref = _model(tok, 1)
-    assert fingerprint(model) == fingerprint(ref) == series[1].fingerprint
+    assert series[1].fingerprint is None  # nothing loads until asked
+    assert fingerprint(model) == fingerprint(ref) == series.fingerprints()[1]
     assert len(tokenizer) == len(tok)
 
 
-def test_duplicates_reported_and_deduped(tmp_path, tok):
+def test_from_dir_loads_nothing_and_fingerprints_once(tmp_path, tok, monkeypatch):
+    import curriculens.checkpoints.series as series_mod
+
     root = _hf_dir(tmp_path, tok, seeds=(0, 1, 1))
-    with pytest.warns(DuplicateCheckpointWarning, match=r"duplicate.*'step2'.*'step1'"):
-        series = CheckpointSeries.from_dir(root, tokens_per_step=1)
-    assert [c.label for c in series] == ["step0", "step1"]
-    assert series.meta["duplicates"] == [{"label": "step2", "same_as": "step1"}]
-    with pytest.warns(DuplicateCheckpointWarning, match="duplicate"):
-        kept = CheckpointSeries.from_dir(root, tokens_per_step=1, dedupe=False)
-    assert [c.label for c in kept] == ["step0", "step1", "step2"]
+    loads = []
+    real = series_mod._fingerprint_checkpoint
+    monkeypatch.setattr(
+        series_mod, "_fingerprint_checkpoint", lambda c: loads.append(c.label) or real(c)
+    )
+    series = CheckpointSeries.from_dir(root, tokens_per_step=1)
+    assert loads == [] and series.meta["duplicates"] == []
+    fps = series.fingerprints()
+    assert fps[1] == fps[2] and fps[0] != fps[1]  # duplicates are found when loaded
+    assert series.fingerprints() == fps and loads == ["step0", "step1", "step2"]  # once
+    assert series[1:].fingerprints() == fps[1:] and len(loads) == 3  # slices share them
+
+
+def test_truncated_weights_fail_before_anything_loads(tmp_path, tok):
+    root = _hf_dir(tmp_path, tok, seeds=(0, 1))
+    f = root / "step1" / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"'step1'.*truncated"):
+        CheckpointSeries.from_dir(root, tokens_per_step=1)
+    with pytest.warns(BadCheckpointWarning, match="step1"):
+        kept = CheckpointSeries.from_dir(root, tokens_per_step=1, skip_bad=True)
+    assert [c.label for c in kept] == ["step0"] and kept.meta["skipped"][0]["label"] == "step1"
 
 
 class _Evil:
@@ -117,8 +135,9 @@ def test_malicious_pickle_refused_and_never_runs(tmp_path, tok, how):
     with pytest.raises(CheckpointError, match="Refused") as e:
         read_state_dict(evil)
     assert "weights_only" in str(e.value)
+    series = CheckpointSeries.from_dir(root, tokens_per_step=1)  # checks, loads nothing
     with pytest.raises(CheckpointError, match="Refused"):
-        CheckpointSeries.from_dir(root, tokens_per_step=1)
+        series.fingerprints()
     assert not marker.exists()
 
 
@@ -136,8 +155,9 @@ def test_corrupt_files(tmp_path, tok):
 def test_mismatched_config(tmp_path, tok):
     root = _state_dict_dir(tmp_path, tok, names=("model_0.pt",))
     torch.save(_model(tok, 0, d_model=64, d_mlp=128).state_dict(), root / "model_1.pt")
+    series = CheckpointSeries.from_dir(root, tokens_per_step=1)
     with pytest.raises(CheckpointError, match=r"model_1.*does not match config.*shape mismatch"):
-        CheckpointSeries.from_dir(root, tokens_per_step=1)
+        series[1].load()
 
 
 def test_empty_and_missing_dirs(tmp_path):
@@ -154,8 +174,9 @@ def test_tokenizer_too_big_for_model(tmp_path, tok):
     d = tmp_path / "step0"
     build_model(TrainConfig(**TINY), 16).save_pretrained(d)
     tok.save_pretrained(d)
+    series = CheckpointSeries.from_dir(tmp_path, tokens_per_step=1)
     with pytest.raises(CheckpointError, match=r"tokenizer has \d+ tokens but the model embeds"):
-        CheckpointSeries.from_dir(tmp_path, tokens_per_step=1)
+        series[0].load()
 
 
 def test_from_hub_names_and_tokens():
@@ -204,3 +225,68 @@ def test_trainer_marker_file_wins(tmp_path, tok):
     )
     s = CheckpointSeries.from_dir(root)
     assert (s[0].step, s[0].tokens) == (4, 44)
+
+
+def test_select_and_slices_choose_checkpoints_without_loading():
+    s = CheckpointSeries.from_hub("EleutherAI/pythia-160m")  # the known schedule, no network
+    assert len(s) == 154 and s.steps()[:4] == [0, 1, 2, 4] and s[-1].step == 143_000
+    assert s.select(steps=[0, 1000]).steps() == [0, 1000]
+    assert s.select(every=50_000).steps() == [0, 50_000, 100_000]
+    assert s.select(every=1000, max_checkpoints=3).steps() == [0, 72_000, 143_000]
+    assert isinstance(s[10:12], CheckpointSeries) and s[10:12].steps() == [512, 1000]
+    with pytest.raises(CheckpointError, match=r"no checkpoint at step\(s\) \[3\]"):
+        s.select(steps=[3])
+    with pytest.raises(ConfigError, match="every=0"):
+        s.select(every=0)
+
+
+def test_hub_main_is_the_final_step_where_the_schedule_is_known():
+    s = CheckpointSeries.from_hub("EleutherAI/pythia-160m", revisions=["step0", "main"])
+    assert [(c.label, c.revision, c.step) for c in s][-1] == ("main", "main", 143_000)
+    assert s[-1].tokens == 143_000 * 2_097_152
+    with pytest.raises(CheckpointError, match="'main' of 'allenai/OLMo-1B'.*Name the final"):
+        CheckpointSeries.from_hub("allenai/OLMo-1B", revisions=["main"], tokens_per_step=1)
+
+
+def test_from_dir_loads_only_the_selected_steps(tmp_path, tok, monkeypatch):
+    import curriculens.checkpoints.series as series_mod
+
+    root = _hf_dir(tmp_path, tok, seeds=(0, 1, 2))
+    loaded = []
+    real = series_mod._fingerprint_checkpoint
+    monkeypatch.setattr(
+        series_mod, "_fingerprint_checkpoint", lambda c: loaded.append(c.label) or real(c)
+    )
+    s = CheckpointSeries.from_dir(root, steps=[0, 2], tokens_per_step=8)
+    assert s.steps() == [0, 2] and loaded == []
+    s.fingerprints()
+    assert loaded == ["step0", "step2"]
+
+
+def test_load_in_bfloat16(tmp_path, tok):
+    import torch
+
+    root = _hf_dir(tmp_path, tok, seeds=(0,))
+    series = CheckpointSeries.from_dir(root, tokens_per_step=8)
+    model, _ = series[0].load(dtype="bfloat16")
+    assert model.dtype == torch.bfloat16
+    with pytest.raises(ConfigError, match="float8"):
+        series[0].load(dtype="float8")
+
+
+def test_hugging_face_loading_bars_are_hidden_unless_asked(tmp_path, tok, capfd):
+    from transformers.utils import logging as hf_logging
+
+    series = CheckpointSeries.from_dir(_hf_dir(tmp_path, tok, seeds=(0,)), tokens_per_step=8)
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.enable_progress_bar()  # as in a fresh notebook (the CLI turns them off)
+    try:
+        capfd.readouterr()
+        series[0].load()
+        assert "Loading" not in capfd.readouterr().err
+        assert hf_logging.is_progress_bar_enabled()  # the global setting is restored
+        series[0].load(hf_progress=True)
+        assert "Loading" in capfd.readouterr().err
+    finally:
+        if not was:
+            hf_logging.disable_progress_bar()

@@ -10,35 +10,46 @@ were trained (a missing or unexpected weight is an error). Identical weights und
 are reported as duplicates and measured once.
 
 :mod:`~curriculens.checkpoints.series` holds the series, :mod:`~curriculens.checkpoints.weights`
-the loading, device checks and fingerprints; this package re-exports both.
+the loading, device and hub checks and fingerprints, :mod:`~curriculens.checkpoints.names` what
+names say (steps, tokens, Pythia's schedule); this package re-exports them.
 """
 
-from curriculens.checkpoints.series import (
+from curriculens.checkpoints.names import (
+    PYTHIA_STEPS,
     PYTHIA_TOKENS_PER_STEP,
+    parse_step,
+    parse_tokens,
+)
+from curriculens.checkpoints.series import (
     BadCheckpointWarning,
     Checkpoint,
     CheckpointSeries,
     DuplicateCheckpointWarning,
-    parse_step,
-    parse_tokens,
     warn_duplicate,
 )
 from curriculens.checkpoints.weights import (
+    DTYPES,
     check_device,
+    check_hub_access,
     fingerprint,
+    hub_offline,
     nonfinite_weights,
     parse_device,
     read_state_dict,
 )
 
 __all__ = [
+    "DTYPES",
+    "PYTHIA_STEPS",
     "PYTHIA_TOKENS_PER_STEP",
     "BadCheckpointWarning",
     "Checkpoint",
     "CheckpointSeries",
     "DuplicateCheckpointWarning",
     "check_device",
+    "check_hub_access",
     "fingerprint",
+    "hub_offline",
     "nonfinite_weights",
     "parse_device",
     "parse_step",

@@ -12,8 +12,8 @@ listed skip with ``skip_bad=True``.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
-import re
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,28 +21,30 @@ from pathlib import Path
 
 import numpy as np
 
+from curriculens.checkpoints.names import (
+    PYTHIA_TOKENS_PER_STEP,
+    _final_step,
+    _is_pythia,
+    _known_steps,
+    _list_step_revisions,
+    parse_step,
+    parse_tokens,
+)
 from curriculens.checkpoints.weights import (
     _check_loading_info,
+    _check_readable,
     _load_state_into,
     _load_tokenizer,
+    _quiet_loading,
+    _torch_dtype,
     check_device,
+    check_hub_access,
     fingerprint,
     read_state_dict,
 )
 from curriculens.errors import CheckpointError, ConfigError, CurriculensWarning
 
-_STEP_PATTERNS = (
-    r"step[_-]?(\d+)",
-    r"checkpoint[_-](\d+)",
-    r"ckpt[_-](\d+)",
-    r"model[_-](\d+)",
-    r"^(\d+)$",
-)
-_TOKENS_PATTERN = r"tokens(\d+(?:\.\d+)?)([KMBT])"
-_TOKEN_UNITS = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
-#: Tokens per optimizer step of the Pythia suite (1024 sequences x 2048 tokens).
-PYTHIA_TOKENS_PER_STEP = 2_097_152
 
 
 class DuplicateCheckpointWarning(CurriculensWarning):
@@ -89,6 +91,24 @@ class Checkpoint:
                     "and tokens seen count up from 0)."
                 )
 
+    def file_signature(self) -> str | None:
+        """A hash of this local checkpoint's weight and config files' paths, sizes and
+        modification times (``None`` for a hub checkpoint): while it is unchanged, a fingerprint
+        computed earlier still holds, so a resumed sweep need not load the checkpoint again."""
+        if self.path is None:
+            return None
+        files = (
+            [self.weights] if self.weights is not None else sorted(self.path.glob("*.safetensors"))
+        )
+        parts = []
+        for f in [*files, self.path / "config.json"]:
+            try:
+                st = f.stat()
+            except OSError:
+                return None
+            parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
     @property
     def source(self) -> str:
         """``"hf_dir"``, ``"state_dict"`` or ``"hub"``."""
@@ -96,8 +116,10 @@ class Checkpoint:
             return "hub"
         return "state_dict" if self.weights is not None else "hf_dir"
 
-    def load(self, *, device: str = "cpu"):
-        """Load ``(model, tokenizer)``; the model is in eval mode on ``device``.
+    def load(self, *, device: str = "cpu", dtype: str = "float32", hf_progress: bool = False):
+        """Load ``(model, tokenizer)``; the model is in eval mode on ``device``, in ``dtype``
+        (``"float32"``, ``"bfloat16"`` or ``"float16"``; the weights are cast as they load).
+        The Hugging Face download and loading bars are hidden unless ``hf_progress``.
 
         Raises:
             CheckpointError: The files are missing, corrupt, would run code when unpickled, do
@@ -105,10 +127,12 @@ class Checkpoint:
                 does not fit the model.
         """
         check_device(device)
-        if self.source == "hub":
-            model, tokenizer = self._load_hub()
-        else:
-            model, tokenizer = self._load_local()
+        torch_dtype = _torch_dtype(dtype)
+        with _quiet_loading(show=hf_progress):
+            if self.source == "hub":
+                model, tokenizer = self._load_hub(torch_dtype)
+            else:
+                model, tokenizer = self._load_local(torch_dtype)
         n_embed = model.get_input_embeddings().num_embeddings
         if len(tokenizer) > n_embed:
             raise CheckpointError(
@@ -117,7 +141,7 @@ class Checkpoint:
             )
         return model.to(device).eval(), tokenizer
 
-    def _load_local(self):
+    def _load_local(self, dtype):
         from transformers import AutoConfig, AutoModelForCausalLM
 
         if self.path is None or not (self.path / "config.json").exists():
@@ -133,6 +157,7 @@ class Checkpoint:
                     use_safetensors=True,
                     trust_remote_code=False,
                     output_loading_info=True,
+                    dtype=dtype,
                 )
             except Exception as e:  # safetensors, OSError, ValueError, RuntimeError, ...
                 raise CheckpointError(
@@ -151,17 +176,21 @@ class Checkpoint:
                     f" ({e}); it must be a Hugging Face model config."
                 ) from e
             state = read_state_dict(self.weights)
-            model = AutoModelForCausalLM.from_config(config)
+            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
             _load_state_into(model, state, label=self.label, weights=self.weights)
             del state
         return model, _load_tokenizer(str(self.path), self.label)
 
-    def _load_hub(self):
+    def _load_hub(self, dtype):
         from transformers import AutoModelForCausalLM
 
+        check_hub_access(self.repo, self.revision)
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                self.repo, revision=self.revision, trust_remote_code=self.trust_remote_code
+                self.repo,
+                revision=self.revision,
+                trust_remote_code=self.trust_remote_code,
+                dtype=dtype,
             )
         except Exception as e:  # hub errors come in many types (HTTP, offline, revision)
             raise CheckpointError(
@@ -171,33 +200,6 @@ class Checkpoint:
                 "reachable or cached when HF_HUB_OFFLINE=1."
             ) from e
         return model, _load_tokenizer(self.repo, self.label, revision=self.revision)
-
-
-def parse_step(label: str) -> int | None:
-    """Read a training step from a checkpoint name.
-
-    >>> [parse_step(s) for s in ["step512", "checkpoint-100", "ckpt_7", "model_3", "main"]]
-    [512, 100, 7, 3, None]
-    >>> parse_step("stage1-step1000-tokens5B")
-    1000
-    """
-    for pat in _STEP_PATTERNS:
-        m = re.search(pat, label)
-        if m:
-            return int(m.group(1))
-    return None
-
-
-def parse_tokens(label: str) -> int | None:
-    """Read tokens seen from an OLMo-style revision name (``...-tokens{M}B``).
-
-    >>> parse_tokens("stage1-step1000-tokens5B"), parse_tokens("step512")
-    (5000000000, None)
-    """
-    m = re.search(_TOKENS_PATTERN, label)
-    if not m:
-        return None
-    return int(round(float(m.group(1)) * _TOKEN_UNITS[m.group(2)]))
 
 
 @dataclass(frozen=True)
@@ -226,15 +228,94 @@ class CheckpointSeries:
     def __len__(self) -> int:
         return len(self.checkpoints)
 
-    def __getitem__(self, i: int) -> Checkpoint:
+    def __getitem__(self, i: int | slice) -> Checkpoint | CheckpointSeries:
+        """One checkpoint, or (for a slice) a series of those checkpoints.
+
+        >>> s = CheckpointSeries(tuple(Checkpoint(label=f"step{i}", step=i, tokens=i)
+        ...                            for i in range(5)))
+        >>> [c.step for c in s[::2]]
+        [0, 2, 4]
+        """
+        if isinstance(i, slice):
+            return replace(self, checkpoints=self.checkpoints[i], meta=dict(self.meta))
         return self.checkpoints[i]
+
+    def steps(self) -> list[int]:
+        return [c.step for c in self.checkpoints]
+
+    def select(
+        self,
+        *,
+        steps: Sequence[int] | None = None,
+        every: int | None = None,
+        max_checkpoints: int | None = None,
+    ) -> CheckpointSeries:
+        """The checkpoints to sweep, applied in order: exactly ``steps``, then those whose step is
+        a multiple of ``every``, then at most ``max_checkpoints`` evenly spaced ones (the first
+        and last always kept). Nothing is loaded.
+
+        Raises:
+            CheckpointError: A step is not in the series (the message lists the available ones).
+            ConfigError: ``every`` or ``max_checkpoints`` is not a positive int.
+
+        >>> s = CheckpointSeries(tuple(Checkpoint(label=f"step{i}", step=i, tokens=i)
+        ...                            for i in range(0, 100, 10)))
+        >>> s.select(steps=[0, 50]).steps(), s.select(every=30).steps()
+        ([0, 50], [0, 30, 60, 90])
+        >>> s.select(max_checkpoints=3).steps()
+        [0, 40, 90]
+        """
+        kept = list(self.checkpoints)
+        if steps is not None:
+            bad = [x for x in steps if isinstance(x, bool) or not isinstance(x, int | np.integer)]
+            if bad or any(x < 0 for x in steps):
+                raise ConfigError(f"select(steps={list(steps)!r}): steps are ints >= 0.")
+            have = {c.step for c in kept}
+            missing = sorted(set(steps) - have)
+            if missing:
+                raise CheckpointError(
+                    f"{self.source or 'The series'} has no checkpoint at step(s) {missing}; "
+                    f"its steps are {_short_list(sorted(have))}."
+                )
+            want = set(steps)
+            kept = [c for c in kept if c.step in want]
+        for name, v in (("every", every), ("max_checkpoints", max_checkpoints)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ConfigError(f"select({name}={v!r}): expected an int >= 1.")
+        if every is not None:
+            kept = [c for c in kept if c.step % every == 0]
+            if not kept:
+                raise CheckpointError(
+                    f"No checkpoint of {self.source or 'the series'} has a step that is a "
+                    f"multiple of {every}; its steps are {_short_list(self.steps())}."
+                )
+        if max_checkpoints is not None and len(kept) > max_checkpoints:
+            if max_checkpoints == 1:
+                kept = kept[-1:]
+            else:
+                idx = np.unique(np.round(np.linspace(0, len(kept) - 1, max_checkpoints)))
+                kept = [kept[int(i)] for i in idx]
+        return replace(self, checkpoints=tuple(kept), meta=dict(self.meta))
 
     def tokens(self) -> np.ndarray:
         return np.array([c.tokens for c in self.checkpoints])
 
-    def fingerprints(self) -> list[str | None]:
-        """Each checkpoint's weight fingerprint (``None`` for hub checkpoints not yet loaded)."""
-        return [c.fingerprint for c in self.checkpoints]
+    def fingerprints(self) -> list[str]:
+        """Each checkpoint's weight fingerprint; one not yet known is loaded to compute it (with
+        a progress bar), once: a sweep of this series then reuses it."""
+        known = self.meta.setdefault("fingerprints", {})
+        todo = [c for c in self.checkpoints if self.known_fingerprint(c) is None]
+        for c in _loading_bar(todo, desc=f"fingerprinting {Path(self.source).name}"):
+            known[c.label] = _fingerprint_checkpoint(c)
+        return [self.known_fingerprint(c) for c in self.checkpoints]
+
+    def known_fingerprint(self, c: Checkpoint) -> str | None:
+        """``c``'s fingerprint if known (given, or computed by an earlier load), else None."""
+        return c.fingerprint or self.meta.get("fingerprints", {}).get(c.label)
+
+    def remember(self, c: Checkpoint, fp: str) -> None:
+        """Record the fingerprint a load of ``c`` computed, so nothing loads it again for it."""
+        self.meta.setdefault("fingerprints", {})[c.label] = fp
 
     @classmethod
     def from_dir(
@@ -244,6 +325,9 @@ class CheckpointSeries:
         tokens_per_step: int | None = None,
         dedupe: bool = True,
         skip_bad: bool = False,
+        steps: Sequence[int] | None = None,
+        every: int | None = None,
+        max_checkpoints: int | None = None,
     ) -> CheckpointSeries:
         """Read a local series: checkpoint folders, or state-dict files beside one config.
 
@@ -255,9 +339,11 @@ class CheckpointSeries:
         * ``config.json`` and tokenizer files in ``path`` itself, beside state-dict files named
           ``model_{step}.pt``, ``step{N}.safetensors`` or ``ckpt_{N}.pt``.
 
-        Every checkpoint is loaded once to fingerprint its weights. Identical weights under
-        two labels raise a :class:`DuplicateCheckpointWarning` naming both; the later label is
-        dropped unless ``dedupe=False``.
+        Nothing is loaded here: each checkpoint's files are checked cheaply (a config, a
+        tokenizer, weights whose header reads), and the model loads when it is swept, once,
+        fingerprinted from that load. Identical weights under two labels are then reported
+        with a :class:`DuplicateCheckpointWarning` naming both, and the later label is not
+        measured unless ``dedupe=False``.
 
         Args:
             path: The directory.
@@ -267,11 +353,14 @@ class CheckpointSeries:
             skip_bad: Skip checkpoints that cannot be measured (a folder with weights but no
                 config.json, unreadable or mismatched weights) instead of raising; each one
                 is listed in ``series.meta["skipped"]`` and in a warning.
+            steps, every, max_checkpoints: Keep only these checkpoints (:meth:`select`),
+                chosen before any is loaded.
 
         Raises:
             CheckpointError: The directory is missing or empty, a step cannot be read, two
-                checkpoints claim one step, or a checkpoint cannot be loaded (all unless
-                ``skip_bad``).
+                checkpoints claim one step, or a checkpoint's files cannot be read (all unless
+                ``skip_bad``). Weights that do not match their config are found when the
+                checkpoint loads (an error then, or a listed skip with ``skip_bad``).
         """
         root = Path(path)
         if not root.is_dir():
@@ -292,17 +381,23 @@ class CheckpointSeries:
                 "config.json beside state-dict files such as model_512.pt or step512.safetensors."
             )
         found.sort(key=lambda c: c.step)
-        steps = [c.step for c in found]
-        dup = sorted({s for s in steps if steps.count(s) > 1})
+        all_steps = [c.step for c in found]
+        dup = sorted({s for s in all_steps if all_steps.count(s) > 1})
         if dup:
             raise CheckpointError(
                 f"Several checkpoints claim step(s) {dup} in {str(root)!r}; keep one file or "
                 "folder per step."
             )
-        measured = []
+        found = list(
+            cls(tuple(found), source=str(root))
+            .select(steps=steps, every=every, max_checkpoints=max_checkpoints)
+            .checkpoints
+        )
+        readable = []
         for c in found:
             try:
-                measured.append(replace(c, fingerprint=_fingerprint_checkpoint(c)))
+                _check_readable(c)
+                readable.append(c)
             except CheckpointError as e:
                 if not skip_bad:
                     raise
@@ -314,14 +409,13 @@ class CheckpointSeries:
                 BadCheckpointWarning,
                 stacklevel=2,
             )
-        if not measured:
+        if not readable:
             raise CheckpointError(
-                f"No checkpoint in {str(root)!r} could be loaded; skipped: "
+                f"No checkpoint in {str(root)!r} could be read; skipped: "
                 + "; ".join(f"{d['label']}: {d['reason']}" for d in skipped)
             )
-        series = cls._deduplicated(measured, source=str(root), dedupe=dedupe)
-        series.meta["skipped"] = skipped
-        return series
+        meta = {"duplicates": [], "skipped": skipped, "skip_bad": skip_bad}
+        return cls(tuple(readable), source=str(root), meta=meta, dedupe=dedupe)
 
     @classmethod
     def from_hub(
@@ -337,15 +431,18 @@ class CheckpointSeries:
         """A series of revisions of a Hugging Face Hub model (loaded lazily, one at a time).
 
         Pythia revisions are named ``step{N}`` (``steps=[0, 512]`` builds those names) and see
-        2,097,152 tokens per step; OLMo revisions ``stage1-step{N}-tokens{M}B`` carry their
-        tokens. Loading goes through ``AutoModelForCausalLM.from_pretrained(repo_id,
-        revision=...)``; fingerprints are computed when a sweep loads each revision, and a
-        duplicate is then reported and measured once.
+        2,097,152 tokens per step; their ``main`` is step 143000. OLMo revisions
+        ``stage1-step{N}-tokens{M}B`` carry their tokens; ``main`` of a family whose schedule is
+        not known here is an error that asks for the final revision's name. Loading goes
+        through ``AutoModelForCausalLM.from_pretrained(repo_id, revision=...)``;
+        fingerprints are computed when a sweep loads each revision, and a duplicate is then
+        reported and measured once.
 
         Args:
             repo_id: Repository id, e.g. ``"EleutherAI/pythia-160m"``.
-            revisions: Revision names. Default: every branch whose name holds a step
-                (listed with ``huggingface_hub.list_repo_refs``).
+            revisions: Revision names. Default: every step of a known schedule (Pythia's 154,
+                :data:`PYTHIA_STEPS`, with no network), else every branch whose name holds a
+                step (listed with ``huggingface_hub.list_repo_refs``).
             steps: Steps, turned into Pythia-style ``step{N}`` revisions.
             tokens_per_step: Tokens per step for names that do not carry tokens (default
                 2,097,152 for ``EleutherAI/pythia*``).
@@ -366,17 +463,23 @@ class CheckpointSeries:
                 raise ConfigError(f"from_hub steps {bad!r} are not ints >= 0.")
             revisions = [f"step{s}" for s in steps]
         elif revisions is None:
-            revisions = _list_step_revisions(repo_id)
+            schedule = _known_steps(repo_id)
+            if schedule is not None:
+                revisions = [f"step{s}" for s in schedule]
+            else:
+                revisions = _list_step_revisions(repo_id)
         elif isinstance(revisions, str):
             revisions = [revisions]
         if not revisions:
             raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
         _check_tokens_per_step(tokens_per_step)
-        if tokens_per_step is None and repo_id.lower().startswith("eleutherai/pythia"):
+        if tokens_per_step is None and _is_pythia(repo_id):
             tokens_per_step = PYTHIA_TOKENS_PER_STEP
         found = []
         for rev in revisions:
             step = parse_step(rev)
+            if rev == "main":
+                step = _final_step(repo_id)
             if step is None:
                 raise CheckpointError(
                     f"Cannot tell the step of revision {rev!r} of {repo_id!r}; expected names "
@@ -425,6 +528,11 @@ class CheckpointSeries:
         return cls(tuple(kept), source=source, meta={"duplicates": dropped}, dedupe=dedupe)
 
 
+def _short_list(xs: Sequence) -> str:
+    xs = list(xs)
+    return str(xs) if len(xs) <= 12 else f"[{', '.join(map(str, xs[:6]))}, ..., {xs[-1]}]"
+
+
 def warn_duplicate(kept: str, other: str, fp: str, *, dedupe: bool) -> None:
     """Report two labels with identical weights, loudly (a warning, printed once per pair)."""
     action = (
@@ -438,6 +546,13 @@ def warn_duplicate(kept: str, other: str, fp: str, *, dedupe: bool) -> None:
         DuplicateCheckpointWarning,
         stacklevel=3,
     )
+
+
+def _loading_bar(items: list, *, desc: str):
+    """A progress bar over checkpoints being loaded (shown on a terminal, for more than one)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="ckpt", leave=False, disable=len(items) < 2 or None)
 
 
 def _fingerprint_checkpoint(c: Checkpoint) -> str:
@@ -547,27 +662,3 @@ def _tokens(name: str, step: int, info: dict, tokens_per_step: int | None) -> in
         f"Checkpoint {name!r} does not record tokens seen; pass tokens_per_step= "
         "(e.g. batch_size * seq_len of the run)."
     )
-
-
-def _list_step_revisions(repo_id: str) -> list[str]:
-    if Path(repo_id).is_dir():
-        raise CheckpointError(
-            f"{repo_id!r} is a local folder; name the revisions (revisions=[...] or steps=[...]) "
-            "or use CheckpointSeries.from_dir for a directory of checkpoints."
-        )
-    try:
-        from huggingface_hub import list_repo_refs
-
-        branches = [b.name for b in list_repo_refs(repo_id).branches]
-    except Exception as e:
-        raise CheckpointError(
-            f"Cannot list the revisions of {repo_id!r} ({type(e).__name__}: {e}); pass "
-            "revisions=[...] or steps=[...] explicitly."
-        ) from e
-    revs = [b for b in branches if parse_step(b) is not None]
-    if not revs:
-        raise CheckpointError(
-            f"{repo_id!r} has no branches named by step (found {sorted(branches)[:10]}); pass "
-            "revisions=[...] explicitly."
-        )
-    return revs

@@ -13,12 +13,15 @@ import hashlib
 import pickle
 import re
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from curriculens.errors import CheckpointError, ConfigError
 
+#: Dtypes a checkpoint can be loaded in (``SweepConfig.dtype``, ``--dtype``).
+DTYPES = ("float32", "bfloat16", "float16")
 _TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -241,3 +244,138 @@ def fingerprint(model: torch.nn.Module) -> str:
         h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
         h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def hub_offline() -> bool:
+    """Whether Hugging Face Hub access is switched off (``HF_HUB_OFFLINE=1``)."""
+    import os
+
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
+    return bool(constants.HF_HUB_OFFLINE) or env
+
+
+def check_hub_access(repo: str, revision: str | None = None, *, timeout: float = 3.0) -> None:
+    """Fail at once, with the fix, when a hub checkpoint can be neither downloaded nor read from
+    the cache (instead of retrying for tens of seconds). A local folder always passes.
+
+    Raises:
+        CheckpointError: ``HF_HUB_OFFLINE=1`` and ``repo@revision`` is not cached, or the Hub
+            cannot be reached (set ``HF_HUB_OFFLINE=1`` to use the cache).
+    """
+    if Path(repo).is_dir():
+        return
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    where = (f"revision {revision!r} of " if revision else "") + repr(repo)
+    cached = isinstance(try_to_load_from_cache(repo, "config.json", revision=revision), str)
+    if hub_offline():
+        if not cached:
+            raise CheckpointError(
+                f"{where} is not in the local Hugging Face cache, and HF_HUB_OFFLINE=1 forbids "
+                "downloading it. Unset HF_HUB_OFFLINE on a machine with network access, or "
+                f"download it first: hf download {repo}"
+                + (f" --revision {revision}." if revision else ".")
+            )
+        return
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(constants.ENDPOINT)
+    host = url.hostname or "huggingface.co"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        hint = (
+            "it is cached: set HF_HUB_OFFLINE=1 to use the cache"
+            if cached
+            else "it is not cached either; run where the Hub is reachable, or download it "
+            "first and set HF_HUB_OFFLINE=1"
+        )
+        raise CheckpointError(
+            f"Cannot reach the Hugging Face Hub at {host}:{port} to load {where} ({e}); {hint}."
+        ) from None
+
+
+def _torch_dtype(dtype: str):
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r} is not supported; expected one of {', '.join(DTYPES)}.")
+    return getattr(torch, dtype)
+
+
+@contextmanager
+def _quiet_loading(show: bool = False):
+    """Hide the Hugging Face download and weight-loading bars (one per checkpoint) unless
+    ``show``; the series shows its own bar instead."""
+    if show:
+        yield
+        return
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as hf_logging
+
+    hub_off, tf_on = are_progress_bars_disabled(), hf_logging.is_progress_bar_enabled()
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not hub_off:
+            enable_progress_bars()
+        if tf_on:
+            hf_logging.enable_progress_bar()
+
+
+def _check_readable(c) -> None:
+    """Cheap checks before anything loads: a tokenizer beside the config, and weights whose
+    header (safetensors) or archive index (``torch.save``) reads, so a truncated or partly
+    copied file is an error before any work."""
+    if c.path is None:
+        return
+    if not any((c.path / f).exists() for f in _TOKENIZER_FILES):
+        raise CheckpointError(
+            f"Checkpoint {c.label!r}: no tokenizer in {str(c.path)!r} (none of "
+            f"{', '.join(_TOKENIZER_FILES[:3])}, ...). Save the tokenizer the model was trained "
+            "with beside it: tokenizer.save_pretrained(folder)."
+        )
+    files = [c.weights] if c.weights is not None else sorted(c.path.glob("*.safetensors"))
+    if c.weights is None and not files:
+        raise CheckpointError(
+            f"Checkpoint {c.label!r} at {str(c.path)!r} has no model.safetensors; save it with "
+            "save_pretrained (safetensors is the default)."
+        )
+    for f in files:
+        _check_weights_file(c.label, f)
+
+
+def _check_weights_file(label: str, f: Path) -> None:
+    import zipfile
+
+    if f.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(f), framework="pt") as h:
+                h.keys()
+        except Exception as e:
+            raise CheckpointError(
+                f"Checkpoint {label!r}: {str(f)!r} could not be read ({type(e).__name__}: "
+                f"{str(e).splitlines()[0][:200] if str(e) else ''}); a truncated or partly "
+                "copied file cannot be read. Copy or save it again."
+            ) from None
+    elif not zipfile.is_zipfile(f):
+        try:  # the legacy (non-zip) torch.save format has no index to check cheaply
+            with f.open("rb") as h:
+                head = h.read(2)
+        except OSError as e:
+            raise CheckpointError(f"Checkpoint {label!r}: cannot read {str(f)!r} ({e}).") from None
+        if head[:1] != b"\x80":
+            raise CheckpointError(
+                f"State-dict file {str(f)!r} is corrupt or truncated (not a torch.save "
+                "archive); re-save it with torch.save(model.state_dict(), path)."
+            )

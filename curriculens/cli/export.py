@@ -1,4 +1,5 @@
-"""``curriculens export RUN``: the tidy table of a run as CSV or Parquet, with its metadata."""
+"""``curriculens export RUN``: the tidy table of a run as CSV or Parquet, with its metadata; or
+one of its derived tables (emergence, lead/lag, order consistency)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import argparse
 import json
 from pathlib import Path
 
-from curriculens.cli._args import add_output_flags, add_selection_flags, selection_of
+from curriculens.cli._args import (
+    add_output_flags,
+    add_selection_flags,
+    nonneg_int,
+    selection_of,
+)
+
+#: The derived tables (``curriculens.analysis.derived.DERIVED``; named here so that building
+#: the parser imports no analysis code).
+DERIVED = ("emergence", "leadlag", "consistency")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -24,10 +34,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("run", help="run directory holding results.sqlite")
     p.add_argument(
         "--what",
-        choices=("scores", "items"),
+        choices=("scores", "items", *DERIVED),
         default="scores",
         help="scores: the tidy results table (default); items: each skill's probe items with "
-        "columns skill, item, prompt, group, label, split, control_label",
+        "columns skill, item, prompt, group, label, split, control_label; emergence: each "
+        "skill's state, point and interval; leadlag: probe-vs-behavior lead per skill; "
+        "consistency: agreement of the emergence orders of each pair of runs in the store",
+    )
+    p.add_argument(
+        "--criterion",
+        help="emergence criterion of --what emergence|leadlag|consistency (default: paper; "
+        "paper-relative for leadlag)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=nonneg_int,
+        help="bootstrap resamples behind the intervals of a derived table (default 1000)",
     )
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
     p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
@@ -48,12 +70,20 @@ def run(args: argparse.Namespace) -> int:
             f"No results store at {str(src / 'results.sqlite')!r}; run `curriculens sweep` "
             "into that directory first."
         )
-    stem = "results" if args.what == "scores" else "items"
+    stem = {"scores": "results"}.get(args.what, args.what)
     out = Path(args.output) if args.output else src / f"{stem}.{args.format}"
     if args.what == "items" and (args.config is not None or args.all):
         raise ConfigError("--config/--all select score rows; drop them with --what items.")
+    derived = args.what in DERIVED
+    if not derived and (args.criterion is not None or args.bootstrap is not None):
+        raise ConfigError(
+            f"--criterion/--bootstrap apply to --what {'|'.join(DERIVED)}; drop them with "
+            f"--what {args.what}."
+        )
     try:
-        if args.what == "scores":
+        if derived:
+            table, meta = _export_derived(args, src, out)
+        elif args.what == "scores":
             table, meta = export_table(src, out, fmt=args.format, select=selection_of(args))
         else:
             table, meta = export_items(src, out, fmt=args.format)
@@ -66,3 +96,41 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(f"table: {table}\nmetadata: {meta}")
     return 0
+
+
+def _export_derived(args: argparse.Namespace, src: Path, out: Path) -> tuple[Path, Path]:
+    """Write one derived table (and its criterion and selection as metadata JSON)."""
+    from curriculens.analysis.derived import derived_frame
+    from curriculens.analysis.table import selecting
+    from curriculens.errors import ConfigError
+
+    options = {"n_boot": 1000 if args.bootstrap is None else args.bootstrap}
+    if args.criterion is not None:
+        options["criterion"] = args.criterion
+    with selecting(selection_of(args)):
+        frame = derived_frame(args.what, src, **options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "csv":
+        frame.to_csv(out, index=False)
+    else:
+        try:
+            frame.to_parquet(out, index=False)
+        except ImportError as e:
+            raise ConfigError(
+                "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
+                "or use --format csv."
+            ) from e
+    meta = out.with_name(out.name + ".meta.json")
+    meta.write_text(
+        json.dumps(
+            {
+                "table": args.what,
+                "run": str(src),
+                "rows": len(frame),
+                "options": options,
+                "selection": {"config": args.config, "all": bool(args.all)},
+            },
+            indent=2,
+        )
+    )
+    return out, meta

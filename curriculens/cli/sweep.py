@@ -1,8 +1,11 @@
 """``curriculens sweep``: measure every checkpoint of a series into a run directory.
 
 ``curriculens sweep runs/demo/checkpoints`` re-sweeps (or resumes) a demo with one command;
-``--model REPO --steps 0,512`` sweeps hub revisions; a TOML file holds the same settings. The
-parser is added to the main CLI with :func:`add_parser`.
+``--model REPO --steps 0,512`` sweeps hub revisions; a TOML file holds the same settings.
+``--steps/--every/--max-checkpoints`` choose checkpoints of either kind of series,
+``--skills`` takes skills, suites and skill files, ``--layers/--hooks`` the activations probed.
+A flag that would be ignored for the given input is an error. The parser is added to the main
+CLI with :func:`add_parser`.
 """
 
 from __future__ import annotations
@@ -11,16 +14,35 @@ import argparse
 import json
 import sys
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
-from curriculens.checkpoints import BadCheckpointWarning, CheckpointSeries, check_device
-from curriculens.cli._args import add_output_flags, int_at_least
-from curriculens.errors import ConfigError
-from curriculens.pipeline.run import SweepConfig, _unit, sweep
+from curriculens.checkpoints import (
+    DTYPES,
+    BadCheckpointWarning,
+    CheckpointSeries,
+    check_device,
+    check_hub_access,
+)
+from curriculens.cli._args import add_output_flags, int_at_least, positive_int
+from curriculens.errors import ConfigError, SkillError
+from curriculens.pipeline.config import default_skills, parse_layers
+from curriculens.pipeline.run import SweepConfig, _unit, series_tokenizer, sweep
 from curriculens.store import Store
 
-_SERIES_KEYS = ("dir", "model", "revisions", "steps", "tokens_per_step", "dedupe", "skip_bad")
+_SERIES_KEYS = (
+    "dir",
+    "model",
+    "revisions",
+    "steps",
+    "every",
+    "max_checkpoints",
+    "tokens_per_step",
+    "dedupe",
+    "skip_bad",
+)
+#: Series settings that only a hub series (--model) uses, and only a directory uses.
+_HUB_ONLY = {"revisions": "--revisions"}
+_DIR_ONLY = {"skip_bad": "--skip-bad"}
 
 
 def _csv_list(text: str) -> list[str]:
@@ -38,6 +60,13 @@ def _csv_ints(text: str) -> list[int]:
     if negative:
         raise argparse.ArgumentTypeError(f"steps {negative} are negative; steps count from 0")
     return steps
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        return parse_layers(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 # ---------------------------------------------------------------------------------- sweep
@@ -59,14 +88,53 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="run directory (default: the parent of a directory named 'checkpoints')",
     )
     p.add_argument("--model", help="Hugging Face repo id whose revisions to sweep")
-    p.add_argument("--revisions", type=_csv_list, help="comma-separated revisions")
-    p.add_argument("--steps", type=_csv_ints, help="comma-separated steps (Pythia step{N})")
+    p.add_argument(
+        "--revisions",
+        type=_csv_list,
+        help="comma-separated hub revisions (with --model), e.g. step0,step512 or "
+        "stage1-step1000-tokens5B; 'main' is the final step where the schedule is known (Pythia)",
+    )
+    p.add_argument(
+        "--steps",
+        type=_csv_ints,
+        help="comma-separated steps to sweep, of a directory or a hub model (Pythia step{N})",
+    )
+    p.add_argument(
+        "--every", type=positive_int, help="only checkpoints whose step is a multiple of N"
+    )
+    p.add_argument(
+        "--max-checkpoints",
+        type=positive_int,
+        help="at most N evenly spaced checkpoints (the first and last kept)",
+    )
     p.add_argument(
         "--tokens-per-step",
         type=int_at_least(1, "not a positive token count", " (e.g. --tokens-per-step 2048)"),
         help="tokens per optimizer step",
     )
-    p.add_argument("--skills", type=_csv_list, help="comma-separated skills (default: toy suite)")
+    p.add_argument(
+        "--skills",
+        type=_csv_list,
+        help="comma-separated skill names, suites (toy, core-en) and skill files (.jsonl), "
+        "mixed (default: toy for the toy tokenizer, core-en for any other)",
+    )
+    p.add_argument(
+        "--layers",
+        type=_layers,
+        help="probe these blocks' residual outputs: indices and ranges, e.g. 0,6,12 or 0-11 "
+        "(default: the embedding and every block)",
+    )
+    p.add_argument(
+        "--hooks",
+        type=_csv_list,
+        help="probe these TransformerLens hooks, e.g. hook_embed,blocks.3.hook_resid_mid "
+        "(added to --layers)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help="load the weights in this dtype (default float32; bfloat16 halves the memory)",
+    )
     p.add_argument("--examples", dest="n_examples", type=int, help="examples per skill")
     p.add_argument("--n-examples", dest="n_examples", type=int, help=argparse.SUPPRESS)
     p.add_argument(
@@ -135,6 +203,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         ("model", "model"),
         ("revisions", "revisions"),
         ("steps", "steps"),
+        ("every", "every"),
+        ("max_checkpoints", "max_checkpoints"),
         ("tokens_per_step", "tokens_per_step"),
     ):
         if getattr(args, flag) is not None:
@@ -150,9 +220,14 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         ("cache_dir", "cache_dir"),
         ("max_batch_tokens", "max_batch_tokens"),
         ("mdl", "mdl"),
+        ("dtype", "dtype"),
     ):
         if getattr(args, flag) is not None:
             sweep_cfg[key] = getattr(args, flag)
+    if args.layers is not None or args.hooks is not None:
+        sweep_cfg["hooks"] = list(args.hooks or [])
+        if args.layers is not None:
+            sweep_cfg["layers"] = list(args.layers)
     for key in ("out", "executor", "run"):
         if getattr(args, key) is not None:
             top[key] = getattr(args, key)
@@ -166,6 +241,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
             "No checkpoints to sweep: give a checkpoint directory, a CONFIG.toml, or --model "
             "REPO with --revisions/--steps."
         )
+    _check_applies(series)
     if "out" not in top:
         d = Path(series.get("dir", ""))
         if "dir" in series and d.name == "checkpoints":
@@ -178,31 +254,58 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     return series, sweep_cfg, top
 
 
+def _check_applies(series: dict) -> None:
+    """A setting the given series would ignore is an error, never silence."""
+    if "dir" in series:
+        used = [flag for key, flag in _HUB_ONLY.items() if key in series]
+        if used:
+            raise ConfigError(
+                f"{', '.join(used)} applies to a hub model (--model REPO); a checkpoint "
+                f"directory ({series['dir']!r}) has no revisions. Choose its checkpoints with "
+                "--steps, --every or --max-checkpoints."
+            )
+    else:
+        used = [flag for key, flag in _DIR_ONLY.items() if series.get(key)]
+        if used:
+            raise ConfigError(
+                f"{', '.join(used)} applies to a checkpoint directory; hub revisions are loaded "
+                "one at a time during the sweep, and one that fails to load stops it."
+            )
+        if "revisions" in series and "steps" in series:
+            raise ConfigError(
+                "--revisions and --steps both name hub revisions; give one of them (--steps "
+                "0,512 means --revisions step0,step512)."
+            )
+
+
 def _build_series(series: dict) -> CheckpointSeries:
     dedupe = bool(series.get("dedupe", True))
+    pick = {k: series.get(k) for k in ("every", "max_checkpoints")}
     if "dir" in series:
         return CheckpointSeries.from_dir(
             series["dir"],
             tokens_per_step=series.get("tokens_per_step"),
             dedupe=dedupe,
             skip_bad=bool(series.get("skip_bad", False)),
+            steps=series.get("steps"),
+            **pick,
         )
-    if series.get("skip_bad"):
-        raise ConfigError(
-            "--skip-bad applies to a checkpoint directory; hub revisions are loaded one at a "
-            "time during the sweep."
-        )
-    return CheckpointSeries.from_hub(
+    hub = CheckpointSeries.from_hub(
         series["model"],
         revisions=series.get("revisions"),
         steps=series.get("steps"),
         tokens_per_step=series.get("tokens_per_step"),
         dedupe=dedupe,
     )
+    return hub.select(**pick)
 
 
-def _build_config(sweep_cfg: dict, out: Path) -> SweepConfig:
-    """Flags/TOML win; otherwise a run's saved config is reused so a resume needs no flags."""
+def _build_config(sweep_cfg: dict, out: Path, series: CheckpointSeries) -> SweepConfig:
+    """Flags/TOML win; otherwise a run's saved config is reused so a resume needs no flags.
+
+    Without either, the skills are the toy suite for the toy tokenizer and ``core-en`` for any
+    other (the first checkpoint's tokenizer decides; a hub model is never the toy one).
+    """
     saved = out / "sweep_config.json"
     if saved.exists():
         try:
@@ -216,30 +319,34 @@ def _build_config(sweep_cfg: dict, out: Path) -> SweepConfig:
             raise ConfigError(
                 f"The saved sweep config {str(saved)!r} is not a JSON object; fix or delete it."
             )
-        cfg = SweepConfig.from_dict(base)
-        return replace(cfg, **_typed(sweep_cfg)) if sweep_cfg else cfg
-    from curriculens.skills.builtin.toy import TOY_SKILLS
-
-    return SweepConfig.from_dict({"skills": list(TOY_SKILLS), **sweep_cfg})
-
-
-def _typed(d: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        try:
+            return SweepConfig.from_dict({**base, **sweep_cfg})
+        except SkillError as e:
+            raise ConfigError(
+                f"The saved sweep config {str(saved)!r} names a skill that is not registered "
+                f"in this process ({e}). Pass --skills again, with the paths of any skill "
+                "files, to resume."
+            ) from None
+    if "skills" not in sweep_cfg:
+        sweep_cfg = {"skills": list(default_skills(series_tokenizer(series))), **sweep_cfg}
+    return SweepConfig.from_dict(sweep_cfg)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or plan, with ``--dry-run``) a sweep; returns the exit code."""
     series_cfg, sweep_cfg, top = _plan(args)
     out = Path(top["out"])
-    config = _build_config(sweep_cfg, out)
     executor = top.get("executor", "local")
     if executor == "local" and not args.dry_run:
-        check_device(config.device)  # before any checkpoint is loaded
+        check_device(sweep_cfg.get("device", "cpu"))  # before any checkpoint is loaded
     if not args.dry_run and (out / "results.sqlite").exists():
         Store(out).close()  # a locked, corrupt or newer store fails here, before any loading
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BadCheckpointWarning)  # listed below, one per line
         series = _build_series(series_cfg)
+    if "model" in series_cfg:  # offline or unreachable: fail now, with the fix
+        check_hub_access(series[0].repo, series[0].revision)
+    config = _build_config(sweep_cfg, out, series)
     for d in series.meta.get("skipped", []):
         print(f"curriculens sweep: skipped {d['label']}: {d['reason']}", file=sys.stderr)
     if args.dry_run:
@@ -292,7 +399,7 @@ def dry_run_text(
     executor: str = "local",
 ) -> str:
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
-    from curriculens.pipeline.run import skill_items
+    from curriculens.pipeline.run import _recall_fingerprints, skill_items
     from curriculens.skills.registry import get_skill
 
     run = run or out.resolve().name
@@ -300,6 +407,7 @@ def dry_run_text(
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
             done = s.done_units_by_fingerprint(run)
+            _recall_fingerprints(s, series)  # of unchanged files an earlier sweep loaded
     skills = [get_skill(n) for n in config.skills]
     units = {_unit(s, config): s for s in skills}
     items = {s.name: skill_items(s, config) for s in skills}
@@ -308,14 +416,15 @@ def dry_run_text(
     lines.append(f"{'label':<28} {'step':>10} {'tokens':>16}  fingerprint       left")
     total_seqs = total_probes = 0
     for c in series:
-        if c.fingerprint is None:
+        fp = series.known_fingerprint(c)
+        if fp is None:
             left = list(units.values())
         else:
-            left = [s for u, s in units.items() if u not in done.get(c.fingerprint, set())]
+            left = [s for u, s in units.items() if u not in done.get(fp, set())]
         n_hooks = (len(config.hooks) or _n_layers(c) + 1) if left else 0
         total_seqs += sum(seqs[s.name] for s in left)
         total_probes += 2 * n_hooks * sum(s.probed for s in left)
-        fp = c.fingerprint or "(on load)"
+        fp = fp or "(on load)"
         lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
     for d in series.meta.get("duplicates", []):
         lines.append(f"duplicate: {d['label']!r} has the weights of {d['same_as']!r}; skipped")
@@ -324,6 +433,8 @@ def dry_run_text(
     lines.append(
         "skills: " + ", ".join(f"{s.name}@{s.version}+{s.content_hash[:8]}" for s in skills)
     )
+    hooks = ", ".join(config.hooks) or "hook_embed and every block's hook_resid_post"
+    lines.append(f"hooks: {hooks}; dtype: {config.dtype}; probe_key: {config.probe_key()}")
     lines += [f"items: {it.shortfall()}" for it in items.values() if it.exhausted]
     lines.append(
         f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
@@ -333,14 +444,20 @@ def dry_run_text(
 
 
 def _n_layers(c) -> int:
-    try:
-        from transformers import AutoConfig
+    """The model's depth from its config alone (a hub config that cannot be read is an error)."""
+    from transformers import AutoConfig
 
-        where = str(c.path) if c.path is not None else c.repo
+    from curriculens.errors import CheckpointError
+
+    where = str(c.path) if c.path is not None else c.repo
+    try:
         cfg = AutoConfig.from_pretrained(where, revision=c.revision)
         return int(cfg.num_hidden_layers)
-    except Exception:  # an estimate only: unknown depth counts the embedding alone
-        return 0
+    except Exception as e:
+        raise CheckpointError(
+            f"Cannot read the config of checkpoint {c.label!r} at {where!r} ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200] if str(e) else ''}); the plan needs its depth."
+        ) from None
 
 
 add_sweep_parser = add_parser  # the name earlier versions exported

@@ -1,20 +1,122 @@
 """What a sweep measures: :class:`SweepConfig`, saved beside every run, and its ``probe_key``.
 
 The ``probe_key`` hashes every setting a stored score depends on (examples, split, C, seed,
-hooks, MDL, control and split versions); it keys every row and item in the store, so changing a
-setting computes new rows beside the old ones and never overwrites them.
+hooks, dtype, MDL, control and split versions); it keys every row and item in the store, so
+changing a setting computes new rows beside the old ones and never overwrites them. Skills are
+named by skill, suite (``toy``, ``core-en``) or skill file (:func:`resolve_skills`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import InitVar, asdict, dataclass, fields
+from pathlib import Path
 
-from curriculens.checkpoints import parse_device
-from curriculens.errors import ConfigError
+from curriculens.checkpoints import DTYPES, parse_device
+from curriculens.errors import ConfigError, SkillError, did_you_mean
 from curriculens.probes.splits import SPLIT_VERSION
-from curriculens.skills.registry import get_skill
+from curriculens.skills.registry import add_skill, get_skill, list_skills
+
+
+def resolve_skills(entries: str | Iterable[str]) -> tuple[str, ...]:
+    """Skill names from skill names, suite names and skill file paths, mixed, in order.
+
+    A suite name (``toy``, ``core-en``) stands for its skills; a path to a ``.jsonl`` skill file
+    (docs/skills.md) is loaded and registered (again: a no-op when the same content is already
+    registered under its name). Repeats are dropped.
+
+    Raises:
+        SkillError: An unknown name ("did you mean"), or a file whose skill name is registered
+            with other content.
+        SkillFileError: A skill file with problems (all of them listed).
+
+    >>> resolve_skills(["core-en", "agreement"])[:2]
+    ('en_agreement', 'en_agreement_attractor')
+    """
+    if isinstance(entries, str):
+        entries = [entries]
+    suites = {s.suite for s in list_skills()}
+    out: list[str] = []
+    for entry in entries:
+        entry = str(entry)
+        if entry in suites:
+            names = [s.name for s in list_skills(entry)]
+        elif entry.endswith(".jsonl") or (Path(entry).suffix and Path(entry).is_file()):
+            names = [_register_file(entry)]
+        elif entry in {s.name for s in list_skills()}:
+            names = [entry]
+        else:
+            close = did_you_mean(entry, sorted(suites))
+            if close:
+                raise SkillError(f"Unknown skill or suite '{entry}'.{close}")
+            names = [get_skill(entry).name]  # raises "Unknown skill ... Did you mean"
+        out += [n for n in names if n not in out]
+    return tuple(out)
+
+
+def _register_file(path: str) -> str:
+    from curriculens.skills.files import load_skill_file
+
+    skill = load_skill_file(path, register=False)
+    registered = {s.name: s for s in list_skills()}
+    old = registered.get(skill.name)
+    if old is None:
+        add_skill(skill)
+    elif old.content_hash != skill.content_hash:
+        raise SkillError(
+            f"Skill file {path!r} defines '{skill.name}', but a skill of that name with other "
+            f"content is already registered (suite {old.suite}); rename the skill in the file."
+        )
+    return skill.name
+
+
+def parse_layers(spec: str | int | Iterable[int | str]) -> tuple[int, ...]:
+    """Block indices from ``"0,6,12"``, ranges ``"0-11"`` or ints, sorted and unique.
+
+    >>> parse_layers("0-2,6"), parse_layers([3, 1])
+    ((0, 1, 2, 6), (1, 3))
+    """
+    parts = spec.split(",") if isinstance(spec, str) else [spec] if isinstance(spec, int) else spec
+    out: set[int] = set()
+    for part in parts:
+        text = str(part).strip()
+        m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", text)
+        if isinstance(part, bool) or m is None:
+            raise ConfigError(
+                f"layers: {text!r} is not a block index or range; expected e.g. 0,6,12 or 0-11 "
+                "(TransformerLens block indices from 0)."
+            )
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if hi < lo:
+            raise ConfigError(f"layers: range {text!r} runs backwards; write it as {hi}-{lo}.")
+        out.update(range(lo, hi + 1))
+    if not out:
+        raise ConfigError("layers is empty; name at least one block index, e.g. 0,6,12.")
+    return tuple(sorted(out))
+
+
+def layer_hooks(layers: Sequence[int]) -> tuple[str, ...]:
+    """The residual-stream output hook of each block: ``blocks.{l}.hook_resid_post``."""
+    return tuple(f"blocks.{layer}.hook_resid_post" for layer in layers)
+
+
+def is_toy_tokenizer(tokenizer) -> bool:
+    """Whether ``tokenizer`` is the toy world's word-level tokenizer (its vocabulary and a few
+    special tokens, nothing else)."""
+    from curriculens.skills.builtin.toy import toy_vocabulary
+
+    words = set(toy_vocabulary())
+    vocab = set(tokenizer.get_vocab())
+    return words <= vocab and len(vocab - words) <= 8
+
+
+def default_skills(tokenizer=None) -> tuple[str, ...]:
+    """The toy suite for the toy tokenizer; ``core-en`` for any other (or an unknown) one."""
+    suite = "toy" if tokenizer is not None and is_toy_tokenizer(tokenizer) else "core-en"
+    return resolve_skills([suite])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,12 +124,19 @@ class SweepConfig:
     """What a sweep measures; saved beside the store and hashed into every unit key.
 
     Args:
-        skills: Skill names.
+        skills: Skill names, suite names (``toy``, ``core-en``) or skill file paths, mixed
+            (:func:`resolve_skills`); stored as skill names.
         n_examples: Examples per skill (the probe splits them train/test).
         train_frac: Share of examples the probe trains on.
         probe_C: Inverse L2 strength of the probes.
         seed: Seeds examples, splits and control labels.
-        hooks: Hook names, or empty for the embedding plus every block's residual output.
+        hooks: TransformerLens hook names (``hook_embed``, ``blocks.{l}.hook_resid_post``, any
+            ``[batch, pos, d_model]`` hook), or empty for the embedding plus every block's
+            residual output.
+        layers: Block indices (``[0, 6]``, ``"0-11"``); each adds ``blocks.{l}.hook_resid_post``
+            to ``hooks`` (an init-only shorthand: the config stores the hooks).
+        dtype: ``"float32"``, ``"bfloat16"`` or ``"float16"``: the weights are loaded in it
+            (activations and logits are read back as float32). Part of the ``probe_key``.
         batch_size: Most sequences per forward pass.
         device: torch device.
         threads: torch threads during the sweep (on CPU, also the probe engine's workers).
@@ -49,6 +158,8 @@ class SweepConfig:
     probe_C: float = 1.0
     seed: int = 0
     hooks: tuple[str, ...] = ()
+    layers: InitVar[Sequence[int] | str | None] = None
+    dtype: str = "float32"
     batch_size: int = 64
     device: str = "cpu"
     threads: int = 1
@@ -57,15 +168,28 @@ class SweepConfig:
     cache_dir: str | None = None
     mdl: bool = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, layers) -> None:
         if isinstance(self.skills, str):
             object.__setattr__(self, "skills", (self.skills,))
-        object.__setattr__(self, "skills", tuple(self.skills))
-        object.__setattr__(self, "hooks", tuple(self.hooks))
         if not self.skills:
             raise ConfigError("SweepConfig.skills is empty; name at least one skill.")
-        for s in self.skills:
-            get_skill(s)  # raises with "did you mean"
+        object.__setattr__(self, "skills", resolve_skills(self.skills))
+        if isinstance(self.hooks, str):
+            object.__setattr__(self, "hooks", (self.hooks,))
+        hooks = list(self.hooks)
+        if layers is not None:
+            hooks += [h for h in layer_hooks(parse_layers(layers)) if h not in hooks]
+        bad = [h for h in hooks if not isinstance(h, str) or not h.strip()]
+        if bad:
+            raise ConfigError(
+                f"SweepConfig.hooks has {bad!r}; expected TransformerLens hook names such as "
+                "hook_embed or blocks.3.hook_resid_post."
+            )
+        object.__setattr__(self, "hooks", tuple(dict.fromkeys(h.strip() for h in hooks)))
+        if self.dtype not in DTYPES:
+            raise ConfigError(
+                f"SweepConfig.dtype = {self.dtype!r}; expected one of {', '.join(DTYPES)}."
+            )
         if (
             isinstance(self.n_examples, bool)
             or not isinstance(self.n_examples, int)
@@ -111,7 +235,7 @@ class SweepConfig:
         >>> SweepConfig.from_dict(c.to_dict()) == c
         True
         """
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | {"layers"}
         bad = sorted(set(d) - known)
         if bad:
             raise ConfigError(
@@ -120,13 +244,19 @@ class SweepConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def probe_settings(self) -> dict:
-        """Every setting a stored score depends on: examples, split, C, seed, hooks, MDL and the
-        control and split versions. Their hash (:meth:`probe_key`) keys every row."""
+        """Every setting a stored score depends on: examples, split, C, seed, hooks, dtype, MDL
+        and the control and split versions. Their hash (:meth:`probe_key`) keys every row.
+
+        ``dtype`` is included when it is not float32, so the keys of float32 runs stay those
+        they had before the setting existed.
+        """
         d = {
             k: list(v) if isinstance(v, tuple) else v
             for k, v in asdict(self).items()
             if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl")
         }
+        if self.dtype != "float32":
+            d["dtype"] = self.dtype
         d["control_version"] = _CONTROL_VERSION
         d["split_version"] = SPLIT_VERSION
         return d
@@ -139,6 +269,8 @@ class SweepConfig:
         >>> a.probe_key() == replace(a, batch_size=8).probe_key()
         True
         >>> a.probe_key() == replace(a, n_examples=60).probe_key()
+        False
+        >>> a.probe_key() == replace(a, dtype="bfloat16").probe_key()
         False
         """
         return hashlib.sha256(

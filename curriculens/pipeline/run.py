@@ -36,6 +36,7 @@ from curriculens.activations import (
 from curriculens.analysis.table import CONFIGS_META_KEY, SKILLS_META_KEY, skill_metadata
 from curriculens.behavior import score_behavior
 from curriculens.checkpoints import (
+    BadCheckpointWarning,
     Checkpoint,
     CheckpointSeries,
     check_device,
@@ -44,13 +45,14 @@ from curriculens.checkpoints import (
     warn_duplicate,
 )
 from curriculens.errors import (
+    CheckpointError,
     ConfigError,
     MixedResultsNote,
     ProbeValidityWarning,
     StoreError,
     UnmeasurableWarning,
 )
-from curriculens.pipeline.config import SweepConfig
+from curriculens.pipeline.config import SweepConfig, default_skills
 from curriculens.pipeline.unmeasured import (
     context_length,
     unmeasured_behavior,
@@ -399,7 +401,9 @@ def sweep(
     Args:
         series: A :class:`CheckpointSeries` or a directory of checkpoints.
         out: Run directory (created).
-        skills: Skill names (default: the toy-world suite), ignored when ``config`` is given.
+        skills: Skill names, suite names or skill files, ignored when ``config`` is given
+            (default: the toy suite when the first checkpoint has the toy tokenizer, else
+            ``core-en``; see :func:`~curriculens.pipeline.config.default_skills`).
         config: Full sweep configuration.
         run: Run name stored in every row (default: the name of ``out``).
         progress: Show progress bars (per checkpoint, and per skill inside one).
@@ -414,10 +418,12 @@ def sweep(
     >>> cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
     """
     from curriculens.pipeline.executors import check_executor
-    from curriculens.skills.builtin.toy import TOY_SKILLS
 
     check_executor(executor)
-    config = config or SweepConfig(skills=tuple(skills or TOY_SKILLS))
+    if config is None:
+        if not skills and not isinstance(series, CheckpointSeries):
+            series = CheckpointSeries.from_dir(series)
+        config = SweepConfig(skills=tuple(skills or default_skills(series_tokenizer(series))))
     if executor == "local":
         check_device(config.device)  # before any checkpoint is loaded
     out = Path(out)
@@ -455,6 +461,7 @@ def _sweep_into(
     t0 = time.perf_counter()
     seen: dict[str, str] = {}
     (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    _recall_fingerprints(store, series)
     store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
     _snapshot_skills(store, config.skills)
     _snapshot_config(store, config)
@@ -466,7 +473,12 @@ def _sweep_into(
         if executor == "local":
             for ck in todo:
                 bar.set_postfix(ckpt=ck.label)
-                _sweep_one(ck, config, run, store, seen, progress, series.dedupe)
+                try:
+                    _sweep_one(ck, config, run, store, seen, progress, series)
+                except CheckpointError as e:
+                    if not series.meta.get("skip_bad"):
+                        raise
+                    _skip(series, ck, e)
                 bar.update()
         else:
             gpus = 1 if str(config.device).startswith("cuda") else 0
@@ -476,7 +488,8 @@ def _sweep_into(
             for i, (fp, measured) in results:
                 ck = todo[i]
                 bar.set_postfix(ckpt=ck.label)
-                key = _dedupe_key(ck.label, fp, seen, series.dedupe)
+                _remember(store, series, ck, fp)
+                key = _dedupe_key(ck.label, fp, seen, series)
                 if key is not None:
                     for unit, rows in measured:
                         if key != fp:
@@ -517,15 +530,59 @@ def _plan_items(store: Store, run: str, config: SweepConfig) -> None:
         store_items(store, run, config, items)
 
 
+def series_tokenizer(series: CheckpointSeries):
+    """The tokenizer of a series' first local checkpoint (loaded alone, without the model), or
+    ``None`` for a hub series (whose tokenizer is never the toy one)."""
+    first = series[0] if len(series) else None
+    if first is None or first.path is None:
+        return None
+    from curriculens.checkpoints.weights import _load_tokenizer
+
+    return _load_tokenizer(str(first.path), first.label)
+
+
 def _series_meta(series: CheckpointSeries, executor: str) -> dict:
     return {
         "series": series.source,
         "checkpoints": len(series),
         "labels": [c.label for c in series],
-        "fingerprints": series.fingerprints(),
+        "fingerprints": [series.known_fingerprint(c) for c in series],
         "duplicates": series.meta.get("duplicates", []),
         "executor": executor,
     }
+
+
+#: Store meta key of the fingerprints computed by earlier loads, by file signature.
+FINGERPRINTS_META_KEY = "fingerprints_by_files"
+
+
+def _recall_fingerprints(store: Store, series: CheckpointSeries) -> None:
+    """Give the series the fingerprints earlier sweeps computed for unchanged local files."""
+    cache = store.get_meta(FINGERPRINTS_META_KEY) or {}
+    for c in series:
+        sig = c.file_signature()
+        if series.known_fingerprint(c) is None and sig in cache:
+            series.remember(c, cache[sig])
+
+
+def _remember(store: Store, series: CheckpointSeries, ck: Checkpoint, fp: str) -> None:
+    series.remember(ck, fp)
+    sig = ck.file_signature()
+    if sig is not None:
+        cache = dict(store.get_meta(FINGERPRINTS_META_KEY) or {})
+        if cache.get(sig) != fp:
+            cache[sig] = fp
+            store.set_meta(FINGERPRINTS_META_KEY, cache)
+
+
+def _skip(series: CheckpointSeries, ck: Checkpoint, e: CheckpointError) -> None:
+    """A checkpoint that fails to load, skipped and listed (``skip_bad``)."""
+    series.meta.setdefault("skipped", []).append({"label": ck.label, "reason": str(e)})
+    warnings.warn(
+        f"skipped bad checkpoint {ck.label} (skip_bad=True): {e}",
+        BadCheckpointWarning,
+        stacklevel=3,
+    )
 
 
 def _unfinished(
@@ -538,7 +595,7 @@ def _unfinished(
     units = {_unit(get_skill(s), config) for s in config.skills}
     todo = []
     for c in series:
-        fp = c.fingerprint
+        fp = series.known_fingerprint(c)
         if fp is None:
             todo.append(c)
             continue
@@ -548,12 +605,16 @@ def _unfinished(
     return todo
 
 
-def _dedupe_key(label: str, fp: str, seen: dict[str, str], dedupe: bool) -> str | None:
+def _dedupe_key(label: str, fp: str, seen: dict[str, str], series: CheckpointSeries) -> str | None:
     """Store key of a checkpoint's rows: its fingerprint, ``fp@label`` for a kept duplicate, or
-    ``None`` for a duplicate to skip. Reports every duplicate."""
+    ``None`` for a duplicate to skip. Reports every duplicate (and lists a skipped one in
+    ``series.meta["duplicates"]``)."""
     if fp in seen and seen[fp] != label:
-        warn_duplicate(seen[fp], label, fp, dedupe=dedupe)
-        return None if dedupe else f"{fp}@{label}"
+        warn_duplicate(seen[fp], label, fp, dedupe=series.dedupe)
+        if series.dedupe:
+            series.meta.setdefault("duplicates", []).append({"label": label, "same_as": seen[fp]})
+            return None
+        return f"{fp}@{label}"
     seen[fp] = label
     return fp
 
@@ -563,7 +624,7 @@ def _measure_task(
 ) -> tuple[str, list[tuple[str, list[Row]]]]:
     """One checkpoint's unfinished units, computed without a store (a Ray task)."""
     torch.set_num_threads(config.threads)
-    with _loaded(ck, config) as (model, tokenizer, fp):
+    with _loaded(ck, config, None) as (model, tokenizer, fp):
         todo = _skills_to_do(config, done.get(fp, set()))
         measured = []
         if todo:
@@ -589,10 +650,11 @@ def _sweep_one(
     store: Store,
     seen: dict[str, str],
     progress: bool,
-    dedupe: bool = True,
+    series: CheckpointSeries,
 ) -> None:
-    with _loaded(ck, config) as (model, tokenizer, fp):
-        key = _dedupe_key(ck.label, fp, seen, dedupe)
+    with _loaded(ck, config, series) as (model, tokenizer, fp):
+        _remember(store, series, ck, fp)
+        key = _dedupe_key(ck.label, fp, seen, series)
         if key is not None:
             evaluate_model(
                 model,
@@ -609,15 +671,17 @@ def _sweep_one(
 
 
 @contextmanager
-def _loaded(ck: Checkpoint, config: SweepConfig):
-    """Load a checkpoint as ``(model, tokenizer, fingerprint)`` and free it on exit.
+def _loaded(ck: Checkpoint, config: SweepConfig, series: CheckpointSeries | None):
+    """Load a checkpoint as ``(model, tokenizer, fingerprint)`` and free it on exit. The
+    fingerprint is the series' known one, else computed from this load (never a second load).
 
     The bridge holds reference cycles, so the model is collected explicitly before the next one
     loads (fast inside :func:`_young_heap`).
     """
-    model, tokenizer = ck.load(device=config.device)
+    model, tokenizer = ck.load(device=config.device, dtype=config.dtype)
     try:
-        yield model, tokenizer, ck.fingerprint or fingerprint(model)
+        known = series.known_fingerprint(ck) if series is not None else ck.fingerprint
+        yield model, tokenizer, known or fingerprint(model)
     finally:
         del model, tokenizer
         gc.collect()

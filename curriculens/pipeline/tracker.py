@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 from curriculens.checkpoints import fingerprint
 from curriculens.errors import ConfigError
+from curriculens.pipeline.config import default_skills
 from curriculens.pipeline.run import (
     SweepConfig,
     _run_meta,
@@ -60,11 +61,9 @@ class Tracker:
         schedule: Sequence[int] | None = None,
         run: str | None = None,
     ):
-        from curriculens.skills.builtin.toy import TOY_SKILLS
-
         if every is not None and (not isinstance(every, int) or every < 1):
             raise ConfigError(f"Tracker every={every!r}; expected an int >= 1 or None.")
-        self.config = config or SweepConfig(skills=tuple(skills or TOY_SKILLS))
+        self.config = config or SweepConfig(skills=tuple(skills or default_skills(tokenizer)))
         self.tokenizer = tokenizer
         self.every, self.schedule = every, set(schedule or ())
         self.out = Path(out)
@@ -92,6 +91,10 @@ class Tracker:
         fp = fingerprint(model)
         with _young_heap():
             clone = _detached_copy(model)
+            if self.config.dtype != "float32":  # the copy is measured in the sweep's dtype
+                import torch
+
+                clone = clone.to(getattr(torch, self.config.dtype))
             evaluate_model(
                 clone,
                 self.tokenizer,

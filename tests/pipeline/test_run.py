@@ -20,8 +20,13 @@ import torch
 
 import curriculens.pipeline.run as sweep_mod
 from curriculens.activations import _batches, capture, encode_skill, load_bridge
-from curriculens.checkpoints import Checkpoint, CheckpointSeries, DuplicateCheckpointWarning
-from curriculens.errors import ConfigError, HookNameError, StoreError
+from curriculens.checkpoints import (
+    BadCheckpointWarning,
+    Checkpoint,
+    CheckpointSeries,
+    DuplicateCheckpointWarning,
+)
+from curriculens.errors import CheckpointError, ConfigError, HookNameError, StoreError
 from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.skills import get_skill
 from curriculens.store import Store
@@ -178,8 +183,7 @@ def test_second_writer_gets_store_error(ckdir, reference):
 def test_dedupe_false_keeps_both_labels(tmp_path):
     root = _write_series(tmp_path / "ck", seeds=(0, 1, 1))
     cfg = SweepConfig(skills=("add1",), n_examples=40)
-    with pytest.warns(DuplicateCheckpointWarning, match="duplicate"):
-        series = CheckpointSeries.from_dir(root, dedupe=False)
+    series = CheckpointSeries.from_dir(root, dedupe=False)  # duplicates show when loaded
     with pytest.warns(DuplicateCheckpointWarning, match=r"'step20'.*'step10'"):
         sweep(series, tmp_path / "run", config=cfg, run="r", progress=False)
     rows = _table(tmp_path / "run")
@@ -306,8 +310,9 @@ def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
     assert _cli([*argv, "--n-examples", "40", "--run", "r", "--dry-run"]) == 0
     text = capsys.readouterr().out
     series = CheckpointSeries.from_dir(ckdir)
-    for c in series:
-        assert c.label in text and c.fingerprint in text
+    for c in series:  # nothing is loaded for a plan: fingerprints come with the first load
+        assert c.label in text
+    assert text.count("(on load)") == len(series)
     assert "facts@" in text and "add1@" in text
     assert "forward sequences" in text and "probe fits" in text
     assert not out.exists()  # a dry run writes nothing
@@ -316,7 +321,9 @@ def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
     assert (out / "sweep.toml").exists() and (out / "sweep_config.json").exists()
     # resume with no flags: the saved config is reused, nothing is left to do
     assert _cli(["sweep", str(ckdir), "--out", str(out), "--run", "r", "--dry-run"]) == 0
-    assert "work left: 0 forward sequences, 0 probe fits" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "work left: 0 forward sequences, 0 probe fits" in text
+    assert all(fp in text for fp in series.fingerprints())  # remembered from the sweep's loads
     for fmt in ("csv", "parquet"):
         assert _cli(["export", str(out), "--format", fmt, "-o", str(tmp_path / f"t.{fmt}")]) == 0
         assert json.loads((tmp_path / f"t.{fmt}.meta.json").read_text())["run:r"]["skills"]
@@ -389,3 +396,77 @@ def test_mdl_order_must_be_a_permutation():
     assert a.codelength_bits == pytest.approx(b.codelength_bits, rel=1e-5)
     with pytest.raises(ProbeError, match="permutation"):
         mdl_online_codelength(X, y, order=np.zeros(40, int))
+
+
+def test_config_resolves_suites_files_layers_and_keys_dtype(tmp_path):
+    from dataclasses import replace
+
+    from curriculens.pipeline.config import default_skills, parse_layers
+    from curriculens.skills import list_skills, unregister_skill
+    from curriculens.toy.corpus import build_toy_tokenizer
+
+    core = tuple(s.name for s in list_skills("core-en"))
+    cfg = SweepConfig(skills=("core-en", "add2", "en_capital"), layers="0-1", n_examples=40)
+    assert cfg.skills == (*core, "add2")
+    assert cfg.hooks == ("blocks.0.hook_resid_post", "blocks.1.hook_resid_post")
+    assert SweepConfig.from_dict(cfg.to_dict()) == cfg
+    assert SweepConfig.from_dict({"skills": ["add2"], "layers": [1]}).hooks == (
+        "blocks.1.hook_resid_post",
+    )
+    f32 = cfg.probe_key()
+    assert replace(cfg, dtype="bfloat16").probe_key() != f32
+    assert "dtype" not in cfg.probe_settings()  # float32 keys are those of earlier runs
+    assert replace(cfg, hooks=("hook_embed",)).probe_key() != f32
+    assert parse_layers("0,6,12") == (0, 6, 12) and parse_layers("0-3") == (0, 1, 2, 3)
+    with pytest.raises(ConfigError, match="dtype"):
+        SweepConfig(skills=("add2",), dtype="float64")
+    assert default_skills(build_toy_tokenizer())[0] == "agreement"
+    assert default_skills(None) == core
+    path = tmp_path / "mine.jsonl"
+    header = {
+        "curriculens_skill": {
+            "name": "mine_t",
+            "version": 1,
+            "format": "continuation",
+            "label_names": ["a", "b"],
+        }
+    }
+    rows = [{"prompt": f"Item {i} is", "target": "red", "label": i % 2} for i in range(30)]
+    path.write_text("\n".join(json.dumps(r) for r in [header, *rows]))
+    assert SweepConfig(skills=(str(path),)).skills == ("mine_t",)
+    try:
+        assert SweepConfig(skills=(str(path), "mine_t")).skills == ("mine_t",)  # loaded once
+    finally:
+        unregister_skill("mine_t")
+
+
+def test_each_checkpoint_loads_once_and_a_resume_loads_none(ckdir, tmp_path, monkeypatch):
+    loads = []
+    real = Checkpoint.load
+    monkeypatch.setattr(
+        Checkpoint, "load", lambda self, **kw: loads.append(self.label) or real(self, **kw)
+    )
+    cfg = SweepConfig(skills=("add1",), n_examples=40)
+    sweep(CheckpointSeries.from_dir(ckdir), tmp_path / "run", config=cfg, run="r", progress=False)
+    assert loads == ["step0", "step10", "step20"]
+    sweep(CheckpointSeries.from_dir(ckdir), tmp_path / "run", config=cfg, run="r", progress=False)
+    assert len(loads) == 3  # finished, unchanged files: fingerprints are remembered
+    more = SweepConfig(skills=("add1", "add2"), n_examples=40)
+    sweep(CheckpointSeries.from_dir(ckdir), tmp_path / "run", config=more, run="r", progress=False)
+    assert len(loads) == 6  # work left: each loads once more
+
+
+def test_skip_bad_lists_a_checkpoint_that_fails_to_load_during_the_sweep(tmp_path):
+    root = _write_series(tmp_path / "ck")
+    cfg_path = root / "step10" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["num_hidden_layers"] = 3  # its weights no longer match: found when it loads
+    cfg_path.write_text(json.dumps(cfg))
+    series = CheckpointSeries.from_dir(root, skip_bad=True)
+    assert [c.label for c in series] == ["step0", "step10", "step20"]
+    with pytest.warns(BadCheckpointWarning, match="step10"):
+        sweep(series, tmp_path / "run", config=CONFIG, run="r", progress=False)
+    assert [d["label"] for d in series.meta["skipped"]] == ["step10"]
+    assert {r["checkpoint"] for r in _table(tmp_path / "run")} == {"step0", "step20"}
+    with pytest.raises(CheckpointError, match="'step10'.*missing"):
+        sweep(CheckpointSeries.from_dir(root), tmp_path / "run2", config=CONFIG, progress=False)

@@ -46,7 +46,7 @@ def test_tracker_in_builtin_trainer_does_not_perturb_training(tmp_path):
     # live fingerprints are those of the checkpoints the trainer saved at the same steps
     saved = CheckpointSeries.from_dir(tmp_path / "train" / "checkpoints")
     live = {r["checkpoint"]: r["fingerprint"] for r in rows}
-    assert {c.label: c.fingerprint for c in saved} == live
+    assert dict(zip([c.label for c in saved], saved.fingerprints(), strict=True)) == live
 
 
 def test_tracker_schedule_and_every(tmp_path):
