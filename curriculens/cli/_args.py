@@ -188,3 +188,45 @@ def parse_columns(items) -> dict[str, str] | None:
             )
         out[src] = dst
     return out
+
+
+def add_import_flags(p: argparse.ArgumentParser, *, tokens_help: str) -> argparse._ArgumentGroup:
+    """The ``input`` group of commands that read curves from files as well as from runs:
+    ``--metric``, ``--pattern``, ``--tokens-per-step``, ``--columns``, ``--keep-names``,
+    ``--duplicates`` and ``--revision-tokens`` (see :func:`import_options`)."""
+    from curriculens.analysis.importers import DUPLICATES
+
+    i = p.add_argument_group("input")
+    i.add_argument("--metric", default=None, help="lm-eval / store metric (lm-eval: acc)")
+    i.add_argument("--pattern", default=None, help="lm-eval: regex capturing the step")
+    i.add_argument(
+        "--tokens-per-step", type=int, default=None, dest="tokens_per_step", help=tokens_help
+    )
+    i.add_argument(
+        "--columns",
+        action="append",
+        default=None,
+        metavar="CSV=NAME[,CSV=NAME]",
+        help="CSV: map columns, e.g. --columns acc_em=score,run_name=model (repeatable)",
+    )
+    i.add_argument(
+        "--keep-names",
+        action="store_true",
+        help="keep task names as given (default: ':' -> '_', as the paper does)",
+    )
+    i.add_argument(
+        "--duplicates",
+        choices=DUPLICATES,
+        default=None,
+        help="merge two different scores of one model and task at one token count",
+    )
+    i.add_argument(
+        "--revision-tokens",
+        action="append",
+        default=None,
+        metavar="REV=TOKENS",
+        dest="revision_tokens",
+        help="token count of a revision whose name has none, e.g. main=4051e9 (MODEL@REV=... "
+        "for one model; repeatable)",
+    )
+    return i

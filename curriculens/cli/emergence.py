@@ -21,13 +21,14 @@ from curriculens.analysis.consistency import (
 )
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.emergence import behavior_emergence, emergence_intervals
-from curriculens.analysis.importers import DUPLICATES, load_curves
+from curriculens.analysis.importers import load_curves
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.long_format import parse_revision_tokens
 from curriculens.analysis.table import selecting
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.cli._args import (
     add_criterion_flags,
+    add_import_flags,
     add_selection_flags,
     criterion_from_args,
     is_store,
@@ -80,42 +81,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default="common",
         help="rank pairs over tasks all models share (common) or each pair shares (pairwise)",
     )
-    i = p.add_argument_group("input")
-    i.add_argument("--metric", default=None, help="lm-eval / store metric (lm-eval: acc)")
-    i.add_argument("--pattern", default=None, help="lm-eval: regex capturing the step")
-    i.add_argument(
-        "--tokens-per-step",
-        type=int,
-        default=None,
-        dest="tokens_per_step",
-        help=f"tokens per step to read 'stepN' names (lm-eval default {PYTHIA_TOKENS_PER_STEP:,})",
-    )
-    i.add_argument(
-        "--columns",
-        action="append",
-        default=None,
-        metavar="CSV=NAME[,CSV=NAME]",
-        help="CSV: map columns, e.g. --columns acc_em=score,run_name=model (repeatable)",
-    )
-    i.add_argument(
-        "--keep-names",
-        action="store_true",
-        help="keep task names as given (default: ':' -> '_', as the paper does)",
-    )
-    i.add_argument(
-        "--duplicates",
-        choices=DUPLICATES,
-        default=None,
-        help="merge two different scores of one model and task at one token count",
-    )
-    i.add_argument(
-        "--revision-tokens",
-        action="append",
-        default=None,
-        metavar="REV=TOKENS",
-        dest="revision_tokens",
-        help="token count of a revision whose name has none, e.g. main=4051e9 (MODEL@REV=... "
-        "for one model; repeatable)",
+    add_import_flags(
+        p,
+        tokens_help=f"tokens per step to read 'stepN' names (lm-eval default "
+        f"{PYTHIA_TOKENS_PER_STEP:,})",
     )
     p.add_argument(
         "--bootstrap",

@@ -10,11 +10,17 @@ import argparse
 import json
 from pathlib import Path
 
-from curriculens.analysis.importers import DUPLICATES, load_curves
+from curriculens.analysis.importers import load_curves
 from curriculens.analysis.long_format import parse_revision_tokens
 from curriculens.analysis.predict import MIN_POINTS, composite_components, predict_baselines
 from curriculens.analysis.table import selecting
-from curriculens.cli._args import add_selection_flags, is_store, parse_columns, selection_of
+from curriculens.cli._args import (
+    add_import_flags,
+    add_selection_flags,
+    is_store,
+    parse_columns,
+    selection_of,
+)
 from curriculens.errors import ConfigError
 
 _HELP = "Predict each composite's curve from its components' curves and score the prediction."
@@ -48,42 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("input", metavar="INPUT", help="store / run dir, lm-eval dir, or tidy CSV")
-    i = p.add_argument_group("input")
-    i.add_argument("--metric", default=None, help="lm-eval / store metric (lm-eval: acc)")
-    i.add_argument("--pattern", default=None, help="lm-eval: regex capturing the step")
-    i.add_argument(
-        "--tokens-per-step",
-        type=int,
-        default=None,
-        dest="tokens_per_step",
-        help="tokens per step, to read 'stepN' checkpoint names",
-    )
-    i.add_argument(
-        "--columns",
-        action="append",
-        default=None,
-        metavar="CSV=NAME[,CSV=NAME]",
-        help="CSV: map columns, e.g. --columns acc_em=score (repeatable)",
-    )
-    i.add_argument(
-        "--keep-names",
-        action="store_true",
-        help="keep task names as given (default: ':' -> '_', as the paper does)",
-    )
-    i.add_argument(
-        "--duplicates",
-        choices=DUPLICATES,
-        default=None,
-        help="merge two different scores of one model and task at one token count",
-    )
-    i.add_argument(
-        "--revision-tokens",
-        action="append",
-        default=None,
-        metavar="REV=TOKENS",
-        dest="revision_tokens",
-        help="token count of a revision whose name has none, e.g. main=4051e9 (repeatable)",
-    )
+    add_import_flags(p, tokens_help="tokens per step, to read 'stepN' checkpoint names")
     add_selection_flags(p.add_argument_group("stores only (run directory or .sqlite)"))
     p.add_argument(
         "--json",
