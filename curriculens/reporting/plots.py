@@ -146,8 +146,10 @@ def plot_behavior(
             a.set_title(family, fontsize=9)
         a.legend(fontsize=7, loc="upper left", frameon=False)
     if ax is None:
-        for a, _ in panels:
-            if not a.get_subplotspec().is_last_row():
+        for k, (a, _) in enumerate(panels):
+            if k + cols >= len(panels):  # nothing drawn below it
+                a.xaxis.set_tick_params(labelbottom=True)
+            else:
                 a.set_xlabel("")
             if not a.get_subplotspec().is_first_col():
                 a.set_ylabel("")
@@ -236,13 +238,18 @@ def plot_probe_heatmaps(
                        ms=11, color="gold", mec="black", ls="none")  # fmt: skip
     for a in axes[per * len(mats) :]:
         a.axis("off")
-    for a in axes[: per * len(mats)]:
-        a.set_xlabel("training tokens", fontsize=7)
+    n_cols = axes[0].get_subplotspec().get_gridspec().ncols if ax is None else 0
+    for k, a in enumerate(axes[: per * len(mats)]):
+        if ax is not None or k + n_cols >= per * len(mats):  # nothing drawn below it
+            a.xaxis.set_tick_params(labelbottom=True)
+            a.set_xlabel("training tokens", fontsize=7)
     shown = list(axes[: per * len(mats)])
-    if im is not None:
-        fig.colorbar(im, ax=shown, shrink=0.6, label="held-out probe accuracy")
+    # constrained layout puts the later colour bar nearer the panels: left to right, probe then
+    # selectivity, as in each pair
     if sel_im is not None:
         fig.colorbar(sel_im, ax=shown, shrink=0.6, label="selectivity (probe − control)")
+    if im is not None:
+        fig.colorbar(im, ax=shown, shrink=0.6, label="held-out probe accuracy")
     fig.suptitle(
         "Probe accuracy and selectivity by layer and training tokens "
         "(dashed: behavior emerges; star: selectivity emerges)",
