@@ -12,9 +12,11 @@ import math
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.scale import SymmetricalLogTransform
 
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import (
@@ -22,6 +24,7 @@ from curriculens.analysis.curriculum import (
     behavior_curve,
     probe_matrix,
 )
+from curriculens.analysis.table import skill_info
 from curriculens.reporting.formatting import format_tokens, layer_name
 
 #: one colour per lead/lag verdict, shared by the figure and its legend
@@ -36,11 +39,46 @@ VERDICT_COLORS = {
 
 
 def _token_axis(ax, tokens: Sequence[float]) -> None:
-    """Symmetric-log x axis so step 0 (0 tokens) shows beside log-spaced checkpoints."""
-    positive = [t for t in tokens if t > 0]
-    ax.set_xscale("symlog", linthresh=min(positive) if positive else 1.0)
+    """Log x axis of training tokens; step 0 (0 tokens) sits on a short linear stretch at the
+    left (symmetric log with its linear range up to the first positive checkpoint)."""
+    ax.set_xscale("symlog", linthresh=_linthresh(tokens))
     ax.set_xlim(left=0)
     ax.set_xlabel("training tokens")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
+
+
+def _linthresh(tokens: Sequence[float]) -> float:
+    positive = [t for t in tokens if t > 0]
+    return float(min(positive)) if positive else 1.0
+
+
+def token_edges(tokens: Sequence[float]) -> np.ndarray:
+    """Cell edges around checkpoint ``tokens`` on the report's token axis: midpoints in the
+    axis's own (symmetric log) coordinates, so each heatmap cell is centred on its checkpoint;
+    the outer edges sit half a gap out (never below 0).
+
+    >>> token_edges([0, 100, 10_000]).round(1).tolist()
+    [0.0, 31.6, 1000.0, 100000.0]
+    """
+    t = np.asarray(sorted(tokens), dtype=float)
+    tr = SymmetricalLogTransform(10, _linthresh(t), 1.0)
+    x = tr.transform(t)
+    if len(x) == 1:
+        mids = np.array([x[0] - 0.5, x[0] + 0.5])
+    else:
+        inner = (x[1:] + x[:-1]) / 2
+        mids = np.concatenate([[x[0] - (inner[0] - x[0])], inner, [x[-1] + (x[-1] - inner[-1])]])
+    return np.maximum(tr.inverted().transform(mids), 0.0)
+
+
+def _families(df: pd.DataFrame, skills: Sequence[str], emergence) -> dict[str, list[str]]:
+    fam = {e.skill: e.family for e in emergence}
+    info = skill_info(df, [s for s in skills if s not in fam])
+    fam |= {s: info.get(s, {}).get("family", "") for s in skills if s not in fam}
+    out: dict[str, list[str]] = {}
+    for s in skills:
+        out.setdefault(fam.get(s) or "other", []).append(s)
+    return out
 
 
 def plot_behavior(
@@ -51,75 +89,172 @@ def plot_behavior(
     criterion: Criterion | str | None = None,
     ax=None,
 ):
-    """Primary behavior metric per skill against tokens, with emergence marks.
+    """Primary behavior metric per skill against tokens, one small panel per skill family.
 
-    Marks sit at each skill's emergence point under ``criterion`` (default ``paper``); a fixed or
-    stable criterion's threshold is drawn as a line.
+    Panels share the (log) token axis. A circle marks each skill's emergence point under
+    ``criterion`` (default ``paper``) and a band of the skill's colour its interval ``(lo, hi]``
+    (from ``emergence``); a fixed or stable criterion's threshold is drawn as a line. With one
+    ``ax``, every skill is drawn on it.
 
     >>> fig = plot_behavior(load_table("runs/demo"))  # doctest: +SKIP
     """
     crit = Criterion.of(criterion)
-    fig, ax = _fig_ax(ax, (7.5, 4.2))
     skills = list(skills or sorted(df.skill.unique()))
-    marks = {e.skill: e.behavior_tokens for e in emergence}
+    groups = _families(df, skills, emergence)
+    if ax is not None:
+        axes = list(np.atleast_1d(ax).ravel())
+        fig = axes[0].figure
+        panels = (
+            list(zip(axes, groups.items(), strict=False))
+            if len(axes) > 1
+            else [(axes[0], ("", skills))]
+        )
+    else:
+        cols = min(3, len(groups)) or 1
+        rows = max(1, math.ceil(len(groups) / cols))
+        fig = Figure(figsize=(3.4 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
+        grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).ravel()
+        for a in grid[len(groups) :]:
+            a.axis("off")
+        panels = list(zip(grid, groups.items(), strict=False))
+    marks = {e.skill: e for e in emergence}
     cmap = matplotlib.colormaps["tab10" if len(skills) <= 10 else "tab20"]
-    all_tokens: list[float] = []
-    for i, skill in enumerate(skills):
-        curve = behavior_curve(df, skill)
-        if curve.empty:
-            continue
-        all_tokens += list(curve.index)
-        ax.plot(curve.index, curve.values, marker=".", color=cmap(i), label=skill, lw=1.5)
-        t = marks.get(skill)
-        if t is not None and t in curve.index:
-            ax.plot([t], [curve.loc[t]], marker="o", ms=9, mfc="none", color=cmap(i), mew=2)
-    if crit.method in ("fixed", "stable") and crit.chance is None:
-        ax.axhline(crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}")
-    _token_axis(ax, all_tokens)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("behavior score (primary metric)")
-    ax.set_title(f"Behavior over training (circles: emergence, criterion {crit.name})")
-    ax.legend(fontsize=7, ncol=2, loc="upper left", frameon=False)
-    fig.tight_layout()
+    color = {s: cmap(i) for i, s in enumerate(skills)}
+    all_tokens = [float(t) for t in df.tokens.unique()]
+    for a, (family, members) in panels:
+        for skill in members:
+            curve = behavior_curve(df, skill)
+            if curve.empty:
+                continue
+            c = color[skill]
+            a.plot(curve.index, curve.values, marker=".", color=c, label=skill, lw=1.5)
+            e = marks.get(skill)
+            if e is not None and e.behavior_state == "emerged":
+                lo = e.behavior_lo if e.behavior_lo is not None else 0.0
+                hi = e.behavior_hi if e.behavior_hi is not None else max(all_tokens)
+                a.axvspan(lo, hi, color=c, alpha=0.12, lw=0)
+            t = None if e is None else e.behavior_tokens
+            if t is not None and t in curve.index:
+                a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2)
+        if crit.method in ("fixed", "stable") and crit.chance is None:
+            a.axhline(
+                crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}"
+            )
+        _token_axis(a, all_tokens)
+        a.set_ylim(-0.02, 1.02)
+        if family:
+            a.set_title(family, fontsize=9)
+        a.legend(fontsize=7, loc="upper left", frameon=False)
+    if ax is None:
+        for k, (a, _) in enumerate(panels):
+            if k + cols >= len(panels):  # nothing drawn below it
+                a.xaxis.set_tick_params(labelbottom=True)
+            else:
+                a.set_xlabel("")
+            if not a.get_subplotspec().is_first_col():
+                a.set_ylabel("")
+            else:
+                a.set_ylabel("behavior (primary metric)")
+        fig.suptitle(
+            f"Behavior over training by family (circle: emergence, band: its interval; "
+            f"criterion {crit.name})",
+            fontsize=10,
+        )
+    else:
+        panels[0][0].set_ylabel("behavior score (primary metric)")
+        panels[0][0].set_title(f"Behavior over training (criterion {crit.name})", fontsize=10)
     return fig
 
 
-def plot_probe_heatmaps(df: pd.DataFrame, skills: Sequence[str] | None = None, *, ax=None):
-    """Layer × checkpoint probe accuracy, one panel per skill (shared colour scale 0..1)."""
+def plot_probe_heatmaps(
+    df: pd.DataFrame,
+    skills: Sequence[str] | None = None,
+    *,
+    emergence: Sequence[SkillEmergence] = (),
+    ax=None,
+):
+    """Per skill, probe accuracy (left) and selectivity, probe − control accuracy (right), by
+    layer (rows) against a true token axis (log x; each cell spans its checkpoint).
+
+    A white dashed line marks behavior emergence and a star the emergence of probe selectivity at
+    the best layer (from ``emergence``). Without control rows the selectivity panel is left out.
+    ``ax``: an array of axes, two per skill with controls (one without).
+    """
     skills = list(skills or sorted(df.skill.unique()))
-    mats = [(s, probe_matrix(df, s)) for s in skills]
-    mats = [(s, m) for s, m in mats if not m.empty]
+    mats = [(s, probe_matrix(df, s), probe_matrix(df, s, "control")) for s in skills]
+    mats = [(s, p, c) for s, p, c in mats if not p.empty]
+    with_sel = any(not c.empty for _, _, c in mats)
+    per = 2 if with_sel else 1
     if ax is not None:
         axes = np.atleast_1d(ax).ravel()
         fig = axes[0].figure
     else:
-        cols = min(3, max(1, len(mats)))
-        rows = max(1, math.ceil(len(mats) / cols))  # no probed skill: one empty panel
-        fig = Figure(figsize=(4.2 * cols, 2.3 * rows + 0.6), layout="constrained")
-        axes = fig.subplots(rows, cols, squeeze=False)
-        axes = axes.ravel()
-    im = None
-    for a, (skill, m) in zip(axes, mats, strict=False):
-        im = a.imshow(
-            m.values,
-            aspect="auto",
-            origin="lower",
-            vmin=0,
-            vmax=1,
-            cmap="viridis",
-            interpolation="nearest",
-        )
-        a.set_title(skill, fontsize=9)
-        a.set_yticks(range(len(m.index)))
-        a.set_yticklabels([layer_name(layer) for layer in m.index], fontsize=7)
-        tick = np.linspace(0, len(m.columns) - 1, min(5, len(m.columns))).round().astype(int)
-        a.set_xticks(tick)
-        a.set_xticklabels([format_tokens(m.columns[i]) for i in tick], fontsize=7)
-    for a in axes[len(mats) :]:
+        pairs = min(2, max(1, len(mats)))
+        rows = max(1, math.ceil(len(mats) / pairs))  # no probed skill: one empty panel
+        fig = Figure(figsize=(3.3 * pairs * per + 1.2, 1.9 * rows + 0.8), layout="constrained")
+        axes = fig.subplots(rows, pairs * per, squeeze=False, sharex=True).ravel()
+    marks = {e.skill: e for e in emergence}
+    im = sel_im = None
+    for i, (skill, m, ctrl) in enumerate(mats):
+        panels = [(axes[per * i], m, "probe accuracy", "viridis", (0, 1))]
+        if with_sel:
+            sel = (
+                (m - ctrl.reindex(index=m.index, columns=m.columns))
+                if not ctrl.empty
+                else m * np.nan
+            )
+            panels.append((axes[per * i + 1], sel, "selectivity", "RdBu_r", (-1, 1)))
+        for a, mat, what, cmap, (vmin, vmax) in panels:
+            y = np.arange(len(mat.index) + 1) - 0.5
+            mesh = a.pcolormesh(
+                token_edges(mat.columns), y, mat.values, cmap=cmap, vmin=vmin, vmax=vmax,
+                shading="flat",
+            )  # fmt: skip
+            if what == "selectivity":
+                sel_im = mesh
+            else:
+                im = mesh
+            a.set_xscale("symlog", linthresh=_linthresh(mat.columns))
+            a.set_xlim(token_edges(mat.columns)[[0, -1]])
+            a.xaxis.set_major_formatter(
+                matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t))
+            )
+            a.tick_params(labelsize=7)
+            a.set_yticks(range(len(mat.index)))
+            a.set_yticklabels([layer_name(layer) for layer in mat.index], fontsize=7)
+            a.set_title(f"{skill}: {what}", fontsize=8)
+            e = marks.get(skill)
+            if e is not None and e.behavior_state == "emerged" and e.behavior_tokens:
+                line = "black" if what == "selectivity" else "white"
+                a.axvline(e.behavior_tokens, color=line, ls="--", lw=1.2)
+            if (
+                what == "selectivity"
+                and e is not None
+                and e.probe_state == "emerged"
+                and e.probe_tokens
+                and e.probe_layer in list(mat.index)
+            ):
+                a.plot([e.probe_tokens], [list(mat.index).index(e.probe_layer)], marker="*",
+                       ms=11, color="gold", mec="black", ls="none")  # fmt: skip
+    for a in axes[per * len(mats) :]:
         a.axis("off")
+    n_cols = axes[0].get_subplotspec().get_gridspec().ncols if ax is None else 0
+    for k, a in enumerate(axes[: per * len(mats)]):
+        if ax is not None or k + n_cols >= per * len(mats):  # nothing drawn below it
+            a.xaxis.set_tick_params(labelbottom=True)
+            a.set_xlabel("training tokens", fontsize=7)
+    shown = list(axes[: per * len(mats)])
+    # constrained layout puts the later colour bar nearer the panels: left to right, probe then
+    # selectivity, as in each pair
+    if sel_im is not None:
+        fig.colorbar(sel_im, ax=shown, shrink=0.6, label="selectivity (probe − control)")
     if im is not None:
-        fig.colorbar(im, ax=list(axes[: len(mats)]), shrink=0.8, label="held-out probe accuracy")
-    fig.suptitle("Probe accuracy by layer (rows) and checkpoint tokens (columns)", fontsize=10)
+        fig.colorbar(im, ax=shown, shrink=0.6, label="held-out probe accuracy")
+    fig.suptitle(
+        "Probe accuracy and selectivity by layer and training tokens "
+        "(dashed: behavior emerges; star: selectivity emerges)",
+        fontsize=9,
+    )
     return fig
 
 
@@ -171,8 +306,8 @@ def plot_timeline(emergence: Sequence[SkillEmergence], *, ax=None):
     _token_axis(ax, known or [1.0])
     crit = emergence[0].criterion if emergence else "paper"
     ax.set_title(f"Curriculum: emergence order (behavior: {crit}; faded '>' = not emerged)")
-    if seen:
-        ax.legend(fontsize=8, loc="lower right", frameon=False)
+    if seen:  # outside the axes, so no marker or bar hides under it
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 

@@ -4,8 +4,10 @@ It opens with one sentence for each of the three questions (when do skills emerg
 do representations lead), each with its evidence, then shows the curriculum table (emergence with
 intervals under one named criterion), behavior curves, probe heatmaps, the timeline,
 representation-vs-behavior lead/lag (the table and the figure show the same verdicts), the
-composite check and, for several runs (seeds), the order-consistency matrix. Figures are written
-as PNG under ``RUN/figures/`` and embedded in the HTML as data URIs, so the page travels alone.
+composite check and, for several runs (seeds), the order-consistency matrix. Each figure follows
+its table with a caption naming the criterion; figures are written as SVG, PDF and 300-dpi PNG
+under ``RUN/figures/`` (:mod:`curriculens.reporting.figures`), and the PNGs are embedded in the
+HTML as data URIs, so the page travels alone. The run's JSON closes the page, collapsed.
 Every name shown is HTML-escaped.
 """
 
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import re
 from contextlib import nullcontext
@@ -30,18 +31,12 @@ from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.table import Selection, load_table, selecting, skill_info
 from curriculens.errors import ConfigError
+from curriculens.reporting.figures import ReportFigure, build_figures, place, save_figures
 from curriculens.reporting.formatting import (
     format_emergence,
     format_lead_interval,
     format_tokens,
     layer_name,
-)
-from curriculens.reporting.plots import (
-    plot_behavior,
-    plot_consistency,
-    plot_lead_lag,
-    plot_probe_heatmaps,
-    plot_timeline,
 )
 from curriculens.reporting.probes import baselines_table, meaning, probe_baselines
 
@@ -146,12 +141,6 @@ def _lead_table(results) -> list[list[str]]:
             ]
         )
     return rows
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
 
 
 def analyze(
@@ -357,8 +346,8 @@ def write_report(
     select: Selection | None = None,
     **overrides,
 ) -> Path:
-    """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out`` (default: the run
-    directory); return the HTML path.
+    """Write ``report.html``, ``report.md`` and ``figures/*.{svg,pdf,png}`` into ``out``
+    (default: the run directory); return the HTML path.
 
     The report shows the run's current results (``select`` picks another configuration, see
     :mod:`curriculens.analysis.table`).
@@ -393,21 +382,7 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
     a = analyze(run, **kw)
     df, emergence, runs, crit = a["df"], a["emergence"], a["runs"], a["criterion"]
     skills = [e.skill for e in emergence]
-    figs = {
-        "behavior": plot_behavior(df, skills, emergence=emergence, criterion=crit),
-        "timeline": plot_timeline(emergence),
-        "probes": plot_probe_heatmaps(df, skills),
-    }
-    if a["leads"]:
-        figs["leadlag"] = plot_lead_lag(a["leads"])
-    if a["consistency"] is not None:
-        figs["consistency"] = plot_consistency(a["consistency"])
-    fig_dir = dest / "figures"
-    fig_dir.mkdir(exist_ok=True)
-    pngs = {}
-    for name, fig in figs.items():
-        pngs[name] = _png(fig)
-        (fig_dir / f"{name}.png").write_bytes(pngs[name])
+    figures = save_figures(build_figures(a), dest / "figures")
 
     summary = answers(a)
     if a["baselines"]:
@@ -523,9 +498,10 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
             )
         )
     meta = _run_meta(run)
-    _write_md(dest, summary, sections, pngs, meta, name=run.name)
+    placed = place(figures, [t for t, _, _ in sections])
+    _write_md(dest, summary, sections, placed, meta, name=run.name)
     out = dest / "report.html"
-    out.write_text(_html(run.name, summary, sections, pngs, meta))
+    out.write_text(_html(run.name, summary, sections, placed, meta))
     return out
 
 
@@ -541,24 +517,39 @@ def _md(text: str) -> str:
     return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text).replace("|", "\\|")
 
 
-def _write_md(dest: Path, summary, sections, pngs, meta, *, name: str) -> None:
+def _numbered(sections, placed) -> dict[str, int]:
+    """Figure numbers in order of appearance."""
+    names = [f.name for title, _, _ in sections for f in placed.get(title, [])]
+    return {n: i for i, n in enumerate(names, 1)}
+
+
+def _write_md(dest: Path, summary, sections, placed, meta, *, name: str) -> None:
     md = [f"# Curriculum report: {_md(name)}", "", *[f"- {_md(s)}" for s in summary]]
+    number = _numbered(sections, placed)
     for title, rows, note in sections:
         md += ["", f"## {_md(title)}", ""] + ([_md(note), ""] if note else [])
         md += ["| " + " | ".join(map(_md, rows[0])) + " |", "|" + "---|" * len(rows[0])]
         md += ["| " + " | ".join(map(_md, r)) + " |" for r in rows[1:]]
-    md += ["", "## Figures", "", *[f"![{n}](figures/{n}.png)" for n in pngs]]
+        for f in placed.get(title, []):
+            md += [
+                "",
+                f"![Figure {number[f.name]}: {f.name}](figures/{f.name}.png)",
+                "",
+                f"*Figure {number[f.name]}.* {_md(f.caption)} "
+                f"([SVG](figures/{f.name}.svg), [PDF](figures/{f.name}.pdf))",
+            ]
     if meta:
         md += ["", "## Run", "", "```json", json.dumps(meta, indent=1), "```"]
     (dest / "report.md").write_text("\n".join(md) + "\n")
 
 
-def _html(name: str, summary, sections, pngs, meta) -> str:
+def _html(name: str, summary, sections, placed, meta) -> str:
     esc = html.escape
     body = [
         f"<h1>Curriculum report: {esc(name)}</h1>",
         "<ul>" + "".join(f"<li>{esc(s)}</li>" for s in summary) + "</ul>",
     ]
+    number = _numbered(sections, placed)
     for title, rows, note in sections:
         body.append(f"<h2>{esc(title)}</h2>" + (f"<p>{esc(note)}</p>" if note else ""))
         body.append(
@@ -568,20 +559,32 @@ def _html(name: str, summary, sections, pngs, meta) -> str:
             + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
             + "</table>"
         )
-    body.append("<h2>Figures</h2>")
-    body += [
-        f'<figure><img alt="{esc(n)}" src="data:image/png;base64,'
-        f'{base64.b64encode(b).decode()}"/><figcaption>{esc(n)}</figcaption></figure>'
-        for n, b in pngs.items()
-    ]
-    body.append(f"<h2>Run</h2><pre>{esc(json.dumps(meta, indent=1))}</pre>")
+        body += [_html_figure(f, number[f.name]) for f in placed.get(title, [])]
+    if meta:
+        body.append(
+            "<h2>Run</h2><details><summary>Run configuration and training summary (JSON)"
+            f"</summary><pre>{esc(json.dumps(meta, indent=1))}</pre></details>"
+        )
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Curriculum report: {esc(name)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
 table{{border-collapse:collapse;font-size:14px;margin-bottom:1em}}
-td,th{{border:1px solid #ccc;padding:3px 8px}}img{{max-width:100%}}
+td,th{{border:1px solid #ccc;padding:3px 8px}}img{{max-width:100%;height:auto}}
+figure{{margin:1em 0 2em}}figcaption{{font-size:14px;max-width:900px}}
 pre{{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}}</style>
 </head><body>{"".join(body)}</body></html>"""
+
+
+def _html_figure(f: ReportFigure, number: int) -> str:
+    esc = html.escape
+    return (
+        f'<figure id="figure-{esc(f.name)}"><img alt="Figure {number}: {esc(f.name)}" '
+        f'width="{round(f.width_in * 96)}" '
+        f'src="data:image/png;base64,{base64.b64encode(f.png).decode()}"/>'
+        f"<figcaption><b>Figure {number}.</b> {esc(f.caption)} "
+        f'(<a href="figures/{esc(f.name)}.svg">SVG</a>, '
+        f'<a href="figures/{esc(f.name)}.pdf">PDF</a>)</figcaption></figure>'
+    )
 
 
 def _run_meta(run: Path) -> dict:

@@ -85,7 +85,7 @@ def test_report_writes_html_markdown_and_figures(tiny_run):
     md = (out / "report.md").read_text()
     assert "| # | skill |" in md and "When do skills emerge?" in md
     assert "In what order?" in md and "Do representations lead?" in md
-    assert sorted(p.name for p in (out / "figures").iterdir()) == [
+    assert sorted(p.name for p in (out / "figures").glob("*.png")) == [
         "behavior.png",
         "leadlag.png",
         "probes.png",

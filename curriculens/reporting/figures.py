@@ -1,0 +1,117 @@
+"""The report's figures: each built from the analysis, captioned with what it shows and the
+criterion its marks come from, and saved as SVG, PDF and a 300-dpi PNG under ``RUN/figures/``.
+
+The writer places each figure after the table it illustrates (:data:`AFTER`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from curriculens.reporting.plots import (
+    plot_behavior,
+    plot_consistency,
+    plot_lead_lag,
+    plot_probe_heatmaps,
+    plot_timeline,
+)
+
+#: the formats every figure is saved in; the PNG is the one the HTML embeds
+FORMATS = ("svg", "pdf", "png")
+#: resolution of the saved PNG
+DPI = 300
+
+#: the section title each figure follows (the first present; else the first section)
+AFTER = {
+    "timeline": ("Curriculum",),
+    "behavior": ("Curriculum",),
+    "probes": ("Probes beside their baselines", "Curriculum"),
+    "leadlag": ("Representation vs behavior",),
+    "consistency": ("Order consistency across runs",),
+}
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One saved figure.
+
+    Attributes:
+        name: File stem under ``figures/`` (``behavior`` → ``behavior.svg|pdf|png``).
+        caption: What the figure shows and the criterion its emergence marks use.
+        png: The 300-dpi PNG's bytes (embedded in the HTML).
+        width_in: The figure's width in inches (the HTML shows it at about 96 px per inch).
+    """
+
+    name: str
+    caption: str
+    png: bytes
+    width_in: float
+
+
+def build_figures(a: dict) -> dict:
+    """The report's figures from :func:`~curriculens.reporting.writer.analyze`'s dict, as
+    ``{name: (Figure, caption)}``."""
+    df, emergence, crit = a["df"], a["emergence"], a["criterion"]
+    probe_crit = a["probe_criterion"]
+    skills = [e.skill for e in emergence]
+    figs = {
+        "timeline": (
+            plot_timeline(emergence),
+            "Emergence order: per skill, where behavior emerges (circle, with its interval as a "
+            "bar) and where probe selectivity emerges (triangle); '<' at the left: met at the "
+            "first checkpoint; faded '>' at the right: not emerged. Behavior criterion "
+            f"{crit.label()}. Probe selectivity criterion {probe_crit.label()}.",
+        ),
+        "behavior": (
+            plot_behavior(df, skills, emergence=emergence, criterion=crit),
+            "Behavior over training, one panel per skill family (shared log token axis): the "
+            "primary metric per checkpoint; circles mark emergence and shaded bands its "
+            f"interval. Criterion {crit.label()}.",
+        ),
+        "probes": (
+            plot_probe_heatmaps(df, skills, emergence=emergence),
+            "Held-out probe accuracy (left of each pair) and selectivity, probe minus control "
+            "accuracy (right), per layer against training tokens (log axis; each cell spans its "
+            f"checkpoint). Dashed line: behavior emerges (criterion {crit.label()}); star: "
+            f"selectivity emerges at the best layer (criterion {probe_crit.label()}).",
+        ),
+    }
+    if a["leads"]:
+        figs["leadlag"] = (
+            plot_lead_lag(a["leads"]),
+            "Lead of probe selectivity over behavior per skill, in log10 tokens (> 0: the probe "
+            "came first), with its 95% interval and the verdict of the table above. Both curves "
+            f"read with criterion {probe_crit.label()}.",
+        )
+    if a["consistency"] is not None:
+        figs["consistency"] = (
+            plot_consistency(a["consistency"]),
+            "Spearman rank agreement of the skill emergence orders between runs "
+            f"(criterion {crit.label()}; censored skills tied last).",
+        )
+    return figs
+
+
+def save_figures(figs: dict, fig_dir: Path) -> list[ReportFigure]:
+    """Save each figure as ``fig_dir/NAME.svg``, ``.pdf`` and a 300-dpi ``.png``."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, (fig, caption) in figs.items():
+        for fmt in FORMATS[:2]:
+            fig.savefig(fig_dir / f"{name}.{fmt}", format=fmt, bbox_inches="tight")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+        (fig_dir / f"{name}.png").write_bytes(buf.getvalue())
+        out.append(ReportFigure(name, caption, buf.getvalue(), float(fig.get_figwidth())))
+    return out
+
+
+def place(figures: list[ReportFigure], titles: list[str]) -> dict[str, list[ReportFigure]]:
+    """Which figures follow which section title (:data:`AFTER`), in figure order."""
+    placed: dict[str, list[ReportFigure]] = {}
+    for f in figures:
+        title = next((t for t in AFTER.get(f.name, ()) if t in titles), titles[0])
+        placed.setdefault(title, []).append(f)
+    return placed
