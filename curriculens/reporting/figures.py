@@ -20,6 +20,8 @@ from curriculens.reporting.plots import (
 
 #: the formats every figure is saved in; the PNG is the one the HTML embeds
 FORMATS = ("svg", "pdf", "png")
+#: Resolution of the copy embedded in report.html (the saved PNG is :data:`DPI`).
+EMBED_DPI = 110
 #: resolution of the saved PNG
 DPI = 300
 
@@ -40,7 +42,7 @@ class ReportFigure:
     Attributes:
         name: File stem under ``figures/`` (``behavior`` → ``behavior.svg|pdf|png``).
         caption: What the figure shows and the criterion its emergence marks use.
-        png: The 300-dpi PNG's bytes (embedded in the HTML).
+        png: A screen-resolution PNG's bytes (embedded in the HTML; the file on disk is 300 dpi).
         width_in: The figure's width in inches (the HTML shows it at about 96 px per inch).
     """
 
@@ -101,9 +103,10 @@ def save_figures(figs: dict, fig_dir: Path) -> list[ReportFigure]:
     for name, (fig, caption) in figs.items():
         for fmt in FORMATS[:2]:
             fig.savefig(fig_dir / f"{name}.{fmt}", format=fmt, bbox_inches="tight")
+        fig.savefig(fig_dir / f"{name}.png", format="png", dpi=DPI, bbox_inches="tight")
+        # the page embeds a screen copy; the 300-dpi file beside it is the one to paste
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-        (fig_dir / f"{name}.png").write_bytes(buf.getvalue())
+        fig.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches="tight")
         out.append(ReportFigure(name, caption, buf.getvalue(), float(fig.get_figwidth())))
     return out
 
