@@ -350,6 +350,8 @@ def run(args) -> dict:
         "raw_forward_runs_s": [round(raw_before[1], 3), round(raw_after_s, 3)],
         "raw_load_s": round(raw_load_s, 3),
         "ratio": round(sweep_s / raw_s, 3),
+        "forward_vs_raw": round(stages["forward"] / raw_s, 3),  # the bridge's forward alone
+        "overhead_s": round(sweep_s - stages["forward"], 3),  # everything but that forward
         "peak_rss_mb": round(peak, 1),
         "weights_mb": round(weights_mb, 1),
         "stages": {k: round(v, 3) for k, v in stages.items()},
