@@ -1,0 +1,393 @@
+"""Benchmark a whole sweep of one checkpoint against the model's own forward pass.
+
+It builds a randomly initialised GPT-NeoX checkpoint locally (``--shape pythia-160m``: 12 layers,
+d_model 768, vocab 50,304; ``--shape tiny``: 2 layers, d_model 32) with ``save_pretrained`` and
+a byte-level BPE tokenizer trained here on the skill suites' own text (no download), then times,
+in one run:
+
+* ``sweep_s``: the sweep the CLI runs (``curriculens sweep --dir ROOT``, i.e.
+  :func:`curriculens.pipeline.run.sweep` on a one-checkpoint local series), progress bars off;
+* ``raw_forward_s``: a plain Hugging Face ``model(ids).logits`` over exactly the same token
+  sequences, batched the same way (per skill, sorted by length, ``batch_size`` rows,
+  right-padded), with the model loaded apart (``raw_load_s``); it runs once before and once
+  after the sweep (``raw_forward_runs_s``) and ``raw_forward_s`` is their mean, so neither side
+  alone pays the process's warm-up;
+* ``stages``: the sweep split into exclusive stage times (a stage nested in another is not
+  counted twice; they sum to ``sweep_s``): ``load``, ``fingerprint``, ``weight_check`` (the
+  non-finite scan), ``bridge`` (building the TransformerBridge), ``encode`` (drawing and
+  tokenizing items), ``forward`` (``bridge.run_with_hooks`` less its hooks), ``gather`` (the hooks
+  that gather read positions), ``behavior`` (log-probabilities and argmax in ``capture`` after the
+  forward, plus ``score_behavior``; split in ``behavior_detail``), ``probes``, ``store`` (every
+  SQLite call), ``audit`` (the leak audit at the end) and ``other`` (the rest).
+
+The stages are measured by wrapping those functions for the duration of the run (a light timer
+hook; nothing in the library changes). ``peak_rss_mb`` is the process's peak resident memory
+during the sweep, sampled every 2 ms. On CUDA every stage boundary synchronizes.
+
+    python benchmarks/bench_sweep.py [--shape pythia-160m|tiny] [--skills ...] [--examples N]
+        [--device cpu|cuda] [--threads 1] [--batch-size 64] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import torch
+
+DEFAULT_SKILLS = ("en_agreement", "en_capital", "en_add1")
+
+
+def _neox_config(shape: str, vocab: int):
+    from transformers import GPTNeoXConfig
+
+    if shape == "pythia-160m":
+        kw = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12)
+        kw.update(intermediate_size=3072, max_position_embeddings=2048, vocab_size=50304)
+    else:
+        kw = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
+        kw.update(intermediate_size=64, max_position_embeddings=256, vocab_size=vocab)
+    return GPTNeoXConfig(
+        **kw, rotary_pct=0.25, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False
+    )
+
+
+def _tokenizer(vocab: int):
+    """A byte-level BPE (GPT-2/Pythia style) trained on the registered skills' text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from curriculens.skills import list_skills
+
+    texts = []
+    for skill in list_skills():
+        texts += [f"{e.prompt} {e.target}" for e in skill.examples(40, seed=1)]
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+
+
+def build_checkpoint(root: Path, shape: str, *, tokenizer_vocab: int) -> Path:
+    """Save a random-init GPT-NeoX of ``shape`` and its tokenizer as ``root/step0``."""
+    from transformers import GPTNeoXForCausalLM
+
+    tok = _tokenizer(tokenizer_vocab)
+    torch.manual_seed(0)
+    model = GPTNeoXForCausalLM(_neox_config(shape, len(tok)))
+    d = root / "step0"
+    model.save_pretrained(d)
+    tok.save_pretrained(d)
+    (d / "curriculens_checkpoint.json").write_text(json.dumps({"step": 0, "tokens": 0}))
+    return root
+
+
+class StageTimer:
+    """Exclusive wall time per stage: entering a stage pauses the one it is nested in."""
+
+    def __init__(self, cuda: bool):
+        self.cuda = cuda
+        self.times: dict[str, float] = {}
+        self.stack: list[str] = []
+        self.since = 0.0
+
+    def _switch(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        if self.stack:
+            top = self.stack[-1]
+            self.times[top] = self.times.get(top, 0.0) + now - self.since
+        self.since = now
+        return now
+
+    def wrap(self, stage: str, fn):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            self._switch()
+            self.stack.append(stage)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._switch()
+                self.stack.pop()
+
+        return timed
+
+
+class _Patches:
+    """Set attributes for the duration of a ``with`` block, then put the originals back."""
+
+    def __init__(self):
+        self.saved: list[tuple[object, str, object]] = []
+
+    def set(self, obj, name: str, value) -> None:
+        self.saved.append((obj, name, vars(obj)[name]))
+        setattr(obj, name, value)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for obj, name, value in reversed(self.saved):
+            setattr(obj, name, value)
+
+
+def _instrument(timer: StageTimer, patches: _Patches) -> None:
+    import curriculens.pipeline.run as run_mod
+    from curriculens.checkpoints import Checkpoint
+    from curriculens.store import Store
+
+    w = timer.wrap
+    patches.set(Checkpoint, "load", w("load", Checkpoint.load))
+    patches.set(run_mod, "fingerprint", w("fingerprint", run_mod.fingerprint))
+    patches.set(run_mod, "nonfinite_weights", w("weight_check", run_mod.nonfinite_weights))
+    for name in ("skill_items", "encode_skill", "check_context"):
+        patches.set(run_mod, name, w("encode", getattr(run_mod, name)))
+    patches.set(run_mod, "capture", w("behavior.logprobs", run_mod.capture))
+    patches.set(run_mod, "score_behavior", w("behavior.score", run_mod.score_behavior))
+    patches.set(run_mod, "fit_probe_tasks", w("probes", run_mod.fit_probe_tasks))
+    patches.set(run_mod, "mdl_online_codelength", w("probes", run_mod.mdl_online_codelength))
+    patches.set(run_mod, "_warn_leaky", w("audit", run_mod._warn_leaky))
+    for name in (
+        "__init__",
+        "close",
+        "write_unit",
+        "write_items",
+        "set_meta",
+        "get_meta",
+        "done_units",
+        "done_units_by_fingerprint",
+    ):
+        patches.set(Store, name, w("store", Store.__dict__[name]))
+
+    load_bridge = run_mod.load_bridge
+
+    def timed_bridge(*args, **kwargs):
+        bridge = load_bridge(*args, **kwargs)
+        run_with_hooks = bridge.run_with_hooks
+
+        def forward(*a, fwd_hooks=(), **kw):
+            hooks = [(h, timer.wrap("gather", fn)) for h, fn in fwd_hooks]
+            return run_with_hooks(*a, fwd_hooks=hooks, **kw)
+
+        bridge.run_with_hooks = timer.wrap("forward", forward)
+        return bridge
+
+    patches.set(run_mod, "load_bridge", w("bridge", timed_bridge))
+
+
+class PeakRSS:
+    """The process's peak resident memory while inside, sampled by a thread."""
+
+    def __init__(self, every_s: float = 0.002):
+        self.proc = psutil.Process()
+        self.every_s = every_s
+        self.peak = 0
+
+    def __enter__(self):
+        self.peak = self.proc.memory_info().rss
+        self.stop = threading.Event()
+
+        def sample():
+            while not self.stop.wait(self.every_s):
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+
+        self.thread = threading.Thread(target=sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def mb(self) -> float:
+        return self.peak / 2**20
+
+
+def time_sweep(root: Path, out: Path, config) -> tuple[float, dict, float]:
+    """``(sweep_s, exclusive stage seconds, peak RSS MB)`` of the CLI's sweep of ``root``."""
+    from curriculens.checkpoints import CheckpointSeries
+    from curriculens.pipeline.run import sweep
+
+    cuda = str(config.device).startswith("cuda")
+    timer = StageTimer(cuda)
+    series = CheckpointSeries.from_dir(root)
+    gc.collect()
+    with _Patches() as patches, PeakRSS() as rss:
+        _instrument(timer, patches)
+        t0 = timer._switch()  # the stack is empty: nothing is charged
+        timer.stack.append("other")
+        sweep(series, out, config=config, progress=False)
+        t1 = timer._switch()
+        timer.stack.pop()
+    return t1 - t0, timer.times, rss.mb
+
+
+@torch.no_grad()
+def time_raw_forward(root: Path, config) -> tuple[float, float, dict]:
+    """``(load_s, forward_s, counts)``: ``model(ids).logits`` over the sweep's own sequences."""
+    from curriculens.activations import _batches, encode_skill
+    from curriculens.checkpoints import CheckpointSeries
+    from curriculens.pipeline.run import skill_items
+    from curriculens.skills import get_skill
+
+    cuda = str(config.device).startswith("cuda")
+    t0 = time.perf_counter()
+    model, tok = CheckpointSeries.from_dir(root)[0].load(device=config.device, dtype=config.dtype)
+    load_s = time.perf_counter() - t0
+    encoded = [
+        encode_skill(s, list(skill_items(s, config).examples), tok)
+        for s in map(get_skill, config.skills)
+    ]
+    batches = []
+    for enc in encoded:
+        for idx in _batches([len(q) for q in enc.seqs], config.batch_size, None):
+            seqs = [enc.seqs[i] for i in idx]
+            ids = torch.zeros((len(seqs), max(map(len, seqs))), dtype=torch.long)
+            for r, q in enumerate(seqs):
+                ids[r, : len(q)] = torch.tensor(q)
+            batches.append(ids.to(config.device))
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for ids in batches:
+        model(ids).logits  # noqa: B018 - the forward pass is what is timed
+    if cuda:
+        torch.cuda.synchronize()
+    forward_s = time.perf_counter() - t0
+    counts = {
+        "sequences": sum(len(e.seqs) for e in encoded),
+        "tokens": sum(len(q) for e in encoded for q in e.seqs),
+        "padded_tokens": sum(b.numel() for b in batches),
+        "batches": len(batches),
+    }
+    del model
+    gc.collect()
+    return load_s, forward_s, counts
+
+
+STAGES = (
+    "load",
+    "fingerprint",
+    "weight_check",
+    "bridge",
+    "encode",
+    "forward",
+    "gather",
+    "behavior",
+    "probes",
+    "store",
+    "audit",
+    "other",
+)
+
+
+def run(args) -> dict:
+    # imported once per process by the CLI too; not a per-checkpoint cost
+    import sklearn  # noqa: F401
+    import transformer_lens  # noqa: F401
+    import transformer_lens.model_bridge  # noqa: F401
+
+    import curriculens.analysis.audit  # noqa: F401
+    from curriculens.pipeline.config import SweepConfig
+
+    torch.set_num_threads(args.threads)
+    config = SweepConfig(
+        skills=tuple(args.skills),
+        n_examples=args.examples,
+        device=args.device,
+        threads=args.threads,
+        batch_size=args.batch_size,
+    )
+    vocab = 4096 if args.shape == "pythia-160m" else 400
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
+        root = build_checkpoint(Path(tmp) / "ckpts", args.shape, tokenizer_vocab=vocab)
+        # the raw forward runs before and after the sweep, so neither side alone gets the
+        # warm-up or the page cache; raw_forward_s is their mean
+        raw_before = time_raw_forward(root, config)
+        sweep_s, times, peak = time_sweep(root, Path(tmp) / "run", config)
+        raw_load_s, raw_after_s, counts = time_raw_forward(root, config)
+        raw_s = (raw_before[1] + raw_after_s) / 2
+        weights_mb = sum(f.stat().st_size for f in (root / "step0").glob("*.safetensors")) / 2**20
+    behavior = {k.split(".", 1)[1]: v for k, v in times.items() if k.startswith("behavior.")}
+    stages = {k: times.get(k, 0.0) for k in STAGES}
+    stages["behavior"] = sum(behavior.values())
+    unknown = set(times) - set(STAGES) - {f"behavior.{k}" for k in behavior}
+    assert not unknown, unknown
+    return {
+        "shape": args.shape,
+        "skills": list(args.skills),
+        "examples": args.examples,
+        "device": args.device,
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        **counts,
+        "sweep_s": round(sweep_s, 3),
+        "raw_forward_s": round(raw_s, 3),
+        "raw_forward_runs_s": [round(raw_before[1], 3), round(raw_after_s, 3)],
+        "raw_load_s": round(raw_load_s, 3),
+        "ratio": round(sweep_s / raw_s, 3),
+        "forward_vs_raw": round(stages["forward"] / raw_s, 3),  # the bridge's forward alone
+        "overhead_s": round(sweep_s - stages["forward"], 3),  # everything but that forward
+        "peak_rss_mb": round(peak, 1),
+        "weights_mb": round(weights_mb, 1),
+        "stages": {k: round(v, 3) for k, v in stages.items()},
+        "behavior_detail": {k: round(v, 3) for k, v in behavior.items()},
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpus": psutil.cpu_count(),
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shape", choices=("pythia-160m", "tiny"), default="pythia-160m")
+    p.add_argument("--skills", nargs="+", default=list(DEFAULT_SKILLS))
+    p.add_argument("--examples", type=int, default=100, help="examples per skill")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (SweepConfig.threads)")
+    p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    args = p.parse_args(argv)
+    r = run(args)
+    print(
+        f"{r['shape']} on {r['device']} ({r['threads']} thread(s)): {len(r['skills'])} skills x "
+        f"{r['examples']} examples, {r['sequences']} sequences, {r['tokens']} tokens"
+    )
+    print(
+        f"sweep {r['sweep_s']:.2f} s  raw HF forward {r['raw_forward_s']:.2f} s"
+        f" (+{r['raw_load_s']:.2f} s load)  ratio x{r['ratio']:.2f}"
+        f"  peak RSS {r['peak_rss_mb']:.0f} MB (weights {r['weights_mb']:.0f} MB)"
+    )
+    for k, v in r["stages"].items():
+        print(f"  {k:<13} {v:8.3f} s  {100 * v / r['sweep_s']:5.1f}%")
+    if args.json:
+        print(json.dumps(r))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
