@@ -58,7 +58,7 @@ def token_edges(tokens: Sequence[float]) -> np.ndarray:
     the outer edges sit half a gap out (never below 0).
 
     >>> token_edges([0, 100, 10_000]).round(1).tolist()
-    [0.0, 31.6, 1000.0, 100000.0]
+    [0.0, 50.0, 1000.0, 100000.0]
     """
     t = np.asarray(sorted(tokens), dtype=float)
     tr = SymmetricalLogTransform(10, _linthresh(t), 1.0)
