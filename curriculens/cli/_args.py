@@ -230,3 +230,47 @@ def add_import_flags(p: argparse.ArgumentParser, *, tokens_help: str) -> argpars
         "for one model; repeatable)",
     )
     return i
+
+
+def input_selection(args: argparse.Namespace):
+    """The :class:`~curriculens.analysis.table.Selection` of ``--config``/``--all``; an error
+    when they are given for an input that is not a curriculens store."""
+    from curriculens.errors import ConfigError
+
+    selection = selection_of(args)
+    if (selection.config is not None or selection.all) and not is_store(args.input):
+        raise ConfigError(
+            f"--config and --all choose rows of a curriculens store; {args.input!r} is not a "
+            "run directory or .sqlite file. Drop them for lm-eval directories and CSVs."
+        )
+    return selection
+
+
+def load_input_curves(args: argparse.Namespace):
+    """The long-format curves of ``args.input`` read with the flags of
+    :func:`add_import_flags` (file-only flags are an error for a curriculens store)."""
+    from curriculens.analysis.importers import load_curves
+    from curriculens.analysis.long_format import parse_revision_tokens
+    from curriculens.errors import ConfigError
+
+    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
+        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
+    store = is_store(args.input)
+    if store and (args.keep_names or args.duplicates or args.revision_tokens):
+        raise ConfigError(
+            "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
+            f"lm-eval); {args.input!r} is a curriculens run."
+        )
+    file_opts = dict(
+        keep_names=args.keep_names,
+        duplicates=args.duplicates,
+        revision_tokens=parse_revision_tokens(args.revision_tokens),
+    )
+    return load_curves(
+        args.input,
+        metric=args.metric,
+        pattern=args.pattern,
+        tokens_per_step=args.tokens_per_step,
+        columns=parse_columns(args.columns),
+        **({} if store else file_opts),
+    )

@@ -21,7 +21,6 @@ from curriculens.analysis.consistency import (
 )
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.emergence import behavior_emergence, emergence_intervals
-from curriculens.analysis.importers import load_curves
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.long_format import parse_revision_tokens
 from curriculens.analysis.table import selecting
@@ -31,10 +30,11 @@ from curriculens.cli._args import (
     add_import_flags,
     add_selection_flags,
     criterion_from_args,
+    input_selection,
     is_store,
+    load_input_curves,
     nonneg_int,
     parse_columns,
-    selection_of,
 )
 from curriculens.errors import ConfigError
 from curriculens.reporting.formatting import format_emergence, format_lead_lag, format_tokens
@@ -114,12 +114,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
-    selection = selection_of(args)
-    if (selection.config is not None or selection.all) and not is_store(args.input):
-        raise ConfigError(
-            f"--config and --all choose rows of a curriculens store; {args.input!r} is not a "
-            "run directory or .sqlite file. Drop them for lm-eval directories and CSVs."
-        )
+    selection = input_selection(args)
     try:
         with selecting(selection):
             result = _compute(args)
@@ -136,27 +131,8 @@ def _compute(args: argparse.Namespace) -> dict:
     crit = criterion_from_args(args)
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
-    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
-        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
     store = is_store(args.input)
-    file_opts = dict(
-        keep_names=args.keep_names,
-        duplicates=args.duplicates,
-        revision_tokens=parse_revision_tokens(args.revision_tokens),
-    )
-    curves = load_curves(
-        args.input,
-        metric=args.metric,
-        pattern=args.pattern,
-        tokens_per_step=args.tokens_per_step,
-        columns=parse_columns(args.columns),
-        **({} if store else file_opts),
-    )
-    if store and (args.keep_names or args.duplicates or args.revision_tokens):
-        raise ConfigError(
-            "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
-            f"lm-eval); {args.input!r} is a curriculens run."
-        )
+    curves = load_input_curves(args)
     if store:
         cis = behavior_emergence(
             args.input, metric=args.metric, criterion=crit, n_boot=args.bootstrap, seed=args.seed

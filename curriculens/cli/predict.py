@@ -10,16 +10,14 @@ import argparse
 import json
 from pathlib import Path
 
-from curriculens.analysis.importers import load_curves
-from curriculens.analysis.long_format import parse_revision_tokens
 from curriculens.analysis.predict import MIN_POINTS, composite_components, predict_baselines
 from curriculens.analysis.table import selecting
 from curriculens.cli._args import (
     add_import_flags,
     add_selection_flags,
+    input_selection,
     is_store,
-    parse_columns,
-    selection_of,
+    load_input_curves,
 )
 from curriculens.errors import ConfigError
 
@@ -69,34 +67,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``curriculens predict``: prints the result; returns the exit code."""
     store = is_store(args.input)
-    selection = selection_of(args)
-    if (selection.config is not None or selection.all) and not store:
-        raise ConfigError(
-            f"--config and --all choose rows of a curriculens store; {args.input!r} is not a "
-            "run directory or .sqlite file. Drop them for lm-eval directories and CSVs."
-        )
-    if store and (args.keep_names or args.duplicates or args.revision_tokens):
-        raise ConfigError(
-            "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
-            f"lm-eval); {args.input!r} is a curriculens run."
-        )
-    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
-        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
-    file_opts = dict(
-        keep_names=args.keep_names,
-        duplicates=args.duplicates,
-        revision_tokens=parse_revision_tokens(args.revision_tokens),
-    )
+    selection = input_selection(args)
     try:
         with selecting(selection):
-            curves = load_curves(
-                args.input,
-                metric=args.metric,
-                pattern=args.pattern,
-                tokens_per_step=args.tokens_per_step,
-                columns=parse_columns(args.columns),
-                **({} if store else file_opts),
-            )
+            curves = load_input_curves(args)
     except (OSError, ValueError) as e:  # unreadable or malformed input files
         raise ConfigError(str(e)) from e
     tasks = sorted(curves["task"].astype(str).unique())
