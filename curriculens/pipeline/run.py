@@ -8,6 +8,7 @@ The same evaluation serves a live training loop through :class:`Tracker`.
 from __future__ import annotations
 
 import errno
+import functools
 import gc
 import hashlib
 import json
@@ -76,8 +77,17 @@ def _skills_to_do(config: SweepConfig, done: set[str]) -> list[Skill]:
 
 
 def skill_items(skill: Skill, config: SweepConfig) -> ItemSet:
-    """The probe items every checkpoint of a sweep measures ``skill`` on (deterministic)."""
-    return draw_items(skill, config.n_examples, seed=config.seed, train_frac=config.train_frac)
+    """The probe items every checkpoint of a sweep measures ``skill`` on (deterministic).
+
+    Drawn once per process and reused for every checkpoint (the sweep, each checkpoint's
+    measurement and the store all ask for the same items).
+    """
+    return _drawn_items(skill, config.n_examples, config.seed, config.train_frac)
+
+
+@functools.lru_cache(maxsize=256)
+def _drawn_items(skill: Skill, n: int, seed: int, train_frac: float) -> ItemSet:
+    return draw_items(skill, n, seed=seed, train_frac=train_frac)
 
 
 def store_items(store: Store, run: str, config: SweepConfig, items: ItemSet) -> None:
