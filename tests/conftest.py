@@ -142,6 +142,12 @@ def write_toy_series(root, seeds=(0, 1, 2), d_model: int = 32):
 
 
 @pytest.fixture(scope="session")
+def write_series():
+    """:func:`write_toy_series`, for tests that build their own series."""
+    return write_toy_series
+
+
+@pytest.fixture(scope="session")
 def toy_series(tmp_path_factory):
     """Three tiny toy-world checkpoints (steps 0, 10, 20) in ``.../checkpoints``; read-only use
     (copy it before changing anything)."""

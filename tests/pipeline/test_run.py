@@ -31,7 +31,6 @@ from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.skills import get_skill
 from curriculens.store import Store
 from curriculens.toy.corpus import build_toy_tokenizer
-from curriculens.toy.trainer import TrainConfig, build_model
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[2]
@@ -39,23 +38,9 @@ SKILLS = ("facts", "add1")
 CONFIG = SweepConfig(skills=SKILLS, n_examples=40)
 
 
-def _write_series(root: Path, seeds=(0, 1, 2), d_model: int = 32) -> Path:
-    tok = build_toy_tokenizer()
-    for step, seed in enumerate(seeds):
-        shape = dict(n_layers=2, d_model=d_model, n_heads=2, d_mlp=2 * d_model)
-        m = build_model(TrainConfig(**shape, seed=seed), len(tok))
-        d = root / f"step{step * 10}"
-        m.save_pretrained(d)
-        tok.save_pretrained(d)
-        (d / "curriculens_checkpoint.json").write_text(
-            json.dumps({"step": step * 10, "tokens": step * 640})
-        )
-    return root
-
-
 @pytest.fixture(scope="module")
-def ckdir(tmp_path_factory):
-    return _write_series(tmp_path_factory.mktemp("series") / "checkpoints")
+def ckdir(tmp_path_factory, write_series):
+    return write_series(tmp_path_factory.mktemp("series") / "checkpoints")
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +165,8 @@ def test_second_writer_gets_store_error(ckdir, reference):
         sweep(ckdir, reference, config=CONFIG, run="r", progress=False)
 
 
-def test_dedupe_false_keeps_both_labels(tmp_path):
-    root = _write_series(tmp_path / "ck", seeds=(0, 1, 1))
+def test_dedupe_false_keeps_both_labels(tmp_path, write_series):
+    root = write_series(tmp_path / "ck", seeds=(0, 1, 1))
     cfg = SweepConfig(skills=("add1",), n_examples=40)
     series = CheckpointSeries.from_dir(root, dedupe=False)  # duplicates show when loaded
     with pytest.warns(DuplicateCheckpointWarning, match=r"'step20'.*'step10'"):
@@ -277,9 +262,9 @@ def test_config_validation_and_round_trip():
 
 
 @pytest.mark.slow
-def test_rss_stays_flat_over_20_checkpoints(tmp_path, monkeypatch):
+def test_rss_stays_flat_over_20_checkpoints(tmp_path, write_series, monkeypatch):
     psutil = pytest.importorskip("psutil")
-    root = _write_series(tmp_path / "ck", seeds=range(20), d_model=512)  # 6.3 MB of weights
+    root = write_series(tmp_path / "ck", seeds=range(20), d_model=512)  # 6.3 MB of weights
     series = CheckpointSeries.from_dir(root)
     proc = psutil.Process()
     cfg = SweepConfig(skills=("add1",), n_examples=40)
@@ -357,12 +342,12 @@ def test_cli_toml_and_errors(ckdir, tmp_path, capsys):
     assert "No results store" in capsys.readouterr().err
 
 
-def test_hub_series_sweeps_and_reports_duplicate_revisions(tmp_path, monkeypatch):
+def test_hub_series_sweeps_and_reports_duplicate_revisions(tmp_path, write_series, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    repo = _write_series(tmp_path / "repo", seeds=(5,)) / "step0"  # stands in for a hub repo
+    repo = write_series(tmp_path / "repo", seeds=(5,)) / "step0"  # stands in for a hub repo
     series = CheckpointSeries.from_hub(str(repo), steps=[0, 100], tokens_per_step=64)
     cfg = SweepConfig(skills=("add1",), n_examples=40)
     with pytest.warns(DuplicateCheckpointWarning, match=r"'step100' is identical to 'step0'"):
@@ -403,7 +388,6 @@ def test_config_resolves_suites_files_layers_and_keys_dtype(tmp_path):
 
     from curriculens.pipeline.config import default_skills, parse_layers
     from curriculens.skills import list_skills, unregister_skill
-    from curriculens.toy.corpus import build_toy_tokenizer
 
     core = tuple(s.name for s in list_skills("core-en"))
     cfg = SweepConfig(skills=("core-en", "add2", "en_capital"), layers="0-1", n_examples=40)
@@ -456,8 +440,8 @@ def test_each_checkpoint_loads_once_and_a_resume_loads_none(ckdir, tmp_path, mon
     assert len(loads) == 6  # work left: each loads once more
 
 
-def test_skip_bad_lists_a_checkpoint_that_fails_to_load_during_the_sweep(tmp_path):
-    root = _write_series(tmp_path / "ck")
+def test_skip_bad_lists_a_checkpoint_that_fails_to_load_during_the_sweep(tmp_path, write_series):
+    root = write_series(tmp_path / "ck")
     cfg_path = root / "step10" / "config.json"
     cfg = json.loads(cfg_path.read_text())
     cfg["num_hidden_layers"] = 3  # its weights no longer match: found when it loads
