@@ -43,9 +43,16 @@ class ProbeBaselines:
 
 
 def probe_baselines(
-    df: pd.DataFrame, skill_text: dict[str, str], audit: dict[str, str]
+    df: pd.DataFrame,
+    skill_text: dict[str, str],
+    audit: dict[str, str],
+    layers: dict[str, int] | None = None,
 ) -> list[ProbeBaselines]:
-    """The baselines of every probed skill in a results table (see :mod:`analysis.table`)."""
+    """The baselines of every probed skill in a results table (see :mod:`analysis.table`).
+
+    Each skill is read at ``layers[skill]`` when given (the report passes lead/lag's best
+    layer, so every table names the same one), else at its best final probe accuracy.
+    """
     out = []
     for skill in dict.fromkeys(df.loc[df.kind == "probe", "skill"]):
         mine = df[df.skill == skill]
@@ -53,7 +60,7 @@ def probe_baselines(
         if acc.empty:
             continue
         last, first = acc.columns.max(), acc.columns.min()
-        layer = int(acc[last].idxmax())
+        layer = int((layers or {}).get(skill, acc[last].idxmax()))
         control = _by_layer(mine, "control", "acc")
         majority = _by_layer(mine, "baseline", "majority")
         mdl = _by_layer(mine, "probe", "mdl_compression")

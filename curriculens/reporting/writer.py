@@ -179,7 +179,7 @@ def analyze(
     if (df.kind == "control").any():
         leads = lead_lag(run, criterion=probe_crit, n_boot=n_boot, seed=seed)
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
-    baselines = _probe_baselines(run, df)
+    baselines = _probe_baselines(run, df, {r.skill: r.layer for r in leads})
     return dict(
         baselines=baselines,
         df=df,
@@ -321,7 +321,7 @@ def _leads(a: dict) -> str:
     )
 
 
-def _probe_baselines(run: Path, df) -> list:
+def _probe_baselines(run: Path, df, layers: dict[str, int]) -> list:
     """Each probed skill's final probe beside its baselines and its audit verdict."""
     from curriculens.analysis.audit import audit_run
     from curriculens.errors import StoreError
@@ -332,7 +332,8 @@ def _probe_baselines(run: Path, df) -> list:
     except StoreError:  # a run swept before probe items were stored
         audit = {}
     info = skill_info(df, skills)
-    return probe_baselines(df, {s: info.get(s, {}).get("probe", "") for s in skills}, audit)
+    texts = {s: info.get(s, {}).get("probe", "") for s in skills}
+    return probe_baselines(df, texts, audit, layers)
 
 
 def write_report(

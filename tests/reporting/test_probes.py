@@ -48,3 +48,11 @@ def test_table_shows_every_baseline_and_mdl():
     assert got["first checkpoint"] == "0.50 (0)" and got["embeddings"] == "0.60"
     assert got["MDL compression"] == "1.70" and got["audit"] == "ok"
     assert got["best layer"] == "1"  # store layer 2 is block 1 (layer 0 is the embeddings)
+
+
+def test_given_layer_is_read_instead_of_the_best_accuracy():
+    df = _table({0: (0.5, 0.6), 2: (0.5, 0.9)})
+    (best,) = probe_baselines(df, {}, {})
+    (given,) = probe_baselines(df, {}, {}, layers={"s": 0})
+    assert (best.layer, best.acc) == (2, 0.9)
+    assert (given.layer, given.acc) == (0, 0.6)
