@@ -26,7 +26,7 @@ from curriculens.analysis.consistency import (
     registry_components,
 )
 from curriculens.analysis.criterion import Criterion
-from curriculens.analysis.curriculum import SkillEmergence, curriculum
+from curriculens.analysis.curriculum import SkillEmergence, skill_emergence
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.table import Selection, load_table, selecting, skill_info
@@ -168,7 +168,7 @@ def analyze(
     runs = sorted(df.run.unique())
     crit = Criterion.of(criterion, **overrides)
     probe_crit = Criterion.of(probe_criterion if probe_criterion is not None else DEFAULT_CRITERION)
-    emergence = curriculum(
+    emergence = skill_emergence(
         run, criterion=crit, probe_criterion=probe_crit, n_boot=n_boot, seed=seed
     )
     cis = behavior_emergence(run, criterion=crit, n_boot=n_boot, seed=seed)
