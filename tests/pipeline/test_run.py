@@ -364,7 +364,7 @@ def test_mdl_option_stores_one_compression_per_probe(ckdir, tmp_path, capsys):
     assert main([*argv, "--mdl", "--quiet"]) == 0  # add2 is probed (add1 is behavior only)
     with Store(out, readonly=True) as s:
         mdl = s.rows(metric="mdl_compression")
-        probes = s.rows(kind="probe", metric="acc")
+        probes = s.rows(kind="probe", metric="probe_acc")
     assert len(mdl) == len(probes) == 3 * 3  # 3 checkpoints x (embed + 2 blocks)
     assert all(r["kind"] == "probe" and r["value"] > 0 and r["n"] == 60 for r in mdl)
     assert json.loads((out / "sweep_config.json").read_text())["mdl"] is True
