@@ -130,8 +130,9 @@ class Store:
 
     Opening for writing takes the single-writer lock (:mod:`curriculens.writelock`), checks the
     file with ``PRAGMA quick_check`` before anything is written (a corrupt store is never
-    touched) and migrates an older store (:mod:`curriculens.store_migrate`). Opening ``readonly`` takes no lock and writes
-    nothing, so finished runs on read-only storage can be read.
+    touched) and migrates an older store (:mod:`curriculens.store_migrate`). Opening
+    ``readonly`` takes no lock and writes nothing (an older store is translated as it is read),
+    so finished runs on read-only storage can be read.
 
     Args:
         path: A run directory or a ``.sqlite`` file. Created when missing (unless readonly).

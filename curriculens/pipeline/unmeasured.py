@@ -42,10 +42,7 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
 def unmeasured_behavior(skill: Skill, meta: dict, reason: str) -> list[Row]:
     """The skill's behavior rows as NaN with ``reason`` (``meta``: the row's key columns)."""
     nan = dict(meta, value=float("nan"), n=0, reason=reason)
-    return [
-        Row(**nan, kind="behavior", hook="", metric=m)
-        for m in behavior_metrics(skill.format)
-    ]
+    return [Row(**nan, kind="behavior", hook="", metric=m) for m in behavior_metrics(skill.format)]
 
 
 def unmeasured_probe(meta: dict, hook: str, reason: str) -> list[Row]:

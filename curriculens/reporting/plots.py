@@ -27,6 +27,8 @@ from curriculens.analysis.curriculum import (
 from curriculens.analysis.table import skill_info
 from curriculens.reporting.formatting import format_tokens, layer_name
 
+#: the most curves a behavior panel names in its legend (a larger family shows its count)
+LEGEND_MAX = 12
 #: one colour per lead/lag verdict, shared by the figure and its legend
 VERDICT_COLORS = {
     "leads": "C2",
@@ -118,8 +120,10 @@ def plot_behavior(
             a.axis("off")
         panels = list(zip(grid, groups.items(), strict=False))
     marks = {e.skill: e for e in emergence}
-    cmap = matplotlib.colormaps["tab10" if len(skills) <= 10 else "tab20"]
-    color = {s: cmap(i) for i, s in enumerate(skills)}
+    color = {}  # distinct within each panel (a colormap's colours repeat past its length)
+    for _, (_, members) in panels:
+        cmap = matplotlib.colormaps["tab10" if len(members) <= 10 else "tab20"]
+        color |= {s: cmap(i % cmap.N) for i, s in enumerate(members)}
     all_tokens = [float(t) for t in df.tokens.unique()]
     for a, (family, members) in panels:
         for skill in members:
@@ -143,8 +147,10 @@ def plot_behavior(
         _token_axis(a, all_tokens)
         a.set_ylim(-0.02, 1.02)
         if family:
-            a.set_title(family, fontsize=9)
-        a.legend(fontsize=7, loc="upper left", frameon=False)
+            a.set_title(family + (f" ({len(members)})" if len(members) > LEGEND_MAX else ""),
+                        fontsize=9)  # fmt: skip
+        if len(members) <= LEGEND_MAX:  # more names than that would hide the curves
+            a.legend(fontsize=7, loc="upper left", frameon=False)
     if ax is None:
         for k, (a, _) in enumerate(panels):
             if k + cols >= len(panels):  # nothing drawn below it

@@ -33,7 +33,15 @@ def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match", n=10
         rows = [Row(**meta, kind="behavior", hook="", layer=-1, metric=metric, value=b, n=n)]
         for layer, p in ((0, p0), (1, p1)):
             rows.append(
-                Row(**meta, kind="probe", hook=f"h{layer}", layer=layer, metric="probe_acc", value=p, n=n)
+                Row(
+                    **meta,
+                    kind="probe",
+                    hook=f"h{layer}",
+                    layer=layer,
+                    metric="probe_acc",
+                    value=p,
+                    n=n,
+                )
             )
             rows.append(
                 Row(

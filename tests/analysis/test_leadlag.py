@@ -37,10 +37,10 @@ def _skill_rows(meta, rng, j, *, behavior, probe, n):
         p = (rng.random(n) < p_acc).astype(np.float32)
         c = (rng.random(n) < 0.5).astype(np.float32)
         rows += [
-            Row(**meta, kind="probe", hook=hook, layer=lay, metric="probe_acc", value=float(p.mean()),
-                n=n, items=p),
-            Row(**meta, kind="control", hook=hook, layer=lay, metric="control_acc", value=float(c.mean()),
-                n=n, items=c),
+            Row(**meta, kind="probe", hook=hook, layer=lay, metric="probe_acc",
+                value=float(p.mean()), n=n, items=p),
+            Row(**meta, kind="control", hook=hook, layer=lay, metric="control_acc",
+                value=float(c.mean()), n=n, items=c),
         ]  # fmt: skip
     return rows
 
