@@ -1,9 +1,12 @@
-"""Plots of a run's results table: behavior curves, probe heatmaps, the curriculum timeline and
-lead/lag.
+"""Plots of a run's results: behavior curves, probe heatmaps, the curriculum timeline, lead/lag
+and order consistency (also importable as ``curriculens.plots``; examples in docs/plots.md).
 
-Each function takes the table (a DataFrame from :func:`curriculens.analysis.curriculum.load_table`)
-or the analysis results, and an optional ``ax``, and returns the figure. Saving belongs to the
-report or the CLI. Every figure names the criterion its emergence marks come from.
+Each function takes a DataFrame (the results table of :func:`curriculens.load_table`, or a
+derived table: :func:`curriculens.curriculum`, ``leadlag_frame``, ``consistency_frame`` of
+:mod:`curriculens.analysis.derived`) and an optional ``ax``, and returns the
+``matplotlib.figure.Figure``. The analysis objects the report uses (``SkillEmergence`` lists,
+``LeadLag`` lists, a ``Consistency``) are taken as well. Saving belongs to the report or the
+caller. Every figure names the criterion its emergence marks come from.
 """
 
 from __future__ import annotations
@@ -73,6 +76,30 @@ def token_edges(tokens: Sequence[float]) -> np.ndarray:
     return np.maximum(tr.inverted().transform(mids), 0.0)
 
 
+def emergences(table) -> list[SkillEmergence]:
+    """:class:`SkillEmergence` objects from :func:`curriculens.curriculum`'s DataFrame (NaN and
+    ``<NA>`` read as None); a sequence of them is returned as a list."""
+    if not isinstance(table, pd.DataFrame):
+        return list(table)
+    out = []
+    for rec in table.to_dict("records"):
+        rec = {k: (None if _missing(v) else v) for k, v in rec.items()}
+        for k in ("behavior_final", "probe_step0", "probe_final", "selectivity_final"):
+            rec[k] = math.nan if rec.get(k) is None else float(rec[k])
+        rec["components"] = tuple(rec.get("components") or ())
+        if rec.get("probe_layer") is not None:
+            rec["probe_layer"] = int(rec["probe_layer"])
+        out.append(SkillEmergence(**rec))
+    return out
+
+
+def _missing(v) -> bool:
+    try:
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):  # a tuple or list
+        return False
+
+
 def _families(df: pd.DataFrame, skills: Sequence[str], emergence) -> dict[str, list[str]]:
     fam = {e.skill: e.family for e in emergence}
     info = skill_info(df, [s for s in skills if s not in fam])
@@ -101,6 +128,7 @@ def plot_behavior(
     >>> fig = plot_behavior(load_table("runs/demo"))  # doctest: +SKIP
     """
     crit = Criterion.of(criterion)
+    emergence = emergences(emergence)
     skills = list(skills or sorted(df.skill.unique()))
     groups = _families(df, skills, emergence)
     if ax is not None:
@@ -186,6 +214,7 @@ def plot_probe_heatmaps(
     the best layer (from ``emergence``). Without control rows the selectivity panel is left out.
     ``ax``: an array of axes, two per skill with controls (one without).
     """
+    emergence = emergences(emergence)
     skills = list(skills or sorted(df.skill.unique()))
     mats = [(s, probe_matrix(df, s), probe_matrix(df, s, "control")) for s in skills]
     mats = [(s, p, c) for s, p, c in mats if not p.empty]
@@ -264,9 +293,14 @@ def plot_probe_heatmaps(
     return fig
 
 
-def plot_timeline(emergence: Sequence[SkillEmergence], *, ax=None):
+def plot_timeline(emergence, *, ax=None):
     """Emergence per skill: behavior (circle, with its interval as a bar) and probe selectivity
-    (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right edge."""
+    (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right edge.
+
+    Args:
+        emergence: :func:`curriculens.curriculum`'s DataFrame (or its ``SkillEmergence`` list).
+    """
+    emergence = emergences(emergence)
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(emergence)) + 1))
     known = [
         t
@@ -334,9 +368,10 @@ def plot_lead_lag(results, *, ax=None):
     emerged) show their one known bound, or a grey cross at 0.
 
     Args:
-        results: :class:`~curriculens.analysis.leadlag.LeadLag` items, one per skill.
+        results: ``leadlag_frame``'s DataFrame (:mod:`curriculens.analysis.derived`) or
+            :class:`~curriculens.analysis.leadlag.LeadLag` items, one per skill.
     """
-    results = list(results)
+    results = _lead_rows(results)
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(results)) + 1.2))
     bounds = [x for r in results for x in (r.lead_log10, r.lo, r.hi) if x is not None]
     span = max([1.0] + [abs(x) for x in bounds]) * 1.15
@@ -368,8 +403,37 @@ def plot_lead_lag(results, *, ax=None):
     return fig
 
 
+def _lead_rows(results) -> list:
+    """Lead/lag rows with the attributes the figure reads, from a DataFrame or LeadLag items."""
+    if not isinstance(results, pd.DataFrame):
+        return list(results)
+    from types import SimpleNamespace
+
+    out = []
+    for rec in results.to_dict("records"):
+        rec = {k: (None if _missing(v) else v) for k, v in rec.items()}
+        rec.setdefault("lead_log10", rec.get("lead_log10_tokens"))
+        out.append(SimpleNamespace(**rec))
+    return out
+
+
 def plot_consistency(consistency, *, ax=None):
-    """Spearman rank agreement of skill orders between runs, as a matrix."""
+    """Spearman rank agreement of skill orders between runs, as a matrix.
+
+    Args:
+        consistency: ``consistency_frame``'s DataFrame (:mod:`curriculens.analysis.derived`),
+            one row per pair of runs, or a :class:`~curriculens.analysis.consistency.Consistency`.
+    """
+    if isinstance(consistency, pd.DataFrame):
+        from types import SimpleNamespace
+
+        recs = consistency.to_dict("records")
+        pairs = [
+            SimpleNamespace(a=r["a"], b=r["b"], spearman=None if _missing(r["spearman"]) else
+                            r["spearman"]) for r in recs
+        ]  # fmt: skip
+        task_set = recs[0].get("tasks", "common") if recs else "common"
+        consistency = SimpleNamespace(pairs=pairs, task_set=task_set)
     pairs = consistency.pairs
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
     m = np.eye(len(names))

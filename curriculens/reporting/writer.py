@@ -221,8 +221,7 @@ def _when(a: dict) -> str:
         )
     if at_init:
         parts.append(
-            f"{', '.join(e.skill for e in at_init)} already met the criterion at the first "
-            "checkpoint (present at init)"
+            f"{_names(at_init)} already met the criterion at the first checkpoint (present at init)"
         )
     if never:
         shown_never = never
@@ -250,6 +249,14 @@ def _when(a: dict) -> str:
 _LIST_MAX = 8
 
 
+def _names(em: list[SkillEmergence]) -> str:
+    """The skills' names; past :data:`_LIST_MAX`, the first ones and how many more."""
+    names = [e.skill for e in em]
+    if len(names) <= _LIST_MAX:
+        return ", ".join(names)
+    return f"{', '.join(names[:_LIST_MAX])} and {len(names) - _LIST_MAX} more"
+
+
 def _groups(em: list[SkillEmergence]) -> list[list[SkillEmergence]]:
     out: list[list[SkillEmergence]] = []
     for e in (e for e in em if e.emerged):
@@ -264,9 +271,7 @@ def _order(a: dict) -> str:
     groups = _groups(a["emergence"])
     if not groups:
         return "In what order? No skill emerged, so there is no order to report."
-    chain = " → ".join(
-        f"{', '.join(e.skill for e in g)} ({_tok(g[0].behavior_tokens)})" for g in groups
-    )
+    chain = " → ".join(f"{_names(g)} ({_tok(g[0].behavior_tokens)})" for g in groups)
     steps = list(zip(groups, groups[1:], strict=False))
     separated = [
         (g, h)
