@@ -454,9 +454,10 @@ def export_table(
 
     The current results by default; ``select`` picks a configuration or every row (with
     ``all=True`` the rows keep their stored run and skill names: their ``probe_key`` and
-    ``skill_hash`` columns tell them apart). Rows are sorted by run, step, tokens, checkpoint,
-    fingerprint, skill, probe_key, kind, layer, hook and metric, so two exports of the same results
-    are byte-identical.
+    ``skill_hash`` columns tell them apart). Each probe accuracy has its derived
+    ``selectivity`` row (see the module docstring); behavior rows have an empty ``layer``. Rows
+    are sorted by run, step, tokens, checkpoint, fingerprint, skill, probe_key, kind, layer, hook
+    and metric, so two exports of the same results are byte-identical.
 
     Returns:
         ``(table_path, meta_path)``.

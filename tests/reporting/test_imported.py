@@ -66,6 +66,7 @@ def test_task_families_group_shared_prefixes():
     assert fam["sciq"] == fam["piqa"] == "other"
 
 
+@pytest.mark.slow  # about a minute: 130 curves, 5 figures in 3 formats
 @pytest.mark.skipif(not PYTHIA.is_dir(), reason="../shared/data/pythia-evals is not here")
 def test_report_of_the_pythia_lm_eval_folders(tmp_path, capsys):
     """#17 done-when: `curriculens report` works on the shared Pythia lm-eval folders."""
@@ -78,3 +79,12 @@ def test_report_of_the_pythia_lm_eval_folders(tmp_path, capsys):
     assert "| EleutherAI/pythia-v1.1-160m | EleutherAI/pythia-v1.1-410m | 65 |" in md
     assert NO_PROBES in md and "--criterion paper-relative" in md
     assert len(list((out / "figures").glob("*.svg"))) == 5
+
+
+def test_a_run_report_still_reads_the_leadlag_criterion_flag(tiny_run, tmp_path):
+    run = tiny_run[0]
+    for flag, name in (([], "paper-relative"), (["--leadlag-criterion", "paper"], "paper")):
+        out = tmp_path / name
+        assert main(["report", str(run), "--out", str(out), "--bootstrap", "0", *flag]) == 0
+        md = (out / "report.md").read_text()
+        assert f"Both curves are read with criterion {name}:" in md
