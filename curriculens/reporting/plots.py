@@ -301,6 +301,7 @@ def plot_timeline(emergence, *, ax=None):
         emergence: :func:`curriculens.curriculum`'s DataFrame (or its ``SkillEmergence`` list).
     """
     emergence = emergences(emergence)
+    own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(emergence)) + 1))
     known = [
         t
@@ -348,7 +349,8 @@ def plot_timeline(emergence, *, ax=None):
     ax.set_title(f"Curriculum: emergence order (behavior: {crit}; faded '>' = not emerged)")
     if seen:  # outside the axes, so no marker or bar hides under it
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 
@@ -372,6 +374,7 @@ def plot_lead_lag(results, *, ax=None):
             :class:`~curriculens.analysis.leadlag.LeadLag` items, one per skill.
     """
     results = _lead_rows(results)
+    own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(results)) + 1.2))
     bounds = [x for r in results for x in (r.lead_log10, r.lo, r.hi) if x is not None]
     span = max([1.0] + [abs(x) for x in bounds]) * 1.15
@@ -399,7 +402,8 @@ def plot_lead_lag(results, *, ax=None):
     ax.set_xlabel("probe-selectivity lead over behavior (log10 tokens; > 0: probe first)")
     crit = results[0].criterion if results else ""
     ax.set_title(f"Representation vs behavior (criterion {crit} on both curves)", fontsize=10)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 
@@ -440,6 +444,7 @@ def plot_consistency(consistency, *, ax=None):
     for p in pairs:
         i, j = names.index(p.a), names.index(p.b)
         m[i, j] = m[j, i] = np.nan if p.spearman is None else p.spearman
+    own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (1.2 * len(names) + 2.5, 1.0 * len(names) + 1.5))
     im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu")
     for i in range(len(names)):
@@ -458,5 +463,6 @@ def plot_consistency(consistency, *, ax=None):
     ax.set_yticklabels(names, fontsize=8)
     ax.set_title(f"Order consistency (Spearman, {consistency.task_set} tasks)")
     fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig

@@ -43,7 +43,7 @@ def test_docs_plots_runs_as_written(notebook, capsys):
     import matplotlib.pyplot as plt
 
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
-    assert len(blocks) == 5
+    assert len(blocks) == 4
     scope: dict = {}
     try:
         for i, code in enumerate(blocks):
