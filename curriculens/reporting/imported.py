@@ -40,15 +40,19 @@ NO_PROBES = (
 )
 
 
+#: What a curriculens run directory holds (an lm-eval folder holds none of them).
+_RUN_FILES = ("results.sqlite", "checkpoints", "sweep_config.json", "train_summary.json")
+
+
 def is_curves_input(path: str | Path) -> bool:
     """Whether ``path`` holds imported curves: a ``.csv`` file, a ``.json`` result file, or a
     folder with lm-eval ``.json`` files and no ``results.sqlite`` (a curriculens run)."""
     p = Path(path)
     if p.is_file():
         return p.suffix.lower() in (".csv", ".json")
-    if p.is_dir() and not (p / "results.sqlite").exists():
-        return next(p.rglob("*.json"), None) is not None
-    return False
+    if not p.is_dir() or any((p / name).exists() for name in _RUN_FILES):
+        return False  # a run (perhaps not swept yet): its own error names what is missing
+    return next(p.rglob("*.json"), None) is not None
 
 
 def task_families(tasks) -> dict[str, str]:

@@ -57,6 +57,12 @@ def test_curve_inputs_need_out_and_refuse_run_only_flags(tmp_path, capsys):
     assert main(["report", str(run), "--revision-tokens", "main=1e9"]) == 2
     assert "--revision-tokens read imported curves" in capsys.readouterr().err
     assert is_curves_input(src) and not is_curves_input(run)
+    trained = tmp_path / "trained"  # a demo stopped before its sweep wrote results.sqlite
+    (trained / "checkpoints").mkdir(parents=True)
+    (trained / "train_summary.json").write_text("{}")
+    assert not is_curves_input(trained)
+    assert main(["report", str(trained)]) == 2
+    assert "No results store" in capsys.readouterr().err
 
 
 def test_task_families_group_shared_prefixes():
