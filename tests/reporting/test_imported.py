@@ -94,3 +94,29 @@ def test_a_run_report_still_reads_the_leadlag_criterion_flag(tiny_run, tmp_path)
         assert main(["report", str(run), "--out", str(out), "--bootstrap", "0", *flag]) == 0
         md = (out / "report.md").read_text()
         assert f"Both curves are read with criterion {name}:" in md
+
+
+def test_import_flags_reach_the_importer(tmp_path):
+    import json
+
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for step, (acc, norm) in {0: (0.1, 0.2), 1000: (0.3, 0.9), 2000: (0.35, 0.95)}.items():
+        doc = {"results": {"t:x": {"acc": acc, "acc_norm": norm}}, "config": {}}
+        (ev / f"m_step{step}.json").write_text(json.dumps(doc))
+    base = ["report", str(ev), "--bootstrap", "0", "--smooth", "0"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    md = (tmp_path / "a" / "report.md").read_text()
+    assert "| t_x | other | score | 0.35 | not emerged" in md  # acc; ':' -> '_' as the paper
+    flags = ["--metric", "acc_norm", "--keep-names", "--tokens-per-step", "10"]
+    assert main([*base, "--out", str(tmp_path / "b"), *flags]) == 0
+    md = (tmp_path / "b" / "report.md").read_text()
+    assert "| t:x | other | score | 0.95 | at init (<= 10k) |" in md  # 1000 steps x 10
+    cols = tmp_path / "c.csv"
+    cols.write_text("run_name,tokens,task,acc_em\nm,10,t,0.1\nm,100,t,0.9\nm,1000,t,0.9\n")
+    argv = [*base[:1], str(cols), "--out", str(tmp_path / "c"), "--columns", "run_name=model",
+            "--columns", "acc_em=score", "--bootstrap", "0", "--smooth", "0"]  # fmt: skip
+    assert main(argv) == 0
+    assert (
+        "| t | other | score | 0.90 | 100 (10, 100] |" in (tmp_path / "c" / "report.md").read_text()
+    )
