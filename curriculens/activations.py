@@ -36,10 +36,15 @@ def resid_hooks(n_layers: int) -> list[str]:
 
 
 def hook_layer(hook: str) -> int:
-    """Layer index of a hook: 0 for the embedding, l + 1 for ``blocks.l.*``."""
+    """The TransformerLens block index of a hook: ``l`` for ``blocks.l.*``, -1 for the embedding
+    (and any other hook outside the blocks).
+
+    >>> hook_layer("blocks.3.hook_resid_post"), hook_layer("hook_embed")
+    (3, -1)
+    """
     if hook.startswith("blocks."):
-        return int(hook.split(".")[1]) + 1
-    return 0
+        return int(hook.split(".")[1])
+    return -1
 
 
 def load_bridge(model, tokenizer, *, device: str = "cpu"):

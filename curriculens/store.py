@@ -1,7 +1,10 @@
 """The results store: one tidy, resumable SQLite table of every score, plus run metadata.
 
 Each row is one (run, checkpoint, skill, kind, hook, metric) value with its n and, where
-bootstrapping needs it, the per-item outcomes as a float32 blob. A row's key holds everything its
+bootstrapping needs it, the per-item outcomes as a float32 blob. Metric names say what they are
+(``probe_acc``, ``control_acc``, ``majority``, ``exact_match`` ...), and ``layer`` is the
+TransformerLens block index of the hook (``blocks.3.*`` is 3, ``hook_embed`` -1; NULL for rows
+without a hook: behavior). A row's key holds everything its
 value depends on: the checkpoint fingerprint, the skill's content hash (which covers its version)
 and ``probe_key``, the hash of the probe and behavior settings. Changing any of them adds rows
 beside the old ones and never overwrites them. A value that could not be measured (non-finite
@@ -21,11 +24,14 @@ from urllib.parse import quote
 import numpy as np
 
 from curriculens.errors import StoreError
+from curriculens.store_migrate import migrate_v1, migrate_v2, stored_version, translated
 from curriculens.writelock import WriteLock
 
-#: 2 added ``probe_key`` (to the key) and ``reason``; version-1 stores are read as they are and
-#: migrated when opened for writing (see :meth:`Store._migrate_v1`).
-SCHEMA_VERSION = 2
+#: 2 added ``probe_key`` (to the key) and ``reason``; 3 named probe and control metrics
+#: ``probe_acc``/``control_acc`` and numbered layers by TransformerLens block (embedding -1,
+#: behavior NULL). Older stores are read as they are and migrated when opened for writing
+#: (:mod:`curriculens.store_migrate`).
+SCHEMA_VERSION = 3
 COLUMNS = (
     "run",
     "checkpoint",
@@ -54,7 +60,7 @@ CREATE TABLE IF NOT EXISTS scores (
     run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
     fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_version INTEGER NOT NULL,
     skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL,
-    layer INTEGER NOT NULL, metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, reason TEXT,
+    layer INTEGER, metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, reason TEXT,
     items BLOB,
     PRIMARY KEY (run, fingerprint, skill, skill_hash, probe_key, kind, hook, metric)
 );
@@ -92,7 +98,9 @@ ITEM_COLUMNS = (
 
 @dataclass(frozen=True, kw_only=True)
 class Row:
-    """One tidy score. ``layer`` is -1 for behavior rows; ``hook`` is '' there.
+    """One tidy score. ``hook`` is '' for rows read from no hook (behavior), whose ``layer`` is
+    stored as NULL whatever is given; else ``layer`` is the hook's TransformerLens block index
+    (-1: the embedding; :func:`curriculens.activations.hook_layer`).
 
     ``probe_key`` is the hash of the settings the value depends on ('' for imported curves);
     ``reason`` says why ``value`` is NaN when it could not be measured.
@@ -108,10 +116,10 @@ class Row:
     skill_hash: str
     kind: str
     hook: str
-    layer: int
     metric: str
     value: float
     n: int
+    layer: int | None = None
     probe_key: str = ""
     reason: str | None = None
     items: np.ndarray | None = None
@@ -122,8 +130,9 @@ class Store:
 
     Opening for writing takes the single-writer lock (:mod:`curriculens.writelock`), checks the
     file with ``PRAGMA quick_check`` before anything is written (a corrupt store is never
-    touched) and migrates a version-1 store. Opening ``readonly`` takes no lock and writes
-    nothing, so finished runs on read-only storage can be read.
+    touched) and migrates an older store (:mod:`curriculens.store_migrate`). Opening
+    ``readonly`` takes no lock and writes nothing (an older store is translated as it is read),
+    so finished runs on read-only storage can be read.
 
     Args:
         path: A run directory or a ``.sqlite`` file. Created when missing (unless readonly).
@@ -169,8 +178,7 @@ class Store:
                 self._check_integrity()
                 self._check_version()
                 self.conn.execute("PRAGMA journal_mode=WAL")
-                if "items" in self._score_columns() and "probe_key" not in self._score_columns():
-                    self._migrate_v1()
+                self._migrate()
                 self.conn.executescript(_DDL)
                 self._set_meta("schema_version", SCHEMA_VERSION)
                 st = os.stat(p)
@@ -243,44 +251,18 @@ class Store:
     def _score_columns(self) -> list[str]:
         return [r[1] for r in self.conn.execute("PRAGMA table_info(scores)")]
 
-    def _migrate_v1(self) -> None:
-        """Version 1 → 2 in one transaction: add ``probe_key`` and ``reason``, nothing dropped.
+    def _version(self) -> int:
+        """The schema the ``scores`` table was written in (1, 2 or 3)."""
+        have = set(self._score_columns_safe())
+        return stored_version(self.conn, self._meta_value("schema_version"), have)
 
-        A version-1 row's ``probe_key`` is the probe config of its unit when exactly one was done
-        for its (checkpoint, skill version). With several, version 1 overwrote one with the
-        other and the row holds whichever came last: such rows are kept as
-        :data:`AMBIGUOUS_V1` and their units are forgotten, so the next sweep recomputes them.
-        """
-        keys: dict[tuple[str, str, str, str], set[str]] = {}
-        for run, fp, unit in self.conn.execute("SELECT run, fingerprint, unit FROM units"):
-            skill, sep, rest = unit.partition("@")
-            version_hash, bar, key = rest.partition("|")
-            if sep and bar:
-                h = version_hash.partition("+")[2]
-                keys.setdefault((run, fp, skill, h), set()).add(key)
-        old = [c for c in COLUMNS if c not in ("probe_key", "reason")] + ["items"]
-        with self.conn:
-            self.conn.execute("ALTER TABLE scores RENAME TO scores_v1")
-            self.conn.execute(_SCORES)
-            groups = self.conn.execute(
-                "SELECT DISTINCT run, fingerprint, skill, skill_hash FROM scores_v1"
-            ).fetchall()
-            for g in groups:
-                found = keys.get(tuple(g), set())
-                key = next(iter(found)) if len(found) == 1 else ""
-                if len(found) > 1:
-                    key = AMBIGUOUS_V1
-                    run, fp, skill, h = g
-                    self.conn.execute(
-                        "DELETE FROM units WHERE run=? AND fingerprint=? AND unit LIKE ?",
-                        (run, fp, f"{skill}@%+{h}|%"),
-                    )
-                self.conn.execute(
-                    f"INSERT INTO scores ({', '.join(old)}, probe_key) SELECT {', '.join(old)}, ? "
-                    "FROM scores_v1 WHERE run=? AND fingerprint=? AND skill=? AND skill_hash=?",
-                    (key, *g),
-                )
-            self.conn.execute("DROP TABLE scores_v1")
+    def _migrate(self) -> None:
+        """Bring an older store to :data:`SCHEMA_VERSION`, each step in one transaction."""
+        version = self._version()
+        if version < 2:
+            migrate_v1(self.conn, _SCORES, COLUMNS, AMBIGUOUS_V1)
+        if version < 3:
+            migrate_v2(self.conn, _SCORES, COLUMNS)
 
     def close(self) -> None:
         """Close the connection and release the lock (safe to call twice)."""
@@ -428,9 +410,9 @@ class Store:
         if bad:
             raise StoreError(f"Unknown column(s) {bad}; columns are {', '.join(COLUMNS)}.")
         have = set(self._score_columns_safe())
-        # version-1 stores (read without migrating) lack probe_key and reason
-        sel = [c if c in have else f"{_V1_DEFAULTS[c]} AS {c}" for c in cols]
-        sql = f"SELECT {', '.join(sel)} FROM scores"
+        # older stores (read without migrating) are translated to the current schema as read
+        sel = translated(cols, have, self._version() if have else SCHEMA_VERSION)
+        sql = f"SELECT * FROM (SELECT {', '.join(sel)} FROM scores)"
         if where:
             sql += " WHERE " + " AND ".join(f"{k}=?" for k in where)
         sql += (
@@ -506,9 +488,6 @@ class Store:
         return [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in found]
 
 
-_V1_DEFAULTS = {"probe_key": "''", "reason": "NULL"}
-
-
 def _as_tuple(r: Row) -> tuple:
     items = None if r.items is None else np.asarray(r.items, np.float32).tobytes()
     value = None if r.value is None or not np.isfinite(r.value) else float(r.value)
@@ -524,7 +503,7 @@ def _as_tuple(r: Row) -> tuple:
         r.probe_key,
         r.kind,
         r.hook,
-        int(r.layer),
+        None if r.hook == "" or r.layer is None else int(r.layer),
         r.metric,
         value,
         int(r.n),

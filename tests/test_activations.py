@@ -36,9 +36,9 @@ def test_bridge_activations_equal_hf_hidden_states(loaded):
             hs = model(torch.tensor([seq]), output_hidden_states=True).hidden_states
             pos = enc.read_pos[i]
             for h in hooks:
-                layer = hook_layer(h)
-                want = hs[layer][0, pos]
-                if layer == n_layers:  # HF applies the final layer norm to the last state
+                layer = hook_layer(h)  # TransformerLens block index, -1 for the embedding
+                want = hs[layer + 1][0, pos]  # HF's hidden_states[0] is the embedding output
+                if layer + 1 == n_layers:  # HF applies the final layer norm to the last state
                     resid = torch.from_numpy(cap.acts[h][enc.owner[i]])
                     got = model.gpt_neox.final_layer_norm(resid)
                 else:

@@ -18,8 +18,10 @@ TIER = {
     "toy": 7,
     "pipeline": 6,
     "reporting": 5,
+    "plots": 5,  # the public name of reporting.plots
     "analysis": 4,
     "store": 3,
+    "store_migrate": 3,
     "activations": 3,
     "behavior": 3,
     "probes": 3,

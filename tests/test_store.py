@@ -41,7 +41,7 @@ def test_round_trip_with_items_and_csv(tmp_path):
         assert s.done_units("r", "f0") == {"facts@1"}
         assert s.done_units_by_fingerprint("r") == {"f0": {"facts@1"}}
         assert s.count() == 2
-        assert s.meta()["schema_version"] == SCHEMA_VERSION == 2
+        assert s.meta()["schema_version"] == SCHEMA_VERSION == 3
     assert set(rows[0]) == set(COLUMNS) | {"items"}
 
 
@@ -219,3 +219,114 @@ def test_a_version_1_store_is_read_as_is_and_migrated_when_written(tmp_path):
     # other): kept, marked ambiguous, and its units forgotten so the next sweep recomputes them
     assert rows == {"facts": ("k40", 0.5), "add1": (AMBIGUOUS_V1, 0.9)}
     assert done == {"f0": {"facts@1+h|k40"}}
+    with Store(tmp_path) as s:  # migrated once: a second open changes nothing
+        assert {r["skill"]: r["probe_key"] for r in s.rows()}["add1"] == AMBIGUOUS_V1
+
+
+# ------------------------------------------------------------------ issue 17: schema 3
+_V2 = """
+CREATE TABLE scores (
+    run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_version INTEGER NOT NULL,
+    skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL,
+    layer INTEGER NOT NULL, metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, reason TEXT,
+    items BLOB,
+    PRIMARY KEY (run, fingerprint, skill, skill_hash, probe_key, kind, hook, metric)
+);
+CREATE TABLE units (
+    run TEXT NOT NULL, fingerprint TEXT NOT NULL, unit TEXT NOT NULL, checkpoint TEXT NOT NULL,
+    PRIMARY KEY (run, fingerprint, unit)
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '2');
+INSERT INTO units VALUES ('r', 'f0', 'facts@1+h|k', 'step0');
+INSERT INTO scores VALUES
+ ('r','step0',0,0,'f0','facts',1,'h','k','behavior','',-1,'exact_match',0.5,4,NULL,NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','baseline','',-1,'behavior_chance',0.2,4,NULL,NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','probe','hook_embed',0,'acc',0.6,4,NULL,NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','control','hook_embed',0,'acc',0.5,4,NULL,NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','baseline','hook_embed',0,'majority',0.5,4,NULL,NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','probe','blocks.1.hook_resid_post',2,'acc',0.9,4,
+  NULL,NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','control','blocks.1.hook_resid_post',2,'acc',NULL,0,
+  'NaN activations',NULL),
+ ('r','step0',0,0,'f0','facts',1,'h','k','probe','blocks.1.hook_resid_post',2,'mdl_compression',
+  1.5,4,NULL,NULL),
+ ('m','c1',1,10,'import:c1','t',0,'import','','probe','layer3',3,'acc',0.7,0,NULL,NULL);
+"""
+#: the rows of _V2 as schema 3 reads them: (kind, hook, layer, metric, value)
+_V3 = {
+    ("behavior", "", None, "exact_match", 0.5),
+    ("baseline", "", None, "behavior_chance", 0.2),
+    ("probe", "hook_embed", -1, "probe_acc", 0.6),
+    ("control", "hook_embed", -1, "control_acc", 0.5),
+    ("baseline", "hook_embed", -1, "majority", 0.5),
+    ("probe", "blocks.1.hook_resid_post", 1, "probe_acc", 0.9),
+    ("control", "blocks.1.hook_resid_post", 1, "control_acc", None),
+    ("probe", "blocks.1.hook_resid_post", 1, "mdl_compression", 1.5),
+    ("probe", "layer2", 2, "probe_acc", 0.7),  # imported: the hook follows its layer
+}
+
+
+def _v3_view(rows):
+    return {(r["kind"], r["hook"], r["layer"], r["metric"], r["value"]) for r in rows}
+
+
+def test_a_version_2_store_is_read_as_version_3_and_migrated_when_written(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "results.sqlite") as c:
+        c.executescript(_V2)
+    before = (tmp_path / "results.sqlite").read_bytes()
+    with Store(tmp_path, readonly=True) as s:  # translated as read; the file is not touched
+        assert _v3_view(s.rows()) == _V3
+        assert _v3_view(s.rows(metric="probe_acc", layer=1)) == {
+            ("probe", "blocks.1.hook_resid_post", 1, "probe_acc", 0.9)
+        }
+        assert s.rows(metric="acc") == []
+    assert (tmp_path / "results.sqlite").read_bytes() == before
+    with Store(tmp_path) as s:
+        assert s.meta()["schema_version"] == SCHEMA_VERSION == 3
+        assert _v3_view(s.rows()) == _V3
+        assert s.done_units_by_fingerprint("r") == {"f0": {"facts@1+h|k"}}
+        s.write_unit("r", "f1", "u", "step1", [_row(fingerprint="f1", layer=-1)])
+    with Store(tmp_path) as s:  # migrated once: reopening changes nothing
+        assert _v3_view(s.rows(fingerprint="f0")) | _v3_view(s.rows(run="m")) == _V3
+        assert s.rows(fingerprint="f1")[0]["layer"] is None  # no hook, no layer
+        layers = s.conn.execute("SELECT layer FROM scores WHERE hook='hook_embed'").fetchall()
+        assert layers == [(-1,)] * 3
+
+
+def test_a_version_1_store_reads_and_migrates_straight_to_version_3(tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "results.sqlite") as c:
+        c.executescript(_V1)
+        c.execute(
+            "INSERT INTO scores VALUES ('r', 'step0', 0, 0, 'f0', 'facts', 1, 'h', 'probe', "
+            "'blocks.0.hook_resid_post', 1, 'acc', 0.75, 4, NULL)"
+        )
+    want = {
+        ("behavior", "", None, "exact_match", 0.5),
+        ("behavior", "", None, "exact_match", 0.9),
+        ("probe", "blocks.0.hook_resid_post", 0, "probe_acc", 0.75),
+    }
+    with Store(tmp_path, readonly=True) as s:
+        assert _v3_view(s.rows()) == want
+    with Store(tmp_path) as s:
+        assert _v3_view(s.rows()) == want and s.meta()["schema_version"] == 3
+
+
+def test_a_failed_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    import sqlite3
+
+    from curriculens import store_migrate
+
+    with sqlite3.connect(tmp_path / "results.sqlite") as c:
+        c.executescript(_V2)
+    monkeypatch.setitem(store_migrate.V2_TO_V3, "layer", "no_such_column")
+    with pytest.raises(StoreError):
+        Store(tmp_path)
+    monkeypatch.undo()
+    with Store(tmp_path, readonly=True) as s:  # still version 2, every row as before
+        assert s.meta()["schema_version"] == 2 and _v3_view(s.rows()) == _V3

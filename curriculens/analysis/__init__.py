@@ -14,6 +14,7 @@ from curriculens.analysis.curriculum import (
     curriculum,
     load_table,
     probe_matrix,
+    skill_emergence,
 )
 from curriculens.analysis.curves import Curve
 from curriculens.analysis.emergence import (
@@ -68,6 +69,7 @@ __all__ = [
     "read_lm_eval",
     "read_tidy_csv",
     "read_tidy_table",
+    "skill_emergence",
     "smooth_curve",
     "write_store",
 ]

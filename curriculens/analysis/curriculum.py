@@ -23,7 +23,14 @@ from curriculens.analysis.leadlag import lead_lag
 from curriculens.analysis.table import load_table, read_meta, read_rows, skill_info
 from curriculens.errors import ConfigError
 
-__all__ = ["SkillEmergence", "behavior_curve", "curriculum", "load_table", "probe_matrix"]
+__all__ = [
+    "SkillEmergence",
+    "behavior_curve",
+    "curriculum",
+    "load_table",
+    "probe_matrix",
+    "skill_emergence",
+]
 
 
 def behavior_curve(df: pd.DataFrame, skill: str, metric: str | None = None) -> pd.Series:
@@ -35,8 +42,9 @@ def behavior_curve(df: pd.DataFrame, skill: str, metric: str | None = None) -> p
 
 
 def probe_matrix(df: pd.DataFrame, skill: str, kind: str = "probe") -> pd.DataFrame:
-    """Probe accuracy, rows = layer, columns = tokens (``kind="control"`` for control tasks)."""
-    sel = df[(df.skill == skill) & (df.kind == kind) & (df.metric == "acc")]
+    """Probe accuracy, rows = layer (TransformerLens block index, -1 the embedding), columns =
+    tokens (``kind="control"`` for control tasks)."""
+    sel = df[(df.skill == skill) & (df.kind == kind) & (df.metric == f"{kind}_acc")]
     # dropna=False: a checkpoint that could not be measured stays as a NaN column, so nothing
     # from an earlier checkpoint stands in for its value
     return sel.pivot_table(
@@ -60,7 +68,8 @@ class SkillEmergence:
         behavior_final: Score at the last checkpoint.
         probe_state, probe_tokens: Emergence of probe selectivity at the best layer under the
             lead/lag criterion (None: the skill has no probe and control rows).
-        probe_layer: Best layer (store numbering; -1 without probes).
+        probe_layer: Best layer, the TransformerLens block index (-1: the embedding; None
+            without probes).
         probe_step0, probe_final: Probe accuracy at that layer, first and last checkpoint.
         selectivity_final: Probe - control accuracy at that layer, last checkpoint.
         leadlag: The lead/lag verdict (None without probes).
@@ -78,7 +87,7 @@ class SkillEmergence:
     behavior_hi: float | None = None
     probe_state: str | None = None
     probe_tokens: float | None = None
-    probe_layer: int = -1
+    probe_layer: int | None = None
     probe_step0: float = math.nan
     probe_final: float = math.nan
     selectivity_final: float = math.nan
@@ -100,7 +109,41 @@ class SkillEmergence:
         return d
 
 
-def curriculum(
+#: Columns of :func:`curriculum`'s DataFrame, in order (the fields of :class:`SkillEmergence`).
+CURRICULUM_COLUMNS = (
+    "skill", "family", "components", "metric", "criterion", "behavior_state", "behavior_tokens",
+    "behavior_lo", "behavior_hi", "behavior_final", "probe_state", "probe_tokens", "probe_layer",
+    "probe_step0", "probe_final", "selectivity_final", "leadlag",
+)  # fmt: skip
+
+
+def curriculum(source, **kwargs) -> pd.DataFrame:
+    """The curriculum map of a run as a DataFrame: one row per skill, sorted by behavior
+    emergence (not emerged last).
+
+    Columns (:data:`CURRICULUM_COLUMNS`, described in :class:`SkillEmergence`): skill, family,
+    components (a tuple), metric, criterion, behavior_state (``emerged``, ``present_at_init``,
+    ``not_emerged``), behavior_tokens and its interval behavior_lo, behavior_hi (NaN: no value
+    or an open end), behavior_final, probe_state, probe_tokens, probe_layer (TransformerLens
+    block index, -1 the embedding; ``<NA>`` without probes), probe_step0, probe_final,
+    selectivity_final and leadlag. The same objects as a list: :func:`skill_emergence`.
+
+    Args:
+        source, **kwargs: As :func:`skill_emergence` (``criterion``, ``probe_criterion``,
+            ``n_boot``, ``seed``, criterion fields).
+
+    >>> cur = curriculum("runs/demo")  # doctest: +SKIP
+    >>> cur[cur.behavior_state == "emerged"][["skill", "behavior_tokens"]]  # doctest: +SKIP
+    """
+    found = skill_emergence(source, **kwargs)
+    df = pd.DataFrame([asdict(e) for e in found], columns=list(CURRICULUM_COLUMNS))
+    df["probe_layer"] = df["probe_layer"].astype("Int64")
+    for col in ("behavior_tokens", "behavior_lo", "behavior_hi", "probe_tokens"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def skill_emergence(
     source,
     *,
     criterion: Criterion | str | None = None,
@@ -109,7 +152,8 @@ def curriculum(
     seed: int = 0,
     **overrides,
 ) -> list[SkillEmergence]:
-    """Emergence of every skill in a run, sorted by behavior emergence (not emerged last).
+    """Emergence of every skill in a run, sorted by behavior emergence (not emerged last), as
+    :class:`SkillEmergence` objects (:func:`curriculum` gives them as a DataFrame).
 
     Several runs in one store (seeds) are pooled: their curves are averaged per checkpoint. A
     criterion that drops flat curves (``paper-relative``) leaves out skills whose score never
@@ -124,7 +168,7 @@ def curriculum(
         seed: Seed of the resampling.
         **overrides: Fields that replace the behavior criterion's (``threshold=0.5``).
 
-    >>> for e in curriculum("runs/demo"):  # doctest: +SKIP
+    >>> for e in skill_emergence("runs/demo"):  # doctest: +SKIP
     ...     print(e.skill, e.behavior_state, e.behavior_tokens, e.leadlag)
     """
     crit = Criterion.of(criterion, **overrides)
@@ -195,7 +239,9 @@ def _probe_numbers(rows: list[dict], runs: list[str], ll) -> dict:
     ctrl = pool(
         [
             curve_of(
-                select(rows, run=rn, kind="control", metric="acc", layer=ll.layer, hook=ll.hook)
+                select(
+                    rows, run=rn, kind="control", metric="control_acc", layer=ll.layer, hook=ll.hook
+                )
             )
             for rn in runs
         ]

@@ -233,12 +233,12 @@ def selectivity_curves(rows: Sequence[Mapping], skill: str) -> dict[tuple[int, s
     Only hooks with both a probe and a control curve on the same checkpoints are returned; the
     items are paired (the same held-out items) when both curves carry them.
     """
-    mine = [r for r in rows if r["skill"] == skill and r["metric"] == "acc"]
+    mine = [r for r in rows if r["skill"] == skill and r["metric"] in ("probe_acc", "control_acc")]
     keys = sorted({(r["layer"], r["hook"]) for r in mine if r["kind"] == "probe"})
     out = {}
     for layer, hook in keys:
         probe = curve_of(select(mine, kind="probe", layer=layer, hook=hook))
-        ctrl_rows = select(mine, kind="control", layer=layer, hook=hook)
+        ctrl_rows = select(mine, kind="control", metric="control_acc", layer=layer, hook=hook)
         if not ctrl_rows:
             continue
         control = curve_of(ctrl_rows)
@@ -250,7 +250,9 @@ def selectivity_curves(rows: Sequence[Mapping], skill: str) -> dict[tuple[int, s
 
 def probe_curve(rows: Sequence[Mapping], skill: str, layer: int, hook: str) -> Curve:
     """Probe accuracy of one hook."""
-    return curve_of(select(rows, skill=skill, kind="probe", metric="acc", layer=layer, hook=hook))
+    return curve_of(
+        select(rows, skill=skill, kind="probe", metric="probe_acc", layer=layer, hook=hook)
+    )
 
 
 def best_layer(curves: Mapping[tuple[int, str], Curve]) -> tuple[int, str] | None:

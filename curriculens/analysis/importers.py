@@ -78,9 +78,11 @@ def read_tidy_table(
     """Every row of a tidy CSV: behavior, probe and control curves.
 
     Columns are mapped as in :func:`read_tidy_csv`; the optional ``kind`` (behavior, probe or
-    control; default behavior), ``layer`` (needed for probe and control rows) and ``n`` (items
+    control; default behavior), ``layer`` (needed for probe and control rows: the
+    TransformerLens block index, -1 for the embedding, as ``export`` writes it) and ``n`` (items
     behind each score) are kept. Returns the columns of :data:`LONG_COLUMNS` plus ``kind``,
-    ``layer`` (-1 for behavior) and ``n`` (NaN when not given).
+    ``layer`` (-1 for behavior rows, which have none; ``kind`` tells them apart) and ``n`` (NaN
+    when not given).
     """
     p = Path(path)
     try:
@@ -363,7 +365,9 @@ def load_rows(path: str | Path, **options) -> list[dict]:
 
 def tidy_rows(df: pd.DataFrame, *, source: str = "import") -> list[dict]:
     """Long-format curves as store rows: ``run`` = model, ``skill`` = task; behavior rows have
-    metric ``score``, probe and control rows metric ``acc`` at hook ``layer{L}``."""
+    metric ``score`` and no layer (None), probe and control rows metric ``probe_acc`` and
+    ``control_acc`` at layer ``L`` (the TransformerLens block index, -1 the embedding) and hook
+    ``layer{L}``."""
     kinds = df["kind"] if "kind" in df.columns else pd.Series("behavior", index=df.index)
     layers = df["layer"] if "layer" in df.columns else pd.Series(-1, index=df.index)
     ns = df["n"] if "n" in df.columns else pd.Series(np.nan, index=df.index)
@@ -382,8 +386,8 @@ def tidy_rows(df: pd.DataFrame, *, source: str = "import") -> list[dict]:
                 "skill_hash": source,
                 "kind": str(kind),
                 "hook": "" if beh else f"layer{int(layer)}",
-                "layer": -1 if beh else int(layer),
-                "metric": "score" if beh else "acc",
+                "layer": None if beh else int(layer),
+                "metric": "score" if beh else f"{kind}_acc",
                 "value": float(r.score) if np.isfinite(r.score) else None,
                 "n": int(n) if np.isfinite(n) else 0,
                 "items": None,
@@ -402,7 +406,8 @@ def write_store(
     """Write long-format curves into a store (``run`` = model, ``skill`` = task).
 
     Rows are ``kind="behavior"`` unless the curves carry ``kind``/``layer``/``n`` columns (see
-    :func:`read_tidy_table`); probe and control rows get metric ``acc`` at hook ``layer{L}``.
+    :func:`read_tidy_table`); probe and control rows get metric ``probe_acc`` and
+    ``control_acc`` at hook ``layer{L}``.
     Skill version 0 and hash ``source`` mark the rows as imported rather than measured.
 
     Args:
@@ -436,7 +441,7 @@ def write_store(
                 **{k: r[k] for k in ("run", "checkpoint", "step", "skill", "kind", "hook")},
                 **{k: r[k] for k in ("layer", "skill_version", "skill_hash", "fingerprint")},
                 tokens=int(round(r["tokens"])),
-                metric=metric if r["kind"] == "behavior" else "acc",
+                metric=metric if r["kind"] == "behavior" else r["metric"],
                 value=float("nan") if r["value"] is None else r["value"],
                 n=r["n"],
             )

@@ -64,7 +64,8 @@ class LeadLag:
     Attributes:
         run: Run (model) name; several pooled runs are joined with ``+``.
         skill: Skill name.
-        layer: Best layer (highest final selectivity), the store's layer number.
+        layer: Best layer (highest final selectivity): the TransformerLens block index, -1 for
+            the embedding.
         hook: Hook of the best layer.
         criterion: Name of the criterion both curves are read with.
         behavior_metric: What the behavior curve is (``target probability above chance 0.05``).

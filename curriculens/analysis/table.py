@@ -17,6 +17,12 @@ read as its own run (``run@probe_key``) and skill (``skill@hash``).
 The sweep stores each swept skill's metadata (:func:`skill_metadata`) in the store's ``skills``
 meta key, so a run can be analysed without the skill being registered. Runs written before
 that snapshot existed fall back to the live registry here, and only here.
+
+**Selectivity.** Every reader here adds one row per stored probe accuracy: ``kind="probe"``,
+``metric="selectivity"``, the probe accuracy minus the control-task accuracy of the same hook,
+checkpoint and configuration (``probe_acc - control_acc``, NaN with the reason when either is
+missing; per-item outcomes paired). It is derived as it is read, never stored, so it cannot
+disagree with the two accuracies it comes from.
 """
 
 from __future__ import annotations
@@ -125,7 +131,7 @@ def _select(store: Store, items: bool, select: Selection | None, where: dict) ->
     keep, notes = current_keys(store, select)
     for note in notes:
         warnings.warn(note, MixedResultsNote, stacklevel=4)
-    rows = store.rows(items=items, **where)
+    rows = with_selectivity(store, items, where)
     out = []
     for r in rows:
         label = keep.get((r["run"], r["probe_key"], r["skill"], r["skill_hash"]))
@@ -133,6 +139,59 @@ def _select(store: Store, items: bool, select: Selection | None, where: dict) ->
             if label != (r["run"], r["skill"]):
                 r = dict(r, run=label[0], skill=label[1])
             out.append(r)
+    return out
+
+
+#: The key of a probe row's control row (and of the selectivity derived from both).
+_PAIR_KEY = ("run", "fingerprint", "skill", "skill_hash", "probe_key", "hook")
+_STORE_ORDER = (
+    "run", "tokens", "step", "checkpoint", "fingerprint", "skill", "skill_hash", "probe_key",
+    "kind", "layer", "hook", "metric",
+)  # fmt: skip
+
+
+def with_selectivity(store: Store, items: bool = False, where: Mapping | None = None):
+    """The store's rows matching ``where`` (equality on columns), with the derived
+    ``selectivity`` rows among them (see the module docstring), in the store's order."""
+    where = dict(where or {})
+    rows = store.rows(items=items, **where)
+    if where.get("kind", "probe") != "probe" or where.get("metric", "selectivity") != "selectivity":
+        return rows
+    base = {k: v for k, v in where.items() if k not in ("kind", "metric")}
+    if len(base) == len(where):  # the rows already hold every probe and control accuracy
+        pairs = rows
+    else:
+        pairs = store.rows(items=items, kind="probe", metric="probe_acc", **base)
+        pairs += store.rows(items=items, kind="control", metric="control_acc", **base)
+    derived = [r for r in selectivity_rows(pairs) if all(r[k] == v for k, v in where.items())]
+    if not derived:
+        return rows
+    return sorted(rows + derived, key=lambda r: tuple((r[k] is None, r[k]) for k in _STORE_ORDER))
+
+
+def selectivity_rows(rows: Iterable[Mapping]) -> list[dict]:
+    """One ``selectivity`` row per ``probe_acc`` row that has a ``control_acc`` row of the same
+    run, checkpoint, skill, configuration and hook: probe minus control accuracy."""
+    control = {
+        tuple(r[k] for k in _PAIR_KEY): r
+        for r in rows
+        if r["kind"] == "control" and r["metric"] == "control_acc"
+    }
+    out = []
+    for r in rows:
+        if r["kind"] != "probe" or r["metric"] != "probe_acc":
+            continue
+        c = control.get(tuple(r[k] for k in _PAIR_KEY))
+        if c is None:
+            continue
+        ok = r["value"] is not None and c["value"] is not None
+        d = dict(r, metric="selectivity", value=r["value"] - c["value"] if ok else None)
+        d["reason"] = None if ok else (r["reason"] or c["reason"])
+        if "items" in r:
+            a, b = r["items"], c.get("items")
+            paired = a is not None and b is not None and a.shape == b.shape
+            d["items"] = a - b if paired else None
+        out.append(d)
     return out
 
 
@@ -395,9 +454,10 @@ def export_table(
 
     The current results by default; ``select`` picks a configuration or every row (with
     ``all=True`` the rows keep their stored run and skill names: their ``probe_key`` and
-    ``skill_hash`` columns tell them apart). Rows are sorted by run, step, tokens, checkpoint,
-    fingerprint, skill, probe_key, kind, layer, hook and metric, so two exports of the same results
-    are byte-identical.
+    ``skill_hash`` columns tell them apart). Each probe accuracy has its derived
+    ``selectivity`` row (see the module docstring); behavior rows have an empty ``layer``. Rows
+    are sorted by run, step, tokens, checkpoint, fingerprint, skill, probe_key, kind, layer, hook
+    and metric, so two exports of the same results are byte-identical.
 
     Returns:
         ``(table_path, meta_path)``.
@@ -407,7 +467,7 @@ def export_table(
     path = Path(path)
     select = select or _SELECTION.get()
     with Store(run, readonly=True) as s:
-        rows = s.rows() if select.all else _select(s, False, select, {})
+        rows = with_selectivity(s) if select.all else _select(s, False, select, {})
         meta = s.meta()
     meta["export"] = {"all": select.all, "config": select.config}
     rows.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in SORT_KEY))

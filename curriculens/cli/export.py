@@ -36,7 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--what",
         choices=("scores", "items", *DERIVED),
         default="scores",
-        help="scores: the tidy results table (default); items: each skill's probe items with "
+        help="scores: the tidy results table (default; probe_acc, control_acc and a "
+        "selectivity row per probe accuracy; layer = TransformerLens block, -1 the embedding, "
+        "empty for behavior); items: each skill's probe items with "
         "columns skill, item, prompt, group, label, split, control_label; emergence: each "
         "skill's state, point and interval; leadlag: probe-vs-behavior lead per skill; "
         "consistency: agreement of the emergence orders of each pair of runs in the store",

@@ -1,4 +1,5 @@
-"""``curriculens report RUN``: (re)write the HTML/Markdown curriculum report of a run."""
+"""``curriculens report INPUT``: (re)write the HTML/Markdown curriculum report of a run, or of
+imported curves (an lm-eval results folder or a tidy CSV; behavior only)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,41 @@ import json
 
 from curriculens.cli._args import (
     add_criterion_flags,
+    add_import_flags,
     add_output_flags,
     add_selection_flags,
     criterion_from_args,
+    parse_columns,
     selection_of,
 )
 from curriculens.errors import ConfigError
+
+#: the flags of add_import_flags, which only imported curves read
+_IMPORT_FLAGS = ("metric", "pattern", "tokens_per_step", "columns", "keep_names", "duplicates",
+                 "revision_tokens")  # fmt: skip
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     r = sub.add_parser(
         "report",
-        help="write the HTML/Markdown curriculum report of a run",
+        help="write the HTML/Markdown curriculum report of a run or of imported curves",
         description="Write report.html, report.md and figures/ of RUN's current results (its "
         "current configuration and each skill's current version; --config KEY for another "
         "one). Behavior emergence uses --criterion (default paper); lead/lag reads both of its "
-        "curves with --leadlag-criterion (default paper-relative).",
+        "curves with --leadlag-criterion (default paper-relative). INPUT may also be imported "
+        "curves, an lm-eval results folder or a tidy CSV: their report (needs --out) shows "
+        "behavior per model, its emergence and order, and the order consistency of several "
+        "models; it has no probes or lead/lag, as no activations were measured.",
     )
-    r.add_argument("run", help="run directory holding results.sqlite")
-    add_criterion_flags(r, leadlag=True)
-    r.add_argument("-o", "--out", help="folder for the report (default: RUN; for read-only runs)")
+    r.add_argument(
+        "input", metavar="INPUT", help="run directory holding results.sqlite, an lm-eval "
+        "results folder or a tidy CSV",
+    )  # fmt: skip
+    add_criterion_flags(r, leadlag=argparse.SUPPRESS)
+    r.add_argument(
+        "-o", "--out", help="folder for the report (default: RUN; for read-only runs; needed "
+        "for imported curves)",
+    )  # fmt: skip
     add_selection_flags(r, all_rows=False)
     r.add_argument(
         "--bootstrap",
@@ -36,28 +52,74 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="resamples of the intervals and lead/lag tests (default 1000)",
     )
     r.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    add_import_flags(r, tokens_help="lm-eval/CSV: tokens per step (lm-eval default: Pythia's)")
     add_output_flags(r, json_help="print the report paths as JSON")
     r.set_defaults(func=run)
     return r
 
 
 def run(args: argparse.Namespace) -> int:
+    from curriculens.reporting.imported import is_curves_input, write_curves_report
     from curriculens.reporting.writer import write_report
 
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
-    path = write_report(
-        args.run,
-        criterion=criterion_from_args(args),
-        probe_criterion=args.leadlag_criterion,
-        n_boot=args.bootstrap,
-        seed=args.seed,
-        out=args.out,
-        select=selection_of(args),
-    )
+    given = [f"--{f.replace('_', '-')}" for f in _IMPORT_FLAGS if getattr(args, f) not in
+             (None, False)]  # fmt: skip
+    if is_curves_input(args.input):
+        if args.out is None:
+            raise ConfigError(
+                f"{args.input!r} holds imported curves, not a run: pass --out DIR for the "
+                "report (nothing is written into the input)."
+            )
+        if args.config is not None or hasattr(args, "leadlag_criterion"):
+            raise ConfigError(
+                "--config and --leadlag-criterion read curriculens runs; imported curves have "
+                "no configurations or probes. Drop them."
+            )
+        path = write_curves_report(
+            args.input,
+            out=args.out,
+            criterion=criterion_from_args(args),
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            load_options=_load_options(args),
+        )
+    else:
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} read imported curves (lm-eval, CSV); {args.input!r} is a "
+                "curriculens run. Drop them."
+            )
+        path = write_report(
+            args.input,
+            criterion=criterion_from_args(args),
+            probe_criterion=getattr(args, "leadlag_criterion", None),
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            out=args.out,
+            select=selection_of(args),
+        )
     if args.json:
         print(json.dumps({"html": str(path), "markdown": str(path.with_suffix(".md"))}))
     else:
         print(f"report: {path}")
         print(f"summary: {path.with_suffix('.md')}")
     return 0
+
+
+def _load_options(args: argparse.Namespace) -> dict:
+    """The importer options the input flags ask for."""
+    from curriculens.analysis.long_format import parse_revision_tokens
+
+    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
+        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
+    return dict(
+        metric=args.metric,
+        pattern=args.pattern,
+        tokens_per_step=args.tokens_per_step,
+        columns=parse_columns(args.columns),
+        keep_names=args.keep_names,
+        duplicates=args.duplicates,
+        revision_tokens=parse_revision_tokens(args.revision_tokens),
+    )

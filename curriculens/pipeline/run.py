@@ -291,7 +291,6 @@ def _measure(
                 **meta,
                 kind="behavior",
                 hook="",
-                layer=-1,
                 metric=m,
                 value=float(v.mean()),
                 n=len(v),
@@ -306,7 +305,6 @@ def _measure(
                 **meta,
                 kind="baseline",
                 hook="",
-                layer=-1,
                 metric="behavior_chance",
                 value=sk.chance,
                 n=len(enc.labels),
@@ -318,9 +316,19 @@ def _measure(
                 rows += unmeasured_probe(meta, h, f"NaN activations at {h}")
                 continue
             lay = hook_layer(h)
-            common = dict(meta, hook=h, layer=lay, metric="acc", n=r.n_test, reason=r.failure)
-            rows.append(Row(**common, kind="probe", value=r.acc, items=r.correct))
-            rows.append(Row(**common, kind="control", value=r.control_acc, items=r.control_correct))
+            common = dict(meta, hook=h, layer=lay, n=r.n_test, reason=r.failure)
+            rows.append(
+                Row(**common, kind="probe", metric="probe_acc", value=r.acc, items=r.correct)
+            )
+            rows.append(
+                Row(
+                    **common,
+                    kind="control",
+                    metric="control_acc",
+                    value=r.control_acc,
+                    items=r.control_correct,
+                )
+            )
             rows.append(Row(**dict(common, metric="majority"), kind="baseline", value=r.majority))
             if config.mdl:
                 mdl = mdl_online_codelength(

@@ -29,7 +29,6 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
             **meta,
             kind="baseline",
             hook="",
-            layer=-1,
             metric="behavior_chance",
             value=skill.chance,
             n=0,
@@ -43,18 +42,15 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
 def unmeasured_behavior(skill: Skill, meta: dict, reason: str) -> list[Row]:
     """The skill's behavior rows as NaN with ``reason`` (``meta``: the row's key columns)."""
     nan = dict(meta, value=float("nan"), n=0, reason=reason)
-    return [
-        Row(**nan, kind="behavior", hook="", layer=-1, metric=m)
-        for m in behavior_metrics(skill.format)
-    ]
+    return [Row(**nan, kind="behavior", hook="", metric=m) for m in behavior_metrics(skill.format)]
 
 
 def unmeasured_probe(meta: dict, hook: str, reason: str) -> list[Row]:
     """One hook's probe, control and majority rows as NaN with ``reason``."""
     nan = dict(meta, hook=hook, layer=hook_layer(hook), value=float("nan"), n=0, reason=reason)
     return [
-        Row(**nan, kind="probe", metric="acc"),
-        Row(**nan, kind="control", metric="acc"),
+        Row(**nan, kind="probe", metric="probe_acc"),
+        Row(**nan, kind="control", metric="control_acc"),
         Row(**nan, kind="baseline", metric="majority"),
     ]
 

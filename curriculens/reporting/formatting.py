@@ -5,8 +5,8 @@ figures and JSON.
 ('63.5k', '2.81M', 'not emerged')
 >>> format_emergence("emerged", 2_810_000, 1_920_000, 2_810_000)
 '2.81M (1.92M, 2.81M]'
->>> layer_name("blocks.3.hook_resid_post"), layer_name("hook_embed"), layer_name(0)
-('3', 'embed', 'embed')
+>>> layer_name("blocks.3.hook_resid_post"), layer_name("hook_embed"), layer_name(-1), layer_name(0)
+('3', 'embed', 'embed', '0')
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def format_emergence(
 def layer_name(layer: int | str) -> str:
     """The layer of a hook as TransformerLens numbers it: ``blocks.3.hook_resid_post`` is ``3``.
 
-    The embedding output (``hook_embed``, stored as layer 0) is ``embed``. An integer is the
-    stored ``layer`` column, where 0 is the embedding and ``L + 1`` is block ``L``.
+    The embedding output (``hook_embed``, stored as layer -1) is ``embed``. An integer is the
+    stored ``layer`` column, the block index itself (-1: the embedding).
     """
     if isinstance(layer, str):
         m = _BLOCK.match(layer)
@@ -87,7 +87,7 @@ def layer_name(layer: int | str) -> str:
             return "embed"
         return layer
     layer = int(layer)
-    return "embed" if layer == 0 else str(layer - 1)
+    return "embed" if layer < 0 else str(layer)
 
 
 def format_lead_lag(results: Sequence[LeadLag]) -> str:

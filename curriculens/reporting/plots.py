@@ -1,9 +1,12 @@
-"""Plots of a run's results table: behavior curves, probe heatmaps, the curriculum timeline and
-lead/lag.
+"""Plots of a run's results: behavior curves, probe heatmaps, the curriculum timeline, lead/lag
+and order consistency (also importable as ``curriculens.plots``; examples in docs/plots.md).
 
-Each function takes the table (a DataFrame from :func:`curriculens.analysis.curriculum.load_table`)
-or the analysis results, and an optional ``ax``, and returns the figure. Saving belongs to the
-report or the CLI. Every figure names the criterion its emergence marks come from.
+Each function takes a DataFrame (the results table of :func:`curriculens.load_table`, or a
+derived table: :func:`curriculens.curriculum`, ``leadlag_frame``, ``consistency_frame`` of
+:mod:`curriculens.analysis.derived`) and an optional ``ax``, and returns the
+``matplotlib.figure.Figure``. The analysis objects the report uses (``SkillEmergence`` lists,
+``LeadLag`` lists, a ``Consistency``) are taken as well. Saving belongs to the report or the
+caller. Every figure names the criterion its emergence marks come from.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from curriculens.analysis.curriculum import (
 from curriculens.analysis.table import skill_info
 from curriculens.reporting.formatting import format_tokens, layer_name
 
+#: the most curves a behavior panel names in its legend (a larger family shows its count)
+LEGEND_MAX = 12
 #: one colour per lead/lag verdict, shared by the figure and its legend
 VERDICT_COLORS = {
     "leads": "C2",
@@ -71,6 +76,30 @@ def token_edges(tokens: Sequence[float]) -> np.ndarray:
     return np.maximum(tr.inverted().transform(mids), 0.0)
 
 
+def emergences(table) -> list[SkillEmergence]:
+    """:class:`SkillEmergence` objects from :func:`curriculens.curriculum`'s DataFrame (NaN and
+    ``<NA>`` read as None); a sequence of them is returned as a list."""
+    if not isinstance(table, pd.DataFrame):
+        return list(table)
+    out = []
+    for rec in table.to_dict("records"):
+        rec = {k: (None if _missing(v) else v) for k, v in rec.items()}
+        for k in ("behavior_final", "probe_step0", "probe_final", "selectivity_final"):
+            rec[k] = math.nan if rec.get(k) is None else float(rec[k])
+        rec["components"] = tuple(rec.get("components") or ())
+        if rec.get("probe_layer") is not None:
+            rec["probe_layer"] = int(rec["probe_layer"])
+        out.append(SkillEmergence(**rec))
+    return out
+
+
+def _missing(v) -> bool:
+    try:
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):  # a tuple or list
+        return False
+
+
 def _families(df: pd.DataFrame, skills: Sequence[str], emergence) -> dict[str, list[str]]:
     fam = {e.skill: e.family for e in emergence}
     info = skill_info(df, [s for s in skills if s not in fam])
@@ -99,6 +128,7 @@ def plot_behavior(
     >>> fig = plot_behavior(load_table("runs/demo"))  # doctest: +SKIP
     """
     crit = Criterion.of(criterion)
+    emergence = emergences(emergence)
     skills = list(skills or sorted(df.skill.unique()))
     groups = _families(df, skills, emergence)
     if ax is not None:
@@ -118,8 +148,10 @@ def plot_behavior(
             a.axis("off")
         panels = list(zip(grid, groups.items(), strict=False))
     marks = {e.skill: e for e in emergence}
-    cmap = matplotlib.colormaps["tab10" if len(skills) <= 10 else "tab20"]
-    color = {s: cmap(i) for i, s in enumerate(skills)}
+    color = {}  # distinct within each panel (a colormap's colours repeat past its length)
+    for _, (_, members) in panels:
+        cmap = matplotlib.colormaps["tab10" if len(members) <= 10 else "tab20"]
+        color |= {s: cmap(i % cmap.N) for i, s in enumerate(members)}
     all_tokens = [float(t) for t in df.tokens.unique()]
     for a, (family, members) in panels:
         for skill in members:
@@ -143,8 +175,10 @@ def plot_behavior(
         _token_axis(a, all_tokens)
         a.set_ylim(-0.02, 1.02)
         if family:
-            a.set_title(family, fontsize=9)
-        a.legend(fontsize=7, loc="upper left", frameon=False)
+            a.set_title(family + (f" ({len(members)})" if len(members) > LEGEND_MAX else ""),
+                        fontsize=9)  # fmt: skip
+        if len(members) <= LEGEND_MAX:  # more names than that would hide the curves
+            a.legend(fontsize=7, loc="upper left", frameon=False)
     if ax is None:
         for k, (a, _) in enumerate(panels):
             if k + cols >= len(panels):  # nothing drawn below it
@@ -180,6 +214,7 @@ def plot_probe_heatmaps(
     the best layer (from ``emergence``). Without control rows the selectivity panel is left out.
     ``ax``: an array of axes, two per skill with controls (one without).
     """
+    emergence = emergences(emergence)
     skills = list(skills or sorted(df.skill.unique()))
     mats = [(s, probe_matrix(df, s), probe_matrix(df, s, "control")) for s in skills]
     mats = [(s, p, c) for s, p, c in mats if not p.empty]
@@ -258,9 +293,15 @@ def plot_probe_heatmaps(
     return fig
 
 
-def plot_timeline(emergence: Sequence[SkillEmergence], *, ax=None):
+def plot_timeline(emergence, *, ax=None):
     """Emergence per skill: behavior (circle, with its interval as a bar) and probe selectivity
-    (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right edge."""
+    (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right edge.
+
+    Args:
+        emergence: :func:`curriculens.curriculum`'s DataFrame (or its ``SkillEmergence`` list).
+    """
+    emergence = emergences(emergence)
+    own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(emergence)) + 1))
     known = [
         t
@@ -308,7 +349,8 @@ def plot_timeline(emergence: Sequence[SkillEmergence], *, ax=None):
     ax.set_title(f"Curriculum: emergence order (behavior: {crit}; faded '>' = not emerged)")
     if seen:  # outside the axes, so no marker or bar hides under it
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 
@@ -328,9 +370,11 @@ def plot_lead_lag(results, *, ax=None):
     emerged) show their one known bound, or a grey cross at 0.
 
     Args:
-        results: :class:`~curriculens.analysis.leadlag.LeadLag` items, one per skill.
+        results: ``leadlag_frame``'s DataFrame (:mod:`curriculens.analysis.derived`) or
+            :class:`~curriculens.analysis.leadlag.LeadLag` items, one per skill.
     """
-    results = list(results)
+    results = _lead_rows(results)
+    own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(results)) + 1.2))
     bounds = [x for r in results for x in (r.lead_log10, r.lo, r.hi) if x is not None]
     span = max([1.0] + [abs(x) for x in bounds]) * 1.15
@@ -358,18 +402,49 @@ def plot_lead_lag(results, *, ax=None):
     ax.set_xlabel("probe-selectivity lead over behavior (log10 tokens; > 0: probe first)")
     crit = results[0].criterion if results else ""
     ax.set_title(f"Representation vs behavior (criterion {crit} on both curves)", fontsize=10)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 
+def _lead_rows(results) -> list:
+    """Lead/lag rows with the attributes the figure reads, from a DataFrame or LeadLag items."""
+    if not isinstance(results, pd.DataFrame):
+        return list(results)
+    from types import SimpleNamespace
+
+    out = []
+    for rec in results.to_dict("records"):
+        rec = {k: (None if _missing(v) else v) for k, v in rec.items()}
+        rec.setdefault("lead_log10", rec.get("lead_log10_tokens"))
+        out.append(SimpleNamespace(**rec))
+    return out
+
+
 def plot_consistency(consistency, *, ax=None):
-    """Spearman rank agreement of skill orders between runs, as a matrix."""
+    """Spearman rank agreement of skill orders between runs, as a matrix.
+
+    Args:
+        consistency: ``consistency_frame``'s DataFrame (:mod:`curriculens.analysis.derived`),
+            one row per pair of runs, or a :class:`~curriculens.analysis.consistency.Consistency`.
+    """
+    if isinstance(consistency, pd.DataFrame):
+        from types import SimpleNamespace
+
+        recs = consistency.to_dict("records")
+        pairs = [
+            SimpleNamespace(a=r["a"], b=r["b"], spearman=None if _missing(r["spearman"]) else
+                            r["spearman"]) for r in recs
+        ]  # fmt: skip
+        task_set = recs[0].get("tasks", "common") if recs else "common"
+        consistency = SimpleNamespace(pairs=pairs, task_set=task_set)
     pairs = consistency.pairs
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
     m = np.eye(len(names))
     for p in pairs:
         i, j = names.index(p.a), names.index(p.b)
         m[i, j] = m[j, i] = np.nan if p.spearman is None else p.spearman
+    own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (1.2 * len(names) + 2.5, 1.0 * len(names) + 1.5))
     im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu")
     for i in range(len(names)):
@@ -388,5 +463,6 @@ def plot_consistency(consistency, *, ax=None):
     ax.set_yticklabels(names, fontsize=8)
     ax.set_title(f"Order consistency (Spearman, {consistency.task_set} tasks)")
     fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig

@@ -19,6 +19,8 @@ __all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
 
 #: How far above a baseline a probe must be before the report calls it better.
 MARGIN = 0.05
+#: The stored layer of the embedding (``hook_embed``).
+EMBED_LAYER = -1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,15 +58,14 @@ def probe_baselines(
     out = []
     for skill in dict.fromkeys(df.loc[df.kind == "probe", "skill"]):
         mine = df[df.skill == skill]
-        acc = _by_layer(mine, "probe", "acc")
+        acc = _by_layer(mine, "probe", "probe_acc")
         if acc.empty:
             continue
         last, first = acc.columns.max(), acc.columns.min()
         layer = int((layers or {}).get(skill, acc[last].idxmax()))
-        control = _by_layer(mine, "control", "acc")
+        control = _by_layer(mine, "control", "control_acc")
         majority = _by_layer(mine, "baseline", "majority")
         mdl = _by_layer(mine, "probe", "mdl_compression")
-        embed = acc.index.min()
         out.append(
             ProbeBaselines(
                 skill=skill,
@@ -74,7 +75,7 @@ def probe_baselines(
                 majority=_at(majority, layer, last),
                 first=float(acc.at[layer, first]),
                 first_tokens=int(first),
-                embed=float(acc.at[embed, last]),
+                embed=_at(acc, EMBED_LAYER, last),  # NaN when the embedding was not probed
                 mdl=None if mdl.empty else _at(mdl, layer, last),
                 audit=audit.get(skill, "not audited"),
                 probe=skill_text.get(skill, ""),
@@ -118,7 +119,7 @@ def baselines_table(rows: list[ProbeBaselines]) -> list[list[str]]:
             _f(r.selectivity, sign=True),
             _f(r.majority),
             f"{r.first:.2f} ({format_tokens(r.first_tokens)})",
-            f"{r.embed:.2f}",
+            _f(r.embed),
             "–" if r.mdl is None else _f(r.mdl),
             r.audit,
         ]
@@ -151,14 +152,16 @@ def meaning(r: ProbeBaselines) -> str:
         )
     elif r.first >= r.acc - MARGIN:
         verdict = f"already {r.first:.2f} at the first checkpoint: no rise inside this series"
-    elif r.embed >= r.acc - MARGIN:
+    elif np.isfinite(r.embed) and r.embed >= r.acc - MARGIN:
         verdict = (
             f"as high from the embeddings ({r.embed:.2f}): a lexical signal, not a computed one"
         )
     else:
         verdict = (
             f"above its control ({_f(r.control)}), majority ({_f(r.majority)}), first checkpoint "
-            f"({r.first:.2f}) and embeddings ({r.embed:.2f}): learned, and held at this layer"
+            f"({r.first:.2f})"
+            + (f" and embeddings ({r.embed:.2f})" if np.isfinite(r.embed) else "")
+            + ": learned, and held at this layer"
         )
     what = f" Probed: {r.probe}" if r.probe else ""
     return f"{at}; {verdict}.{what}"

@@ -20,13 +20,15 @@ import re
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
+
 from curriculens.analysis.consistency import (
     composite_check,
     rank_consistency,
     registry_components,
 )
 from curriculens.analysis.criterion import Criterion
-from curriculens.analysis.curriculum import SkillEmergence, curriculum
+from curriculens.analysis.curriculum import SkillEmergence, skill_emergence
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.table import Selection, load_table, selecting, skill_info
@@ -168,7 +170,7 @@ def analyze(
     runs = sorted(df.run.unique())
     crit = Criterion.of(criterion, **overrides)
     probe_crit = Criterion.of(probe_criterion if probe_criterion is not None else DEFAULT_CRITERION)
-    emergence = curriculum(
+    emergence = skill_emergence(
         run, criterion=crit, probe_criterion=probe_crit, n_boot=n_boot, seed=seed
     )
     cis = behavior_emergence(run, criterion=crit, n_boot=n_boot, seed=seed)
@@ -219,21 +221,40 @@ def _when(a: dict) -> str:
         )
     if at_init:
         parts.append(
-            f"{', '.join(e.skill for e in at_init)} already met the criterion at the first "
-            "checkpoint (present at init)"
+            f"{_names(at_init)} already met the criterion at the first checkpoint (present at init)"
         )
     if never:
+        shown_never = never
+        if len(never) > _LIST_MAX:  # the table lists them all; here, the closest ones
+            shown_never = sorted(never, key=lambda e: -np.nan_to_num(e.behavior_final, nan=-1))
+            shown_never = shown_never[:_LIST_MAX]
         parts.append(
-            "not emerged by "
-            + last
+            f"not emerged by {last}"
+            + (
+                f" ({len(never)} skills; the {_LIST_MAX} highest at the end)"
+                if shown_never is not never
+                else ""
+            )  # fmt: skip
             + ": "
-            + ", ".join(f"{e.skill} (final {e.metric} {e.behavior_final:.2f})" for e in never)
+            + ", ".join(f"{e.skill} (final {e.metric} {e.behavior_final:.2f})" for e in shown_never)
         )
     shown = {e.skill for e in em}
     dropped = sorted(set(a["df"][a["df"].kind == "behavior"].skill) - shown)
     if dropped:
         parts.append(f"dropped by the criterion (score never above 0): {', '.join(dropped)}")
     return "; ".join(parts) + f". Criterion {crit.label()}."
+
+
+#: the most not-emerged skills the first answer names (the table lists every one)
+_LIST_MAX = 8
+
+
+def _names(em: list[SkillEmergence]) -> str:
+    """The skills' names; past :data:`_LIST_MAX`, the first ones and how many more."""
+    names = [e.skill for e in em]
+    if len(names) <= _LIST_MAX:
+        return ", ".join(names)
+    return f"{', '.join(names[:_LIST_MAX])} and {len(names) - _LIST_MAX} more"
 
 
 def _groups(em: list[SkillEmergence]) -> list[list[SkillEmergence]]:
@@ -250,9 +271,7 @@ def _order(a: dict) -> str:
     groups = _groups(a["emergence"])
     if not groups:
         return "In what order? No skill emerged, so there is no order to report."
-    chain = " → ".join(
-        f"{', '.join(e.skill for e in g)} ({_tok(g[0].behavior_tokens)})" for g in groups
-    )
+    chain = " → ".join(f"{_names(g)} ({_tok(g[0].behavior_tokens)})" for g in groups)
     steps = list(zip(groups, groups[1:], strict=False))
     separated = [
         (g, h)
@@ -351,7 +370,9 @@ def write_report(
     (default: the run directory); return the HTML path.
 
     The report shows the run's current results (``select`` picks another configuration, see
-    :mod:`curriculens.analysis.table`).
+    :mod:`curriculens.analysis.table`). ``run`` may also be imported curves, an lm-eval results
+    folder or a tidy CSV: their report (behavior only, per model) needs ``out``
+    (:func:`curriculens.reporting.imported.write_curves_report`).
 
     Args: as :func:`analyze`.
 
@@ -364,12 +385,26 @@ def write_report(
             "The report pools the runs of a store, so it shows one configuration at a time; "
             "pass --config KEY (Selection(config=KEY)) instead of --all."
         )
+    from curriculens.reporting.imported import is_curves_input, write_curves_report
+
+    if is_curves_input(run):
+        if out is None or select is not None or probe_criterion is not None:
+            raise ConfigError(
+                f"{str(run)!r} holds imported curves (lm-eval results or a CSV), not a run: "
+                "pass --out DIR for the report (nothing is written into the input), and no "
+                "--config or --leadlag-criterion (imported curves have no configurations or "
+                "probes)."
+            )
+        return write_curves_report(
+            run, out=out, criterion=criterion, n_boot=n_boot, seed=seed, **overrides
+        )
     kw = dict(criterion=criterion, probe_criterion=probe_criterion, n_boot=n_boot, seed=seed)
     with selecting(select) if select is not None else nullcontext():
         return _write_report(run, Path(out) if out is not None else run, **kw, **overrides)
 
 
-def _write_report(run: Path, dest: Path, **kw) -> Path:
+def writable_dest(dest: Path) -> Path:
+    """``dest``, created; an error naming the fix when the report cannot be written there."""
     try:
         dest.mkdir(parents=True, exist_ok=True)
         probe = dest / ".report-write-test"
@@ -380,8 +415,13 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
             f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass --out DIR "
             "on writable storage."
         ) from None
+    return dest
+
+
+def _write_report(run: Path, dest: Path, **kw) -> Path:
+    writable_dest(dest)
     a = analyze(run, **kw)
-    df, emergence, runs, crit = a["df"], a["emergence"], a["runs"], a["criterion"]
+    df, emergence, crit = a["df"], a["emergence"], a["criterion"]
     skills = [e.skill for e in emergence]
     figures = save_figures(build_figures(a), dest / "figures")
 
@@ -452,58 +492,66 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
                 "later)." + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
             )
         )
-    if a["consistency"] is not None:
-        c = a["consistency"]
-        rows = [
-            ["run A", "run B", "skills", "Spearman", "Kendall", "both emerged", "Spearman (both)",
-             "null mean [95%]", "95% ci"]
-        ]  # fmt: skip
-        rows += [
-            [
-                p.a,
-                p.b,
-                str(p.n),
-                _r(p.spearman),
-                _r(p.kendall),
-                str(p.n_both),
-                _r(p.spearman_both),
-                "–"
-                if p.null is None
-                else f"{p.null['mean']:.3f} [{p.null['lo']:.3f}, {p.null['hi']:.3f}]",
-                "–" if p.ci is None else f"[{p.ci[0]:.3f}, {p.ci[1]:.3f}]",
-            ]
-            for p in c.pairs
-        ]
-        em_rows = [["skill", *runs]]
-        em_rows += [
-            [
-                s,
-                *[
-                    format_emergence(ci.state, ci.point, ci.lo, ci.hi)
-                    if (ci := a["cis"].get(r, {}).get(s)) is not None
-                    else "–"
-                    for r in runs
-                ],
-            ]
-            for s in skills
-        ]
-        sections.append((f"Emergence per run ({crit.name})", em_rows, ""))
-        sections.append(
-            (
-                "Order consistency across runs",
-                rows,
-                f"Task set: {c.task_set} ({len(c.common_tasks)} skills common to all runs); "
-                "censored skills tie at the bottom. 'both emerged': skills with an emergence "
-                "point in both runs; null: rho when each run keeps which skills never emerged "
-                "and the order of the others is shuffled; ci: skills resampled.",
-            )
-        )
+    sections += consistency_sections(a, skills)
     meta = _run_meta(run)
     placed = place(figures, [t for t, _, _ in sections])
     _write_md(dest, summary, sections, placed, meta, name=run.name)
     out = dest / "report.html"
     out.write_text(_html(run.name, summary, sections, placed, meta))
     return out
+
+
+def consistency_sections(a: dict, skills: list[str]) -> list[tuple[str, list[list[str]], str]]:
+    """The 'Emergence per run' and 'Order consistency across runs' sections (none for one
+    run): each run's emergence of ``skills`` and the rank agreement of every pair of runs."""
+    c = a["consistency"]
+    if c is None:
+        return []
+    runs, crit = a["runs"], a["criterion"]
+    rows = [
+        ["run A", "run B", "skills", "Spearman", "Kendall", "both emerged", "Spearman (both)",
+         "null mean [95%]", "95% ci"]
+    ]  # fmt: skip
+    rows += [
+        [
+            p.a,
+            p.b,
+            str(p.n),
+            _r(p.spearman),
+            _r(p.kendall),
+            str(p.n_both),
+            _r(p.spearman_both),
+            "–"
+            if p.null is None
+            else f"{p.null['mean']:.3f} [{p.null['lo']:.3f}, {p.null['hi']:.3f}]",
+            "–" if p.ci is None else f"[{p.ci[0]:.3f}, {p.ci[1]:.3f}]",
+        ]
+        for p in c.pairs
+    ]
+    em_rows = [["skill", *runs]]
+    em_rows += [
+        [
+            s,
+            *[
+                format_emergence(ci.state, ci.point, ci.lo, ci.hi)
+                if (ci := a["cis"].get(r, {}).get(s)) is not None
+                else "–"
+                for r in runs
+            ],
+        ]
+        for s in skills
+    ]
+    return [
+        (f"Emergence per run ({crit.name})", em_rows, ""),
+        (
+            "Order consistency across runs",
+            rows,
+            f"Task set: {c.task_set} ({len(c.common_tasks)} skills common to all runs); "
+            "censored skills tie at the bottom. 'both emerged': skills with an emergence "
+            "point in both runs; null: rho when each run keeps which skills never emerged "
+            "and the order of the others is shuffled; ci: skills resampled.",
+        ),
+    ]
 
 
 def _r(x: float | None) -> str:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -8,6 +9,7 @@ from curriculens.analysis.curriculum import (
     curriculum,
     load_table,
     probe_matrix,
+    skill_emergence,
 )
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.errors import CurriculensError
@@ -31,7 +33,15 @@ def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match", n=10
         rows = [Row(**meta, kind="behavior", hook="", layer=-1, metric=metric, value=b, n=n)]
         for layer, p in ((0, p0), (1, p1)):
             rows.append(
-                Row(**meta, kind="probe", hook=f"h{layer}", layer=layer, metric="acc", value=p, n=n)
+                Row(
+                    **meta,
+                    kind="probe",
+                    hook=f"h{layer}",
+                    layer=layer,
+                    metric="probe_acc",
+                    value=p,
+                    n=n,
+                )
             )
             rows.append(
                 Row(
@@ -39,7 +49,7 @@ def _write(store, skill, tokens, beh, probe0, probe1, metric="exact_match", n=10
                     kind="control",
                     hook=f"h{layer}",
                     layer=layer,
-                    metric="acc",
+                    metric="control_acc",
                     value=0.5,
                     n=n,
                 )
@@ -68,7 +78,7 @@ def planted(tmp_path):
 
 
 def test_order_emergence_and_censoring(planted):
-    em = curriculum(planted, criterion=RAW, n_boot=0)
+    em = skill_emergence(planted, criterion=RAW, n_boot=0)
     assert [e.skill for e in em] == ["facts", "add1", "copy"]
     assert [e.behavior_tokens for e in em] == [100, 10000, None]
     assert [e.behavior_state for e in em] == ["emerged", "emerged", "not_emerged"]
@@ -80,8 +90,19 @@ def test_order_emergence_and_censoring(planted):
     assert all(e.criterion == "custom" for e in em)
 
 
+def test_curriculum_is_a_dataframe_of_the_same_map(planted):
+    objects = skill_emergence(planted, criterion=RAW, n_boot=0)
+    df = curriculum(planted, criterion=RAW, n_boot=0)
+    assert df.skill.tolist() == ["facts", "add1", "copy"]  # sorted by emergence, censored last
+    assert df.behavior_state.tolist() == [e.behavior_state for e in objects]
+    assert df.behavior_tokens.tolist()[:2] == [100, 10000] and df.behavior_tokens.isna().iloc[2]
+    assert df.loc[0, "probe_layer"] == 1 and df.probe_layer.dtype == "Int64"
+    assert df.loc[0, "selectivity_final"] == pytest.approx(0.45)
+    assert df.to_dict("records")[1] == dataclasses.asdict(objects[1])  # add1: no NaN field
+
+
 def test_default_criterion_is_the_papers(planted):
-    em = {e.skill: e for e in curriculum(planted)}
+    em = {e.skill: e for e in skill_emergence(planted)}
     assert {e.criterion for e in em.values()} == {"paper"}
     # smoothed (sigma 1 checkpoint) and the 0-token checkpoint dropped
     assert em["facts"].behavior_tokens == 1000 and em["facts"].behavior_state == "emerged"
@@ -89,7 +110,7 @@ def test_default_criterion_is_the_papers(planted):
 
 
 def test_probe_decodable_at_init_is_censored_not_an_early_emergence(planted):
-    em = {e.skill: e for e in curriculum(planted)}
+    em = {e.skill: e for e in skill_emergence(planted)}
     assert em["add1"].probe_step0 == pytest.approx(0.9)
     assert em["add1"].probe_state == "present_at_init"
     assert em["add1"].leadlag == "present_at_init"  # never a lead
@@ -100,12 +121,12 @@ def test_curriculum_report_and_cli_agree_on_every_point(planted, capsys):
     from curriculens.cli.main import main
 
     for crit in (None, "paper-relative", RAW):
-        cur = {e.skill: e.behavior_tokens for e in curriculum(planted, criterion=crit)}
+        cur = {e.skill: e.behavior_tokens for e in skill_emergence(planted, criterion=crit)}
         cis = behavior_emergence(planted, criterion=crit, n_boot=0)["r"]
         assert cur == {s: ci.point for s, ci in cis.items()}
     assert main(["emergence", str(planted), "--json", "--bootstrap", "0"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["emergence"]["r"] == {e.skill: e.behavior_tokens for e in curriculum(planted)}
+    assert doc["emergence"]["r"] == {e.skill: e.behavior_tokens for e in skill_emergence(planted)}
 
 
 def test_curves_and_matrix(planted):

@@ -287,9 +287,9 @@ def test_tidy_csv_with_probe_and_control_curves(tmp_path):
 
     rows = load_rows(p)
     assert {(r["kind"], r["metric"], r["layer"], r["hook"]) for r in rows} == {
-        ("behavior", "score", -1, ""),
-        ("probe", "acc", 2, "layer2"),
-        ("control", "acc", 2, "layer2"),
+        ("behavior", "score", None, ""),
+        ("probe", "probe_acc", 2, "layer2"),
+        ("control", "control_acc", 2, "layer2"),
     }
     assert {r["n"] for r in rows if r["kind"] == "probe"} == {40}
     with Store(tmp_path / "run") as s:  # and they survive a store round trip

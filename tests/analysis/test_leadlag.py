@@ -32,15 +32,15 @@ def _skill_rows(meta, rng, j, *, behavior, probe, n):
         Row(**meta, kind="behavior", hook="", layer=-1, metric="logprob",
             value=float(lp.mean()), n=n, items=lp),
     ]  # fmt: skip
-    for lay, hook in enumerate(HOOKS):
-        p_acc = probe(j, lay)
+    for lay, hook in enumerate(HOOKS, start=-1):  # TransformerLens block index; embed -1
+        p_acc = probe(j, lay + 1)
         p = (rng.random(n) < p_acc).astype(np.float32)
         c = (rng.random(n) < 0.5).astype(np.float32)
         rows += [
-            Row(**meta, kind="probe", hook=hook, layer=lay, metric="acc", value=float(p.mean()),
-                n=n, items=p),
-            Row(**meta, kind="control", hook=hook, layer=lay, metric="acc", value=float(c.mean()),
-                n=n, items=c),
+            Row(**meta, kind="probe", hook=hook, layer=lay, metric="probe_acc",
+                value=float(p.mean()), n=n, items=p),
+            Row(**meta, kind="control", hook=hook, layer=lay, metric="control_acc",
+                value=float(c.mean()), n=n, items=c),
         ]  # fmt: skip
     return rows
 
@@ -84,7 +84,7 @@ def test_a_clear_lead_of_several_checkpoints_is_found(tmp_path):
     r = _one(lead_lag(src, n_boot=300))
     assert r.verdict == "leads", r
     assert r.behavior_state == r.probe_state == "emerged"
-    assert r.layer == 2 and r.hook == "blocks.1.hook_resid_post" and r.first_layer == 2
+    assert r.layer == 1 and r.hook == "blocks.1.hook_resid_post" and r.first_layer == 1
     assert r.lead_log10 > 1.0 and r.lo > 0 and r.hi >= r.lead_log10
     assert r.p_holm < 0.05 and r.n_boot == 300 and r.resampling == "items"
     assert r.behavior_metric == "target probability above chance 0.05"

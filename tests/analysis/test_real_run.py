@@ -1,5 +1,6 @@
 """Integration: the analysis reads a store written by a real (tiny) sweep, and every reader of
-emergence (curriculum(), the report, ``curriculens emergence RUN``) gives the same point per skill.
+emergence (skill_emergence(), the report, ``curriculens emergence RUN``) gives the same point per
+skill.
 
 Uses the project's ``tiny_run`` fixture (tests/conftest.py); skips where it does not exist.
 """
@@ -11,7 +12,7 @@ import json
 import pytest
 
 from curriculens.analysis.criterion import Criterion
-from curriculens.analysis.curriculum import curriculum
+from curriculens.analysis.curriculum import skill_emergence
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.importers import load_curves
 from curriculens.analysis.leadlag import VERDICTS, lead_lag
@@ -72,7 +73,7 @@ def _report_cells(md: str) -> dict[str, str]:
     ],
 )
 def test_report_curriculum_and_cli_give_one_point_per_skill(run_dir, capsys, criterion, flags):
-    cur = {e.skill: e for e in curriculum(run_dir, criterion=criterion, n_boot=100)}
+    cur = {e.skill: e for e in skill_emergence(run_dir, criterion=criterion, n_boot=100)}
     assert main(["emergence", str(run_dir), "--json", "--bootstrap", "100", *flags]) == 0
     doc = json.loads(capsys.readouterr().out)
     (model,) = doc["emergence"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from curriculens.analysis.consistency import registry_components
-from curriculens.analysis.curriculum import curriculum
+from curriculens.analysis.curriculum import skill_emergence
 from curriculens.analysis.table import export_table, load_table, read_meta, skill_info
 from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.reporting.writer import analyze
@@ -60,7 +62,7 @@ def _skill_file(path):
 
 def _results(out) -> str:
     a = analyze(out, n_boot=20)
-    em = [e.to_dict() for e in curriculum(out)]
+    em = [e.to_dict() for e in skill_emergence(out)]
     return repr((em, a["emergence"], a["cis"], a["composites"], a["leads"]))
 
 
@@ -98,7 +100,7 @@ def test_snapshot_keeps_results_after_the_skill_is_unregistered(user_run, tmp_pa
         "probed": True,
     }
     before = _results(out)
-    mine = next(e for e in curriculum(out) if e.skill == SKILL)
+    mine = next(e for e in skill_emergence(out) if e.skill == SKILL)
     assert (mine.family, mine.components, mine.metric) == ("geo", ("facts",), "token_acc")
     export_table(out, tmp_path / "before.csv")
 
@@ -138,3 +140,42 @@ def test_current_results_keep_imported_curves_beside_a_swept_skill_of_that_name(
         warnings.simplefilter("error", MixedResultsNote)
         rows = read_rows(tmp_path)
     assert [r["value"] for r in rows] == [0.1, 0.7]  # the imported run is not hidden
+
+
+def _probe_store(path):
+    from curriculens.store import Row, Store
+
+    meta = dict(run="r", checkpoint="step0", step=0, tokens=0, fingerprint="f0", skill="s",
+                skill_version=1, skill_hash="h")  # fmt: skip
+    rows = [Row(**meta, kind="behavior", hook="", metric="exact_match", value=0.5, n=4)]
+    for layer, hook, acc, ctrl in ((-1, "hook_embed", 0.75, 0.5), (0, "blocks.0.x", 1.0, None)):
+        items = [np.array([1, 1, acc > 0.8, 0], np.float32), np.array([1, 0, 1, 0], np.float32)]
+        common = dict(meta, hook=hook, layer=layer, n=4)
+        rows += [
+            Row(**common, kind="probe", metric="probe_acc", value=acc, items=items[0]),
+            Row(**common, kind="control", metric="control_acc", value=ctrl, items=items[1],
+                reason=None if ctrl is not None else "NaN activations"),
+        ]  # fmt: skip
+    with Store(path) as s:
+        s.write_unit("r", "f0", "s@1+h|k", "step0", rows)
+    return path
+
+
+def test_selectivity_rows_are_derived_on_read_for_every_filter(tmp_path):
+    from curriculens.analysis.table import read_rows
+
+    run = _probe_store(tmp_path / "run")
+    for where in ({}, {"kind": "probe"}, {"metric": "selectivity"}, {"layer": -1}):
+        sel = {r["layer"]: r for r in read_rows(run, items=True, **where)
+               if r["metric"] == "selectivity"}  # fmt: skip
+        assert sel[-1]["value"] == pytest.approx(0.25) and sel[-1]["kind"] == "probe"
+        np.testing.assert_array_equal(sel[-1]["items"], [0, 1, -1, 0])
+        if "layer" not in where:  # a missing control: no value, and why
+            assert sel[0]["value"] is None and sel[0]["reason"] == "NaN activations"
+    assert not [r for r in read_rows(run, kind="control") if r["metric"] == "selectivity"]
+    df = load_table(run)
+    assert len(df) == 7 and (df.metric == "selectivity").sum() == 2
+    out, _ = export_table(run, tmp_path / "t.csv")
+    table = pd.read_csv(out)
+    assert table.metric.tolist().count("selectivity") == 2
+    assert table.loc[table.kind == "behavior", "layer"].isna().all()

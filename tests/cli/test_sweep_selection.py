@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -85,6 +86,19 @@ def test_sweep_selects_skills_layers_steps_and_dtype(neox_series, tmp_path, caps
     assert set(table["skill"]) == {*core_en, "colors_t"}
     probes = table[table["kind"] == "probe"]
     assert set(probes["hook"]) == {"blocks.0.hook_resid_post", "blocks.1.hook_resid_post"}
+    # layer is the TransformerLens block index: --layers 0,1 are layers 0 and 1
+    hooked = table[table["hook"].notna()]
+    assert set(zip(hooked["hook"], hooked["layer"], strict=True)) == {
+        ("blocks.0.hook_resid_post", 0),
+        ("blocks.1.hook_resid_post", 1),
+    }
+    assert table.loc[table["kind"] == "behavior", "layer"].isna().all()  # behavior: no layer
+    assert set(probes["metric"]) == {"probe_acc", "selectivity"}
+    assert set(table.loc[table["kind"] == "control", "metric"]) == {"control_acc"}
+    acc = probes[probes.metric == "probe_acc"].set_index(["step", "skill", "hook"])["value"]
+    ctrl = table[table.metric == "control_acc"].set_index(["step", "skill", "hook"])["value"]
+    sel = probes[probes.metric == "selectivity"].set_index(["step", "skill", "hook"])["value"]
+    assert len(sel) == len(acc) and np.allclose(sel, (acc - ctrl).loc[sel.index], equal_nan=True)
     assert {"colors_t", "en_capital"} <= set(probes["skill"])
     config = json.loads((out / "sweep_config.json").read_text())
     assert config["dtype"] == "bfloat16"

@@ -17,8 +17,8 @@ import pytest
 import torch
 
 import curriculens.pipeline.run as sweep_mod
-from curriculens.analysis.curriculum import behavior_curve, curriculum
-from curriculens.analysis.table import Selection, load_table, read_rows
+from curriculens.analysis.curriculum import behavior_curve, skill_emergence
+from curriculens.analysis.table import Selection, load_table, read_rows, with_selectivity
 from curriculens.checkpoints import CheckpointSeries
 from curriculens.cli.main import main
 from curriculens.errors import MixedResultsNote, UnmeasurableWarning
@@ -40,8 +40,8 @@ def _current(out, **kw) -> list[dict]:
 
 
 def _stored(out, **where) -> list[dict]:
-    with Store(out, readonly=True) as s:
-        return _norm(s.rows(items=True, **where))
+    with Store(out, readonly=True) as s:  # as every reader sees them: with selectivity rows
+        return _norm(with_selectivity(s, items=True, where=where))
 
 
 def _error_line(err: str, command: str) -> str:
@@ -258,7 +258,7 @@ def test_case6_nan_weights_give_nan_scores_with_a_reason(toy_series, tmp_path, c
     assert bad and all(r["value"] is None and r["reason"] == "NaN weights" for r in bad)
     good = [r for r in scores if r["checkpoint"] != "step20"]
     assert all(r["value"] is not None and r["reason"] is None for r in good)
-    for e in curriculum(out):  # no value carried over from an earlier checkpoint
+    for e in skill_emergence(out):  # no value carried over from an earlier checkpoint
         assert math.isnan(e.behavior_final) and math.isnan(e.probe_final)
     assert main(["report", str(out)]) == 0
     md = (out / "report.md").read_text()
@@ -279,7 +279,8 @@ def test_nan_activations_at_one_hook_are_nan_there_only(toy_series, tmp_path, mo
     sweep(toy_series, out, config=SweepConfig(skills=("add2",), n_examples=40), progress=False)
     probes = [r for r in _current(out) if r["kind"] in ("probe", "control")]
     bad = [r for r in probes if r["hook"] == hook]
-    assert len(bad) == 2 * 3 and all(r["value"] is None for r in bad)
+    # probe, control and the selectivity derived from them, at 3 checkpoints
+    assert len(bad) == 3 * 3 and all(r["value"] is None for r in bad)
     assert {r["reason"] for r in bad} == {f"NaN activations at {hook}"}
     assert all(r["value"] is not None for r in probes if r["hook"] != hook)
 

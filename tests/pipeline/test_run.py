@@ -317,7 +317,11 @@ def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
     assert (tmp_path / "t.csv").read_bytes() == first
     import pyarrow.parquet as pq
 
-    assert pq.read_table(tmp_path / "t.parquet").num_rows == len(_table(reference))
+    from curriculens.analysis.table import with_selectivity
+
+    with Store(reference, readonly=True) as s:  # the stored rows and their selectivity rows
+        n_rows = len(with_selectivity(s))
+    assert pq.read_table(tmp_path / "t.parquet").num_rows == n_rows > len(_table(reference))
 
 
 def test_cli_toml_and_errors(ckdir, tmp_path, capsys):
@@ -364,7 +368,7 @@ def test_mdl_option_stores_one_compression_per_probe(ckdir, tmp_path, capsys):
     assert main([*argv, "--mdl", "--quiet"]) == 0  # add2 is probed (add1 is behavior only)
     with Store(out, readonly=True) as s:
         mdl = s.rows(metric="mdl_compression")
-        probes = s.rows(kind="probe", metric="acc")
+        probes = s.rows(kind="probe", metric="probe_acc")
     assert len(mdl) == len(probes) == 3 * 3  # 3 checkpoints x (embed + 2 blocks)
     assert all(r["kind"] == "probe" and r["value"] > 0 and r["n"] == 60 for r in mdl)
     assert json.loads((out / "sweep_config.json").read_text())["mdl"] is True

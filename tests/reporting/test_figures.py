@@ -128,3 +128,42 @@ def test_token_edges_centre_each_cell_on_its_checkpoint():
     assert lo == 0 < hi
     lo, hi = token_edges([100])
     assert lo < 100 < hi
+
+
+def test_every_figure_the_report_references_exists_and_decodes(report):
+    """Without a browser: each SVG, PDF and PNG the HTML or Markdown names is on disk and is
+    what it says (SVG: XML with drawing elements; PDF: a complete file; PNG: 300 dpi), and each
+    PNG embedded in the HTML decodes."""
+    import base64
+    import io
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    _, out, page, md = report
+    refs = set(re.findall(r'href="(figures/[^"]+)"', page))
+    refs |= set(re.findall(r"\]\((figures/[^)]+)\)", md))
+    stems = {r.rsplit(".", 1)[0] for r in refs}
+    assert len(stems) == 4 and refs == {f"{s}.{fmt}" for s in stems for fmt in FORMATS}
+    for ref in sorted(refs):
+        path = out / ref
+        data = path.read_bytes()
+        if ref.endswith(".svg"):
+            root = ET.fromstring(data)
+            assert root.tag.endswith("svg")
+            drawn = [e for e in root.iter() if e.tag.rsplit("}", 1)[-1] in ("path", "use", "text")]
+            assert len(drawn) > 20, ref
+        elif ref.endswith(".pdf"):
+            assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF"), ref
+        else:
+            with Image.open(path) as im:
+                im.verify()
+            with Image.open(path) as im:
+                assert im.format == "PNG" and min(im.size) > 200
+                assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(embedded) == len(stems)
+    for b64 in embedded:
+        with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+            im.load()
+            assert im.size[0] > 100

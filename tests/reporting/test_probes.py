@@ -14,8 +14,8 @@ def _table(acc: dict[int, tuple[float, float]], control=0.5, majority=0.5, mdl=N
     for layer, pair in acc.items():
         for tokens, value in zip((0, 1000), pair, strict=True):
             common = dict(skill="s", layer=layer, tokens=tokens, run="r")
-            rows.append(dict(common, kind="probe", metric="acc", value=value))
-            rows.append(dict(common, kind="control", metric="acc", value=control))
+            rows.append(dict(common, kind="probe", metric="probe_acc", value=value))
+            rows.append(dict(common, kind="control", metric="control_acc", value=control))
             rows.append(dict(common, kind="baseline", metric="majority", value=majority))
             if mdl is not None:
                 rows.append(dict(common, kind="probe", metric="mdl_compression", value=mdl))
@@ -25,34 +25,41 @@ def _table(acc: dict[int, tuple[float, float]], control=0.5, majority=0.5, mdl=N
 @pytest.mark.parametrize(
     ("acc", "audit", "expect"),
     [
-        ({0: (0.5, 0.5), 2: (0.5, 0.9)}, "ok", "learned, and held at this layer"),
-        ({0: (0.5, 0.5), 2: (0.88, 0.9)}, "ok", "at random init"),
-        ({0: (0.5, 0.5), 2: (0.5, 0.52)}, "ok", "this probe shows nothing"),
-        ({0: (0.5, 0.9), 2: (0.5, 0.9)}, "ok", "a lexical signal"),
-        ({0: (0.5, 0.5), 2: (0.5, 0.9)}, "leaky", "may be memorisation"),
+        ({-1: (0.5, 0.5), 1: (0.5, 0.9)}, "ok", "learned, and held at this layer"),
+        ({-1: (0.5, 0.5), 1: (0.88, 0.9)}, "ok", "at random init"),
+        ({-1: (0.5, 0.5), 1: (0.5, 0.52)}, "ok", "this probe shows nothing"),
+        ({-1: (0.5, 0.9), 1: (0.5, 0.9)}, "ok", "a lexical signal"),
+        ({-1: (0.5, 0.5), 1: (0.5, 0.9)}, "leaky", "may be memorisation"),
     ],
 )
 def test_each_planted_case_reads_as_it_should(acc, audit, expect):
     (b,) = probe_baselines(_table(acc), {"s": "the carry bit at '='"}, {"s": audit})
-    assert b.layer in (0, 2)
+    assert b.layer in (-1, 1)
     text = meaning(b)
     assert expect in text
     assert text.endswith("Probed: the carry bit at '='")
 
 
 def test_table_shows_every_baseline_and_mdl():
-    (b,) = probe_baselines(_table({0: (0.5, 0.6), 2: (0.5, 0.9)}, mdl=1.7), {}, {"s": "ok"})
+    (b,) = probe_baselines(_table({-1: (0.5, 0.6), 1: (0.5, 0.9)}, mdl=1.7), {}, {"s": "ok"})
     head, row = baselines_table([b])
     got = dict(zip(head, row, strict=True))
     assert got["probe"] == "0.90" and got["control"] == "0.50" and got["selectivity"] == "+0.40"
     assert got["first checkpoint"] == "0.50 (0)" and got["embeddings"] == "0.60"
     assert got["MDL compression"] == "1.70" and got["audit"] == "ok"
-    assert got["best layer"] == "1"  # store layer 2 is block 1 (layer 0 is the embeddings)
+    assert got["best layer"] == "1"  # the block index itself (-1 is the embeddings)
 
 
 def test_given_layer_is_read_instead_of_the_best_accuracy():
-    df = _table({0: (0.5, 0.6), 2: (0.5, 0.9)})
+    df = _table({-1: (0.5, 0.6), 1: (0.5, 0.9)})
     (best,) = probe_baselines(df, {}, {})
-    (given,) = probe_baselines(df, {}, {}, layers={"s": 0})
-    assert (best.layer, best.acc) == (2, 0.9)
-    assert (given.layer, given.acc) == (0, 0.6)
+    (given,) = probe_baselines(df, {}, {}, layers={"s": -1})
+    assert (best.layer, best.acc) == (1, 0.9)
+    assert (given.layer, given.acc) == (-1, 0.6)
+
+
+def test_without_an_embedding_probe_its_baseline_is_missing_not_block_0():
+    (b,) = probe_baselines(_table({0: (0.5, 0.9), 1: (0.5, 0.6)}), {}, {"s": "ok"})
+    head, row = baselines_table([b])
+    assert dict(zip(head, row, strict=True))["embeddings"] == "–"
+    assert "embeddings" not in meaning(b) and "learned, and held at this layer" in meaning(b)

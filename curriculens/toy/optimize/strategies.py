@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from curriculens.analysis.criterion import Criterion
-from curriculens.analysis.curriculum import SkillEmergence, curriculum, load_table
+from curriculens.analysis.curriculum import SkillEmergence, load_table, skill_emergence
 from curriculens.errors import ConfigError, CurriculensError, did_you_mean
 from curriculens.reporting.formatting import format_tokens
 from curriculens.toy.corpus import DEFAULT_MIXTURE
@@ -149,7 +149,8 @@ def propose_upweight(
     keep their relative weight.
 
     Args:
-        emergences: The curriculum map (:func:`curriculens.analysis.curriculum.curriculum`).
+        emergences: The curriculum map
+            (:func:`curriculens.analysis.curriculum.skill_emergence`).
         baseline: Source -> weight of the run.
         total_tokens: Tokens at the map's last checkpoint.
         strength: Extra multiplier for a maximally delayed skill.
@@ -361,7 +362,7 @@ def propose(
         raise ConfigError(f"Run directory {str(run)!r} does not exist; give a run directory.")
     df = load_table(run)
     total = float(df.tokens.max())
-    maps = curriculum(df, criterion=criterion, n_boot=0)
+    maps = skill_emergence(df, criterion=criterion, n_boot=0)
     baseline, source, _ = run_baseline(run)
     fn = propose_upweight if strategy == "upweight" else propose_staged
     p = fn(maps, baseline, total_tokens=total, **options)

@@ -1,0 +1,122 @@
+"""The report of imported curves (lm-eval folders, tidy CSVs): behavior per model, emergence,
+order and consistency, and a plain statement that probes and lead/lag are absent (issue 17)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from curriculens.cli.main import main
+from curriculens.reporting.imported import NO_PROBES, is_curves_input, task_families
+
+PYTHIA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pythia-evals"
+
+
+def _csv(path: Path) -> Path:
+    """Two models: task a rises at 100 tokens in m1 and at 10k in m2; b never rises."""
+    lines = ["model,tokens,task,score"]
+    for model, rise in (("org/m1", 100), ("org/m2", 10_000)):
+        for t in (0, 10, 100, 1000, 10_000, 100_000):
+            lines += [f"{model},{t},a,{0.95 if t >= rise else 0.05}", f"{model},{t},b,0.1"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_report_of_csv_curves_keeps_models_apart_and_says_what_is_missing(tmp_path, capsys):
+    src = _csv(tmp_path / "curves.csv")
+    out = tmp_path / "rep"
+    assert main(["report", str(src), "--out", str(out), "--criterion", "paper", "--smooth", "0",
+                 "--bootstrap", "0"]) == 0  # fmt: skip
+    md = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    # each model's own emergence point, never an average of the two curves
+    assert "org/m1: When do skills emerge? 1 of 2 skills emerged in behavior, from a at 100" in md
+    assert "org/m2: When do skills emerge? 1 of 2 skills emerged in behavior, from a at 10k" in md
+    for title in ("## Curriculum: org/m1", "## Curriculum: org/m2", "## Emergence per run",
+                  "## Order consistency across runs", "## Not measured"):  # fmt: skip
+        assert title in md
+    assert NO_PROBES in md and "no activations were measured" in html
+    tables = md.split("## Curriculum: org/m1")[1].split("## Not measured")[0]
+    assert "best layer" not in tables and "lead/lag" not in tables  # behavior columns only
+    figs = {p.name for p in (out / "figures").iterdir()}
+    for stem in ("timeline-m1", "behavior-m1", "timeline-m2", "behavior-m2", "consistency"):
+        assert {f"{stem}.svg", f"{stem}.pdf", f"{stem}.png"} <= figs
+    assert not (tmp_path / "figures").exists()  # nothing written beside the input
+
+
+def test_curve_inputs_need_out_and_refuse_run_only_flags(tmp_path, capsys):
+    src = _csv(tmp_path / "curves.csv")
+    assert main(["report", str(src)]) == 2
+    assert "pass --out DIR" in capsys.readouterr().err
+    assert main(["report", str(src), "--out", str(tmp_path / "r"), "--config", "abc"]) == 2
+    assert "imported curves have no configurations or probes" in capsys.readouterr().err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.sqlite").write_bytes(b"")
+    assert main(["report", str(run), "--revision-tokens", "main=1e9"]) == 2
+    assert "--revision-tokens read imported curves" in capsys.readouterr().err
+    assert is_curves_input(src) and not is_curves_input(run)
+    trained = tmp_path / "trained"  # a demo stopped before its sweep wrote results.sqlite
+    (trained / "checkpoints").mkdir(parents=True)
+    (trained / "train_summary.json").write_text("{}")
+    assert not is_curves_input(trained)
+    assert main(["report", str(trained)]) == 2
+    assert "No results store" in capsys.readouterr().err
+
+
+def test_task_families_group_shared_prefixes():
+    fam = task_families(["hendrycksTest-anatomy", "hendrycksTest-virology", "arc_easy",
+                         "arc_challenge", "sciq", "piqa"])  # fmt: skip
+    assert fam["hendrycksTest-anatomy"] == "hendrycksTest" and fam["arc_easy"] == "arc"
+    assert fam["sciq"] == fam["piqa"] == "other"
+
+
+@pytest.mark.slow  # about a minute: 130 curves, 5 figures in 3 formats
+@pytest.mark.skipif(not PYTHIA.is_dir(), reason="../shared/data/pythia-evals is not here")
+def test_report_of_the_pythia_lm_eval_folders(tmp_path, capsys):
+    """#17 done-when: `curriculens report` works on the shared Pythia lm-eval folders."""
+    out = tmp_path / "pythia"
+    assert main(["report", str(PYTHIA), "--out", str(out), "--bootstrap", "0"]) == 0
+    md = (out / "report.md").read_text()
+    assert "EleutherAI/pythia-v1.1-160m: When do skills emerge? 0 of 65" in md
+    # sciq passes the 0.8 floor in the 410m model only
+    assert "EleutherAI/pythia-v1.1-410m: When do skills emerge? 1 of 65 skills emerged" in md
+    assert "| EleutherAI/pythia-v1.1-160m | EleutherAI/pythia-v1.1-410m | 65 |" in md
+    assert NO_PROBES in md and "--criterion paper-relative" in md
+    assert len(list((out / "figures").glob("*.svg"))) == 5
+
+
+def test_a_run_report_still_reads_the_leadlag_criterion_flag(tiny_run, tmp_path):
+    run = tiny_run[0]
+    for flag, name in (([], "paper-relative"), (["--leadlag-criterion", "paper"], "paper")):
+        out = tmp_path / name
+        assert main(["report", str(run), "--out", str(out), "--bootstrap", "0", *flag]) == 0
+        md = (out / "report.md").read_text()
+        assert f"Both curves are read with criterion {name}:" in md
+
+
+def test_import_flags_reach_the_importer(tmp_path):
+    import json
+
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for step, (acc, norm) in {0: (0.1, 0.2), 1000: (0.3, 0.9), 2000: (0.35, 0.95)}.items():
+        doc = {"results": {"t:x": {"acc": acc, "acc_norm": norm}}, "config": {}}
+        (ev / f"m_step{step}.json").write_text(json.dumps(doc))
+    base = ["report", str(ev), "--bootstrap", "0", "--smooth", "0"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    md = (tmp_path / "a" / "report.md").read_text()
+    assert "| t_x | other | score | 0.35 | not emerged" in md  # acc; ':' -> '_' as the paper
+    flags = ["--metric", "acc_norm", "--keep-names", "--tokens-per-step", "10"]
+    assert main([*base, "--out", str(tmp_path / "b"), *flags]) == 0
+    md = (tmp_path / "b" / "report.md").read_text()
+    assert "| t:x | other | score | 0.95 | at init (<= 10k) |" in md  # 1000 steps x 10
+    cols = tmp_path / "c.csv"
+    cols.write_text("run_name,tokens,task,acc_em\nm,10,t,0.1\nm,100,t,0.9\nm,1000,t,0.9\n")
+    argv = [*base[:1], str(cols), "--out", str(tmp_path / "c"), "--columns", "run_name=model",
+            "--columns", "acc_em=score", "--bootstrap", "0", "--smooth", "0"]  # fmt: skip
+    assert main(argv) == 0
+    assert (
+        "| t | other | score | 0.90 | 100 (10, 100] |" in (tmp_path / "c" / "report.md").read_text()
+    )
