@@ -25,16 +25,18 @@ PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 #: Default share of documents per source. Harder skills get more; it is a knob, not a law
 #: (``curriculens optimize`` proposes changes to it).
 DEFAULT_MIXTURE: dict[str, float] = {
-    "agreement": 0.06,
-    "agreement_attractor": 0.14,
-    "brackets": 0.08,
-    "facts": 0.12,
-    "copy": 0.14,
-    "add1": 0.12,
-    "add2": 0.08,
+    "agreement": 0.05,
+    "agreement_attractor": 0.10,
+    "brackets": 0.06,
+    "facts": 0.08,
+    "add1": 0.08,
+    "add2": 0.05,
     "plural": 0.08,
-    "copy_plural": 0.10,
-    "plural_attractor": 0.08,
+    "copy": 0.12,
+    "pet": 0.12,
+    "successor": 0.10,
+    "copy_plural": 0.08,
+    "pet_plural": 0.08,
 }
 
 
