@@ -31,6 +31,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=1,
         help="independent training runs (seeds SEED..SEED+K-1); >1 adds order consistency",
     )
+    d.add_argument(
+        "--threads",
+        type=nonneg_int,
+        default=0,
+        help="torch threads for training (default 0: time 1 against all cores and keep the "
+        "faster; on a shared machine, 1 avoids a second thread that stalls when a core is busy)",
+    )
     d.add_argument("--force", action="store_true", help="replace an earlier run in --out")
     add_output_flags(d, json_help="print the timings and paths as JSON")
     d.set_defaults(func=run)
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         n_checkpoints=args.checkpoints,
         n_examples=args.examples,
+        threads=args.threads,
     )
     info = run_demo(cfg, progress=not args.quiet)
     if args.json:
