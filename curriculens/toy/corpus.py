@@ -26,17 +26,17 @@ PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 #: (``curriculens optimize`` proposes changes to it).
 DEFAULT_MIXTURE: dict[str, float] = {
     "agreement": 0.05,
-    "agreement_attractor": 0.10,
-    "brackets": 0.06,
+    "agreement_attractor": 0.08,
+    "brackets": 0.08,
     "facts": 0.08,
-    "add1": 0.08,
-    "add2": 0.05,
-    "plural": 0.08,
-    "copy": 0.12,
-    "pet": 0.12,
-    "successor": 0.10,
-    "copy_plural": 0.08,
-    "pet_plural": 0.08,
+    "add1": 0.14,
+    "add2": 0.02,
+    "plural": 0.20,
+    "copy": 0.10,
+    "pet": 0.10,
+    "successor": 0.08,
+    "copy_plural": 0.01,
+    "pet_plural": 0.01,
 }
 
 

@@ -37,7 +37,7 @@ class DemoConfig:
 
     out: str = "runs/demo"
     seed: int = 0
-    steps: int = 2000
+    steps: int = 700
     n_checkpoints: int = 16
     n_examples: int = 300
     seeds: int = 1
