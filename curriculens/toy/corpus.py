@@ -22,8 +22,9 @@ from curriculens.skills.registry import get_skill
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 
-#: Default share of documents per source. Harder skills get more; it is a knob, not a law
-#: (``curriculens optimize`` proposes changes to it).
+#: Default share of documents per source. Harder skills get more; the composites get 1% each,
+#: so they are learnt mostly through their components (plural gets the most: it is a component
+#: of both). It is a knob, not a law (``curriculens optimize`` proposes changes to it).
 DEFAULT_MIXTURE: dict[str, float] = {
     "agreement": 0.05,
     "agreement_attractor": 0.08,
