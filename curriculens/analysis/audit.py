@@ -150,6 +150,9 @@ def _adversary(prompts: np.ndarray, labels: np.ndarray, train: np.ndarray, seed:
 def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[str, AuditResult]:
     """Audit every probed skill of a run from its stored items (the run's current settings).
 
+    A store that holds several runs (the seeds of ``demo --seeds K``) keeps one split per run;
+    each run is audited on its own split, and a skill's result is its worst run's.
+
     Skills swept without a probe (``probed=False``) are left out unless named in ``skills``.
 
     Raises:
@@ -167,22 +170,36 @@ def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[st
         names = [n for n in stored if info.get(n, {}).get("probed", True)]
     else:
         names = list(skills)
-    controls = pd.DataFrame(read_rows(source, kind="control"), columns=["skill", "value"])
+    controls = pd.DataFrame(read_rows(source, kind="control"), columns=["run", "skill", "value"])
     out = {}
     for name in names:
-        mine = items[items["skill"] == name].sort_values("item")
+        mine = items[items["skill"] == name]
         if mine.empty:
             raise StoreError(
                 f"No probe items for skill '{name}' in this run; it holds "
                 f"{', '.join(dict.fromkeys(items['skill']))}."
             )
-        ctrl = controls.loc[controls["skill"] == name, "value"].dropna()
-        out[name] = audit_items(
-            name,
-            mine["prompt"].to_numpy(),
-            mine["group"].to_numpy(),
-            mine["label"].to_numpy(),
-            (mine["split"] == "train").to_numpy(),
-            control_acc=float(ctrl.mean()) if len(ctrl) else None,
-        )
+        # each run (seed) has its own split: audit them apart, and report the worst
+        per_run = []
+        for run, theirs in mine.groupby("run", sort=True):
+            theirs = theirs.sort_values("item")
+            ctrl = controls.loc[
+                (controls["skill"] == name) & (controls["run"] == run), "value"
+            ].dropna()
+            per_run.append(
+                audit_items(
+                    name,
+                    theirs["prompt"].to_numpy(),
+                    theirs["group"].to_numpy(),
+                    theirs["label"].to_numpy(),
+                    (theirs["split"] == "train").to_numpy(),
+                    control_acc=float(ctrl.mean()) if len(ctrl) else None,
+                )
+            )
+        out[name] = max(per_run, key=_leakiness)
     return out
+
+
+def _leakiness(r: AuditResult) -> tuple:
+    """Sort key of the worst audit among runs: leaky first, then overlap, then adversary gain."""
+    return (r.verdict == "leaky", r.prompt_overlap + r.group_overlap, r.adversary_acc - r.chance)

@@ -256,12 +256,21 @@ class CompositeCheck:
         exceptions: ``(composite, component, composite tokens, component tokens)`` for each
             component that emerged later than its composite (None = censored).
         skipped: Composites left out because they or a component lack an emergence entry.
+        pairs: Number of (composite, component) pairs checked.
+        pairs_held: Pairs whose composite emerged no earlier than the component. A composite
+            that never emerged holds against every component; a component that never emerged
+            fails against an emerged composite.
+        pairs_censored: Pairs in which neither emerged; they count as held (both censored at
+            the end of training, so no order is seen) and are shown apart.
     """
 
     share: float | None
     n: int
     exceptions: tuple[tuple[str, str, float | None, float | None], ...]
     skipped: tuple[str, ...]
+    pairs: int = 0
+    pairs_held: int = 0
+    pairs_censored: int = 0
 
 
 def composite_check(
@@ -276,10 +285,14 @@ def composite_check(
         points: ``{task: tokens or None}`` for one model.
         components: ``{composite: [component, ...]}``.
 
-    >>> composite_check({"ab": 5.0, "a": 1.0, "b": None}, {"ab": ["a", "b"]}).exceptions
-    (('ab', 'b', 5.0, None),)
+    The same test is also counted per (composite, component) pair (``pairs``, ``pairs_held``,
+    ``pairs_censored``).
+
+    >>> check = composite_check({"ab": 5.0, "a": 1.0, "b": None}, {"ab": ["a", "b"]})
+    >>> check.exceptions, check.pairs_held, check.pairs
+    ((('ab', 'b', 5.0, None),), 1, 2)
     """
-    n = held = 0
+    n = held = pairs = censored = 0
     exceptions, skipped = [], []
     for comp, parts in sorted(components.items()):
         if comp not in points or not parts or any(p not in points for p in parts):
@@ -288,12 +301,17 @@ def composite_check(
         n += 1
         late = [p for p in parts if _inf(points[p]) > _inf(points[comp])]
         held += not late
+        pairs += len(parts)
+        censored += sum(points[comp] is None and points[p] is None for p in parts)
         exceptions += [(comp, p, points[comp], points[p]) for p in late]
     return CompositeCheck(
         share=held / n if n else None,
         n=n,
         exceptions=tuple(exceptions),
         skipped=tuple(skipped),
+        pairs=pairs,
+        pairs_held=pairs - len(exceptions),
+        pairs_censored=censored,
     )
 
 

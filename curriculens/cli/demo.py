@@ -12,7 +12,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a tiny model on the toy world, sweep it, report")
     d.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     d.add_argument("--seed", type=nonneg_int, default=0, help="first random seed (default 0)")
-    add_train_steps(d, default=2000, help="training steps of 2,048 tokens (default 2000)")
+    add_train_steps(d, default=700, help="training steps of 2,048 tokens (default 700)")
     d.add_argument(
         "--checkpoints",
         type=positive_int,
@@ -31,6 +31,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default=1,
         help="independent training runs (seeds SEED..SEED+K-1); >1 adds order consistency",
     )
+    d.add_argument(
+        "--threads",
+        type=nonneg_int,
+        default=0,
+        help="torch threads for training (default 0: time 1 against all cores and keep the "
+        "faster; on a shared machine, 1 avoids a second thread that stalls when a core is busy)",
+    )
     d.add_argument("--force", action="store_true", help="replace an earlier run in --out")
     add_output_flags(d, json_help="print the timings and paths as JSON")
     d.set_defaults(func=run)
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         n_checkpoints=args.checkpoints,
         n_examples=args.examples,
+        threads=args.threads,
     )
     info = run_demo(cfg, progress=not args.quiet)
     if args.json:

@@ -297,7 +297,8 @@ def _render(result: dict) -> str:
         if chk.n:
             lines.append(
                 f"Composites of {m}: {chk.share:.0%} of {chk.n} emerge no earlier than all "
-                "their components"
+                f"their components; pairs: {chk.pairs_held} of {chk.pairs} in order "
+                f"({chk.pairs_censored} with neither emerged, counted as in order)"
                 + "".join(
                     f"\n  exception: {c} ({_fmt_tokens(tc)}) before {p} ({_fmt_tokens(tp)})"
                     for c, p, tc, tp in chk.exceptions

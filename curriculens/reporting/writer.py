@@ -198,6 +198,14 @@ def analyze(
     )
 
 
+def _pairs(cc) -> str:
+    """The pair count of a composite check, with the pairs where neither emerged."""
+    return (
+        f"{cc.pairs_held} of {cc.pairs} (composite, component) pairs in that order"
+        f" ({cc.pairs_censored} with neither emerged, counted as in order)"
+    )
+
+
 def answers(a: dict) -> list[str]:
     """One sentence per question (when, in what order, do representations lead), with evidence."""
     return [_when(a), _order(a), _leads(a)]
@@ -488,8 +496,9 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
                 f"Composites vs components ({r})",
                 rows,
                 f"{share} of {cc.n} composites emerge no earlier than all of their components "
-                f"(criterion {crit.name}); listed below are the exceptions (components that came "
-                "later)." + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
+                f"(criterion {crit.name}), {_pairs(cc)}; listed below are the exceptions "
+                "(components that came later)."
+                + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
             )
         )
     sections += consistency_sections(a, skills)

@@ -31,18 +31,21 @@ class DemoConfig:
         seeds: Independent training runs (seeds ``seed``, ``seed+1``, ...). With more than one,
             each trains under ``out/seed{N}/`` and the report adds order consistency across them.
         force: Replace an existing run directory.
+        threads: torch threads for training; 0 measures 1 against all cores on a few trial
+            steps and keeps the faster (see :class:`~curriculens.toy.trainer.TrainConfig`).
     """
 
     out: str = "runs/demo"
     seed: int = 0
-    steps: int = 2000
+    steps: int = 700
     n_checkpoints: int = 16
     n_examples: int = 300
     seeds: int = 1
     force: bool = False
+    threads: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("seed", "steps", "n_checkpoints", "n_examples", "seeds"):
+        for name in ("seed", "steps", "n_checkpoints", "n_examples", "seeds", "threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"demo {name} = {v!r}; expected an integer.")
@@ -55,6 +58,10 @@ class DemoConfig:
             raise ConfigError(f"--seeds {self.seeds}: expected at least 1 training run.")
         if self.seed < 0:
             raise ConfigError(f"--seed {self.seed}: expected an integer >= 0.")
+        if self.threads < 0:
+            raise ConfigError(
+                f"--threads {self.threads}: expected an integer >= 0 (0: measure and pick)."
+            )
         out = Path(self.out)
         if out.exists() and not out.is_dir():
             raise ConfigError(
@@ -85,12 +92,20 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
     t0 = time.perf_counter()
     train_s = sweep_s = 0.0
     tokens = 0
+    per_seed = []
     for seed in range(config.seed, config.seed + config.seeds):
         sub = out if config.seeds == 1 else out / f"seed{seed}"
-        tc = TrainConfig(steps=config.steps, n_checkpoints=config.n_checkpoints, seed=seed)
+        tc = TrainConfig(
+            steps=config.steps,
+            n_checkpoints=config.n_checkpoints,
+            seed=seed,
+            threads=config.threads,
+        )
         t = time.perf_counter()
-        tokens = train(tc, sub, progress=progress)["tokens"]
-        train_s += time.perf_counter() - t
+        trained = train(tc, sub, progress=progress)
+        tokens = trained["tokens"]
+        seed_train = time.perf_counter() - t
+        train_s += seed_train
         sc = SweepConfig(skills=tuple(dict(tc.mixture)), n_examples=config.n_examples, seed=seed)
         t = time.perf_counter()
         sweep(
@@ -101,6 +116,14 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
             run=None if config.seeds == 1 else f"seed{seed}",
         )
         sweep_s += time.perf_counter() - t
+        per_seed.append(
+            {
+                "seed": seed,
+                "threads": trained["threads"],
+                "train_seconds": round(seed_train, 1),
+                "sweep_seconds": round(time.perf_counter() - t, 1),
+            }
+        )
     t2 = time.perf_counter()
     info = {
         "seed": config.seed,
@@ -109,6 +132,7 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
         "tokens": tokens,
         "train_seconds": round(train_s, 1),
         "sweep_seconds": round(sweep_s, 1),
+        "per_seed": per_seed,
     }
     (out / "demo.json").write_text(json.dumps(info, indent=2))
     report = write_report(out)

@@ -106,3 +106,22 @@ def test_tiny_run_audits_ok_and_exports_items(tiny_run, tmp_path, capsys):
         mine = [r for r in rows if r["skill"] == skill]
         train = {r["group"] for r in mine if r["split"] == "train"}
         assert not train & {r["group"] for r in mine if r["split"] == "test"}
+
+
+def test_runs_with_their_own_splits_are_audited_apart(tiny_run, tmp_path):
+    """Two seeds in one store split facts differently; pooled, each seed's test people are the
+    other's training people, but neither run leaks, so the audit says ok."""
+    out, _, _ = tiny_run
+    run = tmp_path / "seeds"
+    for seed in (0, 1):
+        cfg = SweepConfig(skills=("facts",), n_examples=48, seed=seed)
+        sweep(out / "checkpoints", run, config=cfg, run=f"seed{seed}", progress=False)
+    from curriculens.analysis.table import read_items
+
+    items = read_items(run)
+    assert set(items["run"]) == {"seed0", "seed1"}
+    train = set(items.loc[items["split"] == "train", "group"])
+    assert train & set(items.loc[items["split"] == "test", "group"])  # pooled: overlap
+    r = audit_run(run)["facts"]
+    assert r.verdict == "ok" and r.group_overlap == r.prompt_overlap == 0.0, r.reason
+    assert r.n_train + r.n_test == 48  # one run's items, not both

@@ -68,7 +68,11 @@ def test_composite_no_earlier_than_components():
     assert got.n == 3 and got.share == pytest.approx(2 / 3)
     assert got.exceptions == (("ac", "c", 2.0, None),)
     assert got.skipped == ("zq",)
+    # per pair: ab-a, ab-b, ac-a hold; ac-c fails (c never emerged, ac did); bc-b holds (bc never
+    # emerged); bc-c holds with neither emerged, and is counted apart
+    assert (got.pairs, got.pairs_held, got.pairs_censored) == (6, 5, 1)
     assert composite_check({}, {}).share is None
+    assert composite_check({}, {}).pairs == 0
 
 
 def test_registry_components_reads_toy_composites():

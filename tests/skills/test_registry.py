@@ -12,7 +12,7 @@ import curriculens.skills
 from curriculens.errors import SkillError
 from curriculens.skills import Example, get_skill, list_skills, register_skill, unregister_skill
 from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
-from curriculens.skills.builtin.toy import CITIES, FACTS, NOUNS, TOY_SKILLS
+from curriculens.skills.builtin.toy import CITIES, FACTS, NOUNS, PETS, TOY_SKILLS
 
 BUILTINS = TOY_SKILLS + CORE_EN_SKILLS
 
@@ -98,18 +98,37 @@ def test_every_builtin_skill_is_deterministic(name):
 
 # ---------------------------------------------------------------- label oracles on the input
 _SINGULAR = {s for s, _ in NOUNS}
-_TOY_GROUP = {w: i // 4 for i, pair in enumerate(NOUNS) for w in pair}
+_TOY_GROUP = {w: i // 6 for i, pair in enumerate(NOUNS) for w in pair}
+_TOY_PLURAL = dict(NOUNS)
 
 
 def _toy_depth(prompt: str) -> int:
     return sum(+1 if t in "([" else -1 for t in prompt.split()) - 1
 
 
-def _toy_next(prompt: str) -> int:
-    """Group of the next noun to copy: the span word after the ones already copied."""
-    words = prompt.split()
-    colon = words.index(":")
-    return _TOY_GROUP[words[1:colon][len(words) - colon - 1]]
+def _toy_span(ex: Example, plural: bool) -> int:
+    """A toy span task: the target is the span (pluralised); the label: its first noun's group."""
+    words = _icl_input(ex).split()
+    assert ex.target == " ".join(_TOY_PLURAL[w] if plural else w for w in words), ex
+    return _TOY_GROUP[words[0]]
+
+
+def _toy_noun(ex: Example) -> int:
+    noun = _icl_input(ex)
+    assert ex.target == _TOY_PLURAL[noun]
+    return _TOY_GROUP[noun]
+
+
+def _toy_pet(ex: Example, plural: bool) -> int:
+    singular, pl = NOUNS[PETS[_icl_input(ex)]]
+    assert ex.target == (pl if plural else singular)
+    return _TOY_GROUP[singular]
+
+
+def _toy_successor(ex: Example) -> int:
+    x = int(_icl_input(ex).replace(" ", ""))
+    assert ex.target == " ".join(str(x + 1))
+    return int(x % 10 == 9)
 
 
 def _digits(text: str) -> list[int]:
@@ -238,12 +257,14 @@ ORACLES = {
     "agreement_attractor": lambda e: int(e.prompt.split()[1] not in _SINGULAR),
     "brackets": lambda e: min(_toy_depth(e.prompt), 1),  # depth1, depth2+
     "facts": lambda e: CITIES.index(FACTS[e.prompt.split()[0]]),
-    "copy": lambda e: _toy_next(e.prompt),
-    "copy_plural": lambda e: _toy_next(e.prompt),
     "add1": lambda e: int(sum(_digits(e.prompt)) >= 10),
     "add2": lambda e: sum(_digits(e.prompt)) // 10 % 2,  # parity of the answer's tens digit
-    "plural": lambda e: _TOY_GROUP[e.prompt.split()[1]],
-    "plural_attractor": lambda e: _TOY_GROUP[e.prompt.split()[1]],
+    "plural": _toy_noun,
+    "copy": lambda e: _toy_span(e, plural=False),
+    "pet": lambda e: _toy_pet(e, plural=False),
+    "successor": _toy_successor,
+    "copy_plural": lambda e: _toy_span(e, plural=True),
+    "pet_plural": lambda e: _toy_pet(e, plural=True),
     "en_agreement": lambda e: int(e.prompt.split()[1].rstrip(",").endswith("s")),
     "en_agreement_attractor": lambda e: int(e.prompt.split()[1].endswith("s")),
     "en_capital": _fact,

@@ -1,7 +1,8 @@
 import pytest
 
 from curriculens.errors import ConfigError
-from curriculens.skills.builtin.toy import TOY_SKILLS, toy_vocabulary
+from curriculens.skills.builtin.toy import NOUNS, PETS, TOY_SKILLS, toy_vocabulary
+from curriculens.skills.fewshot import SEPARATOR
 from curriculens.toy.corpus import DEFAULT_MIXTURE, ToyCorpus, build_toy_tokenizer
 
 
@@ -13,10 +14,26 @@ def test_documents_are_deterministic_per_seed():
 
 def test_every_source_appears_and_mixture_weights_steer_it():
     docs = ToyCorpus(seed=0).documents(3000)
-    assert any(d.startswith("copy ") for d in docs)
     assert any(" lives in " in d for d in docs)
-    only_copy = ToyCorpus(mixture={"copy": 1.0}, seed=0).documents(50)
-    assert all(d.startswith("copy ") for d in only_copy)
+    pets = {p: NOUNS[i] for p, i in PETS.items()}
+    assert any(d.split()[:3] == [p, "->", pair[1]] for d in docs for p, pair in pets.items())
+    only_pet = ToyCorpus(mixture={"pet": 1.0}, seed=0).documents(50)
+    assert all(d.split()[0] in pets and d.split()[1] == "->" for d in only_pet)
+
+
+def test_few_shot_documents_are_solved_pairs_as_a_k_shot_prompt_writes_them():
+    """A few-shot source's document is 3-6 pairs of that skill, joined as demonstrations are."""
+    docs = ToyCorpus(mixture={"copy_plural": 1.0}, seed=1).documents(200)
+    plural = dict(NOUNS)
+    counts = set()
+    for d in docs:
+        assert d.endswith(" .")
+        pairs = d[: -len(" .")].split(SEPARATOR)
+        counts.add(len(pairs))
+        for pair in pairs:
+            src, out = pair.split(" -> ")
+            assert out.split() == [plural[w] for w in src.split()]
+    assert counts == {3, 4, 5, 6}
 
 
 def test_tokenizer_round_trips_every_document_and_word():
@@ -25,7 +42,7 @@ def test_tokenizer_round_trips_every_document_and_word():
     for d in docs:
         ids = tok(d, add_special_tokens=False)["input_ids"]
         assert tok.unk_token_id not in ids
-        assert tok.decode(ids) == d
+        assert tok.decode(ids) == " ".join(d.split())  # demonstrations' newlines: one space
     vocab = toy_vocabulary()
     assert len(set(vocab)) == len(vocab)
     assert len(tok) == len(vocab) + 3

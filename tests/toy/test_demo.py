@@ -32,6 +32,7 @@ def test_demo_end_to_end_with_few_steps(tmp_path):
         (["demo", "--steps", "-3"], "--steps: -3 is not positive"),
         (["demo", "--seed", "1.5"], "--seed: '1.5' is not an integer"),
         (["demo", "--seed", "abc"], "--seed: 'abc' is not an integer"),
+        (["demo", "--threads", "-1"], "--threads: -1"),
     ],
 )
 def test_cli_rejects_bad_numbers_without_traceback(argv, message, capsys):
@@ -54,6 +55,17 @@ def test_cli_out_that_is_a_file_is_a_clear_error(tmp_path):
     assert "is an existing file; give a directory path" in r.stderr
     assert "Traceback" not in r.stderr
     assert f.read_text() == "keep me"
+
+
+def test_cli_threads_sets_the_training_threads_and_timings_are_kept_per_seed(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--train-steps", "4", "--checkpoints", "2"]
+    assert main([*argv, "--examples", "30", "--threads", "1", "--quiet", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    (seed,) = info["per_seed"]
+    assert seed["seed"] == 0 and seed["threads"] == 1
+    assert json.loads((out / "train_summary.json").read_text())["threads"] == 1
+    assert seed["train_seconds"] == pytest.approx(info["train_seconds"], abs=0.1)
 
 
 def test_demo_refuses_to_overwrite_unless_forced(tmp_path):

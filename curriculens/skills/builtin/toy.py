@@ -1,39 +1,58 @@
-"""The toy-world suite: ten skills that the embedded synthetic corpus teaches, one source each.
+"""The toy-world suite (v3): twelve skills that the embedded synthetic corpus teaches, one source
+each.
 
 Every skill here is also a corpus source (:mod:`curriculens.toy.corpus`): training documents are
 drawn from the same templates, so the demo model can learn them and the sweep can watch it happen.
-Each builder's docstring says what its probe decodes, where it reads, and why a lexical shortcut
-cannot pass it when the probe is split by group (``Probe:``), or why the skill is scored for
-behavior only (``No probe:``); ``Items:`` gives its pool of distinct prompts and groups.
+Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Six are
+few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
+demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): the elementals
+plural, copy, pet and successor, and two composites that need two of them, copy_plural (copy a
+span, pluralising each noun) and pet_plural (the plural of a looked-up pet). Their corpus
+documents are 3-6 solved pairs of one skill. Each builder's docstring says what its probe
+decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is split by
+group (``Probe:``), or why the skill is scored for behavior only (``No probe:``); ``Items:`` gives
+its pool of distinct prompts and groups.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import numpy as np
 
 from curriculens.skills.builtin._register import builtin_skill
+from curriculens.skills.fewshot import SEPARATOR, demonstration, queries
 from curriculens.skills.registry import Example
 
 # ---------------------------------------------------------------- vocabulary of the toy world
 NOUNS: tuple[tuple[str, str], ...] = (
-    # (singular, plural), four groups of four; the groups are a fixed partition of the nouns
-    # that nothing in the corpus teaches (copy probes use it as a 4-way code for a noun)
+    # (singular, plural), four groups of six; the groups are a fixed partition of the nouns
+    # (pet probes use it as a 4-way code for the looked-up noun)
     ("cat", "cats"),
     ("dog", "dogs"),
     ("bird", "birds"),
     ("horse", "horses"),
+    ("cow", "cows"),
+    ("fox", "foxes"),
     ("key", "keys"),
     ("cup", "cups"),
     ("box", "boxes"),
     ("pen", "pens"),
+    ("bag", "bags"),
+    ("lamp", "lamps"),
     ("apple", "apples"),
     ("cake", "cakes"),
     ("pear", "pears"),
     ("bean", "beans"),
+    ("egg", "eggs"),
+    ("plum", "plums"),
     ("girl", "girls"),
     ("boy", "boys"),
     ("king", "kings"),
     ("nurse", "nurses"),
+    ("queen", "queens"),
+    ("baby", "babies"),
 )
 NOUN_GROUPS = ("animal", "object", "food", "person")
 VERBS: tuple[tuple[str, str], ...] = (
@@ -51,7 +70,7 @@ _SYL_B = ("ran", "bel", "dor", "fin", "gus", "lia")
 PEOPLE: tuple[str, ...] = tuple(a + b for a in _SYL_A for b in _SYL_B)  # 48 names
 DIGITS = tuple(str(d) for d in range(10))
 BRACKETS = {"(": ")", "[": "]"}
-MARKERS = ("the", "lives", "in", "copy", "plural", "one", "two", ":", ",", "+", "=", ".")
+MARKERS = ("the", "lives", "in", "->", "+", "=", ".")
 
 #: The fact base: person -> city, fixed for the toy world (not a function of any run's seed).
 FACTS: dict[str, str] = dict(
@@ -78,8 +97,12 @@ def toy_vocabulary() -> list[str]:
     return words
 
 
+#: One or two distinct adverbs, each run equally likely (16 runs).
+_ADVERB_RUNS = tuple((a,) for a in ADVERBS) + tuple(itertools.permutations(ADVERBS, 2))
+
+
 def _group(noun_index: int) -> int:
-    return noun_index // 4
+    return noun_index // (len(NOUNS) // len(NOUN_GROUPS))
 
 
 def _pick(rng: np.random.Generator, seq):
@@ -103,8 +126,7 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
             other = (subj + 1 + int(rng.integers(len(NOUNS) - 1))) % len(NOUNS)
             words += [_pick(rng, PREPS), "the", NOUNS[other][int(rng.integers(2))]]
         else:
-            k = 1 + int(rng.integers(2))
-            words += [ADVERBS[int(i)] for i in rng.choice(len(ADVERBS), k, replace=False)]
+            words += list(_pick(rng, _ADVERB_RUNS))
         verb = _pick(rng, VERBS)
         out.append(
             Example(
@@ -120,7 +142,7 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
 
 @builtin_skill(
     "agreement",
-    version=2,
+    version=3,
     family="agreement",
     format="choice",
     label_names=("singular", "plural"),
@@ -134,19 +156,19 @@ def agreement(rng: np.random.Generator, n: int) -> list[Example]:
     Probe: the subject's number, read at the last adverb, the token before the verb, where the
     model must hold it to choose the verb. The read token is an adverb drawn independently of the
     label, and groups are subject nouns (lemmas), so test nouns are never seen by the probe in
-    training: it passes only if number reaches the adverb from nouns it has not seen. With 16
-    nouns about 5 are held out, and a probe tends to be right or wrong on a noun as a whole, so
-    one split's accuracy moves in steps of about 0.2 (a random-init model's ranges from 0.4 to
-    0.97 over seeds, mean 0.54).
+    training: it passes only if number reaches the adverb from nouns it has not seen. With 24
+    nouns about 7 are held out, and a probe tends to be right or wrong on a noun as a whole, so
+    one split's accuracy moves in steps of about 0.14 (with 16 nouns, in toy v2, a random-init
+    model's ranged from 0.4 to 0.97 over seeds, mean 0.54).
 
-    Items: 16 nouns x 2 numbers x 16 adverb runs = 512 prompts in 16 groups, both labels in each.
+    Items: 24 nouns x 2 numbers x 16 adverb runs = 768 prompts in 24 groups, both labels in each.
     """
     return _agreement(rng, n, attractor=False)
 
 
 @builtin_skill(
     "agreement_attractor",
-    version=2,
+    version=3,
     family="agreement",
     format="choice",
     label_names=("singular", "plural"),
@@ -163,10 +185,10 @@ def agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
     Probe: the subject's number, read at the attractor, the token before the verb, where the
     model must hold it to choose the verb. The read token's own number is independent of the
     label, and groups are subject nouns, so neither the nearest noun nor a memorised subject
-    gives the label. As for agreement, about 5 of the 16 nouns are held out, so one split's
+    gives the label. As for agreement, about 7 of the 24 nouns are held out, so one split's
     accuracy is coarse.
 
-    Items: 32 subjects x 3 prepositions x 30 attractors = 2880 prompts in 16 groups, both labels
+    Items: 48 subjects x 3 prepositions x 46 attractors = 6624 prompts in 24 groups, both labels
     in each.
     """
     return _agreement(rng, n, attractor=True)
@@ -191,7 +213,7 @@ def _brackets(rng: np.random.Generator, n_open: int) -> list[str]:
 
 @builtin_skill(
     "brackets",
-    version=2,
+    version=3,
     family="nesting",
     label_names=("depth1", "depth2+"),
     chance=0.5,
@@ -239,7 +261,7 @@ def _fact(person: str) -> Example:
 
 @builtin_skill(
     "facts",
-    version=2,
+    version=3,
     family="facts",
     label_names=CITIES,
     chance=1 / len(CITIES),
@@ -261,60 +283,6 @@ def facts(rng: np.random.Generator, n: int) -> list[Example]:
     return [_fact(PEOPLE[int(i)]) for i in rng.integers(0, len(PEOPLE), n)]
 
 
-# ---------------------------------------------------------------- copy / induction
-_SPANS = (5, 6, 7)  # source span lengths
-_TO_WRITE = 4  # words left to copy: one noun of each group, in random order
-
-
-def _copy(rng: np.random.Generator, n: int, plural: bool) -> list[Example]:
-    out = []
-    for _ in range(n):
-        shown = _pick(rng, _SPANS) - _TO_WRITE  # 1..3 words already copied
-        rest = [4 * int(g) + int(rng.integers(4)) for g in rng.permutation(len(NOUN_GROUPS))]
-        others = [i for i in range(len(NOUNS)) if i not in rest]
-        idx = [others[int(i)] for i in rng.choice(len(others), shown, replace=False)] + rest
-        src = [NOUNS[i][0] for i in idx]
-        dst = [NOUNS[i][1 if plural else 0] for i in idx]
-        head = "plural" if plural else "copy"
-        prompt = f"{head} {' '.join(src)} : {' '.join(dst[:shown])}"
-        out.append(
-            Example(
-                prompt=prompt,
-                target=" ".join(dst[shown:]),
-                label=_group(idx[shown]),
-                group=" ".join(src),
-            )
-        )
-    return out
-
-
-@builtin_skill(
-    "copy",
-    version=2,
-    family="induction",
-    label_names=NOUN_GROUPS,
-    primary_metric="token_acc",
-    suite="toy",
-    document=lambda rng: _document(_copy(rng, 1, plural=False)[0]),
-)
-def copy(rng: np.random.Generator, n: int) -> list[Example]:
-    """Copy a 5-7 word span (per-token accuracy): 'copy cat key pen apple boy : cat' -> key ...
-
-    Probe: the noun group of the next word to copy (a fixed 4-way code for the noun), read at
-    the last prompt token, where the model must have found the next word in the span. The four
-    words still to copy are one of each group in random order, so which groups remain (any mix
-    of the prompt's tokens) says nothing; the read token is an already copied word of another
-    group; and the span is 5-7 words long, so the next word sits at no fixed offset. Groups are
-    spans: test spans are new orders of nouns the probe has seen. The other three words to
-    copy sit at fixed places before ':', so a readout that knows positions can rule their
-    groups out: a random-init model reads about 0.35 at its last layer (chance 0.25), and only
-    gains over the random-init probe show induction.
-
-    Items: millions of prompts, each its own group (the span); a draw of 300 finds 300.
-    """
-    return _copy(rng, n, plural=False)
-
-
 # ---------------------------------------------------------------- arithmetic
 def _digits(x: int) -> str:
     return " ".join(str(x))
@@ -328,7 +296,7 @@ def _pair(x: int, y: int) -> str:
 
 @builtin_skill(
     "add1",
-    version=2,
+    version=3,
     family="arithmetic",
     label_names=("no_carry", "carry"),
     suite="toy",
@@ -360,7 +328,7 @@ def add1(rng: np.random.Generator, n: int) -> list[Example]:
 
 @builtin_skill(
     "add2",
-    version=2,
+    version=3,
     family="arithmetic",
     label_names=("tens_even", "tens_odd"),
     suite="toy",
@@ -391,88 +359,184 @@ def add2(rng: np.random.Generator, n: int) -> list[Example]:
     ]
 
 
-# ---------------------------------------------------------------- morphology in context
-def _plural(rng: np.random.Generator, n: int, attractor: bool) -> list[Example]:
-    out = []
+# ---------------------------------------------------------------- few-shot (in-context) skills
+#: Demonstrations per prompt of the few-shot skills.
+SHOTS = 4
+ARROW = "{input} -> {output}"
+#: Pairs per few-shot training document: 3 to 6, so the corpus shows each skill 0- to 5-shot.
+_DOC_PAIRS = (3, 7)
+_SPAN = 3  # words per copied span
+
+#: The pet base: person -> noun index, each noun the pet of two people, fixed for the toy world.
+PETS: dict[str, int] = dict(
+    zip(
+        PEOPLE,
+        np.random.default_rng(20260403).permutation(np.arange(len(PEOPLE)) % len(NOUNS)).tolist(),
+        strict=True,
+    )
+)
+
+Pairs = Callable[[np.random.Generator, int], list[Example]]
+
+
+def _sample(rng: np.random.Generator, pool: list[Example], n: int) -> list[Example]:
+    return [pool[int(i)] for i in rng.integers(0, len(pool), n)]
+
+
+def _pairs_document(pairs: Pairs) -> Callable[[np.random.Generator], str]:
+    """A corpus renderer: 3-6 solved pairs of one skill, joined as a k-shot prompt joins them."""
+
+    def render(rng: np.random.Generator) -> str:
+        return SEPARATOR.join(demonstration(e) for e in pairs(rng, int(rng.integers(*_DOC_PAIRS))))
+
+    return lambda rng: render(rng) + " ."
+
+
+def _fewshot(name: str, doc: str, **kwargs):
+    """Register a few-shot toy builder with ``doc`` as its docstring; its corpus documents are
+    3-6 of its own pairs."""
+
+    def decorator(build: Pairs) -> Pairs:
+        build.__doc__ = doc
+        kwargs.setdefault("family", "composite" if kwargs.get("components") else "in-context")
+        return builtin_skill(
+            name,
+            version=3,
+            suite="toy",
+            shots=SHOTS,
+            template=ARROW,
+            document=_pairs_document(build),
+            **kwargs,
+        )(build)
+
+    return decorator
+
+
+def _doc(summary: str, *paragraphs: str) -> str:
+    return "\n\n".join([summary, *paragraphs])
+
+
+def _nouns(number: int) -> list[Example]:
+    return queries(ARROW, [(s, (s, p)[number], _group(i), s) for i, (s, p) in enumerate(NOUNS)])
+
+
+def _spans(rng: np.random.Generator, n: int, number: int) -> list[Example]:
+    pairs = []
     for _ in range(n):
-        i, to_plural = int(rng.integers(len(NOUNS))), int(rng.integers(2))
-        src = ["one" if to_plural else "two", NOUNS[i][1 - to_plural]]
-        if attractor:
-            j = int(rng.integers(len(NOUNS)))
-            src += [_pick(rng, PREPS), "the", NOUNS[j][int(rng.integers(2))]]
-        prompt = " ".join(src) + (" , two" if to_plural else " , one")
-        out.append(
-            Example(prompt=prompt, target=NOUNS[i][to_plural], label=_group(i), group=NOUNS[i][0])
-        )
-    return out
+        idx = [int(i) for i in rng.choice(len(NOUNS), _SPAN, replace=False)]
+        text = " ".join(NOUNS[i][0] for i in idx)
+        pairs.append((text, " ".join(NOUNS[i][number] for i in idx), _group(idx[0]), text))
+    return queries(ARROW, pairs)
 
 
-@builtin_skill(
+def _pets(number: int) -> list[Example]:
+    return queries(ARROW, [(p, NOUNS[PETS[p]][number], _group(PETS[p]), p) for p in PEOPLE])
+
+
+_NOUN_NO_PROBE = """No probe: the answer needs the query noun itself, which is the group (held
+    out, so no noun-specific label can be tested). The noun's group (a fixed partition that
+    nothing in the corpus teaches) is not needed to write the answer. The label (that group)
+    only stratifies the split."""
+_NOUN_ITEMS = """Items: 24 prompts in 24 groups (the nouns); a draw of 300 shows each with 12
+    demonstration sets (288 items)."""
+_SPAN_NO_PROBE = """No probe: the answer is the span's own words, and each span is its own
+    group, so the only latents are positions in the span and which nouns sit there; the group
+    of the first word to write is not needed to write it, and it sits at a fixed offset from
+    the read token. The label (that group) only stratifies the split."""
+_SPAN_ITEMS = """Items: 24 x 23 x 22 = 12144 prompts, each its own group (the span); a draw of
+    300 finds 300."""
+_PET_PROBE = """Probe: the group of the person's pet noun (animal, object, food, person), read
+    at the last prompt token ('->'), the token before the answer, where the pet must have been
+    retrieved. The read token is always '->', the demonstrations are other training people
+    drawn independently of the query's pet, and groups are people: a test person's name is
+    never seen by the probe in training, and the pet base is arbitrary, so only a pet the
+    model has retrieved from its own weights can be decoded."""
+_PET_ITEMS = """Items: 48 prompts in 48 groups (one per person, 12 per label); a draw of 300
+    shows each with 6 demonstration sets (288 items)."""
+
+
+@_fewshot(
     "plural",
-    version=2,
+    _doc("Plural in context: 'cat -> cats'.", _NOUN_NO_PROBE, _NOUN_ITEMS),
     family="morphology",
     label_names=NOUN_GROUPS,
-    suite="toy",
-    chance=1 / 32,
-    document=lambda rng: _document(_plural(rng, 1, False)[0]),
+    chance=1 / len(NOUNS),
 )
 def plural(rng: np.random.Generator, n: int) -> list[Example]:
-    """Inflect a noun in context: 'one cat , two' -> cats.
+    return _sample(rng, _nouns(1), n)
 
-    No probe: the answer needs the noun (the group: held out, so no noun-specific label can be
-    tested) and the target number, which is the read token itself ('one' or 'two'). The noun's
-    group, probed before, is not needed by the skill and cannot be learnt for held-out nouns.
-    The label (the noun's group) only stratifies the split.
 
-    Items: 32 prompts in 16 groups (the noun); a sweep of 300 uses 32.
-    """
-    return _plural(rng, n, attractor=False)
+@_fewshot(
+    "copy",
+    _doc("Copy a 3-noun span in context (per-token accuracy): 'cat key pen -> cat key pen'.",
+         _SPAN_NO_PROBE, _SPAN_ITEMS),
+    family="induction",
+    label_names=NOUN_GROUPS,
+    primary_metric="token_acc",
+)  # fmt: skip
+def copy(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, 0)
+
+
+@_fewshot(
+    "pet",
+    _doc("Look up a person's pet in context: 'kalo -> fox' (a fixed pet base, uniform in the "
+         "corpus).", _PET_PROBE, _PET_ITEMS),
+    family="facts",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUNS),
+)  # fmt: skip
+def pet(rng: np.random.Generator, n: int) -> list[Example]:
+    return _sample(rng, _pets(0), n)
+
+
+@_fewshot(
+    "successor",
+    _doc(
+        "Two-digit successor in context: '4 7 -> 4 8', '1 9 -> 2 0'.",
+        """No probe: the answer's digits follow from the query's digit tokens by a fixed rule,
+        so every latent (the carry: is the last digit 9; a digit's parity) is a readout of
+        the tokens that a random-init model already gathers. The label (carry) only
+        stratifies the split.""",
+        """Items: 89 prompts in 89 groups (the numbers 10 to 98, 9 with a carry); a draw of
+        300 shows each with 3 demonstration sets (267 items).""",
+    ),
+    family="arithmetic",
+    label_names=("no_carry", "carry"),
+    chance=0.01,
+)
+def successor(rng: np.random.Generator, n: int) -> list[Example]:
+    pool = queries(
+        ARROW, [(_digits(x), _digits(x + 1), int(x % 10 == 9), str(x)) for x in range(10, 99)]
+    )
+    return _sample(rng, pool, n)
 
 
 # ---------------------------------------------------------------- composites
-@builtin_skill(
+@_fewshot(
     "copy_plural",
-    version=2,
-    family="composite",
+    _doc("Copy a span while pluralising each noun, in context: 'cat key pen -> cats keys pens'. "
+         "Needs copy (which words, in order) and plural (each word's plural form).",
+         _SPAN_NO_PROBE, _SPAN_ITEMS),
     label_names=NOUN_GROUPS,
     components=("copy", "plural"),
     primary_metric="token_acc",
-    suite="toy",
-    document=lambda rng: _document(_copy(rng, 1, plural=True)[0]),
-)
+)  # fmt: skip
 def copy_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    """Copy a span while pluralizing each word: needs induction and morphology.
-
-    Probe: the noun group of the next word to copy, read at the last prompt token, as for
-    copy: the four words still to write are one of each group in random order, the read token
-    is a copied word of another group, and the span is 5-7 words long, so neither the prompt's
-    token mix, the read token nor a fixed offset gives the label. Groups are spans. As for copy,
-    positions alone rule out some groups (about 0.3 at random init, chance 0.25).
-
-    Items: millions of prompts, each its own group (the span); a draw of 300 finds 300.
-    """
-    return _copy(rng, n, plural=True)
+    return _spans(rng, n, 1)
 
 
-@builtin_skill(
-    "plural_attractor",
-    version=2,
-    family="composite",
+@_fewshot(
+    "pet_plural",
+    _doc("The plural of a person's pet, in context: 'kalo -> foxes'. Needs pet (the lookup) "
+         "and plural (the looked-up noun's plural form).",
+         _PET_PROBE.replace("person's pet noun", "person's pet noun, as for pet,"), _PET_ITEMS),
     label_names=NOUN_GROUPS,
-    components=("plural", "agreement_attractor"),
-    suite="toy",
-    chance=1 / 32,
-    document=lambda rng: _document(_plural(rng, 1, True)[0]),
-)
-def plural_attractor(rng: np.random.Generator, n: int) -> list[Example]:
-    """Inflect the subject past an attractor: 'one cat near the dogs , two' -> cats.
-
-    No probe: as for plural, the answer needs the held-out subject noun and the target number
-    given by the read token itself. The label (the subject's group) only stratifies the split.
-
-    Items: 32 subjects x 3 prepositions x 32 attractors = 3072 prompts in 16 groups.
-    """
-    return _plural(rng, n, attractor=True)
+    components=("pet", "plural"),
+    chance=1 / len(NOUNS),
+)  # fmt: skip
+def pet_plural(rng: np.random.Generator, n: int) -> list[Example]:
+    return _sample(rng, _pets(1), n)
 
 
 TOY_SKILLS: tuple[str, ...] = (
@@ -480,10 +544,12 @@ TOY_SKILLS: tuple[str, ...] = (
     "agreement_attractor",
     "brackets",
     "facts",
-    "copy",
     "add1",
     "add2",
     "plural",
+    "copy",
+    "pet",
+    "successor",
     "copy_plural",
-    "plural_attractor",
+    "pet_plural",
 )
