@@ -23,6 +23,7 @@ TIER = {
     "activations": 3,
     "behavior": 3,
     "probes": 3,
+    "taskvectors": 3,
     "skills": 2,
     "checkpoints": 2,
     "writelock": 2,

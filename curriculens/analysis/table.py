@@ -323,6 +323,8 @@ def skill_metadata(skill) -> dict:
         "suite": skill.suite,
         "probe": skill.probe,
         "probed": skill.probed,
+        "shots": skill.shots,
+        "template": skill.template,
     }
 
 

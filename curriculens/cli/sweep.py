@@ -143,6 +143,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="also measure each probe's online description length (compression over uniform)",
     )
+    p.add_argument(
+        "--no-task-vectors",
+        dest="task_vectors",
+        action="store_false",
+        default=None,
+        help="skip the few-shot skills' task vectors (one extra forward pass over at most 100 "
+        "shuffled-demonstration prompts per few-shot skill; `curriculens predict` uses them)",
+    )
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
     p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
@@ -220,6 +228,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         ("cache_dir", "cache_dir"),
         ("max_batch_tokens", "max_batch_tokens"),
         ("mdl", "mdl"),
+        ("task_vectors", "task_vectors"),
         ("dtype", "dtype"),
     ):
         if getattr(args, flag) is not None:

@@ -150,6 +150,10 @@ class SweepConfig:
         cache_dir: Folder of an activation cache, one safetensors file per (checkpoint
             fingerprint, skill hash, hooks, examples); probes can then be re-fit without
             another forward pass. ``None`` caches nothing.
+        task_vectors: Compute each few-shot skill's task vector at every hook
+            (:mod:`curriculens.taskvectors`: one extra forward pass over at most 100 control
+            prompts per skill), stored in the run's ``vectors`` table for
+            ``curriculens predict``. Not part of the ``probe_key``: it adds to what a unit holds.
     """
 
     skills: tuple[str, ...]
@@ -167,6 +171,7 @@ class SweepConfig:
     memory_budget_mb: float | None = None
     cache_dir: str | None = None
     mdl: bool = False
+    task_vectors: bool = True
 
     def __post_init__(self, layers) -> None:
         if isinstance(self.skills, str):
@@ -203,6 +208,10 @@ class SweepConfig:
             raise ConfigError(f"SweepConfig.train_frac = {self.train_frac!r}; expected 0.1..0.9.")
         if not self.probe_C > 0:
             raise ConfigError(f"SweepConfig.probe_C = {self.probe_C!r}; expected > 0.")
+        if not isinstance(self.task_vectors, bool):
+            raise ConfigError(
+                f"SweepConfig.task_vectors = {self.task_vectors!r}; expected true or false."
+            )
         for name in ("batch_size", "threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

@@ -65,10 +65,12 @@ from curriculens.probes.mdl import mdl_online_codelength
 from curriculens.probes.splits import SPLIT_VERSION, ItemSet, draw_items
 from curriculens.skills.registry import Skill, get_skill
 from curriculens.store import Row, Store
+from curriculens.taskvectors import task_vector_rows, vector_unit_suffix
 
 
 def _unit(skill: Skill, config: SweepConfig) -> str:
-    return f"{skill.name}@{skill.version}+{skill.content_hash}|{config.probe_key()}"
+    key = f"{skill.name}@{skill.version}+{skill.content_hash}|{config.probe_key()}"
+    return key + vector_unit_suffix(skill, config.task_vectors)
 
 
 def _skills_to_do(config: SweepConfig, done: set[str]) -> list[Skill]:
@@ -234,7 +236,7 @@ def _measure(
     bridge = None
     n_ctx = context_length(model)
     encoded, caps = [], []
-    item_sets = []
+    item_sets, vectors = [], {}
     with tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress) as skills:
         for skill in skills:
             items = skill_items(skill, config)
@@ -257,6 +259,22 @@ def _measure(
                 )
                 if path is not None:
                     save_capture(cap, path)
+            if config.task_vectors and skill.shots:  # one forward over shuffled controls
+                if bridge is None:
+                    bridge = load_bridge(model, tokenizer, device=config.device)
+                vectors[skill.name] = task_vector_rows(
+                    bridge,
+                    tokenizer,
+                    skill,
+                    items,
+                    cap.acts,
+                    hooks,
+                    base=base,
+                    seed=config.seed,
+                    n_ctx=n_ctx,
+                    batch_size=config.batch_size,
+                    max_batch_tokens=_max_batch_tokens(config, bridge.cfg),
+                )
             encoded.append(enc)
             caps.append(cap)
     del bridge
@@ -336,7 +354,7 @@ def _measure(
                         value=mdl.compression,
                     )
                 )
-        units.append((_unit(sk, config), rows))
+        units.append((_unit(sk, config), rows + vectors.get(sk.name, [])))
     return units
 
 
