@@ -144,12 +144,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="also measure each probe's online description length (compression over uniform)",
     )
     p.add_argument(
-        "--no-task-vectors",
-        dest="task_vectors",
-        action="store_false",
+        "--task-vectors",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="skip the few-shot skills' task vectors (one extra forward pass over at most 100 "
-        "shuffled-demonstration prompts per few-shot skill; `curriculens predict` uses them)",
+        help="compute each few-shot skill's task vector at every hook, for `curriculens "
+        "predict` (default: on; a resume keeps the run's setting). Costs one extra forward "
+        "pass over at most 100 shuffled-demonstration prompts per few-shot skill",
     )
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
