@@ -39,6 +39,12 @@ from curriculens.reporting.formatting import (
     layer_name,
 )
 from curriculens.reporting.probes import baselines_table, meaning, probe_baselines
+from curriculens.reporting.trajectories import TITLE as TRAJECTORIES
+from curriculens.reporting.trajectories import (
+    trajectory_note,
+    trajectory_prediction,
+    trajectory_table,
+)
 
 
 def _tok(t: float | None) -> str:
@@ -181,6 +187,7 @@ def analyze(
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
     baselines = _probe_baselines(run, df, {r.skill: r.layer for r in leads})
     return dict(
+        trajectories=trajectory_prediction(run),
         baselines=baselines,
         df=df,
         runs=runs,
@@ -498,6 +505,9 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
                 "and the order of the others is shuffled; ci: skills resampled.",
             )
         )
+    if a.get("trajectories") is not None:
+        p = a["trajectories"]
+        sections.append((TRAJECTORIES, trajectory_table(p), trajectory_note(p)))
     meta = _run_meta(run)
     placed = place(figures, [t for t, _, _ in sections])
     _write_md(dest, summary, sections, placed, meta, name=run.name)

@@ -198,3 +198,27 @@ def test_without_vectors_only_the_baselines_apply():
     p = predict_trajectories(curves, COMPOSITES, [])
     assert p.methods == ("product", "min", "mean")
     assert "fv" not in p.to_json()["mean_r2"]
+
+
+def test_the_report_shows_each_composite_against_its_predictions(tmp_path):
+    from curriculens.reporting.writer import write_report
+
+    curves, vectors = _planted(True)
+    _write_store(tmp_path / "run", curves, vectors)
+    write_report(tmp_path / "run")
+    md = (tmp_path / "run" / "report.md").read_text()
+    section = md[md.index("## Composite trajectories from task vectors") :]
+    assert "fv beats the product" in section
+    for name in COMPOSITES:
+        assert f"| m0 | {name} |" in section and f"| m1 | {name} |" in section
+    for fmt in ("svg", "pdf", "png"):
+        assert (tmp_path / "run" / "figures" / f"trajectories.{fmt}").stat().st_size > 0
+    assert "trajectories" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_a_run_without_vectors_has_no_trajectory_section(tmp_path):
+    from curriculens.reporting.trajectories import trajectory_prediction
+
+    curves, _ = _planted(True)
+    _write_store(tmp_path / "run", curves, [])
+    assert trajectory_prediction(tmp_path / "run") is None
