@@ -222,3 +222,16 @@ def test_a_run_without_vectors_has_no_trajectory_section(tmp_path):
     curves, _ = _planted(True)
     _write_store(tmp_path / "run", curves, [])
     assert trajectory_prediction(tmp_path / "run") is None
+
+
+def test_the_docs_example_runs_and_shows_what_it_claims(capsys):
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "predict.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "docs/predict.md", "exec"), scope)  # noqa: S102 - our own documentation
+    p = scope["p"]
+    assert p.mean("r2")["fv"] > 0.9 > p.mean("r2")["product"]
+    assert "mean r2" in capsys.readouterr().out
