@@ -24,8 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
+import torch
 
 from curriculens.activations import capture, check_context, encode_skill, hook_layer
 from curriculens.probes.splits import ItemSet
@@ -37,11 +39,11 @@ from curriculens.store import VectorRow
 VECTOR_VERSION = 1
 #: Most k-shot prompts (and as many controls) per skill behind each mean.
 MAX_PROMPTS = 100
-#: The residual-stream variant (the only one computed; see docs/predict.md for the head one).
+#: The residual-stream variant (the head variant is ``"heads"``; see docs/predict.md).
 VARIANT = "resid"
 
 
-def vector_unit_suffix(skill: Skill, enabled: bool) -> str:
+def vector_unit_suffix(skill: Skill, enabled: bool, heads: int = 0) -> str:
     """What a sweep's unit name gains when the unit also holds task vectors (few-shot skills
     with vectors on), so a run swept without them computes them on the next sweep.
 
@@ -50,7 +52,9 @@ def vector_unit_suffix(skill: Skill, enabled: bool) -> str:
     ...     get_skill("facts"), True)
     ('|tv1', '')
     """
-    return f"|tv{VECTOR_VERSION}" if enabled and skill.shots else ""
+    if not (enabled and skill.shots):
+        return ""
+    return f"|tv{VECTOR_VERSION}" + (f"h{heads}" if heads else "")
 
 
 def prompt_subset(items: ItemSet, seed: int, limit: int = MAX_PROMPTS) -> np.ndarray:
@@ -111,56 +115,209 @@ def _derangement(k: int, rng: np.random.Generator) -> list[int]:
             return [int(p) for p in perm]
 
 
-def task_vector_rows(
-    bridge,
-    tokenizer,
-    skill: Skill,
-    items: ItemSet,
-    acts: dict[str, np.ndarray],
-    hooks: Sequence[str],
-    *,
-    base: dict,
-    seed: int,
-    n_ctx: int | None = None,
-    batch_size: int = 64,
-    max_batch_tokens: int | None = None,
-) -> list[VectorRow]:
-    """A few-shot skill's task vector at every hook, as rows for the store (empty when the skill
-    is not few-shot).
+class TaskVectors:
+    """Collects the task vectors of one checkpoint's few-shot skills, skill by skill.
+
+    :meth:`add` runs the skill's control prompts (and, with ``heads``, its k-shot prompts
+    again, and one patched pass per attention head); :meth:`rows` returns every skill's
+    :class:`~curriculens.store.VectorRow` s. The head variant needs every skill first: its heads
+    are the ``heads`` with the largest causal effect averaged over the skills of the pass.
 
     Args:
-        bridge: The checkpoint's TransformerLens bridge (one forward pass over the controls).
-        tokenizer: Its tokenizer.
-        skill: The skill; ``items`` are its sweep items, ``acts`` the sweep's activations at
-            their read positions (``{hook: [item, d]}``).
-        hooks: The hooks to compute vectors at.
+        hooks: The residual hooks to compute vectors at.
         base: ``run, checkpoint, step, tokens, fingerprint, probe_key`` of the rows.
         seed: Seeds the prompt subset and the shuffles.
+        heads: Top-k heads of the head variant (0: residual variant only).
         n_ctx: The model's context (controls longer than it are refused like any prompt).
-        batch_size: Most sequences per forward pass; ``max_batch_tokens`` caps padded tokens.
+        batch_size: Most sequences per forward pass.
     """
-    if not skill.shots or not items.queries:
-        return []
-    idx = prompt_subset(items, seed)
-    enc = encode_skill(skill, control_examples(items, idx, seed), tokenizer)
-    check_context(enc, n_ctx)
-    ctrl = capture(bridge, enc, hooks, batch_size=batch_size, max_batch_tokens=max_batch_tokens)
-    rows = []
-    for h in hooks:
-        diff = acts[h][idx].astype(np.float64).mean(0) - ctrl.acts[h].astype(np.float64).mean(0)
+
+    def __init__(
+        self,
+        hooks: Sequence[str],
+        base: dict,
+        *,
+        seed: int,
+        heads: int = 0,
+        n_ctx: int | None = None,
+        batch_size: int = 64,
+    ):
+        self.hooks, self.base, self.seed, self.heads = list(hooks), dict(base), seed, heads
+        self.n_ctx, self.batch_size = n_ctx, batch_size
+        self._rows: dict[str, list[VectorRow]] = {}
+        self._heads: dict[str, tuple[Skill, int, np.ndarray, np.ndarray]] = {}
+
+    def add(
+        self,
+        bridge,
+        tokenizer,
+        skill: Skill,
+        items: ItemSet,
+        acts: dict,
+        max_batch_tokens: int | None = None,
+    ) -> None:
+        """Compute ``skill``'s vectors from its sweep activations ``acts`` (``{hook: [item,
+        d]}`` at the read positions) and its control prompts (at most ``max_batch_tokens``
+        padded tokens per forward pass); a skill without demonstrations adds nothing."""
+        if not skill.shots or not items.queries:
+            return
+        idx = prompt_subset(items, self.seed)
+        enc = encode_skill(skill, control_examples(items, idx, self.seed), tokenizer)
+        check_context(enc, self.n_ctx)
+        ctrl = capture(
+            bridge,
+            enc,
+            self.hooks,
+            batch_size=self.batch_size,
+            max_batch_tokens=max_batch_tokens,
+        )
+        self._rows[skill.name] = [
+            self._row(
+                skill,
+                h,
+                hook_layer(h),
+                VARIANT,
+                len(idx),
+                _mean(acts[h][idx]) - _mean(ctrl.acts[h]),
+            )
+            for h in self.hooks
+        ]
+        if self.heads:
+            icl = encode_skill(skill, [items.examples[i] for i in idx], tokenizer)
+            diff, aie = head_effects(bridge, icl, enc, batch_size=self.batch_size)
+            self._heads[skill.name] = (skill, len(idx), diff, aie)
+
+    def rows(self) -> dict[str, list[VectorRow]]:
+        """``{skill: rows}``: each skill's residual vectors, and its head vector with ``heads``."""
+        out = {k: list(v) for k, v in self._rows.items()}
+        if self._heads:
+            aie = np.mean([a for _, _, _, a in self._heads.values()], axis=0)  # [layer, head]
+            top = np.argsort(-aie, axis=None, kind="stable")[: self.heads]
+            for name, (skill, n, diff, _) in self._heads.items():
+                flat = diff.reshape(-1, diff.shape[-1])
+                out[name].append(
+                    self._row(
+                        skill, f"attn.top{self.heads}_heads", -1, "heads", n, flat[top].sum(0)
+                    )
+                )
+        return out
+
+    def _row(self, skill: Skill, hook: str, layer: int, variant: str, n: int, diff) -> VectorRow:
         norm = float(np.linalg.norm(diff))
         unit = diff / norm if norm > 0 and np.isfinite(norm) else diff * np.nan
-        rows.append(
-            VectorRow(
-                **base,
-                skill=skill.name,
-                skill_hash=skill.content_hash,
-                hook=h,
-                layer=hook_layer(h),
-                variant=VARIANT,
-                n=len(idx),
-                norm=norm,
-                data=unit.astype(np.float32),
-            )
+        return VectorRow(
+            **self.base,
+            skill=skill.name,
+            skill_hash=skill.content_hash,
+            hook=hook,
+            layer=layer,
+            variant=variant,
+            n=n,
+            norm=norm,
+            data=np.asarray(unit, np.float32),
         )
-    return rows
+
+
+def _mean(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, np.float64).mean(0)
+
+
+#: Most control prompts each head is patched into to measure its causal effect.
+AIE_PROMPTS = 25
+
+
+@torch.no_grad()
+def head_effects(bridge, icl, ctrl, *, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Per attention head: its mean contribution to the residual stream at the read position
+    on k-shot prompts minus on control prompts, and its causal effect.
+
+    A head's contribution is its output ``z_h W_O^h`` (``blocks.{l}.attn.hook_z``). Its causal
+    effect (the average indirect effect of Todd et al.) is the mean gain in the log-probability
+    of the answer's first token when, in up to :data:`AIE_PROMPTS` control prompts, the head's
+    output at the read position is replaced by its mean over the k-shot prompts.
+
+    Returns:
+        ``(diff [layer, head, d_model], effect [layer, head])``.
+    """
+    n_layers = bridge.cfg.n_layers
+    z_icl, _ = _z_forward(bridge, icl, n_layers, batch_size)
+    z_ctl, base_lp = _z_forward(bridge, ctrl, n_layers, batch_size)
+    w_o = [
+        bridge.blocks[layer].attn.W_O.detach().float().cpu().numpy() for layer in range(n_layers)
+    ]
+    mean_icl = [z.mean(0) for z in z_icl]  # [head, d_head] per layer
+    diff = np.stack(
+        [
+            np.einsum("hd,hdm->hm", mean_icl[layer] - z_ctl[layer].mean(0), w_o[layer])
+            for layer in range(n_layers)
+        ]
+    )
+    sub = list(range(min(AIE_PROMPTS, len(ctrl.examples))))
+    sub_enc = _subset(ctrl, sub)
+    effect = np.zeros(diff.shape[:2])
+    for layer in range(n_layers):
+        for head in range(diff.shape[1]):
+            value = torch.from_numpy(mean_icl[layer][head]).float()
+            _, lp = _z_forward(bridge, sub_enc, 0, batch_size, patch=(layer, head, value))
+            effect[layer, head] = float((lp - base_lp[sub]).mean())
+    return diff, effect
+
+
+def _subset(enc, rows: list[int]):
+    """The encoded prompts ``rows`` of a one-sequence-per-example encoding."""
+    return replace(
+        enc,
+        examples=[enc.examples[i] for i in rows],
+        seqs=[enc.seqs[i] for i in rows],
+        owner=np.arange(len(rows)),
+        candidate=enc.candidate[rows],
+        cont_start=enc.cont_start[rows],
+        read_pos=enc.read_pos[rows],
+        read_token=enc.read_token[rows],
+        labels=enc.labels[rows],
+    )
+
+
+@torch.no_grad()
+def _z_forward(bridge, enc, n_layers: int, batch_size: int, patch=None):
+    """``hook_z`` of layers ``0..n_layers-1`` at each prompt's read position (``[n, head,
+    d_head]`` per layer) and the log-probability of each answer's first token ``[n]``; ``patch``
+    ``(layer, head, value)`` replaces that head's output at the read position first."""
+    if len(enc.seqs) != len(enc.examples):
+        raise ValueError("head vectors need one scored sequence per example (continuations)")
+    device = bridge.cfg.device or "cpu"
+    n = len(enc.seqs)
+    zs = [None] * n_layers
+    lp = np.empty(n)
+    order = np.argsort([len(q) for q in enc.seqs], kind="stable")
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        length = max(len(enc.seqs[i]) for i in idx)
+        ids = torch.zeros((len(idx), length), dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, : len(enc.seqs[i])] = torch.tensor(enc.seqs[i])
+        rows, pos = torch.arange(len(idx)), torch.from_numpy(enc.read_pos[idx])
+
+        def grab(act, hook, layer, idx=idx, rows=rows, pos=pos):
+            got = act[rows.to(act.device), pos.to(act.device)].detach().float().cpu().numpy()
+            if zs[layer] is None:
+                zs[layer] = np.zeros((n, *got.shape[1:]))
+            zs[layer][idx] = got
+
+        def put(act, hook, head, value, rows=rows, pos=pos):
+            act = act.clone()
+            act[rows.to(act.device), pos.to(act.device), head] = value.to(act.device, act.dtype)
+            return act
+
+        fwd = [
+            (f"blocks.{layer}.attn.hook_z", partial(grab, layer=layer)) for layer in range(n_layers)
+        ]
+        if patch is not None:
+            layer, head, value = patch
+            fwd.append((f"blocks.{layer}.attn.hook_z", partial(put, head=head, value=value)))
+        logits = bridge.run_with_hooks(ids.to(device), fwd_hooks=fwd, return_type="logits")
+        cs = torch.from_numpy(enc.cont_start[idx])
+        logp = torch.log_softmax(logits[rows, cs - 1].float(), dim=-1)
+        tgt = ids[rows, cs].to(logp.device)
+        lp[idx] = logp.gather(-1, tgt[:, None])[:, 0].cpu().numpy()
+    return zs, lp

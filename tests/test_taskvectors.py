@@ -163,3 +163,50 @@ def test_no_task_vectors_skips_them_and_a_later_sweep_adds_them(icl_series, tmp_
     with Store(out, readonly=True) as s:
         assert s.count() == scores  # the same score rows, rewritten in place
     assert {u.split("@")[0] for u in _units(out) if u.endswith("|tv1")} == FEW_SHOT
+
+
+def test_head_contributions_add_up_to_the_attention_output(tiny_model_dir):
+    """Each head's output z_h W_O^h at the read position sums (with b_O) to the layer's
+    attention output, the answer's log-probability matches the sweep's capture, and patching a
+    head changes it."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from curriculens.activations import capture, encode_skill, load_bridge
+    from curriculens.taskvectors import _z_forward, head_effects
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    bridge = load_bridge(model, tok)
+    skill = get_skill("en_icl_plural")
+    items = draw_items(skill, 40, seed=0)
+    idx = prompt_subset(items, seed=0)
+    icl = encode_skill(skill, [items.examples[i] for i in idx], tok)
+    ctl = encode_skill(skill, control_examples(items, idx, seed=0), tok)
+    z, lp = _z_forward(bridge, ctl, 2, 16)
+    cap = capture(bridge, ctl, ["blocks.1.attn.hook_out"], batch_size=16)
+    attn = bridge.blocks[1].attn
+    rebuilt = np.einsum("nhd,hdm->nm", z[1], attn.W_O.detach().numpy()) + attn.b_O.detach().numpy()
+    np.testing.assert_allclose(rebuilt, cap.acts["blocks.1.attn.hook_out"], atol=1e-5)
+    np.testing.assert_allclose(lp, [x[0] for x in cap.token_logprob], atol=1e-5)
+    _, patched = _z_forward(bridge, ctl, 0, 16, patch=(1, 0, torch.zeros(16)))
+    assert np.abs(patched - lp).max() > 1e-4
+    diff, effect = head_effects(bridge, icl, ctl, batch_size=16)
+    assert diff.shape == (2, 2, 32) and effect.shape == (2, 2)
+    assert np.isfinite(effect).all() and np.abs(effect).max() > 0
+
+
+@pytest.mark.slow
+def test_the_head_variant_is_stored_beside_the_residual_one(icl_series, tmp_path, capsys):
+    out = tmp_path / "run"
+    _sweep(icl_series, out, "--task-vector-heads", "2")
+    heads = [r for r in _vectors(out) if r["variant"] == "heads"]
+    assert {(r["skill"], r["tokens"]) for r in heads} == {
+        (s, t) for s in FEW_SHOT for t in (0, 640, 1280)
+    }
+    assert all(r["hook"] == "attn.top2_heads" and r["layer"] == -1 for r in heads)
+    assert all(np.linalg.norm(r["data"]) == pytest.approx(1.0, abs=1e-5) for r in heads)
+    assert {u.split("@")[0] for u in _units(out) if u.endswith("|tv1h2")} == FEW_SHOT
+    with pytest.raises(SystemExit) as e:  # argparse's one-line usage error
+        main(["sweep", str(icl_series), "--out", str(tmp_path / "x"), "--task-vector-heads", "-1"])
+    assert e.value.code == 2 and "not a head count" in capsys.readouterr().err
