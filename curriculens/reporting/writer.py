@@ -31,6 +31,7 @@ from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.table import Selection, load_table, selecting, skill_info
 from curriculens.errors import ConfigError
+from curriculens.reporting import trajectories as tj
 from curriculens.reporting.figures import ReportFigure, build_figures, place, save_figures
 from curriculens.reporting.formatting import (
     format_emergence,
@@ -39,12 +40,6 @@ from curriculens.reporting.formatting import (
     layer_name,
 )
 from curriculens.reporting.probes import baselines_table, meaning, probe_baselines
-from curriculens.reporting.trajectories import TITLE as TRAJECTORIES
-from curriculens.reporting.trajectories import (
-    trajectory_note,
-    trajectory_prediction,
-    trajectory_table,
-)
 
 
 def _tok(t: float | None) -> str:
@@ -187,7 +182,7 @@ def analyze(
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
     baselines = _probe_baselines(run, df, {r.skill: r.layer for r in leads})
     return dict(
-        trajectories=trajectory_prediction(run),
+        trajectories=tj.trajectory_prediction(run),
         baselines=baselines,
         df=df,
         runs=runs,
@@ -507,7 +502,7 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
         )
     if a.get("trajectories") is not None:
         p = a["trajectories"]
-        sections.append((TRAJECTORIES, trajectory_table(p), trajectory_note(p)))
+        sections.append((tj.TITLE, tj.trajectory_table(p), tj.trajectory_note(p)))
     meta = _run_meta(run)
     placed = place(figures, [t for t, _, _ in sections])
     _write_md(dest, summary, sections, placed, meta, name=run.name)
