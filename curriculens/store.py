@@ -73,6 +73,13 @@ CREATE TABLE IF NOT EXISTS units (
     PRIMARY KEY (run, fingerprint, unit)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (
+    run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_hash TEXT NOT NULL,
+    probe_key TEXT NOT NULL, hook TEXT NOT NULL, layer INTEGER NOT NULL, variant TEXT NOT NULL,
+    n INTEGER NOT NULL, norm REAL, dim INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (run, fingerprint, skill, skill_hash, probe_key, hook, variant)
+);
 CREATE TABLE IF NOT EXISTS items (
     run TEXT NOT NULL, skill TEXT NOT NULL, skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL,
     item INTEGER NOT NULL, prompt TEXT NOT NULL, grp TEXT NOT NULL, label INTEGER NOT NULL,
@@ -123,6 +130,51 @@ class Row:
     probe_key: str = ""
     reason: str | None = None
     items: np.ndarray | None = None
+
+
+#: Columns of the task-vector table, in read order (``data`` is a float32 blob of ``dim``).
+VECTOR_COLUMNS = (
+    "run",
+    "checkpoint",
+    "step",
+    "tokens",
+    "fingerprint",
+    "skill",
+    "skill_hash",
+    "probe_key",
+    "hook",
+    "layer",
+    "variant",
+    "n",
+    "norm",
+    "dim",
+    "data",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorRow:
+    """One task vector (:mod:`curriculens.taskvectors`): a skill's L2-normalised direction at one
+    hook of one checkpoint, written in the same transaction as the skill's score rows.
+
+    ``norm`` is the length of the difference before normalisation (0: no direction); ``n`` the
+    number of prompts behind each mean; ``variant`` names how it was computed (``resid``).
+    """
+
+    run: str
+    checkpoint: str
+    step: int
+    tokens: int
+    fingerprint: str
+    skill: str
+    skill_hash: str
+    probe_key: str
+    hook: str
+    layer: int
+    variant: str
+    n: int
+    norm: float
+    data: np.ndarray
 
 
 class Store:
@@ -329,15 +381,24 @@ class Store:
     def write_unit(
         self, run: str, fingerprint: str, unit: str, checkpoint: str, rows: Sequence[Row]
     ) -> None:
-        """Write a finished unit's rows and mark it done, in one transaction."""
+        """Write a finished unit's rows and mark it done, in one transaction.
+
+        ``rows`` holds score :class:`Row` s and, for a few-shot skill, its :class:`VectorRow` s.
+        """
         self._writable()
         cols = (*COLUMNS, "items")
+        vectors = [r for r in rows if isinstance(r, VectorRow)]
         try:
             with self.conn:
                 self.conn.executemany(
                     f"INSERT OR REPLACE INTO scores ({', '.join(cols)}) "
                     f"VALUES ({', '.join('?' * len(cols))})",
-                    [_as_tuple(r) for r in rows],
+                    [_as_tuple(r) for r in rows if not isinstance(r, VectorRow)],
+                )
+                self.conn.executemany(
+                    f"INSERT OR REPLACE INTO vectors ({', '.join(VECTOR_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(VECTOR_COLUMNS))})",
+                    [_vector_tuple(v) for v in vectors],
                 )
                 self.conn.execute(
                     "INSERT OR REPLACE INTO units VALUES (?,?,?,?)",
@@ -486,6 +547,46 @@ class Store:
         # a store written before items were kept has no such table: no items
         found = self._query(sql, tuple(where.values()))
         return [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in found]
+
+    # ------------------------------------------------------------ task vectors
+    def vectors(self, **where) -> list[dict]:
+        """Task vectors as dicts (columns :data:`VECTOR_COLUMNS`, ``data`` a float32 array),
+        filtered by equality; a store written before vectors were kept has none."""
+        bad = sorted(set(where) - set(VECTOR_COLUMNS))
+        if bad:
+            raise StoreError(f"Unknown column(s) {bad}; columns are {', '.join(VECTOR_COLUMNS)}.")
+        sql = f"SELECT {', '.join(VECTOR_COLUMNS)} FROM vectors"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{k}=?" for k in where)
+        sql += " ORDER BY run, tokens, step, fingerprint, skill, skill_hash, probe_key, layer, hook"
+        out = []
+        for r in self._query(sql, tuple(where.values())):
+            d = dict(zip(VECTOR_COLUMNS, r, strict=True))
+            d["data"] = np.frombuffer(d["data"], np.float32)
+            out.append(d)
+        return out
+
+
+def _vector_tuple(v: VectorRow) -> tuple:
+    data = np.ascontiguousarray(v.data, np.float32).ravel()
+    norm = float(v.norm) if np.isfinite(v.norm) else None
+    return (
+        v.run,
+        v.checkpoint,
+        int(v.step),
+        int(v.tokens),
+        v.fingerprint,
+        v.skill,
+        v.skill_hash,
+        v.probe_key,
+        v.hook,
+        int(v.layer),
+        v.variant,
+        int(v.n),
+        norm,
+        int(data.size),
+        data.tobytes(),
+    )
 
 
 def _as_tuple(r: Row) -> tuple:

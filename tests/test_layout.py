@@ -1,6 +1,6 @@
 """The import rule of docs/architecture.md, checked by reading every import in the package.
 
-cli → toy → pipeline → reporting → analysis → {store, activations, behavior, probes}
+cli → toy → pipeline → reporting → analysis → {store, activations, behavior, probes, taskvectors}
 → {skills, checkpoints, writelock} → errors. A module imports only from its own stage or stages
 after it; nothing imports ``cli``; nothing outside ``toy/`` and ``cli/`` imports ``toy``.
 """
@@ -25,6 +25,7 @@ TIER = {
     "activations": 3,
     "behavior": 3,
     "probes": 3,
+    "taskvectors": 3,
     "skills": 2,
     "checkpoints": 2,
     "writelock": 2,

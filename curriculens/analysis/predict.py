@@ -61,6 +61,9 @@ class CompositePrediction:
         predicted: ``{method: predicted curve}`` at the same checkpoints.
         r2: ``{method: 1 - SS_res / SS_tot}`` (None where SS_tot is 0).
         r2_pearson: ``{method: squared Pearson r}`` (None where either curve is constant).
+        hooks: ``{method: hook}`` of the methods fitted on task vectors
+            (:mod:`curriculens.analysis.fv`): the hook chosen on the other composites.
+        weights: ``{method: {skill: weight}}`` of those methods at the last checkpoint scored.
     """
 
     model: str
@@ -71,9 +74,11 @@ class CompositePrediction:
     predicted: dict[str, tuple[float, ...]] = field(repr=False)
     r2: dict[str, float | None]
     r2_pearson: dict[str, float | None]
+    hooks: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "model": self.model,
             "name": self.name,
             "components": list(self.components),
@@ -81,6 +86,9 @@ class CompositePrediction:
             "r2": dict(self.r2),
             "r2_pearson": dict(self.r2_pearson),
         }
+        if self.hooks:
+            out["hooks"], out["weights"] = dict(self.hooks), dict(self.weights)
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -118,6 +118,21 @@ def read_rows(
         return _select(s, items, select, where)
 
 
+def read_vectors(source: Source, *, select: Selection | None = None) -> list[dict]:
+    """The task vectors of a store's current results (:meth:`Store.vectors` rows, with ``run``
+    and ``skill`` labelled as :func:`read_rows` labels them); none for a store without them."""
+    if not isinstance(source, Store):
+        with Store(source, readonly=True) as s:
+            return read_vectors(s, select=select)
+    keep, _ = current_keys(source, select or _SELECTION.get())
+    out = []
+    for r in source.vectors():
+        label = keep.get((r["run"], r["probe_key"], r["skill"], r["skill_hash"]))
+        if label is not None:
+            out.append(dict(r, run=label[0], skill=label[1]))
+    return out
+
+
 def read_meta(source: Source) -> dict:
     """Every meta key of a store (or run directory / ``.sqlite`` file)."""
     if isinstance(source, Store):
@@ -382,6 +397,8 @@ def skill_metadata(skill) -> dict:
         "suite": skill.suite,
         "probe": skill.probe,
         "probed": skill.probed,
+        "shots": skill.shots,
+        "template": skill.template,
     }
 
 

@@ -10,8 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from curriculens.analysis.predict import MIN_POINTS, composite_components, predict_baselines
-from curriculens.analysis.table import selecting
+from curriculens.analysis.fv import predict_trajectories
+from curriculens.analysis.predict import MIN_POINTS, composite_components
+from curriculens.analysis.table import read_vectors, selecting
 from curriculens.cli._args import (
     add_import_flags,
     add_selection_flags,
@@ -71,11 +72,12 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         with selecting(selection):
             curves = load_input_curves(args)
+            vectors = read_vectors(args.input) if store else []
     except (OSError, ValueError) as e:  # unreadable or malformed input files
         raise ConfigError(str(e)) from e
     tasks = sorted(curves["task"].astype(str).unique())
     components = composite_components(tasks, str(Path(args.input)) if store else None)
-    prediction = predict_baselines(curves, components)
+    prediction = predict_trajectories(curves, components, vectors)
     if not prediction.composites:
         why = "; ".join(f"{m} {c}: {r}" for m, c, r in prediction.skipped[:3])
         raise ConfigError(
@@ -107,20 +109,22 @@ def render(prediction) -> str:
     for model in prediction.models:
         rows = [c for c in prediction.composites if c.model == model]
         width = max(len("median of 999 with r2"), *(len(c.name) for c in rows))
-        head = "  ".join(f"{m:>9}" for m in methods)
+        head = "  ".join(f"{m:>{_w(m)}}" for m in methods)
         lines += [
             "",
             f"{model}",
             f"  {'composite'.ljust(width)}  {'n':>3}  r2: {head}  r2_pearson: {head}",
         ]
         for c in rows:
-            r2 = "  ".join(_cell(c.r2[m]) for m in methods)
-            rp = "  ".join(_cell(c.r2_pearson[m]) for m in methods)
+            r2 = "  ".join(_cell(c.r2.get(m), m) for m in methods)
+            rp = "  ".join(_cell(c.r2_pearson.get(m), m) for m in methods)
             lines.append(f"  {c.name.ljust(width)}  {len(c.tokens):>3}  r2: {r2}  r2_pearson: {rp}")
         n = prediction.count("r2", model)
         for how in ("mean", "median"):
-            r2 = "  ".join(_cell(v) for v in prediction.mean("r2", model, how=how).values())
-            rp = "  ".join(_cell(v) for v in prediction.mean("r2_pearson", model, how=how).values())
+            r2 = "  ".join(_cell(v, m) for m, v in prediction.mean("r2", model, how=how).items())
+            rp = "  ".join(
+                _cell(v, m) for m, v in prediction.mean("r2_pearson", model, how=how).items()
+            )
             label = f"{how} of {min(n.values())} with r2"
             lines.append(f"  {label.ljust(width)}  {'':>3}  r2: {r2}  r2_pearson: {rp}")
     if prediction.skipped:
@@ -129,5 +133,10 @@ def render(prediction) -> str:
     return "\n".join(lines)
 
 
-def _cell(v: float | None) -> str:
-    return f"{'-':>9}" if v is None else f"{v:>9.3f}"
+def _w(method: str) -> int:
+    return max(9, len(method))
+
+
+def _cell(v: float | None, method: str = "") -> str:
+    w = _w(method)
+    return f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}"

@@ -143,6 +143,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="also measure each probe's online description length (compression over uniform)",
     )
+    p.add_argument(
+        "--task-vectors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compute each few-shot skill's task vector at every hook, for `curriculens "
+        "predict` (default: on; a resume keeps the run's setting). Costs one extra forward "
+        "pass over at most 100 shuffled-demonstration prompts per few-shot skill",
+    )
+    p.add_argument(
+        "--task-vector-heads",
+        type=int_at_least(0, "not a head count", " (e.g. --task-vector-heads 10)"),
+        metavar="K",
+        help="also compute the head variant of the task vectors: the summed output of the K "
+        "attention heads with the largest causal effect (one patched forward per head; default "
+        "0, off)",
+    )
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
     p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
@@ -220,6 +236,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         ("cache_dir", "cache_dir"),
         ("max_batch_tokens", "max_batch_tokens"),
         ("mdl", "mdl"),
+        ("task_vectors", "task_vectors"),
+        ("task_vector_heads", "task_vector_heads"),
         ("dtype", "dtype"),
     ):
         if getattr(args, flag) is not None:

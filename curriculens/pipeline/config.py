@@ -150,6 +150,12 @@ class SweepConfig:
         cache_dir: Folder of an activation cache, one safetensors file per (checkpoint
             fingerprint, skill hash, hooks, examples); probes can then be re-fit without
             another forward pass. ``None`` caches nothing.
+        task_vectors: Compute each few-shot skill's task vector at every hook
+            (:mod:`curriculens.taskvectors`: one extra forward pass over at most 100 control
+            prompts per skill), stored in the run's ``vectors`` table for
+            ``curriculens predict``. Not part of the ``probe_key``: it adds to what a unit holds.
+        task_vector_heads: Also compute the head variant: the summed output of the k attention
+            heads with the largest causal effect (0: off; one patched forward pass per head).
     """
 
     skills: tuple[str, ...]
@@ -167,6 +173,8 @@ class SweepConfig:
     memory_budget_mb: float | None = None
     cache_dir: str | None = None
     mdl: bool = False
+    task_vectors: bool = True
+    task_vector_heads: int = 0
 
     def __post_init__(self, layers) -> None:
         if isinstance(self.skills, str):
@@ -203,6 +211,13 @@ class SweepConfig:
             raise ConfigError(f"SweepConfig.train_frac = {self.train_frac!r}; expected 0.1..0.9.")
         if not self.probe_C > 0:
             raise ConfigError(f"SweepConfig.probe_C = {self.probe_C!r}; expected > 0.")
+        if not isinstance(self.task_vectors, bool):
+            raise ConfigError(
+                f"SweepConfig.task_vectors = {self.task_vectors!r}; expected true or false."
+            )
+        v = self.task_vector_heads
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError(f"SweepConfig.task_vector_heads = {v!r}; expected an int >= 0.")
         for name in ("batch_size", "threads"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

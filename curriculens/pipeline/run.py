@@ -65,10 +65,12 @@ from curriculens.probes.mdl import mdl_online_codelength
 from curriculens.probes.splits import SPLIT_VERSION, ItemSet, draw_items
 from curriculens.skills.registry import Skill, get_skill
 from curriculens.store import Row, Store
+from curriculens.taskvectors import TaskVectors, vector_unit_suffix
 
 
 def _unit(skill: Skill, config: SweepConfig) -> str:
-    return f"{skill.name}@{skill.version}+{skill.content_hash}|{config.probe_key()}"
+    key = f"{skill.name}@{skill.version}+{skill.content_hash}|{config.probe_key()}"
+    return key + vector_unit_suffix(skill, config.task_vectors, config.task_vector_heads)
 
 
 def _skills_to_do(config: SweepConfig, done: set[str]) -> list[Skill]:
@@ -233,8 +235,17 @@ def _measure(
         return [(_unit(s, config), unmeasured_rows(s, hooks, base, bad[0])) for s in todo]
     bridge = None
     n_ctx = context_length(model)
-    encoded, caps = [], []
-    item_sets = []
+    encoded, caps, item_sets = [], [], []
+    vectors = None
+    if config.task_vectors:
+        vectors = TaskVectors(
+            hooks,
+            base,
+            seed=config.seed,
+            heads=config.task_vector_heads,
+            n_ctx=n_ctx,
+            batch_size=config.batch_size,
+        )
     with tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress) as skills:
         for skill in skills:
             items = skill_items(skill, config)
@@ -257,9 +268,15 @@ def _measure(
                 )
                 if path is not None:
                     save_capture(cap, path)
+            if vectors is not None and skill.shots:  # a forward over shuffled controls
+                if bridge is None:
+                    bridge = load_bridge(model, tokenizer, device=config.device)
+                cap_tokens = _max_batch_tokens(config, bridge.cfg)
+                vectors.add(bridge, tokenizer, skill, items, cap.acts, cap_tokens)
             encoded.append(enc)
             caps.append(cap)
     del bridge
+    vector_rows = vectors.rows() if vectors is not None else {}
     # every (skill, hook) probe of this checkpoint in one call
     # items are split by group, so no test prompt or group is ever seen in training
     tasks = [
@@ -344,7 +361,7 @@ def _measure(
                         value=mdl.compression,
                     )
                 )
-        units.append((_unit(sk, config), rows))
+        units.append((_unit(sk, config), rows + vector_rows.get(sk.name, [])))
     return units
 
 

@@ -17,6 +17,8 @@ from curriculens.reporting.plots import (
     plot_probe_heatmaps,
     plot_timeline,
 )
+from curriculens.reporting.trajectories import TITLE as TRAJECTORIES
+from curriculens.reporting.trajectories import plot_trajectories
 
 #: the formats every figure is saved in; the PNG is the one the HTML embeds
 FORMATS = ("svg", "pdf", "png")
@@ -32,6 +34,7 @@ AFTER = {
     "probes": ("Probes beside their baselines", "Curriculum"),
     "leadlag": ("Representation vs behavior",),
     "consistency": ("Order consistency across runs",),
+    "trajectories": (TRAJECTORIES,),
 }
 
 
@@ -92,6 +95,15 @@ def build_figures(a: dict) -> dict:
             plot_consistency(a["consistency"]),
             "Spearman rank agreement of the skill emergence orders between runs "
             f"(criterion {crit.label()}; censored skills tied last).",
+        )
+    if a.get("trajectories") is not None:
+        figs["trajectories"] = (
+            plot_trajectories(a["trajectories"]),
+            "Composite curves (black) against their predictions from task vectors (fv: the "
+            "components' curves weighted by the composite vector's projection on theirs; "
+            "fv_discovered: every elemental's curve, weighted by a non-negative projection) "
+            "and from the product of the components' curves, per run; r2 in the legend. fv "
+            "methods are calibrated, and read the hook, chosen leaving the composite out.",
         )
     return figs
 

@@ -33,6 +33,7 @@ from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.analysis.table import Selection, load_table, selecting, skill_info
 from curriculens.errors import ConfigError
+from curriculens.reporting import trajectories as tj
 from curriculens.reporting.figures import ReportFigure, build_figures, place, save_figures
 from curriculens.reporting.formatting import (
     format_emergence,
@@ -183,6 +184,7 @@ def analyze(
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
     baselines = _probe_baselines(run, df, {r.skill: r.layer for r in leads})
     return dict(
+        trajectories=tj.trajectory_prediction(run),
         baselines=baselines,
         df=df,
         runs=runs,
@@ -501,6 +503,9 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
                 + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
             )
         )
+    if a.get("trajectories") is not None:
+        p = a["trajectories"]
+        sections.append((tj.TITLE, tj.trajectory_table(p), tj.trajectory_note(p)))
     sections += consistency_sections(a, skills)
     meta = _run_meta(run)
     placed = place(figures, [t for t, _, _ in sections])

@@ -98,6 +98,8 @@ def test_snapshot_keeps_results_after_the_skill_is_unregistered(user_run, tmp_pa
         "suite": "user",
         "probe": skill.probe,
         "probed": True,
+        "shots": 0,
+        "template": "",
     }
     before = _results(out)
     mine = next(e for e in skill_emergence(out) if e.skill == SKILL)

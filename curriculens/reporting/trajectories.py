@@ -1,0 +1,124 @@
+"""The report's composite trajectories: each composite's curve beside its predictions from task
+vectors (``fv``, ``fv_discovered``) and from its components' curves (the product), for runs
+whose sweep stored task vectors (:mod:`curriculens.analysis.fv`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.ticker
+import numpy as np
+from matplotlib.figure import Figure
+
+from curriculens.analysis.fv import FV_METHODS, predict_trajectories
+from curriculens.analysis.importers import read_store
+from curriculens.analysis.predict import Prediction, composite_components
+from curriculens.analysis.table import read_vectors
+from curriculens.reporting.formatting import format_tokens, layer_name
+
+#: the section the figure follows
+TITLE = "Composite trajectories from task vectors"
+#: line style per method in the figure
+STYLES = {"fv": ("C0", "-"), "fv_discovered": ("C2", "-."), "product": ("C3", ":")}
+
+
+def trajectory_prediction(run: str | Path) -> Prediction | None:
+    """Every composite's predictions (baselines, fv, fv_discovered), or None when the run holds
+    no task vectors or no composite that can be scored."""
+    vectors = read_vectors(run)
+    if not vectors:
+        return None
+    curves = read_store(run)
+    tasks = sorted(curves["task"].astype(str).unique())
+    prediction = predict_trajectories(curves, composite_components(tasks, str(run)), vectors)
+    if not any(m in c.r2 for c in prediction.composites for m in FV_METHODS):
+        return None
+    return prediction
+
+
+def trajectory_table(p: Prediction) -> list[list[str]]:
+    """Per (run, composite): r2 and r2_pearson of each method, and the hook fv read."""
+    head = ["run", "composite", "n", *[f"r2 {m}" for m in p.methods]]
+    head += [f"r2_pearson {m}" for m in p.methods] + ["fv hook"]
+    rows = [head]
+    for c in p.composites:
+        hook = c.hooks.get("fv")
+        rows.append(
+            [
+                c.model,
+                c.name,
+                str(len(c.tokens)),
+                *[_f(c.r2.get(m)) for m in p.methods],
+                *[_f(c.r2_pearson.get(m)) for m in p.methods],
+                layer_name(hook) if hook else "–",
+            ]
+        )
+    for how in ("mean", "median"):
+        rows.append(
+            [
+                how,
+                "",
+                "",
+                *[_f(v) for v in p.mean("r2", how=how).values()],
+                *[_f(v) for v in p.mean("r2_pearson", how=how).values()],
+                "",
+            ]
+        )
+    return rows
+
+
+def trajectory_note(p: Prediction) -> str:
+    """The section's note: what each method is, and whether the vectors beat the product."""
+    m = p.mean("r2_pearson")
+    scored = [k for k in FV_METHODS if m.get(k) is not None and m.get("product") is not None]
+    verdict = "; ".join(
+        f"{k} {'beats' if m[k] > m['product'] else 'does not beat'} the product "
+        f"(mean r2_pearson {m[k]:.3f} against {m['product']:.3f})"
+        for k in scored
+    )
+    return (
+        "Each composite's own curve (unsmoothed, checkpoints with tokens > 0) against "
+        "predictions from its components' curves (product, min, mean; not calibrated) and from "
+        "task vectors: fv weights the components' curves by the composite vector's projection "
+        "on theirs, fv_discovered weights every elemental's curve by a non-negative projection "
+        "on all of them; both pass through a linear calibration, and read the hook, chosen on "
+        "the other composites only (leave one composite out). r2 = 1 - SS_res/SS_tot; "
+        "r2_pearson = squared Pearson r (blind to the calibration). "
+        + (verdict + "." if verdict else "")
+    )
+
+
+def plot_trajectories(p: Prediction) -> Figure:
+    """One panel per (run, composite): its curve (black) and each prediction."""
+    cases = [c for c in p.composites if any(m in c.predicted for m in FV_METHODS)]
+    names = sorted({c.name for c in cases})
+    models = sorted({c.model for c in cases})
+    ncols, nrows = len(names), len(models)
+    fig = Figure(figsize=(2.6 * ncols + 0.6, 2.1 * nrows + 0.6), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+    for ax in axes.ravel():
+        ax.set_visible(False)
+    for c in cases:
+        ax = axes[models.index(c.model), names.index(c.name)]
+        ax.set_visible(True)
+        t = np.asarray(c.tokens, float)
+        ax.plot(t, c.actual, color="k", lw=1.8, marker="o", ms=3, label="actual")
+        for m, (color, ls) in STYLES.items():
+            if m in c.predicted:
+                r2 = c.r2.get(m)
+                tag = "" if r2 is None else f" (r2 {r2:.2f})"
+                ax.plot(t, c.predicted[m], color=color, ls=ls, lw=1.3, label=m + tag)
+        ax.set_xscale("log")
+        ax.set_title(f"{c.name}\n{c.model}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: format_tokens(v)))
+        ax.legend(fontsize=6, loc="best", frameon=False)
+    for ax in axes[-1]:
+        ax.set_xlabel("training tokens", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("score", fontsize=8)
+    return fig
+
+
+def _f(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3f}"
