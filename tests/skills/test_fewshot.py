@@ -165,8 +165,9 @@ def test_validate_show_sweep_and_probe_a_jsonl_few_shot_skill(toy_series, tmp_pa
         assert mine["checkpoint"].nunique() == 3
         beh = mine[(mine["kind"] == "behavior") & (mine["metric"] == "exact_match")]
         assert len(beh) == 3 and beh["n"].eq(96).all()  # 48 queries x 2 demonstration sets
-        probe = mine[mine["kind"] == "probe"]
-        assert probe["value"].notna().all() and probe["value"].between(0, 1).all()
+        probe = mine[mine["metric"] == "probe_acc"]
+        assert len(probe) > 0 and probe["value"].notna().all()
+        assert probe["value"].between(0, 1).all()
         assert skill.content_hash == get_skill("fs_lives").content_hash
     finally:
         unregister_skill("fs_lives")
