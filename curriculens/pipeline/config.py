@@ -150,6 +150,10 @@ class SweepConfig:
         cache_dir: Folder of an activation cache, one safetensors file per (checkpoint
             fingerprint, skill hash, hooks, examples); probes can then be re-fit without
             another forward pass. ``None`` caches nothing.
+        overlap: Fit each checkpoint's probes (and build its rows) on a worker thread while the
+            next checkpoint loads and runs its forwards (:mod:`curriculens.pipeline.overlap`);
+            ``False`` does it in turn. The stored values are the same either way; not part of
+            the ``probe_key``.
     """
 
     skills: tuple[str, ...]
@@ -167,6 +171,7 @@ class SweepConfig:
     memory_budget_mb: float | None = None
     cache_dir: str | None = None
     mdl: bool = False
+    overlap: bool = True
 
     def __post_init__(self, layers) -> None:
         if isinstance(self.skills, str):
@@ -207,6 +212,8 @@ class SweepConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"SweepConfig.{name} = {v!r}; expected an int >= 1.")
+        if not isinstance(self.overlap, bool):
+            raise ConfigError(f"SweepConfig.overlap = {self.overlap!r}; expected true or false.")
         v = self.max_batch_tokens
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ConfigError(
