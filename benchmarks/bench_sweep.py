@@ -387,7 +387,7 @@ def run(args) -> dict:
     worker_stages, _ = _stages(worker)
     return {
         "shape": args.shape,
-        "skills": list(args.skills),
+        "skills": list(config.skills),  # suite names resolved
         "examples": args.examples,
         "device": args.device,
         "dtype": args.dtype,

@@ -85,3 +85,30 @@ def test_bench_sweep_refuses_zero_checkpoints(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         bench.main(["--checkpoints", "0"])
     assert "--checkpoints: expected an int >= 1, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_gpu_check_runs_on_the_cpu_and_summarizes(tmp_path):
+    """benchmarks/gpu_check.sh with DEVICE=cpu: the same steps at a small size, ending in the
+    summary (checkpoints per hour of the sweep, probes per second)."""
+    import os
+    import subprocess
+
+    repo = BENCH.parents[1]
+    env = dict(os.environ, DEVICE="cpu", RESULTS=str(tmp_path), OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = str(repo)
+    done = subprocess.run(
+        ["bash", str(repo / "benchmarks" / "gpu_check.sh")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    sweep_line = json.loads((tmp_path / "sweep_float32.json").read_text())
+    assert sweep_line["checkpoints"] == 2 and sweep_line["device"] == "cpu"
+    assert json.loads((tmp_path / "probes_W2.json").read_text())["probes_per_s"] > 0
+    summary = done.stdout[done.stdout.index("summary") :]
+    assert "checkpoints/hour" in summary and "probes W2 on cpu:" in summary
+    assert f"{sweep_line['checkpoints_per_hour']:.0f} checkpoints/hour" in summary
