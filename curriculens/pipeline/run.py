@@ -219,12 +219,9 @@ def _measure(
     gets NaN scores with its reason too; nothing is carried over from another checkpoint.
 
     ``weights`` is this model's :func:`~curriculens.checkpoints.scan_weights` when the caller
-    has taken it (else the non-finite check runs here). With ``deferred``, an iterator of
-    scoring functions is returned, one per skill: taking the next one runs that skill's forward
-    passes, and calling it computes the rest (its probe fits and rows) without the model. The
-    sweep calls them on its scoring worker (:mod:`.overlap`), so a skill's probes are fitted
-    while the next skill's forwards run. Without it, every probe of the checkpoint is fitted
-    in one call.
+    has taken it (else the non-finite check runs here). With ``deferred``, only the forward
+    passes run now, and a function is returned that computes the rest (probe fits and rows)
+    without the model: the sweep calls it on its scoring worker (:mod:`.overlap`).
     """
     hooks = list(config.hooks) or resid_hooks(model.config.num_hidden_layers)
     base = dict(
@@ -244,27 +241,15 @@ def _measure(
             stacklevel=2,
         )
         units = [(_unit(s, config), unmeasured_rows(s, hooks, base, bad[0])) for s in todo]
-        return iter([lambda n_jobs=None: units]) if deferred else units
-    captured = _captures(model, tokenizer, config, todo, hooks, checkpoint, fp, progress)
-    if deferred:
-        score = functools.partial(_score, config, hooks, base)
-        return (functools.partial(score, [e], [c], [i]) for e, c, i in captured)
-    encoded, caps, item_sets = [], [], []
-    for enc, cap, items in captured:
-        encoded.append(enc)
-        caps.append(cap)
-        item_sets.append(items)
-    return _score(config, hooks, base, encoded, caps, item_sets)
-
-
-def _captures(model, tokenizer, config, todo, hooks, checkpoint, fp, progress):
-    """Yield ``(encoded, capture, items)`` of each skill in ``todo``, running its
-    forward passes (or reading them from the activation cache) when asked for the next."""
+        return (lambda n_jobs=None: units) if deferred else units
     bridge = None
     n_ctx = context_length(model)
+    encoded, caps = [], []
+    item_sets = []
     with tqdm(todo, desc=f"  {checkpoint}", leave=False, disable=not progress) as skills:
         for skill in skills:
             items = skill_items(skill, config)
+            item_sets.append(items)
             enc = encode_skill(skill, list(items.examples), tokenizer)
             check_context(enc, n_ctx)
             path = _cache_path(config, fp, skill, hooks)
@@ -283,8 +268,11 @@ def _captures(model, tokenizer, config, todo, hooks, checkpoint, fp, progress):
                 )
                 if path is not None:
                     save_capture(cap, path)
-            yield enc, cap, items
+            encoded.append(enc)
+            caps.append(cap)
     del bridge
+    score = functools.partial(_score, config, hooks, base, encoded, caps, item_sets)
+    return score if deferred else score()
 
 
 def _score(
@@ -707,10 +695,9 @@ def _sweep_one(
     series: CheckpointSeries,
     worker: ScoringWorker | None = None,
 ) -> None:
-    """Load ``ck``, run its unfinished skills' forwards and hand each skill's rest (probe fits,
-    rows, the store write) to ``worker`` as soon as its forwards are done; the worker may still
-    be scoring when this returns. Without an enabled worker, everything is done here, every
-    probe of the checkpoint in one call."""
+    """Load ``ck``, run its unfinished skills' forwards and hand the rest (probe fits, rows,
+    the store write) to ``worker``, which may still be scoring it when this returns; the model
+    is freed first. Without a worker, everything is done here."""
     with _loaded(ck, config, series) as (model, tokenizer, fp, scan):
         _remember(store, series, ck, fp)
         key = _dedupe_key(ck.label, fp, seen, series)
@@ -719,8 +706,7 @@ def _sweep_one(
             return
         for skill in todo:
             store_items(store, run, config, skill_items(skill, config))
-        overlap = worker is not None and worker.enabled
-        measured = _measure(
+        score = _measure(
             model,
             tokenizer,
             config,
@@ -732,14 +718,13 @@ def _sweep_one(
             fp=key,
             progress=progress,
             weights=scan,
-            deferred=overlap,
+            deferred=True,
         )
-        if overlap:  # each skill's probes fit while the next skill's forwards run
-            for score in measured:
-                worker.submit(ck.label, key, score)
-            return
-    for unit, rows in measured:
-        store.write_unit(run, key, unit, ck.label, rows)
+    if worker is None:
+        for unit, rows in score():
+            store.write_unit(run, key, unit, ck.label, rows)
+    else:
+        worker.submit(ck.label, key, score)
 
 
 @contextmanager
