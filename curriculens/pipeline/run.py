@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -665,24 +665,24 @@ def _measure_task(
 ) -> tuple[str, list[tuple[str, list[Row]]]]:
     """One checkpoint's unfinished units, computed without a store (a Ray task)."""
     torch.set_num_threads(config.threads)
-    with _loaded(ck, config, None) as (model, tokenizer, fp, scan):
-        todo = _skills_to_do(config, done.get(fp, set()))
+    with _loaded(ck, config, None) as ld:
+        todo = _skills_to_do(config, done.get(ld.fp, set()))
         measured = []
         if todo:
             measured = _measure(
-                model,
-                tokenizer,
+                ld.model,
+                ld.tokenizer,
                 config,
                 todo,
                 checkpoint=ck.label,
                 step=ck.step,
                 tokens=ck.tokens,
                 run=run,
-                fp=fp,
+                fp=ld.fp,
                 progress=False,
-                weights=scan,
+                weights=ld.scan,
             )
-    return fp, measured
+    return ld.fp, measured
 
 
 def _sweep_one(
@@ -698,17 +698,17 @@ def _sweep_one(
     """Load ``ck``, run its unfinished skills' forwards and hand the rest (probe fits, rows,
     the store write) to ``worker``, which may still be scoring it when this returns; the model
     is freed first. Without a worker, everything is done here."""
-    with _loaded(ck, config, series) as (model, tokenizer, fp, scan):
-        _remember(store, series, ck, fp)
-        key = _dedupe_key(ck.label, fp, seen, series)
+    with _loaded(ck, config, series) as ld:
+        _remember(store, series, ck, ld.fp)
+        key = _dedupe_key(ck.label, ld.fp, seen, series)
         todo = [] if key is None else _skills_to_do(config, store.done_units(run, key))
         if not todo:
             return
         for skill in todo:
             store_items(store, run, config, skill_items(skill, config))
         score = _measure(
-            model,
-            tokenizer,
+            ld.model,
+            ld.tokenizer,
             config,
             todo,
             checkpoint=ck.label,
@@ -717,7 +717,7 @@ def _sweep_one(
             run=run,
             fp=key,
             progress=progress,
-            weights=scan,
+            weights=ld.scan,
             deferred=True,
         )
     if worker is None:
@@ -729,22 +729,38 @@ def _sweep_one(
 
 @contextmanager
 def _loaded(ck: Checkpoint, config: SweepConfig, series: CheckpointSeries | None):
-    """Load a checkpoint as ``(model, tokenizer, fingerprint, scan)`` and free it on exit. The
-    fingerprint is the series' known one, else computed from this load (never a second load);
-    ``scan`` (:func:`~curriculens.checkpoints.scan_weights`) holds it and the non-finite check,
-    both from one pass over the loaded tensors.
+    """Load a checkpoint as a :class:`_Loaded` (model, tokenizer, fingerprint, scan) and free it
+    on exit. The fingerprint is the series' known one, else computed from this load (never a
+    second load); ``scan`` (:func:`~curriculens.checkpoints.scan_weights`) holds it and the
+    non-finite check, both from one pass over the loaded tensors.
 
     The bridge holds reference cycles, so the model is collected explicitly before the next one
-    loads (fast inside :func:`_young_heap`).
+    loads (fast inside :func:`_young_heap`). Callers read ``ld.model`` and keep no name of their
+    own for it: a caller's local would keep the model (and the bridge's tensors) alive past
+    that collection, until the interpreter's next full one, which came after the next
+    checkpoint had loaded (issue 18: about 0.9 GB more resident memory from the second
+    checkpoint of a Pythia-160m sweep on).
     """
     model, tokenizer = ck.load(device=config.device, dtype=config.dtype)
+    known = series.known_fingerprint(ck) if series is not None else ck.fingerprint
     try:
-        known = series.known_fingerprint(ck) if series is not None else ck.fingerprint
         scan = scan_weights(model, fingerprint=known is None)
-        yield model, tokenizer, known or str(scan.fingerprint), scan
-    finally:
+        ld = _Loaded(model, tokenizer, known or str(scan.fingerprint), scan)
         del model, tokenizer
+        yield ld
+    finally:
+        model = tokenizer = None
+        if "ld" in locals():
+            ld.model = ld.tokenizer = None
         gc.collect()
+
+
+@dataclass
+class _Loaded:
+    model: object
+    tokenizer: object
+    fp: str
+    scan: WeightScan
 
 
 @contextmanager

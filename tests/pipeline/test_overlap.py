@@ -160,3 +160,34 @@ def test_thread_plan_and_the_overlap_setting():
     assert cfg.probe_key() == replace(cfg, overlap=True).probe_key()  # values do not depend on it
     with pytest.raises(Exception, match="overlap"):
         SweepConfig(skills=("facts",), overlap="yes")
+
+
+def test_each_checkpoints_tensors_are_freed_before_the_next_loads(
+    toy_series, tmp_path, monkeypatch
+):
+    """Issue 18's flat memory: no tensor of a checkpoint (its weights, the bridge's copies)
+    is alive when the next checkpoint loads; a caller's local name once kept them until the
+    interpreter's next full collection."""
+    import weakref
+
+    from curriculens.checkpoints import Checkpoint
+
+    load = Checkpoint.load
+    refs: list[list] = []
+    alive_at_load = []
+
+    def tracked(*a, **k):
+        alive_at_load.append(sum(r() is not None for rs in refs for r in rs))
+        model, tok = load(*a, **k)
+        refs.append([weakref.ref(p) for p in model.parameters()])
+        return model, tok
+
+    monkeypatch.setattr(Checkpoint, "load", tracked)
+    import gc
+
+    gc.disable()  # only the sweep's own collections may free a model
+    try:
+        sweep(toy_series, tmp_path / "run", config=CONFIG, run="r", progress=False)
+    finally:
+        gc.enable()
+    assert len(refs) == 3 and alive_at_load == [0, 0, 0]
