@@ -1,31 +1,42 @@
-"""Benchmark a whole sweep of one checkpoint against the model's own forward pass.
+"""Benchmark a whole sweep against the model's own forward pass.
 
-It builds a randomly initialised GPT-NeoX checkpoint locally (``--shape pythia-160m``: 12 layers,
-d_model 768, vocab 50,304; ``--shape tiny``: 2 layers, d_model 32) with ``save_pretrained`` and
-a byte-level BPE tokenizer trained here on the skill suites' own text (no download), then times,
-in one run:
+It builds ``--checkpoints N`` randomly initialised GPT-NeoX checkpoints locally (distinct seeds;
+``--shape pythia-160m``: 12 layers, d_model 768, vocab 50,304; ``--shape tiny``: 2 layers,
+d_model 32) with ``save_pretrained`` and a byte-level BPE tokenizer trained here on the skill
+suites' own text (no download), then times, in one run:
 
 * ``sweep_s``: the sweep the CLI runs (``curriculens sweep --dir ROOT``, i.e.
-  :func:`curriculens.pipeline.run.sweep` on a one-checkpoint local series), progress bars off;
+  :func:`curriculens.pipeline.run.sweep` on the local series), progress bars off;
+  ``sweep_s_per_checkpoint`` and ``checkpoints_per_hour`` follow from it;
 * ``raw_forward_s``: a plain Hugging Face ``model(ids).logits`` over exactly the same token
-  sequences, batched the same way (per skill, sorted by length, ``batch_size`` rows,
-  right-padded), with the model loaded apart (``raw_load_s``); it runs once before and once
-  after the sweep (``raw_forward_runs_s``) and ``raw_forward_s`` is their mean, so neither side
-  alone pays the process's warm-up;
-* ``stages``: the sweep split into exclusive stage times (a stage nested in another is not
-  counted twice; they sum to ``sweep_s``): ``load``, ``fingerprint``, ``weight_check`` (the
-  non-finite scan), ``bridge`` (building the TransformerBridge), ``encode`` (drawing and
-  tokenizing items), ``forward`` (``bridge.run_with_hooks`` less its hooks), ``gather`` (the hooks
-  that gather read positions), ``behavior`` (log-probabilities and argmax in ``capture`` after the
-  forward, plus ``score_behavior``; split in ``behavior_detail``), ``probes``, ``store`` (every
-  SQLite call), ``audit`` (the leak audit at the end) and ``other`` (the rest).
+  sequences of one checkpoint, batched the same way (per skill, sorted by length,
+  ``batch_size`` rows, right-padded), with the model loaded apart (``raw_load_s``); it runs once
+  before and once after the sweep (``raw_forward_runs_s``) and ``raw_forward_s`` is their mean,
+  so neither side alone pays the process's warm-up;
+* ``ratio`` = sweep_s / (N x raw_forward_s);
+* ``stages``: the sweep's own thread split into exclusive stage times (a stage nested in another
+  is not counted twice; they sum to ``sweep_s``): ``load``, ``fingerprint`` (the one-pass
+  :func:`~curriculens.checkpoints.scan_weights`: fingerprint and non-finite check),
+  ``weight_check`` (a separate non-finite scan; 0 since the one-pass scan), ``bridge``
+  (building the TransformerBridge), ``encode`` (drawing and tokenizing items), ``forward``
+  (``bridge.run_with_hooks`` less its hooks), ``gather`` (the hooks that gather read positions),
+  ``behavior`` (log-probabilities and argmax in ``capture`` after the forward, plus
+  ``score_behavior``; split in ``behavior_detail``), ``probes``, ``scoring`` (building rows),
+  ``wait`` (the sweep's thread waiting on its scoring worker: a full queue, or the last
+  checkpoint's probes), ``store`` (every SQLite call), ``audit`` (the leak audit at the end) and
+  ``other`` (the rest);
+* ``worker_stages``: the same stages on the scoring worker thread (``SweepConfig.overlap``),
+  which overlap the sweep's thread and are not part of ``sweep_s``'s sum.
 
 The stages are measured by wrapping those functions for the duration of the run (a light timer
 hook; nothing in the library changes). ``peak_rss_mb`` is the process's peak resident memory
-during the sweep, sampled every 2 ms. On CUDA every stage boundary synchronizes.
+during the sweep, sampled every 2 ms, and ``rss_at_loads_mb`` its resident memory as each
+checkpoint starts to load (flat when nothing is kept from one checkpoint to the next). On CUDA
+every stage boundary synchronizes.
 
     python benchmarks/bench_sweep.py [--shape pythia-160m|tiny] [--skills ...] [--examples N]
-        [--device cpu|cuda] [--threads 1] [--batch-size 64] [--json]
+        [--checkpoints N] [--device cpu|cuda] [--dtype float32|bfloat16|float16]
+        [--threads 1] [--batch-size 64] [--overlap on|off] [--json]
 """
 
 from __future__ import annotations
