@@ -191,8 +191,12 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     patches.set(Checkpoint, "load", w("load", Checkpoint.load))
     patches.set(run_mod, "fingerprint", w("fingerprint", run_mod.fingerprint))
     patches.set(run_mod, "nonfinite_weights", w("weight_check", run_mod.nonfinite_weights))
-    if "scan_weights" in vars(run_mod):  # the one-pass scan: fingerprint and non-finite check
-        patches.set(run_mod, "scan_weights", w("fingerprint", run_mod.scan_weights))
+    try:  # the one-pass scan (fingerprint and non-finite check), where the loader calls it
+        import curriculens.pipeline.loading as loading_mod
+    except ImportError:  # before issue 18: fingerprint and nonfinite_weights above
+        pass
+    else:
+        patches.set(loading_mod, "scan_weights", w("fingerprint", loading_mod.scan_weights))
     if "_score" in vars(run_mod):  # rows and probes, after the forwards (maybe on a worker)
         patches.set(run_mod, "_score", w("scoring", run_mod._score))
     try:

@@ -20,6 +20,7 @@ def _bench(monkeypatch):
 
 
 def test_bench_sweep_tiny_reports_stages_that_sum_to_the_sweep(capsys, monkeypatch):
+    import curriculens.pipeline.loading as loading_mod
     import curriculens.pipeline.run as run_mod
     from curriculens.checkpoints import Checkpoint
     from curriculens.pipeline.overlap import ScoringWorker
@@ -29,7 +30,7 @@ def test_bench_sweep_tiny_reports_stages_that_sum_to_the_sweep(capsys, monkeypat
     before = (
         run_mod.capture,
         run_mod.load_bridge,
-        run_mod.scan_weights,
+        loading_mod.scan_weights,
         run_mod._score,
         Checkpoint.load,
         Store.write_unit,
@@ -72,7 +73,7 @@ def test_bench_sweep_tiny_reports_stages_that_sum_to_the_sweep(capsys, monkeypat
     assert before == (
         run_mod.capture,
         run_mod.load_bridge,
-        run_mod.scan_weights,
+        loading_mod.scan_weights,
         run_mod._score,
         Checkpoint.load,
         Store.write_unit,

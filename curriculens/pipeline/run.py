@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import errno
 import functools
-import gc
 import hashlib
 import json
 import platform
 import time
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,6 @@ from curriculens.checkpoints import (
     check_device,
     fingerprint,
     nonfinite_weights,
-    scan_weights,
     warn_duplicate,
 )
 from curriculens.errors import (
@@ -56,6 +53,7 @@ from curriculens.errors import (
     UnmeasurableWarning,
 )
 from curriculens.pipeline.config import SweepConfig, default_skills
+from curriculens.pipeline.loading import loaded, young_heap
 from curriculens.pipeline.overlap import ScoringWorker
 from curriculens.pipeline.unmeasured import (
     context_length,
@@ -470,7 +468,7 @@ def sweep(
     run = run or out.resolve().name
     torch.set_num_threads(config.threads)
     try:
-        with _young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
+        with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
             if not isinstance(series, CheckpointSeries):
                 series = CheckpointSeries.from_dir(series)
             _sweep_into(store, series, out, config, run, progress, executor)
@@ -665,7 +663,7 @@ def _measure_task(
 ) -> tuple[str, list[tuple[str, list[Row]]]]:
     """One checkpoint's unfinished units, computed without a store (a Ray task)."""
     torch.set_num_threads(config.threads)
-    with _loaded(ck, config, None) as ld:
+    with loaded(ck, config, None) as ld:
         todo = _skills_to_do(config, done.get(ld.fp, set()))
         measured = []
         if todo:
@@ -698,7 +696,7 @@ def _sweep_one(
     """Load ``ck``, run its unfinished skills' forwards and hand the rest (probe fits, rows,
     the store write) to ``worker``, which may still be scoring it when this returns; the model
     is freed first. Without a worker, everything is done here."""
-    with _loaded(ck, config, series) as ld:
+    with loaded(ck, config, series) as ld:
         _remember(store, series, ck, ld.fp)
         key = _dedupe_key(ck.label, ld.fp, seen, series)
         todo = [] if key is None else _skills_to_do(config, store.done_units(run, key))
@@ -725,54 +723,3 @@ def _sweep_one(
             store.write_unit(run, key, unit, ck.label, rows)
     else:
         worker.submit(ck.label, key, score)
-
-
-@contextmanager
-def _loaded(ck: Checkpoint, config: SweepConfig, series: CheckpointSeries | None):
-    """Load a checkpoint as a :class:`_Loaded` (model, tokenizer, fingerprint, scan) and free it
-    on exit. The fingerprint is the series' known one, else computed from this load (never a
-    second load); ``scan`` (:func:`~curriculens.checkpoints.scan_weights`) holds it and the
-    non-finite check, both from one pass over the loaded tensors.
-
-    The bridge holds reference cycles, so the model is collected explicitly before the next one
-    loads (fast inside :func:`_young_heap`). Callers read ``ld.model`` and keep no name of their
-    own for it: a caller's local would keep the model (and the bridge's tensors) alive past
-    that collection, until the interpreter's next full one, which came after the next
-    checkpoint had loaded (issue 18: about 0.9 GB more resident memory from the second
-    checkpoint of a Pythia-160m sweep on).
-    """
-    model, tokenizer = ck.load(device=config.device, dtype=config.dtype)
-    known = series.known_fingerprint(ck) if series is not None else ck.fingerprint
-    try:
-        scan = scan_weights(model, fingerprint=known is None)
-        ld = _Loaded(model, tokenizer, known or str(scan.fingerprint), scan)
-        del model, tokenizer
-        yield ld
-    finally:
-        model = tokenizer = None
-        if "ld" in locals():
-            ld.model = ld.tokenizer = None
-        gc.collect()
-
-
-@dataclass
-class _Loaded:
-    model: object
-    tokenizer: object
-    fp: str
-    scan: WeightScan
-
-
-@contextmanager
-def _young_heap():
-    """Freeze the objects alive on entry out of the collector's sight (``gc.freeze``).
-
-    Each model is freed with ``gc.collect()`` because the bridge makes reference cycles; with the
-    (large, import-time) heap frozen, that collection scans only what the sweep made: about 1 ms
-    instead of about a second per checkpoint.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
