@@ -1,31 +1,42 @@
-"""Benchmark a whole sweep of one checkpoint against the model's own forward pass.
+"""Benchmark a whole sweep against the model's own forward pass.
 
-It builds a randomly initialised GPT-NeoX checkpoint locally (``--shape pythia-160m``: 12 layers,
-d_model 768, vocab 50,304; ``--shape tiny``: 2 layers, d_model 32) with ``save_pretrained`` and
-a byte-level BPE tokenizer trained here on the skill suites' own text (no download), then times,
-in one run:
+It builds ``--checkpoints N`` randomly initialised GPT-NeoX checkpoints locally (distinct seeds;
+``--shape pythia-160m``: 12 layers, d_model 768, vocab 50,304; ``--shape tiny``: 2 layers,
+d_model 32) with ``save_pretrained`` and a byte-level BPE tokenizer trained here on the skill
+suites' own text (no download), then times, in one run:
 
 * ``sweep_s``: the sweep the CLI runs (``curriculens sweep --dir ROOT``, i.e.
-  :func:`curriculens.pipeline.run.sweep` on a one-checkpoint local series), progress bars off;
+  :func:`curriculens.pipeline.run.sweep` on the local series), progress bars off;
+  ``sweep_s_per_checkpoint`` and ``checkpoints_per_hour`` follow from it;
 * ``raw_forward_s``: a plain Hugging Face ``model(ids).logits`` over exactly the same token
-  sequences, batched the same way (per skill, sorted by length, ``batch_size`` rows,
-  right-padded), with the model loaded apart (``raw_load_s``); it runs once before and once
-  after the sweep (``raw_forward_runs_s``) and ``raw_forward_s`` is their mean, so neither side
-  alone pays the process's warm-up;
-* ``stages``: the sweep split into exclusive stage times (a stage nested in another is not
-  counted twice; they sum to ``sweep_s``): ``load``, ``fingerprint``, ``weight_check`` (the
-  non-finite scan), ``bridge`` (building the TransformerBridge), ``encode`` (drawing and
-  tokenizing items), ``forward`` (``bridge.run_with_hooks`` less its hooks), ``gather`` (the hooks
-  that gather read positions), ``behavior`` (log-probabilities and argmax in ``capture`` after the
-  forward, plus ``score_behavior``; split in ``behavior_detail``), ``probes``, ``store`` (every
-  SQLite call), ``audit`` (the leak audit at the end) and ``other`` (the rest).
+  sequences of one checkpoint, batched the same way (per skill, sorted by length,
+  ``batch_size`` rows, right-padded), with the model loaded apart (``raw_load_s``); it runs once
+  before and once after the sweep (``raw_forward_runs_s``) and ``raw_forward_s`` is their mean,
+  so neither side alone pays the process's warm-up;
+* ``ratio`` = sweep_s / (N x raw_forward_s);
+* ``stages``: the sweep's own thread split into exclusive stage times (a stage nested in another
+  is not counted twice; they sum to ``sweep_s``): ``load``, ``fingerprint`` (the one-pass
+  :func:`~curriculens.checkpoints.scan_weights`: fingerprint and non-finite check),
+  ``weight_check`` (a separate non-finite scan; 0 since the one-pass scan), ``bridge``
+  (building the TransformerBridge), ``encode`` (drawing and tokenizing items), ``forward``
+  (``bridge.run_with_hooks`` less its hooks), ``gather`` (the hooks that gather read positions),
+  ``behavior`` (log-probabilities and argmax in ``capture`` after the forward, plus
+  ``score_behavior``; split in ``behavior_detail``), ``probes``, ``scoring`` (building rows),
+  ``wait`` (the sweep's thread waiting on its scoring worker: a full queue, or the last
+  checkpoint's probes), ``store`` (every SQLite call), ``audit`` (the leak audit at the end) and
+  ``other`` (the rest);
+* ``worker_stages``: the same stages on the scoring worker thread (``SweepConfig.overlap``),
+  which overlap the sweep's thread and are not part of ``sweep_s``'s sum.
 
 The stages are measured by wrapping those functions for the duration of the run (a light timer
 hook; nothing in the library changes). ``peak_rss_mb`` is the process's peak resident memory
-during the sweep, sampled every 2 ms. On CUDA every stage boundary synchronizes.
+during the sweep, sampled every 2 ms, and ``rss_at_loads_mb`` its resident memory as each
+checkpoint starts to load (flat when nothing is kept from one checkpoint to the next). On CUDA
+every stage boundary synchronizes.
 
     python benchmarks/bench_sweep.py [--shape pythia-160m|tiny] [--skills ...] [--examples N]
-        [--device cpu|cuda] [--threads 1] [--batch-size 64] [--json]
+        [--checkpoints N] [--device cpu|cuda] [--dtype float32|bfloat16|float16]
+        [--threads 1] [--batch-size 64] [--overlap on|off] [--json]
 """
 
 from __future__ import annotations
@@ -88,37 +99,55 @@ def _tokenizer(vocab: int):
     )
 
 
-def build_checkpoint(root: Path, shape: str, *, tokenizer_vocab: int) -> Path:
-    """Save a random-init GPT-NeoX of ``shape`` and its tokenizer as ``root/step0``."""
+def build_checkpoint(root: Path, shape: str, *, tokenizer_vocab: int, n: int = 1) -> Path:
+    """Save ``n`` random-init GPT-NeoX models of ``shape`` (seeds 0..n-1, so every fingerprint
+    differs) and their tokenizer as ``root/step0``, ``root/step1``, ..."""
     from transformers import GPTNeoXForCausalLM
 
     tok = _tokenizer(tokenizer_vocab)
-    torch.manual_seed(0)
-    model = GPTNeoXForCausalLM(_neox_config(shape, len(tok)))
-    d = root / "step0"
-    model.save_pretrained(d)
-    tok.save_pretrained(d)
-    (d / "curriculens_checkpoint.json").write_text(json.dumps({"step": 0, "tokens": 0}))
+    for i in range(n):
+        torch.manual_seed(i)
+        model = GPTNeoXForCausalLM(_neox_config(shape, len(tok)))
+        d = root / f"step{i}"
+        model.save_pretrained(d)
+        tok.save_pretrained(d)
+        info = {"step": i, "tokens": i * 2048}
+        (d / "curriculens_checkpoint.json").write_text(json.dumps(info))
+        del model
     return root
 
 
 class StageTimer:
-    """Exclusive wall time per stage: entering a stage pauses the one it is nested in."""
+    """Exclusive wall time per stage: entering a stage pauses the one it is nested in.
+
+    Each thread keeps its own stack: the thread that made the timer fills ``times`` (which sum
+    to the sweep's wall time), any other (the sweep's scoring worker) fills ``worker_times``,
+    work that overlaps the first thread's.
+    """
 
     def __init__(self, cuda: bool):
         self.cuda = cuda
         self.times: dict[str, float] = {}
-        self.stack: list[str] = []
-        self.since = 0.0
+        self.worker_times: dict[str, float] = {}
+        self.main = threading.get_ident()
+        self.local = threading.local()
+
+    @property
+    def stack(self) -> list[str]:
+        if not hasattr(self.local, "stack"):
+            self.local.stack, self.local.since = [], time.perf_counter()
+        return self.local.stack
 
     def _switch(self) -> float:
         if self.cuda:
             torch.cuda.synchronize()
         now = time.perf_counter()
-        if self.stack:
-            top = self.stack[-1]
-            self.times[top] = self.times.get(top, 0.0) + now - self.since
-        self.since = now
+        stack = self.stack
+        if stack:
+            top = stack[-1]
+            times = self.times if threading.get_ident() == self.main else self.worker_times
+            times[top] = times.get(top, 0.0) + now - self.local.since
+        self.local.since = now
         return now
 
     def wrap(self, stage: str, fn):
@@ -162,6 +191,21 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     patches.set(Checkpoint, "load", w("load", Checkpoint.load))
     patches.set(run_mod, "fingerprint", w("fingerprint", run_mod.fingerprint))
     patches.set(run_mod, "nonfinite_weights", w("weight_check", run_mod.nonfinite_weights))
+    try:  # the one-pass scan (fingerprint and non-finite check), where the loader calls it
+        import curriculens.pipeline.loading as loading_mod
+    except ImportError:  # before issue 18: fingerprint and nonfinite_weights above
+        pass
+    else:
+        patches.set(loading_mod, "scan_weights", w("fingerprint", loading_mod.scan_weights))
+    if "_score" in vars(run_mod):  # rows and probes, after the forwards (maybe on a worker)
+        patches.set(run_mod, "_score", w("scoring", run_mod._score))
+    try:
+        from curriculens.pipeline.overlap import ScoringWorker
+    except ImportError:  # before the scoring worker existed
+        pass
+    else:  # the sweep's thread waiting on the worker (a full queue, the last checkpoint)
+        patches.set(ScoringWorker, "submit", w("wait", ScoringWorker.submit))
+        patches.set(ScoringWorker, "close", w("wait", ScoringWorker.close))
     for name in ("skill_items", "encode_skill", "check_context"):
         patches.set(run_mod, name, w("encode", getattr(run_mod, name)))
     patches.set(run_mod, "capture", w("behavior.logprobs", run_mod.capture))
@@ -197,6 +241,19 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     patches.set(run_mod, "load_bridge", w("bridge", timed_bridge))
 
 
+def _rss_at_loads(patches: _Patches, rss: PeakRSS, out: list[float]) -> None:
+    """Record the process's resident memory as each checkpoint starts to load (flatness)."""
+    from curriculens.checkpoints import Checkpoint
+
+    load = Checkpoint.load
+
+    def noted(*args, **kwargs):
+        out.append(round(rss.proc.memory_info().rss / 2**20, 1))
+        return load(*args, **kwargs)
+
+    patches.set(Checkpoint, "load", noted)
+
+
 class PeakRSS:
     """The process's peak resident memory while inside, sampled by a thread."""
 
@@ -227,8 +284,9 @@ class PeakRSS:
         return self.peak / 2**20
 
 
-def time_sweep(root: Path, out: Path, config) -> tuple[float, dict, float]:
-    """``(sweep_s, exclusive stage seconds, peak RSS MB)`` of the CLI's sweep of ``root``."""
+def time_sweep(root: Path, out: Path, config) -> tuple[float, dict, float, dict, list]:
+    """``(sweep_s, exclusive stage seconds, peak RSS MB, worker stage seconds, RSS MB at each
+    checkpoint's load)`` of the CLI's sweep of ``root``."""
     from curriculens.checkpoints import CheckpointSeries
     from curriculens.pipeline.run import sweep
 
@@ -236,14 +294,16 @@ def time_sweep(root: Path, out: Path, config) -> tuple[float, dict, float]:
     timer = StageTimer(cuda)
     series = CheckpointSeries.from_dir(root)
     gc.collect()
+    at_loads: list[float] = []
     with _Patches() as patches, PeakRSS() as rss:
+        _rss_at_loads(patches, rss, at_loads)
         _instrument(timer, patches)
         t0 = timer._switch()  # the stack is empty: nothing is charged
         timer.stack.append("other")
         sweep(series, out, config=config, progress=False)
         t1 = timer._switch()
         timer.stack.pop()
-    return t1 - t0, timer.times, rss.mb
+    return t1 - t0, timer.times, rss.mb, timer.worker_times, at_loads
 
 
 @torch.no_grad()
@@ -299,6 +359,8 @@ STAGES = (
     "gather",
     "behavior",
     "probes",
+    "scoring",
+    "wait",
     "store",
     "audit",
     "other",
@@ -315,51 +377,76 @@ def run(args) -> dict:
     from curriculens.pipeline.config import SweepConfig
 
     torch.set_num_threads(args.threads)
+    kw = {} if args.overlap is None else {"overlap": args.overlap == "on"}
     config = SweepConfig(
         skills=tuple(args.skills),
         n_examples=args.examples,
         device=args.device,
         threads=args.threads,
         batch_size=args.batch_size,
+        dtype=args.dtype,
+        **kw,
     )
+    n = args.checkpoints
     vocab = 4096 if args.shape == "pythia-160m" else 400
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
-        root = build_checkpoint(Path(tmp) / "ckpts", args.shape, tokenizer_vocab=vocab)
-        # the raw forward runs before and after the sweep, so neither side alone gets the
-        # warm-up or the page cache; raw_forward_s is their mean
+        root = build_checkpoint(Path(tmp) / "ckpts", args.shape, tokenizer_vocab=vocab, n=n)
+        # the raw forward (of the first checkpoint) runs before and after the sweep, so neither
+        # side alone gets the warm-up or the page cache; raw_forward_s is their mean
         raw_before = time_raw_forward(root, config)
-        sweep_s, times, peak = time_sweep(root, Path(tmp) / "run", config)
+        sweep_s, times, peak, worker, at_loads = time_sweep(root, Path(tmp) / "run", config)
         raw_load_s, raw_after_s, counts = time_raw_forward(root, config)
         raw_s = (raw_before[1] + raw_after_s) / 2
         weights_mb = sum(f.stat().st_size for f in (root / "step0").glob("*.safetensors")) / 2**20
-    behavior = {k.split(".", 1)[1]: v for k, v in times.items() if k.startswith("behavior.")}
-    stages = {k: times.get(k, 0.0) for k in STAGES}
-    stages["behavior"] = sum(behavior.values())
-    unknown = set(times) - set(STAGES) - {f"behavior.{k}" for k in behavior}
-    assert not unknown, unknown
+    stages, behavior = _stages(times)
+    worker_stages, _ = _stages(worker)
     return {
         "shape": args.shape,
-        "skills": list(args.skills),
+        "skills": list(config.skills),  # suite names resolved
         "examples": args.examples,
         "device": args.device,
+        "dtype": args.dtype,
         "threads": args.threads,
+        "overlap": getattr(config, "overlap", False),
         "batch_size": args.batch_size,
+        "checkpoints": n,
         **counts,
         "sweep_s": round(sweep_s, 3),
+        "sweep_s_per_checkpoint": round(sweep_s / n, 3),
+        "checkpoints_per_hour": round(3600 * n / sweep_s, 1),
         "raw_forward_s": round(raw_s, 3),
         "raw_forward_runs_s": [round(raw_before[1], 3), round(raw_after_s, 3)],
         "raw_load_s": round(raw_load_s, 3),
-        "ratio": round(sweep_s / raw_s, 3),
-        "forward_vs_raw": round(stages["forward"] / raw_s, 3),  # the bridge's forward alone
+        "ratio": round(sweep_s / (n * raw_s), 3),
+        "forward_vs_raw": round(stages["forward"] / (n * raw_s), 3),  # the bridge's forward alone
         "overhead_s": round(sweep_s - stages["forward"], 3),  # everything but that forward
         "peak_rss_mb": round(peak, 1),
         "weights_mb": round(weights_mb, 1),
+        "rss_at_loads_mb": at_loads,
         "stages": {k: round(v, 3) for k, v in stages.items()},
+        "worker_stages": {k: round(v, 3) for k, v in worker_stages.items() if v},
         "behavior_detail": {k: round(v, 3) for k, v in behavior.items()},
         "torch": torch.__version__,
         "machine": platform.machine(),
         "cpus": psutil.cpu_count(),
     }
+
+
+def _stages(times: dict) -> tuple[dict, dict]:
+    """``(stages, behavior detail)``: every stage of ``STAGES`` (0 when absent)."""
+    behavior = {k.split(".", 1)[1]: v for k, v in times.items() if k.startswith("behavior.")}
+    stages = {k: times.get(k, 0.0) for k in STAGES}
+    stages["behavior"] = sum(behavior.values())
+    unknown = set(times) - set(STAGES) - {f"behavior.{k}" for k in behavior}
+    assert not unknown, unknown
+    return stages, behavior
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text}")
+    return n
 
 
 def main(argv=None) -> int:
@@ -370,20 +457,41 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch threads (SweepConfig.threads)")
     p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
+    p.add_argument(
+        "--checkpoints",
+        type=_positive,
+        default=1,
+        help="local checkpoints of the shape (distinct seeds) in the swept series (default 1)",
+    )
+    p.add_argument(
+        "--dtype", default="float32", help="forward dtype (SweepConfig.dtype; float32 default)"
+    )
+    p.add_argument(
+        "--overlap",
+        choices=("on", "off"),
+        default=None,
+        help="SweepConfig.overlap: probes on the scoring worker or in turn (default: its default)",
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = p.parse_args(argv)
     r = run(args)
     print(
-        f"{r['shape']} on {r['device']} ({r['threads']} thread(s)): {len(r['skills'])} skills x "
-        f"{r['examples']} examples, {r['sequences']} sequences, {r['tokens']} tokens"
+        f"{r['shape']} on {r['device']} ({r['dtype']}, {r['threads']} thread(s), overlap "
+        f"{'on' if r['overlap'] else 'off'}): {r['checkpoints']} checkpoint(s) x "
+        f"{len(r['skills'])} skills x {r['examples']} examples, {r['sequences']} sequences, "
+        f"{r['tokens']} tokens per checkpoint"
     )
     print(
-        f"sweep {r['sweep_s']:.2f} s  raw HF forward {r['raw_forward_s']:.2f} s"
-        f" (+{r['raw_load_s']:.2f} s load)  ratio x{r['ratio']:.2f}"
-        f"  peak RSS {r['peak_rss_mb']:.0f} MB (weights {r['weights_mb']:.0f} MB)"
+        f"sweep {r['sweep_s']:.2f} s ({r['sweep_s_per_checkpoint']:.2f} s per checkpoint, "
+        f"{r['checkpoints_per_hour']:.0f} checkpoints/hour)  raw HF forward "
+        f"{r['raw_forward_s']:.2f} s per checkpoint (+{r['raw_load_s']:.2f} s load)  "
+        f"ratio x{r['ratio']:.2f}  peak RSS {r['peak_rss_mb']:.0f} MB (weights "
+        f"{r['weights_mb']:.0f} MB; at each load {r['rss_at_loads_mb']})"
     )
     for k, v in r["stages"].items():
         print(f"  {k:<13} {v:8.3f} s  {100 * v / r['sweep_s']:5.1f}%")
+    for k, v in r["worker_stages"].items():
+        print(f"  worker {k:<6} {v:8.3f} s  (overlapped)")
     if args.json:
         print(json.dumps(r))
     return 0

@@ -60,6 +60,37 @@ def test_logprobs_match_a_plain_hf_forward(loaded):
             np.testing.assert_allclose(cap.token_logprob[i], want.numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("skill_name", ["add1", "agreement", "copy"])
+def test_logits_only_at_scored_positions_equal_the_full_logits(loaded, monkeypatch, skill_name):
+    """Issue 18: the unembedding runs only at the positions a batch scores; the scores are those
+    of the full logits (multi-token continuations, choices, ragged batches)."""
+    import curriculens.activations as act_mod
+
+    model, tok, bridge = loaded
+    skill = get_skill(skill_name)
+    enc = encode_skill(skill, skill.examples(16, seed=2), tok)
+    kept = []
+    real = bridge.run_with_hooks
+
+    def spy(ids, **kw):
+        kept.append((ids.shape[1], kw.get("logits_to_keep")))
+        return real(ids, **kw)
+
+    monkeypatch.setattr(bridge, "run_with_hooks", spy)
+    fast = capture(bridge, enc, ["hook_embed"], batch_size=5)
+    assert kept and all(k is not None for _, k in kept)
+    assert sum(len(k) for _, k in kept) < sum(n for n, _ in kept)  # fewer positions than all
+    monkeypatch.setattr(act_mod, "_takes_logits_to_keep", lambda b: False)
+    kept.clear()
+    full = capture(bridge, enc, ["hook_embed"], batch_size=5)
+    assert kept and all(k is None for _, k in kept)
+    for a, b in zip(fast.token_logprob, full.token_logprob, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(fast.token_correct, full.token_correct, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fast.acts["hook_embed"], full.acts["hook_embed"])
+
+
 def test_read_positions_and_labels(loaded):
     _, tok, _ = loaded
     skill = get_skill("agreement_attractor")

@@ -290,3 +290,43 @@ def test_hugging_face_loading_bars_are_hidden_unless_asked(tmp_path, tok, capfd)
     finally:
         if not was:
             hf_logging.disable_progress_bar()
+
+
+def _fingerprint_as_before(model) -> str:
+    """The fingerprint as it was computed before the one-pass scan (issue 18): a run's done
+    units are keyed by it, so the scan must give the same value for a resume to find them."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_one_pass_scan_keeps_the_fingerprint_and_finds_nonfinite_weights(tok, dtype, monkeypatch):
+    from curriculens.checkpoints import nonfinite_weights, scan_weights
+
+    model = _model(tok, 3).to(dtype)
+    calls = []
+    real = type(model).state_dict
+    monkeypatch.setattr(type(model), "state_dict", lambda m, *a, **k: calls.append(1) or real(m))
+    scan = scan_weights(model)
+    assert len(calls) == 1  # one pass: the tensors are read once for both answers
+    monkeypatch.undo()
+    assert scan.fingerprint == _fingerprint_as_before(model) == fingerprint(model)
+    assert scan.nonfinite is None and nonfinite_weights(model) is None
+    names = list(model.state_dict())
+    late, early = names[-3], names[4]  # two bad tensors: the first in the model's order counts
+    with torch.no_grad():
+        model.state_dict()[late].view(-1)[0] = float("inf")
+        model.state_dict()[early].view(-1)[-1] = float("nan")
+    scan = scan_weights(model)
+    assert scan.nonfinite == ("NaN weights", early) == nonfinite_weights(model)
+    assert scan.fingerprint == _fingerprint_as_before(model)
+    with torch.no_grad():
+        model.state_dict()[early].view(-1)[-1] = 0.0
+    assert scan_weights(model).nonfinite == ("inf weights", late)
+    assert scan_weights(model, fingerprint=False).fingerprint is None

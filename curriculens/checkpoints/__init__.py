@@ -29,6 +29,7 @@ from curriculens.checkpoints.series import (
 )
 from curriculens.checkpoints.weights import (
     DTYPES,
+    WeightScan,
     check_device,
     check_hub_access,
     fingerprint,
@@ -36,12 +37,14 @@ from curriculens.checkpoints.weights import (
     nonfinite_weights,
     parse_device,
     read_state_dict,
+    scan_weights,
 )
 
 __all__ = [
     "DTYPES",
     "PYTHIA_STEPS",
     "PYTHIA_TOKENS_PER_STEP",
+    "WeightScan",
     "BadCheckpointWarning",
     "Checkpoint",
     "CheckpointSeries",
@@ -55,5 +58,6 @@ __all__ = [
     "parse_step",
     "parse_tokens",
     "read_state_dict",
+    "scan_weights",
     "warn_duplicate",
 ]

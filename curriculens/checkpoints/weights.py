@@ -14,6 +14,7 @@ import pickle
 import re
 import zipfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -227,10 +228,7 @@ def check_device(device: str) -> None:
 
 def nonfinite_weights(model: torch.nn.Module) -> tuple[str, str] | None:
     """``("NaN weights" | "inf weights", first parameter name)``, or None if all are finite."""
-    for name, t in model.state_dict().items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            return ("NaN weights" if bool(torch.isnan(t).any()) else "inf weights"), name
-    return None
+    return scan_weights(model, fingerprint=False).nonfinite
 
 
 def fingerprint(model: torch.nn.Module) -> str:
@@ -238,12 +236,66 @@ def fingerprint(model: torch.nn.Module) -> str:
 
     Two checkpoints with the same fingerprint hold identical weights.
     """
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
+    return str(scan_weights(model, check_finite=False).fingerprint)
+
+
+@dataclass(frozen=True)
+class WeightScan:
+    """What one pass over a model's tensors found (:func:`scan_weights`).
+
+    Attributes:
+        fingerprint: :func:`fingerprint`'s hash, or None when not asked for.
+        nonfinite: :func:`nonfinite_weights`' answer (None: every weight is finite, or the
+            check was not asked for).
+    """
+
+    fingerprint: str | None
+    nonfinite: tuple[str, str] | None
+
+
+def scan_weights(
+    model: torch.nn.Module, *, fingerprint: bool = True, check_finite: bool = True
+) -> WeightScan:
+    """The fingerprint and the non-finite check in one pass over the tensors.
+
+    Each tensor is read once: its bytes go to the hash without a copy (a CPU tensor's memory
+    is hashed in place) and ``aminmax`` (no temporary of the tensor's size) tells whether it
+    holds a NaN or an infinity. The fingerprint is the same value :func:`fingerprint` has always
+    given (names in sorted order, shape, dtype, raw bytes), so runs keyed by it resume.
+
+    >>> m = torch.nn.Linear(2, 1)
+    >>> with torch.no_grad():
+    ...     _ = m.bias.fill_(float("nan"))
+    >>> scan_weights(m).nonfinite
+    ('NaN weights', 'bias')
+    """
+    state = model.state_dict()
+    h = hashlib.sha256() if fingerprint else None
+    bad: dict[str, str] = {}
+    for name, t in sorted(state.items()) if h is not None else state.items():
+        t = t.detach()
+        if h is not None:
+            h.update(name.encode())
+            h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
+            h.update(_tensor_bytes(t))
+        if check_finite and t.is_floating_point() and t.numel():
+            lo, hi = torch.aminmax(t)
+            if not bool(torch.isfinite(lo) & torch.isfinite(hi)):
+                bad[name] = "NaN weights" if bool(torch.isnan(t).any()) else "inf weights"
+    first = next((n for n in state if n in bad), None)  # the first in the model's own order
+    return WeightScan(
+        fingerprint=None if h is None else h.hexdigest()[:16],
+        nonfinite=None if first is None else (bad[first], first),
+    )
+
+
+def _tensor_bytes(t: torch.Tensor) -> memoryview:
+    """A tensor's raw bytes (row-major) as a buffer, copied only when it is not a contiguous CPU
+    tensor."""
+    t = t.cpu().contiguous()
+    if t.numel() == 0:
+        return memoryview(b"")
+    return memoryview(t.view(-1).view(torch.uint8).numpy())
 
 
 def hub_offline() -> bool:

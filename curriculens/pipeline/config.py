@@ -156,6 +156,10 @@ class SweepConfig:
             ``curriculens predict``. Not part of the ``probe_key``: it adds to what a unit holds.
         task_vector_heads: Also compute the head variant: the summed output of the k attention
             heads with the largest causal effect (0: off; one patched forward pass per head).
+        overlap: Fit each checkpoint's probes (and build its rows) on a worker thread while the
+            next checkpoint loads and runs its forwards (:mod:`curriculens.pipeline.overlap`);
+            ``False`` does it in turn. The stored values are the same either way; not part of
+            the ``probe_key``.
     """
 
     skills: tuple[str, ...]
@@ -175,6 +179,7 @@ class SweepConfig:
     mdl: bool = False
     task_vectors: bool = True
     task_vector_heads: int = 0
+    overlap: bool = True
 
     def __post_init__(self, layers) -> None:
         if isinstance(self.skills, str):
@@ -222,6 +227,8 @@ class SweepConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"SweepConfig.{name} = {v!r}; expected an int >= 1.")
+        if not isinstance(self.overlap, bool):
+            raise ConfigError(f"SweepConfig.overlap = {self.overlap!r}; expected true or false.")
         v = self.max_batch_tokens
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ConfigError(

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import errno
 import functools
-import gc
 import hashlib
 import json
 import platform
 import time
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -40,6 +38,7 @@ from curriculens.checkpoints import (
     BadCheckpointWarning,
     Checkpoint,
     CheckpointSeries,
+    WeightScan,
     check_device,
     fingerprint,
     nonfinite_weights,
@@ -54,6 +53,8 @@ from curriculens.errors import (
     UnmeasurableWarning,
 )
 from curriculens.pipeline.config import SweepConfig, default_skills
+from curriculens.pipeline.loading import loaded, young_heap
+from curriculens.pipeline.overlap import ScoringWorker
 from curriculens.pipeline.unmeasured import (
     context_length,
     unmeasured_behavior,
@@ -208,12 +209,19 @@ def _measure(
     run: str,
     fp: str,
     progress: bool,
-) -> list[tuple[str, list[Row]]]:
+    weights: WeightScan | None = None,
+    deferred: bool = False,
+):
     """Behavior and probe rows of each skill in ``todo`` on one model: ``[(unit, rows)]``.
 
     A model with non-finite weights is not run: every score is NaN with the reason ("NaN
     weights"). A hook whose activations, or a skill whose log-probabilities, are not finite
     gets NaN scores with its reason too; nothing is carried over from another checkpoint.
+
+    ``weights`` is this model's :func:`~curriculens.checkpoints.scan_weights` when the caller
+    has taken it (else the non-finite check runs here). With ``deferred``, only the forward
+    passes run now, and a function is returned that computes the rest (probe fits and rows)
+    without the model: the sweep calls it on its scoring worker (:mod:`.overlap`).
     """
     hooks = list(config.hooks) or resid_hooks(model.config.num_hidden_layers)
     base = dict(
@@ -224,7 +232,7 @@ def _measure(
         fingerprint=fp,
         probe_key=config.probe_key(),
     )
-    bad = nonfinite_weights(model)
+    bad = nonfinite_weights(model) if weights is None else weights.nonfinite
     if bad is not None:
         warnings.warn(
             f"checkpoint {checkpoint!r} (step {step}) has {bad[0]} (first in {bad[1]}); its "
@@ -232,7 +240,8 @@ def _measure(
             UnmeasurableWarning,
             stacklevel=2,
         )
-        return [(_unit(s, config), unmeasured_rows(s, hooks, base, bad[0])) for s in todo]
+        units = [(_unit(s, config), unmeasured_rows(s, hooks, base, bad[0])) for s in todo]
+        return (lambda n_jobs=None: units) if deferred else units
     bridge = None
     n_ctx = context_length(model)
     encoded, caps, item_sets = [], [], []
@@ -277,6 +286,25 @@ def _measure(
             caps.append(cap)
     del bridge
     vector_rows = vectors.rows() if vectors is not None else {}
+    score = functools.partial(_score, config, hooks, base, encoded, caps, item_sets, vector_rows)
+    return score if deferred else score()
+
+
+def _score(
+    config: SweepConfig,
+    hooks: list[str],
+    base: dict,
+    encoded: list,
+    caps: list,
+    item_sets: list[ItemSet],
+    vector_rows: dict,
+    n_jobs: int | None = None,
+) -> list[tuple[str, list[Row]]]:
+    """The rows of one checkpoint's captures: every probe fit in one call, then behavior.
+
+    ``vector_rows``: each few-shot skill's task-vector rows, stored in its unit.
+    ``n_jobs``: the probe engine's worker threads (default: ``config.threads`` on CPU).
+    """
     # every (skill, hook) probe of this checkpoint in one call
     # items are split by group, so no test prompt or group is ever seen in training
     tasks = [
@@ -294,7 +322,7 @@ def _measure(
     ]
     # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
     # one worker with as many BLAS threads (benchmarks/README_probes.md)
-    jobs = config.threads if torch.device(config.device).type == "cpu" else 1
+    jobs = n_jobs or (config.threads if torch.device(config.device).type == "cpu" else 1)
     fitted = []
     if tasks:
         fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
@@ -467,7 +495,7 @@ def sweep(
     run = run or out.resolve().name
     torch.set_num_threads(config.threads)
     try:
-        with _young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
+        with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
             if not isinstance(series, CheckpointSeries):
                 series = CheckpointSeries.from_dir(series)
             _sweep_into(store, series, out, config, run, progress, executor)
@@ -492,12 +520,14 @@ def _sweep_into(
     executor: str,
 ) -> None:
     from curriculens.pipeline.executors import map_unordered
+    from curriculens.pipeline.overlap import scoring_worker, thread_plan
 
     t0 = time.perf_counter()
     seen: dict[str, str] = {}
     (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
     _recall_fingerprints(store, series)
-    store.set_meta(f"run:{run}", _run_meta(config, _series_meta(series, executor)))
+    meta = {**_series_meta(series, executor), "threads": thread_plan(config)}
+    store.set_meta(f"run:{run}", _run_meta(config, meta))
     _snapshot_skills(store, config.skills)
     _snapshot_config(store, config)
     _plan_items(store, run, config)
@@ -506,15 +536,16 @@ def _sweep_into(
     with tqdm(total=len(series), desc="sweep", unit="ckpt", disable=not progress) as bar:
         bar.update(len(series) - len(todo))
         if executor == "local":
-            for ck in todo:
-                bar.set_postfix(ckpt=ck.label)
-                try:
-                    _sweep_one(ck, config, run, store, seen, progress, series)
-                except CheckpointError as e:
-                    if not series.meta.get("skip_bad"):
-                        raise
-                    _skip(series, ck, e)
-                bar.update()
+            with scoring_worker(store, run, config) as worker:
+                for ck in todo:
+                    bar.set_postfix(ckpt=ck.label)
+                    try:
+                        _sweep_one(ck, config, run, store, seen, progress, series, worker)
+                    except CheckpointError as e:
+                        if not series.meta.get("skip_bad"):
+                            raise
+                        _skip(series, ck, e)
+                    bar.update()
         else:
             gpus = 1 if str(config.device).startswith("cuda") else 0
             results = map_unordered(
@@ -659,23 +690,24 @@ def _measure_task(
 ) -> tuple[str, list[tuple[str, list[Row]]]]:
     """One checkpoint's unfinished units, computed without a store (a Ray task)."""
     torch.set_num_threads(config.threads)
-    with _loaded(ck, config, None) as (model, tokenizer, fp):
-        todo = _skills_to_do(config, done.get(fp, set()))
+    with loaded(ck, config, None) as ld:
+        todo = _skills_to_do(config, done.get(ld.fp, set()))
         measured = []
         if todo:
             measured = _measure(
-                model,
-                tokenizer,
+                ld.model,
+                ld.tokenizer,
                 config,
                 todo,
                 checkpoint=ck.label,
                 step=ck.step,
                 tokens=ck.tokens,
                 run=run,
-                fp=fp,
+                fp=ld.fp,
                 progress=False,
+                weights=ld.scan,
             )
-    return fp, measured
+    return ld.fp, measured
 
 
 def _sweep_one(
@@ -686,52 +718,35 @@ def _sweep_one(
     seen: dict[str, str],
     progress: bool,
     series: CheckpointSeries,
+    worker: ScoringWorker | None = None,
 ) -> None:
-    with _loaded(ck, config, series) as (model, tokenizer, fp):
-        _remember(store, series, ck, fp)
-        key = _dedupe_key(ck.label, fp, seen, series)
-        if key is not None:
-            evaluate_model(
-                model,
-                tokenizer,
-                config,
-                checkpoint=ck.label,
-                step=ck.step,
-                tokens=ck.tokens,
-                run=run,
-                store=store,
-                fp=key,
-                progress=progress,
-            )
-
-
-@contextmanager
-def _loaded(ck: Checkpoint, config: SweepConfig, series: CheckpointSeries | None):
-    """Load a checkpoint as ``(model, tokenizer, fingerprint)`` and free it on exit. The
-    fingerprint is the series' known one, else computed from this load (never a second load).
-
-    The bridge holds reference cycles, so the model is collected explicitly before the next one
-    loads (fast inside :func:`_young_heap`).
-    """
-    model, tokenizer = ck.load(device=config.device, dtype=config.dtype)
-    try:
-        known = series.known_fingerprint(ck) if series is not None else ck.fingerprint
-        yield model, tokenizer, known or fingerprint(model)
-    finally:
-        del model, tokenizer
-        gc.collect()
-
-
-@contextmanager
-def _young_heap():
-    """Freeze the objects alive on entry out of the collector's sight (``gc.freeze``).
-
-    Each model is freed with ``gc.collect()`` because the bridge makes reference cycles; with the
-    (large, import-time) heap frozen, that collection scans only what the sweep made: about 1 ms
-    instead of about a second per checkpoint.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    """Load ``ck``, run its unfinished skills' forwards and hand the rest (probe fits, rows,
+    the store write) to ``worker``, which may still be scoring it when this returns; the model
+    is freed first. Without a worker, everything is done here."""
+    with loaded(ck, config, series) as ld:
+        _remember(store, series, ck, ld.fp)
+        key = _dedupe_key(ck.label, ld.fp, seen, series)
+        todo = [] if key is None else _skills_to_do(config, store.done_units(run, key))
+        if not todo:
+            return
+        for skill in todo:
+            store_items(store, run, config, skill_items(skill, config))
+        score = _measure(
+            ld.model,
+            ld.tokenizer,
+            config,
+            todo,
+            checkpoint=ck.label,
+            step=ck.step,
+            tokens=ck.tokens,
+            run=run,
+            fp=key,
+            progress=progress,
+            weights=ld.scan,
+            deferred=True,
+        )
+    if worker is None:
+        for unit, rows in score():
+            store.write_unit(run, key, unit, ck.label, rows)
+    else:
+        worker.submit(ck.label, key, score)

@@ -14,12 +14,12 @@ from transformers import TrainerCallback
 from curriculens.checkpoints import fingerprint
 from curriculens.errors import ConfigError
 from curriculens.pipeline.config import default_skills
+from curriculens.pipeline.loading import young_heap
 from curriculens.pipeline.run import (
     SweepConfig,
     _run_meta,
     _snapshot_config,
     _snapshot_skills,
-    _young_heap,
     evaluate_model,
 )
 from curriculens.store import Store
@@ -89,7 +89,7 @@ class Tracker:
         if not due:
             return False
         fp = fingerprint(model)
-        with _young_heap():
+        with young_heap():
             clone = _detached_copy(model)
             if self.config.dtype != "float32":  # the copy is measured in the sweep's dtype
                 import torch

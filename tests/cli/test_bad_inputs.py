@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -259,7 +260,10 @@ def test_the_report_of_a_one_class_skill(toy_series, tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ 9. smaller gaps
-def test_a_results_file_deleted_mid_run_is_noticed_at_once(toy_series, tmp_path, monkeypatch):
+@pytest.mark.parametrize("overlap", [False, True])
+def test_a_results_file_deleted_mid_run_is_noticed_at_once(
+    toy_series, tmp_path, monkeypatch, overlap
+):
     out = tmp_path / "run"
     real = Store.write_unit
     calls = []
@@ -271,8 +275,11 @@ def test_a_results_file_deleted_mid_run_is_noticed_at_once(toy_series, tmp_path,
 
     monkeypatch.setattr(Store, "write_unit", then_delete)
     with pytest.raises(StoreError, match="deleted or replaced while this process"):
-        sweep(toy_series, out, config=CFG, progress=False)
-    assert len(calls) == 1  # noticed at the next write (the next checkpoint), not at the end
+        sweep(toy_series, out, config=replace(CFG, overlap=overlap), progress=False)
+    # noticed at the next write (the next checkpoint), not at the end (3 units); with the
+    # scoring worker a checkpoint's unit is written during the next one, so the next write
+    # may be that checkpoint's unit
+    assert len(calls) == 1 if not overlap else 1 <= len(calls) <= 2
 
 
 def test_prompts_longer_than_the_context(toy_series, tmp_path, capsys):
