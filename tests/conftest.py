@@ -99,25 +99,34 @@ def metaspace_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", eos_token="</s>")
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, bpe_tokenizer):
-    """A 2-layer GPT-NeoX and its tokenizer, saved with save_pretrained into a temp dir."""
-    import torch
+def save_tiny_neox(path, tokenizer, seed: int = 0):
+    """Save a random 2-layer GPT-NeoX (d_model 32) and ``tokenizer`` at ``path``; return it."""
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     config = GPTNeoXConfig(
-        vocab_size=len(bpe_tokenizer),
+        vocab_size=len(tokenizer),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=256,
     )
-    path = tmp_path_factory.mktemp("tiny_neox")
     GPTNeoXForCausalLM(config).save_pretrained(path)
-    bpe_tokenizer.save_pretrained(path)
+    tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def write_tiny_neox():
+    """:func:`save_tiny_neox`, for tests that build their own local series."""
+    return save_tiny_neox
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, bpe_tokenizer):
+    """A 2-layer GPT-NeoX and its tokenizer, saved with save_pretrained into a temp dir."""
+    return save_tiny_neox(tmp_path_factory.mktemp("tiny_neox"), bpe_tokenizer)
 
 
 def write_toy_series(root, seeds=(0, 1, 2), d_model: int = 32):

@@ -72,25 +72,11 @@ def test_the_setting_is_checked():
 
 
 @pytest.fixture(scope="module")
-def icl_series(tmp_path_factory, bpe_tokenizer):
+def icl_series(tmp_path_factory, bpe_tokenizer, write_tiny_neox):
     """Three tiny random GPT-NeoX checkpoints (steps 0, 10, 20) with the BPE tokenizer."""
-    import torch
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
     root = tmp_path_factory.mktemp("icl_series") / "checkpoints"
     for i in range(3):
-        torch.manual_seed(i)
-        config = GPTNeoXConfig(
-            vocab_size=len(bpe_tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=256,
-        )
-        d = root / f"step{10 * i}"
-        GPTNeoXForCausalLM(config).save_pretrained(d)
-        bpe_tokenizer.save_pretrained(d)
+        d = write_tiny_neox(root / f"step{10 * i}", bpe_tokenizer, seed=i)
         (d / "curriculens_checkpoint.json").write_text(
             json.dumps({"step": 10 * i, "tokens": 640 * i})
         )

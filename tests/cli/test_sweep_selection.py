@@ -26,25 +26,11 @@ def _clean_registry():
 
 
 @pytest.fixture(scope="module")
-def neox_series(tmp_path_factory, bpe_tokenizer):
+def neox_series(tmp_path_factory, bpe_tokenizer, write_tiny_neox):
     """Three tiny GPT-NeoX checkpoints (steps 0, 1, 2) with the BPE tokenizer built in the test."""
-    import torch
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
     root = tmp_path_factory.mktemp("neox_series")
     for step in range(3):
-        torch.manual_seed(step)
-        config = GPTNeoXConfig(
-            vocab_size=len(bpe_tokenizer),
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            max_position_embeddings=256,
-        )
-        d = root / f"step{step}"
-        GPTNeoXForCausalLM(config).save_pretrained(d)
-        bpe_tokenizer.save_pretrained(d)
+        write_tiny_neox(root / f"step{step}", bpe_tokenizer, seed=step)
     return root
 
 
