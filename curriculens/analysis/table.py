@@ -511,6 +511,23 @@ def export_table(
     return path, meta_path
 
 
+def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
+    """Write ``frame`` as CSV or Parquet at ``path`` (parents made); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+        return path
+    try:
+        frame.to_parquet(path, index=False)
+    except ImportError as e:
+        raise ConfigError(
+            "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
+            "or use --format csv."
+        ) from e
+    return path
+
+
 def _arrow_schema(pa):
     types = {"step": pa.int64(), "tokens": pa.int64(), "skill_version": pa.int64()}
     types.update(layer=pa.int64(), n=pa.int64(), value=pa.float64())
@@ -536,18 +553,7 @@ def export_items(run: str | Path, path: str | Path, *, fmt: str = "csv") -> tupl
             "kept them); re-run the sweep into a new directory to get them."
         )
     items = items.sort_values(["skill", "item"], kind="stable")[list(EXPORT_ITEM_COLUMNS)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        items.to_csv(path, index=False)
-    else:
-        try:
-            items.to_parquet(path, index=False)
-        except ImportError as e:
-            raise ConfigError(
-                "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
-                "or use --format csv."
-            ) from e
+    path = write_frame(items, path, fmt)
     meta_path = path.with_name(path.name + ".meta.json")
     meta_path.write_text(json.dumps(read_meta(run), indent=2, sort_keys=True))
     return path, meta_path

@@ -103,25 +103,14 @@ def run(args: argparse.Namespace) -> int:
 def _export_derived(args: argparse.Namespace, src: Path, out: Path) -> tuple[Path, Path]:
     """Write one derived table (and its criterion and selection as metadata JSON)."""
     from curriculens.analysis.derived import derived_frame
-    from curriculens.analysis.table import selecting
-    from curriculens.errors import ConfigError
+    from curriculens.analysis.table import selecting, write_frame
 
     options = {"n_boot": 1000 if args.bootstrap is None else args.bootstrap}
     if args.criterion is not None:
         options["criterion"] = args.criterion
     with selecting(selection_of(args)):
         frame = derived_frame(args.what, src, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if args.format == "csv":
-        frame.to_csv(out, index=False)
-    else:
-        try:
-            frame.to_parquet(out, index=False)
-        except ImportError as e:
-            raise ConfigError(
-                "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
-                "or use --format csv."
-            ) from e
+    write_frame(frame, out, args.format)
     meta = out.with_name(out.name + ".meta.json")
     meta.write_text(
         json.dumps(
