@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import InitVar, asdict, dataclass, fields
 from pathlib import Path
 
-from curriculens.checkpoints import DTYPES, parse_device
+from curriculens.checkpoints import parse_device
 from curriculens.errors import ConfigError, SkillError, did_you_mean
+from curriculens.params import check
 from curriculens.probes.splits import SPLIT_VERSION
 from curriculens.skills.registry import add_skill, get_skill, list_skills
 
@@ -199,44 +200,8 @@ class SweepConfig:
                 "hook_embed or blocks.3.hook_resid_post."
             )
         object.__setattr__(self, "hooks", tuple(dict.fromkeys(h.strip() for h in hooks)))
-        if self.dtype not in DTYPES:
-            raise ConfigError(
-                f"SweepConfig.dtype = {self.dtype!r}; expected one of {', '.join(DTYPES)}."
-            )
-        if (
-            isinstance(self.n_examples, bool)
-            or not isinstance(self.n_examples, int)
-            or self.n_examples < 20
-        ):
-            raise ConfigError(
-                f"SweepConfig.n_examples = {self.n_examples!r}; expected an int "
-                ">= 20 (probes need a train and a test split)."
-            )
-        if not 0.1 <= self.train_frac <= 0.9:
-            raise ConfigError(f"SweepConfig.train_frac = {self.train_frac!r}; expected 0.1..0.9.")
-        if not self.probe_C > 0:
-            raise ConfigError(f"SweepConfig.probe_C = {self.probe_C!r}; expected > 0.")
-        if not isinstance(self.task_vectors, bool):
-            raise ConfigError(
-                f"SweepConfig.task_vectors = {self.task_vectors!r}; expected true or false."
-            )
-        v = self.task_vector_heads
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ConfigError(f"SweepConfig.task_vector_heads = {v!r}; expected an int >= 0.")
-        for name in ("batch_size", "threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"SweepConfig.{name} = {v!r}; expected an int >= 1.")
-        if not isinstance(self.overlap, bool):
-            raise ConfigError(f"SweepConfig.overlap = {self.overlap!r}; expected true or false.")
-        v = self.max_batch_tokens
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ConfigError(
-                f"SweepConfig.max_batch_tokens = {v!r}; expected an int >= 1 or None."
-            )
-        v = self.memory_budget_mb
-        if v is not None and not (isinstance(v, int | float) and v > 0):
-            raise ConfigError(f"SweepConfig.memory_budget_mb = {v!r}; expected > 0 or None.")
+        for name in _CHECKED:  # each against its one declaration in curriculens.params
+            check(name, getattr(self, name))
         if self.cache_dir is not None:
             object.__setattr__(self, "cache_dir", str(self.cache_dir))
         parse_device(self.device)  # the name only; availability is checked where it runs
@@ -299,6 +264,24 @@ class SweepConfig:
             json.dumps(self.probe_settings(), sort_keys=True).encode()
         ).hexdigest()[:10]
 
+
+#: the fields checked against :data:`curriculens.params.PARAMS` (skills, hooks and device have
+#: checks of their own)
+_CHECKED = (
+    "n_examples",
+    "train_frac",
+    "probe_C",
+    "seed",
+    "dtype",
+    "batch_size",
+    "threads",
+    "max_batch_tokens",
+    "memory_budget_mb",
+    "mdl",
+    "task_vectors",
+    "task_vector_heads",
+    "overlap",
+)
 
 #: Bump when the control-task labelling changes, so stored units are recomputed.
 _CONTROL_VERSION = 4

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curriculens.errors import ConfigError
+from curriculens.params import check, flag
 from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.reporting.writer import write_report
 from curriculens.toy.trainer import TrainConfig, train
@@ -45,39 +46,37 @@ class DemoConfig:
     threads: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("seed", "steps", "n_checkpoints", "n_examples", "seeds", "threads"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ConfigError(f"demo {name} = {v!r}; expected an integer.")
-        if self.steps < 1:
-            raise ConfigError(
-                f"--train-steps {self.steps}: expected a positive number of training "
-                "steps (e.g. --train-steps 2000)."
-            )
-        if self.seeds < 1:
-            raise ConfigError(f"--seeds {self.seeds}: expected at least 1 training run.")
-        if self.seed < 0:
-            raise ConfigError(f"--seed {self.seed}: expected an integer >= 0.")
-        if self.threads < 0:
-            raise ConfigError(
-                f"--threads {self.threads}: expected an integer >= 0 (0: measure and pick)."
-            )
+        for arg, name in _CHECKED.items():  # each against its declaration in curriculens.params
+            check(name, getattr(self, arg), arg=arg)
         out = Path(self.out)
         if out.exists() and not out.is_dir():
             raise ConfigError(
-                f"--out {self.out!r} is an existing file; give a directory path (it is created)."
+                f"{flag('out')} {self.out!r} is an existing file; give a directory path (it is "
+                "created)."
             )
         if out.is_dir() and any(out.iterdir()) and not self.force:
             raise ConfigError(
-                f"--out {self.out!r} already holds files. Pick a new directory, or pass --force "
-                "to replace a previous demo run there."
+                f"{flag('out')} {self.out!r} already holds files. Pick a new directory, or pass "
+                f"{flag('force')} to replace a previous demo run there."
             )
         is_run = (out / "results.sqlite").exists() or (out / "checkpoints").exists()
         if out.is_dir() and self.force and any(out.iterdir()) and not is_run:
             raise ConfigError(
-                f"--out {self.out!r} is not a curriculens run directory; --force only "
-                "replaces earlier runs. Pick another directory."
+                f"{flag('out')} {self.out!r} is not a curriculens run directory; {flag('force')} "
+                "only replaces earlier runs. Pick another directory."
             )
+
+
+#: DemoConfig field -> its parameter in :data:`curriculens.params.PARAMS`
+_CHECKED = {
+    "seed": "seed",
+    "steps": "train_steps",
+    "n_checkpoints": "n_checkpoints",
+    "n_examples": "n_examples",
+    "seeds": "n_seeds",
+    "threads": "train_threads",
+    "force": "force",
+}
 
 
 def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
