@@ -167,6 +167,7 @@ _ROWS = (
     Param("keep_names", bool, "--keep-names", help="keep task names as given"),
     Param("train_overrides", str, "--train-config", help="train-config overrides KEY=VALUE,..."),
     Param("force", bool, "--force", help="replace an earlier run"),
+    Param("skills", str, "--skills", help="skills, suites and skill files, comma-separated"),
 )  # fmt: skip
 
 #: name -> :class:`Param`, the one table
@@ -260,6 +261,9 @@ def add(
         kwargs.setdefault("choices", p.choices)
     elif p.kind is not bool and p.kind is not str and "action" not in kwargs:
         kwargs.setdefault("type", arg_type(name))
+        kwargs.setdefault("metavar", "N" if p.kind is int else "X")
+    elif p.kind is str and "action" not in kwargs:
+        kwargs.setdefault("metavar", flag(name)[2:].upper().replace("-", "_"))
     text = help if help is not None else p.help
     return parser.add_argument(*extra_flags, flag(name), help=text, **kwargs)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from curriculens import params
+
 
 def int_at_least(low: int, fault: str, example: str = ""):
     """An argparse ``type`` that parses an int ``>= low``, naming the fault and the fix."""
@@ -24,21 +26,32 @@ positive_int = int_at_least(1, "not positive")
 nonneg_int = int_at_least(0, "negative", " (e.g. --seed 0)")
 
 
+def add_json_flag(p, *, help: str = "print JSON") -> None:
+    """``--json``: machine-readable results on stdout (its help says what is printed)."""
+    p.add_argument("--json", action="store_true", help=help)
+
+
 def add_output_flags(p: argparse.ArgumentParser, *, json_help: str = "print JSON") -> None:
     """``--quiet`` (no progress bars or chatter) and ``--json`` (machine-readable results)."""
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
-    p.add_argument("--json", action="store_true", help=json_help)
+    add_json_flag(p, help=json_help)
 
 
-def add_train_steps(p: argparse.ArgumentParser, *, default: int, help: str) -> None:
-    """``--train-steps`` sets training length; ``--steps`` stays as a deprecated alias.
+def add_out_flag(p, *, help: str, default: str | None = None) -> None:
+    """``-o/--out``: where every command writes (a folder or a file)."""
+    params.add(p, "out", "-o", default=default, metavar="PATH", help=help)
 
-    (``--steps`` selects checkpoints in ``sweep``; one flag name, one meaning.)
-    """
-    p.add_argument(
-        "--train-steps", dest="train_steps", type=positive_int, default=default, help=help
+
+def add_seed_flag(p, *, default: int = 0) -> None:
+    """``--seed``: the random seed of everything the command draws."""
+    params.add(
+        p, "seed", default=default, help=f"random seed of everything drawn (default {default})"
     )
-    p.add_argument("--steps", dest="train_steps", type=positive_int, help=argparse.SUPPRESS)
+
+
+def add_bootstrap_flag(p, *, help: str, default: int | None = 1000) -> None:
+    """``--bootstrap N``: resamples (an int >= 0) behind intervals and tests."""
+    params.add(p, "n_boot", default=default, metavar="N", help=help)
 
 
 def add_selection_flags(p: argparse.ArgumentParser, *, all_rows: bool = True) -> None:
@@ -97,7 +110,7 @@ def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool | str = Fal
     ``leadlag``, also ``--leadlag-criterion`` (``leadlag=argparse.SUPPRESS``: absent unless
     given, for commands where lead/lag is optional).
     """
-    from curriculens.analysis.criterion import DEFAULT, METHODS, PRESETS, RELATIVE_TO
+    from curriculens.params import CRITERIA, METHODS, RELATIVE_TO
 
     g = p.add_argument_group(
         "emergence criterion",
@@ -108,7 +121,7 @@ def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool | str = Fal
         "    dropped",
     )
     unset = argparse.SUPPRESS
-    g.add_argument("--criterion", choices=list(PRESETS), default=DEFAULT, help="default: paper")
+    params.add(g, "criterion", default=CRITERIA[0], help="emergence criterion (default: paper)")
     g.add_argument("--method", choices=METHODS, default=unset, help="replace the preset's method")
     g.add_argument(
         "--threshold",
@@ -135,11 +148,10 @@ def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool | str = Fal
         help="keep checkpoints with 0 tokens (the presets drop them, as the paper does)",
     )
     if leadlag:
-        g.add_argument(
-            "--leadlag-criterion",
-            choices=list(PRESETS),
+        params.add(
+            g,
+            "leadlag_criterion",
             default=leadlag if isinstance(leadlag, str) else "paper-relative",
-            dest="leadlag_criterion",
             help="criterion of lead/lag, for both of its curves (default: paper-relative)",
         )
 
@@ -194,14 +206,10 @@ def add_import_flags(p: argparse.ArgumentParser, *, tokens_help: str) -> argpars
     """The ``input`` group of commands that read curves from files as well as from runs:
     ``--metric``, ``--pattern``, ``--tokens-per-step``, ``--columns``, ``--keep-names``,
     ``--duplicates`` and ``--revision-tokens`` (see :func:`import_options`)."""
-    from curriculens.analysis.importers import DUPLICATES
-
     i = p.add_argument_group("input")
     i.add_argument("--metric", default=None, help="lm-eval / store metric (lm-eval: acc)")
     i.add_argument("--pattern", default=None, help="lm-eval: regex capturing the step")
-    i.add_argument(
-        "--tokens-per-step", type=int, default=None, dest="tokens_per_step", help=tokens_help
-    )
+    params.add(i, "tokens_per_step", default=None, help=tokens_help)
     i.add_argument(
         "--columns",
         action="append",
@@ -214,12 +222,7 @@ def add_import_flags(p: argparse.ArgumentParser, *, tokens_help: str) -> argpars
         action="store_true",
         help="keep task names as given (default: ':' -> '_', as the paper does)",
     )
-    i.add_argument(
-        "--duplicates",
-        choices=DUPLICATES,
-        default=None,
-        help="merge two different scores of one model and task at one token count",
-    )
+    params.add(i, "duplicates", default=None)
     i.add_argument(
         "--revision-tokens",
         action="append",
@@ -253,8 +256,6 @@ def load_input_curves(args: argparse.Namespace):
     from curriculens.analysis.long_format import parse_revision_tokens
     from curriculens.errors import ConfigError
 
-    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
-        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
     store = is_store(args.input)
     if store and (args.keep_names or args.duplicates or args.revision_tokens):
         raise ConfigError(

@@ -5,40 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 
-from curriculens.cli._args import add_output_flags, add_train_steps, nonneg_int, positive_int
+from curriculens import params
+from curriculens.cli._args import add_out_flag, add_output_flags, add_seed_flag
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a tiny model on the toy world, sweep it, report")
-    d.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
-    d.add_argument("--seed", type=nonneg_int, default=0, help="first random seed (default 0)")
-    add_train_steps(d, default=700, help="training steps of 2,048 tokens (default 700)")
-    d.add_argument(
-        "--checkpoints",
-        type=positive_int,
-        default=16,
-        help="log-spaced checkpoints incl. step 0 (default 16)",
+    add_out_flag(d, default="runs/demo", help="run directory (default runs/demo)")
+    add_seed_flag(d)
+    params.add(d, "train_steps", default=700, help="training steps of 2,048 tokens (default 700)")
+    params.add(
+        d, "n_checkpoints", default=16, help="log-spaced checkpoints incl. step 0 (default 16)"
     )
-    d.add_argument(
-        "--examples",
-        type=positive_int,
-        default=300,
-        help="evaluation examples per skill (default 300)",
-    )
-    d.add_argument(
-        "--seeds",
-        type=positive_int,
+    params.add(d, "n_examples", default=300, help="evaluation examples per skill (default 300)")
+    params.add(
+        d,
+        "n_seeds",
         default=1,
         help="independent training runs (seeds SEED..SEED+K-1); >1 adds order consistency",
     )
-    d.add_argument(
-        "--threads",
-        type=nonneg_int,
+    params.add(
+        d,
+        "train_threads",
         default=0,
         help="torch threads for training (default 0: time 1 against all cores and keep the "
         "faster; on a shared machine, 1 avoids a second thread that stalls when a core is busy)",
     )
-    d.add_argument("--force", action="store_true", help="replace an earlier run in --out")
+    params.add(d, "force", action="store_true", help="replace an earlier run in --out")
     add_output_flags(d, json_help="print the timings and paths as JSON")
     d.set_defaults(func=run)
     return d
@@ -51,17 +44,17 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         seed=args.seed,
         steps=args.train_steps,
-        seeds=args.seeds,
+        seeds=args.n_seeds,
         force=args.force,
-        n_checkpoints=args.checkpoints,
-        n_examples=args.examples,
-        threads=args.threads,
+        n_checkpoints=args.n_checkpoints,
+        n_examples=args.n_examples,
+        threads=args.train_threads,
     )
     info = run_demo(cfg, progress=not args.quiet)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    seeds = f" ({args.seeds} seeds)" if args.seeds > 1 else ""
+    seeds = f" ({args.n_seeds} seeds)" if args.n_seeds > 1 else ""
     print(
         f"demo finished in {info['total_seconds']:.0f} s{seeds} (train "
         f"{info['train_seconds']:.0f} s, sweep {info['sweep_seconds']:.0f} s, "

@@ -129,3 +129,27 @@ def plot_verify(cmp: dict, path: str | Path, *, max_skills: int = 6):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return fig
+
+
+def format_proposal(p, sources: dict | None = None) -> str:
+    """A plain-text table of the proposal."""
+    lines = [f"strategy: {p.strategy}   baseline mixture: {p.baseline_source}"]
+    lines.append(f"{'source':<20} {'baseline':>8} {'proposed':>8}  reason")
+    for s in p.baseline:
+        mark = "*" if s in p.targets else " "
+        lines.append(f"{s:<19}{mark} {p.baseline[s]:>8.3f} {p.proposed[s]:>8.3f}  {p.reasons[s]}")
+    if len(p.phases) > 1:
+        for i, ph in enumerate(p.phases, 1):
+            mix = ", ".join(f"{k} {v:.2f}" for k, v in ph.mixture.items())
+            lines.append(f"phase {i} ({ph.start:.0%}-{ph.end:.0%} of tokens): {mix}")
+    lines.append("* = targeted. Total training tokens unchanged; only shares move.")
+    lines += [f"note: {n}" for n in p.notes]
+    if sources:
+        lines.append(
+            "your data sources: "
+            + ", ".join(
+                f"{k} {sources['baseline'][k]:.3f} -> {v:.3f}"
+                for k, v in sources["proposed"].items()
+            )
+        )
+    return "\n".join(lines)

@@ -23,6 +23,7 @@ import numpy as np
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.emergence import bootstrap_curves
 from curriculens.errors import ConfigError
+from curriculens.params import check, flag
 from curriculens.toy.optimize.strategies import Proposal
 
 ARMS = ("baseline", "proposed")
@@ -60,16 +61,18 @@ class VerifyConfig:
     model: tuple[tuple[str, int | float], ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "steps", "n_evals", "jobs", "n_boot", "loss_batches"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"VerifyConfig.{name} = {v!r}; expected an int >= 1.")
-        if self.n_evals < 3:
-            raise ConfigError(f"VerifyConfig.n_evals = {self.n_evals}; expected >= 3.")
+        for arg, name in _CHECKED.items():  # each against its declaration in curriculens.params
+            check(name, getattr(self, arg), arg=arg)
+        if self.n_boot < 1:
+            raise ConfigError(
+                f"n_boot = {self.n_boot}: the verification compares the arms by bootstrap; "
+                "give at least 1 resample."
+            )
         object.__setattr__(self, "criterion", Criterion.of(self.criterion))
         object.__setattr__(self, "skills", tuple(self.skills))
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", tuple(self.model.items()))
+        _check_overrides(dict(self.model))
 
     def eval_steps(self) -> list[int]:
         """Step 0 plus a log-spaced grid ending at ``steps``.
@@ -79,6 +82,35 @@ class VerifyConfig:
         """
         grid = np.geomspace(max(1.0, self.steps / 32), self.steps, self.n_evals - 1)
         return sorted({0, *(int(round(s)) for s in grid), self.steps})
+
+
+#: VerifyConfig field -> its parameter in :data:`curriculens.params.PARAMS`
+_CHECKED = {
+    "seeds": "n_seeds",
+    "steps": "train_steps",
+    "n_evals": "n_evals",
+    "n_examples": "n_examples",
+    "jobs": "jobs",
+    "n_boot": "n_boot",
+    "loss_batches": "loss_batches",
+}
+
+
+def _check_overrides(model: dict) -> None:
+    """Train-config overrides name numeric fields of the train config, other than those the
+    verification sets itself (mixture, seed, steps, threads)."""
+    from curriculens.toy.trainer import TrainConfig
+
+    allowed = set(TrainConfig.__dataclass_fields__) - {"mixture", "seed", "steps", "threads"}
+    bad = sorted(set(model) - allowed)
+    if bad:
+        raise ConfigError(
+            f"{flag('train_overrides')} (model) names {bad}; allowed: "
+            f"{', '.join(sorted(allowed))} (steps: {flag('train_steps')})."
+        )
+    wrong = {k: v for k, v in model.items() if isinstance(v, bool) or not isinstance(v, int | float)}
+    if wrong:
+        raise ConfigError(f"{flag('train_overrides')} (model) {wrong}: expected numbers.")
 
 
 def _phase_bounds(proposal: Proposal | None, steps: int, baseline: dict) -> list[list]:
