@@ -107,10 +107,10 @@ FORMATS = ("csv", "parquet")
 
 _ROWS = (
     # what a sweep measures (SweepConfig)
-    Param("n_examples", int, "--examples", low=20, why="probes need a train and a test split",
-          help="examples per skill"),
-    Param("train_frac", float, None, low=0.1, high=0.9, help="share of examples the probe trains on"),
-    Param("probe_C", float, None, low=0.0, strict=True, help="inverse L2 strength of the probes"),
+    Param("n_examples", int, "--examples", low=20,
+          why="probes need a train and a test split", help="examples per skill"),
+    Param("train_frac", float, None, low=0.1, high=0.9, help="share the probe trains on"),
+    Param("probe_C", float, None, low=0.0, strict=True, help="inverse L2 strength of probes"),
     Param("seed", int, "--seed", low=0, help="random seed of everything the command draws"),
     Param("dtype", str, "--dtype", choices=DTYPES,
           help="load the weights in this dtype (default float32; bfloat16 halves the memory)"),
@@ -141,9 +141,10 @@ _ROWS = (
     Param("out", str, "--out", help="output folder or file"),
     # training the toy model (DemoConfig, VerifyConfig)
     Param("train_steps", int, "--train-steps", low=1, help="training steps"),
-    Param("train_threads", int, "--threads", low=0, why="0: time 1 against all cores, keep the faster",
-          help="torch threads for training"),
-    Param("n_checkpoints", int, "--checkpoints", low=1, help="log-spaced checkpoints incl. step 0"),
+    Param("train_threads", int, "--threads", low=0,
+          why="0: time 1 against all cores, keep the faster", help="torch threads for training"),
+    Param("n_checkpoints", int, "--checkpoints", low=1,
+          help="log-spaced checkpoints incl. step 0"),
     Param("n_seeds", int, "--seeds", low=1, help="independent training runs"),
     Param("n_evals", int, "--evals", low=3, why="step 0 and a grid of at least 2",
           help="evaluation points"),
@@ -164,6 +165,8 @@ _ROWS = (
     Param("all", bool, "--all", help="every row of the run"),
     Param("leadlag_criterion", str, "--leadlag-criterion", choices=CRITERIA,
           help="criterion of lead/lag"),
+    Param("leadlag", bool, "--leadlag", help="also lead/lag of probe selectivity vs behavior"),
+    Param("keep_zero_tokens", bool, "--keep-zero-tokens", help="keep checkpoints with 0 tokens"),
     Param("keep_names", bool, "--keep-names", help="keep task names as given"),
     Param("train_overrides", str, "--train-config", help="train-config overrides KEY=VALUE,..."),
     Param("force", bool, "--force", help="replace an earlier run"),
@@ -196,10 +199,10 @@ def check(name: str, value: Any, *, arg: str | None = None, via: str = "python")
     argument (``via="python"``: ``arg`` or ``name``), the flag (``via="cli"``) or the file key
     (``via="toml"``), the value received and what is allowed.
 
-    >>> check("n_examples", 5)
+    >>> check("n_boot", -1)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    curriculens.errors.ConfigError: n_examples = 5 is too small; expected an integer >= 20 (probes need a train and a test split).
+    curriculens.errors.ConfigError: n_boot = -1 is too small; expected an integer >= 0 (0: ...
     """
     p = PARAMS[name]
     fault = p.fault(value)

@@ -249,29 +249,35 @@ def input_selection(args: argparse.Namespace):
     return selection
 
 
-def load_input_curves(args: argparse.Namespace):
-    """The long-format curves of ``args.input`` read with the flags of
-    :func:`add_import_flags` (file-only flags are an error for a curriculens store)."""
-    from curriculens.analysis.importers import load_curves
+def read_options(args: argparse.Namespace) -> dict:
+    """The options of :func:`~curriculens.analysis.importers.load_curves` that the flags of
+    :func:`add_import_flags` give (file-only ones are checked by the library)."""
     from curriculens.analysis.long_format import parse_revision_tokens
-    from curriculens.errors import ConfigError
 
-    store = is_store(args.input)
-    if store and (args.keep_names or args.duplicates or args.revision_tokens):
-        raise ConfigError(
-            "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
-            f"lm-eval); {args.input!r} is a curriculens run."
-        )
-    file_opts = dict(
-        keep_names=args.keep_names,
-        duplicates=args.duplicates,
-        revision_tokens=parse_revision_tokens(args.revision_tokens),
-    )
-    return load_curves(
-        args.input,
+    return dict(
         metric=args.metric,
         pattern=args.pattern,
         tokens_per_step=args.tokens_per_step,
         columns=parse_columns(args.columns),
-        **({} if store else file_opts),
+        keep_names=args.keep_names,
+        duplicates=args.duplicates,
+        revision_tokens=parse_revision_tokens(args.revision_tokens),
     )
+
+
+def load_input_curves(args: argparse.Namespace):
+    """The long-format curves of ``args.input`` read with the flags of
+    :func:`add_import_flags` (file-only flags are an error for a curriculens store)."""
+    from curriculens.analysis.importers import load_curves
+    from curriculens.errors import ConfigError
+
+    options = read_options(args)
+    if is_store(args.input):
+        file_only = ("keep_names", "duplicates", "revision_tokens")
+        if any(options[k] for k in file_only):
+            raise ConfigError(
+                "--keep-names, --duplicates and --revision-tokens apply to imported files (CSV, "
+                f"lm-eval); {args.input!r} is a curriculens run."
+            )
+        options = {k: v for k, v in options.items() if k not in file_only}
+    return load_curves(args.input, **options)

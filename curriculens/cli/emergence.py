@@ -10,34 +10,20 @@ import argparse
 import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
-from curriculens.analysis.consistency import (
-    TASK_SETS,
-    composite_check,
-    elemental_components,
-    rank_consistency,
-    registry_components,
-)
-from curriculens.analysis.criterion import Criterion
-from curriculens.analysis.emergence import behavior_emergence, emergence_intervals
-from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
-from curriculens.analysis.long_format import parse_revision_tokens
-from curriculens.analysis.table import selecting
-from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
+from curriculens import params
 from curriculens.cli._args import (
+    add_bootstrap_flag,
     add_criterion_flags,
     add_import_flags,
+    add_json_flag,
+    add_seed_flag,
     add_selection_flags,
     criterion_from_args,
     input_selection,
-    is_store,
-    load_input_curves,
-    nonneg_int,
-    parse_columns,
+    read_options,
 )
 from curriculens.errors import ConfigError
-from curriculens.reporting.formatting import format_emergence, format_lead_lag, format_tokens
 
 _HELP = "Emergence points per model and task, and how consistent their order is across models."
 _EPILOG = """\
@@ -75,36 +61,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("input", metavar="INPUT", help="store / run dir, lm-eval dir, or tidy CSV")
     add_criterion_flags(p, leadlag=argparse.SUPPRESS)
-    p.add_argument(
-        "--tasks",
-        choices=TASK_SETS,
-        default="common",
-        help="rank pairs over tasks all models share (common) or each pair shares (pairwise)",
-    )
+    params.add(p, "tasks", default="common")
     add_import_flags(
         p,
-        tokens_help=f"tokens per step to read 'stepN' names (lm-eval default "
-        f"{PYTHIA_TOKENS_PER_STEP:,})",
+        tokens_help="tokens per step to read 'stepN' names (lm-eval default 2,097,152)",
     )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=1000,
-        metavar="N",
+    add_bootstrap_flag(
+        p,
         help="resamples: item bootstrap of intervals (stores; CSVs with n), the consistency "
         "null and ci, lead/lag tests (default 1000; 0: checkpoint brackets only)",
     )
-    p.add_argument(
-        "--leadlag",
+    params.add(
+        p,
+        "leadlag",
         action="store_true",
         help="also lead/lag of probe selectivity vs behavior per skill (a run, or a CSV with "
         "probe and control rows)",
     )
     add_selection_flags(p.add_argument_group("stores only (run directory or .sqlite)"))
-    p.add_argument("--seed", type=nonneg_int, default=0, help="bootstrap seed (0)")
-    p.add_argument(
-        "--json",
-        action="store_true",
+    add_seed_flag(p)
+    add_json_flag(
+        p,
         help="print one JSON object {criterion, emergence, intervals, pairs, tasks, dropped} "
         "(+ leadlag)",
     )
@@ -114,124 +91,34 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
-    selection = input_selection(args)
-    try:
-        with selecting(selection):
-            result = _compute(args)
-    except (OSError, ValueError) as e:  # unreadable or malformed input files
-        raise ConfigError(str(e)) from e
+    from curriculens.analysis.emergence_summary import emergence_summary
+
+    if hasattr(args, "leadlag_criterion") and not args.leadlag:
+        raise ConfigError("--leadlag-criterion applies to lead/lag; add --leadlag.")
+    leadlag = getattr(args, "leadlag_criterion", "paper-relative") if args.leadlag else None
+    summary = emergence_summary(
+        args.input,
+        criterion=criterion_from_args(args),
+        tasks=args.tasks,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        leadlag=leadlag,
+        select=input_selection(args),
+        **read_options(args),
+    )
     if args.json:
-        print(json.dumps(result["json"], sort_keys=False))
+        print(json.dumps(summary.to_json(), sort_keys=False))
     else:
-        print(_render(result))
+        print(render(summary))
     return 0
 
 
-def _compute(args: argparse.Namespace) -> dict:
-    crit = criterion_from_args(args)
-    if args.bootstrap < 0:
-        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
-    store = is_store(args.input)
-    curves = load_input_curves(args)
-    if store:
-        cis = behavior_emergence(
-            args.input, metric=args.metric, criterion=crit, n_boot=args.bootstrap, seed=args.seed
-        )
-        cis = _drop_flat(cis) if crit.drop_flat else cis
-    else:
-        cis = emergence_intervals(curves, crit, n_boot=args.bootstrap, seed=args.seed)
-    if not cis or not any(cis.values()):
-        raise ConfigError(
-            f"No checkpoints left in {args.input!r} under criterion {crit.name} (0-token "
-            "checkpoints are dropped); pass --keep-zero-tokens, or check the token column."
-        )
-    em = {m: {t: ci.point for t, ci in per.items()} for m, per in cis.items()}
-    dropped = sorted(set(curves["task"]) - {t for per in cis.values() for t in per})
-    pairs, common = [], sorted(set.intersection(*(set(v) for v in em.values())))
-    if len(em) >= 2:
-        cons = rank_consistency(em, tasks=args.tasks, n_resamples=args.bootstrap, seed=args.seed)
-        pairs = [p.to_json() for p in cons.pairs]
-    snapshot = str(Path(args.input)) if store else None
-    composites = {
-        m: composite_check(
-            pts, registry_components(list(pts), snapshot) | elemental_components(list(pts))
-        )
-        for m, pts in em.items()
-    }
-    out = {
-        "criterion": crit.to_dict() | {"description": crit.describe()},
-        "emergence": {m: {t: _num(v) for t, v in pts.items()} for m, pts in em.items()},
-        "intervals": {m: {t: ci.to_json() for t, ci in per.items()} for m, per in cis.items()},
-        "pairs": pairs,
-        "tasks": args.tasks,
-        "dropped": dropped,
-    }
-    leadlag = None
-    if hasattr(args, "leadlag_criterion") and not args.leadlag:
-        raise ConfigError("--leadlag-criterion applies to lead/lag; add --leadlag.")
-    if args.leadlag:
-        leadlag = _leadlag(args, store, list(em))
-        out["leadlag_criterion"] = leadlag[0].to_dict() | {"description": leadlag[0].describe()}
-        out["leadlag"] = {
-            m: {r.skill: r.to_json() for r in results} for m, results in leadlag[1].items()
-        }
-    return {
-        "json": out,
-        "criterion": crit,
-        "cis": cis,
-        "dropped": dropped,
-        "common": common,
-        "composites": composites,
-        "leadlag": leadlag,
-    }
+def render(summary) -> str:
+    """The text report of an :class:`~curriculens.analysis.emergence_summary.EmergenceSummary`."""
+    from curriculens.reporting.formatting import format_emergence, format_lead_lag
 
-
-def _leadlag(args, store: bool, models: list[str]) -> tuple[Criterion, dict]:
-    if not store and Path(args.input).suffix.lower() != ".csv":
-        raise ConfigError(
-            f"--leadlag needs probe and control curves: a curriculens run, or a tidy CSV with "
-            f"kind, layer (and n) columns; {args.input!r} is an lm-eval directory."
-        )
-    crit = Criterion.preset(getattr(args, "leadlag_criterion", DEFAULT_CRITERION))
-    source = args.input
-    if not store:  # the CSV's rows, read with the same options as its behavior curves
-        from curriculens.analysis.importers import load_rows
-
-        source = load_rows(
-            args.input,
-            columns=parse_columns(args.columns),
-            tokens_per_step=args.tokens_per_step,
-            keep_names=args.keep_names,
-            duplicates=args.duplicates,
-            revision_tokens=parse_revision_tokens(args.revision_tokens),
-        )
-        if not any(r["kind"] == "control" for r in source):
-            raise ConfigError(
-                f"--leadlag needs probe and control curves; {args.input!r} has no rows with "
-                "kind=probe and kind=control (columns kind, layer, n)."
-            )
-    results = {
-        m: lead_lag(source, run=m, criterion=crit, n_boot=args.bootstrap, seed=args.seed)
-        for m in models
-    }
-    return crit, results
-
-
-def _drop_flat(cis: dict) -> dict:
-    tasks = {t for per in cis.values() for t in per}
-    flat = {t for t in tasks if all(per[t].flat for per in cis.values() if t in per)}
-    return {m: {t: c for t, c in per.items() if t not in flat} for m, per in cis.items()}
-
-
-def _num(v: float | None):
-    if v is None:
-        return None
-    return int(v) if float(v).is_integer() else float(v)
-
-
-def _render(result: dict) -> str:
-    cis = result["cis"]
-    crit: Criterion = result["criterion"]
+    cis = summary.intervals
+    crit = summary.criterion
     models = list(cis)
     tasks = sorted(set().union(*(set(v) for v in cis.values())))
     lines = [
@@ -253,11 +140,10 @@ def _render(result: dict) -> str:
     for t in tasks:
         row = [cells.get((m, t), "").rjust(c) for m, c in zip(models, cols, strict=True)]
         lines.append("  ".join([t.ljust(width)] + row))
-    if result["dropped"]:
+    if summary.dropped:
         lines += [
             "",
-            "Dropped by the criterion (never above 0 in any model): "
-            + ", ".join(result["dropped"]),
+            "Dropped by the criterion (never above 0 in any model): " + ", ".join(summary.dropped),
         ]
     lines += ["", "States:"]
     for m in models:
@@ -266,11 +152,11 @@ def _render(result: dict) -> str:
             f"  {m}: {states.count('emerged')} emerged, {states.count('present_at_init')} at init, "
             f"{states.count('not_emerged')} not emerged (of {len(states)})"
         )
-    pairs = result["json"]["pairs"]
+    pairs = summary.pairs
     if pairs:
-        which = result["json"]["tasks"]
+        which = summary.tasks
         note = (
-            f"the {len(result['common'])} tasks all models share"
+            f"the {len(summary.common)} tasks all models share"
             if which == "common"
             else "the tasks each pair shares"
         )
@@ -293,7 +179,7 @@ def _render(result: dict) -> str:
                 )
     else:
         lines += ["", "Rank consistency needs two or more models; the input has one."]
-    for m, chk in result["composites"].items():
+    for m, chk in summary.composites.items():
         if chk.n:
             lines.append(
                 f"Composites of {m}: {chk.share:.0%} of {chk.n} emerge no earlier than all "
@@ -304,8 +190,8 @@ def _render(result: dict) -> str:
                     for c, p, tc, tp in chk.exceptions
                 )
             )
-    if result["leadlag"] is not None:
-        _, per_model = result["leadlag"]
+    if summary.leadlag is not None:
+        per_model = summary.leadlag
         lines += ["", "Representation vs behavior (lead > 0: probe selectivity emerges first):"]
         for m, results in per_model.items():
             lines.append(f"  {m}:")
@@ -314,6 +200,8 @@ def _render(result: dict) -> str:
 
 
 def _fmt_tokens(v) -> str:
+    from curriculens.reporting.formatting import format_tokens
+
     return format_tokens(v, missing="-")
 
 

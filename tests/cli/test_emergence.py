@@ -19,7 +19,10 @@ PYTHIA = DATA / "pythia-evals"
 
 
 def _run(capsys, *argv):
-    rc = main(["emergence", *map(str, argv)])
+    try:
+        rc = main(["emergence", *map(str, argv)])
+    except SystemExit as e:  # argparse rejects a flag's value before the command runs
+        rc = e.code
     out, err = capsys.readouterr()
     return rc, out, err
 

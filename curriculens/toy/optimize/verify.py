@@ -108,7 +108,9 @@ def _check_overrides(model: dict) -> None:
             f"{flag('train_overrides')} (model) names {bad}; allowed: "
             f"{', '.join(sorted(allowed))} (steps: {flag('train_steps')})."
         )
-    wrong = {k: v for k, v in model.items() if isinstance(v, bool) or not isinstance(v, int | float)}
+    wrong = {
+        k: v for k, v in model.items() if isinstance(v, bool) or not isinstance(v, int | float)
+    }
     if wrong:
         raise ConfigError(f"{flag('train_overrides')} (model) {wrong}: expected numbers.")
 
