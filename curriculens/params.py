@@ -218,10 +218,16 @@ def check(name: str, value: Any, *, arg: str | None = None, via: str = "python")
 
 
 def check_all(values: dict, *, via: str = "python", prefix: str = "") -> None:
-    """:func:`check` every known key of ``values`` (others are left to their config)."""
+    """:func:`check` every known key of ``values`` (each item of a list; other keys are left to
+    their config).
+
+    >>> check_all({"steps": [0, 512], "dir": "ckpts"})
+    """
     for key, value in values.items():
-        if key in PARAMS:
-            check(key, value, arg=prefix + key, via=via)
+        if key not in PARAMS:
+            continue
+        for one in value if isinstance(value, list | tuple) else [value]:
+            check(key, one, arg=prefix + key, via=via)
 
 
 def arg_type(name: str):

@@ -7,25 +7,6 @@ import argparse
 from curriculens import params
 
 
-def int_at_least(low: int, fault: str, example: str = ""):
-    """An argparse ``type`` that parses an int ``>= low``, naming the fault and the fix."""
-
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer{example}") from None
-        if v < low:
-            raise argparse.ArgumentTypeError(f"{v} is {fault}; give an integer >= {low}")
-        return v
-
-    return parse
-
-
-positive_int = int_at_least(1, "not positive")
-nonneg_int = int_at_least(0, "negative", " (e.g. --seed 0)")
-
-
 def add_json_flag(p, *, help: str = "print JSON") -> None:
     """``--json``: machine-readable results on stdout (its help says what is printed)."""
     p.add_argument("--json", action="store_true", help=help)

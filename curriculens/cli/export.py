@@ -7,10 +7,12 @@ import argparse
 import json
 from pathlib import Path
 
+from curriculens import params
 from curriculens.cli._args import (
+    add_bootstrap_flag,
+    add_out_flag,
     add_output_flags,
     add_selection_flags,
-    nonneg_int,
     selection_of,
 )
 
@@ -43,18 +45,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "skill's state, point and interval; leadlag: probe-vs-behavior lead per skill; "
         "consistency: agreement of the emergence orders of each pair of runs in the store",
     )
-    p.add_argument(
-        "--criterion",
+    params.add(
+        p,
+        "criterion",
+        default=None,
         help="emergence criterion of --what emergence|leadlag|consistency (default: paper; "
         "paper-relative for leadlag)",
     )
-    p.add_argument(
-        "--bootstrap",
-        type=nonneg_int,
+    add_bootstrap_flag(
+        p,
+        default=None,
         help="bootstrap resamples behind the intervals of a derived table (default 1000)",
     )
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    p.add_argument("-o", "--output", help="output file (default RUN/results.<format>)")
+    p.add_argument("--format", choices=params.FORMATS, default="csv", help="file format (csv)")
+    add_out_flag(p, help="output file (default RUN/results.<format>)")
     add_selection_flags(p)
     add_output_flags(p, json_help="print the written paths as JSON")
     p.set_defaults(func=run)
@@ -73,11 +77,11 @@ def run(args: argparse.Namespace) -> int:
             "into that directory first."
         )
     stem = {"scores": "results"}.get(args.what, args.what)
-    out = Path(args.output) if args.output else src / f"{stem}.{args.format}"
+    out = Path(args.out) if args.out else src / f"{stem}.{args.format}"
     if args.what == "items" and (args.config is not None or args.all):
         raise ConfigError("--config/--all select score rows; drop them with --what items.")
     derived = args.what in DERIVED
-    if not derived and (args.criterion is not None or args.bootstrap is not None):
+    if not derived and (args.criterion is not None or args.n_boot is not None):
         raise ConfigError(
             f"--criterion/--bootstrap apply to --what {'|'.join(DERIVED)}; drop them with "
             f"--what {args.what}."
@@ -105,7 +109,7 @@ def _export_derived(args: argparse.Namespace, src: Path, out: Path) -> tuple[Pat
     from curriculens.analysis.derived import derived_frame
     from curriculens.analysis.table import selecting, write_frame
 
-    options = {"n_boot": 1000 if args.bootstrap is None else args.bootstrap}
+    options = {"n_boot": 1000 if args.n_boot is None else args.n_boot}
     if args.criterion is not None:
         options["criterion"] = args.criterion
     with selecting(selection_of(args)):

@@ -10,11 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from curriculens.analysis.fv import predict_trajectories
-from curriculens.analysis.predict import MIN_POINTS, composite_components
-from curriculens.analysis.table import read_vectors, selecting
 from curriculens.cli._args import (
     add_import_flags,
+    add_json_flag,
     add_selection_flags,
     input_selection,
     is_store,
@@ -23,14 +21,14 @@ from curriculens.cli._args import (
 from curriculens.errors import ConfigError
 
 _HELP = "Predict each composite's curve from its components' curves and score the prediction."
-_EPILOG = f"""\
+_EPILOG = """\
 INPUT is a run directory or .sqlite store, an lm-evaluation-harness results directory, or a
 tidy CSV (the paper's trajectories file). A composite is a skill that declares components (in a
 run's snapshot or the registry) or a paper task named compositional_A_B (A, B: upper, lower,
 reverse, plural, gerund, first, last, translate_X_Y). For each model and each composite whose
 components all have curves, the product, min and mean of the component curves are scored on the
 composite's own curve, unsmoothed, over the checkpoints with tokens > 0 where the composite and
-every component were evaluated (at least {MIN_POINTS}).
+every component were evaluated (at least 3, analysis.predict.MIN_POINTS).
 
 r2 is 1 - SS_res/SS_tot (negative: worse than the composite's mean; undefined for a constant
 curve); r2_pearson is the squared Pearson correlation (what the paper's code calls R²; blind to
@@ -55,9 +53,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="store / run dir, lm-eval dir, or tidy CSV")
     add_import_flags(p, tokens_help="tokens per step, to read 'stepN' checkpoint names")
     add_selection_flags(p.add_argument_group("stores only (run directory or .sqlite)"))
-    p.add_argument(
-        "--json",
-        action="store_true",
+    add_json_flag(
+        p,
         help='print {"composites": [{model, name, components, n, r2, r2_pearson}], "mean_r2", '
         '"mean_r2_pearson", "median_r2", ..., "by_model", "skipped"}',
     )
@@ -67,6 +64,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``curriculens predict``: prints the result; returns the exit code."""
+    from curriculens.analysis.fv import predict_trajectories
+    from curriculens.analysis.predict import composite_components
+    from curriculens.analysis.table import read_vectors, selecting
+
     store = is_store(args.input)
     selection = input_selection(args)
     try:

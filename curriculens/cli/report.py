@@ -7,12 +7,15 @@ import argparse
 import json
 
 from curriculens.cli._args import (
+    add_bootstrap_flag,
     add_criterion_flags,
     add_import_flags,
+    add_out_flag,
     add_output_flags,
+    add_seed_flag,
     add_selection_flags,
     criterion_from_args,
-    parse_columns,
+    read_options,
     selection_of,
 )
 from curriculens.errors import ConfigError
@@ -39,19 +42,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "results folder or a tidy CSV",
     )  # fmt: skip
     add_criterion_flags(r, leadlag=argparse.SUPPRESS)
-    r.add_argument(
-        "-o", "--out", help="folder for the report (default: RUN; for read-only runs; needed "
-        "for imported curves)",
+    add_out_flag(
+        r, help="folder for the report (default: RUN; for read-only runs; needed for imported "
+        "curves)",
     )  # fmt: skip
     add_selection_flags(r, all_rows=False)
-    r.add_argument(
-        "--bootstrap",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="resamples of the intervals and lead/lag tests (default 1000)",
-    )
-    r.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    add_bootstrap_flag(r, help="resamples of the intervals and lead/lag tests (default 1000)")
+    add_seed_flag(r)
     add_import_flags(r, tokens_help="lm-eval/CSV: tokens per step (lm-eval default: Pythia's)")
     add_output_flags(r, json_help="print the report paths as JSON")
     r.set_defaults(func=run)
@@ -62,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
     from curriculens.reporting.imported import is_curves_input, write_curves_report
     from curriculens.reporting.writer import write_report
 
-    if args.bootstrap < 0:
-        raise ConfigError(f"--bootstrap {args.bootstrap} must be >= 0 (0: brackets only).")
     given = [f"--{f.replace('_', '-')}" for f in _IMPORT_FLAGS if getattr(args, f) not in
              (None, False)]  # fmt: skip
     if is_curves_input(args.input):
@@ -81,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
             args.input,
             out=args.out,
             criterion=criterion_from_args(args),
-            n_boot=args.bootstrap,
+            n_boot=args.n_boot,
             seed=args.seed,
-            load_options=_load_options(args),
+            load_options=read_options(args),
         )
     else:
         if given:
@@ -95,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             args.input,
             criterion=criterion_from_args(args),
             probe_criterion=getattr(args, "leadlag_criterion", None),
-            n_boot=args.bootstrap,
+            n_boot=args.n_boot,
             seed=args.seed,
             out=args.out,
             select=selection_of(args),
@@ -106,20 +101,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: {path}")
         print(f"summary: {path.with_suffix('.md')}")
     return 0
-
-
-def _load_options(args: argparse.Namespace) -> dict:
-    """The importer options the input flags ask for."""
-    from curriculens.analysis.long_format import parse_revision_tokens
-
-    if args.tokens_per_step is not None and args.tokens_per_step <= 0:
-        raise ConfigError(f"--tokens-per-step {args.tokens_per_step} must be a positive int.")
-    return dict(
-        metric=args.metric,
-        pattern=args.pattern,
-        tokens_per_step=args.tokens_per_step,
-        columns=parse_columns(args.columns),
-        keep_names=args.keep_names,
-        duplicates=args.duplicates,
-        revision_tokens=parse_revision_tokens(args.revision_tokens),
-    )

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from curriculens.cli._args import add_seed_flag
 from curriculens.errors import CurriculensError, SkillFileError
 from curriculens.skills.registry import (
     Example,
@@ -70,7 +71,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="a local Hugging Face tokenizer directory (default: the toy word-level tokenizer)",
     )
     p.add_argument("-n", type=int, default=3, help="how many examples (default 3)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the examples (default 0)")
+    add_seed_flag(p)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("validate", help="check skill files; exit 1 if any has a problem")

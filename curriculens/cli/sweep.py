@@ -15,19 +15,15 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from curriculens.checkpoints import (
-    DTYPES,
-    BadCheckpointWarning,
-    CheckpointSeries,
-    check_device,
-    check_hub_access,
-)
-from curriculens.cli._args import add_output_flags, int_at_least, positive_int
+from curriculens import params
+from curriculens.cli._args import add_out_flag, add_output_flags
 from curriculens.errors import ConfigError, SkillError
-from curriculens.pipeline.config import default_skills, parse_layers
-from curriculens.pipeline.run import SweepConfig, _unit, series_tokenizer, sweep
-from curriculens.store import Store
+
+if TYPE_CHECKING:
+    from curriculens.checkpoints import CheckpointSeries
+    from curriculens.pipeline.config import SweepConfig
 
 _SERIES_KEYS = (
     "dir",
@@ -43,26 +39,17 @@ _SERIES_KEYS = (
 #: Series settings that only a hub series (--model) uses, and only a directory uses.
 _HUB_ONLY = {"revisions": "--revisions"}
 _DIR_ONLY = {"skip_bad": "--skip-bad"}
+#: top-level keys of a sweep TOML file
+_TOP_KEYS = ("out", "executor", "run")
 
 
 def _csv_list(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _csv_ints(text: str) -> list[int]:
-    try:
-        steps = [int(t) for t in _csv_list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of integers (e.g. --steps 0,512,4000)"
-        ) from None
-    negative = [s for s in steps if s < 0]
-    if negative:
-        raise argparse.ArgumentTypeError(f"steps {negative} are negative; steps count from 0")
-    return steps
-
-
 def _layers(text: str) -> tuple[int, ...]:
+    from curriculens.pipeline.config import parse_layers
+
     try:
         return parse_layers(text)
     except ConfigError as e:
@@ -83,10 +70,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("source", nargs="?", help="checkpoint directory or CONFIG.toml")
-    p.add_argument(
-        "--out",
-        help="run directory (default: the parent of a directory named 'checkpoints')",
-    )
+    add_out_flag(p, help="run directory (default: the parent of a directory named 'checkpoints')")
     p.add_argument("--model", help="Hugging Face repo id whose revisions to sweep")
     p.add_argument(
         "--revisions",
@@ -94,27 +78,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="comma-separated hub revisions (with --model), e.g. step0,step512 or "
         "stage1-step1000-tokens5B; 'main' is the final step where the schedule is known (Pythia)",
     )
-    p.add_argument(
-        "--steps",
-        type=_csv_ints,
-        help="comma-separated steps to sweep, of a directory or a hub model (Pythia step{N})",
+    params.add(
+        p,
+        "steps",
+        type=params.csv_of("steps"),
+        metavar="STEP,...",
+        help="comma-separated checkpoint steps to sweep, of a directory or a hub model (Pythia "
+        "step{N})",
     )
-    p.add_argument(
-        "--every", type=positive_int, help="only checkpoints whose step is a multiple of N"
-    )
-    p.add_argument(
-        "--max-checkpoints",
-        type=positive_int,
-        help="at most N evenly spaced checkpoints (the first and last kept)",
-    )
-    p.add_argument(
-        "--tokens-per-step",
-        type=int_at_least(1, "not a positive token count", " (e.g. --tokens-per-step 2048)"),
-        help="tokens per optimizer step",
-    )
-    p.add_argument(
-        "--skills",
+    params.add(p, "every")
+    params.add(p, "max_checkpoints")
+    params.add(p, "tokens_per_step")
+    params.add(
+        p,
+        "skills",
         type=_csv_list,
+        metavar="SKILL,...",
         help="comma-separated skill names, suites (toy, core-en) and skill files (.jsonl), "
         "mixed (default: toy for the toy tokenizer, core-en for any other)",
     )
@@ -130,42 +109,40 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="probe these TransformerLens hooks, e.g. hook_embed,blocks.3.hook_resid_mid "
         "(added to --layers)",
     )
-    p.add_argument(
-        "--dtype",
-        choices=DTYPES,
-        help="load the weights in this dtype (default float32; bfloat16 halves the memory)",
-    )
-    p.add_argument("--examples", dest="n_examples", type=int, help="examples per skill")
-    p.add_argument("--n-examples", dest="n_examples", type=int, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--mdl",
+    params.add(p, "dtype")
+    params.add(p, "n_examples", help="examples per skill (default 300)")
+    params.add(
+        p,
+        "mdl",
         action="store_true",
         default=None,
         help="also measure each probe's online description length (compression over uniform)",
     )
-    p.add_argument(
-        "--task-vectors",
+    params.add(
+        p,
+        "task_vectors",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="compute each few-shot skill's task vector at every hook, for `curriculens "
         "predict` (default: on; a resume keeps the run's setting). Costs one extra forward "
         "pass over at most 100 shuffled-demonstration prompts per few-shot skill",
     )
-    p.add_argument(
-        "--task-vector-heads",
-        type=int_at_least(0, "not a head count", " (e.g. --task-vector-heads 10)"),
+    params.add(
+        p,
+        "task_vector_heads",
         metavar="K",
         help="also compute the head variant of the task vectors: the summed output of the K "
         "attention heads with the largest causal effect (one patched forward per head; default "
         "0, off)",
     )
-    p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
-    p.add_argument("--executor", choices=("local", "ray"), help="where checkpoints run")
-    p.add_argument("--cache-dir", help="activation cache folder (re-fit probes without forwards)")
-    p.add_argument("--max-batch-tokens", type=int, help="cap on padded tokens per forward pass")
+    params.add(p, "device")
+    params.add(p, "executor")
+    params.add(p, "cache_dir")
+    params.add(p, "max_batch_tokens")
     p.add_argument("--no-dedupe", action="store_true", help="measure duplicate weights again")
-    p.add_argument(
-        "--skip-bad",
+    params.add(
+        p,
+        "skip_bad",
         action="store_true",
         help="skip (and list) checkpoints that cannot be loaded instead of stopping",
     )
@@ -185,7 +162,7 @@ def _read_toml(path: Path) -> dict:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"Cannot read sweep config {str(path)!r}: {e}") from e
-    bad = sorted(set(data) - {"series", "sweep", "out", "executor", "run"})
+    bad = sorted(set(data) - {"series", "sweep", *_TOP_KEYS})
     if bad:
         raise ConfigError(
             f"Sweep config {str(path)!r} has unknown table(s)/key(s) {bad}; expected [series], "
@@ -197,6 +174,9 @@ def _read_toml(path: Path) -> dict:
             f"[series] in {str(path)!r} has unknown key(s) {unknown}; expected some of "
             f"{list(_SERIES_KEYS)}."
         )
+    for table in ("series", "sweep"):  # every value checked before anything is loaded
+        params.check_all(data.get(table, {}), via="toml", prefix=f"[{table}] ")
+    params.check_all({k: data[k] for k in _TOP_KEYS if k in data}, via="toml")
     return data
 
 
@@ -207,7 +187,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         data = _read_toml(Path(args.source))
         series = dict(data.get("series", {}))
         sweep_cfg = dict(data.get("sweep", {}))
-        top = {k: data[k] for k in ("out", "executor", "run") if k in data}
+        top = {k: data[k] for k in _TOP_KEYS if k in data}
         base = Path(args.source).parent
         if "dir" in series:
             series["dir"] = str(base / series["dir"])
@@ -246,7 +226,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         sweep_cfg["hooks"] = list(args.hooks or [])
         if args.layers is not None:
             sweep_cfg["layers"] = list(args.layers)
-    for key in ("out", "executor", "run"):
+    for key in _TOP_KEYS:
         if getattr(args, key) is not None:
             top[key] = getattr(args, key)
     if "dir" in series and "model" in series:
@@ -297,6 +277,8 @@ def _check_applies(series: dict) -> None:
 
 
 def _build_series(series: dict) -> CheckpointSeries:
+    from curriculens.checkpoints import CheckpointSeries
+
     dedupe = bool(series.get("dedupe", True))
     pick = {k: series.get(k) for k in ("every", "max_checkpoints")}
     if "dir" in series:
@@ -324,6 +306,9 @@ def _build_config(sweep_cfg: dict, out: Path, series: CheckpointSeries) -> Sweep
     Without either, the skills are the toy suite for the toy tokenizer and ``core-en`` for any
     other (the first checkpoint's tokenizer decides; a hub model is never the toy one).
     """
+    from curriculens.pipeline.config import SweepConfig, default_skills
+    from curriculens.pipeline.run import series_tokenizer
+
     saved = out / "sweep_config.json"
     if saved.exists():
         try:
@@ -352,6 +337,10 @@ def _build_config(sweep_cfg: dict, out: Path, series: CheckpointSeries) -> Sweep
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or plan, with ``--dry-run``) a sweep; returns the exit code."""
+    from curriculens.checkpoints import BadCheckpointWarning, check_device, check_hub_access
+    from curriculens.pipeline.run import sweep
+    from curriculens.store import Store
+
     series_cfg, sweep_cfg, top = _plan(args)
     out = Path(top["out"])
     executor = top.get("executor", "local")
@@ -417,8 +406,9 @@ def dry_run_text(
     executor: str = "local",
 ) -> str:
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
-    from curriculens.pipeline.run import _recall_fingerprints, skill_items
+    from curriculens.pipeline.run import _recall_fingerprints, _unit, skill_items
     from curriculens.skills.registry import get_skill
+    from curriculens.store import Store
 
     run = run or out.resolve().name
     done: dict[str, set[str]] = {}
