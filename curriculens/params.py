@@ -137,6 +137,7 @@ _ROWS = (
           help="at most N evenly spaced checkpoints (the first and last kept)"),
     Param("tokens_per_step", int, "--tokens-per-step", low=1, optional=True,
           help="tokens per optimizer step"),
+    Param("model", str, "--model", help="Hugging Face repo id whose revisions to sweep"),
     Param("executor", str, "--executor", choices=EXECUTORS, help="where checkpoints run"),
     Param("out", str, "--out", help="output folder or file"),
     # training the toy model (DemoConfig, VerifyConfig)

@@ -45,7 +45,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             importlib.import_module(module).add_parser(sub)
         else:
             sub.add_parser(name, help=help_)
+    _no_abbreviations(p)
     return p
+
+
+def _no_abbreviations(p: argparse.ArgumentParser) -> None:
+    """No hidden aliases: ``--boot`` is not ``--bootstrap``; a flag is spelled in full."""
+    p.allow_abbrev = False
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sp in a.choices.values():
+                _no_abbreviations(sp)
 
 
 def _quiet_third_party() -> None:

@@ -71,7 +71,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("source", nargs="?", help="checkpoint directory or CONFIG.toml")
     add_out_flag(p, help="run directory (default: the parent of a directory named 'checkpoints')")
-    p.add_argument("--model", help="Hugging Face repo id whose revisions to sweep")
+    params.add(p, "model", metavar="REPO")
     p.add_argument(
         "--revisions",
         type=_csv_list,

@@ -306,8 +306,8 @@ def test_negative_and_zero_token_counts(toy_series, tmp_path, capsys):
         CheckpointSeries.from_dir(toy_series, tokens_per_step=0)
     capsys.readouterr()
     for argv, says in (
-        (["sweep", "--model", "x/y", "--steps", "0,-1"], "steps [-1] are negative"),
-        (_sweep_argv(toy_series, tmp_path / "o", "--tokens-per-step", "0"), "0 is not a positive"),
+        (["sweep", "--model", "x/y", "--steps", "0,-1"], "-1 is too small; expected an integer"),
+        (_sweep_argv(toy_series, tmp_path / "o", "--tokens-per-step", "0"), "0 is too small"),
     ):
         with pytest.raises(SystemExit) as e:  # argparse's own one-line usage error
             main(argv)

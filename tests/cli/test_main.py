@@ -77,13 +77,24 @@ def test_errors_are_one_line_with_exit_2(argv, capsys):
     assert err.startswith(f"curriculens {argv[0]}: error: ") and "Traceback" not in err
 
 
-def test_train_steps_and_its_deprecated_alias():
+def test_one_flag_per_concept_and_no_hidden_aliases(capsys):
     p = build_parser()
     assert p.parse_args(["demo", "--train-steps", "7"]).train_steps == 7
-    assert p.parse_args(["demo", "--steps", "7"]).train_steps == 7
     assert p.parse_args(["optimize", "R", "--train-steps", "9"]).train_steps == 9
-    assert p.parse_args(["optimize", "R", "--boot", "5"]).bootstrap == 5
-    assert p.parse_args(["sweep", "D", "--n-examples", "5"]).n_examples == 5
+    assert p.parse_args(["optimize", "R", "--bootstrap", "5"]).n_boot == 5
+    assert p.parse_args(["sweep", "D", "--examples", "40"]).n_examples == 40
+    for argv in (
+        ["demo", "--steps", "7"],  # --steps is only for checkpoint steps (sweep)
+        ["optimize", "R", "--boot", "5"],
+        ["optimize", "R", "--model", "d_model=32"],  # --model is only a hub repo
+        ["sweep", "D", "--n-examples", "40"],
+        ["export", "R", "--output", "x.csv"],
+    ):
+        with pytest.raises(SystemExit):
+            p.parse_args(argv)
+    capsys.readouterr()
+    for argv in (["demo"], ["sweep", "D"], ["report", "R"], ["export", "R"]):
+        assert p.parse_args([*argv, "-o", "X"]).out == "X"
 
 
 @pytest.mark.slow
