@@ -56,7 +56,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run", help="run directory holding results.sqlite (and train_config.json)")
-    params.add(p, "strategy", default="upweight", help="how the mix is proposed (upweight)")
+    params.add(  # not argparse choices: the library answers a typo with "did you mean"
+        p,
+        "strategy",
+        choices=None,
+        default="upweight",
+        metavar="{" + ",".join(params.STRATEGIES) + "}",
+        help="how the mix is proposed (default upweight)",
+    )
     add_output_flags(p, json_help="print one JSON object on stdout")
     add_criterion_flags(p)
     g = p.add_argument_group("strategy options")

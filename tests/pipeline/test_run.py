@@ -292,7 +292,7 @@ def _cli(argv: list[str]) -> int:
 def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
     out = tmp_path / "cli"
     argv = ["sweep", str(ckdir), "--out", str(out), "--skills", "facts,add1"]
-    assert _cli([*argv, "--n-examples", "40", "--run", "r", "--dry-run"]) == 0
+    assert _cli([*argv, "--examples", "40", "--run", "r", "--dry-run"]) == 0
     text = capsys.readouterr().out
     series = CheckpointSeries.from_dir(ckdir)
     for c in series:  # nothing is loaded for a plan: fingerprints come with the first load
@@ -301,7 +301,7 @@ def test_cli_sweep_resume_export(ckdir, reference, tmp_path, capsys):
     assert "facts@" in text and "add1@" in text
     assert "forward sequences" in text and "probe fits" in text
     assert not out.exists()  # a dry run writes nothing
-    assert _cli([*argv, "--n-examples", "40", "--run", "r", "--quiet"]) == 0
+    assert _cli([*argv, "--examples", "40", "--run", "r", "--quiet"]) == 0
     assert _table(out) == _table(reference)
     assert (out / "sweep.toml").exists() and (out / "sweep_config.json").exists()
     # resume with no flags: the saved config is reused, nothing is left to do

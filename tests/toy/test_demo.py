@@ -28,8 +28,10 @@ def test_demo_end_to_end_with_few_steps(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["demo", "--steps", "0"], "--steps: 0 is not positive"),
-        (["demo", "--steps", "-3"], "--steps: -3 is not positive"),
+        (["demo", "--train-steps", "0"], "--train-steps: 0 is too small"),
+        (["demo", "--train-steps", "-3"], "--train-steps: -3 is too small"),
+        (["demo", "--steps", "7"], "unrecognized arguments: --steps"),
+        (["demo", "--examples", "5"], "--examples: 5 is too small; expected an integer >= 20"),
         (["demo", "--seed", "1.5"], "--seed: '1.5' is not an integer"),
         (["demo", "--seed", "abc"], "--seed: 'abc' is not an integer"),
         (["demo", "--threads", "-1"], "--threads: -1"),

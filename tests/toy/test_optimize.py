@@ -213,7 +213,7 @@ def test_cli_staged_text_and_source_map(tmp_path, capsys):
         (["optimize", "{run}", "--strategy", "upweigth"], "Did you mean 'upweight'"),
         (["optimize", "{empty}"], "No results store"),
         (["optimize", "{run}", "--source-map", "{tmp}/missing.json"], "source-map"),
-        (["optimize", "{run}", "--verify", "--model", "seed=3"], "--model"),
+        (["optimize", "{run}", "--verify", "--train-config", "seed=3"], "--train-config"),
     ],
 )
 def test_cli_bad_input(tmp_path, capsys, args, message):
@@ -256,8 +256,8 @@ def test_in_loop_evaluation_leaves_the_trained_model_alone(tmp_path):
 def test_short_staged_verify_switches_phases(tmp_path, capsys):
     run = _synthetic_run(tmp_path / "run")
     argv = ["optimize", str(run), "--strategy", "staged", "--split", "0.5", "--verify", "--json"]
-    argv += ["--seeds", "1", "--steps", "4", "--evals", "3", "--examples", "20"]
-    argv += ["--skills", "copy_plural", "--jobs", "1", "--boot", "10", "--quiet"]
+    argv += ["--seeds", "1", "--train-steps", "4", "--evals", "3", "--examples", "20"]
+    argv += ["--skills", "copy_plural", "--jobs", "1", "--bootstrap", "10", "--quiet"]
     assert main(argv) == 0
     v = json.loads(capsys.readouterr().out)["verify"]
     assert v["proposal"]["strategy"] == "staged" and len(v["proposal"]["phases"]) == 2
@@ -268,9 +268,9 @@ def test_short_staged_verify_switches_phases(tmp_path, capsys):
 
 def test_short_verify_report_structure(tmp_path, capsys):
     run = _synthetic_run(tmp_path / "run")
-    argv = ["optimize", str(run), "--verify", "--json", "--seeds", "1", "--steps", "6"]
+    argv = ["optimize", str(run), "--verify", "--json", "--seeds", "1", "--train-steps", "6"]
     argv += ["--evals", "3", "--examples", "20", "--skills", "copy,plural", "--jobs", "1"]
-    argv += ["--boot", "20", "--quiet"]
+    argv += ["--bootstrap", "20", "--quiet"]
     assert main(argv) == 0
     d = json.loads(capsys.readouterr().out)
     v = d["verify"]
