@@ -14,6 +14,7 @@ from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.errors import ConfigError
+from curriculens.params import flag
 
 #: What ``export --what`` can write besides the scores and items tables.
 DERIVED = ("emergence", "leadlag", "consistency")
@@ -99,7 +100,8 @@ def consistency_frame(
         raise ConfigError(
             f"Order consistency compares runs, and {str(source)!r} holds {len(cis)} "
             f"({', '.join(cis) or 'none'}); sweep several seeds or models into one store "
-            "(curriculens demo --seeds 3), or use `curriculens emergence` on imported curves."
+            f"(curriculens demo {flag('n_seeds')} 3), or use `curriculens emergence` on imported "
+            "curves."
         )
     points = {m: {t: ci.point for t, ci in per.items()} for m, per in cis.items()}
     cons = rank_consistency(points, tasks=tasks, n_resamples=n_boot, seed=seed)

@@ -35,6 +35,7 @@ from curriculens.analysis.long_format import (
 from curriculens.analysis.table import pick_metric, read_rows, skill_info
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.errors import ConfigError, CurriculensError, StoreError
+from curriculens.params import flag
 from curriculens.store import Row, Store
 
 __all__ = [
@@ -118,7 +119,7 @@ def read_tidy_table(
         raise ConfigError(
             f"CSV {str(p)!r} lacks column(s) {missing}; it has {list(raw.columns)}. Expected "
             "model, checkpoint, tokens (or tokens_b in billions), task, score; map other names "
-            "with columns={'csv_name': 'score'} (CLI: --columns csv_name=score)."
+            f"with columns={{'csv_name': 'score'}} (CLI: {flag('columns')} csv_name=score)."
         )
     df = df.copy()
     if "tokens" not in df.columns:
@@ -199,10 +200,11 @@ def _fill_tokens(df: pd.DataFrame, source: str, given: dict, tokens_per_step) ->
         stepped = revision_step(first) is not None
         raise ConfigError(
             f"CSV {source!r}: {len(bad)} checkpoint(s) have no token count, in the file or in "
-            f"their name ({where}). Give each one with --revision-tokens {first}=TOKENS (e.g. "
-            f"--revision-tokens main=4051e9; MODEL@{first}=TOKENS for one model; Python: "
+            f"their name ({where}). Give each one with {flag('revision_tokens')} {first}=TOKENS "
+            f"(e.g. {flag('revision_tokens')} main=4051e9; MODEL@{first}=TOKENS for one model; "
+            "Python: "
             "revision_tokens={...})"
-            + (", or --tokens-per-step N to read 'stepN' names" if stepped else "")
+            + (f", or {flag('tokens_per_step')} N to read 'stepN' names" if stepped else "")
             + "."
         )
 

@@ -17,6 +17,7 @@ from curriculens.analysis.long_format import (
 )
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.errors import ConfigError
+from curriculens.params import flag
 
 DEFAULT_STEP_PATTERN = r"step[_-]?(\d+)"
 
@@ -158,7 +159,7 @@ def _checkpoint_of(
         raise ConfigError(
             f"Cannot find the token count of {str(f)!r}: {what} names no step or token count "
             f"(the file name does not match {rx.pattern!r}). Give it one with "
-            f"--revision-tokens {revision or f.stem}=TOKENS (Python: "
+            f"{flag('revision_tokens')} {revision or f.stem}=TOKENS (Python: "
             f"revision_tokens={{{(revision or f.stem)!r}: ...}}), or pass a pattern with one "
             "group that captures the step."
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from curriculens.errors import ConfigError
+from curriculens.params import flag
 
 LONG_COLUMNS = ("model", "checkpoint", "step", "tokens", "task", "score")
 KINDS = ("behavior", "probe", "control")
@@ -92,8 +93,9 @@ def parse_revision_tokens(items: Iterable[str] | Mapping[str, float] | None) -> 
             tokens = math.nan
         if not name or not math.isfinite(tokens) or tokens < 0:
             raise ConfigError(
-                f"--revision-tokens {name}={value} is not REVISION=TOKENS with a token count "
-                ">= 0; write e.g. --revision-tokens main=4051e9 (or MODEL@main=4051e9)."
+                f"{flag('revision_tokens')} {name}={value} is not REVISION=TOKENS with a token "
+                f"count >= 0; write e.g. {flag('revision_tokens')} main=4051e9 (or "
+                "MODEL@main=4051e9)."
             )
         out[str(name)] = tokens
     return out
@@ -105,8 +107,8 @@ def _split(items: Iterable[str]):
             name, sep, value = item.strip().rpartition("=")
             if not sep:
                 raise ConfigError(
-                    f"--revision-tokens {item!r} is not REVISION=TOKENS; write e.g. "
-                    "--revision-tokens main=4051e9."
+                    f"{flag('revision_tokens')} {item!r} is not REVISION=TOKENS; write e.g. "
+                    f"{flag('revision_tokens')} main=4051e9."
                 )
             yield name.strip(), value.strip()
 
@@ -153,9 +155,10 @@ def merge_duplicates(df: pd.DataFrame, key: list[str], source: str, how: str | N
             f"{len(differing)} place(s), e.g. {first.model} / {first.task} at {first.tokens:g} "
             f"tokens: {where}. A released checkpoint (such as 'main') given the token count of "
             "the last training checkpoint does this; so do two settings of one model in one "
-            "folder. Choose which score to keep with --duplicates first|last|mean (Python: "
-            "duplicates='last'), give a revision its own count with --revision-tokens "
-            "main=TOKENS, or point the importer at one model/setting folder."
+            f"folder. Choose which score to keep with {flag('duplicates')} first|last|mean "
+            f"(Python: duplicates='last'), give a revision its own count with "
+            f"{flag('revision_tokens')} main=TOKENS, or point the importer at one model/setting "
+            "folder."
         )
     if how in ("first", "last"):
         return df.drop_duplicates(key, keep=how)

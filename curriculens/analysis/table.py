@@ -39,6 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from curriculens.errors import ConfigError, CurriculensError, MixedResultsNote, SkillError
+from curriculens.params import flag
 from curriculens.store import COLUMNS, ITEM_COLUMNS, Store
 
 SKILLS_META_KEY = "skills"
@@ -288,7 +289,7 @@ def _config_of(run: str, configs: list[str], wanted: str | None, meta: Mapping) 
         if len(hits) != 1:
             what = "matches none" if not hits else f"matches {len(hits)}"
             raise ConfigError(
-                f"--config {wanted!r} {what} of the configurations of run {run!r}: "
+                f"{flag('config')} {wanted!r} {what} of the configurations of run {run!r}: "
                 f"{', '.join(_describe(c, meta) for c in configs)}."
             )
         return hits[0]
@@ -299,8 +300,8 @@ def _config_of(run: str, configs: list[str], wanted: str | None, meta: Mapping) 
         return configs[0]
     raise ConfigError(
         f"Run {run!r} holds rows of {len(configs)} configurations and records none of them as "
-        f"current ({', '.join(_describe(c, meta) for c in configs)}); pass --config KEY to "
-        "read one, or --all to read each one as its own run."
+        f"current ({', '.join(_describe(c, meta) for c in configs)}); pass {flag('config')} KEY to "
+        f"read one, or {flag('all')} to read each one as its own run."
     )
 
 
@@ -321,9 +322,9 @@ def _note(run: str, config: str, others: list[str], old_skills: list[str], meta)
         parts.append(f"older versions of skill(s) {', '.join(old_skills)}")
     return (
         f"run {run!r} also holds rows of {' and of '.join(parts)}; showing configuration "
-        f"{_describe(config, meta)} with each skill's current version. Pass --config KEY to "
-        "read another configuration, or --all (export, emergence) to read every row; nothing "
-        "is averaged."
+        f"{_describe(config, meta)} with each skill's current version. Pass {flag('config')} KEY "
+        f"to read another configuration, or {flag('all')} (export, emergence) to read every row; "
+        "nothing is averaged."
     )
 
 
@@ -502,7 +503,7 @@ def export_table(
         except ImportError as e:
             raise ConfigError(
                 "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
-                "or use --format csv."
+                f"or use {flag('format')} csv."
             ) from e
         table = pa.Table.from_pylist(rows, schema=_arrow_schema(pa))
         pq.write_table(table, str(path))
@@ -523,7 +524,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     except ImportError as e:
         raise ConfigError(
             "Parquet export needs pyarrow, which is not installed; pip install pyarrow, "
-            "or use --format csv."
+            f"or use {flag('format')} csv."
         ) from e
     return path
 

@@ -43,6 +43,7 @@ from curriculens.checkpoints.weights import (
     read_state_dict,
 )
 from curriculens.errors import CheckpointError, ConfigError, CurriculensWarning
+from curriculens.params import flag
 
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 
@@ -588,7 +589,7 @@ def _folder_checkpoints(
         raise CheckpointError(
             f"{len(bad)} checkpoint folder(s) in {str(root)!r} have no config.json: {names}. "
             "Copy the model's config.json into them (save_pretrained writes it), or pass "
-            "--skip-bad (skip_bad=True) to sweep the others and list these as skipped."
+            f"{flag('skip_bad')} (skip_bad=True) to sweep the others and list these as skipped."
         )
     for d in bad:
         skipped.append({"label": d.name, "reason": f"no config.json in {str(d)!r}"})

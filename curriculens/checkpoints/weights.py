@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from curriculens.errors import CheckpointError, ConfigError
+from curriculens.params import flag
 
 #: Dtypes a checkpoint can be loaded in (``SweepConfig.dtype``, ``--dtype``).
 DTYPES = ("float32", "bfloat16", "float16")
@@ -212,7 +213,7 @@ def check_device(device: str) -> None:
             raise ConfigError(
                 f"device {device!r}: CUDA is not available on this machine (torch "
                 f"{torch.__version__}, CUDA build {torch.version.cuda or 'none'}); use "
-                "--device cpu, or run where a CUDA GPU is visible."
+                f"{flag('device')} cpu, or run where a CUDA GPU is visible."
             )
         n = torch.cuda.device_count()
         if d.index is not None and d.index >= n:
@@ -221,7 +222,9 @@ def check_device(device: str) -> None:
                 f"cuda:{n - 1}); pick one of them."
             )
     elif d.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device {device!r}: MPS is not available here; use --device cpu.")
+        raise ConfigError(
+            f"device {device!r}: MPS is not available here; use {flag('device')} cpu."
+        )
     elif d.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'mps'.")
 

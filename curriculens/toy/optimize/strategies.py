@@ -18,6 +18,7 @@ import numpy as np
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import SkillEmergence, load_table, skill_emergence
 from curriculens.errors import ConfigError, CurriculensError, did_you_mean
+from curriculens.params import flag
 from curriculens.reporting.formatting import format_tokens
 from curriculens.toy.corpus import DEFAULT_MIXTURE
 
@@ -126,7 +127,7 @@ def _check_inputs(
     if not set(base) & {e.skill for e in emergences}:
         raise ConfigError(
             f"No skill of the map ({', '.join(e.skill for e in emergences)}) is a source of the "
-            f"mixture ({', '.join(base)}); map skills to sources with --source-map."
+            f"mixture ({', '.join(base)}); map skills to sources with {flag('source_map')}."
         )
     return base
 
@@ -267,7 +268,7 @@ def propose_staged(
     if not composites:
         raise CurriculensError(
             "The staged strategy needs a composite skill with components in the mixture; this "
-            "map has none. Use --strategy upweight."
+            f"map has none. Use {flag('strategy')} upweight."
         )
     components = sorted({c for cs in composites.values() for c in cs} - set(composites))
     by_skill = {e.skill: e for e in emergences}
