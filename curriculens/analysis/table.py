@@ -255,8 +255,8 @@ def current_keys(
             if current is None and len(found) > 1:
                 raise ConfigError(
                     f"Run {run!r} holds rows of {len(found)} versions of skill {skill!r} and "
-                    "records none as current; pass --all (Selection(all=True)) to read each "
-                    "one as its own skill."
+                    f"records none as current; pass {flag('all')} (Selection(all=True)) to read "
+                    "each one as its own skill."
                 )
             for h in found:
                 if current is None or h == current:
