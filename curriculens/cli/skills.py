@@ -10,16 +10,13 @@ import argparse
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curriculens.cli._args import add_seed_flag
 from curriculens.errors import CurriculensError, SkillFileError
-from curriculens.skills.registry import (
-    Example,
-    Skill,
-    get_skill,
-    list_skills,
-    resolve_read_position,
-)
+
+if TYPE_CHECKING:
+    from curriculens.skills.registry import Example, Skill
 
 OPEN, CLOSE = "⟦", "⟧"
 
@@ -100,6 +97,7 @@ def examples_column(skill: Skill) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     """``curriculens skills list``: a table of the registered skills."""
     from curriculens.skills.files import load_skill_files
+    from curriculens.skills.registry import list_skills
 
     try:
         if args.load:
@@ -157,11 +155,14 @@ def render_example(tokenizer, example: Example) -> tuple[str, int, int]:
         ``(marked text, read index, number of tokens)``. The read text is the prompt, or the
         good sentence of a minimal pair.
 
+    >>> from curriculens.skills.registry import Example
     >>> from curriculens.toy.corpus import build_toy_tokenizer
     >>> ex = Example(prompt="kalo lives in", target="paris", label=0, read_after="kalo")
     >>> render_example(build_toy_tokenizer(), ex)[0]
     '⟦kalo⟧ lives in'
     """
+    from curriculens.skills.registry import resolve_read_position
+
     ids, pos = resolve_read_position(tokenizer, example)
     text = example.prompt or example.target
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -203,6 +204,7 @@ def _unknown(tokenizer, text: str) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """``curriculens skills show NAME``: what the probe reads, and examples with it marked."""
     from curriculens.skills.files import load_skill_file
+    from curriculens.skills.registry import get_skill, list_skills
 
     try:
         if args.n < 1:
