@@ -338,6 +338,7 @@ def _build_config(sweep_cfg: dict, out: Path, series: CheckpointSeries) -> Sweep
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or plan, with ``--dry-run``) a sweep; returns the exit code."""
     from curriculens.checkpoints import BadCheckpointWarning, check_device, check_hub_access
+    from curriculens.pipeline.config import resolve_skills
     from curriculens.pipeline.run import sweep
     from curriculens.store import Store
 
@@ -348,6 +349,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_device(sweep_cfg.get("device", "cpu"))  # before any checkpoint is loaded
     if not args.dry_run and (out / "results.sqlite").exists():
         Store(out).close()  # a locked, corrupt or newer store fails here, before any loading
+    if "skills" in sweep_cfg:  # an unknown skill or a bad skill file fails before any loading
+        resolve_skills(sweep_cfg["skills"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BadCheckpointWarning)  # listed below, one per line
         series = _build_series(series_cfg)
