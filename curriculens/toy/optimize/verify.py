@@ -70,6 +70,10 @@ class VerifyConfig:
             )
         object.__setattr__(self, "criterion", Criterion.of(self.criterion))
         object.__setattr__(self, "skills", tuple(self.skills))
+        if self.skills:  # an unknown name fails here, before a proposal is written or trained
+            from curriculens.pipeline.config import resolve_skills
+
+            resolve_skills(self.skills)
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", tuple(self.model.items()))
         _check_overrides(dict(self.model))
