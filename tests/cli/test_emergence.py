@@ -11,6 +11,7 @@ import pytest
 
 from curriculens.analysis.importers import write_store
 from curriculens.cli.emergence import add_emergence_parser, main
+from curriculens.errors import ConfigError
 from curriculens.store import Store
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -100,6 +101,23 @@ def test_csv_table_json_and_pairwise(tmp_path, capsys):
     assert doc["emergence"]["a"] == {"early": 10, "late": 30, "never": None, "only_a": 10}
     assert doc["emergence"]["b"]["late"] == 40
     assert doc["pairs"][0]["n"] == 3  # 'only_a' is not shared
+
+
+def test_the_command_prints_what_the_library_returns(tmp_path, capsys):
+    """``curriculens emergence`` is a thin layer over :func:`emergence_summary`."""
+    from curriculens.analysis.criterion import Criterion
+    from curriculens.analysis.emergence_summary import emergence_summary
+
+    p = tmp_path / "curves.csv"
+    _toy_curves().to_csv(p, index=False)
+    rc, out, _ = _run(capsys, p, "--smooth", "0", "--json", "--bootstrap", "50", "--seed", "3")
+    assert rc == 0
+    summary = emergence_summary(
+        p, criterion=Criterion.preset("paper", smooth=None), n_boot=50, seed=3
+    )
+    assert json.loads(out) == json.loads(json.dumps(summary.to_json()))
+    with pytest.raises(ConfigError, match=r"^n_boot = -1 is too small"):
+        emergence_summary(p, n_boot=-1)
 
 
 def test_store_input_and_one_model(tmp_path, capsys):
