@@ -114,8 +114,8 @@ def test_several_seeds_are_pooled_and_their_orders_compared(tmp_path):
     }
     run = m._store(tmp_path / "seeds", skills, n=200, runs=("seed0", "seed1"))
     a = analyze(run, n_boot=100)
-    assert {r.run for r in a["leads"]} == {"seed0+seed1"}
-    (pair,) = a["consistency"].pairs
+    assert {r.run for r in a.leads} == {"seed0+seed1"}
+    (pair,) = a.consistency.pairs
     assert pair.n == 2 and pair.n_both == 2 and pair.spearman == pytest.approx(1.0)
     when, order, _ = answers(a)
     assert "(curves averaged over 2 runs)" in when
