@@ -335,6 +335,7 @@ def test_curves_table_is_the_table_a_store_of_the_curves_gives(tmp_path):
     pd.testing.assert_frame_equal(frame, stored)
     assert frame.attrs == stored.attrs == {SKILLS_META_KEY: snapshot}
     assert (frame.metric == "selectivity").sum() == 2 and frame.value.isna().sum() == 1
+
     # readers take the frame as they take the store: the same rows (a missing value is NaN)
     def known(r):
         return {k: v for k, v in r.items() if v is not None and v == v}
