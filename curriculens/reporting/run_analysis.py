@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from curriculens.analysis.audit import audit_run
 from curriculens.analysis.consistency import (
     CompositeCheck,
     Consistency,
@@ -150,6 +149,8 @@ def analyze_store(
 
 def _probe_baselines(store: Store, df: pd.DataFrame, layers: dict[str, int]) -> list:
     """Each probed skill's final probe beside its baselines and its audit verdict."""
+    from curriculens.analysis.audit import audit_run  # imports scikit-learn: only when run
+
     skills = list(dict.fromkeys(df.loc[df.kind == "probe", "skill"]))
     try:
         audit = {k: r.verdict for k, r in audit_run(store, skills=skills).items()} if skills else {}
