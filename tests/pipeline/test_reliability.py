@@ -102,7 +102,7 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     from curriculens.reporting.writer import analyze
 
     with selecting(Selection(config=key60)):
-        assert set(analyze(out, n_boot=0)["df"].probe_key) == {key60}
+        assert set(analyze(out, n_boot=0).df.probe_key) == {key60}
     assert main(["report", str(out), "--config", key60[:6], "-o", str(tmp_path / "r60")]) == 0
     assert (tmp_path / "r60" / "report.md").exists() and not (out / "report.md").exists()
     capsys.readouterr()
