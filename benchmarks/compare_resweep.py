@@ -4,9 +4,9 @@ A refactor of the sweep must not change what it measures. Sweep the demo's check
 old code and with the new (same flags, two run directories), then compare them::
 
     git worktree add /tmp/old <base commit>
-    PYTHONPATH=/tmp/old python -m curriculens sweep runs/demo/checkpoints --out /tmp/runs/old --quiet
-    python -m curriculens sweep runs/demo/checkpoints --out /tmp/runs/new --quiet
-    python benchmarks/compare_resweep.py /tmp/runs/old /tmp/runs/new
+    PYTHONPATH=/tmp/old python -m curriculens sweep runs/demo/checkpoints --out /tmp/r/old --quiet
+    python -m curriculens sweep runs/demo/checkpoints --out /tmp/r/new --quiet
+    python benchmarks/compare_resweep.py /tmp/r/old /tmp/r/new
 
 Compared: ``curriculens export --what scores`` (CSV bytes, the run name column aside), every
 stored row with its per-item outcomes (the float32 bytes), the probe items, the task vectors,
