@@ -200,7 +200,16 @@ def _sweep_into(
     _warn_leaky(store, plan)
 
 
-def _sweep_local(store, series, todo, plan, run, seen, progress, bar) -> None:
+def _sweep_local(
+    store: Store,
+    series: CheckpointSeries,
+    todo: list[Checkpoint],
+    plan: SweepPlan,
+    run: str,
+    seen: dict[str, str],
+    progress: bool,
+    bar: tqdm,
+) -> None:
     """Measure ``todo`` in this process, one checkpoint loaded at a time; its probe fits and
     rows on the scoring worker (:mod:`.overlap`)."""
     with scoring_worker(store, run, plan.config) as worker:
@@ -215,7 +224,17 @@ def _sweep_local(store, series, todo, plan, run, seen, progress, bar) -> None:
             bar.update()
 
 
-def _sweep_remote(store, series, todo, plan, run, seen, done, executor, bar) -> None:
+def _sweep_remote(
+    store: Store,
+    series: CheckpointSeries,
+    todo: list[Checkpoint],
+    plan: SweepPlan,
+    run: str,
+    seen: dict[str, str],
+    done: dict[str, set[str]],
+    executor: str,
+    bar: tqdm,
+) -> None:
     """Measure ``todo`` as executor tasks (:mod:`.executors`); write each as it finishes."""
     gpus = 1 if str(plan.config.device).startswith("cuda") else 0
     results = map_unordered(
