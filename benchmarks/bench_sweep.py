@@ -187,18 +187,24 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     from curriculens.checkpoints import Checkpoint
     from curriculens.store import Store
 
+    try:  # the sweep's plan and one checkpoint's measurement, in their own modules
+        import curriculens.pipeline.measure as measure_mod
+        import curriculens.pipeline.plan as plan_mod
+    except ImportError:  # before issue 23: all in run.py
+        measure_mod = plan_mod = run_mod
     w = timer.wrap
     patches.set(Checkpoint, "load", w("load", Checkpoint.load))
     patches.set(run_mod, "fingerprint", w("fingerprint", run_mod.fingerprint))
-    patches.set(run_mod, "nonfinite_weights", w("weight_check", run_mod.nonfinite_weights))
+    patches.set(measure_mod, "nonfinite_weights", w("weight_check", measure_mod.nonfinite_weights))
     try:  # the one-pass scan (fingerprint and non-finite check), where the loader calls it
         import curriculens.pipeline.loading as loading_mod
     except ImportError:  # before issue 18: fingerprint and nonfinite_weights above
         pass
     else:
         patches.set(loading_mod, "scan_weights", w("fingerprint", loading_mod.scan_weights))
-    if "_score" in vars(run_mod):  # rows and probes, after the forwards (maybe on a worker)
-        patches.set(run_mod, "_score", w("scoring", run_mod._score))
+    score = "score" if "score" in vars(measure_mod) else "_score"
+    if score in vars(measure_mod):  # rows and probes, after the forwards (maybe on a worker)
+        patches.set(measure_mod, score, w("scoring", getattr(measure_mod, score)))
     try:
         from curriculens.pipeline.overlap import ScoringWorker
     except ImportError:  # before the scoring worker existed
@@ -206,12 +212,14 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     else:  # the sweep's thread waiting on the worker (a full queue, the last checkpoint)
         patches.set(ScoringWorker, "submit", w("wait", ScoringWorker.submit))
         patches.set(ScoringWorker, "close", w("wait", ScoringWorker.close))
-    for name in ("skill_items", "encode_skill", "check_context"):
-        patches.set(run_mod, name, w("encode", getattr(run_mod, name)))
-    patches.set(run_mod, "capture", w("behavior.logprobs", run_mod.capture))
-    patches.set(run_mod, "score_behavior", w("behavior.score", run_mod.score_behavior))
-    patches.set(run_mod, "fit_probe_tasks", w("probes", run_mod.fit_probe_tasks))
-    patches.set(run_mod, "mdl_online_codelength", w("probes", run_mod.mdl_online_codelength))
+    patches.set(plan_mod, "skill_items", w("encode", plan_mod.skill_items))
+    for name in ("encode_skill", "check_context"):
+        patches.set(measure_mod, name, w("encode", getattr(measure_mod, name)))
+    m = measure_mod
+    patches.set(m, "capture", w("behavior.logprobs", m.capture))
+    patches.set(m, "score_behavior", w("behavior.score", m.score_behavior))
+    patches.set(m, "fit_probe_tasks", w("probes", m.fit_probe_tasks))
+    patches.set(m, "mdl_online_codelength", w("probes", m.mdl_online_codelength))
     patches.set(run_mod, "_warn_leaky", w("audit", run_mod._warn_leaky))
     for name in (
         "__init__",
@@ -225,7 +233,7 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     ):
         patches.set(Store, name, w("store", Store.__dict__[name]))
 
-    load_bridge = run_mod.load_bridge
+    load_bridge = measure_mod.load_bridge
 
     def timed_bridge(*args, **kwargs):
         bridge = load_bridge(*args, **kwargs)
@@ -238,7 +246,7 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
         bridge.run_with_hooks = timer.wrap("forward", forward)
         return bridge
 
-    patches.set(run_mod, "load_bridge", w("bridge", timed_bridge))
+    patches.set(measure_mod, "load_bridge", w("bridge", timed_bridge))
 
 
 def _rss_at_loads(patches: _Patches, rss: PeakRSS, out: list[float]) -> None:

@@ -30,6 +30,7 @@ TIER = {
     "checkpoints": 2,
     "writelock": 2,
     "errors": 1,
+    "_version": 1,  # __version__ alone, imports nothing
 }
 
 

@@ -14,15 +14,11 @@ from transformers import TrainerCallback
 
 from curriculens.checkpoints import fingerprint
 from curriculens.errors import ConfigError
-from curriculens.pipeline.config import default_skills
+from curriculens.pipeline.config import SweepConfig, default_skills
 from curriculens.pipeline.loading import young_heap
-from curriculens.pipeline.run import (
-    SweepConfig,
-    _run_meta,
-    _snapshot_config,
-    _snapshot_skills,
-    evaluate_model,
-)
+from curriculens.pipeline.plan import plan_sweep
+from curriculens.pipeline.record import run_meta, snapshot_config, snapshot_skills
+from curriculens.pipeline.run import evaluate_model
 from curriculens.store import Store
 
 
@@ -89,11 +85,12 @@ class Tracker:
         self.every, self.schedule = every, set(schedule or ())
         self.out = Path(out)
         self.run = run or self.out.resolve().name
+        self.plan = plan_sweep(self.config)  # skills resolved once, for every evaluation
         self.store = Store(self.out)
         try:
-            self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
-            _snapshot_skills(self.store, self.config.skills)
-            _snapshot_config(self.store, self.config)
+            self.store.set_meta(f"run:{self.run}", run_meta(self.plan, {"series": "live"}))
+            snapshot_skills(self.store, self.plan.skills)
+            snapshot_config(self.store, self.config)
         except BaseException:
             self.store.close()  # never leave the lock held by a tracker that failed to start
             raise
@@ -123,7 +120,7 @@ class Tracker:
             evaluate_model(
                 clone,
                 self.tokenizer,
-                self.config,
+                self.plan,
                 checkpoint=f"step{step}",
                 step=step,
                 tokens=tokens,
