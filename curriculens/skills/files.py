@@ -20,6 +20,7 @@ import numpy as np
 from curriculens.errors import SkillFileError
 from curriculens.skills import blimp as blimp_format
 from curriculens.skills import fewshot
+from curriculens.skills._header import Header, check_header
 from curriculens.skills._problems import (
     HEADER_KEY,
     Problems,
@@ -29,30 +30,12 @@ from curriculens.skills._problems import (
     type_name,
 )
 from curriculens.skills.registry import (
-    _REGISTRY,
-    FORMATS,
     Example,
     Skill,
-    _load_builtin_suites,
     add_skill,
+    load_builtin_suites,
 )
 
-HEADER_FIELDS = (
-    "name",
-    "version",
-    "format",
-    "family",
-    "label_names",
-    "components",
-    "primary_metric",
-    "chance",
-    "description",
-    "probe",
-    "label_field",
-    "shots",
-    "template",
-)
-REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
 EXAMPLE_FIELDS = (
     "prompt",
     "target",
@@ -65,7 +48,6 @@ EXAMPLE_FIELDS = (
     "input",
     "output",
 )
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 
 # ---------------------------------------------------------------- the builder of a file skill
@@ -99,177 +81,8 @@ class FileExamples:
         return [self.examples[int(i)] for i in rng.permutation(idx)]
 
 
-# ---------------------------------------------------------------- header
-@dataclass(frozen=True, kw_only=True)
-class _Header:
-    """The checked header; fields that failed their check are None (then ``ok`` is False)."""
-
-    ok: bool
-    name: str
-    version: int
-    format: str | None
-    family: str
-    label_names: tuple[str, ...] | None
-    components: tuple[str, ...]
-    primary_metric: str | None
-    chance: float
-    description: str
-    label_field: str
-    probe: str = ""
-    shots: int = 0
-    template: str = ""
-
-
-def _check_header(
-    meta,  # the header object as read: checked here, so any JSON value
-    number: int,
-    problems: Problems,
-    path: str | None,
-    *,
-    blimp: bool,
-    defaults: dict,
-    check_registry: bool,
-) -> _Header:
-    before = len(problems.items)
-    if not isinstance(meta, dict):
-        problems.add(
-            number,
-            HEADER_KEY,
-            f"is {type_name(meta)}, not an object",
-            'give an object: {"name": ..., "version": 1, "format": ..., "label_names": [...]}',
-            path,
-        )
-        return _Header(
-            ok=False,
-            name=None,
-            version=None,
-            format=None,
-            family="user",
-            label_names=None,
-            components=(),
-            primary_metric=None,
-            chance=0.0,
-            description="",
-            label_field="UID",
-        )
-    for key in meta:
-        if key not in HEADER_FIELDS:
-            problems.add(
-                number,
-                key,
-                f"unknown header field{hint(key, HEADER_FIELDS)}",
-                f"use only {', '.join(HEADER_FIELDS)}",
-                path,
-            )
-    merged = {**defaults, **meta}
-    for key in REQUIRED_HEADER_FIELDS:
-        if key not in merged:
-            problems.add(number, key, "missing required header field", f"add {key!r}", path)
-
-    def typed(key, kind, example):
-        value = merged.get(key)
-        if key in merged and (not isinstance(value, kind) or isinstance(value, bool)):
-            problems.add(number, key, f"is {type_name(value)} {value!r}", f"use {example}", path)
-            return None
-        return value
-
-    name = typed("name", str, 'a string like "my_facts"')
-    if name is not None:
-        if not _NAME_RE.match(name):
-            problems.add(
-                number,
-                "name",
-                f"{name!r} is not a valid skill name",
-                "start with a letter; use letters, digits, '_', '-' or '.'",
-                path,
-            )
-        elif check_registry and name in _REGISTRY:
-            problems.add(
-                number,
-                "name",
-                f"skill '{name}' is already registered (suite {_REGISTRY[name].suite})",
-                f"pick another name, or call unregister_skill('{name}') first",
-                path,
-            )
-    version = typed("version", int, "a positive int like 1")
-    if version is not None and version < 1:
-        problems.add(number, "version", f"is {version}", "use a positive int like 1", path)
-    fmt = typed("format", str, f"one of {', '.join(FORMATS)}")
-    if fmt is not None and fmt not in FORMATS:
-        problems.add(
-            number,
-            "format",
-            f"unknown format {fmt!r}{hint(fmt, FORMATS)}",
-            f"use one of {', '.join(FORMATS)}",
-            path,
-        )
-    if blimp and fmt is not None and fmt != "minimal_pair":
-        problems.add(number, "format", f"is {fmt!r} for a BLiMP file", 'use "minimal_pair"', path)
-    labels = merged.get("label_names")
-    if "label_names" in merged and (
-        not isinstance(labels, list)
-        or len(labels) < 2
-        or not all(isinstance(x, str) and x for x in labels)
-        or len(set(labels)) != len(labels)
-    ):
-        problems.add(
-            number,
-            "label_names",
-            f"is {labels!r}",
-            'give a list of at least 2 distinct non-empty strings, e.g. ["singular", "plural"]',
-            path,
-        )
-    components = merged.get("components", [])
-    if not isinstance(components, list) or not all(isinstance(x, str) for x in components):
-        problems.add(
-            number,
-            "components",
-            f"is {components!r}",
-            'give a list of skill names, e.g. ["plural", "copy"]',
-            path,
-        )
-    family = typed("family", str, 'a string like "facts"')
-    metric = typed("primary_metric", str, 'a string like "exact_match"')
-    description = typed("description", str, "a one-line string")
-    probe = typed("probe", str, "a sentence: what the probe decodes, where, and why")
-    label_field = typed("label_field", str, f"one of {', '.join(blimp_format.LABEL_FIELDS)}")
-    if label_field is not None and not blimp:
-        problems.add(number, "label_field", "only applies to BLiMP files", "remove it", path)
-    elif label_field is not None and label_field not in blimp_format.LABEL_FIELDS:
-        problems.add(
-            number,
-            "label_field",
-            f"unknown BLiMP field {label_field!r}{hint(label_field, blimp_format.LABEL_FIELDS)}",
-            f"use one of {', '.join(blimp_format.LABEL_FIELDS)}",
-            path,
-        )
-    chance = merged.get("chance", 0.5 if fmt in ("choice", "minimal_pair") else 0.0)
-    if not isinstance(chance, (int, float)) or isinstance(chance, bool) or not 0.0 <= chance <= 1.0:
-        problems.add(number, "chance", f"is {chance!r}", "use a number in [0, 1]", path)
-    shots, template = fewshot.check_file_header(merged, number, problems, path, fmt)
-    bad_labels = bool(problems.items[before:]) and any(
-        ": label_names: " in p for p in problems.items[before:]
-    )
-    return _Header(
-        ok=len(problems.items) == before,
-        name=name,
-        version=version,
-        format=fmt if fmt in FORMATS else None,
-        family=family or ("blimp" if blimp else "user"),
-        label_names=tuple(labels) if labels is not None and not bad_labels else None,
-        components=tuple(components),
-        primary_metric=metric,
-        chance=float(chance),
-        description=description or "",
-        label_field=label_field or "UID",
-        probe=probe or "",
-        shots=shots,
-        template=template,
-    )
-
-
 # ---------------------------------------------------------------- examples
-def _check_example(obj: dict, number: int, header: _Header, problems: Problems) -> Example | None:
+def _check_example(obj: dict, number: int, header: Header, problems: Problems) -> Example | None:
     before = len(problems.items)
     fmt = header.format
     obj = fewshot.file_example(obj, number, header.template, header.shots, problems)
@@ -400,7 +213,7 @@ _FIX_MISSING = {
 }
 
 
-def _check_label(obj: dict, number: int, header: _Header, problems: Problems) -> int:
+def _check_label(obj: dict, number: int, header: Header, problems: Problems) -> int:
     if "label" not in obj:
         return 0
     label = obj["label"]
@@ -453,7 +266,7 @@ def _parse(path: str | Path, *, check_registry: bool = True) -> tuple[Skill | No
 
 
 def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | None, list[str]]:
-    _load_builtin_suites()
+    load_builtin_suites()
     path = Path(path)
     problems = Problems(str(path))
     lines = read_lines(path, problems)
@@ -538,7 +351,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     is_pairs = bool(objs) and blimp_format.is_blimp(objs[0][1])
     if is_pairs:
         objs = [(n, o) for n, o in objs if blimp_format.check(o, n, problems) is not None]
-    header = _check_header(
+    header = check_header(
         meta,
         header_line,
         problems,

@@ -239,13 +239,19 @@ def unregister_skill(name: str) -> None:
     del _REGISTRY[name]
 
 
+def registered(name: str) -> Skill | None:
+    """The skill registered under ``name`` (built-ins loaded first), or None."""
+    load_builtin_suites()
+    return _REGISTRY.get(name)
+
+
 def get_skill(name: str) -> Skill:
     """Look a skill up by name.
 
     Raises:
         SkillError: "Unknown skill 'agrement'. Did you mean 'agreement'? Available: ..."
     """
-    _load_builtin_suites()
+    load_builtin_suites()
     if name not in _REGISTRY:
         raise SkillError(
             f"Unknown skill '{name}'.{did_you_mean(name, _REGISTRY)} "
@@ -256,7 +262,7 @@ def get_skill(name: str) -> Skill:
 
 def list_skills(suite: str | None = None) -> list[Skill]:
     """All registered skills (optionally of one suite), in registration order."""
-    _load_builtin_suites()
+    load_builtin_suites()
     skills = list(_REGISTRY.values())
     if suite is not None:
         suites = sorted({s.suite for s in skills})
@@ -272,7 +278,8 @@ def list_skills(suite: str | None = None) -> list[Skill]:
 _BUILTINS_LOADED = False
 
 
-def _load_builtin_suites() -> None:
+def load_builtin_suites() -> None:
+    """Import the built-in suites once (each registers its skills), toy first, then core-en."""
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True
