@@ -22,6 +22,7 @@ TIER = {
     "analysis": 4,
     "store": 3,
     "store_migrate": 3,
+    "store_schema": 3,
     "activations": 3,
     "behavior": 3,
     "probes": 3,
