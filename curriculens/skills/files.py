@@ -86,6 +86,29 @@ def _check_example(obj: dict, number: int, header: Header, problems: Problems) -
     before = len(problems.items)
     fmt = header.format
     obj = fewshot.file_example(obj, number, header.template, header.shots, problems)
+    _check_fields(obj, number, header, problems)
+    prompt = obj.get("prompt", "")
+    target = obj.get("target", "")
+    _check_texts(obj, prompt, target, fmt, number, problems)
+    label = _check_label(obj, number, header, problems)
+    read_at, read_after = _check_read_position(obj, prompt, target, fmt, number, problems)
+    choices = _check_choices(obj, target, fmt, number, problems)
+    if len(problems.items) > before:
+        return None
+    return Example(
+        prompt=prompt,
+        target=target,
+        label=label,
+        read_at=read_at,
+        read_after=read_after,
+        choices=tuple(choices),
+        group=obj.get("group", ""),
+    )
+
+
+def _check_fields(obj: dict, number: int, header: Header, problems: Problems) -> None:
+    """Unknown fields, missing required ones, and text fields that are not strings."""
+    fmt = header.format
     for key in obj:
         if key not in EXAMPLE_FIELDS:
             close = hint(key, EXAMPLE_FIELDS)
@@ -100,8 +123,10 @@ def _check_example(obj: dict, number: int, header: Header, problems: Problems) -
     for key in ("prompt", "target", "read_after", "group"):
         if key in obj and not isinstance(obj[key], str):
             problems.add(number, key, f"is {type_name(obj[key])} {obj[key]!r}", "use a JSON string")
-    prompt = obj.get("prompt", "")
-    target = obj.get("target", "")
+
+
+def _check_texts(obj: dict, prompt, target, fmt: str | None, number: int, problems: Problems):
+    """An empty or space-led target; a prompt that is empty, or given for a minimal pair."""
     if isinstance(target, str) and "target" in obj:
         if not target.strip():
             problems.add(number, "target", "is empty", "give the correct continuation")
@@ -123,8 +148,9 @@ def _check_example(obj: dict, number: int, header: Header, problems: Problems) -
         elif fmt != "minimal_pair" and "prompt" in obj and not prompt.strip():
             problems.add(number, "prompt", "is empty", "give the text the model reads")
 
-    label = _check_label(obj, number, header, problems)
 
+def _check_read_position(obj: dict, prompt, target, fmt: str | None, number: int, problems):
+    """``(read_at, read_after)``: an int in range, or an anchor found in the text, not both."""
     read_after = obj.get("read_after", "")
     read_at = obj.get("read_at", -1)
     if "read_at" in obj and (not isinstance(read_at, int) or isinstance(read_at, bool)):
@@ -162,7 +188,12 @@ def _check_example(obj: dict, number: int, header: Header, problems: Problems) -
                 f"{read_after!r} is not in the {where}",
                 f"use a substring of the {where} (the probe reads its last token)",
             )
+    return read_at, read_after
 
+
+def _check_choices(obj: dict, target, fmt: str | None, number: int, problems: Problems) -> list:
+    """The wrong alternatives: strings, present exactly for the formats that read them, and
+    never the target; ``[]`` when they are not a list of strings."""
     choices = obj.get("choices", [])
     if "choices" in obj and (
         not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)
@@ -193,17 +224,7 @@ def _check_example(obj: dict, number: int, header: Header, problems: Problems) -
         problems.add(
             number, "choices", f"contains the target {target!r}", "list only wrong alternatives"
         )
-    if len(problems.items) > before:
-        return None
-    return Example(
-        prompt=prompt,
-        target=target,
-        label=label,
-        read_at=read_at,
-        read_after=read_after,
-        choices=tuple(choices),
-        group=obj.get("group", ""),
-    )
+    return choices
 
 
 _FIX_MISSING = {
@@ -273,73 +294,13 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     if lines is None:
         return None, problems.items
     digest = hashlib.sha256(path.read_bytes())
-
-    # the sidecar, if any
     sidecar = _sidecar_path(path)
-    side_meta = None
-    if sidecar.exists():
-        raw = sidecar.read_bytes()
-        digest.update(raw)
-        try:
-            side_obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            problems.add(
-                1,
-                "json",
-                f"sidecar is not valid UTF-8 JSON ({err})",
-                "fix the sidecar",
-                str(sidecar),
-            )
-            return None, problems.items
-        side_meta = side_obj.get(HEADER_KEY, side_obj) if isinstance(side_obj, dict) else side_obj
-
-    # find the first line, decide the flavor
-    first_number, first_text = lines[0] if lines else (1, "")
-    if lines and first_number != 1:  # line 1 was not UTF-8; already reported
+    ok, side_meta = _read_sidecar(sidecar, digest, problems)
+    found = _find_header(lines, sidecar, side_meta, problems) if ok else None
+    if found is None:
         return None, problems.items
-    if not first_text.strip():
-        problems.add(
-            1,
-            "header",
-            "line 1 is blank",
-            f'start the file with the header {{"{HEADER_KEY}": {{...}}}} (or use a sidecar '
-            f"{sidecar.name} and start with the first example)",
-        )
-        return None, problems.items
-    first = parse_object(1, first_text, problems)
-    if first is None:
-        return None, problems.items
-    body = lines
-    header_line, header_path = 1, None
-    if _is_header(first):
-        if side_meta is not None:
-            problems.add(
-                1,
-                HEADER_KEY,
-                f"the file has a header and a sidecar {sidecar.name}",
-                "keep only one of them",
-            )
-            return None, problems.items
-        meta = first[HEADER_KEY]
-        extra = [k for k in first if k != HEADER_KEY]
-        if extra:
-            problems.add(
-                1, extra[0], "header line has other fields", f'put them inside "{HEADER_KEY}"'
-            )
-        body = lines[1:]
-    elif side_meta is not None:
-        meta, header_path = side_meta, str(sidecar)
-    elif blimp_format.is_blimp(first):
-        meta = {}
-    else:
-        problems.add(
-            1,
-            HEADER_KEY,
-            "no header line and no sidecar",
-            f'add a first line {{"{HEADER_KEY}": {{"name": ..., "version": 1, "format": ..., '
-            f'"label_names": [...]}}}} or a sidecar {sidecar.name}',
-        )
-        return None, problems.items
+    meta, body, header_path = found
+    header_line = 1
 
     # the examples are parsed before the header is checked, so BLiMP defaults can see them
     objs: list[tuple[int, dict]] = []
@@ -371,8 +332,88 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     examples = [ex for n, o in objs if (ex := check(o, n, header, problems)) is not None]
     if problems.items:
         return None, problems.items
+    return _file_skill(header, examples, path, digest), problems.items
+
+
+def _read_sidecar(sidecar: Path, digest, problems: Problems) -> tuple[bool, object]:
+    """``(ok, header)`` of the sidecar: its header object (None when there is no sidecar), its
+    bytes added to ``digest``; not ok when it is not UTF-8 JSON."""
+    side_meta = None
+    if sidecar.exists():
+        raw = sidecar.read_bytes()
+        digest.update(raw)
+        try:
+            side_obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            problems.add(
+                1,
+                "json",
+                f"sidecar is not valid UTF-8 JSON ({err})",
+                "fix the sidecar",
+                str(sidecar),
+            )
+            return False, None
+        side_meta = side_obj.get(HEADER_KEY, side_obj) if isinstance(side_obj, dict) else side_obj
+    return True, side_meta
+
+
+def _find_header(lines: list, sidecar: Path, side_meta, problems: Problems):
+    """``(header object, example lines, header path)``: from line 1, the sidecar, or (for a
+    BLiMP file) nothing; None, with the problem reported, when line 1 does not parse, or there
+    is no header, or there are two."""
+    first_number, first_text = lines[0] if lines else (1, "")
+    if lines and first_number != 1:  # line 1 was not UTF-8; already reported
+        return None
+    if not first_text.strip():
+        problems.add(
+            1,
+            "header",
+            "line 1 is blank",
+            f'start the file with the header {{"{HEADER_KEY}": {{...}}}} (or use a sidecar '
+            f"{sidecar.name} and start with the first example)",
+        )
+        return None
+    first = parse_object(1, first_text, problems)
+    if first is None:
+        return None
+    body = lines
+    header_path = None
+    if _is_header(first):
+        if side_meta is not None:
+            problems.add(
+                1,
+                HEADER_KEY,
+                f"the file has a header and a sidecar {sidecar.name}",
+                "keep only one of them",
+            )
+            return None
+        meta = first[HEADER_KEY]
+        extra = [k for k in first if k != HEADER_KEY]
+        if extra:
+            problems.add(
+                1, extra[0], "header line has other fields", f'put them inside "{HEADER_KEY}"'
+            )
+        body = lines[1:]
+    elif side_meta is not None:
+        meta, header_path = side_meta, str(sidecar)
+    elif blimp_format.is_blimp(first):
+        meta = {}
+    else:
+        problems.add(
+            1,
+            HEADER_KEY,
+            "no header line and no sidecar",
+            f'add a first line {{"{HEADER_KEY}": {{"name": ..., "version": 1, "format": ..., '
+            f'"label_names": [...]}}}} or a sidecar {sidecar.name}',
+        )
+        return None
+    return meta, body, header_path
+
+
+def _file_skill(header: Header, examples: list[Example], path: Path, digest) -> Skill:
+    """The skill of a checked file: its header, and a seeded sample of its examples."""
     build = FileExamples(tuple(examples), source=str(path), sha256=digest.hexdigest())
-    skill = Skill(
+    return Skill(
         name=header.name,
         version=header.version,
         family=header.family,
@@ -392,7 +433,6 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         or "the label declared in the file, read where each example says; split by 'group' "
         "(default: the prompt), so no test prompt or group occurs in training",
     )
-    return skill, problems.items
 
 
 def _line_of(problem: str) -> tuple[int, int]:
