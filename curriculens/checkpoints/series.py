@@ -266,57 +266,13 @@ class CheckpointSeries:
         >>> CheckpointSeries.from_hub("EleutherAI/pythia-160m", steps=[0, 512]).tokens().tolist()
         [0, 1073741824]
         """
-        if revisions is not None and steps is not None:
-            raise ConfigError(
-                f"from_hub got both revisions={list(revisions)!r} and steps={list(steps)!r}; "
-                "give one of them."
-            )
-        if steps is not None:
-            bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 0]
-            if bad:
-                raise ConfigError(f"from_hub steps {bad!r} are not ints >= 0.")
-            revisions = [f"step{s}" for s in steps]
-        elif revisions is None:
-            schedule = known_steps(repo_id)
-            if schedule is not None:
-                revisions = [f"step{s}" for s in schedule]
-            else:
-                revisions = list_step_revisions(repo_id)
-        elif isinstance(revisions, str):
-            revisions = [revisions]
-        if not revisions:
-            raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
+        revisions = _hub_revisions(repo_id, revisions, steps)
         _check_tokens_per_step(tokens_per_step)
         if tokens_per_step is None and is_pythia(repo_id):
             tokens_per_step = PYTHIA_TOKENS_PER_STEP
-        found = []
-        for rev in revisions:
-            step = parse_step(rev)
-            if rev == "main":
-                step = final_step(repo_id)
-            if step is None:
-                raise CheckpointError(
-                    f"Cannot tell the step of revision {rev!r} of {repo_id!r}; expected names "
-                    "like 'step512' (Pythia) or 'stage1-step1000-tokens5B' (OLMo)."
-                )
-            tokens = parse_tokens(rev)
-            if tokens is None:
-                if tokens_per_step is None:
-                    raise CheckpointError(
-                        f"Revision {rev!r} of {repo_id!r} does not carry tokens seen; pass "
-                        "tokens_per_step= (batch size x sequence length of the run)."
-                    )
-                tokens = step * int(tokens_per_step)
-            found.append(
-                Checkpoint(
-                    label=rev,
-                    step=step,
-                    tokens=tokens,
-                    repo=repo_id,
-                    revision=rev,
-                    trust_remote_code=trust_remote_code,
-                )
-            )
+        found = [
+            _hub_checkpoint(repo_id, rev, tokens_per_step, trust_remote_code) for rev in revisions
+        ]
         found.sort(key=lambda c: (c.step, c.tokens))
         labels = [c.label for c in found]
         twice = sorted({x for x in labels if labels.count(x) > 1})
@@ -340,6 +296,62 @@ class CheckpointSeries:
                 first[c.fingerprint] = c
             kept.append(c)
         return cls(tuple(kept), source=source, meta={"duplicates": dropped}, dedupe=dedupe)
+
+
+def _hub_revisions(repo_id: str, revisions, steps) -> list[str]:
+    """The revisions to load: those named, those of ``steps``, or every one of the schedule."""
+    if revisions is not None and steps is not None:
+        raise ConfigError(
+            f"from_hub got both revisions={list(revisions)!r} and steps={list(steps)!r}; "
+            "give one of them."
+        )
+    if steps is not None:
+        bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+        if bad:
+            raise ConfigError(f"from_hub steps {bad!r} are not ints >= 0.")
+        revisions = [f"step{s}" for s in steps]
+    elif revisions is None:
+        schedule = known_steps(repo_id)
+        if schedule is not None:
+            revisions = [f"step{s}" for s in schedule]
+        else:
+            revisions = list_step_revisions(repo_id)
+    elif isinstance(revisions, str):
+        revisions = [revisions]
+    if not revisions:
+        raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
+    return list(revisions)
+
+
+def _hub_checkpoint(
+    repo_id: str, rev: str, tokens_per_step: int | None, trust_remote_code: bool
+) -> Checkpoint:
+    """The checkpoint of one hub revision: its step and tokens from its name (``main``: the
+    final step of a known schedule) or from ``tokens_per_step``."""
+    step = parse_step(rev)
+    if rev == "main":
+        step = final_step(repo_id)
+    if step is None:
+        raise CheckpointError(
+            f"Cannot tell the step of revision {rev!r} of {repo_id!r}; expected names "
+            "like 'step512' (Pythia) or 'stage1-step1000-tokens5B' (OLMo)."
+        )
+    tokens = parse_tokens(rev)
+    if tokens is None:
+        if tokens_per_step is None:
+            raise CheckpointError(
+                f"Revision {rev!r} of {repo_id!r} does not carry tokens seen; pass "
+                "tokens_per_step= (batch size x sequence length of the run)."
+            )
+        tokens = step * int(tokens_per_step)
+    return Checkpoint(
+        label=rev,
+        step=step,
+        tokens=tokens,
+        repo=repo_id,
+        revision=rev,
+        trust_remote_code=trust_remote_code,
+    )
 
 
 def _short_list(xs: Sequence) -> str:
