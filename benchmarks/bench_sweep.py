@@ -58,16 +58,14 @@ DEFAULT_SKILLS = ("en_agreement", "en_capital", "en_add1")
 
 
 def _neox_config(shape: str, vocab: int):
-    from transformers import GPTNeoXConfig
+    from curriculens.toy.model import neox_config
 
+    kw = {}
     if shape == "pythia-160m":
-        kw = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12)
-        kw.update(intermediate_size=3072, max_position_embeddings=2048, vocab_size=50304)
-    else:
-        kw = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
-        kw.update(intermediate_size=64, max_position_embeddings=256, vocab_size=vocab)
-    return GPTNeoXConfig(
-        **kw, rotary_pct=0.25, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False
+        kw = dict(d_model=768, n_layers=12, n_heads=12, d_mlp=3072, max_positions=2048)
+        vocab = 50304
+    return neox_config(
+        vocab, **kw, rotary_pct=0.25, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False
     )
 
 
@@ -102,12 +100,11 @@ def _tokenizer(vocab: int):
 def build_checkpoint(root: Path, shape: str, *, tokenizer_vocab: int, n: int = 1) -> Path:
     """Save ``n`` random-init GPT-NeoX models of ``shape`` (seeds 0..n-1, so every fingerprint
     differs) and their tokenizer as ``root/step0``, ``root/step1``, ..."""
-    from transformers import GPTNeoXForCausalLM
+    from curriculens.toy.model import build_neox
 
     tok = _tokenizer(tokenizer_vocab)
     for i in range(n):
-        torch.manual_seed(i)
-        model = GPTNeoXForCausalLM(_neox_config(shape, len(tok)))
+        model = build_neox(_neox_config(shape, len(tok)), seed=i)
         d = root / f"step{i}"
         model.save_pretrained(d)
         tok.save_pretrained(d)
