@@ -107,7 +107,7 @@ def test_the_checker_sees_a_violation(tmp_path, monkeypatch):
 
 #: ALLOW-LIST (the coordinator of issue 23 empties it at merge): modules being split by other
 #: helpers of the issue (pipeline/run.py into plan/measure/record/run; the report's sections).
-ALLOWED_LONG = {"pipeline/run.py", "reporting/writer.py"}
+ALLOWED_LONG: set[str] = set()
 
 
 def test_no_module_is_too_long():
@@ -118,36 +118,14 @@ def test_no_module_is_too_long():
 
 
 # ---------------------------------------------------------------- cycles and private names
-# ALLOW-LISTS: the coordinator of issue 23 empties both at merge, once the helpers fixing these
-# areas have landed. Each entry is a known fault, not a permission; add none.
+# ALLOW-LISTS: empty since issue 23 landed. Each entry would be a known fault, not a permission;
+# add none.
 
 #: (importer, imported) edges that close a cycle today; the cycle check runs without them.
-ALLOWED_CYCLE_EDGES = {
-    # pipeline/run.py imports the package root for __version__; the root's lazy exports name
-    # pipeline.run and pipeline.tracker (being fixed by the pipeline split)
-    ("curriculens.pipeline.run", "curriculens"),
-    # reporting/writer.py <-> imported.py share private helpers (being fixed by the report work)
-    ("curriculens.reporting.writer", "curriculens.reporting.imported"),
-}
+ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 #: (importer, imported module, name) underscore imports across modules, known today.
-ALLOWED_PRIVATE_IMPORTS = {
-    # cli/sweep.py and pipeline/tracker.py use pipeline/run.py's private helpers (pipeline split)
-    ("curriculens.cli.sweep", "curriculens.pipeline.run", "_unit"),
-    ("curriculens.cli.sweep", "curriculens.pipeline.run", "_recall_fingerprints"),
-    ("curriculens.pipeline.tracker", "curriculens.pipeline.run", "_run_meta"),
-    ("curriculens.pipeline.tracker", "curriculens.pipeline.run", "_snapshot_config"),
-    ("curriculens.pipeline.tracker", "curriculens.pipeline.run", "_snapshot_skills"),
-    # pipeline/run.py: checkpoints.weights keeps _load_tokenizer as an alias of load_tokenizer
-    # until the pipeline calls the public name; then delete the alias too
-    ("curriculens.pipeline.run", "curriculens.checkpoints.weights", "_load_tokenizer"),
-    # reporting/imported.py calls writer's private helpers (report work)
-    ("curriculens.reporting.imported", "curriculens.reporting.writer", "_when"),
-    ("curriculens.reporting.imported", "curriculens.reporting.writer", "_order"),
-    ("curriculens.reporting.imported", "curriculens.reporting.writer", "_write_md"),
-    ("curriculens.reporting.imported", "curriculens.reporting.writer", "_html"),
-    ("curriculens.reporting.imported", "curriculens.reporting.writer", "_curriculum_table"),
-}
+ALLOWED_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 @dataclass(frozen=True)

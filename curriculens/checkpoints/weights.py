@@ -431,8 +431,3 @@ def _check_weights_file(label: str, f: Path) -> None:
                 f"State-dict file {str(f)!r} is corrupt or truncated (not a torch.save "
                 "archive); re-save it with torch.save(model.state_dict(), path)."
             )
-
-
-#: The old private name, still imported by ``pipeline/run.py`` (allow-listed in
-#: tests/test_layout.py); remove both once the pipeline calls :func:`load_tokenizer`.
-_load_tokenizer = load_tokenizer

@@ -111,9 +111,9 @@ def series_tokenizer(series: CheckpointSeries):
     if first is None or first.path is None:
         return None
     # the loader's private helper: checkpoints/ has no public tokenizer-only load yet
-    from curriculens.checkpoints.weights import _load_tokenizer
+    from curriculens.checkpoints.weights import load_tokenizer
 
-    return _load_tokenizer(str(first.path), first.label)
+    return load_tokenizer(str(first.path), first.label)
 
 
 def recall_fingerprints(store: Store, series: CheckpointSeries) -> None:
