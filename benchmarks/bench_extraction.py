@@ -31,15 +31,15 @@ import torch
 
 
 def _pythia160m_config(vocab: int = 50304):
-    from transformers import GPTNeoXConfig
+    from curriculens.toy.model import neox_config
 
-    return GPTNeoXConfig(
-        vocab_size=vocab,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        max_position_embeddings=2048,
+    return neox_config(
+        vocab,
+        d_model=768,
+        n_layers=12,
+        n_heads=12,
+        d_mlp=3072,
+        max_positions=2048,
         rotary_pct=0.25,
         bos_token_id=0,
         eos_token_id=0,
@@ -48,18 +48,9 @@ def _pythia160m_config(vocab: int = 50304):
 
 
 def _tiny_config(vocab: int):
-    from transformers import GPTNeoXConfig
+    from curriculens.toy.model import neox_config
 
-    return GPTNeoXConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-        rotary_pct=0.25,
-        tie_word_embeddings=False,
-    )
+    return neox_config(vocab, rotary_pct=0.25, tie_word_embeddings=False)
 
 
 class _PeakRSS:
@@ -109,13 +100,11 @@ def _sync(device: str) -> None:
 
 @torch.no_grad()
 def bench_model(name: str, hf_config, *, batch: int, seq: int, reps: int, device: str) -> dict:
-    from transformers import GPTNeoXForCausalLM
-
     from curriculens.activations import load_bridge, resid_hooks
     from curriculens.toy.corpus import build_toy_tokenizer
+    from curriculens.toy.model import build_neox
 
-    torch.manual_seed(0)
-    model = GPTNeoXForCausalLM(hf_config).eval()
+    model = build_neox(hf_config, seed=0).eval()
     n_layers = hf_config.num_hidden_layers
     hooks = resid_hooks(n_layers)
     g = torch.Generator().manual_seed(0)

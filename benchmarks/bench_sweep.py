@@ -58,16 +58,14 @@ DEFAULT_SKILLS = ("en_agreement", "en_capital", "en_add1")
 
 
 def _neox_config(shape: str, vocab: int):
-    from transformers import GPTNeoXConfig
+    from curriculens.toy.model import neox_config
 
+    kw = {}
     if shape == "pythia-160m":
-        kw = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12)
-        kw.update(intermediate_size=3072, max_position_embeddings=2048, vocab_size=50304)
-    else:
-        kw = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
-        kw.update(intermediate_size=64, max_position_embeddings=256, vocab_size=vocab)
-    return GPTNeoXConfig(
-        **kw, rotary_pct=0.25, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False
+        kw = dict(d_model=768, n_layers=12, n_heads=12, d_mlp=3072, max_positions=2048)
+        vocab = 50304
+    return neox_config(
+        vocab, **kw, rotary_pct=0.25, bos_token_id=0, eos_token_id=0, tie_word_embeddings=False
     )
 
 
@@ -102,12 +100,11 @@ def _tokenizer(vocab: int):
 def build_checkpoint(root: Path, shape: str, *, tokenizer_vocab: int, n: int = 1) -> Path:
     """Save ``n`` random-init GPT-NeoX models of ``shape`` (seeds 0..n-1, so every fingerprint
     differs) and their tokenizer as ``root/step0``, ``root/step1``, ..."""
-    from transformers import GPTNeoXForCausalLM
+    from curriculens.toy.model import build_neox
 
     tok = _tokenizer(tokenizer_vocab)
     for i in range(n):
-        torch.manual_seed(i)
-        model = GPTNeoXForCausalLM(_neox_config(shape, len(tok)))
+        model = build_neox(_neox_config(shape, len(tok)), seed=i)
         d = root / f"step{i}"
         model.save_pretrained(d)
         tok.save_pretrained(d)
@@ -187,18 +184,24 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     from curriculens.checkpoints import Checkpoint
     from curriculens.store import Store
 
+    try:  # the sweep's plan and one checkpoint's measurement, in their own modules
+        import curriculens.pipeline.measure as measure_mod
+        import curriculens.pipeline.plan as plan_mod
+    except ImportError:  # before issue 23: all in run.py
+        measure_mod = plan_mod = run_mod
     w = timer.wrap
     patches.set(Checkpoint, "load", w("load", Checkpoint.load))
     patches.set(run_mod, "fingerprint", w("fingerprint", run_mod.fingerprint))
-    patches.set(run_mod, "nonfinite_weights", w("weight_check", run_mod.nonfinite_weights))
+    patches.set(measure_mod, "nonfinite_weights", w("weight_check", measure_mod.nonfinite_weights))
     try:  # the one-pass scan (fingerprint and non-finite check), where the loader calls it
         import curriculens.pipeline.loading as loading_mod
     except ImportError:  # before issue 18: fingerprint and nonfinite_weights above
         pass
     else:
         patches.set(loading_mod, "scan_weights", w("fingerprint", loading_mod.scan_weights))
-    if "_score" in vars(run_mod):  # rows and probes, after the forwards (maybe on a worker)
-        patches.set(run_mod, "_score", w("scoring", run_mod._score))
+    score = "score" if "score" in vars(measure_mod) else "_score"
+    if score in vars(measure_mod):  # rows and probes, after the forwards (maybe on a worker)
+        patches.set(measure_mod, score, w("scoring", getattr(measure_mod, score)))
     try:
         from curriculens.pipeline.overlap import ScoringWorker
     except ImportError:  # before the scoring worker existed
@@ -206,12 +209,14 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     else:  # the sweep's thread waiting on the worker (a full queue, the last checkpoint)
         patches.set(ScoringWorker, "submit", w("wait", ScoringWorker.submit))
         patches.set(ScoringWorker, "close", w("wait", ScoringWorker.close))
-    for name in ("skill_items", "encode_skill", "check_context"):
-        patches.set(run_mod, name, w("encode", getattr(run_mod, name)))
-    patches.set(run_mod, "capture", w("behavior.logprobs", run_mod.capture))
-    patches.set(run_mod, "score_behavior", w("behavior.score", run_mod.score_behavior))
-    patches.set(run_mod, "fit_probe_tasks", w("probes", run_mod.fit_probe_tasks))
-    patches.set(run_mod, "mdl_online_codelength", w("probes", run_mod.mdl_online_codelength))
+    patches.set(plan_mod, "skill_items", w("encode", plan_mod.skill_items))
+    for name in ("encode_skill", "check_context"):
+        patches.set(measure_mod, name, w("encode", getattr(measure_mod, name)))
+    m = measure_mod
+    patches.set(m, "capture", w("behavior.logprobs", m.capture))
+    patches.set(m, "score_behavior", w("behavior.score", m.score_behavior))
+    patches.set(m, "fit_probe_tasks", w("probes", m.fit_probe_tasks))
+    patches.set(m, "mdl_online_codelength", w("probes", m.mdl_online_codelength))
     patches.set(run_mod, "_warn_leaky", w("audit", run_mod._warn_leaky))
     for name in (
         "__init__",
@@ -225,7 +230,7 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
     ):
         patches.set(Store, name, w("store", Store.__dict__[name]))
 
-    load_bridge = run_mod.load_bridge
+    load_bridge = measure_mod.load_bridge
 
     def timed_bridge(*args, **kwargs):
         bridge = load_bridge(*args, **kwargs)
@@ -238,7 +243,7 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
         bridge.run_with_hooks = timer.wrap("forward", forward)
         return bridge
 
-    patches.set(run_mod, "load_bridge", w("bridge", timed_bridge))
+    patches.set(measure_mod, "load_bridge", w("bridge", timed_bridge))
 
 
 def _rss_at_loads(patches: _Patches, rss: PeakRSS, out: list[float]) -> None:

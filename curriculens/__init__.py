@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from curriculens._version import __version__
 
 #: exported name -> (module, attribute)
 _EXPORTS = {

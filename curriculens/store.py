@@ -8,7 +8,8 @@ without a hook: behavior). A row's key holds everything its
 value depends on: the checkpoint fingerprint, the skill's content hash (which covers its version)
 and ``probe_key``, the hash of the probe and behavior settings. Changing any of them adds rows
 beside the old ones and never overwrites them. A value that could not be measured (non-finite
-weights or activations) is NULL with its ``reason``. Analysis reads only this table.
+weights or activations) is NULL with its ``reason``. Analysis reads only this table. The tables,
+columns and row records are declared in :mod:`curriculens.store_schema` (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,156 +25,21 @@ import numpy as np
 
 from curriculens.errors import StoreError
 from curriculens.store_migrate import migrate_v1, migrate_v2, stored_version, translated
+from curriculens.store_schema import (  # the schema; its names are re-exported here
+    AMBIGUOUS_V1,
+    COLUMNS,
+    DDL,
+    ITEM_COLUMNS,
+    KINDS,  # noqa: F401
+    SCHEMA_VERSION,
+    SCORES_DDL,
+    VECTOR_COLUMNS,
+    Row,
+    VectorRow,
+    row_tuple,
+    vector_tuple,
+)
 from curriculens.writelock import WriteLock
-
-#: 2 added ``probe_key`` (to the key) and ``reason``; 3 named probe and control metrics
-#: ``probe_acc``/``control_acc`` and numbered layers by TransformerLens block (embedding -1,
-#: behavior NULL). Older stores are read as they are and migrated when opened for writing
-#: (:mod:`curriculens.store_migrate`).
-SCHEMA_VERSION = 3
-COLUMNS = (
-    "run",
-    "checkpoint",
-    "step",
-    "tokens",
-    "fingerprint",
-    "skill",
-    "skill_version",
-    "skill_hash",
-    "probe_key",
-    "kind",
-    "hook",
-    "layer",
-    "metric",
-    "value",
-    "n",
-    "reason",
-)
-KINDS = ("behavior", "probe", "control", "baseline")
-#: ``probe_key`` of version-1 rows whose unit had several probe configs (their values are those of
-#: whichever was written last, which the store did not record).
-AMBIGUOUS_V1 = "v1-ambiguous"
-
-_SCORES = """
-CREATE TABLE IF NOT EXISTS scores (
-    run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_version INTEGER NOT NULL,
-    skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL, kind TEXT NOT NULL, hook TEXT NOT NULL,
-    layer INTEGER, metric TEXT NOT NULL, value REAL, n INTEGER NOT NULL, reason TEXT,
-    items BLOB,
-    PRIMARY KEY (run, fingerprint, skill, skill_hash, probe_key, kind, hook, metric)
-);
-"""
-_DDL = (
-    _SCORES
-    + """
-CREATE TABLE IF NOT EXISTS units (
-    run TEXT NOT NULL, fingerprint TEXT NOT NULL, unit TEXT NOT NULL, checkpoint TEXT NOT NULL,
-    PRIMARY KEY (run, fingerprint, unit)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS vectors (
-    run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL, skill TEXT NOT NULL, skill_hash TEXT NOT NULL,
-    probe_key TEXT NOT NULL, hook TEXT NOT NULL, layer INTEGER NOT NULL, variant TEXT NOT NULL,
-    n INTEGER NOT NULL, norm REAL, dim INTEGER NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (run, fingerprint, skill, skill_hash, probe_key, hook, variant)
-);
-CREATE TABLE IF NOT EXISTS items (
-    run TEXT NOT NULL, skill TEXT NOT NULL, skill_hash TEXT NOT NULL, probe_key TEXT NOT NULL,
-    item INTEGER NOT NULL, prompt TEXT NOT NULL, grp TEXT NOT NULL, label INTEGER NOT NULL,
-    split TEXT NOT NULL, control_label INTEGER NOT NULL,
-    PRIMARY KEY (run, skill, skill_hash, probe_key, item)
-);
-"""
-)
-#: Columns of the probe items table, in export order (``group`` is stored as ``grp``).
-ITEM_COLUMNS = (
-    "run",
-    "skill",
-    "skill_hash",
-    "probe_key",
-    "item",
-    "prompt",
-    "group",
-    "label",
-    "split",
-    "control_label",
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Row:
-    """One tidy score. ``hook`` is '' for rows read from no hook (behavior), whose ``layer`` is
-    stored as NULL whatever is given; else ``layer`` is the hook's TransformerLens block index
-    (-1: the embedding; :func:`curriculens.activations.hook_layer`).
-
-    ``probe_key`` is the hash of the settings the value depends on ('' for imported curves);
-    ``reason`` says why ``value`` is NaN when it could not be measured.
-    """
-
-    run: str
-    checkpoint: str
-    step: int
-    tokens: int
-    fingerprint: str
-    skill: str
-    skill_version: int
-    skill_hash: str
-    kind: str
-    hook: str
-    metric: str
-    value: float
-    n: int
-    layer: int | None = None
-    probe_key: str = ""
-    reason: str | None = None
-    items: np.ndarray | None = None
-
-
-#: Columns of the task-vector table, in read order (``data`` is a float32 blob of ``dim``).
-VECTOR_COLUMNS = (
-    "run",
-    "checkpoint",
-    "step",
-    "tokens",
-    "fingerprint",
-    "skill",
-    "skill_hash",
-    "probe_key",
-    "hook",
-    "layer",
-    "variant",
-    "n",
-    "norm",
-    "dim",
-    "data",
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class VectorRow:
-    """One task vector (:mod:`curriculens.taskvectors`): a skill's L2-normalised direction at one
-    hook of one checkpoint, written in the same transaction as the skill's score rows.
-
-    ``norm`` is the length of the difference before normalisation (0: no direction); ``n`` the
-    number of prompts behind each mean; ``variant`` names how it was computed (``resid``).
-    """
-
-    run: str
-    checkpoint: str
-    step: int
-    tokens: int
-    fingerprint: str
-    skill: str
-    skill_hash: str
-    probe_key: str
-    hook: str
-    layer: int
-    variant: str
-    n: int
-    norm: float
-    data: np.ndarray
 
 
 class Store:
@@ -231,7 +96,7 @@ class Store:
                 self._check_version()
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self._migrate()
-                self.conn.executescript(_DDL)
+                self.conn.executescript(DDL)
                 self._set_meta("schema_version", SCHEMA_VERSION)
                 st = os.stat(p)
                 self._file = (st.st_ino, st.st_dev)
@@ -312,9 +177,9 @@ class Store:
         """Bring an older store to :data:`SCHEMA_VERSION`, each step in one transaction."""
         version = self._version()
         if version < 2:
-            migrate_v1(self.conn, _SCORES, COLUMNS, AMBIGUOUS_V1)
+            migrate_v1(self.conn, SCORES_DDL, COLUMNS, AMBIGUOUS_V1)
         if version < 3:
-            migrate_v2(self.conn, _SCORES, COLUMNS)
+            migrate_v2(self.conn, SCORES_DDL, COLUMNS)
 
     def close(self) -> None:
         """Close the connection and release the lock (safe to call twice)."""
@@ -393,12 +258,12 @@ class Store:
                 self.conn.executemany(
                     f"INSERT OR REPLACE INTO scores ({', '.join(cols)}) "
                     f"VALUES ({', '.join('?' * len(cols))})",
-                    [_as_tuple(r) for r in rows if not isinstance(r, VectorRow)],
+                    [row_tuple(r) for r in rows if not isinstance(r, VectorRow)],
                 )
                 self.conn.executemany(
                     f"INSERT OR REPLACE INTO vectors ({', '.join(VECTOR_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(VECTOR_COLUMNS))})",
-                    [_vector_tuple(v) for v in vectors],
+                    [vector_tuple(v) for v in vectors],
                 )
                 self.conn.execute(
                     "INSERT OR REPLACE INTO units VALUES (?,?,?,?)",
@@ -565,49 +430,3 @@ class Store:
             d["data"] = np.frombuffer(d["data"], np.float32)
             out.append(d)
         return out
-
-
-def _vector_tuple(v: VectorRow) -> tuple:
-    data = np.ascontiguousarray(v.data, np.float32).ravel()
-    norm = float(v.norm) if np.isfinite(v.norm) else None
-    return (
-        v.run,
-        v.checkpoint,
-        int(v.step),
-        int(v.tokens),
-        v.fingerprint,
-        v.skill,
-        v.skill_hash,
-        v.probe_key,
-        v.hook,
-        int(v.layer),
-        v.variant,
-        int(v.n),
-        norm,
-        int(data.size),
-        data.tobytes(),
-    )
-
-
-def _as_tuple(r: Row) -> tuple:
-    items = None if r.items is None else np.asarray(r.items, np.float32).tobytes()
-    value = None if r.value is None or not np.isfinite(r.value) else float(r.value)
-    return (
-        r.run,
-        r.checkpoint,
-        int(r.step),
-        int(r.tokens),
-        r.fingerprint,
-        r.skill,
-        int(r.skill_version),
-        r.skill_hash,
-        r.probe_key,
-        r.kind,
-        r.hook,
-        None if r.hook == "" or r.layer is None else int(r.layer),
-        r.metric,
-        value,
-        int(r.n),
-        r.reason if value is None else None,  # a reason says why a value is missing
-        items,
-    )

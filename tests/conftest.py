@@ -101,18 +101,9 @@ def metaspace_tokenizer():
 
 def save_tiny_neox(path, tokenizer, seed: int = 0):
     """Save a random 2-layer GPT-NeoX (d_model 32) and ``tokenizer`` at ``path``; return it."""
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+    from curriculens.toy.model import build_neox, neox_config
 
-    torch.manual_seed(seed)
-    config = GPTNeoXConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=256,
-    )
-    GPTNeoXForCausalLM(config).save_pretrained(path)
+    build_neox(neox_config(len(tokenizer)), seed=seed).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

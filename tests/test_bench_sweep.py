@@ -21,17 +21,17 @@ def _bench(monkeypatch):
 
 def test_bench_sweep_tiny_reports_stages_that_sum_to_the_sweep(capsys, monkeypatch):
     import curriculens.pipeline.loading as loading_mod
-    import curriculens.pipeline.run as run_mod
+    import curriculens.pipeline.measure as measure_mod
     from curriculens.checkpoints import Checkpoint
     from curriculens.pipeline.overlap import ScoringWorker
     from curriculens.store import Store
 
     bench = _bench(monkeypatch)
     before = (
-        run_mod.capture,
-        run_mod.load_bridge,
+        measure_mod.capture,
+        measure_mod.load_bridge,
         loading_mod.scan_weights,
-        run_mod._score,
+        measure_mod.score,
         Checkpoint.load,
         Store.write_unit,
         ScoringWorker.submit,
@@ -71,10 +71,10 @@ def test_bench_sweep_tiny_reports_stages_that_sum_to_the_sweep(capsys, monkeypat
     assert seq["stages"]["probes"] > 0 and seq["worker_stages"] == {}
     # the timer hooks are removed afterwards
     assert before == (
-        run_mod.capture,
-        run_mod.load_bridge,
+        measure_mod.capture,
+        measure_mod.load_bridge,
         loading_mod.scan_weights,
-        run_mod._score,
+        measure_mod.score,
         Checkpoint.load,
         Store.write_unit,
         ScoringWorker.submit,

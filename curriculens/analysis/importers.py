@@ -1,4 +1,4 @@
-"""Read behavioral (and probe) curves from other tools into one long format, and into a Store.
+"""Read behavioral (and probe) curves from other tools into one long format, a table or a Store.
 
 The long format is a DataFrame with one row per (model, checkpoint, task): columns ``model,
 checkpoint, step, tokens, task, score`` (plus ``n`` when a CSV gives it). Sources:
@@ -11,7 +11,8 @@ without a token count get one from their name (``stage1-step1000-tokens5B``) or 
 ``revision_tokens`` (``{"main": 4051e9}``), and two different scores of one model at one token
 count are an error that names them unless ``duplicates`` says how to merge them. A tidy CSV may
 also carry probe and control curves (columns ``kind``, ``layer``, ``n``); :func:`load_rows` gives
-them to lead/lag as store rows.
+them to lead/lag as store rows. :func:`curves_table` gives curves as the tidy results table a
+store gives (:func:`curriculens.analysis.table.load_table`), with no store written.
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ from curriculens.analysis.long_format import (
     revision_step,
     revision_tokens,
 )
-from curriculens.analysis.table import pick_metric, read_rows, skill_info
+from curriculens.analysis.table import (
+    SKILLS_META_KEY,
+    pick_metric,
+    read_rows,
+    selectivity_rows,
+    skill_info,
+)
 from curriculens.checkpoints import PYTHIA_TOKENS_PER_STEP
 from curriculens.errors import ConfigError, CurriculensError, StoreError
 from curriculens.params import flag
-from curriculens.store import Row, Store
+from curriculens.store import COLUMNS, Row, Store
 
 __all__ = [
     "DEFAULT_STEP_PATTERN",
@@ -44,6 +51,7 @@ __all__ = [
     "KINDS",
     "LONG_COLUMNS",
     "PYTHIA_TOKENS_PER_STEP",
+    "curves_table",
     "load_curves",
     "load_rows",
     "primary_metric",
@@ -430,14 +438,24 @@ def write_store(
     """
     if store.readonly:
         raise CurriculensError(f"Store {str(store.path)!r} is readonly; open it for writing.")
+    n = 0
+    for (model, ckpt), rows in _units(curves, metric, source):
+        store.write_unit(str(model), f"{source}:{ckpt}", f"{source}:{ckpt}", str(ckpt), rows)
+        n += len(rows)
+    return n
+
+
+def _units(curves: pd.DataFrame, metric: str, source: str) -> list[tuple[tuple, list[Row]]]:
+    """The store rows of each (model, checkpoint) of long-format curves, as
+    :func:`write_store` writes them."""
     df = curves.copy()
     if "checkpoint" not in df.columns:
         df["checkpoint"] = df["tokens"].map(lambda t: f"tokens{int(t)}")
     if "step" not in df.columns:
         df["step"] = -1
     df["n"] = pd.to_numeric(df["n"], errors="coerce") if "n" in df.columns else np.nan
-    n = 0
-    for (model, ckpt), g in df.groupby(["model", "checkpoint"], sort=True):
+    units = []
+    for key, g in df.groupby(["model", "checkpoint"], sort=True):
         rows = [
             Row(
                 **{k: r[k] for k in ("run", "checkpoint", "step", "skill", "kind", "hook")},
@@ -449,6 +467,75 @@ def write_store(
             )
             for r in tidy_rows(g, source=source)
         ]
-        store.write_unit(str(model), f"{source}:{ckpt}", f"{source}:{ckpt}", str(ckpt), rows)
-        n += len(rows)
-    return n
+        units.append((key, rows))
+    return units
+
+
+#: The key a store keeps one row per (a later row replaces an earlier one)
+_STORE_KEY = ("run", "fingerprint", "skill", "skill_hash", "probe_key", "kind", "hook", "metric")
+#: The order a store reads its rows in
+_STORE_ORDER = (
+    "run", "tokens", "step", "checkpoint", "fingerprint", "skill", "skill_hash", "probe_key",
+    "kind", "layer", "hook", "metric",
+)  # fmt: skip
+
+
+def curves_table(
+    curves: pd.DataFrame,
+    *,
+    skills: Mapping | None = None,
+    metric: str = "score",
+    source: str = "import",
+) -> pd.DataFrame:
+    """Long-format curves as the tidy results table a store gives, with no store written.
+
+    The table is the one :func:`~curriculens.analysis.table.load_table` reads from a store
+    that :func:`write_store` filled with ``curves``: the same rows (each probe accuracy with its
+    derived ``selectivity`` row), columns, order and values, and ``skills`` as the snapshot in
+    ``df.attrs["skills"]``.
+
+    Args:
+        curves: Long-format DataFrame (see :func:`load_curves`).
+        skills: The skills' metadata (``{task: {"family": ..., "primary_metric": ...}}``).
+        metric: Metric name of the behavior rows.
+        source: Recorded as ``skill_hash`` and in the fingerprints, as :func:`write_store` does.
+
+    >>> df = pd.DataFrame({"model": "m", "checkpoint": ["s1", "s2"], "tokens": [10, 20],
+    ...                    "task": "t", "score": [0.2, 0.9]})
+    >>> curves_table(df)[["run", "skill", "tokens", "value"]].values.tolist()
+    [['m', 't', 10, 0.2], ['m', 't', 20, 0.9]]
+    """
+    kept: dict[tuple, dict] = {}
+    for _, rows in _units(curves, metric, source):
+        for row in rows:
+            r = _as_read(row)
+            kept[tuple(r[k] for k in _STORE_KEY)] = r
+    rows = list(kept.values()) + selectivity_rows(list(kept.values()))
+    rows.sort(key=lambda r: tuple((r[k] is None, r[k]) for k in _STORE_ORDER))
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    df.attrs[SKILLS_META_KEY] = dict(skills or {})
+    return df
+
+
+def _as_read(r: Row) -> dict:
+    """The row as a store gives it back: no value (NaN) is None, behavior has no layer, and a
+    reason is kept only for a missing value."""
+    value = None if r.value is None or not np.isfinite(r.value) else float(r.value)
+    return {
+        "run": r.run,
+        "checkpoint": r.checkpoint,
+        "step": int(r.step),
+        "tokens": int(r.tokens),
+        "fingerprint": r.fingerprint,
+        "skill": r.skill,
+        "skill_version": int(r.skill_version),
+        "skill_hash": r.skill_hash,
+        "probe_key": r.probe_key,
+        "kind": r.kind,
+        "hook": r.hook,
+        "layer": None if r.hook == "" or r.layer is None else int(r.layer),
+        "metric": r.metric,
+        "value": value,
+        "n": int(r.n),
+        "reason": r.reason if value is None else None,
+    }

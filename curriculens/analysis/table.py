@@ -103,16 +103,24 @@ def selecting(selection: Selection) -> Iterator[Selection]:
 
 
 def read_rows(
-    source: Source, *, items: bool = False, select: Selection | None = None, **where
+    source: Source | pd.DataFrame,
+    *,
+    items: bool = False,
+    select: Selection | None = None,
+    **where,
 ) -> list[dict]:
     """The current rows of a store (or run directory / ``.sqlite`` file, opened readonly).
 
     Args:
-        source: A store, run directory or ``.sqlite`` file.
+        source: A store, run directory or ``.sqlite`` file, or a table from
+            :func:`load_table` (its rows as they are: a table is already a selection).
         items: Include each row's per-item outcomes.
         select: Which rows (default: the current results; see the module docstring).
         **where: Equality filters on columns (``kind="behavior"``).
     """
+    if isinstance(source, pd.DataFrame):
+        rows = [r for r in source.to_dict("records") if all(r[k] == v for k, v in where.items())]
+        return rows if items else [{k: v for k, v in r.items() if k != "items"} for r in rows]
     if isinstance(source, Store):
         return _select(source, items, select, where)
     with Store(source, readonly=True) as s:
@@ -346,8 +354,9 @@ def load_table(
         with Store(source, readonly=True) as s:
             rows, meta = _select(s, items, select, {}), s.meta()
     if not rows:
+        where = source.path if isinstance(source, Store) else source
         raise CurriculensError(
-            f"The results store at {str(source)!r} has no rows yet; run a sweep first."
+            f"The results store at {str(where)!r} has no rows yet; run a sweep first."
         )
     df = pd.DataFrame(rows)
     df.attrs[SKILLS_META_KEY] = dict(meta.get(SKILLS_META_KEY) or {})

@@ -9,7 +9,8 @@ beside one ``config.json`` and tokenizer (``model_{step}.pt``, ``step{N}.safeten
 were trained (a missing or unexpected weight is an error). Identical weights under two labels
 are reported as duplicates and measured once.
 
-:mod:`~curriculens.checkpoints.series` holds the series, :mod:`~curriculens.checkpoints.weights`
+:mod:`~curriculens.checkpoints.series` holds the series, :mod:`~curriculens.checkpoints.checkpoint`
+one checkpoint and how it loads, :mod:`~curriculens.checkpoints.weights`
 the loading, device and hub checks and fingerprints, :mod:`~curriculens.checkpoints.names` what
 names say (steps, tokens, Pythia's schedule); this package re-exports them.
 """

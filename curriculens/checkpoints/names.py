@@ -53,18 +53,18 @@ def parse_tokens(label: str) -> int | None:
     return int(round(float(m.group(1)) * _TOKEN_UNITS[m.group(2)]))
 
 
-def _is_pythia(repo_id: str) -> bool:
+def is_pythia(repo_id: str) -> bool:
     return repo_id.lower().startswith("eleutherai/pythia")
 
 
-def _known_steps(repo_id: str) -> tuple[int, ...] | None:
+def known_steps(repo_id: str) -> tuple[int, ...] | None:
     """The revision steps of a model family whose schedule is known (Pythia), else ``None``."""
-    return PYTHIA_STEPS if _is_pythia(repo_id) else None
+    return PYTHIA_STEPS if is_pythia(repo_id) else None
 
 
-def _final_step(repo_id: str) -> int:
+def final_step(repo_id: str) -> int:
     """The step of ``main``: the last step of a known schedule, else a :class:`CheckpointError`."""
-    steps = _known_steps(repo_id)
+    steps = known_steps(repo_id)
     if steps is None:
         raise CheckpointError(
             f"Revision 'main' of {repo_id!r}: its training step is not known here (it is known "
@@ -75,7 +75,7 @@ def _final_step(repo_id: str) -> int:
     return steps[-1]
 
 
-def _list_step_revisions(repo_id: str) -> list[str]:
+def list_step_revisions(repo_id: str) -> list[str]:
     if Path(repo_id).is_dir():
         raise CheckpointError(
             f"{repo_id!r} is a local folder; name the revisions (revisions=[...] or steps=[...]) "

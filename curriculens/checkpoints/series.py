@@ -12,7 +12,6 @@ listed skip with ``skip_bad=True``.
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import warnings
 from collections.abc import Iterator, Sequence
@@ -21,26 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
+from curriculens.checkpoints.checkpoint import Checkpoint
 from curriculens.checkpoints.names import (
     PYTHIA_TOKENS_PER_STEP,
-    _final_step,
-    _is_pythia,
-    _known_steps,
-    _list_step_revisions,
+    final_step,
+    is_pythia,
+    known_steps,
+    list_step_revisions,
     parse_step,
     parse_tokens,
 )
 from curriculens.checkpoints.weights import (
-    _check_loading_info,
-    _check_readable,
-    _load_state_into,
-    _load_tokenizer,
-    _quiet_loading,
-    _torch_dtype,
-    check_device,
-    check_hub_access,
+    check_readable,
     fingerprint,
-    read_state_dict,
 )
 from curriculens.errors import CheckpointError, ConfigError, CurriculensWarning
 from curriculens.params import flag
@@ -54,153 +46,6 @@ class DuplicateCheckpointWarning(CurriculensWarning):
 
 class BadCheckpointWarning(CurriculensWarning):
     """Checkpoints that cannot be measured were skipped (``skip_bad=True``)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Checkpoint:
-    """One checkpoint of a series.
-
-    Attributes:
-        label: Its name (folder name, file name, revision).
-        step: Optimizer step.
-        tokens: Training tokens seen.
-        path: Local folder holding ``config.json`` and the tokenizer (and, for a Hugging Face
-            folder, the weights). ``None`` for a hub checkpoint.
-        weights: A state-dict file to load into a model built from ``path/config.json``.
-        repo: Hub repository id (or a local ``save_pretrained`` folder standing in for one).
-        revision: Hub revision (branch, tag or commit).
-        trust_remote_code: Passed to ``from_pretrained`` for hub checkpoints.
-        fingerprint: Weight hash, when already computed (local series compute it up front).
-    """
-
-    label: str
-    step: int
-    tokens: int
-    path: Path | None = None
-    weights: Path | None = None
-    repo: str | None = None
-    revision: str | None = None
-    trust_remote_code: bool = False
-    fingerprint: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("step", "tokens"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-                raise CheckpointError(
-                    f"Checkpoint {self.label!r}: {name} = {v!r}; expected an int >= 0 (steps "
-                    "and tokens seen count up from 0)."
-                )
-
-    def file_signature(self) -> str | None:
-        """A hash of this local checkpoint's weight and config files' paths, sizes and
-        modification times (``None`` for a hub checkpoint): while it is unchanged, a fingerprint
-        computed earlier still holds, so a resumed sweep need not load the checkpoint again."""
-        if self.path is None:
-            return None
-        files = (
-            [self.weights] if self.weights is not None else sorted(self.path.glob("*.safetensors"))
-        )
-        parts = []
-        for f in [*files, self.path / "config.json"]:
-            try:
-                st = f.stat()
-            except OSError:
-                return None
-            parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
-        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-
-    @property
-    def source(self) -> str:
-        """``"hf_dir"``, ``"state_dict"`` or ``"hub"``."""
-        if self.repo is not None:
-            return "hub"
-        return "state_dict" if self.weights is not None else "hf_dir"
-
-    def load(self, *, device: str = "cpu", dtype: str = "float32", hf_progress: bool = False):
-        """Load ``(model, tokenizer)``; the model is in eval mode on ``device``, in ``dtype``
-        (``"float32"``, ``"bfloat16"`` or ``"float16"``; the weights are cast as they load).
-        The Hugging Face download and loading bars are hidden unless ``hf_progress``.
-
-        Raises:
-            CheckpointError: The files are missing, corrupt, would run code when unpickled, do
-                not match the config, the revision does not exist, or the tokenizer's vocabulary
-                does not fit the model.
-        """
-        check_device(device)
-        torch_dtype = _torch_dtype(dtype)
-        with _quiet_loading(show=hf_progress):
-            if self.source == "hub":
-                model, tokenizer = self._load_hub(torch_dtype)
-            else:
-                model, tokenizer = self._load_local(torch_dtype)
-        n_embed = model.get_input_embeddings().num_embeddings
-        if len(tokenizer) > n_embed:
-            raise CheckpointError(
-                f"Checkpoint {self.label!r}: tokenizer has {len(tokenizer)} tokens but the model "
-                f"embeds only {n_embed}; use the tokenizer the model was trained with."
-            )
-        return model.to(device).eval(), tokenizer
-
-    def _load_local(self, dtype):
-        from transformers import AutoConfig, AutoModelForCausalLM
-
-        if self.path is None or not (self.path / "config.json").exists():
-            raise CheckpointError(
-                f"Checkpoint {self.label!r}: no config.json in {str(self.path)!r}; point the "
-                "series at folders written by save_pretrained (or, for state-dict files, put "
-                "the model's config.json beside them)."
-            )
-        if self.weights is None:
-            try:
-                model, info = AutoModelForCausalLM.from_pretrained(
-                    str(self.path),
-                    use_safetensors=True,
-                    trust_remote_code=False,
-                    output_loading_info=True,
-                    dtype=dtype,
-                )
-            except Exception as e:  # safetensors, OSError, ValueError, RuntimeError, ...
-                raise CheckpointError(
-                    f"Checkpoint {self.label!r} at {str(self.path)!r} could not be loaded "
-                    f"({type(e).__name__}: {str(e).splitlines()[0][:300]}). Check that the "
-                    "folder holds a complete save_pretrained checkpoint with model.safetensors "
-                    "(a truncated or partly copied file cannot be read)."
-                ) from e
-            _check_loading_info(info, label=self.label, where=self.path)
-        else:
-            try:
-                config = AutoConfig.from_pretrained(str(self.path), trust_remote_code=False)
-            except (OSError, ValueError) as e:
-                raise CheckpointError(
-                    f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
-                    f" ({e}); it must be a Hugging Face model config."
-                ) from e
-            state = read_state_dict(self.weights)
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-            _load_state_into(model, state, label=self.label, weights=self.weights)
-            del state
-        return model, _load_tokenizer(str(self.path), self.label)
-
-    def _load_hub(self, dtype):
-        from transformers import AutoModelForCausalLM
-
-        check_hub_access(self.repo, self.revision)
-        try:
-            model = AutoModelForCausalLM.from_pretrained(
-                self.repo,
-                revision=self.revision,
-                trust_remote_code=self.trust_remote_code,
-                dtype=dtype,
-            )
-        except Exception as e:  # hub errors come in many types (HTTP, offline, revision)
-            raise CheckpointError(
-                f"Checkpoint {self.label!r}: revision {self.revision!r} of {self.repo!r} could "
-                f"not be loaded ({type(e).__name__}: {e}). Check that the revision exists "
-                "(huggingface_hub.list_repo_refs lists branches) and that the repository is "
-                "reachable or cached when HF_HUB_OFFLINE=1."
-            ) from e
-        return model, _load_tokenizer(self.repo, self.label, revision=self.revision)
 
 
 @dataclass(frozen=True)
@@ -364,45 +209,14 @@ class CheckpointSeries:
                 checkpoint loads (an error then, or a listed skip with ``skip_bad``).
         """
         root = Path(path)
-        if not root.is_dir():
-            raise CheckpointError(
-                f"Checkpoint directory {str(root)!r} does not exist or is not a directory."
-            )
-        _check_tokens_per_step(tokens_per_step)
         skipped: list[dict] = []
-        if (root / "config.json").exists():
-            found = _state_dict_checkpoints(root, tokens_per_step)
-        else:
-            found = _folder_checkpoints(root, tokens_per_step, skipped if skip_bad else None)
-        if not found:
-            what = "is empty" if not any(root.iterdir()) else "holds no checkpoints"
-            raise CheckpointError(
-                f"Checkpoint directory {str(root)!r} {what}: expected sub-folders holding "
-                "config.json (written by save_pretrained), e.g. step0/, step512/, or a "
-                "config.json beside state-dict files such as model_512.pt or step512.safetensors."
-            )
-        found.sort(key=lambda c: c.step)
-        all_steps = [c.step for c in found]
-        dup = sorted({s for s in all_steps if all_steps.count(s) > 1})
-        if dup:
-            raise CheckpointError(
-                f"Several checkpoints claim step(s) {dup} in {str(root)!r}; keep one file or "
-                "folder per step."
-            )
+        found = _local_checkpoints(root, tokens_per_step, skipped if skip_bad else None)
         found = list(
             cls(tuple(found), source=str(root))
             .select(steps=steps, every=every, max_checkpoints=max_checkpoints)
             .checkpoints
         )
-        readable = []
-        for c in found:
-            try:
-                _check_readable(c)
-                readable.append(c)
-            except CheckpointError as e:
-                if not skip_bad:
-                    raise
-                skipped.append({"label": c.label, "reason": str(e)})
+        readable = _readable(found, skipped if skip_bad else None)
         if skipped:
             warnings.warn(
                 f"skipped {len(skipped)} bad checkpoint(s) (skip_bad=True): "
@@ -453,57 +267,13 @@ class CheckpointSeries:
         >>> CheckpointSeries.from_hub("EleutherAI/pythia-160m", steps=[0, 512]).tokens().tolist()
         [0, 1073741824]
         """
-        if revisions is not None and steps is not None:
-            raise ConfigError(
-                f"from_hub got both revisions={list(revisions)!r} and steps={list(steps)!r}; "
-                "give one of them."
-            )
-        if steps is not None:
-            bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 0]
-            if bad:
-                raise ConfigError(f"from_hub steps {bad!r} are not ints >= 0.")
-            revisions = [f"step{s}" for s in steps]
-        elif revisions is None:
-            schedule = _known_steps(repo_id)
-            if schedule is not None:
-                revisions = [f"step{s}" for s in schedule]
-            else:
-                revisions = _list_step_revisions(repo_id)
-        elif isinstance(revisions, str):
-            revisions = [revisions]
-        if not revisions:
-            raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
+        revisions = _hub_revisions(repo_id, revisions, steps)
         _check_tokens_per_step(tokens_per_step)
-        if tokens_per_step is None and _is_pythia(repo_id):
+        if tokens_per_step is None and is_pythia(repo_id):
             tokens_per_step = PYTHIA_TOKENS_PER_STEP
-        found = []
-        for rev in revisions:
-            step = parse_step(rev)
-            if rev == "main":
-                step = _final_step(repo_id)
-            if step is None:
-                raise CheckpointError(
-                    f"Cannot tell the step of revision {rev!r} of {repo_id!r}; expected names "
-                    "like 'step512' (Pythia) or 'stage1-step1000-tokens5B' (OLMo)."
-                )
-            tokens = parse_tokens(rev)
-            if tokens is None:
-                if tokens_per_step is None:
-                    raise CheckpointError(
-                        f"Revision {rev!r} of {repo_id!r} does not carry tokens seen; pass "
-                        "tokens_per_step= (batch size x sequence length of the run)."
-                    )
-                tokens = step * int(tokens_per_step)
-            found.append(
-                Checkpoint(
-                    label=rev,
-                    step=step,
-                    tokens=tokens,
-                    repo=repo_id,
-                    revision=rev,
-                    trust_remote_code=trust_remote_code,
-                )
-            )
+        found = [
+            _hub_checkpoint(repo_id, rev, tokens_per_step, trust_remote_code) for rev in revisions
+        ]
         found.sort(key=lambda c: (c.step, c.tokens))
         labels = [c.label for c in found]
         twice = sorted({x for x in labels if labels.count(x) > 1})
@@ -527,6 +297,62 @@ class CheckpointSeries:
                 first[c.fingerprint] = c
             kept.append(c)
         return cls(tuple(kept), source=source, meta={"duplicates": dropped}, dedupe=dedupe)
+
+
+def _hub_revisions(repo_id: str, revisions, steps) -> list[str]:
+    """The revisions to load: those named, those of ``steps``, or every one of the schedule."""
+    if revisions is not None and steps is not None:
+        raise ConfigError(
+            f"from_hub got both revisions={list(revisions)!r} and steps={list(steps)!r}; "
+            "give one of them."
+        )
+    if steps is not None:
+        bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+        if bad:
+            raise ConfigError(f"from_hub steps {bad!r} are not ints >= 0.")
+        revisions = [f"step{s}" for s in steps]
+    elif revisions is None:
+        schedule = known_steps(repo_id)
+        if schedule is not None:
+            revisions = [f"step{s}" for s in schedule]
+        else:
+            revisions = list_step_revisions(repo_id)
+    elif isinstance(revisions, str):
+        revisions = [revisions]
+    if not revisions:
+        raise CheckpointError(f"from_hub({repo_id!r}): no revisions to load.")
+    return list(revisions)
+
+
+def _hub_checkpoint(
+    repo_id: str, rev: str, tokens_per_step: int | None, trust_remote_code: bool
+) -> Checkpoint:
+    """The checkpoint of one hub revision: its step and tokens from its name (``main``: the
+    final step of a known schedule) or from ``tokens_per_step``."""
+    step = parse_step(rev)
+    if rev == "main":
+        step = final_step(repo_id)
+    if step is None:
+        raise CheckpointError(
+            f"Cannot tell the step of revision {rev!r} of {repo_id!r}; expected names "
+            "like 'step512' (Pythia) or 'stage1-step1000-tokens5B' (OLMo)."
+        )
+    tokens = parse_tokens(rev)
+    if tokens is None:
+        if tokens_per_step is None:
+            raise CheckpointError(
+                f"Revision {rev!r} of {repo_id!r} does not carry tokens seen; pass "
+                "tokens_per_step= (batch size x sequence length of the run)."
+            )
+        tokens = step * int(tokens_per_step)
+    return Checkpoint(
+        label=rev,
+        step=step,
+        tokens=tokens,
+        repo=repo_id,
+        revision=rev,
+        trust_remote_code=trust_remote_code,
+    )
 
 
 def _short_list(xs: Sequence) -> str:
@@ -562,6 +388,53 @@ def _fingerprint_checkpoint(c: Checkpoint) -> str:
     del model
     gc.collect()
     return fp
+
+
+def _local_checkpoints(
+    root: Path, tokens_per_step: int | None, skipped: list[dict] | None
+) -> list[Checkpoint]:
+    """Every checkpoint of a local directory (either layout), by step, none loaded; one step
+    claimed twice, or a directory without checkpoints, is an error."""
+    if not root.is_dir():
+        raise CheckpointError(
+            f"Checkpoint directory {str(root)!r} does not exist or is not a directory."
+        )
+    _check_tokens_per_step(tokens_per_step)
+    if (root / "config.json").exists():
+        found = _state_dict_checkpoints(root, tokens_per_step)
+    else:
+        found = _folder_checkpoints(root, tokens_per_step, skipped)
+    if not found:
+        what = "is empty" if not any(root.iterdir()) else "holds no checkpoints"
+        raise CheckpointError(
+            f"Checkpoint directory {str(root)!r} {what}: expected sub-folders holding "
+            "config.json (written by save_pretrained), e.g. step0/, step512/, or a "
+            "config.json beside state-dict files such as model_512.pt or step512.safetensors."
+        )
+    found.sort(key=lambda c: c.step)
+    all_steps = [c.step for c in found]
+    dup = sorted({s for s in all_steps if all_steps.count(s) > 1})
+    if dup:
+        raise CheckpointError(
+            f"Several checkpoints claim step(s) {dup} in {str(root)!r}; keep one file or "
+            "folder per step."
+        )
+    return found
+
+
+def _readable(found: list[Checkpoint], skipped: list[dict] | None) -> list[Checkpoint]:
+    """The checkpoints whose files read; one that does not is an error, or a listed skip when
+    ``skipped`` is given."""
+    readable = []
+    for c in found:
+        try:
+            check_readable(c)
+            readable.append(c)
+        except CheckpointError as e:
+            if skipped is None:
+                raise
+            skipped.append({"label": c.label, "reason": str(e)})
+    return readable
 
 
 def _folder_checkpoints(

@@ -34,7 +34,7 @@ _TOKENIZER_FILES = (
 )
 
 
-def _load_tokenizer(where: str, label: str, revision: str | None = None):
+def load_tokenizer(where: str, label: str, revision: str | None = None):
     from transformers import AutoTokenizer
 
     if Path(where).is_dir() and not any((Path(where) / f).exists() for f in _TOKENIZER_FILES):
@@ -102,7 +102,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _check_loading_info(info: dict, *, label: str, where) -> None:
+def check_loading_info(info: dict, *, label: str, where) -> None:
     """A checkpoint is measured only as it was trained: no weight may be missing (transformers
     would fill it with random values), unexpected or of another shape."""
     missing = sorted(info.get("missing_keys") or [])
@@ -155,7 +155,7 @@ def _renamed(model, state: dict) -> dict:
     return out
 
 
-def _load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
+def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
     state = _renamed(model, state)
     expected = model.state_dict()
     shape_bad = [
@@ -354,14 +354,14 @@ def check_hub_access(repo: str, revision: str | None = None, *, timeout: float =
         ) from None
 
 
-def _torch_dtype(dtype: str):
+def as_torch_dtype(dtype: str):
     if dtype not in DTYPES:
         raise ConfigError(f"dtype {dtype!r} is not supported; expected one of {', '.join(DTYPES)}.")
     return getattr(torch, dtype)
 
 
 @contextmanager
-def _quiet_loading(show: bool = False):
+def quiet_loading(show: bool = False):
     """Hide the Hugging Face download and weight-loading bars (one per checkpoint) unless
     ``show``; the series shows its own bar instead."""
     if show:
@@ -386,7 +386,7 @@ def _quiet_loading(show: bool = False):
             hf_logging.enable_progress_bar()
 
 
-def _check_readable(c) -> None:
+def check_readable(c) -> None:
     """Cheap checks before anything loads: a tokenizer beside the config, and weights whose
     header (safetensors) or archive index (``torch.save``) reads, so a truncated or partly
     copied file is an error before any work."""

@@ -307,7 +307,7 @@ def _build_config(sweep_cfg: dict, out: Path, series: CheckpointSeries) -> Sweep
     other (the first checkpoint's tokenizer decides; a hub model is never the toy one).
     """
     from curriculens.pipeline.config import SweepConfig, default_skills
-    from curriculens.pipeline.run import series_tokenizer
+    from curriculens.pipeline.plan import series_tokenizer
 
     saved = out / "sweep_config.json"
     if saved.exists():
@@ -339,6 +339,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or plan, with ``--dry-run``) a sweep; returns the exit code."""
     from curriculens.checkpoints import BadCheckpointWarning, check_device, check_hub_access
     from curriculens.pipeline.config import resolve_skills
+    from curriculens.pipeline.plan import dry_run_text
     from curriculens.pipeline.run import sweep
     from curriculens.store import Store
 
@@ -398,77 +399,6 @@ def _save_invocation(out: Path, series_cfg: dict, config: SweepConfig, top: dict
         "sweep": config.to_dict(),
     }
     (out / "sweep.toml").write_text(tomli_w.dumps(doc))
-
-
-def dry_run_text(
-    series: CheckpointSeries,
-    config: SweepConfig,
-    out: Path,
-    *,
-    run: str | None = None,
-    executor: str = "local",
-) -> str:
-    """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
-    from curriculens.pipeline.run import _recall_fingerprints, _unit, skill_items
-    from curriculens.skills.registry import get_skill
-    from curriculens.store import Store
-
-    run = run or out.resolve().name
-    done: dict[str, set[str]] = {}
-    if (out / "results.sqlite").exists():
-        with Store(out, readonly=True) as s:
-            done = s.done_units_by_fingerprint(run)
-            _recall_fingerprints(s, series)  # of unchanged files an earlier sweep loaded
-    skills = [get_skill(n) for n in config.skills]
-    units = {_unit(s, config): s for s in skills}
-    items = {s.name: skill_items(s, config) for s in skills}
-    seqs = {n: sum(1 + len(e.choices) for e in it.examples) for n, it in items.items()}
-    lines = [f"series: {series.source} ({len(series)} checkpoints), executor: {executor}"]
-    lines.append(f"{'label':<28} {'step':>10} {'tokens':>16}  fingerprint       left")
-    total_seqs = total_probes = 0
-    for c in series:
-        fp = series.known_fingerprint(c)
-        if fp is None:
-            left = list(units.values())
-        else:
-            left = [s for u, s in units.items() if u not in done.get(fp, set())]
-        n_hooks = (len(config.hooks) or _n_layers(c) + 1) if left else 0
-        total_seqs += sum(seqs[s.name] for s in left)
-        total_probes += 2 * n_hooks * sum(s.probed for s in left)
-        fp = fp or "(on load)"
-        lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
-    for d in series.meta.get("duplicates", []):
-        lines.append(f"duplicate: {d['label']!r} has the weights of {d['same_as']!r}; skipped")
-    for d in series.meta.get("skipped", []):
-        lines.append(f"skipped (--skip-bad): {d['label']}: {d['reason']}")
-    lines.append(
-        "skills: " + ", ".join(f"{s.name}@{s.version}+{s.content_hash[:8]}" for s in skills)
-    )
-    hooks = ", ".join(config.hooks) or "hook_embed and every block's hook_resid_post"
-    lines.append(f"hooks: {hooks}; dtype: {config.dtype}; probe_key: {config.probe_key()}")
-    lines += [f"items: {it.shortfall()}" for it in items.values() if it.exhausted]
-    lines.append(
-        f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
-        f"(probe + control per skill x hook), into {out / 'results.sqlite'}"
-    )
-    return "\n".join(lines)
-
-
-def _n_layers(c) -> int:
-    """The model's depth from its config alone (a hub config that cannot be read is an error)."""
-    from transformers import AutoConfig
-
-    from curriculens.errors import CheckpointError
-
-    where = str(c.path) if c.path is not None else c.repo
-    try:
-        cfg = AutoConfig.from_pretrained(where, revision=c.revision)
-        return int(cfg.num_hidden_layers)
-    except Exception as e:
-        raise CheckpointError(
-            f"Cannot read the config of checkpoint {c.label!r} at {where!r} ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200] if str(e) else ''}); the plan needs its depth."
-        ) from None
 
 
 add_sweep_parser = add_parser  # the name earlier versions exported

@@ -157,9 +157,10 @@ def scoring_worker(store, run: str, config) -> ScoringWorker:
     """The sweep's worker: writes each unit with ``store.write_unit`` under ``run``; on a thread
     when ``config.overlap``, its probe fits on one engine worker thread (:func:`thread_plan`)."""
 
+    from curriculens.pipeline.record import write_units
+
     def write(label: str, key: str, units: Units) -> None:
-        for unit, rows in units:
-            store.write_unit(run, key, unit, label, rows)
+        write_units(store, run, key, label, units)
 
     jobs = thread_plan(config)["probe_workers"]
     return ScoringWorker(write, enabled=config.overlap, worker_kwargs={"n_jobs": jobs})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,15 +14,11 @@ from transformers import TrainerCallback
 
 from curriculens.checkpoints import fingerprint
 from curriculens.errors import ConfigError
-from curriculens.pipeline.config import default_skills
+from curriculens.pipeline.config import SweepConfig, default_skills
 from curriculens.pipeline.loading import young_heap
-from curriculens.pipeline.run import (
-    SweepConfig,
-    _run_meta,
-    _snapshot_config,
-    _snapshot_skills,
-    evaluate_model,
-)
+from curriculens.pipeline.plan import plan_sweep
+from curriculens.pipeline.record import run_meta, snapshot_config, snapshot_skills
+from curriculens.pipeline.run import evaluate_model
 from curriculens.store import Store
 
 
@@ -45,6 +42,14 @@ class Tracker:
     Call ``tracker.step(model, step=..., tokens=...)`` from any loop (or pass the tracker as a
     callback of :func:`curriculens.toy.trainer.train`). No checkpoint files are written.
 
+    When to measure: ``every=N`` (each step divisible by N), ``schedule=[...]`` (those steps), or
+    neither, the default: a time budget. The tracker then measures at the first step it sees and
+    afterwards whenever the training time since its last measurement reaches that measurement's
+    own cost divided by ``budget`` (default 0.05), so measuring adds about 5% to the run whatever
+    the model, skills and hardware; the steps it measured are the rows' checkpoints. To fix the
+    steps instead, choose ``every`` >= (seconds per measurement) / (budget x seconds per
+    training step); ``benchmarks/bench_tracker.py`` prints both times for the toy model.
+
     >>> tracker = Tracker("runs/live", tokenizer, skills=["agreement"], every=100)  # doctest: +SKIP
     >>> for step in range(1000):  # doctest: +SKIP
     ...     train_step(); tracker.step(model, step=step, tokens=step * 2048)
@@ -59,20 +64,33 @@ class Tracker:
         config: SweepConfig | None = None,
         every: int | None = None,
         schedule: Sequence[int] | None = None,
+        budget: float = 0.05,
         run: str | None = None,
     ):
-        if every is not None and (not isinstance(every, int) or every < 1):
+        if every is not None and (
+            isinstance(every, bool) or not isinstance(every, int) or every < 1
+        ):
             raise ConfigError(f"Tracker every={every!r}; expected an int >= 1 or None.")
+        if isinstance(budget, bool) or not isinstance(budget, int | float) or not 0 < budget <= 1:
+            raise ConfigError(
+                f"Tracker budget={budget!r}; expected a fraction of training time in (0, 1], "
+                "e.g. 0.05 for 5%."
+            )
+        self.budget = float(budget)
+        self.adaptive = every is None and not schedule
+        self._next_due: float | None = None  # adaptive mode: perf_counter time of the next one
+        self.measured_steps: list[int] = []
         self.config = config or SweepConfig(skills=tuple(skills or default_skills(tokenizer)))
         self.tokenizer = tokenizer
         self.every, self.schedule = every, set(schedule or ())
         self.out = Path(out)
         self.run = run or self.out.resolve().name
+        self.plan = plan_sweep(self.config)  # skills resolved once, for every evaluation
         self.store = Store(self.out)
         try:
-            self.store.set_meta(f"run:{self.run}", _run_meta(self.config, {"series": "live"}))
-            _snapshot_skills(self.store, self.config.skills)
-            _snapshot_config(self.store, self.config)
+            self.store.set_meta(f"run:{self.run}", run_meta(self.plan, {"series": "live"}))
+            snapshot_skills(self.store, self.plan.skills)
+            snapshot_config(self.store, self.config)
         except BaseException:
             self.store.close()  # never leave the lock held by a tracker that failed to start
             raise
@@ -85,9 +103,13 @@ class Tracker:
         trained is left exactly as it was. The fingerprint is taken from the model itself, so it
         equals that of a checkpoint saved at the same step.
         """
-        due = step in self.schedule or (self.every is not None and step % self.every == 0)
+        if self.adaptive:
+            due = self._next_due is None or time.perf_counter() >= self._next_due
+        else:
+            due = step in self.schedule or (self.every is not None and step % self.every == 0)
         if not due:
             return False
+        t0 = time.perf_counter()
         fp = fingerprint(model)
         with young_heap():
             clone = _detached_copy(model)
@@ -98,7 +120,7 @@ class Tracker:
             evaluate_model(
                 clone,
                 self.tokenizer,
-                self.config,
+                self.plan,
                 checkpoint=f"step{step}",
                 step=step,
                 tokens=tokens,
@@ -109,6 +131,9 @@ class Tracker:
             )
             del clone
             gc.collect()
+        t1 = time.perf_counter()
+        self._next_due = t1 + (t1 - t0) / self.budget
+        self.measured_steps.append(step)
         return True
 
     __call__ = step

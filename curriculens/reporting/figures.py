@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curriculens.reporting.plots import (
     plot_behavior,
@@ -19,6 +20,9 @@ from curriculens.reporting.plots import (
 )
 from curriculens.reporting.trajectories import TITLE as TRAJECTORIES
 from curriculens.reporting.trajectories import plot_trajectories
+
+if TYPE_CHECKING:
+    from curriculens.reporting.run_analysis import RunAnalysis
 
 #: the formats every figure is saved in; the PNG is the one the HTML embeds
 FORMATS = ("svg", "pdf", "png")
@@ -55,11 +59,11 @@ class ReportFigure:
     width_in: float
 
 
-def build_figures(a: dict) -> dict:
-    """The report's figures from :func:`~curriculens.reporting.writer.analyze`'s dict, as
-    ``{name: (Figure, caption)}``."""
-    df, emergence, crit = a["df"], a["emergence"], a["criterion"]
-    probe_crit = a["probe_criterion"]
+def build_figures(a: RunAnalysis) -> dict:
+    """The report's figures from a run's :class:`~curriculens.reporting.run_analysis.RunAnalysis`,
+    as ``{name: (Figure, caption)}``."""
+    df, emergence, crit = a.df, a.emergence, a.criterion
+    probe_crit = a.probe_criterion
     skills = [e.skill for e in emergence]
     figs = {
         "timeline": (
@@ -83,22 +87,22 @@ def build_figures(a: dict) -> dict:
             f"selectivity emerges at the best layer (criterion {probe_crit.label()}).",
         ),
     }
-    if a["leads"]:
+    if a.leads:
         figs["leadlag"] = (
-            plot_lead_lag(a["leads"]),
+            plot_lead_lag(a.leads),
             "Lead of probe selectivity over behavior per skill, in log10 tokens (> 0: the probe "
             "came first), with its 95% interval and the verdict of the table above. Both curves "
             f"read with criterion {probe_crit.label()}.",
         )
-    if a["consistency"] is not None:
+    if a.consistency is not None:
         figs["consistency"] = (
-            plot_consistency(a["consistency"]),
+            plot_consistency(a.consistency),
             "Spearman rank agreement of the skill emergence orders between runs "
             f"(criterion {crit.label()}; censored skills tied last).",
         )
-    if a.get("trajectories") is not None:
+    if a.trajectories is not None:
         figs["trajectories"] = (
-            plot_trajectories(a["trajectories"]),
+            plot_trajectories(a.trajectories),
             "Composite curves (black) against their predictions from task vectors (fv: the "
             "components' curves weighted by the composite vector's projection on theirs; "
             "fv_discovered: every elemental's curve, weighted by a non-negative projection) "

@@ -15,28 +15,45 @@ PosixPath('r/report.html')
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from curriculens.analysis.consistency import rank_consistency
+import pandas as pd
+
+from curriculens.analysis.consistency import Consistency, rank_consistency
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import skill_emergence
 from curriculens.analysis.emergence import behavior_emergence
-from curriculens.analysis.importers import load_curves, write_store
-from curriculens.analysis.table import SKILLS_META_KEY, load_table
-from curriculens.reporting import writer
+from curriculens.analysis.importers import curves_table, load_curves
 from curriculens.reporting.figures import save_figures
+from curriculens.reporting.page import writable_dest, write_pages
 from curriculens.reporting.plots import plot_behavior, plot_consistency, plot_timeline
-from curriculens.store import Store
+from curriculens.reporting.run_analysis import RunAnalysis
+from curriculens.reporting.sections import (
+    Section,
+    consistency_sections,
+    curriculum_section,
+    order_answer,
+    when_answer,
+)
 
-#: The first columns of the report's curriculum table that behavior alone fills.
-_BEHAVIOR_COLUMNS = 6
 #: The answer to "do representations lead?" for curves without activations.
 NO_PROBES = (
     "Do representations lead? Not measured: these are imported behavior curves, and no "
     "activations were measured, so this report has no probes, no probe selectivity and no "
     "lead/lag. Sweep the checkpoints themselves (`curriculens sweep`) to measure them."
+)
+#: The last section: what imported curves cannot show.
+NOT_MEASURED = Section(
+    "Not measured",
+    [
+        ["measurement", "in this report"],
+        ["behavior curves, emergence, order", "yes (imported scores)"],
+        ["probes and probe selectivity", "absent: no activations were measured"],
+        ["representation vs behavior (lead/lag)", "absent: it needs probes"],
+        ["probes beside their baselines, audit", "absent: it needs probes"],
+    ],
+    "This report was built from imported curves, which hold behavior only.",
 )
 
 
@@ -98,82 +115,27 @@ def write_curves_report(
         The path of ``report.html``.
     """
     crit = Criterion.of(criterion, **overrides)
-    dest = writer.writable_dest(Path(out))
-    curves = load_curves(path, **dict(load_options or {}))
-    families = task_families(curves["task"])
-    snapshot = {
-        t: {"family": f, "primary_metric": "score", "chance": 0.0, "components": []}
-        for t, f in families.items()
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        with Store(tmp) as s:
-            write_store(curves, s, source="import")
-            s.set_meta(SKILLS_META_KEY, snapshot)
-        df = load_table(tmp)
-        cis = behavior_emergence(tmp, criterion=crit, n_boot=n_boot, seed=seed)
-    models = sorted(df.run.unique())
-    per_model = {}
-    for m in models:
-        mine = df[df.run == m].reset_index(drop=True)
-        mine.attrs = dict(df.attrs)
-        em = skill_emergence(mine, criterion=crit, n_boot=n_boot, seed=seed)
-        per_model[m] = dict(df=mine, runs=[m], criterion=crit, emergence=em, consistency=None)
+    dest = writable_dest(Path(out))
+    df = curves_frame(path, load_options)
+    cis = behavior_emergence(df, criterion=crit, n_boot=n_boot, seed=seed)
+    per_model = model_analyses(df, crit, n_boot=n_boot, seed=seed)
+    models = list(per_model)
     points = {m: {t: ci.point for t, ci in v.items()} for m, v in cis.items()}
     consistency = rank_consistency(points, seed=seed) if len(models) > 1 else None
-    name = Path(path).name or str(path)
 
     summary, sections, figs, placed_names = [], [], {}, {}
-    notes = (
-        f"Behavior emergence: criterion {crit.label()}, on each task's imported score. An "
-        "interval (a, b] holds the crossing: the checkpoint bracket (previous checkpoint, "
-        f"crossing checkpoint], widened by {n_boot} resamples where the curves give per-item "
-        "outcomes or counts; 'at init' means met at the first checkpoint, 'not emerged' that it "
-        "never was."
-    )
-    slugs = {m: _slug(m) for m in models}
-    if len(set(slugs.values())) < len(models):  # same name under two owners
-        slugs = {m: _slug(m.replace("/", "-")) for m in models}
+    slugs = _slugs(models)
     for m, a in per_model.items():
-        who = f"{m}: " if len(models) > 1 else ""
-        summary += [who + writer._when(a), who + writer._order(a)]
-        emerged = sum(e.behavior_state == "emerged" for e in a["emergence"])
-        if crit.name == "paper" and emerged < len(a["emergence"]) / 4:
-            summary.append(
-                f"{who}{emerged} of {len(a['emergence'])} tasks reach the paper criterion's "
-                "fixed floor of 0.8; to read each curve against its own range, pass "
-                "--criterion paper-relative (half of its smoothed maximum)."
-            )
+        summary += _model_summary(m, a, several=len(models) > 1)
         title = f"Curriculum: {m}"
-        table = writer._curriculum_table(a["emergence"], crit, a["df"])
-        sections.append((title, [r[:_BEHAVIOR_COLUMNS] for r in table], notes))
-        slug = slugs[m]
-        skills = [e.skill for e in a["emergence"]]
-        figs[f"timeline-{slug}"] = (
-            plot_timeline(a["emergence"]),
-            f"{m}: emergence order per task (circle, with its interval as a bar); '<' at the "
-            "left: met at the first checkpoint; faded '>' at the right: not emerged. Criterion "
-            f"{crit.label()}.",
-        )
-        figs[f"behavior-{slug}"] = (
-            plot_behavior(a["df"], skills, emergence=a["emergence"], criterion=crit),
-            f"{m}: imported score per checkpoint, one panel per task family (shared log token "
-            f"axis); circles mark emergence and shaded bands its interval. Criterion "
-            f"{crit.label()}.",
-        )
-        placed_names[title] = [f"timeline-{slug}", f"behavior-{slug}"]
+        sections.append(curriculum_section(a, title=title, note=_notes(crit, n_boot),
+                                           behavior_only=True))  # fmt: skip
+        figs.update(_model_figures(m, slugs[m], a))
+        placed_names[title] = [f"timeline-{slugs[m]}", f"behavior-{slugs[m]}"]
     if consistency is not None:
-        rhos = [p.spearman for p in consistency.pairs if p.spearman is not None]
-        both = [p.spearman_both for p in consistency.pairs if p.spearman_both is not None]
-        summary.append(
-            f"Do the {len(models)} models learn in the same order? "
-            + (f"Spearman rho {min(rhos):.2f} to {max(rhos):.2f}" if rhos else "not measurable")
-            + " over the shared tasks (censored tasks tied last)"
-            + (f", {min(both):.2f} to {max(both):.2f} over the tasks both learned" if both else "")
-            + "."
-        )
+        summary.append(_models_agree(consistency, len(models)))
         all_skills = sorted({t for v in cis.values() for t in v})
-        a = dict(consistency=consistency, runs=models, criterion=crit, cis=cis)
-        sections += writer.consistency_sections(a, all_skills)
+        sections += consistency_sections(consistency, models, cis, crit, all_skills)
         figs["consistency"] = (
             plot_consistency(consistency),
             "Spearman rank agreement of the task emergence orders between models "
@@ -181,34 +143,116 @@ def write_curves_report(
         )
         placed_names["Order consistency across runs"] = ["consistency"]
     summary.append(NO_PROBES)
-    sections.append(
-        (
-            "Not measured",
-            [
-                ["measurement", "in this report"],
-                ["behavior curves, emergence, order", "yes (imported scores)"],
-                ["probes and probe selectivity", "absent: no activations were measured"],
-                ["representation vs behavior (lead/lag)", "absent: it needs probes"],
-                ["probes beside their baselines, audit", "absent: it needs probes"],
-            ],
-            "This report was built from imported curves, which hold behavior only.",
-        )
-    )
+    sections.append(NOT_MEASURED)
     saved = {f.name: f for f in save_figures(figs, dest / "figures")}
     placed = {t: [saved[n] for n in names] for t, names in placed_names.items()}
-    meta = {
+    name = Path(path).name or str(path)
+    return write_pages(dest, name, summary, sections, placed, _meta(path, df, per_model, crit))
+
+
+def curves_frame(path: str | Path, load_options: Mapping | None = None) -> pd.DataFrame:
+    """The imported curves at ``path`` as the tidy results table a run's store gives (run =
+    model, skill = task), each task with its family (:func:`task_families`) in the snapshot."""
+    curves = load_curves(path, **dict(load_options or {}))
+    snapshot = {
+        t: {"family": f, "primary_metric": "score", "chance": 0.0, "components": []}
+        for t, f in task_families(curves["task"]).items()
+    }
+    return curves_table(curves, skills=snapshot, source="import")
+
+
+def model_analyses(
+    df: pd.DataFrame, crit: Criterion, *, n_boot: int, seed: int
+) -> dict[str, RunAnalysis]:
+    """One :class:`RunAnalysis` per model (behavior only), in model order: curves are never
+    averaged across models."""
+    out = {}
+    for m in sorted(df.run.unique()):
+        mine = df[df.run == m].reset_index(drop=True)
+        mine.attrs = dict(df.attrs)
+        em = skill_emergence(mine, criterion=crit, n_boot=n_boot, seed=seed)
+        out[m] = RunAnalysis(df=mine, runs=[m], criterion=crit, emergence=em, n_boot=n_boot)
+    return out
+
+
+def _notes(crit: Criterion, n_boot: int) -> str:
+    return (
+        f"Behavior emergence: criterion {crit.label()}, on each task's imported score. An "
+        "interval (a, b] holds the crossing: the checkpoint bracket (previous checkpoint, "
+        f"crossing checkpoint], widened by {n_boot} resamples where the curves give per-item "
+        "outcomes or counts; 'at init' means met at the first checkpoint, 'not emerged' that it "
+        "never was."
+    )
+
+
+def _model_summary(m: str, a: RunAnalysis, *, several: bool) -> list[str]:
+    """A model's answers to 'when' and 'in what order', and a hint when the paper criterion's
+    fixed floor leaves most tasks not emerged."""
+    who = f"{m}: " if several else ""
+    out = [who + when_answer(a), who + order_answer(a)]
+    emerged = sum(e.behavior_state == "emerged" for e in a.emergence)
+    if a.criterion.name == "paper" and emerged < len(a.emergence) / 4:
+        out.append(
+            f"{who}{emerged} of {len(a.emergence)} tasks reach the paper criterion's "
+            "fixed floor of 0.8; to read each curve against its own range, pass "
+            "--criterion paper-relative (half of its smoothed maximum)."
+        )
+    return out
+
+
+def _model_figures(m: str, slug: str, a: RunAnalysis) -> dict:
+    """A model's timeline and behavior curves, as ``{name: (Figure, caption)}``."""
+    crit, skills = a.criterion, [e.skill for e in a.emergence]
+    return {
+        f"timeline-{slug}": (
+            plot_timeline(a.emergence),
+            f"{m}: emergence order per task (circle, with its interval as a bar); '<' at the "
+            "left: met at the first checkpoint; faded '>' at the right: not emerged. Criterion "
+            f"{crit.label()}.",
+        ),
+        f"behavior-{slug}": (
+            plot_behavior(a.df, skills, emergence=a.emergence, criterion=crit),
+            f"{m}: imported score per checkpoint, one panel per task family (shared log token "
+            f"axis); circles mark emergence and shaded bands its interval. Criterion "
+            f"{crit.label()}.",
+        ),
+    }
+
+
+def _models_agree(consistency: Consistency, n_models: int) -> str:
+    """'Do the N models learn in the same order?', answered by the rank agreement."""
+    rhos = [p.spearman for p in consistency.pairs if p.spearman is not None]
+    both = [p.spearman_both for p in consistency.pairs if p.spearman_both is not None]
+    return (
+        f"Do the {n_models} models learn in the same order? "
+        + (f"Spearman rho {min(rhos):.2f} to {max(rhos):.2f}" if rhos else "not measurable")
+        + " over the shared tasks (censored tasks tied last)"
+        + (f", {min(both):.2f} to {max(both):.2f} over the tasks both learned" if both else "")
+        + "."
+    )
+
+
+def _meta(
+    path: str | Path, df: pd.DataFrame, per_model: Mapping[str, RunAnalysis], crit: Criterion
+) -> dict:
+    """What the report was built from, shown last."""
+    return {
         "import": {
             "source": str(path),
-            "models": models,
-            "tasks": len(families),
-            "checkpoints": {m: int(a["df"].tokens.nunique()) for m, a in per_model.items()},
+            "models": list(per_model),
+            "tasks": len(df.attrs["skills"]),
+            "checkpoints": {m: int(a.df.tokens.nunique()) for m, a in per_model.items()},
             "criterion": crit.label(),
         }
     }
-    writer._write_md(dest, summary, sections, placed, meta, name=name)
-    html_path = dest / "report.html"
-    html_path.write_text(writer._html(name, summary, sections, placed, meta))
-    return html_path
+
+
+def _slugs(models: list[str]) -> dict[str, str]:
+    """A file-name-safe, distinct name per model for its figures."""
+    slugs = {m: _slug(m) for m in models}
+    if len(set(slugs.values())) < len(models):  # same name under two owners
+        slugs = {m: _slug(m.replace("/", "-")) for m in models}
+    return slugs
 
 
 def _slug(name: str) -> str:

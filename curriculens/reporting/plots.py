@@ -154,41 +154,9 @@ def plot_behavior(
         color |= {s: cmap(i % cmap.N) for i, s in enumerate(members)}
     all_tokens = [float(t) for t in df.tokens.unique()]
     for a, (family, members) in panels:
-        for skill in members:
-            curve = behavior_curve(df, skill)
-            if curve.empty:
-                continue
-            c = color[skill]
-            a.plot(curve.index, curve.values, marker=".", color=c, label=skill, lw=1.5)
-            e = marks.get(skill)
-            if e is not None and e.behavior_state == "emerged":
-                lo = e.behavior_lo if e.behavior_lo is not None else 0.0
-                hi = e.behavior_hi if e.behavior_hi is not None else max(all_tokens)
-                a.axvspan(lo, hi, color=c, alpha=0.12, lw=0)
-            t = None if e is None else e.behavior_tokens
-            if t is not None and t in curve.index:
-                a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2)
-        if crit.method in ("fixed", "stable") and crit.chance is None:
-            a.axhline(
-                crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}"
-            )
-        _token_axis(a, all_tokens)
-        a.set_ylim(-0.02, 1.02)
-        if family:
-            a.set_title(family + (f" ({len(members)})" if len(members) > LEGEND_MAX else ""),
-                        fontsize=9)  # fmt: skip
-        if len(members) <= LEGEND_MAX:  # more names than that would hide the curves
-            a.legend(fontsize=7, loc="upper left", frameon=False)
+        _behavior_panel(a, df, family, members, color, marks, all_tokens, crit)
     if ax is None:
-        for k, (a, _) in enumerate(panels):
-            if k + cols >= len(panels):  # nothing drawn below it
-                a.xaxis.set_tick_params(labelbottom=True)
-            else:
-                a.set_xlabel("")
-            if not a.get_subplotspec().is_first_col():
-                a.set_ylabel("")
-            else:
-                a.set_ylabel("behavior (primary metric)")
+        _label_grid(panels, cols)
         fig.suptitle(
             f"Behavior over training by family (circle: emergence, band: its interval; "
             f"criterion {crit.name})",
@@ -198,6 +166,47 @@ def plot_behavior(
         panels[0][0].set_ylabel("behavior score (primary metric)")
         panels[0][0].set_title(f"Behavior over training (criterion {crit.name})", fontsize=10)
     return fig
+
+
+def _behavior_panel(a, df, family, members, color, marks, all_tokens, crit: Criterion) -> None:
+    """One family's curves on ``a``: each skill's emergence circle and interval band, the
+    criterion's threshold, the token axis, the family title and (few skills) the legend."""
+    for skill in members:
+        curve = behavior_curve(df, skill)
+        if curve.empty:
+            continue
+        c = color[skill]
+        a.plot(curve.index, curve.values, marker=".", color=c, label=skill, lw=1.5)
+        e = marks.get(skill)
+        if e is not None and e.behavior_state == "emerged":
+            lo = e.behavior_lo if e.behavior_lo is not None else 0.0
+            hi = e.behavior_hi if e.behavior_hi is not None else max(all_tokens)
+            a.axvspan(lo, hi, color=c, alpha=0.12, lw=0)
+        t = None if e is None else e.behavior_tokens
+        if t is not None and t in curve.index:
+            a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2)
+    if crit.method in ("fixed", "stable") and crit.chance is None:
+        a.axhline(crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}")
+    _token_axis(a, all_tokens)
+    a.set_ylim(-0.02, 1.02)
+    if family:
+        a.set_title(family + (f" ({len(members)})" if len(members) > LEGEND_MAX else ""),
+                    fontsize=9)  # fmt: skip
+    if len(members) <= LEGEND_MAX:  # more names than that would hide the curves
+        a.legend(fontsize=7, loc="upper left", frameon=False)
+
+
+def _label_grid(panels, cols: int) -> None:
+    """Tick labels under the bottom panel of each column, the y label on the first column."""
+    for k, (a, _) in enumerate(panels):
+        if k + cols >= len(panels):  # nothing drawn below it
+            a.xaxis.set_tick_params(labelbottom=True)
+        else:
+            a.set_xlabel("")
+        if not a.get_subplotspec().is_first_col():
+            a.set_ylabel("")
+        else:
+            a.set_ylabel("behavior (primary metric)")
 
 
 def plot_probe_heatmaps(
@@ -239,38 +248,12 @@ def plot_probe_heatmaps(
                 else m * np.nan
             )
             panels.append((axes[per * i + 1], sel, "selectivity", "RdBu_r", (-1, 1)))
-        for a, mat, what, cmap, (vmin, vmax) in panels:
-            y = np.arange(len(mat.index) + 1) - 0.5
-            mesh = a.pcolormesh(
-                token_edges(mat.columns), y, mat.values, cmap=cmap, vmin=vmin, vmax=vmax,
-                shading="flat",
-            )  # fmt: skip
+        for a, mat, what, cmap, limits in panels:
+            mesh = _heatmap(a, skill, mat, what, cmap, limits, marks.get(skill))
             if what == "selectivity":
                 sel_im = mesh
             else:
                 im = mesh
-            a.set_xscale("symlog", linthresh=_linthresh(mat.columns))
-            a.set_xlim(token_edges(mat.columns)[[0, -1]])
-            a.xaxis.set_major_formatter(
-                matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t))
-            )
-            a.tick_params(labelsize=7)
-            a.set_yticks(range(len(mat.index)))
-            a.set_yticklabels([layer_name(layer) for layer in mat.index], fontsize=7)
-            a.set_title(f"{skill}: {what}", fontsize=8)
-            e = marks.get(skill)
-            if e is not None and e.behavior_state == "emerged" and e.behavior_tokens:
-                line = "black" if what == "selectivity" else "white"
-                a.axvline(e.behavior_tokens, color=line, ls="--", lw=1.2)
-            if (
-                what == "selectivity"
-                and e is not None
-                and e.probe_state == "emerged"
-                and e.probe_tokens
-                and e.probe_layer in list(mat.index)
-            ):
-                a.plot([e.probe_tokens], [list(mat.index).index(e.probe_layer)], marker="*",
-                       ms=11, color="gold", mec="black", ls="none")  # fmt: skip
     for a in axes[per * len(mats) :]:
         a.axis("off")
     n_cols = axes[0].get_subplotspec().get_gridspec().ncols if ax is None else 0
@@ -291,6 +274,36 @@ def plot_probe_heatmaps(
         fontsize=9,
     )
     return fig
+
+
+def _heatmap(a, skill: str, mat: pd.DataFrame, what: str, cmap: str, limits, e):
+    """One skill's layer-by-checkpoint matrix on ``a`` (true token edges, log x), with behavior
+    emergence as a dashed line and, on the selectivity panel, a star where it emerges."""
+    vmin, vmax = limits
+    y = np.arange(len(mat.index) + 1) - 0.5
+    mesh = a.pcolormesh(
+        token_edges(mat.columns), y, mat.values, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
+    )
+    a.set_xscale("symlog", linthresh=_linthresh(mat.columns))
+    a.set_xlim(token_edges(mat.columns)[[0, -1]])
+    a.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
+    a.tick_params(labelsize=7)
+    a.set_yticks(range(len(mat.index)))
+    a.set_yticklabels([layer_name(layer) for layer in mat.index], fontsize=7)
+    a.set_title(f"{skill}: {what}", fontsize=8)
+    if e is not None and e.behavior_state == "emerged" and e.behavior_tokens:
+        line = "black" if what == "selectivity" else "white"
+        a.axvline(e.behavior_tokens, color=line, ls="--", lw=1.2)
+    if (
+        what == "selectivity"
+        and e is not None
+        and e.probe_state == "emerged"
+        and e.probe_tokens
+        and e.probe_layer in list(mat.index)
+    ):
+        a.plot([e.probe_tokens], [list(mat.index).index(e.probe_layer)], marker="*",
+               ms=11, color="gold", mec="black", ls="none")  # fmt: skip
+    return mesh
 
 
 def plot_timeline(emergence, *, ax=None):

@@ -15,6 +15,7 @@ from curriculens.analysis.importers import read_store
 from curriculens.analysis.predict import Prediction, composite_components
 from curriculens.analysis.table import read_vectors
 from curriculens.reporting.formatting import format_tokens, layer_name
+from curriculens.store import Store
 
 #: the section the figure follows
 TITLE = "Composite trajectories from task vectors"
@@ -22,15 +23,16 @@ TITLE = "Composite trajectories from task vectors"
 STYLES = {"fv": ("C0", "-"), "fv_discovered": ("C2", "-."), "product": ("C3", ":")}
 
 
-def trajectory_prediction(run: str | Path) -> Prediction | None:
-    """Every composite's predictions (baselines, fv, fv_discovered), or None when the run holds
-    no task vectors or no composite that can be scored."""
+def trajectory_prediction(run: str | Path | Store) -> Prediction | None:
+    """Every composite's predictions (baselines, fv, fv_discovered), or None when the run (a
+    run directory or an open store) holds no task vectors or no composite that can be scored."""
     vectors = read_vectors(run)
     if not vectors:
         return None
     curves = read_store(run)
     tasks = sorted(curves["task"].astype(str).unique())
-    prediction = predict_trajectories(curves, composite_components(tasks, str(run)), vectors)
+    skills = run if isinstance(run, Store) else str(run)
+    prediction = predict_trajectories(curves, composite_components(tasks, skills), vectors)
     if not any(m in c.r2 for c in prediction.composites for m in FV_METHODS):
         return None
     return prediction

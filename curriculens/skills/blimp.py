@@ -2,7 +2,7 @@
 
 A BLiMP file needs no header: the skill's name comes from its ``UID`` and its probe classes from
 ``label_field`` (a sidecar ``FILE.meta.json`` may set both). Each line becomes an
-:class:`~curriculens.skills.registry.Example` scored as ``sentence_good`` against
+:class:`~curriculens.skills.example.Example` scored as ``sentence_good`` against
 ``sentence_bad``.
 """
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from curriculens.errors import SkillError
-from curriculens.skills.registry import Example
+from curriculens.skills.example import Example
 
 #: Between demonstrations, and between the last demonstration and the query.
 SEPARATOR = "\n"

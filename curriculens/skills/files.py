@@ -20,6 +20,7 @@ import numpy as np
 from curriculens.errors import SkillFileError
 from curriculens.skills import blimp as blimp_format
 from curriculens.skills import fewshot
+from curriculens.skills._header import Header, check_header
 from curriculens.skills._problems import (
     HEADER_KEY,
     Problems,
@@ -29,30 +30,12 @@ from curriculens.skills._problems import (
     type_name,
 )
 from curriculens.skills.registry import (
-    _REGISTRY,
-    FORMATS,
     Example,
     Skill,
-    _load_builtin_suites,
     add_skill,
+    load_builtin_suites,
 )
 
-HEADER_FIELDS = (
-    "name",
-    "version",
-    "format",
-    "family",
-    "label_names",
-    "components",
-    "primary_metric",
-    "chance",
-    "description",
-    "probe",
-    "label_field",
-    "shots",
-    "template",
-)
-REQUIRED_HEADER_FIELDS = ("name", "version", "format", "label_names")
 EXAMPLE_FIELDS = (
     "prompt",
     "target",
@@ -65,7 +48,6 @@ EXAMPLE_FIELDS = (
     "input",
     "output",
 )
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 
 # ---------------------------------------------------------------- the builder of a file skill
@@ -99,180 +81,34 @@ class FileExamples:
         return [self.examples[int(i)] for i in rng.permutation(idx)]
 
 
-# ---------------------------------------------------------------- header
-@dataclass(frozen=True, kw_only=True)
-class _Header:
-    """The checked header; fields that failed their check are None (then ``ok`` is False)."""
-
-    ok: bool
-    name: str
-    version: int
-    format: str | None
-    family: str
-    label_names: tuple[str, ...] | None
-    components: tuple[str, ...]
-    primary_metric: str | None
-    chance: float
-    description: str
-    label_field: str
-    probe: str = ""
-    shots: int = 0
-    template: str = ""
-
-
-def _check_header(
-    meta,  # the header object as read: checked here, so any JSON value
-    number: int,
-    problems: Problems,
-    path: str | None,
-    *,
-    blimp: bool,
-    defaults: dict,
-    check_registry: bool,
-) -> _Header:
-    before = len(problems.items)
-    if not isinstance(meta, dict):
-        problems.add(
-            number,
-            HEADER_KEY,
-            f"is {type_name(meta)}, not an object",
-            'give an object: {"name": ..., "version": 1, "format": ..., "label_names": [...]}',
-            path,
-        )
-        return _Header(
-            ok=False,
-            name=None,
-            version=None,
-            format=None,
-            family="user",
-            label_names=None,
-            components=(),
-            primary_metric=None,
-            chance=0.0,
-            description="",
-            label_field="UID",
-        )
-    for key in meta:
-        if key not in HEADER_FIELDS:
-            problems.add(
-                number,
-                key,
-                f"unknown header field{hint(key, HEADER_FIELDS)}",
-                f"use only {', '.join(HEADER_FIELDS)}",
-                path,
-            )
-    merged = {**defaults, **meta}
-    for key in REQUIRED_HEADER_FIELDS:
-        if key not in merged:
-            problems.add(number, key, "missing required header field", f"add {key!r}", path)
-
-    def typed(key, kind, example):
-        value = merged.get(key)
-        if key in merged and (not isinstance(value, kind) or isinstance(value, bool)):
-            problems.add(number, key, f"is {type_name(value)} {value!r}", f"use {example}", path)
-            return None
-        return value
-
-    name = typed("name", str, 'a string like "my_facts"')
-    if name is not None:
-        if not _NAME_RE.match(name):
-            problems.add(
-                number,
-                "name",
-                f"{name!r} is not a valid skill name",
-                "start with a letter; use letters, digits, '_', '-' or '.'",
-                path,
-            )
-        elif check_registry and name in _REGISTRY:
-            problems.add(
-                number,
-                "name",
-                f"skill '{name}' is already registered (suite {_REGISTRY[name].suite})",
-                f"pick another name, or call unregister_skill('{name}') first",
-                path,
-            )
-    version = typed("version", int, "a positive int like 1")
-    if version is not None and version < 1:
-        problems.add(number, "version", f"is {version}", "use a positive int like 1", path)
-    fmt = typed("format", str, f"one of {', '.join(FORMATS)}")
-    if fmt is not None and fmt not in FORMATS:
-        problems.add(
-            number,
-            "format",
-            f"unknown format {fmt!r}{hint(fmt, FORMATS)}",
-            f"use one of {', '.join(FORMATS)}",
-            path,
-        )
-    if blimp and fmt is not None and fmt != "minimal_pair":
-        problems.add(number, "format", f"is {fmt!r} for a BLiMP file", 'use "minimal_pair"', path)
-    labels = merged.get("label_names")
-    if "label_names" in merged and (
-        not isinstance(labels, list)
-        or len(labels) < 2
-        or not all(isinstance(x, str) and x for x in labels)
-        or len(set(labels)) != len(labels)
-    ):
-        problems.add(
-            number,
-            "label_names",
-            f"is {labels!r}",
-            'give a list of at least 2 distinct non-empty strings, e.g. ["singular", "plural"]',
-            path,
-        )
-    components = merged.get("components", [])
-    if not isinstance(components, list) or not all(isinstance(x, str) for x in components):
-        problems.add(
-            number,
-            "components",
-            f"is {components!r}",
-            'give a list of skill names, e.g. ["plural", "copy"]',
-            path,
-        )
-    family = typed("family", str, 'a string like "facts"')
-    metric = typed("primary_metric", str, 'a string like "exact_match"')
-    description = typed("description", str, "a one-line string")
-    probe = typed("probe", str, "a sentence: what the probe decodes, where, and why")
-    label_field = typed("label_field", str, f"one of {', '.join(blimp_format.LABEL_FIELDS)}")
-    if label_field is not None and not blimp:
-        problems.add(number, "label_field", "only applies to BLiMP files", "remove it", path)
-    elif label_field is not None and label_field not in blimp_format.LABEL_FIELDS:
-        problems.add(
-            number,
-            "label_field",
-            f"unknown BLiMP field {label_field!r}{hint(label_field, blimp_format.LABEL_FIELDS)}",
-            f"use one of {', '.join(blimp_format.LABEL_FIELDS)}",
-            path,
-        )
-    chance = merged.get("chance", 0.5 if fmt in ("choice", "minimal_pair") else 0.0)
-    if not isinstance(chance, (int, float)) or isinstance(chance, bool) or not 0.0 <= chance <= 1.0:
-        problems.add(number, "chance", f"is {chance!r}", "use a number in [0, 1]", path)
-    shots, template = fewshot.check_file_header(merged, number, problems, path, fmt)
-    bad_labels = bool(problems.items[before:]) and any(
-        ": label_names: " in p for p in problems.items[before:]
-    )
-    return _Header(
-        ok=len(problems.items) == before,
-        name=name,
-        version=version,
-        format=fmt if fmt in FORMATS else None,
-        family=family or ("blimp" if blimp else "user"),
-        label_names=tuple(labels) if labels is not None and not bad_labels else None,
-        components=tuple(components),
-        primary_metric=metric,
-        chance=float(chance),
-        description=description or "",
-        label_field=label_field or "UID",
-        probe=probe or "",
-        shots=shots,
-        template=template,
-    )
-
-
 # ---------------------------------------------------------------- examples
-def _check_example(obj: dict, number: int, header: _Header, problems: Problems) -> Example | None:
+def _check_example(obj: dict, number: int, header: Header, problems: Problems) -> Example | None:
     before = len(problems.items)
     fmt = header.format
     obj = fewshot.file_example(obj, number, header.template, header.shots, problems)
+    _check_fields(obj, number, header, problems)
+    prompt = obj.get("prompt", "")
+    target = obj.get("target", "")
+    _check_texts(obj, prompt, target, fmt, number, problems)
+    label = _check_label(obj, number, header, problems)
+    read_at, read_after = _check_read_position(obj, prompt, target, fmt, number, problems)
+    choices = _check_choices(obj, target, fmt, number, problems)
+    if len(problems.items) > before:
+        return None
+    return Example(
+        prompt=prompt,
+        target=target,
+        label=label,
+        read_at=read_at,
+        read_after=read_after,
+        choices=tuple(choices),
+        group=obj.get("group", ""),
+    )
+
+
+def _check_fields(obj: dict, number: int, header: Header, problems: Problems) -> None:
+    """Unknown fields, missing required ones, and text fields that are not strings."""
+    fmt = header.format
     for key in obj:
         if key not in EXAMPLE_FIELDS:
             close = hint(key, EXAMPLE_FIELDS)
@@ -287,8 +123,10 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
     for key in ("prompt", "target", "read_after", "group"):
         if key in obj and not isinstance(obj[key], str):
             problems.add(number, key, f"is {type_name(obj[key])} {obj[key]!r}", "use a JSON string")
-    prompt = obj.get("prompt", "")
-    target = obj.get("target", "")
+
+
+def _check_texts(obj: dict, prompt, target, fmt: str | None, number: int, problems: Problems):
+    """An empty or space-led target; a prompt that is empty, or given for a minimal pair."""
     if isinstance(target, str) and "target" in obj:
         if not target.strip():
             problems.add(number, "target", "is empty", "give the correct continuation")
@@ -310,8 +148,9 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
         elif fmt != "minimal_pair" and "prompt" in obj and not prompt.strip():
             problems.add(number, "prompt", "is empty", "give the text the model reads")
 
-    label = _check_label(obj, number, header, problems)
 
+def _check_read_position(obj: dict, prompt, target, fmt: str | None, number: int, problems):
+    """``(read_at, read_after)``: an int in range, or an anchor found in the text, not both."""
     read_after = obj.get("read_after", "")
     read_at = obj.get("read_at", -1)
     if "read_at" in obj and (not isinstance(read_at, int) or isinstance(read_at, bool)):
@@ -349,7 +188,12 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
                 f"{read_after!r} is not in the {where}",
                 f"use a substring of the {where} (the probe reads its last token)",
             )
+    return read_at, read_after
 
+
+def _check_choices(obj: dict, target, fmt: str | None, number: int, problems: Problems) -> list:
+    """The wrong alternatives: strings, present exactly for the formats that read them, and
+    never the target; ``[]`` when they are not a list of strings."""
     choices = obj.get("choices", [])
     if "choices" in obj and (
         not isinstance(choices, list) or not all(isinstance(c, str) for c in choices)
@@ -380,17 +224,7 @@ def _check_example(obj: dict, number: int, header: _Header, problems: Problems) 
         problems.add(
             number, "choices", f"contains the target {target!r}", "list only wrong alternatives"
         )
-    if len(problems.items) > before:
-        return None
-    return Example(
-        prompt=prompt,
-        target=target,
-        label=label,
-        read_at=read_at,
-        read_after=read_after,
-        choices=tuple(choices),
-        group=obj.get("group", ""),
-    )
+    return choices
 
 
 _FIX_MISSING = {
@@ -400,7 +234,7 @@ _FIX_MISSING = {
 }
 
 
-def _check_label(obj: dict, number: int, header: _Header, problems: Problems) -> int:
+def _check_label(obj: dict, number: int, header: Header, problems: Problems) -> int:
     if "label" not in obj:
         return 0
     label = obj["label"]
@@ -453,80 +287,20 @@ def _parse(path: str | Path, *, check_registry: bool = True) -> tuple[Skill | No
 
 
 def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | None, list[str]]:
-    _load_builtin_suites()
+    load_builtin_suites()
     path = Path(path)
     problems = Problems(str(path))
     lines = read_lines(path, problems)
     if lines is None:
         return None, problems.items
     digest = hashlib.sha256(path.read_bytes())
-
-    # the sidecar, if any
     sidecar = _sidecar_path(path)
-    side_meta = None
-    if sidecar.exists():
-        raw = sidecar.read_bytes()
-        digest.update(raw)
-        try:
-            side_obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            problems.add(
-                1,
-                "json",
-                f"sidecar is not valid UTF-8 JSON ({err})",
-                "fix the sidecar",
-                str(sidecar),
-            )
-            return None, problems.items
-        side_meta = side_obj.get(HEADER_KEY, side_obj) if isinstance(side_obj, dict) else side_obj
-
-    # find the first line, decide the flavor
-    first_number, first_text = lines[0] if lines else (1, "")
-    if lines and first_number != 1:  # line 1 was not UTF-8; already reported
+    ok, side_meta = _read_sidecar(sidecar, digest, problems)
+    found = _find_header(lines, sidecar, side_meta, problems) if ok else None
+    if found is None:
         return None, problems.items
-    if not first_text.strip():
-        problems.add(
-            1,
-            "header",
-            "line 1 is blank",
-            f'start the file with the header {{"{HEADER_KEY}": {{...}}}} (or use a sidecar '
-            f"{sidecar.name} and start with the first example)",
-        )
-        return None, problems.items
-    first = parse_object(1, first_text, problems)
-    if first is None:
-        return None, problems.items
-    body = lines
-    header_line, header_path = 1, None
-    if _is_header(first):
-        if side_meta is not None:
-            problems.add(
-                1,
-                HEADER_KEY,
-                f"the file has a header and a sidecar {sidecar.name}",
-                "keep only one of them",
-            )
-            return None, problems.items
-        meta = first[HEADER_KEY]
-        extra = [k for k in first if k != HEADER_KEY]
-        if extra:
-            problems.add(
-                1, extra[0], "header line has other fields", f'put them inside "{HEADER_KEY}"'
-            )
-        body = lines[1:]
-    elif side_meta is not None:
-        meta, header_path = side_meta, str(sidecar)
-    elif blimp_format.is_blimp(first):
-        meta = {}
-    else:
-        problems.add(
-            1,
-            HEADER_KEY,
-            "no header line and no sidecar",
-            f'add a first line {{"{HEADER_KEY}": {{"name": ..., "version": 1, "format": ..., '
-            f'"label_names": [...]}}}} or a sidecar {sidecar.name}',
-        )
-        return None, problems.items
+    meta, body, header_path = found
+    header_line = 1
 
     # the examples are parsed before the header is checked, so BLiMP defaults can see them
     objs: list[tuple[int, dict]] = []
@@ -538,7 +312,7 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     is_pairs = bool(objs) and blimp_format.is_blimp(objs[0][1])
     if is_pairs:
         objs = [(n, o) for n, o in objs if blimp_format.check(o, n, problems) is not None]
-    header = _check_header(
+    header = check_header(
         meta,
         header_line,
         problems,
@@ -558,8 +332,88 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
     examples = [ex for n, o in objs if (ex := check(o, n, header, problems)) is not None]
     if problems.items:
         return None, problems.items
+    return _file_skill(header, examples, path, digest), problems.items
+
+
+def _read_sidecar(sidecar: Path, digest, problems: Problems) -> tuple[bool, object]:
+    """``(ok, header)`` of the sidecar: its header object (None when there is no sidecar), its
+    bytes added to ``digest``; not ok when it is not UTF-8 JSON."""
+    side_meta = None
+    if sidecar.exists():
+        raw = sidecar.read_bytes()
+        digest.update(raw)
+        try:
+            side_obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            problems.add(
+                1,
+                "json",
+                f"sidecar is not valid UTF-8 JSON ({err})",
+                "fix the sidecar",
+                str(sidecar),
+            )
+            return False, None
+        side_meta = side_obj.get(HEADER_KEY, side_obj) if isinstance(side_obj, dict) else side_obj
+    return True, side_meta
+
+
+def _find_header(lines: list, sidecar: Path, side_meta, problems: Problems):
+    """``(header object, example lines, header path)``: from line 1, the sidecar, or (for a
+    BLiMP file) nothing; None, with the problem reported, when line 1 does not parse, or there
+    is no header, or there are two."""
+    first_number, first_text = lines[0] if lines else (1, "")
+    if lines and first_number != 1:  # line 1 was not UTF-8; already reported
+        return None
+    if not first_text.strip():
+        problems.add(
+            1,
+            "header",
+            "line 1 is blank",
+            f'start the file with the header {{"{HEADER_KEY}": {{...}}}} (or use a sidecar '
+            f"{sidecar.name} and start with the first example)",
+        )
+        return None
+    first = parse_object(1, first_text, problems)
+    if first is None:
+        return None
+    body = lines
+    header_path = None
+    if _is_header(first):
+        if side_meta is not None:
+            problems.add(
+                1,
+                HEADER_KEY,
+                f"the file has a header and a sidecar {sidecar.name}",
+                "keep only one of them",
+            )
+            return None
+        meta = first[HEADER_KEY]
+        extra = [k for k in first if k != HEADER_KEY]
+        if extra:
+            problems.add(
+                1, extra[0], "header line has other fields", f'put them inside "{HEADER_KEY}"'
+            )
+        body = lines[1:]
+    elif side_meta is not None:
+        meta, header_path = side_meta, str(sidecar)
+    elif blimp_format.is_blimp(first):
+        meta = {}
+    else:
+        problems.add(
+            1,
+            HEADER_KEY,
+            "no header line and no sidecar",
+            f'add a first line {{"{HEADER_KEY}": {{"name": ..., "version": 1, "format": ..., '
+            f'"label_names": [...]}}}} or a sidecar {sidecar.name}',
+        )
+        return None
+    return meta, body, header_path
+
+
+def _file_skill(header: Header, examples: list[Example], path: Path, digest) -> Skill:
+    """The skill of a checked file: its header, and a seeded sample of its examples."""
     build = FileExamples(tuple(examples), source=str(path), sha256=digest.hexdigest())
-    skill = Skill(
+    return Skill(
         name=header.name,
         version=header.version,
         family=header.family,
@@ -579,7 +433,6 @@ def _parse_unsorted(path: str | Path, *, check_registry: bool) -> tuple[Skill | 
         or "the label declared in the file, read where each example says; split by 'group' "
         "(default: the prompt), so no test prompt or group occurs in training",
     )
-    return skill, problems.items
 
 
 def _line_of(problem: str) -> tuple[int, int]:

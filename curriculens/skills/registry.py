@@ -9,66 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from curriculens.errors import SkillError, did_you_mean
+from curriculens.skills.example import Example
+from curriculens.skills.fewshot import MAX_SHOTS, template_problem
 
 FORMATS = ("continuation", "choice", "minimal_pair")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Example:
-    """One evaluation item of a skill.
-
-    Attributes:
-        prompt: Text the model reads. Empty for a minimal pair (then ``target`` and ``choices`` are
-            whole sentences).
-        target: The correct continuation (or, for a minimal pair, the good sentence). Words are
-            separated from the prompt by one space, which the tokenizer handles.
-        label: Class of the latent variable the probe decodes (an int in ``range(n_classes)``).
-        read_at: Prompt token index the probe reads (negative counts from the end), used when
-            ``read_after`` is empty.
-        read_after: Anchor substring of the prompt: the probe reads the token holding its last
-            character (first occurrence). Resolved per tokenizer.
-        choices: Wrong alternatives for ``choice`` and ``minimal_pair`` formats.
-        group: The entity that determines the label (the noun, the country, the operand pair,
-            the name pair, the bracket string). Probes are split by group, so no test group is
-            ever seen in training. Empty means the prompt itself (see :attr:`group_key`).
-        read_from: Character offset from which ``read_after`` is searched: where the query of a
-            k-shot prompt starts, after its demonstrations (0 for other prompts).
-    """
-
-    prompt: str
-    target: str
-    label: int
-    read_at: int = -1
-    read_after: str = ""
-    choices: tuple[str, ...] = ()
-    group: str = ""
-    read_from: int = 0
-
-    @property
-    def text_key(self) -> str:
-        """What makes two examples the same item: the prompt, or a minimal pair's sentences."""
-        return self.prompt if self.prompt else "\x1f".join((self.target, *self.choices))
-
-    @property
-    def group_key(self) -> str:
-        """The split unit: :attr:`group`, or the item's own text when no group is declared.
-
-        >>> Example(prompt="kalo lives in", target="paris", label=0).group_key
-        'kalo lives in'
-        """
-        return self.group or self.text_key
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["choices"] = list(self.choices)
-        if not self.read_from:  # only k-shot prompts have one; other items hash as before
-            del d["read_from"]
-        return d
 
 
 Builder = Callable[[np.random.Generator, int], list[Example]]
@@ -138,8 +87,6 @@ class Skill:
             )
 
     def _check_few_shot(self) -> None:
-        from curriculens.skills.fewshot import MAX_SHOTS, template_problem
-
         if isinstance(self.shots, bool) or not isinstance(self.shots, int):
             raise SkillError(f"Skill '{self.name}': shots={self.shots!r} must be an int.")
         if not 0 <= self.shots <= MAX_SHOTS:
@@ -292,13 +239,19 @@ def unregister_skill(name: str) -> None:
     del _REGISTRY[name]
 
 
+def registered(name: str) -> Skill | None:
+    """The skill registered under ``name`` (built-ins loaded first), or None."""
+    load_builtin_suites()
+    return _REGISTRY.get(name)
+
+
 def get_skill(name: str) -> Skill:
     """Look a skill up by name.
 
     Raises:
         SkillError: "Unknown skill 'agrement'. Did you mean 'agreement'? Available: ..."
     """
-    _load_builtin_suites()
+    load_builtin_suites()
     if name not in _REGISTRY:
         raise SkillError(
             f"Unknown skill '{name}'.{did_you_mean(name, _REGISTRY)} "
@@ -309,7 +262,7 @@ def get_skill(name: str) -> Skill:
 
 def list_skills(suite: str | None = None) -> list[Skill]:
     """All registered skills (optionally of one suite), in registration order."""
-    _load_builtin_suites()
+    load_builtin_suites()
     skills = list(_REGISTRY.values())
     if suite is not None:
         suites = sorted({s.suite for s in skills})
@@ -325,7 +278,8 @@ def list_skills(suite: str | None = None) -> list[Skill]:
 _BUILTINS_LOADED = False
 
 
-def _load_builtin_suites() -> None:
+def load_builtin_suites() -> None:
+    """Import the built-in suites once (each registers its skills), toy first, then core-en."""
     global _BUILTINS_LOADED
     if not _BUILTINS_LOADED:
         _BUILTINS_LOADED = True

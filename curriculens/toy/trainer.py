@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from curriculens.errors import ConfigError
 from curriculens.toy.corpus import DEFAULT_MIXTURE, ToyCorpus, build_toy_tokenizer
+from curriculens.toy.model import build_neox, neox_config
 
 Callback = Callable[..., None]  # callback(model, *, step, tokens)
 
@@ -132,23 +133,20 @@ class TrainConfig:
 
 def build_model(config: TrainConfig, vocab_size: int):
     """A random-init ``GPTNeoXForCausalLM`` (Pythia architecture) of the configured shape."""
-    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
-
-    hf_config = GPTNeoXConfig(
-        vocab_size=vocab_size,
-        hidden_size=config.d_model,
-        num_hidden_layers=config.n_layers,
-        num_attention_heads=config.n_heads,
-        intermediate_size=config.d_mlp,
-        max_position_embeddings=max(128, config.seq_len),
+    hf_config = neox_config(
+        vocab_size,
+        d_model=config.d_model,
+        n_layers=config.n_layers,
+        n_heads=config.n_heads,
+        d_mlp=config.d_mlp,
+        max_positions=max(128, config.seq_len),
         rotary_pct=0.25,
         bos_token_id=2,
         eos_token_id=2,
         pad_token_id=0,
         tie_word_embeddings=False,
     )
-    torch.manual_seed(config.seed)
-    return GPTNeoXForCausalLM(hf_config)
+    return build_neox(hf_config, seed=config.seed)
 
 
 def lr_at(step: int, config: TrainConfig) -> float:

@@ -302,3 +302,46 @@ def test_tidy_csv_with_probe_and_control_curves(tmp_path):
     nolayer = _csv(tmp_path, "model,tokens,task,kind,score\nm,1,t,probe,0.5\n", "nl.csv")
     with pytest.raises(ConfigError, match="without a layer"):
         read_tidy_csv(nolayer)
+
+
+def test_curves_table_is_the_table_a_store_of_the_curves_gives(tmp_path):
+    """The tidy frame of imported curves, built with no store, equals load_table of a store
+    written with the same curves: rows (selectivity derived), order, values (NaN as a store
+    reads it), dtypes and the skill snapshot."""
+    from curriculens.analysis.importers import curves_table, read_tidy_table
+    from curriculens.analysis.table import SKILLS_META_KEY, load_table, read_rows
+
+    p = _csv(
+        tmp_path,
+        "model,checkpoint,tokens,task,kind,layer,score,n\n"
+        "m2,c20,20,t,behavior,,0.9,50\n"
+        "m2,c10,10,t,behavior,,,50\n"  # a missing score: None in the store, NaN in the frame
+        "m1,c10,10,u,probe,1,0.6,40\n"
+        "m1,c10,10,u,control,1,0.5,40\n"
+        "m1,c10,10,u,probe,-1,0.55,40\n"
+        "m1,c10,10,u,control,-1,0.5,40\n"
+        "m1,c10,10,u,behavior,,0.2,50\n"
+        "m1,c10,10,t,behavior,,0.3,\n"
+        "m1,c20,20,t,behavior,,0.7,\n"
+        "m1,c20,20,u,behavior,,0.8,50\n",
+    )
+    curves = read_tidy_table(p)
+    snapshot = {"t": {"family": "x", "primary_metric": "score"}, "u": {"family": "y"}}
+    with Store(tmp_path / "run") as s:
+        write_store(curves, s)
+        s.set_meta(SKILLS_META_KEY, snapshot)
+    stored = load_table(tmp_path / "run")
+    frame = curves_table(curves, skills=snapshot)
+    pd.testing.assert_frame_equal(frame, stored)
+    assert frame.attrs == stored.attrs == {SKILLS_META_KEY: snapshot}
+    assert (frame.metric == "selectivity").sum() == 2 and frame.value.isna().sum() == 1
+
+    # readers take the frame as they take the store: the same rows (a missing value is NaN)
+    def known(r):
+        return {k: v for k, v in r.items() if v is not None and v == v}
+
+    for where in ({"kind": "behavior"}, {"metric": "selectivity"}):
+        from_store = read_rows(tmp_path / "run", **where)
+        from_frame = read_rows(frame, **where)
+        assert len(from_frame) == len(from_store) > 0
+        assert list(map(known, from_frame)) == list(map(known, from_store))

@@ -63,7 +63,7 @@ def _skill_file(path):
 def _results(out) -> str:
     a = analyze(out, n_boot=20)
     em = [e.to_dict() for e in skill_emergence(out)]
-    return repr((em, a["emergence"], a["cis"], a["composites"], a["leads"]))
+    return repr((em, a.emergence, a.cis, a.composites, a.leads))
 
 
 @pytest.fixture

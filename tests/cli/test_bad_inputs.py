@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import curriculens.pipeline.run as sweep_mod
+import curriculens.pipeline.measure as sweep_mod
 from curriculens.analysis.table import read_rows
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
 from curriculens.cli.main import main

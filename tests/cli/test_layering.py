@@ -11,12 +11,8 @@ from pathlib import Path
 import curriculens
 
 ROOT = Path(curriculens.__file__).parent
-#: ``dry_run_text`` (the sweep planner) still reads pipeline.run's private helpers; it moves
-#: to pipeline/plan.py in its own change, which empties this set
-_PLANNER = {
-    ("curriculens.pipeline.run", "_recall_fingerprints"),
-    ("curriculens.pipeline.run", "_unit"),
-}
+#: private names a cli module may still import (none: the sweep planner is pipeline/plan.py)
+_PLANNER: set[tuple[str, str]] = set()
 #: modules whose flag strings are routed in their own change (pipeline/run.py, reporting/)
 _ELSEWHERE = {"pipeline/run.py", "reporting/writer.py", "reporting/imported.py"}
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-import curriculens.pipeline.run as sweep_mod
+import curriculens.pipeline.measure as measure_mod
 from curriculens.errors import ProbeError, UnmeasurableWarning
 from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.overlap import ScoringWorker, thread_plan
@@ -82,23 +82,23 @@ def test_overlapped_sweep_stores_the_sequential_sweeps_values(toy_series, tmp_pa
 def test_a_worker_error_names_the_checkpoint_and_keeps_finished_units(
     toy_series, tmp_path, monkeypatch
 ):
-    real = sweep_mod._score
+    real = measure_mod.score
     calls = []
 
-    def failing(config, hooks, base, *a, **kw):
-        calls.append(base["checkpoint"])
-        if base["checkpoint"] == "step10":
+    def failing(captured, *a, **kw):
+        calls.append(captured.base["checkpoint"])
+        if captured.base["checkpoint"] == "step10":
             raise ProbeError("the probe engine failed")
-        return real(config, hooks, base, *a, **kw)
+        return real(captured, *a, **kw)
 
-    monkeypatch.setattr(sweep_mod, "_score", failing)
+    monkeypatch.setattr(measure_mod, "score", failing)
     out = tmp_path / "run"
     with pytest.raises(ProbeError, match=r"the probe engine failed .*checkpoint 'step10'"):
         sweep(toy_series, out, config=CONFIG, run="r", progress=False)
     with Store(out, readonly=True) as s:
         stored = {r["checkpoint"] for r in s.rows()}
     assert "step0" in stored and "step10" not in stored  # step0 finished before: it is kept
-    monkeypatch.setattr(sweep_mod, "_score", real)
+    monkeypatch.setattr(measure_mod, "score", real)
     sweep(toy_series, out, config=CONFIG, run="r", progress=False)  # resumes
     with Store(out, readonly=True) as s:
         assert {r["checkpoint"] for r in s.rows()} == {"step0", "step10", "step20"}

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+import curriculens.pipeline.measure as measure_mod
 import curriculens.pipeline.run as sweep_mod
 from curriculens.analysis.curriculum import behavior_curve, skill_emergence
 from curriculens.analysis.table import Selection, load_table, read_rows, with_selectivity
@@ -52,13 +53,13 @@ def _error_line(err: str, command: str) -> str:
 
 def _spy_measure(monkeypatch) -> list[str]:
     calls = []
-    real = sweep_mod._measure
+    real = sweep_mod.measure
 
-    def spy(model, tokenizer, config, todo, **kw):
-        calls.append(kw["checkpoint"])
-        return real(model, tokenizer, config, todo, **kw)
+    def spy(model, tokenizer, ctx, todo, **kw):
+        calls.append(ctx.checkpoint)
+        return real(model, tokenizer, ctx, todo, **kw)
 
-    monkeypatch.setattr(sweep_mod, "_measure", spy)
+    monkeypatch.setattr(sweep_mod, "measure", spy)
     return calls
 
 
@@ -102,7 +103,7 @@ def test_case1_changed_examples_add_rows_and_a_then_b_then_a_reads_a(toy_series,
     from curriculens.reporting.writer import analyze
 
     with selecting(Selection(config=key60)):
-        assert set(analyze(out, n_boot=0)["df"].probe_key) == {key60}
+        assert set(analyze(out, n_boot=0).df.probe_key) == {key60}
     assert main(["report", str(out), "--config", key60[:6], "-o", str(tmp_path / "r60")]) == 0
     assert (tmp_path / "r60" / "report.md").exists() and not (out / "report.md").exists()
     capsys.readouterr()
@@ -266,7 +267,7 @@ def test_case6_nan_weights_give_nan_scores_with_a_reason(toy_series, tmp_path, c
 
 
 def test_nan_activations_at_one_hook_are_nan_there_only(toy_series, tmp_path, monkeypatch):
-    real = sweep_mod.capture
+    real = measure_mod.capture
     hook = "blocks.0.hook_resid_post"
 
     def overflowing(*a, **k):
@@ -274,7 +275,7 @@ def test_nan_activations_at_one_hook_are_nan_there_only(toy_series, tmp_path, mo
         cap.acts[hook][:, 0] = np.inf
         return cap
 
-    monkeypatch.setattr(sweep_mod, "capture", overflowing)
+    monkeypatch.setattr(measure_mod, "capture", overflowing)
     out = tmp_path / "run"
     sweep(toy_series, out, config=SweepConfig(skills=("add2",), n_examples=40), progress=False)
     probes = [r for r in _current(out) if r["kind"] in ("probe", "control")]

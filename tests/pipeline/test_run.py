@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+import curriculens.pipeline.measure as measure_mod
 import curriculens.pipeline.run as sweep_mod
 from curriculens.activations import _batches, capture, encode_skill, load_bridge
 from curriculens.checkpoints import (
@@ -81,13 +82,13 @@ def test_rerun_writes_nothing_and_loads_nothing(ckdir, reference, monkeypatch):
 
 def _spy_measure(monkeypatch) -> list[tuple[str, tuple[str, ...]]]:
     calls = []
-    real = sweep_mod._measure
+    real = sweep_mod.measure
 
-    def spy(model, tokenizer, config, todo, **kw):
-        calls.append((kw["checkpoint"], tuple(s.name for s in todo)))
-        return real(model, tokenizer, config, todo, **kw)
+    def spy(model, tokenizer, ctx, todo, **kw):
+        calls.append((ctx.checkpoint, tuple(s.name for s in todo)))
+        return real(model, tokenizer, ctx, todo, **kw)
 
-    monkeypatch.setattr(sweep_mod, "_measure", spy)
+    monkeypatch.setattr(sweep_mod, "measure", spy)
     return calls
 
 
@@ -223,7 +224,7 @@ def test_changed_probe_config_refits_from_the_activation_cache(
     def no_forward(*a, **k):
         raise AssertionError("forward pass despite a cached capture")
 
-    monkeypatch.setattr(sweep_mod, "capture", no_forward)
+    monkeypatch.setattr(measure_mod, "capture", no_forward)
     calls = _spy_measure(monkeypatch)
     sweep(series, out, config=replace(cfg, probe_C=0.1), run="r", progress=False)
     assert len(calls) == 3 and all(todo == SKILLS for _, todo in calls)  # every unit refit

@@ -93,3 +93,33 @@ def test_transformers_trainer_callback(tmp_path):
     assert not (tmp_path / "live" / "results.lock").exists()  # closed at train end
     with pytest.raises(ConfigError, match="tokens_per_step"):
         CurriculensCallback(tracker, tokens_per_step=0)
+
+
+def test_tracker_default_cadence_is_a_time_budget(tmp_path, monkeypatch):
+    """Neither every nor schedule: measure at the first step, then once training since the last
+    measurement reaches that measurement's cost / budget (a fake clock makes it exact)."""
+    import curriculens.pipeline.tracker as tracker_mod
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(tracker_mod.time, "perf_counter", lambda: clock["t"])
+    tok = build_toy_tokenizer()
+    model = build_model(TrainConfig(**TINY), len(tok))
+    tracker = Tracker(tmp_path, tok, config=CFG, budget=0.5, run="r")
+    real_eval = tracker_mod.evaluate_model
+
+    def timed_eval(*a, **k):  # each measurement "costs" 1 s on the fake clock
+        clock["t"] += 1.0
+        return real_eval(*a, **k)
+
+    monkeypatch.setattr(tracker_mod, "evaluate_model", timed_eval)
+    due = []
+    for step in range(8):  # each training step "costs" 0.5 s
+        if tracker.step(model, step=step, tokens=step):
+            due.append(step)
+        clock["t"] += 0.5
+    tracker.close()
+    # measured at 0 (ends t=1), next due at 1 + 1/0.5 = 3: step 4 starts at t=3.0 -> measures
+    assert due == [0, 4] and tracker.measured_steps == [0, 4]
+    for bad in (0, 1.5, True, "5%"):
+        with pytest.raises(ConfigError, match="budget"):
+            Tracker(tmp_path / f"x{bad}", tok, config=CFG, budget=bad)

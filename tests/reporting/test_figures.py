@@ -48,10 +48,10 @@ def test_captions_state_what_each_figure_shows_and_the_criterion(report):
     for _, cap in caps:
         assert "criterion" in cap.lower()
         assert (
-            a["criterion"].label().split(":")[0] in cap
-            or a["probe_criterion"].label().split(":")[0] in cap
+            a.criterion.label().split(":")[0] in cap
+            or a.probe_criterion.label().split(":")[0] in cap
         )
-    behavior = [cap for _, cap in caps if f"riterion {a['criterion'].name}:" in cap]
+    behavior = [cap for _, cap in caps if f"riterion {a.criterion.name}:" in cap]
     assert len(behavior) >= 3  # timeline, behavior and heatmaps print the definition too
     assert page.count("<figcaption><b>Figure ") == 4
     assert 'href="figures/behavior.svg"' in page and 'href="figures/behavior.pdf"' in page
@@ -95,15 +95,15 @@ def test_timeline_legend_sits_outside_the_axes():
 def test_behavior_is_faceted_by_family_on_a_shared_log_token_axis(report):
     run, _, _, _ = report
     a = analyze(run, n_boot=50)
-    fig = plot_behavior(a["df"], emergence=a["emergence"], criterion=a["criterion"])
-    families = {e.family for e in a["emergence"]}
+    fig = plot_behavior(a.df, emergence=a.emergence, criterion=a.criterion)
+    families = {e.family for e in a.emergence}
     shown = [ax for ax in fig.axes if ax.axison]
     assert {ax.get_title() for ax in shown} == families
     assert all(ax.get_xscale() == "symlog" for ax in shown)
     assert len({ax.get_xlim() for ax in shown}) == 1
     for ax in shown:  # each panel draws only its family's skills
         labels = {t.get_text() for t in ax.get_legend().get_texts()} - {"threshold 0.8"}
-        assert labels == {e.skill for e in a["emergence"] if e.family == ax.get_title()}
+        assert labels == {e.skill for e in a.emergence if e.family == ax.get_title()}
 
 
 def test_heatmaps_have_a_true_token_axis_and_a_selectivity_panel(report):

@@ -120,3 +120,20 @@ def test_import_flags_reach_the_importer(tmp_path):
     assert (
         "| t | other | score | 0.90 | 100 (10, 100] |" in (tmp_path / "c" / "report.md").read_text()
     )
+
+
+def test_imported_curves_are_read_without_a_store(tmp_path, monkeypatch):
+    """The curves go straight into the tidy table the report reads: no (temporary) store."""
+    from curriculens.reporting.imported import curves_frame, write_curves_report
+    from curriculens.store import Store
+
+    def no_store(self, *a, **kw):
+        raise AssertionError("imported curves should not be written to a store")
+
+    monkeypatch.setattr(Store, "__init__", no_store)
+    src = _csv(tmp_path / "curves.csv")
+    df = curves_frame(src)
+    assert set(df.run) == {"org/m1", "org/m2"} and set(df.kind) == {"behavior"}
+    assert df.attrs["skills"]["a"]["family"] == "other"
+    page = write_curves_report(src, out=tmp_path / "rep", n_boot=20, smooth=0)
+    assert "## Curriculum: org/m2" in page.with_suffix(".md").read_text()

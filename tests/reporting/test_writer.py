@@ -114,8 +114,8 @@ def test_several_seeds_are_pooled_and_their_orders_compared(tmp_path):
     }
     run = m._store(tmp_path / "seeds", skills, n=200, runs=("seed0", "seed1"))
     a = analyze(run, n_boot=100)
-    assert {r.run for r in a["leads"]} == {"seed0+seed1"}
-    (pair,) = a["consistency"].pairs
+    assert {r.run for r in a.leads} == {"seed0+seed1"}
+    (pair,) = a.consistency.pairs
     assert pair.n == 2 and pair.n_both == 2 and pair.spearman == pytest.approx(1.0)
     when, order, _ = answers(a)
     assert "(curves averaged over 2 runs)" in when
@@ -124,3 +124,36 @@ def test_several_seeds_are_pooled_and_their_orders_compared(tmp_path):
     md = (run / "report.md").read_text()
     assert "## Order consistency across runs" in md and "| both emerged |" in md
     assert "## Emergence per run (paper)" in md
+
+
+def test_the_analysis_reads_one_open_store_into_one_typed_object(tiny_run, monkeypatch):
+    """Every analysis of the report reads the one store analyze() opens (no re-opening from
+    the path), and the result is a RunAnalysis, not a dict."""
+    from curriculens.reporting.run_analysis import RunAnalysis
+    from curriculens.store import Store
+
+    opened = []
+    init = Store.__init__
+
+    def counting(self, path, **kw):
+        opened.append(path)
+        init(self, path, **kw)
+
+    monkeypatch.setattr(Store, "__init__", counting)
+    a = analyze(tiny_run[0], n_boot=20)
+    assert isinstance(a, RunAnalysis) and len(opened) == 1
+    assert a.leads and a.baselines and a.emergence and a.consistency is None
+    assert {e.skill for e in a.emergence} <= set(a.df.skill)
+
+
+def test_a_section_renders_the_same_table_in_markdown_and_html():
+    from curriculens.reporting.sections import Section
+
+    s = Section("A <b> & B", [["x", "y|z"], ["<i>1</i>", "2"]], "note &amp; <br>")
+    md = "\n".join(s.markdown([], {}))
+    assert "## &lt;b> & B" not in md and "## A &lt;b> & B" in md
+    assert "| x | y\\|z |" in md and "| &lt;i>1&lt;/i> | 2 |" in md
+    assert "note &amp;amp; &lt;br>" in md
+    page = s.html([], {})
+    assert page.startswith("<h2>A &lt;b&gt; &amp; B</h2><p>note &amp;amp; &lt;br&gt;</p>")
+    assert "<td>&lt;i&gt;1&lt;/i&gt;</td>" in page and "<th>y|z</th>" in page

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from curriculens.skills import get_skill
-from curriculens.skills.builtin.core_en import CONTINENTS, CORE_EN_SKILLS, COUNTRIES
+from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
+from curriculens.skills.builtin.core_en_words import CONTINENTS, COUNTRIES
 from curriculens.skills.registry import resolve_read_position
 
 

@@ -2,7 +2,8 @@
 
 Prompts are ordinary English and targets start without a leading space (the scorer joins prompt
 and target with one space). Read positions are substring anchors or ``-1``, resolved per
-tokenizer. Country facts come from ``skills/builtin/data/countries.csv``. Loaded lazily by the
+tokenizer. Country facts and word tables are package data, read by
+:mod:`~curriculens.skills.builtin.core_en_words` (imported as ``vocab``). Loaded lazily by the
 registry. Each builder's docstring says what its probe decodes, where it reads, and why a
 lexical shortcut cannot pass it when the probe is split by group (``Probe:``), or why the skill
 is scored for behavior only (``No probe:``); ``Items:`` gives its pool of prompts and groups.
@@ -10,16 +11,12 @@ is scored for behavior only (``No probe:``); ``Items:`` gives its pool of prompt
 
 from __future__ import annotations
 
-import csv
-from importlib import resources
-
 import numpy as np
 
+from curriculens.skills.builtin import core_en_words as vocab
 from curriculens.skills.builtin import toy  # noqa: F401  (the toy suite registers first, always)
 from curriculens.skills.builtin._register import builtin_skill
 from curriculens.skills.registry import Example
-
-SUITE = "core-en"
 
 
 def _pick(rng: np.random.Generator, seq):
@@ -27,69 +24,20 @@ def _pick(rng: np.random.Generator, seq):
 
 
 # ---------------------------------------------------------------- agreement
-#: (singular, plural) subjects; the group of an agreement item is its subject's singular.
-SUBJECTS: tuple[tuple[str, str], ...] = (
-    ("author", "authors"),
-    ("key", "keys"),
-    ("teacher", "teachers"),
-    ("dog", "dogs"),
-    ("car", "cars"),
-    ("student", "students"),
-    ("painting", "paintings"),
-    ("letter", "letters"),
-    ("pilot", "pilots"),
-    ("singer", "singers"),
-    ("book", "books"),
-    ("bridge", "bridges"),
-    ("lawyer", "lawyers"),
-    ("engine", "engines"),
-    ("picture", "pictures"),
-    ("player", "players"),
-    ("road", "roads"),
-    ("nurse", "nurses"),
-    ("bottle", "bottles"),
-    ("soldier", "soldiers"),
-)
-#: (singular, plural) attractors, none of them a subject.
-ATTRACTORS: tuple[tuple[str, str], ...] = (
-    ("cabinet", "cabinets"),
-    ("house", "houses"),
-    ("farmer", "farmers"),
-    ("garden", "gardens"),
-    ("window", "windows"),
-    ("doctor", "doctors"),
-)
-PREPOSITIONS = ("of", "near", "behind", "next to", "for")
-#: Number-neutral asides between a subject and its verb: no noun, no pronoun.
-ASIDES = (
-    "of course",
-    "apparently",
-    "however",
-    "as expected",
-    "obviously",
-    "indeed",
-    "clearly",
-    "surely",
-    "naturally",
-    "therefore",
-)
-#: (singular, plural) verb forms; the continuation is the verb.
-BE_FORMS: tuple[tuple[str, str], ...] = (("is", "are"), ("was", "were"), ("has", "have"))
-NUMBER = ("singular", "plural")
 
 
 def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Example]:
     out = []
     for _ in range(n):
         plural = int(rng.integers(2))
-        subject = _pick(rng, SUBJECTS)
+        subject = _pick(rng, vocab.SUBJECTS)
         prompt = f"The {subject[plural]}"
         if attractor:  # of either number, independent of the subject's
-            noun = _pick(rng, ATTRACTORS)[int(rng.integers(2))]
-            prompt += f" {_pick(rng, PREPOSITIONS)} the {noun}"
+            noun = _pick(rng, vocab.ATTRACTORS)[int(rng.integers(2))]
+            prompt += f" {_pick(rng, vocab.PREPOSITIONS)} the {noun}"
         else:
-            prompt += f", {_pick(rng, ASIDES)},"
-        verb = _pick(rng, BE_FORMS)
+            prompt += f", {_pick(rng, vocab.ASIDES)},"
+        verb = _pick(rng, vocab.BE_FORMS)
         out.append(
             Example(
                 prompt=prompt,
@@ -107,9 +55,9 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
     version=2,
     family="agreement",
     format="choice",
-    label_names=NUMBER,
+    label_names=vocab.NUMBER,
     chance=0.5,
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_agreement(rng: np.random.Generator, n: int) -> list[Example]:
     """Subject-verb agreement past an aside: 'The keys, of course,' -> are (vs is).
@@ -132,9 +80,9 @@ def en_agreement(rng: np.random.Generator, n: int) -> list[Example]:
     version=2,
     family="agreement",
     format="choice",
-    label_names=NUMBER,
+    label_names=vocab.NUMBER,
     chance=0.5,
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
     """Agreement past an attractor of either number: 'The key near the cabinets' -> is (vs are).
@@ -156,64 +104,18 @@ def en_agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- facts
-CONTINENTS = ("europe", "asia", "africa", "americas", "oceania")
-
-
-def _load_countries() -> tuple[dict[str, str], ...]:
-    text = (
-        resources.files("curriculens.skills.builtin")
-        .joinpath("data/countries.csv")
-        .read_text("utf-8")
-    )
-    return tuple(dict(row) for row in csv.DictReader(text.splitlines()))
-
-
-#: Rows of ``skills/builtin/data/countries.csv``: country, capital, currency, continent.
-COUNTRIES = _load_countries()
-_WITH_THE = ("United States",)
-
-#: Templates per relation; each ends on the token before the answer ('is' or 'the').
-FACT_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "capital": (
-        "The capital of {country} is",
-        "The capital city of {country} is",
-        "The name of the capital of {country} is",
-        "As everyone knows, the capital of {country} is",
-        "In {country}, the capital city is",
-        "Did you know? The capital of {country} is",
-        "Fact: the capital of {country} is",
-    ),
-    "currency": (
-        "The currency of {country} is the",
-        "The official currency of {country} is the",
-        "The money used in {country} is the",
-        "As everyone knows, the currency of {country} is the",
-        "In {country}, people pay with the",
-        "In {country}, the currency is the",
-        "Fact: the currency of {country} is the",
-    ),
-    "two_hop": (  # capital -> country -> currency
-        "The currency of the country whose capital is {capital} is the",
-        "The official currency of the country whose capital is {capital} is the",
-        "The money used in the country whose capital is {capital} is the",
-        "In the country whose capital is {capital}, people pay with the",
-        "{capital} is the capital of a country whose currency is the",
-        "As everyone knows, the currency of the country whose capital is {capital} is the",
-        "Fact: the currency of the country whose capital is {capital} is the",
-    ),
-}
 
 
 def _country_phrase(country: str) -> str:
-    return f"the {country}" if country in _WITH_THE else country
+    return f"the {country}" if country in vocab.WITH_THE else country
 
 
 def _facts(rng: np.random.Generator, n: int, relation: str) -> list[Example]:
-    templates = FACT_TEMPLATES[relation]
+    templates = vocab.FACT_TEMPLATES[relation]
     target = "capital" if relation == "capital" else "currency"
     out = []
-    for i in rng.integers(0, len(COUNTRIES), n):
-        row = COUNTRIES[int(i)]
+    for i in rng.integers(0, len(vocab.COUNTRIES), n):
+        row = vocab.COUNTRIES[int(i)]
         prompt = _pick(rng, templates).format(
             country=_country_phrase(row["country"]), capital=row["capital"]
         )
@@ -221,7 +123,7 @@ def _facts(rng: np.random.Generator, n: int, relation: str) -> list[Example]:
             Example(
                 prompt=prompt,
                 target=row[target],
-                label=CONTINENTS.index(row["continent"]),
+                label=vocab.CONTINENTS.index(row["continent"]),
                 group=row["country"],
             )
         )
@@ -232,8 +134,8 @@ def _facts(rng: np.random.Generator, n: int, relation: str) -> list[Example]:
     "en_capital",
     version=2,
     family="facts",
-    label_names=CONTINENTS,
-    suite=SUITE,
+    label_names=vocab.CONTINENTS,
+    suite=vocab.SUITE,
 )
 def en_capital(rng: np.random.Generator, n: int) -> list[Example]:
     """Country -> capital: 'The capital of France is' -> Paris (seven templates).
@@ -257,8 +159,8 @@ def en_capital(rng: np.random.Generator, n: int) -> list[Example]:
     "en_currency",
     version=2,
     family="facts",
-    label_names=CONTINENTS,
-    suite=SUITE,
+    label_names=vocab.CONTINENTS,
+    suite=vocab.SUITE,
 )
 def en_currency(rng: np.random.Generator, n: int) -> list[Example]:
     """Country -> currency: 'The currency of Japan is the' -> yen (seven templates).
@@ -274,9 +176,6 @@ def en_currency(rng: np.random.Generator, n: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- arithmetic
-CARRY = ("no_carry", "carry")
-TENS_PARITY = ("tens_even", "tens_odd")
-ADD_TEMPLATES = ("{a} + {b} =", "{a} plus {b} equals", "{a} plus {b} is")
 
 
 def _pair(x: int, y: int) -> str:
@@ -289,9 +188,9 @@ def _pair(x: int, y: int) -> str:
     "en_add1",
     version=2,
     family="arithmetic",
-    label_names=CARRY,
+    label_names=vocab.CARRY,
     chance=0.05,
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_add1(rng: np.random.Generator, n: int) -> list[Example]:
     """One-digit addition: '7 + 8 =' -> 15 (also '7 plus 8 equals', '7 plus 8 is').
@@ -306,7 +205,7 @@ def en_add1(rng: np.random.Generator, n: int) -> list[Example]:
     a, b = rng.integers(0, 10, n), rng.integers(0, 10, n)
     return [
         Example(
-            prompt=_pick(rng, ADD_TEMPLATES).format(a=int(x), b=int(y)),
+            prompt=_pick(rng, vocab.ADD_TEMPLATES).format(a=int(x), b=int(y)),
             target=str(int(x + y)),
             label=int(x + y >= 10),
             group=_pair(int(x), int(y)),
@@ -319,9 +218,9 @@ def en_add1(rng: np.random.Generator, n: int) -> list[Example]:
     "en_add2",
     version=2,
     family="arithmetic",
-    label_names=TENS_PARITY,
+    label_names=vocab.TENS_PARITY,
     chance=0.01,
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_add2(rng: np.random.Generator, n: int) -> list[Example]:
     """Two-digit addition: '27 + 45 =' -> 72.
@@ -348,15 +247,7 @@ def en_add2(rng: np.random.Generator, n: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- induction: copy and reverse
-CATEGORIES = ("animal", "food", "place", "object")
-WORDS: dict[str, tuple[str, ...]] = {
-    "animal": ("cat", "dog", "horse", "sheep", "mouse", "tiger", "rabbit", "eagle"),
-    "food": ("bread", "apple", "cheese", "rice", "soup", "cake", "lemon", "honey"),
-    "place": ("river", "forest", "city", "village", "mountain", "island", "garden", "desert"),
-    "object": ("chair", "table", "window", "hammer", "pencil", "bottle", "mirror", "basket"),
-}
-WORD_CATEGORY = {w: c for c, words in WORDS.items() for w in words}
-_ALL_WORDS = tuple(WORD_CATEGORY)
+_ALL_WORDS = tuple(vocab.WORD_CATEGORY)
 _TO_WRITE = 4  # words still to write: one of each category, in random order
 
 
@@ -364,7 +255,8 @@ def _list_task(rng: np.random.Generator, n: int, reverse: bool) -> list[Example]
     out = []
     for _ in range(n):
         shown = 1 + int(rng.integers(3))  # words of the answer already written
-        todo = [_pick(rng, WORDS[CATEGORIES[int(c)]]) for c in rng.permutation(len(CATEGORIES))]
+        order = rng.permutation(len(vocab.CATEGORIES))
+        todo = [_pick(rng, vocab.WORDS[vocab.CATEGORIES[int(c)]]) for c in order]
         others = [w for w in _ALL_WORDS if w not in todo]
         done = [others[int(i)] for i in rng.choice(len(others), shown, replace=False)]
         answer = done + todo
@@ -375,7 +267,7 @@ def _list_task(rng: np.random.Generator, n: int, reverse: bool) -> list[Example]
             Example(
                 prompt=prompt,
                 target=", ".join(todo),
-                label=CATEGORIES.index(WORD_CATEGORY[todo[0]]),
+                label=vocab.CATEGORIES.index(vocab.WORD_CATEGORY[todo[0]]),
                 group=", ".join(words),
             )
         )
@@ -386,9 +278,9 @@ def _list_task(rng: np.random.Generator, n: int, reverse: bool) -> list[Example]
     "en_copy",
     version=2,
     family="induction",
-    label_names=CATEGORIES,
+    label_names=vocab.CATEGORIES,
     primary_metric="token_acc",
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_copy(rng: np.random.Generator, n: int) -> list[Example]:
     """Copy a word list: 'List: a, b, c, d, e. Again: a,' -> b, c, d, e.
@@ -411,9 +303,9 @@ def en_copy(rng: np.random.Generator, n: int) -> list[Example]:
     "en_reverse",
     version=2,
     family="induction",
-    label_names=CATEGORIES,
+    label_names=vocab.CATEGORIES,
     primary_metric="token_acc",
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_reverse(rng: np.random.Generator, n: int) -> list[Example]:
     """Reverse a word list: '... Reversed: e,' -> d, c, b, a.
@@ -430,14 +322,6 @@ def en_reverse(rng: np.random.Generator, n: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- indirect object identification
-NAMES = ("Mary", "John", "Tom", "Anna", "James", "Sarah", "David", "Lisa", "Paul", "Emma")
-IOI_TEMPLATES = (
-    "When {a} and {b} went to the store, {s} gave a drink to",
-    "After {a} and {b} arrived at the park, {s} handed a ball to",
-    "While {a} and {b} were working at the office, {s} sent a letter to",
-    "Then {a} and {b} had lunch at the cafe, and {s} passed the salt to",
-)
-IOI_POSITION = ("io_first", "io_second")
 
 
 @builtin_skill(
@@ -445,9 +329,9 @@ IOI_POSITION = ("io_first", "io_second")
     version=2,
     family="ioi",
     format="choice",
-    label_names=IOI_POSITION,
+    label_names=vocab.IOI_POSITION,
     chance=0.5,
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_ioi(rng: np.random.Generator, n: int) -> list[Example]:
     """Indirect object: 'When Mary and John ..., John gave a drink to' -> Mary (vs John).
@@ -462,10 +346,10 @@ def en_ioi(rng: np.random.Generator, n: int) -> list[Example]:
     """
     out = []
     for _ in range(n):
-        io, s = (NAMES[int(i)] for i in rng.choice(len(NAMES), 2, replace=False))
+        io, s = (vocab.NAMES[int(i)] for i in rng.choice(len(vocab.NAMES), 2, replace=False))
         io_second = int(rng.integers(2))
         a, b = (s, io) if io_second else (io, s)
-        prompt = _pick(rng, IOI_TEMPLATES).format(a=a, b=b, s=s)
+        prompt = _pick(rng, vocab.IOI_TEMPLATES).format(a=a, b=b, s=s)
         out.append(
             Example(
                 prompt=prompt,
@@ -479,32 +363,6 @@ def en_ioi(rng: np.random.Generator, n: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- in-context word maps
-PLURAL_CLASSES = ("add_s", "add_es", "y_to_ies", "irregular")
-PLURALS: dict[str, tuple[tuple[str, str], ...]] = {
-    "add_s": (("cat", "cats"), ("dog", "dogs"), ("tree", "trees"), ("book", "books"),
-              ("car", "cars"), ("girl", "girls"), ("river", "rivers"), ("king", "kings")),
-    "add_es": (("box", "boxes"), ("bus", "buses"), ("fox", "foxes"), ("dish", "dishes"),
-               ("church", "churches"), ("glass", "glasses"), ("watch", "watches"),
-               ("brush", "brushes")),
-    "y_to_ies": (("city", "cities"), ("baby", "babies"), ("lady", "ladies"),
-                 ("story", "stories"), ("party", "parties"), ("berry", "berries"),
-                 ("puppy", "puppies"), ("family", "families")),
-    "irregular": (("man", "men"), ("woman", "women"), ("child", "children"),
-                  ("mouse", "mice"), ("foot", "feet"), ("tooth", "teeth"), ("goose", "geese"),
-                  ("person", "people")),
-}  # fmt: skip
-GERUND_CLASSES = ("add_ing", "drop_e", "double")
-GERUNDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "add_ing": (("walk", "walking"), ("read", "reading"), ("sing", "singing"),
-                ("play", "playing"), ("jump", "jumping"), ("cook", "cooking"),
-                ("help", "helping"), ("talk", "talking")),
-    "drop_e": (("make", "making"), ("write", "writing"), ("ride", "riding"),
-               ("dance", "dancing"), ("smile", "smiling"), ("bake", "baking"),
-               ("drive", "driving"), ("hope", "hoping")),
-    "double": (("run", "running"), ("swim", "swimming"), ("sit", "sitting"),
-               ("stop", "stopping"), ("shop", "shopping"), ("plan", "planning"),
-               ("hit", "hitting"), ("cut", "cutting")),
-}  # fmt: skip
 _SHOTS = 3
 
 
@@ -544,8 +402,8 @@ def _upper(word: str) -> str:
     "en_plural",
     version=2,
     family="morphology",
-    label_names=PLURAL_CLASSES,
-    suite=SUITE,
+    label_names=vocab.PLURAL_CLASSES,
+    suite=vocab.SUITE,
 )
 def en_plural(rng: np.random.Generator, n: int) -> list[Example]:
     """Plural in context: 'cat -> cats, box -> boxes, man -> men, city ->' -> cities.
@@ -563,15 +421,15 @@ def en_plural(rng: np.random.Generator, n: int) -> list[Example]:
     Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
     class; a draw of 300 finds 300.
     """
-    return _word_map(rng, n, PLURALS, _same)
+    return _word_map(rng, n, vocab.PLURALS, _same)
 
 
 @builtin_skill(
     "en_gerund",
     version=2,
     family="morphology",
-    label_names=GERUND_CLASSES,
-    suite=SUITE,
+    label_names=vocab.GERUND_CLASSES,
+    suite=vocab.SUITE,
 )
 def en_gerund(rng: np.random.Generator, n: int) -> list[Example]:
     """Gerund in context: 'walk -> walking, make -> making, sit -> sitting, run ->' -> running.
@@ -586,15 +444,15 @@ def en_gerund(rng: np.random.Generator, n: int) -> list[Example]:
     Items: thousands of prompts (demonstration sets) in 24 groups, the query words, 8 per
     rule; a draw of 300 finds 300.
     """
-    return _word_map(rng, n, GERUNDS, _same)
+    return _word_map(rng, n, vocab.GERUNDS, _same)
 
 
 @builtin_skill(
     "en_uppercase",
     version=2,
     family="orthography",
-    label_names=CATEGORIES,
-    suite=SUITE,
+    label_names=vocab.CATEGORIES,
+    suite=vocab.SUITE,
 )
 def en_uppercase(rng: np.random.Generator, n: int) -> list[Example]:
     """Uppercase in context: 'cat -> CAT, bread -> BREAD, river ->' -> RIVER.
@@ -607,29 +465,11 @@ def en_uppercase(rng: np.random.Generator, n: int) -> list[Example]:
     Items: thousands of prompts (demonstration sets) in 32 groups, the query words; a draw
     of 300 finds 300.
     """
-    table = {c: tuple((w, w) for w in words) for c, words in WORDS.items()}
+    table = {c: tuple((w, w) for w in words) for c, words in vocab.WORDS.items()}
     return _word_map(rng, n, table, _upper)
 
 
 # ---------------------------------------------------------------- negation
-#: Complementary states and the nouns that take them, so 'not open' means 'closed'. Every
-#: state pair has several nouns, so a probe split by noun sees every pair in training.
-STATES: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = (
-    (("open", "closed"), ("door", "window", "gate", "shop")),
-    (("on", "off"), ("light", "lamp", "radio", "oven")),
-    (("full", "empty"), ("glass", "cup", "bottle", "jar")),
-    (("wet", "dry"), ("towel", "shirt", "floor", "road")),
-    (("awake", "asleep"), ("baby", "child", "cat", "guard")),
-    (("alive", "dead"), ("plant", "tree", "fish", "bird")),
-    (("right", "wrong"), ("answer", "guess", "result", "clock")),
-)
-NEGATION_TEMPLATES = (
-    "The {noun} is {state}, so the {noun} is",
-    "The {noun} is {state}. Therefore, the {noun} is",
-    "Since the {noun} is {state}, the {noun} is",
-    "We know that the {noun} is {state}, which means that the {noun} is",
-)
-STATE_OF_PAIR = ("first_state", "second_state")
 
 
 @builtin_skill(
@@ -637,9 +477,9 @@ STATE_OF_PAIR = ("first_state", "second_state")
     version=2,
     family="negation",
     format="choice",
-    label_names=STATE_OF_PAIR,
+    label_names=vocab.STATE_OF_PAIR,
     chance=0.5,
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_negation(rng: np.random.Generator, n: int) -> list[Example]:
     """Negation: 'The door is not open, so the door is' -> closed (vs open).
@@ -655,12 +495,12 @@ def en_negation(rng: np.random.Generator, n: int) -> list[Example]:
     """
     out = []
     for _ in range(n):
-        pair, nouns = _pick(rng, STATES)
+        pair, nouns = _pick(rng, vocab.STATES)
         noun = _pick(rng, nouns)
         said, negated = int(rng.integers(2)), int(rng.integers(2))
         answer = 1 - said if negated else said
         state = f"{'not ' if negated else ''}{pair[said]}"
-        prompt = _pick(rng, NEGATION_TEMPLATES).format(noun=noun, state=state)
+        prompt = _pick(rng, vocab.NEGATION_TEMPLATES).format(noun=noun, state=state)
         out.append(
             Example(
                 prompt=prompt,
@@ -678,9 +518,9 @@ def en_negation(rng: np.random.Generator, n: int) -> list[Example]:
     "en_plural_upper",
     version=2,
     family="composite",
-    label_names=PLURAL_CLASSES,
+    label_names=vocab.PLURAL_CLASSES,
     components=("en_plural", "en_uppercase"),
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
     """Plural and uppercase at once: 'cat -> CATS, box -> BOXES, city ->' -> CITIES.
@@ -694,16 +534,16 @@ def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
     Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
     class; a draw of 300 finds 300.
     """
-    return _word_map(rng, n, PLURALS, _upper)
+    return _word_map(rng, n, vocab.PLURALS, _upper)
 
 
 @builtin_skill(
     "en_capital_currency",
     version=2,
     family="composite",
-    label_names=CONTINENTS,
+    label_names=vocab.CONTINENTS,
     components=("en_capital", "en_currency"),
-    suite=SUITE,
+    suite=vocab.SUITE,
 )
 def en_capital_currency(rng: np.random.Generator, n: int) -> list[Example]:
     """Two hops: 'The currency of the country whose capital is Tokyo is the' -> yen.
@@ -736,24 +576,7 @@ CORE_EN_SKILLS: tuple[str, ...] = (
     "en_plural_upper",
     "en_capital_currency",
 )
-#: The few-shot skills of :mod:`curriculens.skills.builtin.core_en_icl`, registered after these.
-CORE_EN_ICL_SKILLS: tuple[str, ...] = (
-    "en_icl_copy",
-    "en_icl_reverse",
-    "en_icl_first",
-    "en_icl_last",
-    "en_icl_uppercase",
-    "en_icl_plural",
-    "en_icl_gerund",
-    "en_icl_capital",
-    "en_icl_currency",
-    "en_icl_antonym",
-    "en_icl_add1",
-    "en_icl_plural_upper",
-    "en_icl_gerund_upper",
-    "en_icl_capital_upper",
-    "en_icl_first_upper",
-)
-CORE_EN_SKILLS += CORE_EN_ICL_SKILLS
+# the few-shot skills register after these
+from curriculens.skills.builtin.core_en_icl import CORE_EN_ICL_SKILLS  # noqa: E402
 
-from curriculens.skills.builtin import core_en_icl  # noqa: E402, F401  (registers them)
+CORE_EN_SKILLS += CORE_EN_ICL_SKILLS

@@ -5,7 +5,9 @@ Each skill is a set of (input, output) pairs written ``{input} -> {output}`` (ar
 ``{input} = {output}``) and shown with :data:`SHOTS` demonstrations; its examples are the
 zero-shot queries, and a sweep adds the demonstrations after the split by group, from training
 groups only (:mod:`curriculens.skills.fewshot`). Each query is one item, so a skill's pool is its
-number of pairs. Part of the core-en suite: ``core_en`` imports this module last.
+number of pairs. Part of the core-en suite: ``core_en`` imports this module last, so these
+skills register after its own; both read their words from
+:mod:`~curriculens.skills.builtin.core_en_words`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import itertools
 import numpy as np
 
 from curriculens.skills.builtin._register import builtin_skill
-from curriculens.skills.builtin.core_en import (
+from curriculens.skills.builtin.core_en_words import (
     CARRY,
     CATEGORIES,
     CONTINENTS,
@@ -31,6 +33,24 @@ from curriculens.skills.builtin.core_en import (
 from curriculens.skills.fewshot import queries
 from curriculens.skills.registry import Example
 
+#: The skills of this module, in registration order (after those of ``core_en``).
+CORE_EN_ICL_SKILLS: tuple[str, ...] = (
+    "en_icl_copy",
+    "en_icl_reverse",
+    "en_icl_first",
+    "en_icl_last",
+    "en_icl_uppercase",
+    "en_icl_plural",
+    "en_icl_gerund",
+    "en_icl_capital",
+    "en_icl_currency",
+    "en_icl_antonym",
+    "en_icl_add1",
+    "en_icl_plural_upper",
+    "en_icl_gerund_upper",
+    "en_icl_capital_upper",
+    "en_icl_first_upper",
+)
 #: Demonstrations per prompt.
 SHOTS = 4
 ARROW = "{input} -> {output}"

@@ -1,0 +1,314 @@
+"""One checkpoint's measurement: forward passes, behavior, probes and task vectors.
+
+:func:`measure` runs the forwards of every skill left at one checkpoint (reading captures from
+the cache when there) and leaves small per-skill captures; :func:`score` fits every probe of
+the checkpoint in one call and scores behavior, giving the rows of each unit (built by
+:mod:`.record`). The two halves can run apart: the sweep runs :func:`score` on its scoring
+worker (:mod:`.overlap`) while the next checkpoint loads.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from curriculens.activations import (
+    capture,
+    check_context,
+    encode_skill,
+    load_bridge,
+    load_capture,
+    resid_hooks,
+    save_capture,
+)
+from curriculens.behavior import score_behavior
+from curriculens.checkpoints import WeightScan, nonfinite_weights
+from curriculens.errors import UnmeasurableWarning
+from curriculens.pipeline.config import SweepConfig
+from curriculens.pipeline.plan import SweepPlan
+from curriculens.pipeline.record import (
+    Units,
+    behavior_rows,
+    mdl_row,
+    probe_columns,
+    probe_rows,
+    skill_meta,
+)
+from curriculens.pipeline.unmeasured import context_length, unmeasured_probe, unmeasured_rows
+from curriculens.probes import ProbeTask, fit_probe_tasks
+from curriculens.probes.mdl import mdl_online_codelength
+from curriculens.probes.splits import SPLIT_VERSION, ItemSet
+from curriculens.skills.registry import Skill
+from curriculens.taskvectors import TaskVectors
+
+
+@dataclass(frozen=True)
+class MeasureContext:
+    """What one checkpoint's measurement needs besides the model: the sweep's plan, the run,
+    and the checkpoint's columns (label, step, tokens, store key ``fp``)."""
+
+    plan: SweepPlan
+    run: str
+    checkpoint: str
+    step: int
+    tokens: int
+    fp: str
+    progress: bool = True
+
+    @property
+    def config(self) -> SweepConfig:
+        return self.plan.config
+
+    def base(self) -> dict:
+        """The key columns of every row of this checkpoint."""
+        return dict(
+            run=self.run,
+            checkpoint=self.checkpoint,
+            step=self.step,
+            tokens=self.tokens,
+            fingerprint=self.fp,
+            probe_key=self.config.probe_key(),
+        )
+
+
+@dataclass
+class Captured:
+    """One checkpoint's forwards, all :func:`score` needs (no model): per skill its encoding,
+    capture and items, and each few-shot skill's task-vector rows."""
+
+    plan: SweepPlan
+    hooks: list[str]
+    base: dict
+    encoded: list
+    caps: list
+    item_sets: list[ItemSet]
+    vector_rows: dict
+
+
+def batch_tokens_for_budget(budget_mb: float, *, d_model: int, d_vocab: int, n_layers: int) -> int:
+    """Tokens per forward pass that keep activation memory near ``budget_mb`` (an estimate).
+
+    Per token a forward pass holds float32 logits and their log-softmax (``3 * d_vocab``
+    floats), the residual stream and a block's transient attention/MLP tensors (about
+    ``8 * d_model``), and one gathered row per hook (``(n_layers + 1) * d_model``, small).
+
+    >>> batch_tokens_for_budget(64, d_model=768, d_vocab=50304, n_layers=12)
+    100
+    """
+    per_token = 4 * (3 * d_vocab + 8 * d_model + (n_layers + 1) * d_model)
+    return max(1, int(budget_mb * 2**20 // per_token))
+
+
+def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:
+    caps = [config.max_batch_tokens] if config.max_batch_tokens else []
+    if config.memory_budget_mb is not None:
+        caps.append(
+            batch_tokens_for_budget(
+                config.memory_budget_mb,
+                d_model=model_cfg.d_model,
+                d_vocab=model_cfg.d_vocab,
+                n_layers=model_cfg.n_layers,
+            )
+        )
+    return min(caps) if caps else None
+
+
+def _cache_path(config: SweepConfig, fp: str, skill: Skill, hooks: Sequence[str]) -> Path | None:
+    if config.cache_dir is None:
+        return None
+    key = json.dumps([config.n_examples, config.seed, list(hooks), SPLIT_VERSION])
+    h = hashlib.sha256(key.encode()).hexdigest()[:10]
+    name = f"{skill.name}@{skill.version}+{skill.content_hash}-{h}.safetensors"
+    return Path(config.cache_dir) / fp / name
+
+
+class _Bridge:
+    """The model's TransformerLens bridge, loaded on first use (a fully cached checkpoint
+    never needs it)."""
+
+    def __init__(self, model, tokenizer, device: str):
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.bridge = None
+
+    def get(self):
+        if self.bridge is None:
+            self.bridge = load_bridge(self.model, self.tokenizer, device=self.device)
+        return self.bridge
+
+
+def measure(
+    model,
+    tokenizer,
+    ctx: MeasureContext,
+    todo: Sequence[Skill],
+    *,
+    weights: WeightScan | None = None,
+    deferred: bool = False,
+) -> Units | Callable[..., Units]:
+    """Behavior and probe rows of each skill in ``todo`` on one model: ``[(unit, rows)]``.
+
+    A model with non-finite weights is not run: every score is NaN with the reason ("NaN
+    weights"). A hook whose activations, or a skill whose log-probabilities, are not finite
+    gets NaN scores with its reason too; nothing is carried over from another checkpoint.
+
+    ``weights`` is this model's :func:`~curriculens.checkpoints.scan_weights` when the caller
+    has taken it (else the non-finite check runs here). With ``deferred``, only the forward
+    passes run now, and a function is returned that computes the rest (probe fits and rows)
+    without the model: the sweep calls it on its scoring worker (:mod:`.overlap`).
+    """
+    config = ctx.config
+    hooks = list(config.hooks) or resid_hooks(model.config.num_hidden_layers)
+    base = ctx.base()
+    bad = nonfinite_weights(model) if weights is None else weights.nonfinite
+    if bad is not None:
+        warnings.warn(
+            f"checkpoint {ctx.checkpoint!r} (step {ctx.step}) has {bad[0]} (first in {bad[1]}); "
+            "its scores are stored as NaN with that reason.",
+            UnmeasurableWarning,
+            stacklevel=2,
+        )
+        units = [(ctx.plan.unit(s), unmeasured_rows(s, hooks, base, bad[0])) for s in todo]
+        return (lambda n_jobs=None: units) if deferred else units
+    captured = _forwards(model, tokenizer, ctx, todo, hooks, base)
+    run_score = functools.partial(score, captured)
+    return run_score if deferred else run_score()
+
+
+def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captured:
+    """Every skill's forwards (or cached captures), and the task vectors of few-shot skills."""
+    config = ctx.config
+    bridge = _Bridge(model, tokenizer, config.device)
+    n_ctx = context_length(model)
+    captured = Captured(ctx.plan, hooks, base, [], [], [], {})
+    vectors = None
+    if config.task_vectors:
+        vectors = TaskVectors(
+            hooks,
+            base,
+            seed=config.seed,
+            heads=config.task_vector_heads,
+            n_ctx=n_ctx,
+            batch_size=config.batch_size,
+        )
+    with tqdm(todo, desc=f"  {ctx.checkpoint}", leave=False, disable=not ctx.progress) as skills:
+        for skill in skills:
+            items = ctx.plan.items(skill)
+            enc = encode_skill(skill, list(items.examples), tokenizer)
+            check_context(enc, n_ctx)
+            cap = _capture_skill(ctx, skill, enc, hooks, bridge)
+            if vectors is not None and skill.shots:  # a forward over shuffled controls
+                cap_tokens = _max_batch_tokens(config, bridge.get().cfg)
+                vectors.add(bridge.get(), tokenizer, skill, items, cap.acts, cap_tokens)
+            captured.item_sets.append(items)
+            captured.encoded.append(enc)
+            captured.caps.append(cap)
+    bridge.bridge = None  # the bridge holds the model's tensors: free it before scoring
+    captured.vector_rows = vectors.rows() if vectors is not None else {}
+    return captured
+
+
+def _capture_skill(ctx: MeasureContext, skill: Skill, enc, hooks: list[str], bridge: _Bridge):
+    """One skill's capture: from the cache when it is there, else a forward (then cached)."""
+    config = ctx.config
+    path = _cache_path(config, ctx.fp, skill, hooks)
+    cap = None
+    if path is not None and path.exists():
+        cap = load_capture(path, expect=(enc, hooks))
+    if cap is None:
+        b = bridge.get()
+        cap = capture(
+            b,
+            enc,
+            hooks,
+            batch_size=config.batch_size,
+            max_batch_tokens=_max_batch_tokens(config, b.cfg),
+        )
+        if path is not None:
+            save_capture(cap, path)
+    return cap
+
+
+def score(captured: Captured, n_jobs: int | None = None) -> Units:
+    """The rows of one checkpoint's captures: every probe fit in one call, then behavior.
+
+    ``n_jobs``: the probe engine's worker threads (default: ``config.threads`` on CPU).
+    """
+    results = _fit_probes(captured, n_jobs)
+    units = []
+    for enc, cap, items in zip(captured.encoded, captured.caps, captured.item_sets, strict=True):
+        rows = _skill_rows(captured, enc, cap, items, results)
+        sk = enc.skill
+        units.append((captured.plan.unit(sk), rows + captured.vector_rows.get(sk.name, [])))
+    return units
+
+
+def _fit_probes(captured: Captured, n_jobs: int | None) -> dict:
+    """Every (skill, hook) probe of the checkpoint, fitted in one call: ``{key: result}``.
+
+    Items are split by group, so no test prompt or group is ever seen in training. A hook with
+    non-finite activations is left out (its rows are NaN with the reason).
+    """
+    config = captured.plan.config
+    tasks = [
+        ProbeTask(
+            X=cap.acts[h],
+            y=items.labels,
+            train=items.train,
+            control_y=items.control,
+            key=(enc.skill.name, h),
+        )
+        for enc, cap, items in zip(captured.encoded, captured.caps, captured.item_sets, strict=True)
+        if enc.skill.probed
+        for h in captured.hooks
+        if np.isfinite(cap.acts[h]).all()
+    ]
+    # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
+    # one worker with as many BLAS threads (benchmarks/README_probes.md)
+    jobs = n_jobs or (config.threads if torch.device(config.device).type == "cpu" else 1)
+    fitted = []
+    if tasks:
+        fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
+    return {r.key: r for r in fitted}
+
+
+def _skill_rows(captured: Captured, enc, cap, items: ItemSet, results: dict) -> list:
+    """One skill's rows: behavior (NaN when its log-probabilities are not), then each hook's
+    probe, control, majority and (with ``mdl``) online-MDL rows."""
+    config = captured.plan.config
+    sk = enc.skill
+    meta = skill_meta(captured.base, sk)
+    scores = score_behavior(enc, cap)
+    if not all(np.isfinite(lp).all() for lp in cap.token_logprob):
+        scores = None
+    rows = behavior_rows(sk, meta, scores, len(enc.labels))
+    for h in captured.hooks if sk.probed else ():
+        r = results.get((sk.name, h))
+        if r is None:
+            rows += unmeasured_probe(meta, h, f"NaN activations at {h}")
+            continue
+        rows += probe_rows(meta, h, r)
+        if config.mdl:
+            mdl = mdl_online_codelength(
+                cap.acts[h],
+                items.labels,
+                C=config.probe_C,
+                order=_group_order(items, config.seed),
+            )
+            rows.append(mdl_row(probe_columns(meta, h, r), mdl.compression, items.n))
+    return rows
+
+
+def _group_order(items: ItemSet, seed: int) -> np.ndarray:
+    """Item order for online MDL: groups in a seeded order, each group's items together."""
+    uniq, inverse = np.unique(items.groups, return_inverse=True)
+    rank = np.random.default_rng([seed, 11]).permutation(uniq.size)
+    return np.argsort(rank[inverse], kind="stable")

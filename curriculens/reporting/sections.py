@@ -1,0 +1,522 @@
+"""The sections of a curriculum report, each rendered as a Markdown and an HTML fragment.
+
+Both reports are made of them: the report of a run (:mod:`curriculens.reporting.writer`) and the
+report of imported curves (:mod:`curriculens.reporting.imported`). A report opens with one
+sentence per question (:func:`when_answer`, :func:`order_answer`, :func:`leads_answer`), then
+shows a list of :class:`Section` s, each a table with its note and the figures placed after it.
+Every builder here reads a :class:`~curriculens.reporting.run_analysis.RunAnalysis` (or the
+pieces named in its signature); :mod:`curriculens.reporting.page` puts the fragments on a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from curriculens.analysis.consistency import CompositeCheck, Consistency
+from curriculens.analysis.criterion import Criterion
+from curriculens.analysis.curriculum import SkillEmergence
+from curriculens.analysis.emergence import EmergenceCI
+from curriculens.reporting import trajectories as tj
+from curriculens.reporting.figures import ReportFigure
+from curriculens.reporting.formatting import (
+    format_emergence,
+    format_lead_interval,
+    format_tokens,
+    layer_name,
+)
+from curriculens.reporting.probes import baselines_table, meaning
+from curriculens.reporting.run_analysis import RunAnalysis
+
+#: the most not-emerged skills the first answer names (the table lists every one)
+LIST_MAX = 8
+#: The first columns of the curriculum table that behavior alone fills (imported curves).
+BEHAVIOR_COLUMNS = 6
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled table of a report, with the note printed above it.
+
+    Attributes:
+        title: The section's heading (figures are placed after a title, see
+            :func:`curriculens.reporting.figures.place`).
+        rows: The table, header row first; every cell a string.
+        note: What the table shows and how it was read ('' for none).
+    """
+
+    title: str
+    rows: list[list[str]]
+    note: str = ""
+
+    def markdown(self, figures: Sequence[ReportFigure], number: Mapping[str, int]) -> list[str]:
+        """The section's Markdown lines: heading, note, table, then its figures."""
+        md = ["", f"## {md_text(self.title)}", ""] + ([md_text(self.note), ""] if self.note else [])
+        head = self.rows[0]
+        md += ["| " + " | ".join(map(md_text, head)) + " |", "|" + "---|" * len(head)]
+        md += ["| " + " | ".join(map(md_text, r)) + " |" for r in self.rows[1:]]
+        for f in figures:
+            md += [
+                "",
+                f"![Figure {number[f.name]}: {f.name}](figures/{f.name}.png)",
+                "",
+                f"*Figure {number[f.name]}.* {md_text(f.caption)} "
+                f"([SVG](figures/{f.name}.svg), [PDF](figures/{f.name}.pdf))",
+            ]
+        return md
+
+    def html(self, figures: Sequence[ReportFigure], number: Mapping[str, int]) -> str:
+        """The section's HTML: heading, note, table, then its figures (PNGs embedded)."""
+        esc = html.escape
+        head = f"<h2>{esc(self.title)}</h2>" + (f"<p>{esc(self.note)}</p>" if self.note else "")
+        table = (
+            "<table><tr>"
+            + "".join(f"<th>{esc(c)}</th>" for c in self.rows[0])
+            + "</tr>"
+            + "".join(
+                "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in self.rows[1:]
+            )
+            + "</table>"
+        )
+        return head + table + "".join(html_figure(f, number[f.name]) for f in figures)
+
+
+def md_text(text: str) -> str:
+    """Text for Markdown: HTML in names is shown, never rendered (and ``|`` keeps tables)."""
+    # only '<' before a letter, '/', '!' or '?' opens a tag, and '&' before a name and ';' an
+    # entity: those are escaped; '<=', '>=' and 'a & b' stay readable
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", str(text))
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text).replace("|", "\\|")
+
+
+def html_figure(f: ReportFigure, number: int) -> str:
+    """A figure for the HTML page: its screen PNG embedded, its caption and file links."""
+    esc = html.escape
+    return (
+        f'<figure id="figure-{esc(f.name)}"><img alt="Figure {number}: {esc(f.name)}" '
+        f'width="{round(f.width_in * 96)}" '
+        f'src="data:image/png;base64,{base64.b64encode(f.png).decode()}"/>'
+        f"<figcaption><b>Figure {number}.</b> {esc(f.caption)} "
+        f'(<a href="figures/{esc(f.name)}.svg">SVG</a>, '
+        f'<a href="figures/{esc(f.name)}.pdf">PDF</a>)</figcaption></figure>'
+    )
+
+
+# ---------------------------------------------------------------- the opening answers
+
+
+def answers(a: RunAnalysis) -> list[str]:
+    """One sentence per question (when, in what order, do representations lead), with evidence."""
+    return [when_answer(a), order_answer(a), leads_answer(a)]
+
+
+def _behavior(e: SkillEmergence) -> str:
+    return format_emergence(e.behavior_state, e.behavior_tokens, e.behavior_lo, e.behavior_hi)
+
+
+def when_answer(a: RunAnalysis) -> str:
+    """'When do skills emerge?': how many emerged, from which to which, and the others."""
+    em, crit = a.emergence, a.criterion
+    emerged = [e for e in em if e.behavior_state == "emerged"]
+    at_init = [e for e in em if e.behavior_state == "present_at_init"]
+    never = [e for e in em if e.behavior_state == "not_emerged"]
+    pooled = f" (curves averaged over {len(a.runs)} runs)" if len(a.runs) > 1 else ""
+    parts = [
+        f"When do skills emerge? {len(emerged)} of {len(em)} skills emerged in behavior{pooled}"
+    ]
+    if emerged:
+        first, final = emerged[0], emerged[-1]
+        parts[0] += (
+            f", from {first.skill} at {_behavior(first)} to {final.skill} at {_behavior(final)}"
+        )
+    if at_init:
+        parts.append(
+            f"{_names(at_init)} already met the criterion at the first checkpoint (present at init)"
+        )
+    if never:
+        parts.append(_not_emerged(never, format_tokens(float(a.df.tokens.max()))))
+    shown = {e.skill for e in em}
+    dropped = sorted(set(a.df[a.df.kind == "behavior"].skill) - shown)
+    if dropped:
+        parts.append(f"dropped by the criterion (score never above 0): {', '.join(dropped)}")
+    return "; ".join(parts) + f". Criterion {crit.label()}."
+
+
+def _not_emerged(never: list[SkillEmergence], last: str) -> str:
+    """The skills that never emerged with their final scores; past :data:`LIST_MAX`, the
+    closest ones (the table lists them all)."""
+    shown, more = never, ""
+    if len(never) > LIST_MAX:
+        shown = sorted(never, key=lambda e: -np.nan_to_num(e.behavior_final, nan=-1))[:LIST_MAX]
+        more = f" ({len(never)} skills; the {LIST_MAX} highest at the end)"
+    return (
+        f"not emerged by {last}"
+        + more
+        + ": "
+        + ", ".join(f"{e.skill} (final {e.metric} {e.behavior_final:.2f})" for e in shown)
+    )
+
+
+def _names(em: list[SkillEmergence]) -> str:
+    """The skills' names; past :data:`LIST_MAX`, the first ones and how many more."""
+    names = [e.skill for e in em]
+    if len(names) <= LIST_MAX:
+        return ", ".join(names)
+    return f"{', '.join(names[:LIST_MAX])} and {len(names) - LIST_MAX} more"
+
+
+def _groups(em: list[SkillEmergence]) -> list[list[SkillEmergence]]:
+    out: list[list[SkillEmergence]] = []
+    for e in (e for e in em if e.emerged):
+        if out and out[-1][0].behavior_tokens == e.behavior_tokens:
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
+
+
+def order_answer(a: RunAnalysis) -> str:
+    """'In what order?': the groups of skills in emergence order, which steps between them
+    intervals separate, and (several runs) how well the runs' orders agree."""
+    groups = _groups(a.emergence)
+    if not groups:
+        return "In what order? No skill emerged, so there is no order to report."
+    chain = " → ".join(f"{_names(g)} ({format_tokens(g[0].behavior_tokens)})" for g in groups)
+    steps = list(zip(groups, groups[1:], strict=False))
+    separated = [
+        (g, h)
+        for g, h in steps
+        if all(e.behavior_hi is not None for e in g)
+        and all(e.behavior_lo is not None for e in h)
+        and max(e.behavior_hi for e in g) <= min(e.behavior_lo for e in h)
+    ]
+    text = f"In what order? {chain}"
+    if steps and len(separated) == len(steps):
+        text += (
+            f"; each of the {len(steps)} steps between consecutive groups is separated by "
+            "intervals that do not overlap"
+        )
+    elif steps:
+        swap = [f"{g[-1].skill} ↔ {h[0].skill}" for g, h in steps if (g, h) not in separated]
+        text += (
+            f"; {len(separated)} of the {len(steps)} steps between consecutive groups are "
+            f"separated by intervals that do not overlap; the others could swap "
+            f"({', '.join(swap)})"
+        )
+    return text + _agreement(a.consistency, len(a.runs)) + "."
+
+
+def _agreement(c: Consistency | None, n_runs: int) -> str:
+    """'; across the N runs the orders agree with Spearman rho ...' ('' for one run)."""
+    if c is None:
+        return ""
+    text = ""
+    rhos = [p.spearman for p in c.pairs if p.spearman is not None]
+    both = [p.spearman_both for p in c.pairs if p.spearman_both is not None]
+    if rhos:
+        text += (
+            f"; across the {n_runs} runs the orders agree with Spearman rho "
+            f"{min(rhos):.2f} to {max(rhos):.2f} (censored skills tied last)"
+        )
+    if both:
+        text += f", {min(both):.2f} to {max(both):.2f} over the skills both runs learned"
+    return text
+
+
+def leads_answer(a: RunAnalysis) -> str:
+    """'Do representations lead?': the lead/lag verdicts, counted and named."""
+    leads = a.leads
+    if not leads:
+        return "Do representations lead? Not measured: the run has no probe and control rows."
+    by: dict[str, list] = {}
+    for r in leads:
+        by.setdefault(r.verdict, []).append(r)
+
+    def names(v: str, lead: bool = False) -> str:
+        rs = by.get(v, [])
+        if not rs:
+            return "none"
+        return ", ".join(
+            r.skill + (f" {r.lead_log10:+.2f}" if lead and r.lead_log10 is not None else "")
+            for r in rs
+        )
+
+    tested = sum(r.p_holm is not None for r in leads)
+    n = len(leads)
+    return (
+        f"Do representations lead? Probe selectivity leads behavior in {len(by.get('leads', []))} "
+        f"of {n} skills ({names('leads', True)}) and lags in {len(by.get('lags', []))} "
+        f"({names('lags', True)}), Holm-corrected over the {tested} skills where both curves "
+        f"emerged; {len(by.get('equivalent', []))} equivalent within one checkpoint gap "
+        f"({names('equivalent')}), {len(by.get('inconclusive', []))} inconclusive "
+        f"({names('inconclusive')}); {len(by.get('present_at_init', []))} already at the first "
+        f"checkpoint, so no lead is measurable ({names('present_at_init')}); "
+        f"{len(by.get('not_emerged', []))} with a curve that never emerged "
+        f"({names('not_emerged')}). Behavior's continuous metric against probe selectivity, "
+        f"both read with criterion {a.probe_criterion.label()}."
+    )
+
+
+# ---------------------------------------------------------------- the curriculum table
+
+
+def _unmeasurable(df, skill: str, kinds: tuple[str, ...]) -> str | None:
+    """The text 'not measurable (REASON at step N)' when the skill's last checkpoint has no
+    value of ``kinds`` (NaN weights or activations), else None: a final value is never carried
+    over from an earlier checkpoint."""
+    if "reason" not in df.columns:
+        return None
+    mine = df[(df.skill == skill) & df.kind.isin(kinds)]
+    if mine.empty:
+        return None
+    last = mine[mine.tokens == mine.tokens.max()]
+    if last.value.notna().any():
+        return None
+    reasons = last.reason.dropna()
+    reason = str(reasons.iloc[0]).rstrip(".") if len(reasons) else "no value"
+    if mine.value.isna().all():
+        return f"not measurable ({reason})"
+    return f"not measurable ({reason} at step {int(last.step.max())})"
+
+
+def _probe_cell(e: SkillEmergence, gone: str | None) -> str:
+    """'step-0 → final', with the final (or the whole cell) 'not measurable' when it is."""
+    if gone is not None and e.probe_step0 != e.probe_step0:  # NaN at the first checkpoint too
+        return gone
+    return f"{e.probe_step0:.2f} → " + (gone or f"{e.probe_final:.2f}")
+
+
+def curriculum_table(a: RunAnalysis) -> list[list[str]]:
+    """One row per skill in emergence order: behavior, probe and lead/lag columns."""
+    rows = [
+        [
+            "#",
+            "skill",
+            "family",
+            "metric",
+            "final",
+            f"behavior emerges ({a.criterion.name}) (95% interval]",
+            "probe selectivity emerges",
+            "best layer",
+            "probe first → final",
+            "selectivity",
+            "lead/lag",
+        ]
+    ]
+    for i, e in enumerate(a.emergence, 1):
+        probe = "–" if e.probe_state is None else format_emergence(e.probe_state, e.probe_tokens)
+        gone_b = _unmeasurable(a.df, e.skill, ("behavior",))
+        gone_p = _unmeasurable(a.df, e.skill, ("probe",))
+        no_probe = e.probe_state is None or gone_p is not None
+        rows.append(
+            [
+                str(i) if e.emerged else "–",
+                e.skill,
+                e.family + (f" ({'+'.join(e.components)})" if e.components else ""),
+                e.metric,
+                gone_b or f"{e.behavior_final:.2f}",
+                _behavior(e),
+                probe,
+                "–" if no_probe else layer_name(e.probe_layer),
+                "–" if e.probe_state is None else _probe_cell(e, gone_p),
+                "–" if no_probe else f"{e.selectivity_final:+.2f}",
+                e.leadlag or "–",
+            ]
+        )
+    return rows
+
+
+def curriculum_section(
+    a: RunAnalysis, *, title: str = "Curriculum", note: str, behavior_only: bool = False
+) -> Section:
+    """The curriculum table under ``title``; ``behavior_only`` keeps the columns behavior
+    alone fills (:data:`BEHAVIOR_COLUMNS`)."""
+    rows = curriculum_table(a)
+    if behavior_only:
+        rows = [r[:BEHAVIOR_COLUMNS] for r in rows]
+    return Section(title, rows, note)
+
+
+# ---------------------------------------------------------------- probes and lead/lag
+
+
+def baselines_sections(a: RunAnalysis) -> list[Section]:
+    """'Probes beside their baselines' and 'What each probe number means' (none without
+    probes)."""
+    if not a.baselines:
+        return []
+    return [
+        Section(
+            "Probes beside their baselines",
+            baselines_table(a.baselines),
+            "Final checkpoint, best layer. Probes are trained and tested on disjoint groups "
+            "(no test prompt or entity is seen in training); control = the same probe on "
+            "one random class per group; majority = the most common training class; first "
+            "checkpoint = the same layer before (most of) training; embeddings = the "
+            "embedding layer. audit: see `curriculens audit`.",
+        ),
+        Section(
+            "What each probe number means",
+            [["skill", "reading"], *[[b.skill, meaning(b)] for b in a.baselines]],
+            "",
+        ),
+    ]
+
+
+def lead_table(results) -> list[list[str]]:
+    """One row per skill: both emergence points, the lead with its interval, p and verdict."""
+    rows = [
+        [
+            "skill",
+            "best layer",
+            "behavior emerges",
+            "probe selectivity emerges",
+            "lead (log10 tokens) (95% interval)",
+            "p (Holm)",
+            "verdict",
+        ]
+    ]
+    for r in results:
+        lead = "–" if r.lead_log10 is None else f"{r.lead_log10:+.2f}"
+        interval = format_lead_interval(r.lo, r.hi)
+        rows.append(
+            [
+                r.skill,
+                layer_name(r.layer),
+                format_emergence(r.behavior_state, r.behavior_tokens),
+                format_emergence(r.probe_state, r.probe_tokens),
+                lead + (f" {interval}" if interval else ""),
+                "–" if r.p_holm is None else f"{r.p_holm:.3f}",
+                r.verdict,
+            ]
+        )
+    return rows
+
+
+def lead_lag_sections(a: RunAnalysis) -> list[Section]:
+    """'Representation vs behavior': the lead/lag table (none without probes)."""
+    if not a.leads:
+        return []
+    r0 = a.leads[0]
+    margin = "–" if r0.margin_log10 is None else f"{r0.margin_log10:.2f}"
+    note = (
+        f"Both curves are read with criterion {a.probe_criterion.label()}. Behavior: "
+        "the skill's continuous metric (target probability above chance for "
+        "continuation skills, choice accuracy above chance for choice skills); probe: "
+        "selectivity (probe − control accuracy on the same held-out items) at the best "
+        "layer. A curve counts only if its final value is above 0 beyond bootstrap "
+        "noise. Lead > 0: the probe came first. leads/lags: the crossings differ in "
+        f"≥ 95% of {r0.n_boot} resamples after Holm correction; equivalent: within one "
+        f"checkpoint gap ({margin} log10 tokens, two one-sided tests); present_at_init / "
+        "not_emerged: a curve is censored, so no lead is measured. The figure shows the "
+        "same verdicts."
+    )
+    return [Section("Representation vs behavior", lead_table(a.leads), note)]
+
+
+# ---------------------------------------------------------------- composites
+
+
+def _pairs(cc: CompositeCheck) -> str:
+    """The pair count of a composite check, with the pairs where neither emerged."""
+    return (
+        f"{cc.pairs_held} of {cc.pairs} (composite, component) pairs in that order"
+        f" ({cc.pairs_censored} with neither emerged, counted as in order)"
+    )
+
+
+def composite_sections(a: RunAnalysis) -> list[Section]:
+    """'Composites vs components (RUN)' per run: the share in order and the exceptions."""
+    out = []
+    for r, cc in a.composites.items():
+        rows = [["composite", "late component", "composite emerges", "component emerges"]]
+        rows += [[c, p, format_tokens(tc), format_tokens(tp)] for c, p, tc, tp in cc.exceptions]
+        share = "n/a" if cc.share is None else f"{cc.share:.0%}"
+        out.append(
+            Section(
+                f"Composites vs components ({r})",
+                rows,
+                f"{share} of {cc.n} composites emerge no earlier than all of their components "
+                f"(criterion {a.criterion.name}), {_pairs(cc)}; listed below are the exceptions "
+                "(components that came later)."
+                + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
+            )
+        )
+    return out
+
+
+def trajectory_sections(a: RunAnalysis) -> list[Section]:
+    """The composite trajectories from task vectors (none without them)."""
+    p = a.trajectories
+    if p is None:
+        return []
+    return [Section(tj.TITLE, tj.trajectory_table(p), tj.trajectory_note(p))]
+
+
+# ---------------------------------------------------------------- several runs
+
+
+def consistency_sections(
+    consistency: Consistency | None,
+    runs: Sequence[str],
+    cis: Mapping[str, Mapping[str, EmergenceCI]],
+    criterion: Criterion,
+    skills: Sequence[str],
+) -> list[Section]:
+    """The 'Emergence per run' and 'Order consistency across runs' sections (none for one
+    run): each run's emergence of ``skills`` and the rank agreement of every pair of runs."""
+    if consistency is None:
+        return []
+    rows = [
+        ["run A", "run B", "skills", "Spearman", "Kendall", "both emerged", "Spearman (both)",
+         "null mean [95%]", "95% ci"]
+    ]  # fmt: skip
+    rows += [
+        [
+            p.a,
+            p.b,
+            str(p.n),
+            _r(p.spearman),
+            _r(p.kendall),
+            str(p.n_both),
+            _r(p.spearman_both),
+            "–"
+            if p.null is None
+            else f"{p.null['mean']:.3f} [{p.null['lo']:.3f}, {p.null['hi']:.3f}]",
+            "–" if p.ci is None else f"[{p.ci[0]:.3f}, {p.ci[1]:.3f}]",
+        ]
+        for p in consistency.pairs
+    ]
+    em_rows = [["skill", *runs]]
+    em_rows += [
+        [
+            s,
+            *[
+                format_emergence(ci.state, ci.point, ci.lo, ci.hi)
+                if (ci := cis.get(r, {}).get(s)) is not None
+                else "–"
+                for r in runs
+            ],
+        ]
+        for s in skills
+    ]
+    return [
+        Section(f"Emergence per run ({criterion.name})", em_rows, ""),
+        Section(
+            "Order consistency across runs",
+            rows,
+            f"Task set: {consistency.task_set} ({len(consistency.common_tasks)} skills common "
+            "to all runs); censored skills tie at the bottom. 'both emerged': skills with an "
+            "emergence point in both runs; null: rho when each run keeps which skills never "
+            "emerged and the order of the others is shuffled; ci: skills resampled.",
+        ),
+    ]
+
+
+def _r(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
