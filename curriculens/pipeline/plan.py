@@ -16,6 +16,7 @@ from pathlib import Path
 
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
 from curriculens.errors import CheckpointError
+from curriculens.params import flag
 from curriculens.pipeline.config import SweepConfig
 from curriculens.probes.splits import ItemSet, draw_items
 from curriculens.skills.registry import Skill, get_skill
@@ -174,7 +175,7 @@ def _series_notes(series: CheckpointSeries) -> list[str]:
     for d in series.meta.get("duplicates", []):
         lines.append(f"duplicate: {d['label']!r} has the weights of {d['same_as']!r}; skipped")
     for d in series.meta.get("skipped", []):
-        lines.append(f"skipped (--skip-bad): {d['label']}: {d['reason']}")
+        lines.append(f"skipped ({flag('skip_bad')}): {d['label']}: {d['reason']}")
     return lines
 
 
