@@ -51,7 +51,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--steps", type=int, default=None, help="training steps (default: TrainConfig)")
     ap.add_argument("--every", type=int, default=None, help="fixed cadence instead of the budget")
     ap.add_argument("--budget", type=float, default=0.05)
-    ap.add_argument("--examples", type=int, default=None, help="examples per skill (default: SweepConfig)")
+    ap.add_argument(
+        "--examples", type=int, default=None, help="examples per skill (default: SweepConfig)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from curriculens.checkpoints import parse_device
 from curriculens.errors import ConfigError, SkillError, did_you_mean
-from curriculens.params import check
+from curriculens.params import check, check_all
 from curriculens.probes.splits import SPLIT_VERSION
 from curriculens.skills.registry import add_skill, get_skill, list_skills
 
@@ -285,3 +285,24 @@ _CHECKED = (
 
 #: Bump when the control-task labelling changes, so stored units are recomputed.
 _CONTROL_VERSION = 4
+
+
+def check_settings(settings: dict) -> None:
+    """Check keyword settings meant for :class:`SweepConfig` before any work: each key must be
+    a field (``skills`` and ``config`` have their own arguments) and each known value passes
+    its parameter's check, so a bad value names the argument.
+
+    >>> check_settings({"n_examples": 100})
+    >>> check_settings({"n_exmaples": 100})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    curriculens.errors.ConfigError: Unknown sweep setting 'n_exmaples'. Did you mean 'n_exam...
+    """
+    names = [f.name for f in fields(SweepConfig) if f.name != "skills"]
+    for key in settings:
+        if key not in names:
+            raise ConfigError(
+                f"Unknown sweep setting {key!r}.{did_you_mean(key, names)} Settings are the "
+                f"fields of SweepConfig: {', '.join(names)}."
+            )
+    check_all(settings)

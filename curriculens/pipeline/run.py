@@ -37,7 +37,8 @@ from curriculens.errors import (
     ProbeValidityWarning,
     StoreError,
 )
-from curriculens.pipeline.config import SweepConfig, default_skills
+from curriculens.params import flag
+from curriculens.pipeline.config import SweepConfig, check_settings, default_skills
 from curriculens.pipeline.executors import check_executor, map_unordered
 from curriculens.pipeline.loading import loaded, young_heap
 from curriculens.pipeline.measure import MeasureContext, measure
@@ -114,6 +115,7 @@ def sweep(
     run: str | None = None,
     progress: bool = True,
     executor: str = "local",
+    **settings,
 ) -> Path:
     """Sweep a checkpoint series: behavior and probes for every skill, into ``out/results.sqlite``.
 
@@ -134,22 +136,27 @@ def sweep(
             Ray task per checkpoint, ``num_gpus=1`` when ``config.device`` is CUDA; joins the
             cluster at ``RAY_ADDRESS`` or an existing ``ray.init(address=...)``). Only this
             process writes the store.
+        **settings: Any other :class:`SweepConfig` field (``n_examples=100``, ``dtype=...``),
+            applied over ``config`` or the default; each is checked before any work.
 
     Returns:
         The run directory.
 
-    >>> cl.sweep("runs/demo/checkpoints", "runs/demo")  # doctest: +SKIP
+    >>> cl.sweep("runs/demo/checkpoints", "runs/demo", n_examples=100)  # doctest: +SKIP
     """
     check_executor(executor)
+    check_settings(settings)  # before the series is read: a bad value names its argument
     if config is None:
         if not skills and not isinstance(series, CheckpointSeries):
             series = CheckpointSeries.from_dir(series)
         config = SweepConfig(skills=tuple(skills or default_skills(series_tokenizer(series))))
+    if settings:
+        config = replace(config, **settings)
     if executor == "local":
         check_device(config.device)  # before any checkpoint is loaded
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} is an existing file; give a directory path.")
+        raise ConfigError(f"{flag('out')} {str(out)!r} is an existing file; give a directory path.")
     run = run or out.resolve().name
     plan = plan_sweep(config)
     torch.set_num_threads(config.threads)

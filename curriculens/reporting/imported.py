@@ -25,6 +25,7 @@ from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import skill_emergence
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.importers import curves_table, load_curves
+from curriculens.params import flag
 from curriculens.reporting.figures import save_figures
 from curriculens.reporting.page import writable_dest, write_pages
 from curriculens.reporting.plots import plot_behavior, plot_consistency, plot_timeline
@@ -195,7 +196,7 @@ def _model_summary(m: str, a: RunAnalysis, *, several: bool) -> list[str]:
         out.append(
             f"{who}{emerged} of {len(a.emergence)} tasks reach the paper criterion's "
             "fixed floor of 0.8; to read each curve against its own range, pass "
-            "--criterion paper-relative (half of its smoothed maximum)."
+            f"{flag('criterion')} paper-relative (half of its smoothed maximum)."
         )
     return out
 

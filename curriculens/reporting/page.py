@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from curriculens.errors import ConfigError
+from curriculens.params import flag
 from curriculens.reporting.figures import ReportFigure
 from curriculens.reporting.sections import Section, md_text
 
@@ -30,8 +31,8 @@ def writable_dest(dest: Path) -> Path:
         probe.unlink()
     except OSError as e:
         raise ConfigError(
-            f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass --out DIR "
-            "on writable storage."
+            f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass "
+            f"{flag('out')} DIR on writable storage."
         ) from None
     return dest
 

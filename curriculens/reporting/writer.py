@@ -19,6 +19,7 @@ from pathlib import Path
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.table import Selection, selecting
 from curriculens.errors import ConfigError
+from curriculens.params import flag
 from curriculens.reporting.figures import build_figures, place, save_figures
 from curriculens.reporting.imported import is_curves_input, write_curves_report
 from curriculens.reporting.page import run_meta, writable_dest, write_pages
@@ -65,15 +66,15 @@ def write_report(
     if select is not None and select.all:
         raise ConfigError(
             "The report pools the runs of a store, so it shows one configuration at a time; "
-            "pass --config KEY (Selection(config=KEY)) instead of --all."
+            f"pass {flag('config')} KEY (Selection(config=KEY)) instead of {flag('all')}."
         )
     if is_curves_input(run):
         if out is None or select is not None or probe_criterion is not None:
             raise ConfigError(
                 f"{str(run)!r} holds imported curves (lm-eval results or a CSV), not a run: "
-                "pass --out DIR for the report (nothing is written into the input), and no "
-                "--config or --leadlag-criterion (imported curves have no configurations or "
-                "probes)."
+                f"pass {flag('out')} DIR for the report (nothing is written into the input), and "
+                f"no {flag('config')} or {flag('leadlag_criterion')} (imported curves have no "
+                "configurations or probes)."
             )
         return write_curves_report(
             run, out=out, criterion=criterion, n_boot=n_boot, seed=seed, **overrides

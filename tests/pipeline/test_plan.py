@@ -58,3 +58,20 @@ def test_dry_run_counts_the_work_left_and_a_finished_sweep_leaves_none(toy_serie
     assert sum(line.endswith("0 skills") for line in after.splitlines()) == 3
     assert after.splitlines()[-1].startswith("work left: 0 forward sequences, 0 probe fits")
     assert "add2@" in after and f"probe_key: {CONFIG.probe_key()}" in after
+
+
+def test_sweep_checks_keyword_settings_before_reading_the_series(tmp_path):
+    """A bad setting passed to cl.sweep names the argument, before the (missing) series is read;
+    an unknown one gets a did-you-mean, and nothing is written."""
+    import pytest
+
+    import curriculens as cl
+    from curriculens.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=r"n_examples = 5 is too small; expected an integer >= 20"
+    ):
+        cl.sweep(tmp_path / "missing", tmp_path / "out", n_examples=5)
+    with pytest.raises(ConfigError, match="Did you mean 'n_examples'"):
+        cl.sweep(tmp_path / "missing", tmp_path / "out", n_exmaples=100)
+    assert not (tmp_path / "out").exists()
