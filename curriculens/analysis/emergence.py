@@ -1,9 +1,22 @@
 """Emergence of score curves: a state, a point and an interval per curve, under one criterion.
 
 Each curve is ``emerged`` (with an interval that combines the checkpoint bracket
-``(previous checkpoint, crossing checkpoint]`` with the item bootstrap where per-item outcomes
-exist), ``present_at_init`` or ``not_emerged`` (see :mod:`curriculens.analysis.criterion`). A
-curve that never meets its criterion is censored, never dropped.
+``(previous checkpoint, crossing checkpoint]`` with the cluster bootstrap where per-item outcomes
+exist: :mod:`curriculens.analysis.bootstrap`), ``present_at_init`` or ``not_emerged`` (see
+:mod:`curriculens.analysis.criterion`). A curve that never meets its criterion is censored, never
+dropped.
+
+**Which interval holds what.** Smoothing moves a sharp rise late (a Gaussian of sigma 1 checkpoint
+spreads a step over its neighbours), so the smoothed criterion's own bootstrap interval misses the
+true crossing of sharp curves. Each result therefore carries two intervals: ``raw_lo, raw_hi``,
+the same criterion read on the raw (unsmoothed) curve and its resamples, which holds the true
+crossing at the documented coverage on planted curves (benchmarks/bench_calibration.py); and
+``lo, hi``, the hull of that raw interval and the smoothed criterion's, which holds both the
+reported point and the crossing. Without smoothing the two are one.
+
+A relative criterion starts from chance: a skill's chance level (choice skills), or an
+lm-evaluation-harness task's (1 / number of choices, :mod:`curriculens.analysis.chance`), is set
+on the criterion before a curve is read, unless the criterion sets its own ``chance``.
 
 Table-level functions (:func:`emergence_table`, :func:`emergence_intervals`,
 :func:`behavior_emergence`) take ``criterion`` (a :class:`Criterion`, a preset name; default
@@ -15,10 +28,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from curriculens.analysis.bootstrap import attach_groups, items_table, noise_gate
+from curriculens.analysis.chance import task_chance, with_chance
 from curriculens.analysis.criterion import (
     METHODS,
     PRESETS,
@@ -121,6 +136,9 @@ class EmergenceCI:
         resampling: ``items``, ``binomial`` or ``none`` (see :class:`~curriculens.analysis
             .curves.Curve`).
         flat: The curve never rose above 0 and the criterion drops such curves.
+        raw_lo, raw_hi: The crossing interval of the raw (unsmoothed) curve under the same
+            criterion: the interval with the documented coverage of the true crossing (equal to
+            ``lo, hi`` without smoothing; None: open end).
     """
 
     point: float | None
@@ -131,10 +149,18 @@ class EmergenceCI:
     state: str = "emerged"
     resampling: str = "none"
     flat: bool = False
+    raw_lo: float | None = None
+    raw_hi: float | None = None
 
     def to_json(self) -> dict:
-        """``{state, lo, hi}`` with integral token counts as ints."""
-        return {"state": self.state, "lo": _num(self.lo), "hi": _num(self.hi)}
+        """``{state, lo, hi, raw_lo, raw_hi}`` with integral token counts as ints."""
+        return {
+            "state": self.state,
+            "lo": _num(self.lo),
+            "hi": _num(self.hi),
+            "raw_lo": _num(self.raw_lo),
+            "raw_hi": _num(self.raw_hi),
+        }
 
 
 def bootstrap_curves(items: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -173,7 +199,9 @@ def emergence_interval(
     The interval starts from the point's checkpoint bracket and widens it to the
     ``alpha / 2`` quantile of the resamples' lower bracket ends and the ``1 - alpha / 2``
     quantile of their upper ends (a resample that never emerges has no upper end; one present
-    at init has no lower end).
+    at init has no lower end). The same on the raw curve gives ``raw_lo, raw_hi``; ``lo, hi``
+    is the hull of both (see the module docstring). With resamples, a relative criterion's
+    rise must also beat their noise at one-sided ``alpha``, else the curve is ``not_emerged``.
 
     >>> c = Curve(tokens=np.array([1.0, 2, 3]), values=np.array([0.0, 0.9, 0.9]))
     >>> ci = emergence_interval(c, Criterion(threshold=0.8))
@@ -184,26 +212,46 @@ def emergence_interval(
     _check_alpha(alpha)
     _check_n_boot(n_boot, low=0)
     order, t = crit.prepare(curve.tokens, curve.values)
-    point = crit.locate_sorted(t, np.asarray(curve.values, float)[order][None, :])[0]
+    values = np.asarray(curve.values, float)[order]
+    point = crit.locate_sorted(t, values[None, :])[0]
     boot = None
     if n_boot > 0 and len(t):
         draws = curve.resample(np.random.default_rng(seed), n_boot)
         boot = None if draws is None else draws[:, order]
-    return _combine(crit, t, point, boot, alpha, curve.resampling if boot is not None else "none")
+    point = noise_gate(crit, t, values, point, boot, alpha)
+    how = curve.resampling if boot is not None else "none"
+    ci = _combine(crit, t, point, boot, alpha, how)
+    if not crit.smooth:
+        return replace(ci, raw_lo=ci.lo, raw_hi=ci.hi)
+    raw_crit = replace(crit, smooth=None)
+    raw_point = raw_crit.locate_sorted(t, values[None, :])[0]
+    raw = _combine(raw_crit, t, raw_point, boot, alpha, how)
+    return replace(
+        ci,
+        lo=_hull(ci.lo, raw.lo, min),
+        hi=_hull(ci.hi, raw.hi, max),
+        raw_lo=raw.lo,
+        raw_hi=raw.hi,
+    )
+
+
+def _hull(a: float | None, b: float | None, pick) -> float | None:
+    """The wider of two interval ends (None: open, which is wider than any number)."""
+    return None if a is None or b is None else pick(a, b)
 
 
 def _combine(crit: Criterion, t, point: Crossing, boot, alpha: float, how: str) -> EmergenceCI:
     lo = -math.inf if point.lower is None else point.lower
     hi = math.inf if point.upper is None else point.upper
+    if point.state == "not_emerged":  # right-censored: it may cross after the last checkpoint
+        lo, hi = (float(t[-1]) if len(t) else -math.inf), math.inf
     censored, used = float(point.state == "not_emerged"), 0
     if boot is not None:
-        cs = crit.locate_sorted(t, boot)
-        lows = np.array([-math.inf if c.lower is None else c.lower for c in cs])
-        highs = np.array([math.inf if c.upper is None else c.upper for c in cs])
+        lows, highs, never = crit.brackets(t, boot)
         lo = min(lo, float(np.quantile(lows, alpha / 2, method="inverted_cdf")))
         hi = max(hi, float(np.quantile(highs, 1 - alpha / 2, method="inverted_cdf")))
-        censored = float(np.mean([c.state == "not_emerged" for c in cs]))
-        used = len(cs)
+        censored = float(np.mean(never))
+        used = len(boot)
     return EmergenceCI(
         point=point.point,
         lo=_none(lo),
@@ -272,7 +320,10 @@ def emergence_intervals(
 
     Args:
         curves: A DataFrame (or records) with columns ``model, tokens, task, score`` and
-            optionally ``n`` (items behind each score: a binomial resample per checkpoint).
+            optionally ``n`` (items behind each score: a binomial resample per checkpoint) and
+            ``chance`` (the task's chance level; else a known lm-eval task's, see
+            :func:`~curriculens.analysis.chance.task_chance`), from which a relative
+            criterion reads.
         criterion: A :class:`Criterion` or preset name (default ``paper``).
         n_boot: Resamples per curve where ``n`` is known (0: checkpoint brackets only).
         seed: Seed of the resampling.
@@ -303,13 +354,24 @@ def emergence_intervals(
             n = ns if (np.isfinite(ns) & (ns > 0)).all() else None
         curve = Curve(tokens=g["tokens"].to_numpy(float), values=g["score"].to_numpy(float), n=n)
         out.setdefault(str(model), {})[str(task)] = emergence_interval(
-            curve, crit, n_boot=n_boot, seed=seed + i, alpha=alpha
+            curve, with_chance(crit, _chance_of(g, task)), n_boot=n_boot, seed=seed + i, alpha=alpha
         )
     if crit.drop_flat:
         tasks = {t for per in out.values() for t in per}
         dropped = {t for t in tasks if all(per[t].flat for per in out.values() if t in per)}
         out = {m: {t: ci for t, ci in per.items() if t not in dropped} for m, per in out.items()}
     return out
+
+
+def _chance_of(g, task) -> float | None:
+    """A task's chance level: its ``chance`` column, else the known lm-eval task's."""
+    if "chance" in g.columns:
+        import pandas as pd
+
+        c = pd.to_numeric(g["chance"], errors="coerce").dropna()
+        if len(c):
+            return float(c.iloc[0])
+    return task_chance(task)
 
 
 def emergence_table(
@@ -360,7 +422,7 @@ def behavior_emergence(
         seed: Seed of the resampling.
         alpha: 1 - coverage of the intervals.
         **overrides: Criterion fields; ``chance="skill"`` normalizes each skill by its chance
-            level as swept.
+            level as swept (a relative criterion starts from it anyway).
 
     Returns:
         ``{run: {skill: EmergenceCI}}``.
@@ -370,6 +432,8 @@ def behavior_emergence(
     """
     where = {"kind": "behavior"} | ({"run": run} if run is not None else {})
     rows = read_rows(store, items=n_boot > 0, **where)
+    if n_boot > 0:
+        rows = attach_groups(rows, items_table(store))
     if not rows:
         raise ConfigError(
             f"No behavior rows{'' if run is None else f' for run {run!r}'} in the store; run "
@@ -387,9 +451,10 @@ def behavior_emergence(
             if curve is None:
                 continue
             kw = dict(overrides)
+            chance = info.get(skill, {}).get("chance")
             if per_skill_chance:
-                kw["chance"] = info.get(skill, {}).get("chance", 0.0)
-            crit = Criterion.of(criterion, **kw)
+                kw["chance"] = chance or 0.0
+            crit = with_chance(Criterion.of(criterion, **kw), chance)
             out.setdefault(rn, {})[skill] = emergence_interval(
                 curve, crit, n_boot=n_boot, seed=seed, alpha=alpha
             )
