@@ -87,7 +87,7 @@ def resample_items(
 
 
 def item_groups(items_table: Iterable[Mapping]) -> dict[tuple, dict[str, np.ndarray]]:
-    """Group of each item per ``(skill, skill_hash, probe_key)``: ``{"all": [n], "test": [n_test]}``.
+    """Group of each item per ``(skill, skill_hash, probe_key)``: ``{"all": [n], "test": [m]}``.
 
     ``items_table`` holds rows as :meth:`~curriculens.store.Store.items` gives them (``item``,
     ``group``, ``split``); ``all`` lists every item's group in item order (what a behavior row's
@@ -136,9 +136,10 @@ def noise_gate(crit, t: np.ndarray, values: np.ndarray, now, boot, level: float)
     """``now`` (a :class:`~curriculens.analysis.criterion.Crossing`), or ``not_emerged`` when the
     rise that makes it one does not beat the resampling noise at one-sided ``level``.
 
-    For a rise-based ``relative`` criterion the tested quantity is the rise (reference minus the
-    first checkpoint) of an ``emerged`` curve, or the first checkpoint's level above the floor of
-    a ``present_at_init`` one; for other criteria the smoothed final value (above 0). It must
+    For a rise-based ``relative`` criterion the tested quantity is the rise that lasts (the
+    smoothed final value minus the first checkpoint's, floored at 0; not the maximum, which noise
+    alone lifts) of an ``emerged`` curve, or the first checkpoint's level above the floor of a
+    ``present_at_init`` one; for other criteria the smoothed final value (above 0). It must
     exceed ``z`` bootstrap standard errors (a normal bound: at the small levels used here it keeps
     its level, where the percentile of a few hundred resamples does not). Without resamples
     ``now`` is returned as it is (the criterion's ``min_rise`` still applies).
@@ -150,10 +151,10 @@ def noise_gate(crit, t: np.ndarray, values: np.ndarray, now, boot, level: float)
     if boot is None or now.state == "not_emerged" or len(boot) < 2:
         return now
     if crit.method == "relative" and crit.rise_from == "init":
-        rise, init = crit.rise(values[None, :])
-        b_rise, b_init = crit.rise(boot)
-        pick = now.state == "emerged"
-        value, draws = (rise[0], b_rise) if pick else (init[0], b_init)
+        v = crit.transform(np.vstack([values[None, :], boot]))
+        lasting = v[:, -1] - np.maximum(v[:, 0], 0.0)  # final minus init (floored at 0)
+        stat = lasting if now.state == "emerged" else v[:, 0]  # at init: level above the floor
+        value, draws = stat[0], stat[1:]
     else:
         value = crit.transform(values[None, :])[0, -1]
         draws = crit.transform(boot)[:, -1]

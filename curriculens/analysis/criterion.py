@@ -434,7 +434,6 @@ edges; 0-token checkpoints dropped)'
         hit = ok.any(axis=1)
         return np.where(hit, ok.argmax(axis=1), -1)
 
-
     def reference(self, v: np.ndarray) -> np.ndarray:
         """The reference score of each smoothed curve ``[curve, ckpt]`` (its final or maximum)."""
         return v[:, -1] if self.relative_to == "final" else np.nanmax(v, axis=1)
