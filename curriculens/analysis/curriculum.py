@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from curriculens.analysis.bootstrap import attach_groups, items_table
+from curriculens.analysis.chance import with_chance
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curves import Curve, behavior_metric, curve_of, pool, probe_curve, select
 from curriculens.analysis.emergence import emergence_interval
@@ -73,6 +75,8 @@ class SkillEmergence:
         probe_step0, probe_final: Probe accuracy at that layer, first and last checkpoint.
         selectivity_final: Probe - control accuracy at that layer, last checkpoint.
         leadlag: The lead/lag verdict (None without probes).
+        probe_criterion: Name of the criterion lead/lag reads both of its curves with (the
+            probe columns and the verdict); ``criterion`` names the behavior columns'.
     """
 
     skill: str
@@ -92,6 +96,7 @@ class SkillEmergence:
     probe_final: float = math.nan
     selectivity_final: float = math.nan
     leadlag: str | None = None
+    probe_criterion: str | None = None
 
     def __post_init__(self) -> None:
         if not self.behavior_state:  # built by hand: a point is an emergence
@@ -113,7 +118,7 @@ class SkillEmergence:
 CURRICULUM_COLUMNS = (
     "skill", "family", "components", "metric", "criterion", "behavior_state", "behavior_tokens",
     "behavior_lo", "behavior_hi", "behavior_final", "probe_state", "probe_tokens", "probe_layer",
-    "probe_step0", "probe_final", "selectivity_final", "leadlag",
+    "probe_step0", "probe_final", "selectivity_final", "leadlag", "probe_criterion",
 )  # fmt: skip
 
 
@@ -176,6 +181,8 @@ def skill_emergence(
         rows, meta = source.to_dict("records"), source
     else:
         rows, meta = read_rows(source, items=n_boot > 0), read_meta(source).get("skills") or {}
+        if n_boot > 0:
+            rows = attach_groups(rows, items_table(source))
     if not rows:
         raise ConfigError(f"The results at {str(source)!r} have no rows yet; run a sweep first.")
     skills = sorted({r["skill"] for r in rows if r["kind"] == "behavior"})
@@ -193,7 +200,8 @@ def skill_emergence(
         mine = select(rows, skill=skill)
         metric = behavior_metric(skill, mine, info.get(skill))
         beh = _pooled(select(mine, kind="behavior", metric=metric), runs)
-        ci = emergence_interval(beh, crit, n_boot=n_boot, seed=seed)
+        chance = info.get(skill, {}).get("chance")
+        ci = emergence_interval(beh, with_chance(crit, chance), n_boot=n_boot, seed=seed)
         if ci.flat:  # the criterion drops curves that never rose above 0 (paper-relative)
             continue
         meta_s = info.get(skill, {})
@@ -214,6 +222,7 @@ def skill_emergence(
                 probe_state=None if ll is None else ll.probe_state,
                 probe_tokens=None if ll is None else ll.probe_tokens,
                 leadlag=None if ll is None else ll.verdict,
+                probe_criterion=None if ll is None else ll.criterion,
                 **probe,
             )
         )

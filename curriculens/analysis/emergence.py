@@ -152,15 +152,13 @@ class EmergenceCI:
     raw_lo: float | None = None
     raw_hi: float | None = None
 
-    def to_json(self) -> dict:
-        """``{state, lo, hi, raw_lo, raw_hi}`` with integral token counts as ints."""
-        return {
-            "state": self.state,
-            "lo": _num(self.lo),
-            "hi": _num(self.hi),
-            "raw_lo": _num(self.raw_lo),
-            "raw_hi": _num(self.raw_hi),
-        }
+    def to_json(self, *, raw: bool = False) -> dict:
+        """``{state, lo, hi}`` with integral token counts as ints (``raw``: also ``raw_lo``,
+        ``raw_hi``, the raw curve's crossing interval)."""
+        out = {"state": self.state, "lo": _num(self.lo), "hi": _num(self.hi)}
+        if raw:
+            out |= {"raw_lo": _num(self.raw_lo), "raw_hi": _num(self.raw_hi)}
+        return out
 
 
 def bootstrap_curves(items: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
