@@ -8,11 +8,11 @@ dropped.
 
 **Which interval holds what.** Smoothing moves a sharp rise late (a Gaussian of sigma 1 checkpoint
 spreads a step over its neighbours), so the smoothed criterion's own bootstrap interval misses the
-true crossing of sharp curves. Each result therefore carries two intervals: ``raw_lo, raw_hi``,
-the same criterion read on the raw (unsmoothed) curve and its resamples, which holds the true
-crossing at the documented coverage on planted curves (benchmarks/bench_calibration.py); and
-``lo, hi``, the hull of that raw interval and the smoothed criterion's, which holds both the
-reported point and the crossing. Without smoothing the two are one.
+true crossing of sharp curves. Each result therefore carries two intervals, side by side:
+``lo, hi``, the interval of the smoothed criterion's crossing (the reported point lies in it); and
+``raw_lo, raw_hi``, the same criterion read on the raw (unsmoothed) curve and the same resamples,
+the interval that holds the true crossing at the documented coverage on planted curves
+(``benchmarks/bench_calibration.py``). Without smoothing the two are one.
 
 A relative criterion starts from chance: a skill's chance level (choice skills), or an
 lm-evaluation-harness task's (1 / number of choices, :mod:`curriculens.analysis.chance`), is set
@@ -197,8 +197,8 @@ def emergence_interval(
     The interval starts from the point's checkpoint bracket and widens it to the
     ``alpha / 2`` quantile of the resamples' lower bracket ends and the ``1 - alpha / 2``
     quantile of their upper ends (a resample that never emerges has no upper end; one present
-    at init has no lower end). The same on the raw curve gives ``raw_lo, raw_hi``; ``lo, hi``
-    is the hull of both (see the module docstring). With resamples, a relative criterion's
+    at init has no lower end). The same on the raw curve gives ``raw_lo, raw_hi`` (see the
+    module docstring: the raw interval is the one that holds the true crossing). With resamples, a relative criterion's
     rise must also beat their noise at one-sided ``alpha``, else the curve is ``not_emerged``.
 
     >>> c = Curve(tokens=np.array([1.0, 2, 3]), values=np.array([0.0, 0.9, 0.9]))
@@ -224,18 +224,7 @@ def emergence_interval(
     raw_crit = replace(crit, smooth=None)
     raw_point = raw_crit.locate_sorted(t, values[None, :])[0]
     raw = _combine(raw_crit, t, raw_point, boot, alpha, how)
-    return replace(
-        ci,
-        lo=_hull(ci.lo, raw.lo, min),
-        hi=_hull(ci.hi, raw.hi, max),
-        raw_lo=raw.lo,
-        raw_hi=raw.hi,
-    )
-
-
-def _hull(a: float | None, b: float | None, pick) -> float | None:
-    """The wider of two interval ends (None: open, which is wider than any number)."""
-    return None if a is None or b is None else pick(a, b)
+    return replace(ci, raw_lo=raw.lo, raw_hi=raw.hi)
 
 
 def _combine(crit: Criterion, t, point: Crossing, boot, alpha: float, how: str) -> EmergenceCI:
