@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from curriculens.analysis.criterion import Criterion
 
-__all__ = ["N_CHOICES", "task_chance", "with_chance"]
+__all__ = ["MAJORITY", "N_CHOICES", "task_chance", "with_chance"]
 
 #: lm-evaluation-harness task (a regex on its name) -> number of answer choices.
 N_CHOICES: dict[str, int] = {
@@ -37,8 +37,17 @@ N_CHOICES: dict[str, int] = {
 }
 
 
+#: Tasks whose labels are imbalanced: chance is the majority class's share, the accuracy of
+#: always giving the commoner answer (SuperGLUE WSC validation: 66 of 104 are False).
+MAJORITY: dict[str, float] = {r"wsc": 66 / 104}
+
+
 def task_chance(task: str) -> float | None:
-    """Chance accuracy of a known lm-evaluation-harness task (1 / its choices), else None."""
+    """Chance accuracy of a known lm-evaluation-harness task (1 / its choices, or its majority
+    class's share where the labels are imbalanced), else None."""
+    for pattern, share in MAJORITY.items():
+        if re.fullmatch(pattern, str(task)):
+            return share
     for pattern, n in N_CHOICES.items():
         if re.fullmatch(pattern, str(task)):
             return 1.0 / n

@@ -16,8 +16,8 @@ checkpoint ``k`` is ``(v_k - v_0) / (ref - v_0)``, ``v_0`` the (smoothed) first 
 reaches ``fraction``, and only if the rise ``ref - v_0`` is at least ``min_rise`` (a curve that
 does not rise is ``not_emerged``). It is ``present_at_init`` only when its first checkpoint is
 already ``fraction`` of the way from the floor (0, or ``chance`` when set: scores are rescaled so
-that chance is 0) to ``ref`` and at least ``min_rise`` above the floor; a flat curve at the
-floor never is. ``rise_from="zero"`` is the paper's literal rule (a share of the maximum, from 0).
+that chance is 0) to ``ref`` and at least ``2 x min_rise`` above the floor (clearly there, not a
+noise excursion of a test set at chance); a flat curve at the floor never is. ``rise_from="zero"`` is the paper's literal rule (a share of the maximum, from 0).
 
 >>> c = Criterion.preset("paper")
 >>> c.locate([0, 1e9, 2e9, 3e9, 4e9], [0.0, 0.0, 0.9, 0.9, 0.9]).state
@@ -302,7 +302,8 @@ edges; 0-token checkpoints dropped)'
                 f"first checkpoint with {score} risen {self.fraction:g} of the way from its first "
                 f"checkpoint to its {self.relative_to}{floor}; a rise under "
                 f"{self.min_rise:g} has not emerged; present at init only when already "
-                f"{self.fraction:g} of the way from {'chance' if self.chance is not None else 0}"
+                f"{self.fraction:g} of the way from {'chance' if self.chance is not None else 0} "
+                f"and {2 * self.min_rise:g} above it"
             )
         else:
             rule = f"midpoint of a logistic fit in log10 tokens (rise >= {self.min_rise:g})"
@@ -458,7 +459,7 @@ edges; 0-token checkpoints dropped)'
             level = (v - v0[:, None]) / np.where(rise > 0, rise, np.nan)[:, None]
             init_share = np.where(ref > 0, v0 / np.where(ref > 0, ref, 1.0), 0.0)
         ok = (level >= self.fraction) & (rise >= self.min_rise)[:, None]
-        ok[:, 0] = (init_share >= self.fraction) & (v0 >= self.min_rise)
+        ok[:, 0] = (init_share >= self.fraction) & (v0 >= 2 * self.min_rise)
         if self.threshold is not None:
             ok &= v >= self.threshold
         return ok
