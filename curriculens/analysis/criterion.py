@@ -17,7 +17,8 @@ reaches ``fraction``, and only if the rise ``ref - v_0`` is at least ``min_rise`
 does not rise is ``not_emerged``). It is ``present_at_init`` only when its first checkpoint is
 already ``fraction`` of the way from the floor (0, or ``chance`` when set: scores are rescaled so
 that chance is 0) to ``ref`` and at least ``2 x min_rise`` above the floor (clearly there, not a
-noise excursion of a test set at chance); a flat curve at the floor never is. ``rise_from="zero"`` is the paper's literal rule (a share of the maximum, from 0).
+noise excursion of a test set at chance); a flat curve at the floor never is.
+``rise_from="zero"`` is the paper's literal rule (a share of the maximum, from 0).
 
 >>> c = Criterion.preset("paper")
 >>> c.locate([0, 1e9, 2e9, 3e9, 4e9], [0.0, 0.0, 0.9, 0.9, 0.9]).state

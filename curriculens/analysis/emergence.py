@@ -198,8 +198,9 @@ def emergence_interval(
     ``alpha / 2`` quantile of the resamples' lower bracket ends and the ``1 - alpha / 2``
     quantile of their upper ends (a resample that never emerges has no upper end; one present
     at init has no lower end). The same on the raw curve gives ``raw_lo, raw_hi`` (see the
-    module docstring: the raw interval is the one that holds the true crossing). With resamples, a relative criterion's
-    rise must also beat their noise at one-sided ``alpha``, else the curve is ``not_emerged``.
+    module docstring: the raw interval is the one that holds the true crossing). With
+    resamples, a relative criterion's rise must also beat their noise at one-sided ``alpha``,
+    else the curve is ``not_emerged``.
 
     >>> c = Curve(tokens=np.array([1.0, 2, 3]), values=np.array([0.0, 0.9, 0.9]))
     >>> ci = emergence_interval(c, Criterion(threshold=0.8))
