@@ -6,13 +6,14 @@ Usage::
 
 Every suite writes planted results into a store the way a sweep does (score rows with per-item
 outcomes, and the items table with each item's group and split) and reads them back through the
-public API (:func:`curriculens.analysis.lead_lag`, :func:`curriculens.analysis.bootstrap_emergence`),
-then prints rates:
+public API (:func:`curriculens.analysis.lead_lag`,
+:func:`curriculens.analysis.bootstrap_emergence`), then prints rates:
 
 - ``null_clustered``: directional verdicts (``leads``/``lags``) on a clustered null (7 held-out
   groups x 12 items, each group's probe switching at its own checkpoint around behavior's), with
   the cluster bootstrap (groups from the items table) and, for reference, the item bootstrap
-  (the same rows without the items table). Goal: <= 5% with groups.
+  (the same rows without the items table). Goal: <= 5% with groups. ``lead_clustered_groups``:
+  the power of the same design when the probe's groups switch 4 checkpoints (1 decade) earlier.
 - ``equivalent``: ``equivalent`` verdicts on identical moderate curves (slope 5/decade), n = 100
   and n = 1000 items. Goal: >= 80% at n = 1000.
 - ``partial_init``: verdicts when the probe is at 0.70 from init and rises with behavior. Goal:
@@ -113,14 +114,15 @@ def _design(n_groups, per_group, n_test_groups):
     return groups, test
 
 
-def clustered_null(path, seed, *, with_items=True, n_boot=200):
+def clustered_null(path, seed, *, with_items=True, n_boot=200, lead=0.0):
     """7 test groups x 12 items (28 groups in all); every group switches at its own checkpoint,
-    for behavior and probe alike, drawn around one midpoint: no true lead."""
+    for behavior and probe alike, drawn around one midpoint: no true lead (``lead``: the probe's
+    midpoint that many checkpoints earlier, for the power of the same design)."""
     rng = np.random.default_rng([seed, 1])
     groups, test = _design(28, 12, 7)
     mid = 6.0
-    b_switch = mid + rng.normal(0, 1.5, 28)  # per group, in checkpoints
-    p_switch = mid + rng.normal(0, 1.5, 28)
+    b_switch = mid + lead / 2 + rng.normal(0, 1.5, 28)  # per group, in checkpoints
+    p_switch = mid - lead / 2 + rng.normal(0, 1.5, 28)
 
     def behavior(j, r):
         on = j >= b_switch[groups]
@@ -242,6 +244,16 @@ def run(*, reps_null=100, reps_eq=50, reps_small=20, reps_cover=200, n_boot=200,
                 "directional": round((verdicts["leads"] + verdicts["lags"]) / reps_null, 3),
                 "verdicts": dict(verdicts),
             }
+        verdicts = Counter(
+            clustered_null(tmp / f"lead{i}", seed + i, n_boot=n_boot, lead=4.0).verdict
+            for i in range(reps_eq)
+        )
+        out["lead_clustered_groups"] = {
+            "replicates": reps_eq,
+            "lead_checkpoints": 4,
+            "leads": round(verdicts["leads"] / reps_eq, 3),
+            "verdicts": dict(verdicts),
+        }
         for n in (100, 1000):
             verdicts = Counter(
                 identical(tmp / f"eq{n}_{i}", seed + i, n_items=n, n_boot=n_boot).verdict
