@@ -303,7 +303,8 @@ edges; 0-token checkpoints dropped)'
                 f"first checkpoint with {score} risen {self.fraction:g} of the way from its first "
                 f"checkpoint to its {self.relative_to}{floor}; a rise under "
                 f"{self.min_rise:g} has not emerged; present at init only when already "
-                f"{self.fraction:g} of the way from {'chance' if self.chance is not None else 0} "
+                f"{self.fraction:g} of the way from "
+                f"{'chance' if self.chance is not None else 'chance where known, else 0'} "
                 f"and {2 * self.min_rise:g} above it"
             )
         else:
@@ -387,11 +388,12 @@ edges; 0-token checkpoints dropped)'
 
         The vectorised core of :meth:`locate_sorted` for resamples (``sigmoid`` fits each).
         """
-        v = self.transform(np.atleast_2d(np.asarray(values, dtype=float)), smooth=False)
+        raw = np.atleast_2d(np.asarray(values, dtype=float))
         if not len(t):
-            return np.full(len(v), -1)
+            return np.full(len(raw), -1)
         if self.method == "sigmoid":
-            return np.array([c.index for c in self.locate_sorted(t, v)])
+            return np.array([c.index for c in self.locate_sorted(t, raw)])
+        v = self.transform(raw, smooth=False)
         flat = np.nanmax(v, axis=1) <= 0 if self.drop_flat else np.zeros(len(v), bool)
         first = self._first_index(smooth_curve(v, self.smooth))
         return np.where(flat, -1, first)

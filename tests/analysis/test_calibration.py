@@ -80,3 +80,19 @@ def test_raw_intervals_hold_the_true_crossing_at_every_slope(bench):
     # the smoothed criterion's own interval sits late for sharp rises: why raw is reported
     smoothed = [bench.coverage_case(i, 20.0, n_boot=150)[1] for i in range(12)]
     assert sum(smoothed) <= 9
+
+
+def test_lead_lag_averages_repeated_group_splits(bench, tmp_path):
+    from curriculens.analysis import lead_lag
+    from curriculens.analysis.bootstrap import attach_groups, items_table
+    from curriculens.analysis.table import read_rows
+
+    path = tmp_path / "split"
+    one = bench.clustered_null(path, 0, n_boot=100, lead=4.0)
+    rows = attach_groups(read_rows(path, items=True), items_table(path))
+    # a second split: the same probe and control rows again, under split index 1
+    again = [dict(r, split=1) for r in rows if r["kind"] in ("probe", "control")]
+    mixed = [dict(r, split=0) if r["kind"] != "behavior" else r for r in rows] + again
+    (two,) = lead_lag(mixed, n_boot=100, seed=0)
+    assert two.verdict == one.verdict == "leads"
+    assert two.probe_tokens == one.probe_tokens and two.resampling == "groups"
