@@ -143,10 +143,10 @@ class Criterion:
         smooth: Gaussian sigma in checkpoints (reflected edges), or None.
         window: Consecutive checkpoints ``stable`` asks for.
         min_rise: Smallest rise accepted as an emergence: ceiling - floor of the ``sigmoid``
-            fit; ``relative``: the reference score minus the first checkpoint's (and, for
-            ``present_at_init``, the first checkpoint's level above the floor). On the criterion's
-            scale (after chance normalization). Default 0.1: two standard errors of a difference
-            of two shares of 300 items at 0.5 (see docs/emergence.md).
+            fit; ``relative``: the reference score minus the first checkpoint's
+            (``present_at_init`` asks for twice as much of the first checkpoint's level above
+            the floor). On the criterion's scale (after chance normalization). Default 0.1:
+            about 2.5 standard errors of a difference of two shares of 300 items at 0.5.
         rise_from: ``init`` (a relative level is measured from the first kept checkpoint) or
             ``zero`` (from 0: the paper's code).
         drop_zero_tokens: Leave out checkpoints with tokens <= 0 (the paper's convention).
