@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from curriculens.analysis.bootstrap import attach_groups, items_table, noise_gate
+from curriculens.analysis.bootstrap import attach_groups, items_table
 from curriculens.analysis.chance import task_chance, with_chance
 from curriculens.analysis.criterion import (
     METHODS,
@@ -198,9 +198,10 @@ def emergence_interval(
     ``alpha / 2`` quantile of the resamples' lower bracket ends and the ``1 - alpha / 2``
     quantile of their upper ends (a resample that never emerges has no upper end; one present
     at init has no lower end). The same on the raw curve gives ``raw_lo, raw_hi`` (see the
-    module docstring: the raw interval is the one that holds the true crossing). With
-    resamples, a relative criterion's rise must also beat their noise at one-sided ``alpha``,
-    else the curve is ``not_emerged``.
+    module docstring: the raw interval is the one that holds the true crossing). The state and
+    point do not depend on the resamples (one point per criterion, with or without them): a
+    relative criterion's rise is held to its ``min_rise``; ``censored`` says how often a
+    resample never emerged.
 
     >>> c = Curve(tokens=np.array([1.0, 2, 3]), values=np.array([0.0, 0.9, 0.9]))
     >>> ci = emergence_interval(c, Criterion(threshold=0.8))
@@ -217,7 +218,6 @@ def emergence_interval(
     if n_boot > 0 and len(t):
         draws = curve.resample(np.random.default_rng(seed), n_boot)
         boot = None if draws is None else draws[:, order]
-    point = noise_gate(crit, t, values, point, boot, alpha)
     how = curve.resampling if boot is not None else "none"
     ci = _combine(crit, t, point, boot, alpha, how)
     if not crit.smooth:
