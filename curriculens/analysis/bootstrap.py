@@ -20,6 +20,7 @@ row one per held-out (``split == "test"``) item in item order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -86,16 +87,25 @@ def resample_items(
     return (counts @ x.T) / np.maximum(total, 1.0)
 
 
+def _split_index(v) -> int | None:
+    """A repeated split's index, or None (one split; NaN from a table counts as none)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return int(v)
+
+
 def item_groups(items_table: Iterable[Mapping]) -> dict[tuple, dict[str, np.ndarray]]:
-    """Group of each item per ``(skill, skill_hash, probe_key)``: ``{"all": [n], "test": [m]}``.
+    """Group of each item per ``(skill, skill_hash, probe_key, split index)``:
+    ``{"all": [n], "test": [m]}``.
 
     ``items_table`` holds rows as :meth:`~curriculens.store.Store.items` gives them (``item``,
-    ``group``, ``split``); ``all`` lists every item's group in item order (what a behavior row's
-    outcomes follow), ``test`` the held-out items' (what a probe or control row's follow).
+    ``group``, ``split``, and ``split_index`` where a run repeats its group split; None
+    otherwise); ``all`` lists every item's group in item order (what a behavior row's outcomes
+    follow), ``test`` the held-out items' (what a probe or control row's follow).
     """
     by_key: dict[tuple, list[Mapping]] = {}
     for r in items_table:
-        by_key.setdefault(tuple(r[k] for k in _KEY), []).append(r)
+        by_key.setdefault((*(r[k] for k in _KEY), _split_index(r.get("split_index"))), []).append(r)
     out = {}
     for key, rs in by_key.items():
         rs = sorted(rs, key=lambda r: int(r["item"]))
@@ -108,21 +118,29 @@ def item_groups(items_table: Iterable[Mapping]) -> dict[tuple, dict[str, np.ndar
 def attach_groups(rows: Sequence[dict], items_table: Iterable[Mapping] | None) -> list[dict]:
     """Rows with a ``groups`` entry (``[item]``) wherever their per-item outcomes match the items.
 
-    A behavior row takes every item's group, a probe or control row the held-out items'; a row
-    whose outcomes do not line up with the items table (another length, no items) is left as it
-    is and is resampled by item.
+    A behavior row takes every item's group, a probe or control row the held-out items' of its
+    split (a row with a ``split`` index looks up the items of that ``split_index``); a row whose
+    outcomes do not line up with the items table (another length, no items, a split the table
+    does not describe) is left as it is and is resampled by item.
     """
     table = item_groups(items_table or ())
     if not table:
         return list(rows)
+    for key in sorted(table, key=str):  # every item, whatever the split: one for behavior
+        table.setdefault((*key[:-1], None), {"all": table[key]["all"], "test": None})
     out = []
     for r in rows:
         x = r.get("items")
-        known = table.get(tuple(r.get(k) for k in _KEY))
+        behavior = r.get("kind") == "behavior"
+        split = None if behavior else _split_index(r.get("split"))
+        known = table.get((*(r.get(k) for k in _KEY), split))
         if x is None or known is None:
             out.append(r)
             continue
-        g = known["all"] if r.get("kind") == "behavior" else known["test"]
+        g = known["all"] if behavior else known["test"]
+        if g is None:
+            out.append(r)
+            continue
         out.append(dict(r, groups=g) if len(g) == len(x) else r)
     return out
 

@@ -67,7 +67,24 @@ def test_groups_come_from_the_items_table_by_kind(tmp_path):
     assert items_table(tmp_path)  # a run directory is opened readonly
     assert items_table(tmp_path / "curves.csv") == [] and attach_groups(rows[:1], []) == rows[:1]
     one = dict(item=0, group="a", split="test", skill="s", skill_hash="h", probe_key="")
-    assert item_groups([one])[("s", "h", "")]["test"].tolist() == ["a"]
+    assert item_groups([one])[("s", "h", "", None)]["test"].tolist() == ["a"]
+
+
+def test_a_repeated_split_takes_the_groups_of_its_own_held_out_items():
+    key = dict(skill="s", skill_hash="h", probe_key="")
+    table = [
+        dict(key, item=i, group=f"g{i}", split=sp, split_index=k)
+        for k, held in ((0, {0, 1}), (1, {2, 3}))
+        for i in range(4)
+        for sp in ["test" if i in held else "train"]
+    ]
+    rows = [dict(key, kind="probe", split=k, items=np.zeros(2)) for k in (0, 1, 2)] + [
+        dict(key, kind="behavior", items=np.zeros(4))
+    ]
+    got = attach_groups(rows, table)
+    assert got[0]["groups"].tolist() == ["g0", "g1"] and got[1]["groups"].tolist() == ["g2", "g3"]
+    assert "groups" not in got[2]  # a split the table does not describe: by item
+    assert got[3]["groups"].tolist() == ["g0", "g1", "g2", "g3"]  # behavior: every item
 
 
 def test_a_curve_with_groups_resamples_by_group():
