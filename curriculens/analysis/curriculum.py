@@ -77,6 +77,9 @@ class SkillEmergence:
         leadlag: The lead/lag verdict (None without probes).
         probe_criterion: Name of the criterion lead/lag reads both of its curves with (the
             probe columns and the verdict); ``criterion`` names the behavior columns'.
+        behavior_raw_lo, behavior_raw_hi: The crossing interval of the raw (unsmoothed) behavior
+            curve under the same criterion, the one that holds the true crossing at the
+            documented coverage (see :class:`~curriculens.analysis.emergence.EmergenceCI`).
     """
 
     skill: str
@@ -97,6 +100,8 @@ class SkillEmergence:
     selectivity_final: float = math.nan
     leadlag: str | None = None
     probe_criterion: str | None = None
+    behavior_raw_lo: float | None = None
+    behavior_raw_hi: float | None = None
 
     def __post_init__(self) -> None:
         if not self.behavior_state:  # built by hand: a point is an emergence
@@ -119,6 +124,7 @@ CURRICULUM_COLUMNS = (
     "skill", "family", "components", "metric", "criterion", "behavior_state", "behavior_tokens",
     "behavior_lo", "behavior_hi", "behavior_final", "probe_state", "probe_tokens", "probe_layer",
     "probe_step0", "probe_final", "selectivity_final", "leadlag", "probe_criterion",
+    "behavior_raw_lo", "behavior_raw_hi",
 )  # fmt: skip
 
 
@@ -131,7 +137,9 @@ def curriculum(source, **kwargs) -> pd.DataFrame:
     ``not_emerged``), behavior_tokens and its interval behavior_lo, behavior_hi (NaN: no value
     or an open end), behavior_final, probe_state, probe_tokens, probe_layer (TransformerLens
     block index, -1 the embedding; ``<NA>`` without probes), probe_step0, probe_final,
-    selectivity_final and leadlag. The same objects as a list: :func:`skill_emergence`.
+    selectivity_final, leadlag, probe_criterion (the criterion of the probe columns and the
+    verdict) and behavior_raw_lo, behavior_raw_hi (the raw curve's crossing interval). The same
+    objects as a list: :func:`skill_emergence`.
 
     Args:
         source, **kwargs: As :func:`skill_emergence` (``criterion``, ``probe_criterion``,
@@ -143,7 +151,10 @@ def curriculum(source, **kwargs) -> pd.DataFrame:
     found = skill_emergence(source, **kwargs)
     df = pd.DataFrame([asdict(e) for e in found], columns=list(CURRICULUM_COLUMNS))
     df["probe_layer"] = df["probe_layer"].astype("Int64")
-    for col in ("behavior_tokens", "behavior_lo", "behavior_hi", "probe_tokens"):
+    for col in (
+        "behavior_tokens", "behavior_lo", "behavior_hi", "behavior_raw_lo", "behavior_raw_hi",
+        "probe_tokens",
+    ):  # fmt: skip
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
 
@@ -218,6 +229,8 @@ def skill_emergence(
                 behavior_tokens=ci.point,
                 behavior_lo=ci.lo,
                 behavior_hi=ci.hi,
+                behavior_raw_lo=ci.raw_lo,
+                behavior_raw_hi=ci.raw_hi,
                 behavior_final=_final(beh.values),
                 probe_state=None if ll is None else ll.probe_state,
                 probe_tokens=None if ll is None else ll.probe_tokens,

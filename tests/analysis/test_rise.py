@@ -103,3 +103,16 @@ def test_chance_level_multiple_choice_tasks_are_not_present_at_init():
         # the paper's literal rule calls several of them present at init
         literal = emergence_intervals(df, Criterion.preset("paper-relative", rise_from="zero"))
         assert sum(ci.state == "present_at_init" for ci in next(iter(literal.values())).values())
+
+
+def test_a_sharp_rise_reports_its_raw_crossing_beside_the_smoothed_one():
+    from curriculens.analysis import Curve, emergence_interval
+
+    # 0.38 at 301k, 0.99 at 446k: the raw curve crosses 0.8 in (301k, 446k]; smoothing moves the
+    # paper criterion's point one checkpoint later
+    tokens = np.array([0, 61e3, 92e3, 135e3, 200e3, 301e3, 446e3, 657e3, 971e3])
+    values = np.array([0, 0, 0, 0.0, 0.02, 0.38, 0.99, 0.99, 0.99])
+    ci = emergence_interval(Curve(tokens=tokens, values=values), "paper", n_boot=0)
+    assert ci.point == 657e3 and (ci.lo, ci.hi) == (446e3, 657e3)
+    assert (ci.raw_lo, ci.raw_hi) == (301e3, 446e3)
+    assert ci.to_json(raw=True)["raw_hi"] == 446000 and "raw_lo" not in ci.to_json()
