@@ -80,6 +80,7 @@ def emergence_point(
     relative_to: str = "final",
     window: int = 3,
     min_rise: float = 0.1,
+    rise_from: str = "init",
 ) -> float | None:
     """Tokens at which a curve first meets the criterion, or None (not emerged).
 
@@ -96,7 +97,8 @@ def emergence_point(
         chance: Normalize scores as ``(v - chance) / (1 - chance)`` first, or None.
         relative_to: ``final`` or ``max``.
         window: Consecutive checkpoints for ``stable``.
-        min_rise: Smallest fitted rise that ``sigmoid`` accepts.
+        min_rise: Smallest rise that ``sigmoid`` and ``relative`` accept.
+        rise_from: ``init`` (a relative level is read from the first checkpoint) or ``zero``.
 
     >>> emergence_point([1, 2, 3, 4], [0.1, 0.5, 0.85, 0.9])
     3.0
@@ -114,6 +116,7 @@ def emergence_point(
         smooth=smooth,
         window=window,
         min_rise=min_rise,
+        rise_from=rise_from,
     )
     return crit.point(tokens, values)
 
