@@ -9,6 +9,17 @@ printed beside :meth:`Criterion.describe`. A curve is in one of three states:
 - ``present_at_init``: already meets it at the first checkpoint (left-censored: ``(?, tokens[0]]``);
 - ``not_emerged``: never meets it (right-censored: ``(tokens[-1], ?)``).
 
+A ``relative`` criterion measures a **rise** (``rise_from="init"``, the default): the level at
+checkpoint ``k`` is ``(v_k - v_0) / (ref - v_0)``, ``v_0`` the (smoothed) first kept checkpoint
+(a first level below the floor, 0 or chance, counts as the floor),
+``ref`` the curve's maximum or final value; the curve emerges at the first checkpoint whose level
+reaches ``fraction``, and only if the rise ``ref - v_0`` is at least ``min_rise`` (a curve that
+does not rise is ``not_emerged``). It is ``present_at_init`` only when its first checkpoint is
+already ``fraction`` of the way from the floor (0, or ``chance`` when set: scores are rescaled so
+that chance is 0) to ``ref`` and at least ``2 x min_rise`` above the floor (clearly there, not a
+noise excursion of a test set at chance); a flat curve at the floor never is.
+``rise_from="zero"`` is the paper's literal rule (a share of the maximum, from 0).
+
 >>> c = Criterion.preset("paper")
 >>> c.locate([0, 1e9, 2e9, 3e9, 4e9], [0.0, 0.0, 0.9, 0.9, 0.9]).state
 'emerged'
@@ -29,14 +40,17 @@ from curriculens.errors import ConfigError, did_you_mean
 
 METHODS = ("fixed", "relative", "stable", "sigmoid")
 RELATIVE_TO = ("final", "max")
+RISE_FROM = ("init", "zero")
 STATES = ("emerged", "present_at_init", "not_emerged")
 
 #: name -> the fields a preset sets (the rest keep the dataclass defaults)
 PRESETS: dict[str, dict] = {
     # Liu et al. (2026), the Implicit Curriculum paper, as its public analysis code applies it
     "paper": dict(method="fixed", threshold=0.8, smooth=1.0, drop_zero_tokens=True),
-    # the paper's `relative` method: half of the smoothed curve's maximum, no absolute floor, and
-    # curves whose maximum is <= 0 are dropped
+    # the paper's `relative` method read as a rise: half of the way from the first checkpoint's
+    # level to the smoothed curve's maximum, no absolute floor; curves whose maximum is <= 0 are
+    # dropped. The paper's code takes half of the maximum from 0 (rise_from="zero"), which calls
+    # a multiple-choice task at chance "present at init"; see docs/emergence.md
     "paper-relative": dict(
         method="relative",
         threshold=None,
@@ -54,7 +68,8 @@ _USED_BY = {
     "fraction": ("relative",),
     "relative_to": ("relative",),
     "window": ("stable",),
-    "min_rise": ("sigmoid",),
+    "min_rise": ("sigmoid", "relative"),
+    "rise_from": ("relative",),
 }
 
 
@@ -114,8 +129,9 @@ class Criterion:
 
     Attributes:
         method: ``fixed``: first checkpoint with score >= ``threshold``.
-            ``relative``: first checkpoint with score >= ``fraction`` of the curve's ``final``
-            (or ``max``) score and >= ``threshold`` (``threshold=None``: no floor).
+            ``relative``: first checkpoint whose rise above the first checkpoint reaches
+            ``fraction`` of the curve's rise to its ``final`` (or ``max``) score, and with score
+            >= ``threshold`` (``threshold=None``: no floor); see the module docstring.
             ``stable``: first checkpoint that starts ``window`` consecutive checkpoints all
             >= ``threshold``. ``sigmoid``: midpoint between floor and ceiling of a logistic fit
             in log10(tokens); not emerged when the fitted rise is below ``min_rise`` or the
@@ -126,7 +142,13 @@ class Criterion:
         chance: When set, scores are first mapped to ``(score - chance) / (1 - chance)``.
         smooth: Gaussian sigma in checkpoints (reflected edges), or None.
         window: Consecutive checkpoints ``stable`` asks for.
-        min_rise: Smallest ceiling - floor that ``sigmoid`` accepts as an emergence.
+        min_rise: Smallest rise accepted as an emergence: ceiling - floor of the ``sigmoid``
+            fit; ``relative``: the reference score minus the first checkpoint's
+            (``present_at_init`` asks for twice as much of the first checkpoint's level above
+            the floor). On the criterion's scale (after chance normalization). Default 0.1:
+            about 2.5 standard errors of a difference of two shares of 300 items at 0.5.
+        rise_from: ``init`` (a relative level is measured from the first kept checkpoint) or
+            ``zero`` (from 0: the paper's code).
         drop_zero_tokens: Leave out checkpoints with tokens <= 0 (the paper's convention).
         drop_flat: A curve whose largest (unsmoothed) score is <= 0 is flagged ``flat``; tables
             drop a task that is flat in every model (the paper's ``relative`` analysis).
@@ -141,6 +163,7 @@ class Criterion:
     smooth: float | None = None
     window: int = 3
     min_rise: float = 0.1
+    rise_from: str = "init"
     drop_zero_tokens: bool = False
     drop_flat: bool = False
     name: str = field(default="custom", compare=False)
@@ -154,6 +177,12 @@ class Criterion:
             raise ConfigError(
                 f"relative_to={self.relative_to!r} is not allowed; expected one of {RELATIVE_TO}."
             )
+        if self.rise_from not in RISE_FROM:
+            raise ConfigError(
+                f"rise_from={self.rise_from!r} is not allowed; expected one of {RISE_FROM}."
+            )
+        if not math.isfinite(self.min_rise) or self.min_rise < 0:
+            raise ConfigError(f"min_rise={self.min_rise!r} must be a number >= 0, e.g. 0.1.")
         if self.threshold is None and self.method in ("fixed", "stable"):
             raise ConfigError(
                 f"method={self.method!r} needs a threshold, got threshold=None; pass a number "
@@ -262,11 +291,21 @@ edges; 0-token checkpoints dropped)'
             rule = (
                 f"first of {self.window} consecutive checkpoints with {score} >= {self.threshold:g}"
             )
-        elif self.method == "relative":
+        elif self.method == "relative" and self.rise_from == "zero":
             floor = "no floor" if self.threshold is None else f"and >= {self.threshold:g}"
             rule = (
                 f"first checkpoint with {score} >= {self.fraction:g} x its {self.relative_to} "
                 f"({floor})"
+            )
+        elif self.method == "relative":
+            floor = "" if self.threshold is None else f", and >= {self.threshold:g}"
+            rule = (
+                f"first checkpoint with {score} risen {self.fraction:g} of the way from its first "
+                f"checkpoint to its {self.relative_to}{floor}; a rise under "
+                f"{self.min_rise:g} has not emerged; present at init only when already "
+                f"{self.fraction:g} of the way from "
+                f"{'chance' if self.chance is not None else 'chance where known, else 0'} "
+                f"and {2 * self.min_rise:g} above it"
             )
         else:
             rule = f"midpoint of a logistic fit in log10 tokens (rise >= {self.min_rise:g})"
@@ -344,6 +383,33 @@ edges; 0-token checkpoints dropped)'
                 out.append(Crossing("emerged", float(t[k]), float(t[k - 1]), float(t[k]), k))
         return out
 
+    def first_indices(self, t: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Crossing checkpoint per curve ``[curve, ckpt]`` (sorted, kept ``t``): -1 not emerged.
+
+        The vectorised core of :meth:`locate_sorted` for resamples (``sigmoid`` fits each).
+        """
+        raw = np.atleast_2d(np.asarray(values, dtype=float))
+        if not len(t):
+            return np.full(len(raw), -1)
+        if self.method == "sigmoid":
+            return np.array([c.index for c in self.locate_sorted(t, raw)])
+        v = self.transform(raw, smooth=False)
+        flat = np.nanmax(v, axis=1) <= 0 if self.drop_flat else np.zeros(len(v), bool)
+        first = self._first_index(smooth_curve(v, self.smooth))
+        return np.where(flat, -1, first)
+
+    def brackets(self, t: np.ndarray, values: np.ndarray):
+        """``(lower, upper, never)`` crossing brackets of curves ``[curve, ckpt]``: -inf for no
+        lower end (present at init), +inf for no upper end (not emerged), and the mask of curves
+        that never emerge. ``sigmoid`` brackets are its fitted midpoint's checkpoints."""
+        t = np.asarray(t, dtype=float)
+        k = self.first_indices(t, values)
+        never = k < 0
+        lower = np.where(k > 0, t[np.maximum(k - 1, 0)], -np.inf)
+        lower = np.where(never, t[-1] if len(t) else -np.inf, lower)
+        upper = np.where(never, np.inf, t[np.maximum(k, 0)] if len(t) else np.inf)
+        return lower, upper, never
+
     def transform(self, values: np.ndarray, *, smooth: bool = True) -> np.ndarray:
         """Curves ``[..., checkpoint]`` as the criterion reads them: above chance, smoothed."""
         v = np.asarray(values, dtype=float)
@@ -360,6 +426,8 @@ edges; 0-token checkpoints dropped)'
                 return np.full(len(v), -1)
             runs = np.stack([np.convolve(r.astype(int), kernel, mode="valid") for r in ok])
             ok = runs == self.window
+        elif self.method == "relative" and self.rise_from == "init":
+            ok = self._rise_ok(v)
         else:
             ok = v >= self.threshold if self.threshold is not None else np.ones(v.shape, bool)
             if self.method == "relative":
@@ -369,6 +437,35 @@ edges; 0-token checkpoints dropped)'
                     ok &= (ref > 0)[:, None]
         hit = ok.any(axis=1)
         return np.where(hit, ok.argmax(axis=1), -1)
+
+    def reference(self, v: np.ndarray) -> np.ndarray:
+        """The reference score of each smoothed curve ``[curve, ckpt]`` (its final or maximum)."""
+        return v[:, -1] if self.relative_to == "final" else np.nanmax(v, axis=1)
+
+    def rise(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(rise, init level)`` per curve ``[curve, ckpt]`` (sorted, kept checkpoints) as a
+        ``relative`` criterion reads them: the reference minus the first checkpoint, and the
+        first checkpoint above the floor, on the transformed (chance-normalized, smoothed) scale.
+        """
+        v = self.transform(np.atleast_2d(np.asarray(values, dtype=float)))
+        if not v.shape[1]:
+            return np.zeros(len(v)), np.zeros(len(v))
+        v0 = np.maximum(v[:, 0], 0.0)
+        return self.reference(v) - v0, v[:, 0]
+
+    def _rise_ok(self, v: np.ndarray) -> np.ndarray:
+        """Where a rise-based relative criterion is met, per checkpoint (see the module doc)."""
+        ref = self.reference(v)
+        v0 = np.maximum(v[:, 0], 0.0)  # below the floor (chance) reads as the floor
+        rise = ref - v0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            level = (v - v0[:, None]) / np.where(rise > 0, rise, np.nan)[:, None]
+            init_share = np.where(ref > 0, v0 / np.where(ref > 0, ref, 1.0), 0.0)
+        ok = (level >= self.fraction) & (rise >= self.min_rise)[:, None]
+        ok[:, 0] = (init_share >= self.fraction) & (v0 >= 2 * self.min_rise)
+        if self.threshold is not None:
+            ok &= v >= self.threshold
+        return ok
 
 
 def _logistic(x, floor, ceil, k, x0):

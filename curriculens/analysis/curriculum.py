@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from curriculens.analysis.bootstrap import attach_groups, items_table
+from curriculens.analysis.chance import with_chance
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curves import Curve, behavior_metric, curve_of, pool, probe_curve, select
 from curriculens.analysis.emergence import emergence_interval
@@ -73,6 +75,11 @@ class SkillEmergence:
         probe_step0, probe_final: Probe accuracy at that layer, first and last checkpoint.
         selectivity_final: Probe - control accuracy at that layer, last checkpoint.
         leadlag: The lead/lag verdict (None without probes).
+        probe_criterion: Name of the criterion lead/lag reads both of its curves with (the
+            probe columns and the verdict); ``criterion`` names the behavior columns'.
+        behavior_raw_lo, behavior_raw_hi: The crossing interval of the raw (unsmoothed) behavior
+            curve under the same criterion, the one that holds the true crossing at the
+            documented coverage (see :class:`~curriculens.analysis.emergence.EmergenceCI`).
     """
 
     skill: str
@@ -92,6 +99,9 @@ class SkillEmergence:
     probe_final: float = math.nan
     selectivity_final: float = math.nan
     leadlag: str | None = None
+    probe_criterion: str | None = None
+    behavior_raw_lo: float | None = None
+    behavior_raw_hi: float | None = None
 
     def __post_init__(self) -> None:
         if not self.behavior_state:  # built by hand: a point is an emergence
@@ -113,7 +123,8 @@ class SkillEmergence:
 CURRICULUM_COLUMNS = (
     "skill", "family", "components", "metric", "criterion", "behavior_state", "behavior_tokens",
     "behavior_lo", "behavior_hi", "behavior_final", "probe_state", "probe_tokens", "probe_layer",
-    "probe_step0", "probe_final", "selectivity_final", "leadlag",
+    "probe_step0", "probe_final", "selectivity_final", "leadlag", "probe_criterion",
+    "behavior_raw_lo", "behavior_raw_hi",
 )  # fmt: skip
 
 
@@ -126,7 +137,9 @@ def curriculum(source, **kwargs) -> pd.DataFrame:
     ``not_emerged``), behavior_tokens and its interval behavior_lo, behavior_hi (NaN: no value
     or an open end), behavior_final, probe_state, probe_tokens, probe_layer (TransformerLens
     block index, -1 the embedding; ``<NA>`` without probes), probe_step0, probe_final,
-    selectivity_final and leadlag. The same objects as a list: :func:`skill_emergence`.
+    selectivity_final, leadlag, probe_criterion (the criterion of the probe columns and the
+    verdict) and behavior_raw_lo, behavior_raw_hi (the raw curve's crossing interval). The same
+    objects as a list: :func:`skill_emergence`.
 
     Args:
         source, **kwargs: As :func:`skill_emergence` (``criterion``, ``probe_criterion``,
@@ -138,7 +151,10 @@ def curriculum(source, **kwargs) -> pd.DataFrame:
     found = skill_emergence(source, **kwargs)
     df = pd.DataFrame([asdict(e) for e in found], columns=list(CURRICULUM_COLUMNS))
     df["probe_layer"] = df["probe_layer"].astype("Int64")
-    for col in ("behavior_tokens", "behavior_lo", "behavior_hi", "probe_tokens"):
+    for col in (
+        "behavior_tokens", "behavior_lo", "behavior_hi", "behavior_raw_lo", "behavior_raw_hi",
+        "probe_tokens",
+    ):  # fmt: skip
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df
 
@@ -176,6 +192,8 @@ def skill_emergence(
         rows, meta = source.to_dict("records"), source
     else:
         rows, meta = read_rows(source, items=n_boot > 0), read_meta(source).get("skills") or {}
+        if n_boot > 0:
+            rows = attach_groups(rows, items_table(source))
     if not rows:
         raise ConfigError(f"The results at {str(source)!r} have no rows yet; run a sweep first.")
     skills = sorted({r["skill"] for r in rows if r["kind"] == "behavior"})
@@ -193,7 +211,8 @@ def skill_emergence(
         mine = select(rows, skill=skill)
         metric = behavior_metric(skill, mine, info.get(skill))
         beh = _pooled(select(mine, kind="behavior", metric=metric), runs)
-        ci = emergence_interval(beh, crit, n_boot=n_boot, seed=seed)
+        chance = info.get(skill, {}).get("chance")
+        ci = emergence_interval(beh, with_chance(crit, chance), n_boot=n_boot, seed=seed)
         if ci.flat:  # the criterion drops curves that never rose above 0 (paper-relative)
             continue
         meta_s = info.get(skill, {})
@@ -210,10 +229,13 @@ def skill_emergence(
                 behavior_tokens=ci.point,
                 behavior_lo=ci.lo,
                 behavior_hi=ci.hi,
+                behavior_raw_lo=ci.raw_lo,
+                behavior_raw_hi=ci.raw_hi,
                 behavior_final=_final(beh.values),
                 probe_state=None if ll is None else ll.probe_state,
                 probe_tokens=None if ll is None else ll.probe_tokens,
                 leadlag=None if ll is None else ll.verdict,
+                probe_criterion=None if ll is None else ll.criterion,
                 **probe,
             )
         )

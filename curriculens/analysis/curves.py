@@ -1,8 +1,11 @@
 """Score curves of a run (or of imported files) and how to resample them.
 
 A :class:`Curve` is one score per checkpoint plus what it takes to resample it: per-item outcomes
-(the same items at every checkpoint, resampled jointly), or item counts ``n`` (a binomial draw per
-checkpoint), or neither (no interval beyond the checkpoint bracket). Emergence, the curriculum map
+(the same items at every checkpoint, resampled jointly; by group, then by item within groups, when
+the items' groups are known: :mod:`curriculens.analysis.bootstrap`), or item counts ``n`` (a
+binomial draw per checkpoint), or neither (no interval beyond the checkpoint bracket). Rows that
+differ only by a ``split`` index (repeated group splits) or a control ``draw`` index are averaged
+into one curve, each split resampled on its own. Emergence, the curriculum map
 and lead/lag all build their curves here, from rows as :func:`~curriculens.analysis.table.read_rows`
 returns them, so one skill has one behavior curve everywhere.
 """
@@ -14,10 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from curriculens.analysis.bootstrap import resample_items
 from curriculens.analysis.table import pick_metric
 from curriculens.errors import ConfigError
 
-RESAMPLING = ("items", "binomial", "none")
+RESAMPLING = ("groups", "items", "binomial", "none")
+#: Row fields that index repeated measurements of one curve (averaged, never separate curves).
+REPEAT_KEYS = ("split", "draw")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +35,7 @@ class Curve:
         values: Score at each checkpoint, ``[ckpt]`` (NaN: missing).
         items: Per-item outcomes ``[ckpt, item]`` (the same items at every checkpoint), or None.
         n: Items behind each value ``[ckpt]`` (scores are shares of them), or None.
+        groups: The group of each item ``[item]`` (resampled as clusters), or None.
         metric: What the values are, in words (``exact_match``, ``probe - control accuracy``).
         parts: For a combination of independent curves: ``(weight, curve)`` pairs whose weighted
             sum (plus ``offset``) this curve is (a difference of unpaired curves, an average over
@@ -40,26 +47,32 @@ class Curve:
     values: np.ndarray
     items: np.ndarray | None = None
     n: np.ndarray | None = None
+    groups: np.ndarray | None = field(default=None, repr=False)
     metric: str = ""
     parts: tuple[tuple[float, Curve], ...] = field(default=(), repr=False)
     offset: float = 0.0
 
     @property
     def resampling(self) -> str:
-        """``items``, ``binomial`` or ``none``: how :meth:`resample` draws."""
+        """``groups``, ``items``, ``binomial`` or ``none``: how :meth:`resample` draws (a
+        combination names its weakest part: ``none`` > ``binomial`` > ``items`` > ``groups``)."""
         if self.parts:
             kinds = {c.resampling for _, c in self.parts}
-            return "none" if "none" in kinds else "items" if kinds == {"items"} else "binomial"
+            for k in ("none", "binomial", "items"):
+                if k in kinds:
+                    return k
+            return "groups"
         if self.items is not None:
-            return "items"
+            return "groups" if self.groups is not None else "items"
         return "binomial" if self.n is not None else "none"
 
     def resample(self, rng: np.random.Generator, n_boot: int) -> np.ndarray | None:
         """``[n_boot, ckpt]`` resampled curves, or None when the curve cannot be resampled.
 
         Items are drawn with replacement once per resample and used at every checkpoint, so the
-        checkpoint-to-checkpoint correlation of the same items is kept. With counts ``n`` only,
-        each checkpoint is an independent binomial draw around its value.
+        checkpoint-to-checkpoint correlation of the same items is kept; with ``groups``, groups
+        are drawn first and items within each drawn group (a cluster bootstrap). With counts
+        ``n`` only, each checkpoint is an independent binomial draw around its value.
         """
         if self.parts:
             draws = [(w, c.resample(rng, n_boot)) for w, c in self.parts]
@@ -67,10 +80,7 @@ class Curve:
                 return None
             return sum(w * d for w, d in draws) + self.offset
         if self.items is not None:
-            x = self.items
-            k = x.shape[1]
-            counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot)  # [boot, item]
-            return counts @ x.T / k
+            return resample_items(self.items, rng, n_boot, self.groups)
         if self.n is not None:
             p = np.clip(np.nan_to_num(self.values, nan=0.0), 0.0, 1.0)
             n = np.maximum(self.n.astype(int), 1)
@@ -91,8 +101,13 @@ class Curve:
             and other.items is not None
             and self.items.shape == other.items.shape
         ):
+            groups = self.groups if self.groups is not None else other.groups
             return Curve(
-                tokens=self.tokens, values=values, items=self.items - other.items, metric=metric
+                tokens=self.tokens,
+                values=values,
+                items=self.items - other.items,
+                groups=groups,
+                metric=metric,
             )
         return Curve(
             tokens=self.tokens, values=values, metric=metric, parts=((1.0, self), (-1.0, other))
@@ -134,12 +149,23 @@ def _stack(items: Sequence) -> np.ndarray | None:
     return x if np.isfinite(x).all() else None
 
 
+def _repeat(r: Mapping) -> tuple:
+    return tuple(None if r.get(k) is None else str(r.get(k)) for k in REPEAT_KEYS)
+
+
 def curve_of(rows: Sequence[Mapping], *, metric: str = "") -> Curve:
     """A curve from rows of one run, skill, kind, hook and metric (one row per checkpoint).
 
-    Several rows at the same tokens (e.g. one checkpoint under two names) are averaged, and the
-    curve then has no per-item outcomes.
+    Rows of repeated measurements (a ``split`` or control ``draw`` index) are one curve per
+    repeat, averaged (:func:`pool`: each repeat resampled on its own). Several other rows at the
+    same tokens (e.g. one checkpoint under two names) are averaged, and the curve then has no
+    per-item outcomes.
     """
+    repeats = sorted({_repeat(r) for r in rows}, key=str)
+    if len(repeats) > 1:
+        parts = [curve_of([r for r in rows if _repeat(r) == k], metric=metric) for k in repeats]
+        if all(np.array_equal(p.tokens, parts[0].tokens) for p in parts):
+            return pool(parts)
     by_tokens: dict[float, list[Mapping]] = {}
     for r in rows:
         by_tokens.setdefault(float(r["tokens"]), []).append(r)
@@ -148,12 +174,23 @@ def curve_of(rows: Sequence[Mapping], *, metric: str = "") -> Curve:
     values = np.array([np.nanmean([_val(r["value"]) for r in g]) for g in groups])
     single = all(len(g) == 1 for g in groups)
     items = _stack([g[0].get("items") for g in groups]) if single else None
+    grp = _groups_of([g[0].get("groups") for g in groups], items) if single else None
     n = None
     shares = np.isfinite(values).any() and np.nanmin(values) >= 0 and np.nanmax(values) <= 1
     if items is None and single and shares:  # a share of n items: binomial resamples
         ns = np.array([g[0].get("n") or 0 for g in groups], float)
         n = ns if (ns > 0).all() else None
-    return Curve(tokens=tokens, values=values, items=items, n=n, metric=metric or "")
+    return Curve(tokens=tokens, values=values, items=items, n=n, groups=grp, metric=metric or "")
+
+
+def _groups_of(per_ckpt: Sequence, items: np.ndarray | None) -> np.ndarray | None:
+    """The items' groups when every checkpoint names the same ones, else None (item bootstrap)."""
+    if items is None or any(g is None or np.ndim(g) != 1 for g in per_ckpt):
+        return None
+    first = np.asarray(per_ckpt[0])
+    if len(first) != items.shape[1] or any(not np.array_equal(first, g) for g in per_ckpt[1:]):
+        return None
+    return first
 
 
 def select(rows: Sequence[Mapping], **where) -> list[Mapping]:
@@ -196,19 +233,21 @@ def continuous_behavior(rows: Sequence[Mapping], skill: str, info: Mapping | Non
             values = probs.mean(axis=1)
         else:  # no items: the probability of the mean log-probability
             probs, values = None, np.exp(base.values)
-        return _above_chance(base.tokens, values, probs, chance, "target probability")
+        return _above_chance(
+            base.tokens, values, probs, chance, "target probability", groups=base.groups
+        )
     if "choice_acc" in present:
         base = behavior_curve(rows, skill, info, "choice_acc")
         return _above_chance(
-            base.tokens, base.values, base.items, chance, "choice accuracy", base.n
+            base.tokens, base.values, base.items, chance, "choice accuracy", base.n, base.groups
         )
     return behavior_curve(rows, skill, info)
 
 
-def _above_chance(tokens, values, items, chance, what, n=None) -> Curve:
+def _above_chance(tokens, values, items, chance, what, n=None, groups=None) -> Curve:
     label = f"{what} above chance {chance:g}" if chance else what
     if not chance:
-        return Curve(tokens=tokens, values=values, items=items, n=n, metric=label)
+        return Curve(tokens=tokens, values=values, items=items, n=n, groups=groups, metric=label)
     scale = 1.0 - chance
     if n is not None and items is None:  # keep the binomial draw on the raw share
         raw = Curve(tokens=tokens, values=values, n=n)
@@ -223,6 +262,7 @@ def _above_chance(tokens, values, items, chance, what, n=None) -> Curve:
         tokens=tokens,
         values=(values - chance) / scale,
         items=None if items is None else (items - chance) / scale,
+        groups=groups,
         metric=label,
     )
 

@@ -1,9 +1,22 @@
 """Emergence of score curves: a state, a point and an interval per curve, under one criterion.
 
 Each curve is ``emerged`` (with an interval that combines the checkpoint bracket
-``(previous checkpoint, crossing checkpoint]`` with the item bootstrap where per-item outcomes
-exist), ``present_at_init`` or ``not_emerged`` (see :mod:`curriculens.analysis.criterion`). A
-curve that never meets its criterion is censored, never dropped.
+``(previous checkpoint, crossing checkpoint]`` with the cluster bootstrap where per-item outcomes
+exist: :mod:`curriculens.analysis.bootstrap`), ``present_at_init`` or ``not_emerged`` (see
+:mod:`curriculens.analysis.criterion`). A curve that never meets its criterion is censored, never
+dropped.
+
+**Which interval holds what.** Smoothing moves a sharp rise late (a Gaussian of sigma 1 checkpoint
+spreads a step over its neighbours), so the smoothed criterion's own bootstrap interval misses the
+true crossing of sharp curves. Each result therefore carries two intervals, side by side:
+``lo, hi``, the interval of the smoothed criterion's crossing (the reported point lies in it); and
+``raw_lo, raw_hi``, the same criterion read on the raw (unsmoothed) curve and the same resamples,
+the interval that holds the true crossing at the documented coverage on planted curves
+(``benchmarks/bench_calibration.py``). Without smoothing the two are one.
+
+A relative criterion starts from chance: a skill's chance level (choice skills), or an
+lm-evaluation-harness task's (1 / number of choices, :mod:`curriculens.analysis.chance`), is set
+on the criterion before a curve is read, unless the criterion sets its own ``chance``.
 
 Table-level functions (:func:`emergence_table`, :func:`emergence_intervals`,
 :func:`behavior_emergence`) take ``criterion`` (a :class:`Criterion`, a preset name; default
@@ -15,10 +28,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from curriculens.analysis.bootstrap import attach_groups, items_table
+from curriculens.analysis.chance import task_chance, with_chance
 from curriculens.analysis.criterion import (
     METHODS,
     PRESETS,
@@ -65,6 +80,7 @@ def emergence_point(
     relative_to: str = "final",
     window: int = 3,
     min_rise: float = 0.1,
+    rise_from: str = "init",
 ) -> float | None:
     """Tokens at which a curve first meets the criterion, or None (not emerged).
 
@@ -81,7 +97,8 @@ def emergence_point(
         chance: Normalize scores as ``(v - chance) / (1 - chance)`` first, or None.
         relative_to: ``final`` or ``max``.
         window: Consecutive checkpoints for ``stable``.
-        min_rise: Smallest fitted rise that ``sigmoid`` accepts.
+        min_rise: Smallest rise that ``sigmoid`` and ``relative`` accept.
+        rise_from: ``init`` (a relative level is read from the first checkpoint) or ``zero``.
 
     >>> emergence_point([1, 2, 3, 4], [0.1, 0.5, 0.85, 0.9])
     3.0
@@ -99,6 +116,7 @@ def emergence_point(
         smooth=smooth,
         window=window,
         min_rise=min_rise,
+        rise_from=rise_from,
     )
     return crit.point(tokens, values)
 
@@ -121,6 +139,9 @@ class EmergenceCI:
         resampling: ``items``, ``binomial`` or ``none`` (see :class:`~curriculens.analysis
             .curves.Curve`).
         flat: The curve never rose above 0 and the criterion drops such curves.
+        raw_lo, raw_hi: The crossing interval of the raw (unsmoothed) curve under the same
+            criterion: the interval with the documented coverage of the true crossing (equal to
+            ``lo, hi`` without smoothing; None: open end).
     """
 
     point: float | None
@@ -131,10 +152,16 @@ class EmergenceCI:
     state: str = "emerged"
     resampling: str = "none"
     flat: bool = False
+    raw_lo: float | None = None
+    raw_hi: float | None = None
 
-    def to_json(self) -> dict:
-        """``{state, lo, hi}`` with integral token counts as ints."""
-        return {"state": self.state, "lo": _num(self.lo), "hi": _num(self.hi)}
+    def to_json(self, *, raw: bool = False) -> dict:
+        """``{state, lo, hi}`` with integral token counts as ints (``raw``: also ``raw_lo``,
+        ``raw_hi``, the raw curve's crossing interval)."""
+        out = {"state": self.state, "lo": _num(self.lo), "hi": _num(self.hi)}
+        if raw:
+            out |= {"raw_lo": _num(self.raw_lo), "raw_hi": _num(self.raw_hi)}
+        return out
 
 
 def bootstrap_curves(items: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
@@ -173,7 +200,11 @@ def emergence_interval(
     The interval starts from the point's checkpoint bracket and widens it to the
     ``alpha / 2`` quantile of the resamples' lower bracket ends and the ``1 - alpha / 2``
     quantile of their upper ends (a resample that never emerges has no upper end; one present
-    at init has no lower end).
+    at init has no lower end). The same on the raw curve gives ``raw_lo, raw_hi`` (see the
+    module docstring: the raw interval is the one that holds the true crossing). The state and
+    point do not depend on the resamples (one point per criterion, with or without them): a
+    relative criterion's rise is held to its ``min_rise``; ``censored`` says how often a
+    resample never emerged.
 
     >>> c = Curve(tokens=np.array([1.0, 2, 3]), values=np.array([0.0, 0.9, 0.9]))
     >>> ci = emergence_interval(c, Criterion(threshold=0.8))
@@ -184,26 +215,34 @@ def emergence_interval(
     _check_alpha(alpha)
     _check_n_boot(n_boot, low=0)
     order, t = crit.prepare(curve.tokens, curve.values)
-    point = crit.locate_sorted(t, np.asarray(curve.values, float)[order][None, :])[0]
+    values = np.asarray(curve.values, float)[order]
+    point = crit.locate_sorted(t, values[None, :])[0]
     boot = None
     if n_boot > 0 and len(t):
         draws = curve.resample(np.random.default_rng(seed), n_boot)
         boot = None if draws is None else draws[:, order]
-    return _combine(crit, t, point, boot, alpha, curve.resampling if boot is not None else "none")
+    how = curve.resampling if boot is not None else "none"
+    ci = _combine(crit, t, point, boot, alpha, how)
+    if not crit.smooth:
+        return replace(ci, raw_lo=ci.lo, raw_hi=ci.hi)
+    raw_crit = replace(crit, smooth=None)
+    raw_point = raw_crit.locate_sorted(t, values[None, :])[0]
+    raw = _combine(raw_crit, t, raw_point, boot, alpha, how)
+    return replace(ci, raw_lo=raw.lo, raw_hi=raw.hi)
 
 
 def _combine(crit: Criterion, t, point: Crossing, boot, alpha: float, how: str) -> EmergenceCI:
     lo = -math.inf if point.lower is None else point.lower
     hi = math.inf if point.upper is None else point.upper
+    if point.state == "not_emerged":  # right-censored: it may cross after the last checkpoint
+        lo, hi = (float(t[-1]) if len(t) else -math.inf), math.inf
     censored, used = float(point.state == "not_emerged"), 0
     if boot is not None:
-        cs = crit.locate_sorted(t, boot)
-        lows = np.array([-math.inf if c.lower is None else c.lower for c in cs])
-        highs = np.array([math.inf if c.upper is None else c.upper for c in cs])
+        lows, highs, never = crit.brackets(t, boot)
         lo = min(lo, float(np.quantile(lows, alpha / 2, method="inverted_cdf")))
         hi = max(hi, float(np.quantile(highs, 1 - alpha / 2, method="inverted_cdf")))
-        censored = float(np.mean([c.state == "not_emerged" for c in cs]))
-        used = len(cs)
+        censored = float(np.mean(never))
+        used = len(boot)
     return EmergenceCI(
         point=point.point,
         lo=_none(lo),
@@ -272,7 +311,10 @@ def emergence_intervals(
 
     Args:
         curves: A DataFrame (or records) with columns ``model, tokens, task, score`` and
-            optionally ``n`` (items behind each score: a binomial resample per checkpoint).
+            optionally ``n`` (items behind each score: a binomial resample per checkpoint) and
+            ``chance`` (the task's chance level; else a known lm-eval task's, see
+            :func:`~curriculens.analysis.chance.task_chance`), from which a relative
+            criterion reads.
         criterion: A :class:`Criterion` or preset name (default ``paper``).
         n_boot: Resamples per curve where ``n`` is known (0: checkpoint brackets only).
         seed: Seed of the resampling.
@@ -303,13 +345,24 @@ def emergence_intervals(
             n = ns if (np.isfinite(ns) & (ns > 0)).all() else None
         curve = Curve(tokens=g["tokens"].to_numpy(float), values=g["score"].to_numpy(float), n=n)
         out.setdefault(str(model), {})[str(task)] = emergence_interval(
-            curve, crit, n_boot=n_boot, seed=seed + i, alpha=alpha
+            curve, with_chance(crit, _chance_of(g, task)), n_boot=n_boot, seed=seed + i, alpha=alpha
         )
     if crit.drop_flat:
         tasks = {t for per in out.values() for t in per}
         dropped = {t for t in tasks if all(per[t].flat for per in out.values() if t in per)}
         out = {m: {t: ci for t, ci in per.items() if t not in dropped} for m, per in out.items()}
     return out
+
+
+def _chance_of(g, task) -> float | None:
+    """A task's chance level: its ``chance`` column, else the known lm-eval task's."""
+    if "chance" in g.columns:
+        import pandas as pd
+
+        c = pd.to_numeric(g["chance"], errors="coerce").dropna()
+        if len(c):
+            return float(c.iloc[0])
+    return task_chance(task)
 
 
 def emergence_table(
@@ -360,7 +413,7 @@ def behavior_emergence(
         seed: Seed of the resampling.
         alpha: 1 - coverage of the intervals.
         **overrides: Criterion fields; ``chance="skill"`` normalizes each skill by its chance
-            level as swept.
+            level as swept (a relative criterion starts from it anyway).
 
     Returns:
         ``{run: {skill: EmergenceCI}}``.
@@ -370,6 +423,8 @@ def behavior_emergence(
     """
     where = {"kind": "behavior"} | ({"run": run} if run is not None else {})
     rows = read_rows(store, items=n_boot > 0, **where)
+    if n_boot > 0:
+        rows = attach_groups(rows, items_table(store))
     if not rows:
         raise ConfigError(
             f"No behavior rows{'' if run is None else f' for run {run!r}'} in the store; run "
@@ -387,9 +442,10 @@ def behavior_emergence(
             if curve is None:
                 continue
             kw = dict(overrides)
+            chance = info.get(skill, {}).get("chance")
             if per_skill_chance:
-                kw["chance"] = info.get(skill, {}).get("chance", 0.0)
-            crit = Criterion.of(criterion, **kw)
+                kw["chance"] = chance or 0.0
+            crit = with_chance(Criterion.of(criterion, **kw), chance)
             out.setdefault(rn, {})[skill] = emergence_interval(
                 curve, crit, n_boot=n_boot, seed=seed, alpha=alpha
             )

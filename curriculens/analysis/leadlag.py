@@ -7,10 +7,13 @@ control-task accuracy on the same held-out items) at the best layer. Both are 0 
 there, and both are read with the same :class:`~curriculens.analysis.criterion.Criterion`
 (default ``paper-relative``: half of the curve's smoothed maximum).
 
-A curve counts only if it is there at all: with resamples, its smoothed final value minus ``z``
-bootstrap standard errors must be above 0 at the one-sided ``alpha`` level (``alpha / L`` for the
-best of L layers, as the best layer is picked on that value), else it is ``not_emerged``; so a
-flat, noisy selectivity never "emerges" early by chance.
+A curve counts only if it rises at all: under the default (rise-based) criterion its rise from
+the first checkpoint to its maximum must be at least ``min_rise`` and, with resamples, more than
+``z`` bootstrap standard errors at the one-sided ``alpha`` level (``alpha / L`` for the best of L
+layers, as the best layer is picked on its final value), else it is ``not_emerged``; so a flat,
+noisy selectivity never "emerges" early by chance, and a flat behavior never is
+``present_at_init``. A probe already partly decodable at init is read from its init level, so
+a rise that coincides with behavior's is not a lead.
 
 Verdicts, per skill:
 
@@ -20,13 +23,17 @@ Verdicts, per skill:
 - ``leads`` / ``lags``: the representation crosses at an earlier / later checkpoint than the
   behavior, in at least ``1 - alpha`` of the bootstrap resamples after Holm correction across the
   skills of the run (two-sided);
-- ``equivalent``: both cross within one checkpoint gap of each other (a two one-sided test,
-  margin: the smallest gap between consecutive checkpoints in log10 tokens), Holm-corrected;
+- ``equivalent``: both cross within ``margin_log10`` of each other (a two one-sided test on the
+  bootstrap: each of "lead < -margin" and "lead > margin" rejected at ``alpha``), Holm-corrected;
+  the default margin is one checkpoint gap (the smallest gap between consecutive checkpoints in
+  log10 tokens; crossings one checkpoint apart count as within it);
 - ``inconclusive``: none of these (or no resamples: neither items nor counts).
 
-Resamples draw behavior items and probe items (probe and control jointly: the same held-out
-items) with replacement, jointly across checkpoints; several runs of one store (seeds) are pooled
-by averaging their curves and resampling each seed's items on their own.
+Resamples draw held-out groups, then items within each drawn group (the cluster bootstrap of
+:mod:`curriculens.analysis.bootstrap`; groups from the run's items table, items alone where none
+is known), behavior and probe on their own, probe and control jointly (the same held-out items),
+jointly across checkpoints; several runs of one store (seeds), and repeated group splits
+(``split`` index), are pooled by averaging their curves and resampling each on its own.
 """
 
 from __future__ import annotations
@@ -35,11 +42,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
+from curriculens.analysis.bootstrap import attach_groups, items_table, n_groups, noise_gate
 from curriculens.analysis.criterion import Criterion, Crossing
 from curriculens.analysis.curves import (
     Curve,
@@ -67,7 +74,8 @@ class LeadLag:
         layer: Best layer (highest final selectivity): the TransformerLens block index, -1 for
             the embedding.
         hook: Hook of the best layer.
-        criterion: Name of the criterion both curves are read with.
+        criterion: Name of the criterion both curves are read with (one criterion per
+            comparison: ``behavior_criterion`` and ``probe_criterion`` repeat it by column).
         behavior_metric: What the behavior curve is (``target probability above chance 0.05``).
         behavior_state, probe_state: ``emerged``, ``present_at_init`` or ``not_emerged``.
         behavior_tokens, probe_tokens: Emergence points (None when not emerged).
@@ -75,7 +83,7 @@ class LeadLag:
             came first. None unless both emerged.
         lo, hi: Interval of the lead in log10 tokens: the bootstrap range widened by each
             crossing's checkpoint bracket (open ends; None: unbounded or not measured).
-        margin_log10: Equivalence margin, one checkpoint gap in log10 tokens.
+        margin_log10: Equivalence margin in log10 tokens (default: one checkpoint gap).
         p_lead, p_lag: Bootstrap p-values of "no lead" and "no lag" (one-sided).
         p_holm: Two-sided p of a lead or lag, Holm-corrected across the run's skills.
         p_equivalent: TOST p of "the crossings differ by a checkpoint gap or more" (the larger
@@ -83,7 +91,8 @@ class LeadLag:
         p_equivalent_holm: The same, Holm-corrected across the run's skills.
         verdict: One of :data:`VERDICTS` (see the module docstring).
         n_boot: Resamples behind the p-values (0: none).
-        resampling: ``items``, ``binomial`` or ``none``.
+        resampling: ``groups`` (cluster bootstrap), ``items``, ``binomial`` or ``none``.
+        behavior_groups, probe_groups: Distinct groups the resamples draw (None: by item).
         runs: The runs pooled.
         layers: Selectivity emergence point per layer (None: not emerged).
         first_layer: Layer whose selectivity emerges first (lowest among ties), or None.
@@ -114,6 +123,15 @@ class LeadLag:
     runs: tuple[str, ...] = ()
     layers: dict[int, float | None] = field(default_factory=dict)
     first_layer: int | None = None
+    behavior_criterion: str = ""
+    probe_criterion: str = ""
+    behavior_groups: int | None = None
+    probe_groups: int | None = None
+
+    def __post_init__(self) -> None:
+        for col in ("behavior_criterion", "probe_criterion"):
+            if not getattr(self, col):
+                object.__setattr__(self, col, self.criterion)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -135,6 +153,9 @@ class LeadLag:
             "p_holm": self.p_holm,
             "p_equivalent_holm": self.p_equivalent_holm,
             "margin_log10": self.margin_log10,
+            "behavior_criterion": self.behavior_criterion,
+            "probe_criterion": self.probe_criterion,
+            "resampling": self.resampling,
         }
 
 
@@ -157,6 +178,7 @@ class _Measured:
     p_eq: float | None = None
     n_boot: int = 0
     resampling: str = "none"
+    groups: tuple[int | None, int | None] = (None, None)
 
 
 def lead_lag(
@@ -168,6 +190,7 @@ def lead_lag(
     n_boot: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
+    margin_log10: float | None = None,
     **overrides,
 ) -> list[LeadLag]:
     """Lead/lag of probe selectivity vs behavior emergence for every skill of a run.
@@ -182,6 +205,8 @@ def lead_lag(
         n_boot: Bootstrap resamples (0: states and points only; verdicts stay inconclusive).
         seed: Seed of the resampling.
         alpha: Level of the tests and 1 - coverage of the intervals.
+        margin_log10: Equivalence margin in log10 tokens (default: one checkpoint gap, the
+            smallest gap between consecutive checkpoints).
         **overrides: Criterion fields that replace the preset's (``threshold=0.05`` adds a
             floor).
 
@@ -197,6 +222,13 @@ def lead_lag(
         raise ConfigError(f"alpha={alpha!r} must be in (0, 1), e.g. 0.05.")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
         raise ConfigError(f"n_boot={n_boot!r} must be an int >= 0 (bootstrap resamples).")
+    if margin_log10 is not None and not (
+        isinstance(margin_log10, int | float) and math.isfinite(margin_log10) and margin_log10 > 0
+    ):
+        raise ConfigError(
+            f"margin_log10={margin_log10!r} must be a number > 0 (log10 tokens; e.g. 0.18 for "
+            "a factor of 1.5), or None for one checkpoint gap."
+        )
     rows, meta_source = _rows(source)
     runs = sorted({r["run"] for r in rows})
     chosen = runs if run is None else [run] if isinstance(run, str) else list(run)
@@ -216,7 +248,7 @@ def lead_lag(
     info = skill_info(meta_source, skills)
     by_run = {rn: [r for r in rows if r["run"] == rn] for rn in chosen}
     measured = [
-        _measure(skill, by_run, info.get(skill), crit, n_boot, seed + i, alpha)
+        _measure(skill, by_run, info.get(skill), crit, n_boot, seed + i, alpha, margin_log10)
         for i, skill in enumerate(skills)
     ]
     return _verdicts(measured, crit, chosen, alpha)
@@ -225,15 +257,15 @@ def lead_lag(
 def _rows(source) -> tuple[list[dict], object]:
     """Rows with per-item outcomes, and what to read the skill snapshot from."""
     if isinstance(source, Store):
-        return read_rows(source, items=True), source
+        return attach_groups(read_rows(source, items=True), items_table(source)), source
     if isinstance(source, pd.DataFrame):  # a table from load_table (its snapshot in attrs)
-        return source.to_dict("records"), source
+        return attach_groups(source.to_dict("records"), items_table(source)), source
     if isinstance(source, list | tuple):
         return list(source), None
     p = Path(source)
     if p.suffix.lower() == ".csv":
         return load_rows(p), None
-    return load_rows(p), p
+    return attach_groups(load_rows(p), items_table(p)), p
 
 
 def _analysable(rows: Sequence[Mapping], runs: Sequence[str]) -> list[str]:
@@ -246,7 +278,7 @@ def _analysable(rows: Sequence[Mapping], runs: Sequence[str]) -> list[str]:
     return out
 
 
-def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha) -> _Measured:
+def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha, margin_log10) -> _Measured:
     behaviors, selectivities = [], []
     for rn, rs in by_run.items():
         curve = continuous_behavior(rs, skill, info)
@@ -270,13 +302,13 @@ def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha) -> _Meas
     rng = np.random.default_rng(seed)
     b_t, b_v, b_now, b_boot = _read(crit, behavior, rng, n_boot)
     s_t, s_v, s_now, s_boot = _read(crit, probe, rng, n_boot)
-    b = _gate(crit, b_t, b_v, b_now, b_boot, alpha)
-    s = _gate(crit, s_t, s_v, s_now, s_boot, alpha / len(sel))  # the best of len(sel) layers
+    b = noise_gate(crit, b_t, b_v, b_now, b_boot, alpha)
+    s = noise_gate(crit, s_t, s_v, s_now, s_boot, alpha / len(sel))  # the best of len(sel) layers
     layers = {}
     for k, c in sel.items():
         p = crit.locate(c.tokens, c.values)
         layers[k[0]] = p.point if p.state != "not_emerged" else None
-    margin = _margin(np.concatenate([b_t, s_t]))
+    margin = margin_log10 or _margin(np.concatenate([b_t, s_t]))
     m = _Measured(
         skill=skill,
         key=key,
@@ -291,20 +323,17 @@ def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha) -> _Meas
     )
     lo, hi = _bounds(b, s)
     if b_boot is not None and s_boot is not None:
-        bc = crit.locate_sorted(b_t, b_boot)
-        sc = crit.locate_sorted(s_t, s_boot)
-        leads = np.array([_lead_censored(x, y) for x, y in zip(bc, sc, strict=True)])
-        lows = np.array([_bounds(x, y)[0] for x, y in zip(bc, sc, strict=True)])
-        highs = np.array([_bounds(x, y)[1] for x, y in zip(bc, sc, strict=True)])
+        leads, lows, highs = _boot_leads(crit, b_t, b_boot, s_t, s_boot)
         lo = min(lo, _quantile(lows, alpha / 2))
         hi = max(hi, _quantile(highs, 1 - alpha / 2))
         m.p_lead = _p(~(leads > 0))  # NaN (both censored alike) supports neither direction
         m.p_lag = _p(~(leads < 0))
         if margin is not None:  # two one-sided tests; NaN counts against both
-            bound = margin * (1 - 1e-9)
-            m.p_eq = max(_p(~(leads > -bound)), _p(~(leads < bound)))
+            bound = margin * (1 + 1e-9)  # a difference of exactly the margin is within it
+            m.p_eq = max(_p(~(leads >= -bound)), _p(~(leads <= bound)))
         m.n_boot = n_boot
         m.resampling = _resampling(behavior, probe)
+        m.groups = (_n_groups(behavior), _n_groups(probe))
     if m.lead is not None or b.state != "not_emerged" or s.state != "not_emerged":
         m.lo, m.hi = _finite(lo), _finite(hi)
     return m
@@ -322,20 +351,28 @@ def _read(crit: Criterion, curve: Curve, rng, n_boot: int):
     return t, values, now, boot
 
 
-def _gate(crit: Criterion, t, values, now: Crossing, boot, level: float) -> Crossing:
-    """``not_emerged`` unless the smoothed final value is above 0 at one-sided ``level``.
+def _boot_leads(crit: Criterion, b_t, b_boot, s_t, s_boot):
+    """Per resample: the lead (log10; a curve that never emerges sits at +inf, NaN when both
+    never do), and the smallest and largest lead the two checkpoint brackets allow."""
+    b_lo, b_hi, b_never = crit.brackets(b_t, b_boot)
+    s_lo, s_hi, s_never = crit.brackets(s_t, s_boot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = lambda x: np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), -np.inf)  # noqa: E731
+        b_pt = np.where(b_never, np.inf, lg(b_hi))  # the crossing checkpoint (t[0] at init)
+        s_pt = np.where(s_never, np.inf, lg(s_hi))
+        leads = np.where(b_never & s_never, np.nan, b_pt - s_pt)
+        lows = lg(b_lo) - np.where(s_never, np.inf, lg(s_hi))
+        highs = np.where(b_never, np.inf, lg(b_hi)) - lg(s_lo)
+    lows = np.where(np.isnan(lows), -np.inf, lows)
+    highs = np.where(np.isnan(highs), np.inf, highs)
+    return leads, lows, highs
 
-    The bound is the value minus ``z`` bootstrap standard errors (a normal interval: at the
-    small levels used here it keeps its level, where the percentile of a few hundred resamples
-    does not).
-    """
-    if boot is None or now.state == "not_emerged":
-        return now
-    final = crit.transform(values[None, :])[0, -1]
-    se = float(np.std(crit.transform(boot)[:, -1], ddof=1))
-    if final - NormalDist().inv_cdf(1 - level) * se > 0:
-        return now
-    return Crossing("not_emerged", None, float(t[-1]), None, -1)
+
+def _n_groups(curve: Curve) -> int | None:
+    if curve.parts:
+        found = [_n_groups(c) for _, c in curve.parts]
+        return None if None in found else max(found)
+    return n_groups(curve.groups)
 
 
 def _log(x: float | None, empty: float) -> float:
@@ -348,15 +385,6 @@ def _lead(b: float | None, s: float | None) -> float | None:
     if b is None or s is None or b <= 0 or s <= 0:
         return None
     return math.log10(b) - math.log10(s)
-
-
-def _lead_censored(b: Crossing, s: Crossing) -> float:
-    """Lead in one resample: a curve that never emerges sits at +inf (NaN when both do)."""
-    bt = math.inf if b.state == "not_emerged" else _log(b.point, math.inf)
-    st = math.inf if s.state == "not_emerged" else _log(s.point, math.inf)
-    if math.isinf(bt) and math.isinf(st) and bt == st:
-        return math.nan
-    return bt - st
 
 
 def _bounds(b: Crossing, s: Crossing) -> tuple[float, float]:
@@ -387,7 +415,10 @@ def _p(against: np.ndarray) -> float:
 
 def _resampling(*curves: Curve) -> str:
     kinds = {c.resampling for c in curves}
-    return "items" if kinds == {"items"} else "binomial" if "none" not in kinds else "none"
+    for k in ("none", "binomial", "items"):
+        if k in kinds:
+            return k
+    return "groups"
 
 
 def _finite(x: float) -> float | None:
@@ -460,6 +491,10 @@ def _verdicts(measured: list[_Measured], crit: Criterion, runs, alpha: float) ->
                 runs=tuple(runs),
                 layers=m.layers,
                 first_layer=min(emerged, key=lambda lay: (m.layers[lay], lay)) if emerged else None,
+                behavior_criterion=crit.name,
+                probe_criterion=crit.name,
+                behavior_groups=m.groups[0],
+                probe_groups=m.groups[1],
             )
         )
     return out

@@ -259,7 +259,11 @@ def test_presets_and_their_descriptions():
         None,
         True,
     )
-    assert "0.5 x its max (no floor)" in rel.describe()
+    assert rel.rise_from == "init" and "risen 0.5 of the way from its first checkpoint" in (
+        rel.describe()
+    )
+    literal = Criterion.preset("paper-relative", rise_from="zero")  # the paper's code
+    assert "0.5 x its max (no floor)" in literal.describe()
     assert Criterion.preset("paper", threshold=0.5).name == "paper (threshold=0.5)"
     assert Criterion.of(None) == paper and Criterion.of("paper") == paper
     with pytest.raises(ConfigError, match="Did you mean 'paper'"):

@@ -42,6 +42,10 @@ def test_analysis_of_a_swept_run(run_dir, capsys):
             assert ci.lo < ci.point <= ci.hi
     results = lead_lag(run_dir, n_boot=50)
     assert results and all(r.verdict in VERDICTS for r in results)
+    # held-out groups from the run's items table: the cluster bootstrap, not the item one
+    assert {r.resampling for r in results} == {"groups"}
+    assert all(r.probe_groups and r.behavior_groups >= r.probe_groups for r in results)
+    assert {ci.resampling for ci in per_skill.values()} == {"groups"}
     assert {r.skill for r in results} <= set(curves["task"])
     assert main(["emergence", str(run_dir), "--bootstrap", "20", "--leadlag", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
