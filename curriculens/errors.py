@@ -9,6 +9,9 @@ from collections.abc import Iterable
 class CurriculensError(Exception):
     """Base class of every error curriculens raises on purpose."""
 
+    #: the command line's exit status: 2 for a usage error (:class:`EnvironmentProblem`: 1)
+    exit_code = 2
+
 
 class ConfigError(CurriculensError, ValueError):
     """A configuration value or command-line argument is out of range or of the wrong type."""
@@ -46,6 +49,13 @@ class ProbeError(CurriculensError, ValueError):
 
 class StoreError(CurriculensError, RuntimeError):
     """The results store is missing, locked by another writer, or of an unknown schema."""
+
+
+class EnvironmentProblem(CurriculensError, OSError):
+    """The machine, not the request, stopped the command: a full disk, read-only storage, a
+    missing permission. The command line exits 1 for it (2 for every other error)."""
+
+    exit_code = 1
 
 
 class CurriculensWarning(UserWarning):

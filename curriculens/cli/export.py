@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from curriculens import params
@@ -58,7 +59,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="bootstrap resamples behind the intervals of a derived table (default 1000)",
     )
     p.add_argument("--format", choices=params.FORMATS, default="csv", help="file format (csv)")
-    add_out_flag(p, help="output file (default RUN/results.<format>)")
+    add_out_flag(
+        p,
+        help="output file (default RUN/results.<format>); never the store, a run's own files or "
+        "an existing file (without --force)",
+    )
+    params.add(
+        p, "force", action="store_true", help="replace an existing output file (never the store)"
+    )
     add_selection_flags(p)
     add_output_flags(p, json_help="print the written paths as JSON")
     p.set_defaults(func=run)
@@ -68,7 +76,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export a run's table; returns the exit code."""
     from curriculens.analysis.table import export_items, export_table
-    from curriculens.errors import ConfigError, StoreError
+    from curriculens.cli._outputs import atomic_path, check_output
+    from curriculens.errors import ConfigError, EnvironmentProblem, StoreError
 
     src = Path(args.run)
     if not (src / "results.sqlite").exists() and src.suffix not in (".sqlite", ".db"):
@@ -86,16 +95,28 @@ def run(args: argparse.Namespace) -> int:
             f"--criterion/--bootstrap apply to --what {'|'.join(DERIVED)}; drop them with "
             f"--what {args.what}."
         )
+    owned = [f"{s}.{f}{m}" for s in ("results", "items", *DERIVED) for f in params.FORMATS
+             for m in ("", ".meta.json")]  # fmt: skip
+    force = bool(getattr(args, "force", False))
+    check_output(out, reads=[src], owned=owned, force=force)
+    meta_out = out.with_name(out.name + ".meta.json")
+    check_output(meta_out, reads=[src], owned=owned, force=force)
     try:
-        if derived:
-            table, meta = _export_derived(args, src, out)
-        elif args.what == "scores":
-            table, meta = export_table(src, out, fmt=args.format, select=selection_of(args))
-        else:
-            table, meta = export_items(src, out, fmt=args.format)
+        with atomic_path(out) as tmp:
+            if derived:
+                table, meta = _export_derived(args, src, tmp)
+            elif args.what == "scores":
+                table, meta = export_table(src, tmp, fmt=args.format, select=selection_of(args))
+            else:
+                table, meta = export_items(src, tmp, fmt=args.format)
+            # the metadata lands first, then the table: a table never lacks its metadata
+            os.replace(meta, meta_out)
+        table, meta = out, meta_out
     except OSError as e:
-        raise ConfigError(
-            f"Cannot write {str(out)!r} ({e.strerror or e}); pass -o PATH on writable storage."
+        tmp.with_name(tmp.name + ".meta.json").unlink(missing_ok=True)
+        raise EnvironmentProblem(
+            f"Cannot write {str(out)!r} ({e.strerror or e}); nothing was replaced. Free space "
+            "or pass -o PATH on writable storage."
         ) from None
     if args.json:
         print(json.dumps({"table": str(table), "metadata": str(meta)}))

@@ -1,7 +1,9 @@
 """The ``curriculens`` entry point: one parser, one error handler, commands loaded on demand.
 
 Every error curriculens raises on purpose is printed as one line,
-``curriculens CMD: error: ...``, on stderr with exit code 2; tracebacks are reserved for bugs.
+``curriculens CMD: error: ...``, on stderr with exit code 2 (1 when the environment, e.g. a full
+disk, stopped it: :class:`~curriculens.errors.EnvironmentProblem`); tracebacks are reserved for
+bugs.
 Only the module of the command being run is imported, so ``--help`` and ``--version`` are fast.
 """
 
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except CurriculensError as e:
         print(f"curriculens {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted; finished units are kept in the store", file=sys.stderr)
         return 130

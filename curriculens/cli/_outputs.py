@@ -1,0 +1,123 @@
+"""Where a command may write: never over what it reads, never over a run's own files, never over
+an existing file unless ``--force`` says so; and every file lands whole (temporary file, then
+rename), so a crash or a full disk leaves the old file or none, never half of one.
+
+>>> import tempfile
+>>> d = Path(tempfile.mkdtemp())
+>>> with atomic_path(d / "t.csv") as tmp:
+...     _ = tmp.write_text("a,b\\n")
+>>> (d / "t.csv").read_text()
+'a,b\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from curriculens.errors import ConfigError
+from curriculens.params import flag
+
+#: The files that make a run directory a run: its store (and SQLite's side files), its lock,
+#: its identity and configuration. No command's output may replace one of them, ``--force`` or
+#: not.
+RUN_FILES = (
+    "results.sqlite",
+    "results.sqlite-wal",
+    "results.sqlite-shm",
+    "results.sqlite-journal",
+    "results.lock",
+    "run.json",
+    "sweep_config.json",
+    "sweep.toml",
+)
+
+
+def _run_dir_of(path: Path) -> Path | None:
+    """The run directory ``path`` lies in (a folder holding ``results.sqlite``), or ``None``."""
+    for parent in path.parents:
+        if (parent / "results.sqlite").exists():
+            return parent
+    return None
+
+
+def _store_files(reads: Path) -> set[Path]:
+    """The store ``reads`` names (a run directory or a ``.sqlite`` file), with its side files."""
+    store = reads / "results.sqlite" if reads.is_dir() else reads
+    store = store.resolve()
+    return {store} | {store.with_name(store.name + s) for s in ("-wal", "-shm", "-journal")}
+
+
+def check_output(
+    out: str | Path,
+    *,
+    reads: Iterable[str | Path] = (),
+    owned: Iterable[str] = (),
+    force: bool = False,
+) -> Path:
+    """``out`` when this command may write it; else a :class:`ConfigError` naming the file and
+    the fix.
+
+    Refused, ``--force`` or not: the store the command reads (and its SQLite side files), a
+    folder, any file of :data:`RUN_FILES` in a run directory, and any existing file inside a run
+    directory whose name is not one of ``owned`` (the command's own default outputs, which it
+    regenerates from the store). Refused without ``--force``: any other existing file.
+
+    Args:
+        out: The file the command will write.
+        reads: The inputs (a run directory or a store file) it reads.
+        owned: File names inside a run directory that this command writes by default.
+        force: Whether ``--force`` was given.
+    """
+    out = Path(out)
+    target = out.resolve()
+    for r in reads:
+        if target in _store_files(Path(r)):
+            raise ConfigError(
+                f"-o {str(out)!r} is the results store this command reads; writing there would "
+                "destroy every stored result. Give another path, e.g. -o results.csv."
+            )
+        if target == Path(r).resolve():
+            raise ConfigError(
+                f"-o {str(out)!r} is the input this command reads; give another path."
+            )
+    if out.is_dir():
+        raise ConfigError(f"-o {str(out)!r} is a folder; give a file path, e.g. {out / 'x.csv'}.")
+    run_dir = _run_dir_of(target)
+    if run_dir is not None and target.parent == run_dir and target.name in RUN_FILES:
+        raise ConfigError(
+            f"-o {str(out)!r} is a file of the run directory {str(run_dir)!r} (its store, lock "
+            "or configuration); no command writes over it. Give another path."
+        )
+    if out.exists() or out.is_symlink():
+        if run_dir is not None and target.name not in set(owned):
+            raise ConfigError(
+                f"-o {str(out)!r} exists inside the run directory {str(run_dir)!r} and was not "
+                "written by this command; give a new file name or a path outside the run."
+            )
+        if not force and not (run_dir is not None and target.name in set(owned)):
+            raise ConfigError(
+                f"-o {str(out)!r} exists; pass {flag('force')} to replace it, or give a new path."
+            )
+        if not out.is_file():
+            raise ConfigError(
+                f"-o {str(out)!r} exists and is not a regular file; give a new path."
+            )
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; renamed over ``path`` when the block ends
+    without an error, removed when it raises (the old file, if any, is left as it was)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

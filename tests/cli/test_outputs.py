@@ -1,0 +1,105 @@
+"""Outputs never clobber inputs (issue 29, item 1): no command writes over the store it reads,
+over a run's own files, or over an existing file without ``--force``; writes land whole."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from curriculens.cli.main import main
+from curriculens.pipeline.run import SweepConfig, sweep
+from curriculens.store import Store
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def finished(toy_series, tmp_path_factory):
+    out = tmp_path_factory.mktemp("outputs") / "run"
+    sweep(toy_series, out, config=SweepConfig(skills=("add1",), n_examples=40), run="r",
+          progress=False)  # fmt: skip
+    return out
+
+
+def _rows(run) -> list:
+    with Store(run, readonly=True) as s:
+        return sorted(repr(sorted(r.items())) for r in s.rows())
+
+
+def test_export_over_the_store_it_reads_exits_2_and_keeps_the_store(finished):
+    before = _rows(finished)
+    store = finished / "results.sqlite"
+    size = store.stat().st_size
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-m", "curriculens", "export", str(finished), "-o", str(store)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "results store this command reads" in done.stderr and "Traceback" not in done.stderr
+    assert store.stat().st_size == size and _rows(finished) == before
+    # --force does not lift it, nor does a path spelled another way
+    spelled = str(finished / ".." / finished.name / "results.sqlite")
+    assert main(["export", str(finished), "-o", spelled, "--force"]) == 2
+    assert _rows(finished) == before
+
+
+@pytest.mark.parametrize("name", ["sweep_config.json", "results.lock", "results.sqlite-wal"])
+def test_a_runs_own_files_are_never_export_targets(finished, name, capsys):
+    path = finished / name
+    existed = path.exists()
+    text = path.read_bytes() if existed else None
+    assert main(["export", str(finished), "-o", str(path), "--force"]) == 2
+    assert "run directory" in capsys.readouterr().err or name.startswith("results.sqlite")
+    assert (path.read_bytes() if path.exists() else None) == text
+
+
+def test_existing_file_needs_force_and_is_replaced_whole(finished, tmp_path, capsys):
+    out = tmp_path / "mine.csv"
+    out.write_text("precious\n")
+    assert main(["export", str(finished), "-o", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert out.read_text() == "precious\n"
+    assert main(["export", str(finished), "-o", str(out), "--force", "--quiet"]) == 0
+    assert out.read_text().startswith("run,") and (tmp_path / "mine.csv.meta.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.csv", "mine.csv.meta.json"]
+
+
+def test_other_files_inside_a_run_directory_are_not_overwritten(finished, capsys):
+    notes = finished / "notes.csv"
+    notes.write_text("mine\n")
+    try:
+        assert main(["export", str(finished), "-o", str(notes), "--force"]) == 2
+        assert "not written by this command" in capsys.readouterr().err
+        assert notes.read_text() == "mine\n"
+    finally:
+        notes.unlink()
+
+
+def test_default_export_regenerates_its_own_file(finished):
+    assert main(["export", str(finished), "--quiet"]) == 0
+    assert main(["export", str(finished), "--quiet"]) == 0  # its own output: replaced
+    assert (finished / "results.csv").exists()
+
+
+def test_a_failed_write_leaves_the_old_file_and_exits_1(finished, tmp_path, monkeypatch, capsys):
+    import curriculens.analysis.table as table
+
+    out = tmp_path / "t.csv"
+    out.write_text("old\n")
+
+    def full_disk(run, path, **kw):
+        Path(path).write_text("half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(table, "export_table", full_disk)
+    assert main(["export", str(finished), "-o", str(out), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "No space left" in err and "Traceback" not in err
+    assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
