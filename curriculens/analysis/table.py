@@ -86,6 +86,9 @@ _SELECTION: contextvars.ContextVar[Selection] = contextvars.ContextVar(
 )
 #: Settings a configuration is described by in the one-line note.
 _SHOWN = ("n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl")
+#: Settings that are stored only when they are not their default (SweepConfig.numerics)
+_NUMERICS_DEFAULT = {"dtype": "float32", "device": "cpu", "batch_size": 64,
+                     "max_batch_tokens": None, "memory_budget_mb": None}  # fmt: skip
 
 
 @contextmanager
@@ -313,24 +316,36 @@ def _config_of(run: str, configs: list[str], wanted: str | None, meta: Mapping) 
     )
 
 
-def _describe(config: str, meta: Mapping) -> str:
-    settings = (meta.get(CONFIGS_META_KEY) or {}).get(config)
+def _describe(config: str, meta: Mapping, against: str | None = None) -> str:
+    """``KEY (setting=value, ...)``; with ``against``, only the settings that differ from that
+    configuration's (a numeric setting left out of a key counts as its default)."""
+    configs = meta.get(CONFIGS_META_KEY) or {}
+    settings = configs.get(config)
     if not settings:
         return repr(config) if config else "'' (imported or unrecorded)"
-    shown = ", ".join(f"{k}={settings[k]}" for k in _SHOWN if k in settings)
+    other = configs.get(against) if against is not None else None
+    if other:
+        full = {**_NUMERICS_DEFAULT, **settings}
+        ref = {**_NUMERICS_DEFAULT, **other}
+        keys = [k for k in dict.fromkeys([*full, *ref]) if full.get(k) != ref.get(k)]
+        if keys:
+            return f"{config} ({', '.join(f'{k}={full.get(k)}' for k in keys)})"
+    shown = ", ".join(
+        f"{k}={settings[k]}" for k in (*_SHOWN, *_NUMERICS_DEFAULT) if k in settings
+    )
     return f"{config} ({shown})"
 
 
 def _note(run: str, config: str, others: list[str], old_skills: list[str], meta) -> str:
     parts = []
     if others:
-        described = "; ".join(_describe(c, meta) for c in others)
+        described = "; ".join(_describe(c, meta, against=config) for c in others)
         parts.append(f"{len(others)} other configuration(s) ({described})")
     if old_skills:
         parts.append(f"older versions of skill(s) {', '.join(old_skills)}")
     return (
         f"run {run!r} also holds rows of {' and of '.join(parts)}; showing configuration "
-        f"{_describe(config, meta)} with each skill's current version. Pass {flag('config')} KEY "
+        f"{_describe(config, meta, against=others[0] if others else None)} with each skill's current version. Pass {flag('config')} KEY "
         f"to read another configuration, or {flag('all')} (export, emergence) to read every row; "
         "nothing is averaged."
     )

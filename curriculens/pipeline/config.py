@@ -1,7 +1,7 @@
 """What a sweep measures: :class:`SweepConfig`, saved beside every run, and its ``probe_key``.
 
 The ``probe_key`` hashes every setting a stored score depends on (examples, split, C, seed,
-hooks, dtype, MDL, control and split versions); it keys every row and item in the store, so
+hooks, MDL, control and split versions, and the numerics: dtype, device class, batch packing); it keys every row and item in the store, so
 changing a setting computes new rows beside the old ones and never overwrites them. Skills are
 named by skill, suite (``toy``, ``core-en``) or skill file (:func:`resolve_skills`).
 """
@@ -230,20 +230,48 @@ class SweepConfig:
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
-    def probe_settings(self) -> dict:
-        """Every setting a stored score depends on: examples, split, C, seed, hooks, dtype, MDL
-        and the control and split versions. Their hash (:meth:`probe_key`) keys every row.
+    def numerics(self) -> dict:
+        """The settings that change a stored value's floating-point digits, not what is
+        measured: the weights' ``dtype``, the device class (``cpu``, ``cuda``, ``mps``) and the
+        batch packing (``batch_size``, ``max_batch_tokens``, ``memory_budget_mb``: a different
+        packing pads differently, which moves scores by ~1e-7). Each enters only when it is not
+        the default, so the keys of float32 CPU runs with default packing stay those they had
+        before these settings were keyed (their stores stay valid); a run swept on a GPU or in
+        other batches before gets a new key, and is measured again beside its old rows.
 
-        ``dtype`` is included when it is not float32, so the keys of float32 runs stay those
-        they had before the setting existed.
+        >>> SweepConfig(skills=("facts",)).numerics()
+        {}
+        >>> SweepConfig(skills=("facts",), dtype="bfloat16", max_batch_tokens=512).numerics()
+        {'dtype': 'bfloat16', 'max_batch_tokens': 512}
+        """
+        d: dict = {}
+        if self.dtype != "float32":
+            d["dtype"] = self.dtype
+        device = parse_device(self.device).type
+        if device != "cpu":
+            d["device"] = device
+        if self.batch_size != _DEFAULT_BATCH_SIZE:
+            d["batch_size"] = self.batch_size
+        if self.max_batch_tokens is not None:
+            d["max_batch_tokens"] = self.max_batch_tokens
+        if self.memory_budget_mb is not None:
+            d["memory_budget_mb"] = self.memory_budget_mb
+        return d
+
+    def probe_settings(self) -> dict:
+        """Every setting a stored score depends on: examples, split, C, seed, hooks, MDL, the
+        control and split versions, and the :meth:`numerics` (dtype, device class, batch
+        packing). Their hash (:meth:`probe_key`) keys every row.
+
+        The numerics are included only where they are not the defaults, so the keys of float32
+        CPU runs stay those they had before the settings existed.
         """
         d = {
             k: list(v) if isinstance(v, tuple) else v
             for k, v in asdict(self).items()
             if k in ("n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl")
         }
-        if self.dtype != "float32":
-            d["dtype"] = self.dtype
+        d.update(self.numerics())
         d["control_version"] = _CONTROL_VERSION
         d["split_version"] = SPLIT_VERSION
         return d
@@ -253,8 +281,10 @@ class SweepConfig:
 
         >>> from dataclasses import replace
         >>> a = SweepConfig(skills=("facts",), n_examples=40)
-        >>> a.probe_key() == replace(a, batch_size=8).probe_key()
+        >>> a.probe_key() == replace(a, threads=8).probe_key()
         True
+        >>> a.probe_key() == replace(a, max_batch_tokens=512).probe_key()
+        False
         >>> a.probe_key() == replace(a, n_examples=60).probe_key()
         False
         >>> a.probe_key() == replace(a, dtype="bfloat16").probe_key()
@@ -282,6 +312,9 @@ _CHECKED = (
     "task_vector_heads",
     "overlap",
 )
+
+#: ``SweepConfig.batch_size``'s default, left out of the key (see :meth:`SweepConfig.numerics`)
+_DEFAULT_BATCH_SIZE = 64
 
 #: Bump when the control-task labelling changes, so stored units are recomputed.
 _CONTROL_VERSION = 4

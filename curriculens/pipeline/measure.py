@@ -125,7 +125,9 @@ def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:
 def _cache_path(config: SweepConfig, fp: str, skill: Skill, hooks: Sequence[str]) -> Path | None:
     if config.cache_dir is None:
         return None
-    key = json.dumps([config.n_examples, config.seed, list(hooks), SPLIT_VERSION])
+    # the numerics (dtype, device class, batch packing) change activations: keyed when set
+    numerics = [config.numerics()] if config.numerics() else []
+    key = json.dumps([config.n_examples, config.seed, list(hooks), SPLIT_VERSION, *numerics])
     h = hashlib.sha256(key.encode()).hexdigest()[:10]
     name = f"{skill.name}@{skill.version}+{skill.content_hash}-{h}.safetensors"
     return Path(config.cache_dir) / fp / name
