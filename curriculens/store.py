@@ -41,6 +41,9 @@ from curriculens.store_schema import (  # the schema; its names are re-exported 
 )
 from curriculens.writelock import WriteLock
 
+#: The meta key holding the name of the run a run directory was created for.
+RUN_NAME_META_KEY = "run_name"
+
 
 class Store:
     """The SQLite results store of a run directory (``RUN/results.sqlite``).
@@ -370,6 +373,30 @@ class Store:
         )
         names = ("run", "probe_key", "skill", "skill_hash", "rows")
         return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def run_fingerprints(self) -> dict[str, frozenset[str]]:
+        """Each run's checkpoint fingerprints (two runs with the same ones and the same settings
+        are the same run measured twice, e.g. a copied run directory)."""
+        if "fingerprint" not in set(self._score_columns_safe()):
+            return {}
+        out: dict[str, set[str]] = {}
+        for run, fp in self._query("SELECT DISTINCT run, fingerprint FROM scores"):
+            out.setdefault(run, set()).add(fp)
+        return {k: frozenset(v) for k, v in out.items()}
+
+    def run_name(self, default: str) -> str:
+        """The name of the run this store's directory holds: the one recorded when the run was
+        created (``run_name`` meta), so a copied or renamed directory resumes as the same run.
+        A store of older code that holds exactly one run adopts that run's name; a new store
+        records ``default`` (the caller's name for it, e.g. its folder's name)."""
+        name = self.get_meta(RUN_NAME_META_KEY)
+        if isinstance(name, str) and name:
+            return name
+        runs = sorted(k[len("run:") :] for k in self.meta() if k.startswith("run:"))
+        name = runs[0] if len(runs) == 1 else default
+        if not self.readonly:
+            self.set_meta(RUN_NAME_META_KEY, name)
+        return name
 
     def count(self) -> int:
         """Number of score rows."""

@@ -277,6 +277,33 @@ def current_keys(
         others = [c for c in configs if c != config]
         if others or old_skills:
             notes.append(_note(run, config, others, old_skills, meta))
+    return _drop_duplicate_runs(store, keep, notes, drop=not select.all)
+
+
+def _drop_duplicate_runs(store: Store, keep: dict, notes: list[str], *, drop: bool):
+    """Two runs of one store with the same settings, skill versions and checkpoint fingerprints
+    are one run measured twice (a copied or renamed run directory): a note names them, and
+    unless every row is read the later one is left out, so nothing is averaged with itself."""
+    by_run: dict[str, set] = {}
+    for run, config, skill, h in keep:
+        by_run.setdefault(run, set()).add((config, skill, h))
+    if len(by_run) < 2:
+        return keep, notes
+    fps = store.run_fingerprints()
+    first: dict[tuple, str] = {}
+    for run in sorted(by_run):
+        sig = (frozenset(by_run[run]), fps.get(run, frozenset()))
+        if sig not in first:
+            first[sig] = run
+            continue
+        how = "left out" if drop else "kept apart"
+        notes.append(
+            f"run {run!r} is a duplicate of run {first[sig]!r} (same settings, skill versions and "
+            f"checkpoint fingerprints: a copied or renamed run directory?); it is {how}, never "
+            "averaged with it."
+        )
+        if drop:
+            keep = {k: v for k, v in keep.items() if k[0] != run}
     return keep, notes
 
 

@@ -137,10 +137,11 @@ def dry_run_text(
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
     plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
     config = plan.config
-    run = run or out.resolve().name
+    given, run = run, run or out.resolve().name
     done: dict[str, set[str]] = {}
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
+            run = given or s.run_name(run)  # a copied or renamed run directory resumes
             done = s.done_units_by_fingerprint(run)
             recall_fingerprints(s, series)  # of unchanged files an earlier sweep loaded
     units = plan.units

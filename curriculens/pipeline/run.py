@@ -130,7 +130,9 @@ def sweep(
             (default: the toy suite when the first checkpoint has the toy tokenizer, else
             ``core-en``; see :func:`~curriculens.pipeline.config.default_skills`).
         config: Full sweep configuration.
-        run: Run name stored in every row (default: the name of ``out``).
+        run: Run name stored in every row (default: the name recorded in ``out`` when the run
+            was created, so a copied or renamed run directory resumes as the same run; for a
+            new run, the name of ``out``).
         progress: Show progress bars (per checkpoint, and per skill inside one).
         executor: ``"local"`` (in this process, one model loaded at a time) or ``"ray"`` (one
             Ray task per checkpoint, ``num_gpus=1`` when ``config.device`` is CUDA; joins the
@@ -157,11 +159,14 @@ def sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{flag('out')} {str(out)!r} is an existing file; give a directory path.")
-    run = run or out.resolve().name
     plan = plan_sweep(config)
     torch.set_num_threads(config.threads)
     try:
         with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
+            # the name recorded when the run was created: a copied or renamed directory resumes
+            # as the same run (a new store records ``run`` or its folder's name)
+            recorded = store.run_name(run or out.resolve().name)
+            run = run or recorded
             if not isinstance(series, CheckpointSeries):
                 series = CheckpointSeries.from_dir(series)
             _sweep_into(store, series, out, plan, run, progress, executor)
