@@ -28,7 +28,9 @@ from curriculens.analysis.long_format import (
     DUPLICATES,
     KINDS,
     LONG_COLUMNS,
+    check_imported,
     finish,
+    numeric_column,
     parse_revision_tokens,
     revision_step,
     revision_tokens,
@@ -132,8 +134,10 @@ def read_tidy_table(
     df = df.copy()
     if "tokens" not in df.columns:
         df["tokens"] = np.nan
-    df["tokens"] = pd.to_numeric(df["tokens"], errors="coerce") * (tokens_scale or scale)
-    df["score"] = pd.to_numeric(df["score"], errors="coerce")
+    df["tokens"] = numeric_column(df, "tokens", str(p)) * (tokens_scale or scale)
+    df["score"] = numeric_column(df, "score", str(p))
+    if "step" in df.columns:
+        df["step"] = numeric_column(df, "step", str(p))
     if "checkpoint" not in df.columns:
         df["checkpoint"] = df["tokens"].map(lambda t: f"tokens{int(t)}" if np.isfinite(t) else "")
     df["checkpoint"] = df["checkpoint"].astype(str)
@@ -141,6 +145,7 @@ def read_tidy_table(
     if "step" not in df.columns:
         df["step"] = [-1 if (k := revision_step(c)) is None else k for c in df["checkpoint"]]
     _probe_columns(df, str(p))
+    check_imported(df, str(p))
     df["source_file"] = str(p)
     return finish(df, source=str(p), keep_names=keep_names, duplicates=duplicates, full=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from curriculens.analysis.long_format import (
+    MAX_TOKENS,
+    check_imported,
     finish,
     parse_revision_tokens,
     revision_step,
@@ -95,7 +98,7 @@ def read_lm_eval(
         name = model or _model_of(f, base, args)
         ckpt, step, tokens = _checkpoint_of(f, rx, args, name, given, tokens_per_step)
         for task, res in sorted(doc["results"].items()):
-            value = _metric_of(res, metric)
+            value = _metric_of(res, metric, f, task)
             if value is None:
                 continue
             records.append(
@@ -115,14 +118,22 @@ def read_lm_eval(
             "have (e.g. 'acc', 'acc_norm', 'exact_match')."
         )
     df = pd.DataFrame.from_records(records)
+    check_imported(df, str(root))
     return finish(df, source=str(root), keep_names=keep_names, duplicates=duplicates)
 
 
 def _load_json(f: Path) -> dict:
+    if not f.is_file():  # a named pipe or device would block or never end
+        raise ConfigError(f"lm-eval result {str(f)!r} is not a regular file; remove it.")
     try:
         doc = json.loads(f.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"Cannot read lm-eval result file {str(f)!r}: {e}.") from None
+    except RecursionError:
+        raise ConfigError(
+            f"lm-eval result file {str(f)!r} is nested too deeply to be lm-evaluation-harness "
+            "output; check that it is a results file."
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), dict):
         raise ConfigError(
             f"{str(f)!r} has no 'results' object; expected lm-evaluation-harness output "
@@ -163,10 +174,17 @@ def _checkpoint_of(
             f"revision_tokens={{{(revision or f.stem)!r}: ...}}), or pass a pattern with one "
             "group that captures the step."
         )
+    tokens = float(step) * float(tokens_per_step) if step <= MAX_TOKENS else math.inf
+    if tokens > MAX_TOKENS:
+        raise ConfigError(
+            f"{str(f)!r}: step {step} x {tokens_per_step} tokens per step is more than 2**53 "
+            f"tokens; check the file name, the step pattern, or give its count with "
+            f"{flag('revision_tokens')} {revision or f.stem}=TOKENS."
+        )
     return (
         revision if revision and revision_step(revision) == step else f"step{step}",
         step,
-        (step * float(tokens_per_step)),
+        tokens,
     )
 
 
@@ -182,10 +200,20 @@ def _model_of(f: Path, base: Path, model_args: str) -> str:
     return rel[0] if len(rel) > 1 else base.resolve().name
 
 
-def _metric_of(res, metric: str) -> float | None:
+def _metric_of(res, metric: str, f: Path, task: str) -> float | None:
+    """The task's ``metric`` (a number; a boolean or text there is an error, never 1.0)."""
     if not isinstance(res, Mapping):
         return None
     for key, value in res.items():
-        if (key == metric or key.split(",")[0] == metric) and isinstance(value, int | float):
-            return float(value)
+        if key != metric and str(key).split(",")[0] != metric:
+            continue
+        if value is None or value == "N/A":  # lm-eval's "not computed": the task is left out
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(
+                f"{str(f)!r}: task {task!r} has {key} = {json.dumps(value)[:40]}, not a number; "
+                "lm-evaluation-harness writes accuracies as numbers in [0, 1]. Fix the file, or "
+                "pick another metric."
+            )
+        return float(value)
     return None

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from curriculens.errors import ConfigError
@@ -111,6 +112,118 @@ def _split(items: Iterable[str]):
                     f"{flag('revision_tokens')} main=4051e9."
                 )
             yield name.strip(), value.strip()
+
+
+#: Most tokens an imported count may give (2**53, the largest count a float holds exactly;
+#: far beyond any training run): a larger one is a unit error.
+MAX_TOKENS = float(2**53)
+
+_LOCALE_DECIMAL = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
+
+
+def _where(df: pd.DataFrame, i) -> str:
+    """``line N`` of a CSV row, or the file an lm-eval row came from."""
+    if "line" in df.columns:
+        return f"line {int(df.at[i, 'line'])}"
+    if "source_file" in df.columns:
+        return f"file {Path(str(df.at[i, 'source_file'])).name!r}"
+    return f"row {i}"
+
+
+def numeric_column(df: pd.DataFrame, col: str, source: str) -> pd.Series:
+    """Column ``col`` as numbers (blank cells missing), never coerced without a word: a boolean,
+    a locale decimal (``0,9``) or any other text is an error naming its line and the fix.
+
+    >>> numeric_column(pd.DataFrame({"score": ["0.5", None], "line": [2, 3]}), "score", "f.csv")
+    0    0.5
+    1    NaN
+    Name: score, dtype: float64
+    """
+    values = df[col]
+    out = []
+    for i, v in values.items():
+        if isinstance(v, bool | np.bool_):
+            raise ConfigError(
+                f"{source!r} {_where(df, i)}: {col} is {v}, a boolean, not a number; write the "
+                f"{col} as a number (e.g. 1.0 or 0.0)."
+            )
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out.append(math.nan)
+            continue
+        if isinstance(v, int | float | np.integer | np.floating):
+            out.append(float(v))
+            continue
+        text = str(v).strip()
+        if text.lower() in ("", "nan", "na", "n/a", "null", "none"):
+            out.append(math.nan)
+            continue
+        if _LOCALE_DECIMAL.match(text):
+            raise ConfigError(
+                f"{source!r} {_where(df, i)}: {col} {text!r} has a decimal comma; write "
+                f"{text.replace(',', '.')!r} (a dot as the decimal separator)."
+            )
+        try:
+            out.append(float(text))
+        except ValueError:
+            raise ConfigError(
+                f"{source!r} {_where(df, i)}: {col} {text!r} is not a number; fix that cell "
+                f"(a {col} is a number, blank when missing)."
+            ) from None
+    return pd.Series(out, index=values.index, dtype=float, name=col)
+
+
+def check_imported(df: pd.DataFrame, source: str) -> None:
+    """Refuse imported values that would be read wrong: token counts that are not
+    non-negative integers (or beyond :data:`MAX_TOKENS`), steps that are not integers >= 0, and
+    scores outside [0, 1] (a 0-100 scale is recognised and the fix named). Missing scores stay
+    missing; each error names the line (CSV) or file (lm-eval).
+
+    >>> check_imported(pd.DataFrame({"tokens": [0.0, 2e9], "score": [0.1, 0.9]}), "f.csv")
+    """
+    tokens = pd.to_numeric(df["tokens"], errors="coerce")
+    for i, t in tokens.items():
+        if not math.isfinite(t) or t < 0 or t > MAX_TOKENS or abs(t - round(t)) > 1e-6 * max(t, 1):
+            why = (
+                "beyond 2**53 (check the unit: tokens, not tokens_b)"
+                if math.isfinite(t) and t > MAX_TOKENS
+                else "not a non-negative integer"
+            )
+            raise ConfigError(
+                f"{source!r} {_where(df, i)}: token count {df.at[i, 'tokens']!r} is {why}; give "
+                "the tokens seen at the checkpoint as a whole number >= 0."
+            )
+    if "step" in df.columns:
+        steps = pd.to_numeric(df["step"], errors="coerce")
+        for i, k in steps.items():
+            if math.isnan(k):
+                continue
+            if k != round(k) or k < -1 or k > MAX_TOKENS:
+                raise ConfigError(
+                    f"{source!r} {_where(df, i)}: step {df.at[i, 'step']!r} is not an integer "
+                    ">= 0; fix the step, or leave it blank."
+                )
+    scores = pd.to_numeric(df["score"], errors="coerce")
+    finite = scores[np.isfinite(scores)]
+    bad = finite[(finite < 0) | (finite > 1)]
+    if len(bad):
+        i = bad.index[0]
+        if (finite >= 0).all() and (finite <= 100).all() and (finite > 1).any():
+            raise ConfigError(
+                f"{source!r} holds scores up to {finite.max():g} (first above 1 at "
+                f"{_where(df, i)}): a 0-100 (percent) scale. Scores are fractions in [0, 1]; "
+                "divide the score column by 100 and import again."
+            )
+        raise ConfigError(
+            f"{source!r} {_where(df, i)}: score {bad.iloc[0]:g} is outside [0, 1]; scores are "
+            "accuracies, fractions between 0 and 1."
+        )
+    if "task" in df.columns:
+        for i, task in df["task"].items():
+            if isinstance(task, str) and any(c in task for c in "\r\n\t"):
+                raise ConfigError(
+                    f"{source!r} {_where(df, i)}: task name {task!r} holds a line break or tab, "
+                    "which would break the report's tables; rename the task."
+                )
 
 
 def finish(
