@@ -6,7 +6,10 @@ The writer places each figure after the table it illustrates (:data:`AFTER`).
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +113,36 @@ def build_figures(a: RunAnalysis) -> dict:
             "methods are calibrated, and read the hook, chosen leaving the composite out.",
         )
     return figs
+
+
+def file_stems(names: list[str]) -> dict[str, str]:
+    """A file-name-safe stem per name (a model's figures are ``timeline-STEM.svg``...), distinct
+    even on case-insensitive file systems: names that reduce to one stem (``pythia 160m`` and
+    ``pythia-160m``; ``EleutherAI/pythia-160m`` and ``other/pythia-160m``) keep their owner, then
+    get a short hash of the full name, so no model's figures overwrite another's.
+
+    >>> file_stems(["EleutherAI/pythia-160m"])
+    {'EleutherAI/pythia-160m': 'pythia-160m'}
+    >>> s = file_stems(["pythia 160m", "pythia-160m"]); len(set(s.values()))
+    2
+    """
+    stems = {n: _stem(str(n).rsplit("/", 1)[-1]) for n in names}
+    for rule in (lambda n: _stem(str(n).replace("/", "-")), _hashed):
+        counts = Counter(v.lower() for v in stems.values())
+        clash = [n for n in names if counts[stems[n].lower()] > 1]
+        if not clash:
+            break
+        stems.update({n: rule(n) for n in clash})
+    return stems
+
+
+def _stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:80] or "model"
+
+
+def _hashed(name: str) -> str:
+    digest = hashlib.sha256(str(name).encode()).hexdigest()[:6]
+    return f"{_stem(str(name).replace('/', '-'))}-{digest}"
 
 
 def save_figures(figs: dict, fig_dir: Path) -> list[ReportFigure]:

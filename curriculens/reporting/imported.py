@@ -250,12 +250,6 @@ def _meta(
 
 def _slugs(models: list[str]) -> dict[str, str]:
     """A file-name-safe, distinct name per model for its figures."""
-    slugs = {m: _slug(m) for m in models}
-    if len(set(slugs.values())) < len(models):  # same name under two owners
-        slugs = {m: _slug(m.replace("/", "-")) for m in models}
-    return slugs
+    from curriculens.reporting.figures import file_stems
 
-
-def _slug(name: str) -> str:
-    """A file-name-safe form of a model name (``EleutherAI/pythia-160m`` → ``pythia-160m``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name).rsplit("/", 1)[-1]).strip("-") or "model"
+    return file_stems(models)  # distinct even where two names reduce to one (issue 29)
