@@ -357,9 +357,7 @@ def _describe(config: str, meta: Mapping, against: str | None = None) -> str:
         keys = [k for k in dict.fromkeys([*full, *ref]) if full.get(k) != ref.get(k)]
         if keys:
             return f"{config} ({', '.join(f'{k}={full.get(k)}' for k in keys)})"
-    shown = ", ".join(
-        f"{k}={settings[k]}" for k in (*_SHOWN, *_NUMERICS_DEFAULT) if k in settings
-    )
+    shown = ", ".join(f"{k}={settings[k]}" for k in (*_SHOWN, *_NUMERICS_DEFAULT) if k in settings)
     return f"{config} ({shown})"
 
 
@@ -372,7 +370,8 @@ def _note(run: str, config: str, others: list[str], old_skills: list[str], meta)
         parts.append(f"older versions of skill(s) {', '.join(old_skills)}")
     return (
         f"run {run!r} also holds rows of {' and of '.join(parts)}; showing configuration "
-        f"{_describe(config, meta, against=others[0] if others else None)} with each skill's current version. Pass {flag('config')} KEY "
+        f"{_describe(config, meta, against=others[0] if others else None)} with each skill's "
+        f"current version. Pass {flag('config')} KEY "
         f"to read another configuration, or {flag('all')} (export, emergence) to read every row; "
         "nothing is averaged."
     )

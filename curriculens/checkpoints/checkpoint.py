@@ -22,6 +22,8 @@ from curriculens.checkpoints.weights import (
     load_tokenizer,
     quiet_loading,
     read_state_dict,
+    remote_code_message,
+    remote_code_refused,
 )
 from curriculens.errors import CheckpointError
 
@@ -131,6 +133,8 @@ class Checkpoint:
                     dtype=dtype,
                 )
             except Exception as e:  # safetensors, OSError, ValueError, RuntimeError, ...
+                if remote_code_refused(e):
+                    raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
                 raise CheckpointError(
                     f"Checkpoint {self.label!r} at {str(self.path)!r} could not be loaded "
                     f"({type(e).__name__}: {str(e).splitlines()[0][:300]}). Check that the "
@@ -142,6 +146,8 @@ class Checkpoint:
             try:
                 config = AutoConfig.from_pretrained(str(self.path), trust_remote_code=False)
             except (OSError, ValueError) as e:
+                if remote_code_refused(e):
+                    raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
                 raise CheckpointError(
                     f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
                     f" ({e}); it must be a Hugging Face model config."
@@ -170,4 +176,6 @@ class Checkpoint:
                 "(huggingface_hub.list_repo_refs lists branches) and that the repository is "
                 "reachable or cached when HF_HUB_OFFLINE=1."
             ) from e
-        return model, load_tokenizer(self.repo, self.label, revision=self.revision)
+        return model, load_tokenizer(
+            self.repo, self.label, revision=self.revision, trust_remote_code=self.trust_remote_code
+        )

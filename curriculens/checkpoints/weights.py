@@ -34,7 +34,11 @@ _TOKENIZER_FILES = (
 )
 
 
-def load_tokenizer(where: str, label: str, revision: str | None = None):
+def load_tokenizer(
+    where: str, label: str, revision: str | None = None, *, trust_remote_code: bool = False
+):
+    """The tokenizer saved at ``where``; a tokenizer that names its own Python code
+    (``auto_map``) is refused unless ``trust_remote_code`` (never a prompt on stdin)."""
     from transformers import AutoTokenizer
 
     if Path(where).is_dir() and not any((Path(where) / f).exists() for f in _TOKENIZER_FILES):
@@ -44,12 +48,32 @@ def load_tokenizer(where: str, label: str, revision: str | None = None):
             "with beside it: tokenizer.save_pretrained(folder)."
         )
     try:
-        return AutoTokenizer.from_pretrained(where, revision=revision)
+        return AutoTokenizer.from_pretrained(
+            where, revision=revision, trust_remote_code=trust_remote_code
+        )
     except Exception as e:
+        if remote_code_refused(e):
+            raise CheckpointError(remote_code_message(label, where)) from None
         raise CheckpointError(
             f"Checkpoint {label!r}: no usable tokenizer in {where!r} ({e}); save the tokenizer "
             "beside the weights (tokenizer.save_pretrained)."
         ) from e
+
+
+def remote_code_refused(e: Exception) -> bool:
+    """Whether transformers refused ``e`` because the checkpoint asks to run its own code."""
+    text = str(e)
+    return "trust_remote_code" in text or "contains custom code" in text
+
+
+def remote_code_message(label: str, where: str) -> str:
+    """The one-line refusal of a checkpoint whose config or tokenizer names its own code."""
+    return (
+        f"Checkpoint {label!r} at {where!r} names its own Python code (auto_map in its config "
+        "or tokenizer_config.json); curriculens never runs a checkpoint's code without being "
+        "told. Use a checkpoint of a model transformers implements, or, for a hub series from a "
+        "source you trust, pass trust_remote_code=True."
+    )
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

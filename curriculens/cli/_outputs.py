@@ -102,9 +102,7 @@ def check_output(
                 f"-o {str(out)!r} exists; pass {flag('force')} to replace it, or give a new path."
             )
         if not out.is_file():
-            raise ConfigError(
-                f"-o {str(out)!r} exists and is not a regular file; give a new path."
-            )
+            raise ConfigError(f"-o {str(out)!r} exists and is not a regular file; give a new path.")
     return out
 
 

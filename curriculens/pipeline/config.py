@@ -1,9 +1,10 @@
 """What a sweep measures: :class:`SweepConfig`, saved beside every run, and its ``probe_key``.
 
 The ``probe_key`` hashes every setting a stored score depends on (examples, split, C, seed,
-hooks, MDL, control and split versions, and the numerics: dtype, device class, batch packing); it keys every row and item in the store, so
-changing a setting computes new rows beside the old ones and never overwrites them. Skills are
-named by skill, suite (``toy``, ``core-en``) or skill file (:func:`resolve_skills`).
+hooks, MDL, control and split versions, and the numerics: dtype, device class, batch packing);
+it keys every row and item in the store, so changing a setting computes new rows beside the old
+ones and never overwrites them. Skills are named by skill, suite (``toy``, ``core-en``) or skill
+file (:func:`resolve_skills`).
 """
 
 from __future__ import annotations

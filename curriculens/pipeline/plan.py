@@ -199,7 +199,9 @@ def _n_layers(c: Checkpoint) -> int:
 
     where = str(c.path) if c.path is not None else c.repo
     try:
-        cfg = AutoConfig.from_pretrained(where, revision=c.revision)
+        cfg = AutoConfig.from_pretrained(  # never a prompt, never the checkpoint's code
+            where, revision=c.revision, trust_remote_code=c.trust_remote_code
+        )
         return int(cfg.num_hidden_layers)
     except Exception as e:
         raise CheckpointError(

@@ -22,7 +22,6 @@ def _csv(tmp_path, body: str, head: str = HEAD):
     return p
 
 
-
 @pytest.mark.parametrize(
     ("body", "needles"),
     [

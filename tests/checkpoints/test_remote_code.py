@@ -1,0 +1,70 @@
+"""Never prompt, never run a checkpoint's code (issue 29, item 6): a checkpoint whose config or
+tokenizer names its own Python file (``auto_map``) is refused in one line by every path of
+``sweep``, ``--dry-run`` included, with stdin attached and answering "y"."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EVIL = """
+from pathlib import Path
+Path(__file__).with_name("RAN").write_text("the checkpoint's code ran")
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXTokenizerFast
+class EvilConfig(GPTNeoXConfig):
+    model_type = "evil_neox"
+class EvilModel(GPTNeoXForCausalLM):
+    config_class = EvilConfig
+class EvilTokenizer(GPTNeoXTokenizerFast):
+    pass
+"""
+
+
+def _evil_series(tiny_model_dir, root: Path, where: str) -> Path:
+    ck = root / "checkpoints" / "step0"
+    shutil.copytree(tiny_model_dir, ck)
+    (ck / "evil.py").write_text(EVIL)
+    (ck / "curriculens_checkpoint.json").write_text(json.dumps({"step": 0, "tokens": 0}))
+    if where == "config":
+        cfg = json.loads((ck / "config.json").read_text())
+        # a model type transformers does not know: only the checkpoint's code could read it
+        cfg["model_type"] = "evil_neox"
+        cfg["auto_map"] = {
+            "AutoConfig": "evil.EvilConfig",
+            "AutoModelForCausalLM": "evil.EvilModel",
+        }
+        (ck / "config.json").write_text(json.dumps(cfg))
+    else:
+        tc = json.loads((ck / "tokenizer_config.json").read_text())
+        tc["tokenizer_class"] = "EvilTokenizer"
+        tc["auto_map"] = {"AutoTokenizer": [None, "evil.EvilTokenizer"]}
+        (ck / "tokenizer_config.json").write_text(json.dumps(tc))
+    return ck
+
+
+@pytest.mark.parametrize("where", ["config", "tokenizer"])
+@pytest.mark.parametrize("dry", [True, False])
+def test_auto_map_is_refused_without_a_prompt(tiny_model_dir, tmp_path, where, dry):
+    ck = _evil_series(tiny_model_dir, tmp_path, where)
+    argv = [sys.executable, "-m", "curriculens", "sweep", str(ck.parent), "--out",
+            str(tmp_path / "run"), "--skills", "facts", "--examples", "40"]  # fmt: skip
+    if dry:
+        argv.append("--dry-run")
+    env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run(argv, input="y\ny\n", capture_output=True, text=True, env=env,
+                          timeout=300)  # fmt: skip
+    assert not (ck / "RAN").exists(), "the checkpoint's Python file ran"
+    assert "[y/N]" not in done.stdout + done.stderr, "it asked on stdin"
+    assert "Traceback" not in done.stderr
+    # transformers' own class may read it (exit 0); else one line that names the custom code
+    if done.returncode != 0:
+        assert done.returncode == 2, done.stderr
+        lines = [ln for ln in done.stderr.splitlines() if "error:" in ln]
+        assert len(lines) == 1 and ("own Python code" in lines[0] or "custom code" in lines[0])
