@@ -152,8 +152,9 @@ _ROWS = (
     Param("jobs", int, "--jobs", low=1, help="parallel processes"),
     Param("loss_batches", int, None, low=1, help="held-out batches of the loss"),
     # analyses
-    Param("n_boot", int, "--bootstrap", low=0, why="0: no resampling",
-          help="bootstrap resamples"),
+    Param("n_boot", int, "--bootstrap", low=0, high=100_000,
+          why="0: no resampling; past 10^5 the resamples outgrow memory, not the interval's "
+          "precision", help="bootstrap resamples"),
     Param("criterion", str, "--criterion", choices=CRITERIA, help="emergence criterion preset"),
     Param("strategy", str, "--strategy", choices=STRATEGIES, help="how the mix is proposed"),
     Param("tasks", str, "--tasks", choices=TASK_SETS,

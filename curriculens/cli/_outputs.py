@@ -1,6 +1,6 @@
 """Where a command may write: never over what it reads, never over a run's own files, never over
-an existing file unless ``--force`` says so; and every file lands whole (temporary file, then
-rename), so a crash or a full disk leaves the old file or none, never half of one.
+an existing file unless ``--force`` says so; and every file lands whole
+(:func:`curriculens.atomic.atomic_path`: a temporary file, then a rename).
 
 >>> import tempfile
 >>> d = Path(tempfile.mkdtemp())
@@ -12,13 +12,14 @@ rename), so a crash or a full disk leaves the old file or none, never half of on
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
+from curriculens.atomic import atomic_path
 from curriculens.errors import ConfigError
 from curriculens.params import flag
+
+__all__ = ["RUN_FILES", "atomic_path", "check_output"]
 
 #: The files that make a run directory a run: its store (and SQLite's side files), its lock,
 #: its identity and configuration. No command's output may replace one of them, ``--force`` or
@@ -104,18 +105,3 @@ def check_output(
         if not out.is_file():
             raise ConfigError(f"-o {str(out)!r} exists and is not a regular file; give a new path.")
     return out
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write; renamed over ``path`` when the block ends
-    without an error, removed when it raises (the old file, if any, is left as it was)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

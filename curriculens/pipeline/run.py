@@ -33,6 +33,7 @@ from curriculens.checkpoints import (
 from curriculens.errors import (
     CheckpointError,
     ConfigError,
+    EnvironmentProblem,
     MixedResultsNote,
     ProbeValidityWarning,
     StoreError,
@@ -159,6 +160,9 @@ def sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{flag('out')} {str(out)!r} is an existing file; give a directory path.")
+    _check_folder(out, "out")
+    if config.cache_dir is not None:
+        _check_folder(Path(config.cache_dir), "cache_dir")
     plan = plan_sweep(config)
     torch.set_num_threads(config.threads)
     try:
@@ -179,6 +183,24 @@ def sweep(
             "re-run the same command to resume."
         ) from None
     return out
+
+
+def _check_folder(path: Path, name: str) -> None:
+    """Create the folder ``path`` (``--out``, ``--cache-dir``) before any work, or refuse in one
+    line: a file in its way is a usage error, storage that refuses it an environment one."""
+    blocked = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise ConfigError(
+            f"{flag(name)} {str(path)!r}: {str(blocked)!r} is a file, not a folder; give a "
+            "folder path."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EnvironmentProblem(
+            f"{flag(name)} {str(path)!r} cannot be created ({e.strerror or e}); give a folder "
+            "on writable storage."
+        ) from None
 
 
 def _sweep_into(

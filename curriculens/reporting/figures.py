@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from curriculens.atomic import atomic_path, write_failed
 from curriculens.reporting.plots import (
     plot_behavior,
     plot_consistency,
@@ -147,12 +148,16 @@ def _hashed(name: str) -> str:
 
 def save_figures(figs: dict, fig_dir: Path) -> list[ReportFigure]:
     """Save each figure as ``fig_dir/NAME.svg``, ``.pdf`` and a 300-dpi ``.png``."""
-    fig_dir.mkdir(parents=True, exist_ok=True)
     out = []
     for name, (fig, caption) in figs.items():
-        for fmt in FORMATS[:2]:
-            fig.savefig(fig_dir / f"{name}.{fmt}", format=fmt, bbox_inches="tight")
-        fig.savefig(fig_dir / f"{name}.png", format="png", dpi=DPI, bbox_inches="tight")
+        for fmt in FORMATS:
+            path = fig_dir / f"{name}.{fmt}"
+            try:
+                with atomic_path(path) as tmp:  # whole files only, even on a full disk
+                    dpi = DPI if fmt == "png" else "figure"
+                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+            except OSError as e:
+                raise write_failed(path, e) from None
         # the page embeds a screen copy; the 300-dpi file beside it is the one to paste
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches="tight")

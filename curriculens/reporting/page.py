@@ -9,6 +9,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from curriculens.atomic import write_text
 from curriculens.errors import ConfigError
 from curriculens.params import flag
 from curriculens.reporting.figures import ReportFigure
@@ -43,8 +44,12 @@ def run_meta(run: Path) -> dict:
     for name in RUN_FILES:
         p = run / name
         if p.exists():
-            d = json.loads(p.read_text())
-            d.pop("loss_curve", None)
+            try:
+                d = json.loads(p.read_text())
+            except (OSError, UnicodeDecodeError, ValueError) as e:  # shown, never fatal
+                d = {"unreadable": f"{name} could not be read ({e}); the store holds the run"}
+            if isinstance(d, dict):
+                d.pop("loss_curve", None)
             meta[name.removesuffix(".json")] = d
     return meta
 
@@ -103,7 +108,5 @@ def write_pages(
     meta: dict,
 ) -> Path:
     """Write ``dest/report.md`` and ``dest/report.html``; return the HTML path."""
-    (dest / "report.md").write_text(markdown_page(name, summary, sections, placed, meta))
-    out = dest / "report.html"
-    out.write_text(html_page(name, summary, sections, placed, meta))
-    return out
+    write_text(dest / "report.md", markdown_page(name, summary, sections, placed, meta))
+    return write_text(dest / "report.html", html_page(name, summary, sections, placed, meta))
