@@ -1,0 +1,107 @@
+"""No traceback reaches a user (issue 29, items 7 and 8): each input below gets one line naming
+it and the fix, exit 2 for usage and 1 for the environment, and nothing computed is lost."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from curriculens.cli.main import main
+from curriculens.pipeline.run import SweepConfig, sweep
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def finished(toy_series, tmp_path_factory):
+    out = tmp_path_factory.mktemp("no_tb") / "run"
+    sweep(toy_series, out, config=SweepConfig(skills=("add1",), n_examples=40), run="r",
+          progress=False)  # fmt: skip
+    return out
+
+
+def _one_line(capsys, argv, code: int, *needles: str) -> str:
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert len(lines) == 1, err
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+def _sweep(ck, out, *more):
+    return ["sweep", ck, "--out", out, "--skills", "add1", "--examples", "40", "--quiet", *more]
+
+
+def test_cache_dir_naming_a_file(toy_series, tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    _one_line(capsys, _sweep(toy_series, tmp_path / "r", "--cache-dir", f), 2, "--cache-dir",
+              "is a file, not a folder")  # fmt: skip
+    assert f.read_text() == "x"
+
+
+def test_out_that_cannot_be_created(toy_series, tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    _one_line(capsys, _sweep(toy_series, f / "sub"), 2, "--out", "is a file, not a folder")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if (ro / "probe").exists() or _writable(ro):  # root ignores permissions
+            pytest.skip("this user can write into a read-only folder")
+        _one_line(capsys, _sweep(toy_series, ro / "run"), 1, "cannot be created")
+    finally:
+        ro.chmod(0o700)
+
+
+def _writable(d: Path) -> bool:
+    try:
+        (d / ".w").write_text("")
+        (d / ".w").unlink()
+        return True
+    except OSError:
+        return False
+
+
+def test_report_with_a_corrupt_sweep_config(finished, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    (run / "sweep_config.json").write_text("{not json")
+    assert main(["report", str(run), "--bootstrap", "0"]) == 0
+    assert "could not be read" in (run / "report.md").read_text()
+
+
+def test_report_seed_and_bootstrap_out_of_range(finished, capsys):
+    for argv in (["--seed", "-1"], ["--bootstrap", "1000000000"], ["--bootstrap", "1e9"]):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as e:
+            main(["report", str(finished), *argv])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and argv[0] in err
+
+
+def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(finished, tmp_path, capsys,
+                                                                monkeypatch):  # fmt: skip
+    real = Path.write_text
+
+    def full(self, text, *a, **k):
+        if self.name.startswith(".report"):
+            real(self, text[:10], *a, **k)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, text, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    out = tmp_path / "rep"
+    _one_line(capsys, ["report", finished, "--out", out, "--bootstrap", "0"], 1,
+              "No space left", "free some space")  # fmt: skip
+    assert not (out / "report.md").exists() and not list(out.glob(".report*"))
