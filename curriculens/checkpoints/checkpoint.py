@@ -18,8 +18,11 @@ from curriculens.checkpoints.weights import (
     check_device,
     check_hub_access,
     check_loading_info,
+    check_regular,
+    check_state_fits,
     load_state_into,
     load_tokenizer,
+    model_shell,
     quiet_loading,
     read_state_dict,
     remote_code_message,
@@ -123,6 +126,8 @@ class Checkpoint:
                 "series at folders written by save_pretrained (or, for state-dict files, put "
                 "the model's config.json beside them)."
             )
+        files = [self.weights] if self.weights is not None else self.path.glob("*.safetensors")
+        check_regular(self.label, [*files, self.path / "config.json"])
         if self.weights is None:
             try:
                 model, info = AutoModelForCausalLM.from_pretrained(
@@ -153,6 +158,10 @@ class Checkpoint:
                     f" ({e}); it must be a Hugging Face model config."
                 ) from e
             state = read_state_dict(self.weights)
+            # compare the shapes on a model that holds no memory first: a config that does
+            # not fit the weights is refused before the model it implies is allocated
+            check_state_fits(model_shell(config, dtype), state, label=self.label,
+                             weights=self.weights)  # fmt: skip
             model = AutoModelForCausalLM.from_config(config, dtype=dtype)
             load_state_into(model, state, label=self.label, weights=self.weights)
             del state

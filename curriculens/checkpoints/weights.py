@@ -179,7 +179,10 @@ def _renamed(model, state: dict) -> dict:
     return out
 
 
-def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
+def check_state_fits(model, state: dict, *, label: str, weights: Path) -> tuple[dict, set]:
+    """``(state renamed to the model's keys, tied keys)`` when every tensor of ``state`` fits
+    ``model`` (which may live on the ``meta`` device: nothing is allocated); else a
+    :class:`CheckpointError` naming the mismatches."""
     state = _renamed(model, state)
     expected = model.state_dict()
     shape_bad = [
@@ -204,9 +207,36 @@ def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
             f"({'; '.join(parts)}). Put the config of the model that wrote these weights beside "
             "them."
         )
+    return state, tied
+
+
+def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
+    """Load ``state`` into ``model`` after :func:`check_state_fits`."""
+    state, tied = check_state_fits(model, state, label=label, weights=weights)
     model.load_state_dict(state, strict=False)
     if tied:
         model.tie_weights()
+
+
+def model_shell(config, dtype):
+    """The model ``config`` describes on the ``meta`` device: its shapes, no memory (a config
+    that implies 200 GB costs nothing until it is compared with the weights)."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config, dtype=dtype)
+
+
+def check_regular(label: str, files) -> None:
+    """Refuse, before reading, any of ``files`` that exists but is not a regular file: a named
+    pipe would block the sweep forever, a device never end."""
+    for f in files:
+        f = Path(f)
+        if f.exists() and not f.is_file():
+            raise CheckpointError(
+                f"Checkpoint {label!r}: {str(f)!r} is not a regular file (a named pipe, device "
+                "or folder); put the checkpoint's real file there."
+            )
 
 
 def _is_tied(model, key: str) -> bool:
@@ -423,6 +453,8 @@ def check_readable(c) -> None:
             "with beside it: tokenizer.save_pretrained(folder)."
         )
     files = [c.weights] if c.weights is not None else sorted(c.path.glob("*.safetensors"))
+    tokenizer = [c.path / f for f in _TOKENIZER_FILES]
+    check_regular(c.label, [*files, c.path / "config.json", *tokenizer])
     if c.weights is None and not files:
         raise CheckpointError(
             f"Checkpoint {c.label!r} at {str(c.path)!r} has no model.safetensors; save it with "

@@ -1,0 +1,61 @@
+"""Refuse before the work (issue 29, item 7): a named pipe in place of the weights and a
+state-dict checkpoint whose config implies a huge model are refused in seconds, without
+reading the pipe or allocating the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import threading
+import time
+
+import pytest
+
+from curriculens.checkpoints import CheckpointSeries
+from curriculens.errors import CheckpointError
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_for_the_weights_is_refused_not_read(hf_dir, tmp_path):
+    root = hf_dir(tmp_path / "ck", seeds=(0,))
+    weights = root / "step0" / "model.safetensors"
+    weights.unlink()
+    os.mkfifo(weights)
+    result: list = []
+
+    def build():
+        try:
+            CheckpointSeries.from_dir(root, tokens_per_step=64)
+            result.append("read")
+        except CheckpointError as e:
+            result.append(str(e))
+
+    t0 = time.perf_counter()
+    worker = threading.Thread(target=build, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # unblock the open() so the thread can end, then fail
+        with open(weights, "wb"):
+            pass
+        pytest.fail("reading the series blocked on the named pipe")
+    assert time.perf_counter() - t0 < 10
+    assert "not a regular file" in result[0], result
+
+
+def test_a_huge_config_beside_a_state_dict_is_refused_before_allocating(state_dict_dir,
+                                                                          tmp_path):  # fmt: skip
+    root = state_dict_dir(tmp_path / "sd", names=("step1.safetensors",))
+    cfg = json.loads((root / "config.json").read_text())
+    # about 200 GB of float32 parameters
+    cfg.update(hidden_size=16384, intermediate_size=65536, num_hidden_layers=48,
+               num_attention_heads=128)  # fmt: skip
+    (root / "config.json").write_text(json.dumps(cfg))
+    series = CheckpointSeries.from_dir(root, tokens_per_step=64)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match="does not match config.json"):
+        series[0].load()
+    assert time.perf_counter() - t0 < 10
+    grown_gib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20
+    assert grown_gib < 1, grown_gib
