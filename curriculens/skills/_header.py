@@ -116,8 +116,8 @@ def check_header(
     _check_keys(meta, fields)
     name = _check_name(fields, check_registry)
     version = fields.typed("version", int, "a positive int like 1")
-    if version is not None and version < 1:
-        fields.add("version", f"is {version}", "use a positive int like 1")
+    if version is not None and not 1 <= version <= 2**31 - 1:  # it is stored as an integer
+        fields.add("version", f"is {version}", "use a positive int like 1 (below 2**31)")
     fmt = _check_format(fields, blimp)
     labels = _check_label_names(fields)
     components = _check_components(fields)

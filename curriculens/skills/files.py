@@ -123,6 +123,24 @@ def _check_fields(obj: dict, number: int, header: Header, problems: Problems) ->
     for key in ("prompt", "target", "read_after", "group"):
         if key in obj and not isinstance(obj[key], str):
             problems.add(number, key, f"is {type_name(obj[key])} {obj[key]!r}", "use a JSON string")
+        elif key in obj and not _encodable(obj[key]):  # e.g. a lone surrogate "\ud800"
+            problems.add(
+                number,
+                key,
+                "holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
+                "write the character itself, or its surrogate pair",
+            )
+    for i, c in enumerate(obj.get("choices") or []):
+        if isinstance(c, str) and not _encodable(c):
+            problems.add(number, "choices", f"[{i}] holds a lone UTF-16 surrogate", "fix it")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _check_texts(obj: dict, prompt, target, fmt: str | None, number: int, problems: Problems):
@@ -170,7 +188,7 @@ def _check_read_position(obj: dict, prompt, target, fmt: str | None, number: int
     elif isinstance(read_at, int):
         text = prompt if fmt != "minimal_pair" else target
         if isinstance(text, str) and text:
-            limit = len(text.encode("utf-8")) + 1  # no tokenizer makes more tokens than this
+            limit = len(text.encode("utf-8", "surrogatepass")) + 1  # no tokenizer makes more
             if not -limit <= read_at < limit:
                 problems.add(
                     number,

@@ -4,6 +4,7 @@ it and the fix, exit 2 for usage and 1 for the environment, and nothing computed
 from __future__ import annotations
 
 import errno
+import re
 import shutil
 from pathlib import Path
 
@@ -105,3 +106,32 @@ def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(finished, tmp_pat
     _one_line(capsys, ["report", finished, "--out", out, "--bootstrap", "0"], 1,
               "No space left", "free some space")  # fmt: skip
     assert not (out / "report.md").exists() and not list(out.glob(".report*"))
+
+
+def _skill_file(path: Path, version, prompt: str) -> Path:
+    import json
+
+    head = {"name": "huge_version", "version": version, "format": "continuation",
+            "label_names": ["europe", "asia"]}  # fmt: skip
+    example = json.dumps({"prompt": prompt, "target": "Paris", "label": "europe"})
+    path.write_text(json.dumps({"curriculens_skill": head}) + "\n" + example + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("version", "prompt", "needle"),
+    [(10**23, "The capital of France is", "below 2**31"),
+     (1, "The capital \ud800 of France is", "lone UTF-16 surrogate")],
+)  # fmt: skip
+def test_skill_files_that_failed_only_after_the_forwards(tmp_path, capsys, version, prompt,
+                                                         needle):  # fmt: skip
+    from curriculens.errors import SkillFileError
+    from curriculens.skills.files import load_skill_file
+
+    p = _skill_file(tmp_path / "s.jsonl", version, prompt)
+    with pytest.raises(SkillFileError, match=re.escape(needle)):
+        load_skill_file(p, register=False)
+    capsys.readouterr()
+    main(["skills", "validate", str(p)])
+    out = capsys.readouterr()
+    assert needle in out.out + out.err and "Traceback" not in out.err
