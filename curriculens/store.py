@@ -226,11 +226,13 @@ class Store:
 
     def _write_failed(self, e: sqlite3.Error) -> StoreError:
         if getattr(e, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(e):
-            return StoreError(
+            err = StoreError(
                 f"The disk is full: cannot write {str(self.path)!r} ({e}). The unit being "
                 "written was rolled back and every finished unit is kept; free some space "
                 "and re-run the same command to resume."
             )
+            err.exit_code = 1  # the environment, not the request (issue 29)
+            return err
         return StoreError(f"Cannot write the store {str(self.path)!r} ({e}).")
 
     def _set_meta(self, key: str, value) -> None:

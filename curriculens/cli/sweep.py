@@ -398,7 +398,9 @@ def _save_invocation(out: Path, series_cfg: dict, config: SweepConfig, top: dict
         "series": series_cfg,
         "sweep": config.to_dict(),
     }
-    (out / "sweep.toml").write_text(tomli_w.dumps(doc))
+    from curriculens.atomic import write_text
+
+    write_text(out / "sweep.toml", tomli_w.dumps(doc))  # whole, never half a file
 
 
 add_sweep_parser = add_parser  # the name earlier versions exported

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from curriculens.atomic import write_text
 from curriculens.checkpoints import (
     BadCheckpointWarning,
     Checkpoint,
@@ -177,11 +178,13 @@ def sweep(
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        raise StoreError(
+        err = StoreError(
             f"The disk is full: cannot write {e.filename or str(out)!r} ({e.strerror}). Every "
             f"finished unit is kept in {str(out / 'results.sqlite')!r}; free some space and "
             "re-run the same command to resume."
-        ) from None
+        )
+        err.exit_code = 1  # the environment, not the request
+        raise err from None
     return out
 
 
@@ -215,7 +218,7 @@ def _sweep_into(
     t0 = time.perf_counter()
     config = plan.config
     seen: dict[str, str] = {}
-    (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    write_text(out / "sweep_config.json", json.dumps(config.to_dict(), indent=2))  # whole
     recall_fingerprints(store, series)
     meta = {**_series_meta(series, executor), "threads": thread_plan(config)}
     store.set_meta(f"run:{run}", run_meta(plan, meta))

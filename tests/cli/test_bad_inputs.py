@@ -46,10 +46,11 @@ def _table(out) -> list[dict]:
     return sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
 
 
-def _fails(capsys, argv: list[str], *needles: str) -> str:
-    """Run the CLI, expect exit 2 and exactly one error line holding every needle."""
+def _fails(capsys, argv: list[str], *needles: str, code: int = 2) -> str:
+    """Run the CLI, expect exit ``code`` (2: usage; 1: the environment, e.g. a full disk) and
+    exactly one error line holding every needle."""
     capsys.readouterr()
-    assert main(argv) == 2
+    assert main(argv) == code
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith(f"curriculens {argv[0]}: error:")]
     assert len(lines) == 1, err
@@ -146,7 +147,8 @@ def test_full_disk_is_one_line_and_a_rerun_resumes(toy_series, finished, tmp_pat
     mp = pytest.MonkeyPatch()
     mp.setattr(Store, "write_unit", disk_fills)
     try:
-        _fails(capsys, _sweep_argv(toy_series, out, "--run", "r", "--quiet"), "disk is full")
+        _fails(capsys, _sweep_argv(toy_series, out, "--run", "r", "--quiet"), "disk is full",
+               code=1)  # fmt: skip
     finally:
         mp.undo()
     assert len(calls) == 2
@@ -162,7 +164,7 @@ def test_no_space_for_a_file_is_one_line(toy_series, tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(sweep_mod, "save_capture", no_space)
     argv = _sweep_argv(toy_series, tmp_path / "run", "--cache-dir", str(tmp_path / "c"), "--quiet")
-    _fails(capsys, argv, "disk is full", str(tmp_path / "c"), "re-run")
+    _fails(capsys, argv, "disk is full", str(tmp_path / "c"), "re-run", code=1)
 
 
 def test_truncated_weights_and_garbage_checkpoint_json(toy_series, tmp_path, capsys):
