@@ -68,9 +68,10 @@ class Checkpoint:
                 )
 
     def file_signature(self) -> str | None:
-        """A hash of this local checkpoint's weight and config files' paths, sizes and
-        modification times (``None`` for a hub checkpoint): while it is unchanged, a fingerprint
-        computed earlier still holds, so a resumed sweep need not load the checkpoint again."""
+        """A hash of this local checkpoint's weight and config files' paths, sizes,
+        modification and change times and inodes (``None`` for a hub checkpoint): while it is
+        unchanged, a fingerprint computed earlier still holds, so a resumed sweep need not load
+        the checkpoint again."""
         if self.path is None:
             return None
         files = (
@@ -82,7 +83,9 @@ class Checkpoint:
                 st = f.stat()
             except OSError:
                 return None
-            parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
+            # ctime and inode too: weights rewritten in place with the same size and a reset
+            # modification time still change them (no user can set a ctime)
+            parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
     @property

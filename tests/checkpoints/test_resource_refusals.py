@@ -59,3 +59,19 @@ def test_a_huge_config_beside_a_state_dict_is_refused_before_allocating(state_di
     assert time.perf_counter() - t0 < 10
     grown_gib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20
     assert grown_gib < 1, grown_gib
+
+
+def test_weights_rewritten_in_place_with_the_same_size_and_mtime_are_noticed(hf_dir, tmp_path):
+    # issue 29, item 9: such a checkpoint was never measured again
+    a = hf_dir(tmp_path / "a", seeds=(0,)) / "step0"
+    b = hf_dir(tmp_path / "b", seeds=(1,)) / "step0"
+    weights = a / "model.safetensors"
+    assert weights.stat().st_size == (b / "model.safetensors").stat().st_size
+    series = CheckpointSeries.from_dir(a.parent, tokens_per_step=64)
+    before = series[0].file_signature()
+    st = weights.stat()
+    time.sleep(0.01)
+    weights.write_bytes((b / "model.safetensors").read_bytes())  # same size, other weights
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))  # the old modification time
+    assert weights.stat().st_mtime_ns == st.st_mtime_ns
+    assert series[0].file_signature() != before
