@@ -22,8 +22,8 @@ Generated from the parsers by `python -m curriculens.cli.docs`; do not edit by h
 fails when this page is stale). Each flag has one meaning across every command, and each
 concept one flag: `-o/--out` is every output, `--steps` only checkpoint steps (training length
 is `--train-steps`), `--model` only a Hugging Face repo, `--bootstrap N` resamples (an integer
->= 0), `--seed` the random seed of everything a command draws. Values are checked against one
-table (`curriculens/params.py`) before any training, loading or writing.
+in 0..100000), `--seed` the random seed of everything a command draws. Values are checked
+against one table (`curriculens/params.py`) before any training, loading or writing.
 """
 
 
