@@ -105,10 +105,14 @@ class Store:
                 self._file = (st.st_ino, st.st_dev)
         except sqlite3.DatabaseError as e:
             self.close()
+            if getattr(e, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(e):
+                raise self._write_failed(e) from None  # a full disk, not a corrupt store
             raise StoreError(self._unreadable(e)) from None
         except OSError as e:
             self.close()
-            raise StoreError(f"Cannot open the store {str(p)!r}: {e}.") from None
+            err = StoreError(f"Cannot open the store {str(p)!r}: {e}.")
+            err.exit_code = 1  # the environment (permissions, full disk), not the request
+            raise err from None
         except BaseException:
             self.close()
             raise

@@ -135,3 +135,17 @@ def test_skill_files_that_failed_only_after_the_forwards(tmp_path, capsys, versi
     main(["skills", "validate", str(p)])
     out = capsys.readouterr()
     assert needle in out.out + out.err and "Traceback" not in out.err
+
+
+def test_a_fresh_store_on_a_full_disk_is_not_called_corrupt(toy_series, tmp_path, capsys,
+                                                            monkeypatch):  # fmt: skip
+    import sqlite3
+
+    from curriculens.store import Store
+
+    def full(self):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Store, "_check_integrity", full)
+    line = _one_line(capsys, _sweep(toy_series, tmp_path / "run"), 1, "disk is full")
+    assert "corrupt" not in line and "restore" not in line
