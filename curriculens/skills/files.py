@@ -130,9 +130,31 @@ def _check_fields(obj: dict, number: int, header: Header, problems: Problems) ->
                 "holds a lone UTF-16 surrogate (such as \\ud800), which is not text",
                 "write the character itself, or its surrogate pair",
             )
-    for i, c in enumerate(obj.get("choices") or []):
+    choices = obj.get("choices") if isinstance(obj.get("choices"), list) else []
+    for i, c in enumerate(choices):
         if isinstance(c, str) and not _encodable(c):
             problems.add(number, "choices", f"[{i}] holds a lone UTF-16 surrogate", "fix it")
+    _check_length(obj, number, problems)
+
+
+#: Longest text a skill example may hold, in characters: far past any model's context
+#: (128k tokens is about 500k characters), so a runaway prompt is refused when the file is read,
+#: not after minutes of tokenizing (issue 29).
+MAX_TEXT_CHARS = 1_000_000
+
+
+def _check_length(obj: dict, number: int, problems: Problems) -> None:
+    texts = [(k, obj.get(k)) for k in ("prompt", "target")]
+    choices = obj.get("choices") if isinstance(obj.get("choices"), list) else []
+    texts += [("choices", c) for c in choices]
+    for key, text in texts:
+        if isinstance(text, str) and len(text) > MAX_TEXT_CHARS:
+            problems.add(
+                number,
+                key,
+                f"is {len(text):,} characters long, more than any model's context",
+                f"keep texts under {MAX_TEXT_CHARS:,} characters",
+            )
 
 
 def _encodable(text: str) -> bool:

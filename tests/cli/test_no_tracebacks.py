@@ -149,3 +149,16 @@ def test_a_fresh_store_on_a_full_disk_is_not_called_corrupt(toy_series, tmp_path
     monkeypatch.setattr(Store, "_check_integrity", full)
     line = _one_line(capsys, _sweep(toy_series, tmp_path / "run"), 1, "disk is full")
     assert "corrupt" not in line and "restore" not in line
+
+
+def test_a_runaway_prompt_is_refused_when_the_skill_file_is_read(tmp_path):
+    import time
+
+    from curriculens.errors import SkillFileError
+    from curriculens.skills.files import load_skill_file
+
+    p = _skill_file(tmp_path / "big.jsonl", 1, "word " * 4_000_000)  # 20 MB
+    t0 = time.perf_counter()
+    with pytest.raises(SkillFileError, match="more than any model's context"):
+        load_skill_file(p, register=False)
+    assert time.perf_counter() - t0 < 10
