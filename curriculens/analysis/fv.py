@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from curriculens.activations import hook_layer
+from curriculens.analysis.fv_paper import predict_paper
+from curriculens.errors import ConfigError
 from curriculens.analysis.predict import (
     BASELINES,
     Prediction,
@@ -41,6 +43,9 @@ from curriculens.analysis.predict import (
 
 #: the methods fitted on task vectors, in report order
 FV_METHODS = ("fv", "fv_discovered")
+#: how :func:`predict_trajectories` uses task vectors: today's least-squares ``projection``
+#: (this module) or the paper's procedure (:mod:`curriculens.analysis.fv_paper`)
+FV_VARIANTS = ("projection", "paper")
 
 
 @dataclass
@@ -76,25 +81,48 @@ def predict_trajectories(
     curves: pd.DataFrame,
     components: Mapping[str, Sequence[str]] | None = None,
     vectors: Sequence[Mapping] = (),
+    *,
+    method: str = "projection",
+    scoring: str = "raw",
+    heads: str = "all",
+    decoys: bool = True,
 ) -> Prediction:
     """The behavioral baselines (:func:`~curriculens.analysis.predict.predict_baselines`) and,
-    where task vectors are given, ``fv`` and ``fv_discovered`` for every composite.
+    where task vectors are given, the task-vector methods for every composite.
 
     Args:
         curves: Long-format ``model, tokens, task, score`` (unsmoothed).
         components: ``{composite: components}`` (None: from the paper's task names).
         vectors: Vector rows (``run`` = the curves' model, ``tokens``, ``hook``, ``skill``,
             ``norm``, ``data``), e.g. :func:`curriculens.analysis.table.read_vectors`.
+        method: ``projection`` (today's ``fv`` and ``fv_discovered``, this module) or
+            ``paper`` (:func:`curriculens.analysis.fv_paper.predict_paper`: one checkpoint's
+            vectors, cosine weights, the weighted geometric mean and its siblings).
+        scoring: ``raw`` or ``paper`` (:mod:`curriculens.analysis.scoring`). The projection
+            methods are fitted and scored on raw curves only; under ``paper`` scoring they are
+            left out, with the reason in ``skipped``.
+        heads: Paper method only: ``all`` heads of the last layer (the paper's code) or
+            ``topk`` (its README).
+        decoys: Add the decoy null (the same method on every other set of elementals).
 
     Returns:
         A :class:`Prediction` whose methods add ``fv`` and ``fv_discovered`` when vectors were
         given; a composite a method cannot score leaves that method out (and says why in
         ``skipped``).
     """
-    base = predict_baselines(curves, components)
-    vecs = index_vectors(vectors)
+    if method not in FV_VARIANTS:
+        raise ConfigError(f"method={method!r}; expected one of {', '.join(FV_VARIANTS)}.")
+    if method == "paper":
+        return predict_paper(
+            curves, components, vectors, scoring=scoring, heads=heads, decoys=decoys
+        )
+    base = predict_baselines(curves, components, scoring=scoring, decoys=decoys)
+    vecs = index_vectors([r for r in vectors if r.get("variant", "resid") in ("resid", "heads")])
     if not vecs:
         return base
+    if scoring != "raw":
+        note = "projection FV methods are fitted and scored on raw curves only (--scoring raw)"
+        return replace(base, skipped=base.skipped + (("*", "*", note),))
     composites = {c.name for c in base.composites} | set(components or {})
     with_vectors = {s for v in vecs.values() for s in v}
     elementals = sorted(with_vectors - composites)
@@ -139,6 +167,7 @@ def predict_trajectories(
         composites=tuple(scored),
         skipped=base.skipped + tuple(notes),
         methods=BASELINES + FV_METHODS,
+        scoring=scoring,
     )
 
 
