@@ -1,0 +1,309 @@
+"""Function vectors as the Implicit Curriculum paper's code computes them (paper mode).
+
+Followed step by step from ``function_vecs/extract_function_vecs.py`` and
+``function_vecs/experiments/analyze_real_tasks.py`` of github.com/KaiserWhoLearns/ElementalTask,
+run with the flags of ``scripts/slurm_scripts/fv_extract_7b.sh`` (``--layer -1 --num-heads 10
+--num-samples 20 --only-correct``):
+
+1. **One checkpoint.** Vectors are computed once, at the mature checkpoint (the paper's
+   ``--checkpoint main``; here the run's last checkpoint unless another is named), and the
+   weights derived from them are held fixed over training.
+2. **Correct prompts only.** The first :data:`PAPER_PROMPTS` (20) prompts, in item order, that
+   the model answers correctly at that checkpoint (exact match for continuations, choice
+   accuracy for choice skills, as the sweep scores them); fewer where fewer are correct (the
+   rows' ``n`` says how many), none where none are (the skill gets no vector, as the paper's
+   strict mode skips it).
+3. **The last layer's attention, per head, at the last prompt token.** For head h,
+   ``c_h = z_h W_O^h``: the head's slice of the input of the output projection times its columns
+   of W_O (the output bias is in no head). ``z`` is read at the prompt's last token (the token
+   before the answer).
+4. **Mean over prompts, as the code takes it:** the mean of per-batch means over batches of
+   :data:`PAPER_BATCH` (4) prompts in order. With 20 prompts the batches are equal and this is
+   the plain mean; with, say, 18 the last batch of 2 weighs as much as a batch of 4.
+5. **Sum over heads, L2-normalised** (``/ (norm + 1e-10)``). The code's
+   ``build_function_vec_from_means`` sums the columns of *every* head of the layer in ``topk``
+   mode, although ``extract_informative_heads`` ranks heads first; so the vector is the
+   normalised mean of the last layer's attention output (without its bias). ``heads="topk"``
+   instead sums the :data:`TOPK_HEADS` heads with the largest average indirect effect, as the
+   paper's README describes; the effect is the code's: in each correct prompt, replace the
+   head's slice at the last token by the same slice of a control prompt at its last token, and
+   take the mean drop in the log-probability of the answer's first token; summed over the
+   elemental skills (the code screens its training tasks, composites held out).
+6. **No control subtraction** in the vector (controls only score heads in the ``topk``
+   variant).
+
+Differences that remain, named: the control prompts are curriculens' shuffled-demonstration
+controls (:func:`curriculens.taskvectors.control_examples`, the same format as the prompt), not
+the code's ``get_shuffled_prompts`` (two ``x -> y`` lines in a fixed format); prompts carry
+curriculens' BOS token and tokenization, as in the sweep.
+
+The rows are :class:`~curriculens.store.VectorRow` s with variant ``paper`` (``paper_topk``),
+hook ``blocks.{L}.attn.hook_z`` and layer L, written into the run's store
+(:func:`paper_vectors_for_run`) where :func:`curriculens.analysis.fv_paper.predict_paper` reads
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+import torch
+from einops import einsum
+
+from curriculens.activations import EncodedSkill, capture, check_context, encode_skill
+from curriculens.behavior import score_behavior
+from curriculens.errors import ConfigError
+from curriculens.probes.splits import ItemSet
+from curriculens.skills.registry import Skill
+from curriculens.store import VectorRow
+from curriculens.taskvectors import control_examples
+
+#: correctly answered prompts behind each vector (the paper's ``--num-samples 20``)
+PAPER_PROMPTS = 20
+#: prompts per batch; the vector is the mean of batch means (``analyze_real_tasks``: 4)
+PAPER_BATCH = 4
+#: heads of the top-k variant (the paper's ``--num-heads 10``)
+TOPK_HEADS = 10
+#: the variants written, by head selection
+VARIANTS = {"all": "paper", "topk": "paper_topk"}
+
+
+def correct_items(bridge, skill: Skill, items: ItemSet, tokenizer, *, batch_size=64):
+    """Whether the model answers each item correctly (the sweep's behavior: exact match, or
+    choice accuracy): a bool array over ``items``."""
+    enc = encode_skill(skill, list(items.examples), tokenizer)
+    cap = capture(bridge, enc, [], batch_size=batch_size)
+    got = score_behavior(enc, cap)
+    return got["exact_match" if "exact_match" in got else "choice_acc"] > 0.5
+
+
+def prompt_ids(enc: EncodedSkill) -> list[list[int]]:
+    """Each example's prompt tokens (BOS + prompt, no continuation), from its target sequence."""
+    target = np.flatnonzero(enc.candidate == 0)
+    return [enc.seqs[i][: int(enc.cont_start[i])] for i in target]
+
+
+def _padded(seqs: Sequence[Sequence[int]]):
+    length = max(len(s) for s in seqs)
+    ids = torch.zeros((len(seqs), length), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, : len(s)] = torch.tensor(list(s))
+    last = torch.tensor([len(s) - 1 for s in seqs])
+    return ids, last
+
+
+@torch.no_grad()
+def head_outputs(bridge, seqs: Sequence[Sequence[int]], layer: int, *, batch_size=PAPER_BATCH):
+    """``c[n, head, d_model]``: each head's output ``z_h W_O^h`` at each prompt's last token."""
+    device = bridge.cfg.device or "cpu"
+    w_o = bridge.blocks[layer].attn.W_O.detach().float().cpu()  # [head, d_head, d_model]
+    out = []
+    for start in range(0, len(seqs), batch_size):
+        ids, last = _padded(seqs[start : start + batch_size])
+        got = {}
+
+        def grab(act, hook, last=last):
+            rows = torch.arange(act.shape[0], device=act.device)
+            got["z"] = act[rows, last.to(act.device)].detach().float().cpu()
+
+        bridge.run_with_hooks(
+            ids.to(device), fwd_hooks=[(f"blocks.{layer}.attn.hook_z", grab)], return_type=None
+        )
+        out.append(einsum(got["z"], w_o, "n head dh, head dh d -> n head d"))
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def batch_mean(contribs: np.ndarray, batch_size: int = PAPER_BATCH) -> np.ndarray:
+    """The mean of per-batch means over consecutive batches (the paper's average).
+
+    >>> batch_mean(np.array([[1.0], [1.0], [4.0]]), 2).tolist()
+    [2.5]
+    """
+    means = [contribs[i : i + batch_size].mean(0) for i in range(0, len(contribs), batch_size)]
+    return np.mean(means, axis=0)
+
+
+def unit_vector(head_means: np.ndarray, heads: Sequence[int] | None = None):
+    """``(vector / (norm + 1e-10), norm)`` of the sum over ``heads`` (None: every head) of
+    ``head_means [head, d_model]``."""
+    pick = head_means if heads is None else head_means[list(heads)]
+    vec = pick.sum(0)
+    norm = float(np.linalg.norm(vec))
+    return vec / (norm + 1e-10), norm
+
+
+@torch.no_grad()
+def head_effects(bridge, icl: Sequence, ctrl: Sequence, answer: Sequence[int], layer: int, *,
+                 batch_size=PAPER_BATCH) -> np.ndarray:
+    """The code's per-head effect at ``layer``: the mean drop of the answer's first-token
+    log-probability when the head's ``z`` at the last token of each prompt is replaced by the
+    control prompt's at its last token. ``[head]``."""
+    device = bridge.cfg.device or "cpu"
+    n_heads = bridge.cfg.n_heads
+    hook = f"blocks.{layer}.attn.hook_z"
+    drop = np.zeros(n_heads)
+    for start in range(0, len(icl), batch_size):
+        ids, last = _padded(icl[start : start + batch_size])
+        cids, clast = _padded(ctrl[start : start + batch_size])
+        gold = torch.tensor(answer[start : start + batch_size])
+        rows = torch.arange(len(ids))
+        got = {}
+
+        def grab(act, hook):
+            got["z"] = act[rows.to(act.device), clast.to(act.device)].detach().clone()
+
+        bridge.run_with_hooks(cids.to(device), fwd_hooks=[(hook, grab)], return_type=None)
+
+        def logp(fwd):
+            logits = bridge.run_with_hooks(ids.to(device), fwd_hooks=fwd, return_type="logits")
+            lp = torch.log_softmax(logits[rows, last.to(logits.device)].float(), -1)
+            return lp[rows, gold.to(lp.device)].cpu().numpy()
+
+        def put(act, hook, head):
+            act = act.clone()
+            r, p = rows.to(act.device), last.to(act.device)
+            act[r, p, head] = got["z"][:, head].to(act.device, act.dtype)
+            return act
+
+        base = logp([])
+        for h in range(n_heads):
+            drop[h] += float((base - logp([(hook, partial(put, head=h))])).sum())
+    return drop / max(len(icl), 1)
+
+
+class PaperVectors:
+    """Collects one checkpoint's paper-mode vectors, skill by skill (module docstring).
+
+    Args:
+        base: ``run, checkpoint, step, tokens, fingerprint, probe_key`` of the rows.
+        layer: The block (negative: from the end; the paper's ``--layer -1``).
+        n_prompts: Correct prompts per skill (at most).
+        heads: ``all`` (the code) or ``topk`` (the README), or ``both``.
+        k: Heads of the top-k variant.
+        seed: Seeds the control prompts of the head effects.
+        n_ctx: The model's context, to refuse longer prompts.
+    """
+
+    def __init__(self, base: dict, *, layer: int = -1, n_prompts: int = PAPER_PROMPTS,
+                 heads: str = "all", k: int = TOPK_HEADS, seed: int = 0, n_ctx=None):
+        if heads not in ("all", "topk", "both"):
+            raise ConfigError(f"heads={heads!r}; expected all, topk or both.")
+        if n_prompts < 1:
+            raise ConfigError(f"n_prompts={n_prompts}; expected at least 1.")
+        self.base, self.layer, self.n_prompts, self.heads, self.k = (
+            dict(base), layer, n_prompts, heads, k
+        )
+        self.seed, self.n_ctx = seed, n_ctx
+        self._means: dict[str, tuple[Skill, int, np.ndarray]] = {}
+        self._effects: dict[str, np.ndarray] = {}
+        self.notes: dict[str, str] = {}
+
+    def add(self, bridge, tokenizer, skill: Skill, items: ItemSet, correct=None) -> None:
+        """Add ``skill``'s per-head means from its first correct items (``correct``: a bool per
+        item; None: scored here). A skill with no correct item gets no vector (see ``notes``)."""
+        layer = self.layer % bridge.cfg.n_layers
+        if correct is None:
+            correct = correct_items(bridge, skill, items, tokenizer)
+        idx = np.flatnonzero(np.asarray(correct, bool))[: self.n_prompts]
+        if len(idx) < self.n_prompts:
+            self.notes[skill.name] = f"{len(idx)} correct prompt(s) of {self.n_prompts} wanted"
+        if not len(idx):
+            return
+        enc = encode_skill(skill, [items.examples[i] for i in idx], tokenizer)
+        check_context(enc, self.n_ctx)
+        seqs = prompt_ids(enc)
+        means = batch_mean(head_outputs(bridge, seqs, layer))
+        self._means[skill.name] = (skill, len(idx), means)
+        if self.heads != "all" and not skill.components and items.queries:
+            ctl = encode_skill(skill, control_examples(items, idx, self.seed), tokenizer)
+            target = np.flatnonzero(enc.candidate == 0)
+            answer = [enc.seqs[i][int(enc.cont_start[i])] for i in target]
+            self._effects[skill.name] = head_effects(bridge, seqs, prompt_ids(ctl), answer, layer)
+
+    def top_heads(self) -> list[int]:
+        """The top-k heads by effect summed over the elemental skills added."""
+        if not self._effects:
+            raise ConfigError("The top-k variant needs at least one elemental few-shot skill.")
+        total = np.sum(list(self._effects.values()), axis=0)
+        return np.argsort(-total, kind="stable")[: self.k].tolist()
+
+    def rows(self, n_layers: int) -> dict[str, list[VectorRow]]:
+        """``{skill: rows}``: the all-heads vector and/or the top-k one of every skill added."""
+        layer = self.layer % n_layers
+        which = {"all": [("all", None)], "topk": [("topk", 1)], "both": [("all", None), ("topk", 1)]}
+        top = self.top_heads() if self.heads != "all" else None
+        out: dict[str, list[VectorRow]] = {}
+        for name, (skill, n, means) in self._means.items():
+            for sel, _ in which[self.heads]:
+                vec, norm = unit_vector(means, None if sel == "all" else top)
+                out.setdefault(name, []).append(
+                    VectorRow(
+                        **self.base,
+                        skill=name,
+                        skill_hash=skill.content_hash,
+                        hook=f"blocks.{layer}.attn.hook_z",
+                        layer=layer,
+                        variant=VARIANTS[sel],
+                        n=n,
+                        norm=norm,
+                        data=np.asarray(vec, np.float32),
+                    )
+                )
+        return out
+
+
+def paper_vector_rows(
+    model,
+    tokenizer,
+    skills: Sequence[tuple[Skill, ItemSet]],
+    base: dict,
+    *,
+    correct: dict | None = None,
+    device: str = "cpu",
+    **kwargs,
+) -> tuple[list[VectorRow], dict[str, str]]:
+    """Every few-shot skill's paper-mode rows on one loaded checkpoint, and the notes (skills
+    with fewer correct prompts than wanted). ``correct``: ``{skill: bool per item}`` (else
+    scored here); ``kwargs`` go to :class:`PaperVectors`."""
+    from curriculens.activations import load_bridge
+
+    bridge = load_bridge(model, tokenizer, device=device)
+    pv = PaperVectors(base, **kwargs)
+    for skill, items in skills:
+        if skill.shots and items.queries:
+            pv.add(bridge, tokenizer, skill, items, (correct or {}).get(skill.name))
+    rows = [r for rs in pv.rows(bridge.cfg.n_layers).values() for r in rs]
+    return rows, dict(pv.notes)
+
+
+def _drop_paper_rows(store, run: str) -> None:
+    """Paper-mode rows are one checkpoint's: a new extraction replaces the old one."""
+    with store.conn:
+        store.conn.execute(
+            "DELETE FROM vectors WHERE run=? AND variant IN (?, ?)", (run, *VARIANTS.values())
+        )
+
+
+def write_paper_vectors(store, run: str, checkpoint: str, rows: Sequence[VectorRow]) -> None:
+    """Store ``rows`` in ``store`` (replacing any earlier paper-mode rows of ``run``)."""
+    _drop_paper_rows(store, run)
+    unit = "paper-fv|" + ",".join(sorted({r.variant for r in rows}))
+    fp = rows[0].fingerprint if rows else ""
+    store.write_unit(run, fp, unit, checkpoint, list(rows))
+
+
+__all__ = [
+    "PAPER_BATCH",
+    "PAPER_PROMPTS",
+    "TOPK_HEADS",
+    "PaperVectors",
+    "batch_mean",
+    "correct_items",
+    "head_outputs",
+    "paper_vector_rows",
+    "unit_vector",
+    "write_paper_vectors",
+]
+
