@@ -303,7 +303,73 @@ __all__ = [
     "correct_items",
     "head_outputs",
     "paper_vector_rows",
+    "paper_vectors_for_run",
     "unit_vector",
     "write_paper_vectors",
 ]
 
+
+
+def paper_vectors_for_run(
+    run_dir,
+    *,
+    checkpoint: str | None = None,
+    heads: str = "all",
+    device: str = "cpu",
+    n_prompts: int = PAPER_PROMPTS,
+) -> dict:
+    """Compute and store the paper-mode vectors of a swept run's few-shot skills at one local
+    checkpoint (default: the one with the most tokens), on the run's own items.
+
+    Returns ``{"run", "checkpoint", "tokens", "skills": {skill: n prompts}, "notes"}``.
+    """
+    from curriculens.checkpoints.series import CheckpointSeries
+    from curriculens.pipeline.config import SweepConfig
+    from curriculens.skills.registry import get_skill
+    from curriculens.store import Store
+
+    with Store(run_dir) as store:
+        runs = {k[4:]: v for k, v in store.meta().items() if k.startswith("run:")}
+        if len(runs) != 1:
+            raise ConfigError(f"{run_dir!s} holds {len(runs)} runs; paper vectors need one.")
+        (run, meta), = runs.items()
+        config = SweepConfig.from_dict(meta["config"])
+        series = CheckpointSeries.from_dir(meta["series"])
+        cks = {c.label: c for c in series}
+        label = checkpoint or max(cks, key=lambda k: (cks[k].tokens, cks[k].step))
+        if label not in cks:
+            raise ConfigError(f"checkpoint={label!r}; the run's are {', '.join(cks)}.")
+        ck = cks[label]
+        fps = {r["fingerprint"] for r in store.rows(run=run, checkpoint=label)}
+        base = dict(
+            run=run,
+            checkpoint=label,
+            step=ck.step,
+            tokens=ck.tokens,
+            fingerprint=min(fps) if fps else "",
+            probe_key=config.probe_key(),
+        )
+        skills = [get_skill(s) for s in config.skills]
+        items = [
+            (s, draw_items_for(s, config)) for s in skills if s.shots
+        ]
+        model, tok = ck.load(device=device, dtype=config.dtype)
+        rows, notes = paper_vector_rows(
+            model.eval(), tok, items, base, device=device, heads=heads, n_prompts=n_prompts,
+            seed=config.seed,
+        )
+        write_paper_vectors(store, run, label, rows)
+    return {
+        "run": run,
+        "checkpoint": label,
+        "tokens": ck.tokens,
+        "skills": {r.skill: r.n for r in rows},
+        "notes": notes,
+    }
+
+
+def draw_items_for(skill: Skill, config) -> ItemSet:
+    """The items a sweep with ``config`` measured ``skill`` on."""
+    from curriculens.probes.splits import draw_items
+
+    return draw_items(skill, config.n_examples, seed=config.seed, train_frac=config.train_frac)
