@@ -278,17 +278,9 @@ def paper_vector_rows(
     return rows, dict(pv.notes)
 
 
-def _drop_paper_rows(store, run: str) -> None:
-    """Paper-mode rows are one checkpoint's: a new extraction replaces the old one."""
-    with store.conn:
-        store.conn.execute(
-            "DELETE FROM vectors WHERE run=? AND variant IN (?, ?)", (run, *VARIANTS.values())
-        )
-
-
 def write_paper_vectors(store, run: str, checkpoint: str, rows: Sequence[VectorRow]) -> None:
-    """Store ``rows`` in ``store`` (replacing any earlier paper-mode rows of ``run``)."""
-    _drop_paper_rows(store, run)
+    """Store ``rows`` in ``store`` (rows of the same checkpoint, skill and variant are
+    replaced; other checkpoints' paper-mode rows stay, and predictions pick one checkpoint)."""
     unit = "paper-fv|" + ",".join(sorted({r.variant for r in rows}))
     fp = rows[0].fingerprint if rows else ""
     store.write_unit(run, fp, unit, checkpoint, list(rows))
@@ -324,7 +316,6 @@ def paper_vectors_for_run(
     Returns ``{"run", "checkpoint", "tokens", "skills": {skill: n prompts}, "notes"}``.
     """
     from curriculens.checkpoints.series import CheckpointSeries
-    from curriculens.pipeline.config import SweepConfig
     from curriculens.skills.registry import get_skill
     from curriculens.store import Store
 
@@ -333,7 +324,7 @@ def paper_vectors_for_run(
         if len(runs) != 1:
             raise ConfigError(f"{run_dir!s} holds {len(runs)} runs; paper vectors need one.")
         (run, meta), = runs.items()
-        config = SweepConfig.from_dict(meta["config"])
+        config = meta["config"]
         series = CheckpointSeries.from_dir(meta["series"])
         cks = {c.label: c for c in series}
         label = checkpoint or max(cks, key=lambda k: (cks[k].tokens, cks[k].step))
@@ -347,16 +338,16 @@ def paper_vectors_for_run(
             step=ck.step,
             tokens=ck.tokens,
             fingerprint=min(fps) if fps else "",
-            probe_key=config.probe_key(),
+            probe_key=meta.get("probe_key", ""),
         )
-        skills = [get_skill(s) for s in config.skills]
+        skills = [get_skill(s) for s in config["skills"]]
         items = [
             (s, draw_items_for(s, config)) for s in skills if s.shots
         ]
-        model, tok = ck.load(device=device, dtype=config.dtype)
+        model, tok = ck.load(device=device, dtype=config.get("dtype", "float32"))
         rows, notes = paper_vector_rows(
             model.eval(), tok, items, base, device=device, heads=heads, n_prompts=n_prompts,
-            seed=config.seed,
+            seed=config["seed"],
         )
         write_paper_vectors(store, run, label, rows)
     return {
@@ -368,8 +359,10 @@ def paper_vectors_for_run(
     }
 
 
-def draw_items_for(skill: Skill, config) -> ItemSet:
-    """The items a sweep with ``config`` measured ``skill`` on."""
+def draw_items_for(skill: Skill, config: dict) -> ItemSet:
+    """The items a sweep with ``config`` (its stored dict) measured ``skill`` on."""
     from curriculens.probes.splits import draw_items
 
-    return draw_items(skill, config.n_examples, seed=config.seed, train_frac=config.train_frac)
+    return draw_items(
+        skill, config["n_examples"], seed=config["seed"], train_frac=config["train_frac"]
+    )
