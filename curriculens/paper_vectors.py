@@ -94,24 +94,34 @@ def _padded(seqs: Sequence[Sequence[int]]):
     return ids, last
 
 
+def _z_at_last(bridge, seqs: Sequence[Sequence[int]], hook: str) -> torch.Tensor:
+    """``z [n, head, d_head]`` of one batch at each prompt's last token (right-padded)."""
+    ids, last = _padded(seqs)
+    got = {}
+
+    def grab(act, hook):
+        rows = torch.arange(act.shape[0], device=act.device)
+        got["z"] = act[rows, last.to(act.device)].detach().clone()
+
+    bridge.run_with_hooks(
+        ids.to(bridge.cfg.device or "cpu"), fwd_hooks=[(hook, grab)], return_type=None
+    )
+    return got["z"]
+
+
 @torch.no_grad()
 def head_outputs(bridge, seqs: Sequence[Sequence[int]], layer: int, *, batch_size=PAPER_BATCH):
     """``c[n, head, d_model]``: each head's output ``z_h W_O^h`` at each prompt's last token."""
-    device = bridge.cfg.device or "cpu"
     w_o = bridge.blocks[layer].attn.W_O.detach().float().cpu()  # [head, d_head, d_model]
-    out = []
-    for start in range(0, len(seqs), batch_size):
-        ids, last = _padded(seqs[start : start + batch_size])
-        got = {}
-
-        def grab(act, hook, last=last):
-            rows = torch.arange(act.shape[0], device=act.device)
-            got["z"] = act[rows, last.to(act.device)].detach().float().cpu()
-
-        bridge.run_with_hooks(
-            ids.to(device), fwd_hooks=[(f"blocks.{layer}.attn.hook_z", grab)], return_type=None
+    hook = f"blocks.{layer}.attn.hook_z"
+    out = [
+        einsum(
+            _z_at_last(bridge, seqs[i : i + batch_size], hook).float().cpu(),
+            w_o,
+            "n head dh, head dh d -> n head d",
         )
-        out.append(einsum(got["z"], w_o, "n head dh, head dh d -> n head d"))
+        for i in range(0, len(seqs), batch_size)
+    ]
     return torch.cat(out).numpy().astype(np.float64)
 
 
@@ -134,42 +144,48 @@ def unit_vector(head_means: np.ndarray, heads: Sequence[int] | None = None):
     return vec / (norm + 1e-10), norm
 
 
+def _answer_logprob(bridge, seqs, answer, fwd) -> np.ndarray:
+    """Log-probability of each prompt's answer token at its last token, under hooks ``fwd``."""
+    ids, last = _padded(seqs)
+    logits = bridge.run_with_hooks(
+        ids.to(bridge.cfg.device or "cpu"), fwd_hooks=fwd, return_type="logits"
+    )
+    rows = torch.arange(len(ids), device=logits.device)
+    lp = torch.log_softmax(logits[rows, last.to(logits.device)].float(), -1)
+    return lp[rows, torch.tensor(list(answer), device=lp.device)].cpu().numpy()
+
+
+def _swap_head(act, hook, *, head: int, last: torch.Tensor, value: torch.Tensor):
+    """Replace ``head``'s z at each row's ``last`` token by ``value [n, d_head]``."""
+    act = act.clone()
+    rows = torch.arange(act.shape[0], device=act.device)
+    act[rows, last.to(act.device), head] = value.to(act.device, act.dtype)
+    return act
+
+
 @torch.no_grad()
-def head_effects(bridge, icl: Sequence, ctrl: Sequence, answer: Sequence[int], layer: int, *,
-                 batch_size=PAPER_BATCH) -> np.ndarray:
+def head_effects(
+    bridge,
+    icl: Sequence,
+    ctrl: Sequence,
+    answer: Sequence[int],
+    layer: int,
+    *,
+    batch_size=PAPER_BATCH,
+) -> np.ndarray:
     """The code's per-head effect at ``layer``: the mean drop of the answer's first-token
     log-probability when the head's ``z`` at the last token of each prompt is replaced by the
     control prompt's at its last token. ``[head]``."""
-    device = bridge.cfg.device or "cpu"
-    n_heads = bridge.cfg.n_heads
     hook = f"blocks.{layer}.attn.hook_z"
-    drop = np.zeros(n_heads)
-    for start in range(0, len(icl), batch_size):
-        ids, last = _padded(icl[start : start + batch_size])
-        cids, clast = _padded(ctrl[start : start + batch_size])
-        gold = torch.tensor(answer[start : start + batch_size])
-        rows = torch.arange(len(ids))
-        got = {}
-
-        def grab(act, hook):
-            got["z"] = act[rows.to(act.device), clast.to(act.device)].detach().clone()
-
-        bridge.run_with_hooks(cids.to(device), fwd_hooks=[(hook, grab)], return_type=None)
-
-        def logp(fwd):
-            logits = bridge.run_with_hooks(ids.to(device), fwd_hooks=fwd, return_type="logits")
-            lp = torch.log_softmax(logits[rows, last.to(logits.device)].float(), -1)
-            return lp[rows, gold.to(lp.device)].cpu().numpy()
-
-        def put(act, hook, head):
-            act = act.clone()
-            r, p = rows.to(act.device), last.to(act.device)
-            act[r, p, head] = got["z"][:, head].to(act.device, act.dtype)
-            return act
-
-        base = logp([])
-        for h in range(n_heads):
-            drop[h] += float((base - logp([(hook, partial(put, head=h))])).sum())
+    drop = np.zeros(bridge.cfg.n_heads)
+    for i in range(0, len(icl), batch_size):
+        seqs, gold = icl[i : i + batch_size], answer[i : i + batch_size]
+        z_ctl = _z_at_last(bridge, ctrl[i : i + batch_size], hook)
+        last = _padded(seqs)[1]
+        base = _answer_logprob(bridge, seqs, gold, [])
+        for h in range(len(drop)):
+            swap = partial(_swap_head, head=h, last=last, value=z_ctl[:, h])
+            drop[h] += float((base - _answer_logprob(bridge, seqs, gold, [(hook, swap)])).sum())
     return drop / max(len(icl), 1)
 
 
@@ -186,14 +202,27 @@ class PaperVectors:
         n_ctx: The model's context, to refuse longer prompts.
     """
 
-    def __init__(self, base: dict, *, layer: int = -1, n_prompts: int = PAPER_PROMPTS,
-                 heads: str = "all", k: int = TOPK_HEADS, seed: int = 0, n_ctx=None):
+    def __init__(
+        self,
+        base: dict,
+        *,
+        layer: int = -1,
+        n_prompts: int = PAPER_PROMPTS,
+        heads: str = "all",
+        k: int = TOPK_HEADS,
+        seed: int = 0,
+        n_ctx=None,
+    ):
         if heads not in ("all", "topk", "both"):
             raise ConfigError(f"heads={heads!r}; expected all, topk or both.")
         if n_prompts < 1:
             raise ConfigError(f"n_prompts={n_prompts}; expected at least 1.")
         self.base, self.layer, self.n_prompts, self.heads, self.k = (
-            dict(base), layer, n_prompts, heads, k
+            dict(base),
+            layer,
+            n_prompts,
+            heads,
+            k,
         )
         self.seed, self.n_ctx = seed, n_ctx
         self._means: dict[str, tuple[Skill, int, np.ndarray]] = {}
@@ -232,7 +261,11 @@ class PaperVectors:
     def rows(self, n_layers: int) -> dict[str, list[VectorRow]]:
         """``{skill: rows}``: the all-heads vector and/or the top-k one of every skill added."""
         layer = self.layer % n_layers
-        which = {"all": [("all", None)], "topk": [("topk", 1)], "both": [("all", None), ("topk", 1)]}
+        which = {
+            "all": [("all", None)],
+            "topk": [("topk", 1)],
+            "both": [("all", None), ("topk", 1)],
+        }
         top = self.top_heads() if self.heads != "all" else None
         out: dict[str, list[VectorRow]] = {}
         for name, (skill, n, means) in self._means.items():
@@ -301,7 +334,6 @@ __all__ = [
 ]
 
 
-
 def paper_vectors_for_run(
     run_dir,
     *,
@@ -323,7 +355,7 @@ def paper_vectors_for_run(
         runs = {k[4:]: v for k, v in store.meta().items() if k.startswith("run:")}
         if len(runs) != 1:
             raise ConfigError(f"{run_dir!s} holds {len(runs)} runs; paper vectors need one.")
-        (run, meta), = runs.items()
+        ((run, meta),) = runs.items()
         config = meta["config"]
         series = CheckpointSeries.from_dir(meta["series"])
         cks = {c.label: c for c in series}
@@ -341,12 +373,16 @@ def paper_vectors_for_run(
             probe_key=meta.get("probe_key", ""),
         )
         skills = [get_skill(s) for s in config["skills"]]
-        items = [
-            (s, draw_items_for(s, config)) for s in skills if s.shots
-        ]
+        items = [(s, draw_items_for(s, config)) for s in skills if s.shots]
         model, tok = ck.load(device=device, dtype=config.get("dtype", "float32"))
         rows, notes = paper_vector_rows(
-            model.eval(), tok, items, base, device=device, heads=heads, n_prompts=n_prompts,
+            model.eval(),
+            tok,
+            items,
+            base,
+            device=device,
+            heads=heads,
+            n_prompts=n_prompts,
             seed=config["seed"],
         )
         write_paper_vectors(store, run, label, rows)

@@ -106,8 +106,9 @@ def test_paper_vectors_and_predictions_match_a_separate_implementation(tiny_mode
     t = np.arange(1, 13.0)
     mid = dict(zip(ELEMENTALS, [3.0, 7.0, 5.0, 9.0], strict=True))
     acc = {s: 1 / (1 + np.exp(-(t - m))) for s, m in mid.items()}
-    acc[COMPOSITE] = np.clip(acc["en_icl_plural"] * acc["en_icl_uppercase"]
-                             + rng.normal(0, 0.03, len(t)), 0, 1)
+    acc[COMPOSITE] = np.clip(
+        acc["en_icl_plural"] * acc["en_icl_uppercase"] + rng.normal(0, 0.03, len(t)), 0, 1
+    )
     curves = pd.DataFrame(
         [("tiny", tt, s, y) for s, ys in acc.items() for tt, y in zip(t, ys, strict=True)],
         columns=["model", "tokens", "task", "score"],
@@ -122,7 +123,9 @@ def test_paper_vectors_and_predictions_match_a_separate_implementation(tiny_mode
     y = _smooth(acc[COMPOSITE])
     parts = [_smooth(acc[e]) for e in comps[COMPOSITE]]
     w = np.abs([cos[e] for e in comps[COMPOSITE]])
-    geo = np.prod([np.maximum(a, 1e-6) ** (wi / w.sum()) for a, wi in zip(parts, w, strict=True)], 0)
+    geo = np.prod(
+        [np.maximum(a, 1e-6) ** (wi / w.sum()) for a, wi in zip(parts, w, strict=True)], 0
+    )
     mean = sum(wi * a for a, wi in zip(parts, w, strict=True)) / w.sum()
     assert c.weights["fv_product"] == pytest.approx(
         dict(zip(comps[COMPOSITE], [cos[e] for e in comps[COMPOSITE]], strict=True)), abs=1e-3
@@ -140,3 +143,80 @@ def test_paper_vectors_and_predictions_match_a_separate_implementation(tiny_mode
 def test_batch_mean_is_the_mean_of_batch_means():
     x = np.arange(6.0)[:, None]
     assert batch_mean(x, 4).tolist() == [(1.5 + 4.5) / 2]
+
+
+def _by_hand_effects(model, tok, prompts, controls, answers):
+    """The paper's head effect, as its HeadSwap does it: in the input of the last layer's output
+    projection, replace head h's slice at the prompt's last token by the control prompt's slice
+    at its last token; the mean drop of log p(answer's first token)."""
+    dense = model.gpt_neox.layers[-1].attention.dense
+    n_heads = model.config.num_attention_heads
+    dh = model.config.hidden_size // n_heads
+    bos = tok.bos_token_id or tok.eos_token_id
+
+    def ids_of(text):
+        return [bos] + tok(text, add_special_tokens=False)["input_ids"]
+
+    def run(ids, pre=None):
+        handle = dense.register_forward_pre_hook(pre) if pre else None
+        try:
+            with torch.no_grad():
+                return torch.log_softmax(model(torch.tensor([ids])).logits[0, -1], -1)
+        finally:
+            if handle:
+                handle.remove()
+
+    drop = np.zeros(n_heads)
+    for prompt, ctrl, ans in zip(prompts, controls, answers, strict=True):
+        grabbed = {}
+        run(ids_of(ctrl), lambda m, a: grabbed.__setitem__("x", a[0][0, -1].clone()))
+        ids = ids_of(prompt)
+        full = tok(prompt + " " + ans, add_special_tokens=False)["input_ids"]
+        gold = full[len(ids) - 1]
+        base = float(run(ids)[gold])
+        for h in range(n_heads):
+
+            def swap(m, a, h=h):
+                x = a[0].clone()
+                x[0, -1, h * dh : (h + 1) * dh] = grabbed["x"][h * dh : (h + 1) * dh]
+                return (x,)
+
+            drop[h] += base - float(run(ids, swap)[gold])
+    return drop / len(prompts)
+
+
+def test_top_k_heads_follow_the_papers_head_effect(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from curriculens.activations import encode_skill, load_bridge
+    from curriculens.paper_vectors import PaperVectors, head_effects, prompt_ids
+    from curriculens.taskvectors import control_examples
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    bridge = load_bridge(model, tok)
+    skill = get_skill("en_icl_plural")
+    items = draw_items(skill, 40, seed=0)
+    idx = np.arange(6)
+    ctl = control_examples(items, idx, seed=0)
+    enc = encode_skill(skill, [items.examples[i] for i in idx], tok)
+    enc_ctl = encode_skill(skill, ctl, tok)
+    answer = [enc.seqs[i][int(enc.cont_start[i])] for i in np.flatnonzero(enc.candidate == 0)]
+    got = head_effects(bridge, prompt_ids(enc), prompt_ids(enc_ctl), answer, 1)
+    want = _by_hand_effects(
+        model,
+        tok,
+        [items.examples[i].prompt for i in idx],
+        [c.prompt for c in ctl],
+        [items.examples[i].target for i in idx],
+    )
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    assert np.abs(want).max() > 1e-4  # a head that matters
+
+    # the top-1 variant sums the one head with the largest effect over the elementals
+    pv = PaperVectors(BASE, heads="both", k=1)
+    pv.add(bridge, tok, skill, items, correct=np.isin(np.arange(items.n), idx))
+    rows = pv.rows(2)["en_icl_plural"]
+    assert [r.variant for r in rows] == ["paper", "paper_topk"]
+    assert pv.top_heads() == [int(np.argmax(want))]
+    assert all(np.linalg.norm(r.data) == pytest.approx(1.0, abs=1e-5) for r in rows)

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from curriculens.analysis.predict import (
-    Prediction,
     ModelCurves,
+    Prediction,
     decoy_nulls,
     elemental_curves,
     predict_baselines,

@@ -163,8 +163,11 @@ def render(prediction) -> str:
             lines.append(f"  {label.ljust(width)}  {'':>3}  r2: {r2}  r2_pearson: {rp}")
     decoys = prediction.decoy_summary("r2_pearson")
     if decoys:
-        lines += ["", "Decoy null (r2_pearson): declared components ranked first / composites; "
-                  "mean declared vs mean of decoy means"]
+        lines += [
+            "",
+            "Decoy null (r2_pearson): declared components ranked first / composites; "
+            "mean declared vs mean of decoy means",
+        ]
         lines += [
             f"  {m:<20} {d['first']:>3}/{d['n']:<3} {_cell(d['declared_mean'])} vs "
             f"{_cell(d['decoy_mean'])}"

@@ -21,7 +21,11 @@ needs_elemental = pytest.mark.skipif(
 
 
 def _long(curves: dict[str, tuple[list[float], list[float]]], model="m") -> pd.DataFrame:
-    rows = [(model, t, task, y) for task, (ts, ys) in curves.items() for t, y in zip(ts, ys)]
+    rows = [
+        (model, t, task, y)
+        for task, (ts, ys) in curves.items()
+        for t, y in zip(ts, ys, strict=True)
+    ]
     return pd.DataFrame(rows, columns=["model", "tokens", "task", "score"])
 
 
@@ -53,7 +57,9 @@ def test_paper_scoring_interpolates_on_the_union_grid_and_smooths():
     ab = np.clip(np.linspace(0, 0.8, len(tab)) + rng.normal(0, 0.1, len(tab)), 0, 1)
     df = _long({"a": (ta, a), "b": (tb, b), "ab": (tab, ab)})
     (c,) = predict_baselines(df, {"ab": ["a", "b"]}, scoring="paper").composites
-    want = _paper_by_hand({"a": ta, "b": tb, "ab": tab}, {"a": a, "b": b, "ab": ab}, "ab", ["a", "b"])
+    want = _paper_by_hand(
+        {"a": ta, "b": tb, "ab": tab}, {"a": a, "b": b, "ab": ab}, "ab", ["a", "b"]
+    )
     assert c.tokens == tuple(np.unique(np.concatenate([ta, tb, tab])))
     assert c.r2_pearson["product"] == pytest.approx(want, abs=1e-9)
     raw = predict_baselines(df, {"ab": ["a", "b"]})  # raw: only checkpoints all three share
@@ -61,8 +67,13 @@ def test_paper_scoring_interpolates_on_the_union_grid_and_smooths():
 
 
 def test_paper_scoring_scores_constant_composites_zero_and_names_itself():
-    df = _long({"a": ([1, 2, 3, 4], [0.1, 0.5, 0.9, 1.0]), "b": ([1, 2, 3, 4], [0.2, 0.4, 0.8, 1]),
-                "flat": ([1, 2, 3, 4], [1.0] * 4)})
+    df = _long(
+        {
+            "a": ([1, 2, 3, 4], [0.1, 0.5, 0.9, 1.0]),
+            "b": ([1, 2, 3, 4], [0.2, 0.4, 0.8, 1]),
+            "flat": ([1, 2, 3, 4], [1.0] * 4),
+        }
+    )
     p = predict_baselines(df, {"flat": ["a", "b"]}, scoring="paper")
     assert p.scoring == "paper" and p.to_json()["scoring"] == "paper"
     assert p.composites[0].r2_pearson == {"product": 0.0, "min": 0.0, "mean": 0.0}
