@@ -167,8 +167,8 @@ def _by_hand_effects(model, tok, prompts, controls, answers):
                 handle.remove()
 
     drop = np.zeros(n_heads)
+    grabbed = {}
     for prompt, ctrl, ans in zip(prompts, controls, answers, strict=True):
-        grabbed = {}
         run(ids_of(ctrl), lambda m, a: grabbed.__setitem__("x", a[0][0, -1].clone()))
         ids = ids_of(prompt)
         full = tok(prompt + " " + ans, add_special_tokens=False)["input_ids"]
