@@ -169,26 +169,30 @@ class Prediction:
         return list(dict.fromkeys(c.model for c in self.composites))
 
     def decoy_summary(self, score: str = "r2_pearson", model: str | None = None) -> dict:
-        """``{method: {"n", "first", "declared_mean", "decoy_mean"}}`` over the composites with
-        a decoy null: how many, how many whose declared components rank first, the mean declared
-        score and the mean of the decoy means."""
+        """``{method: {"n", "first", "declared_mean", "decoy_mean", "decoy_p95"}}`` over the
+        composites with a ranked decoy null (a declared score and at least one decoy): how
+        many, how many whose declared components score strictly above every decoy, the mean
+        declared score, the mean of the decoy means and of the decoys' 95th percentiles."""
         out = {}
         for m in self.methods:
             rows = [
                 (c, c.decoys[m][score])
                 for c in self.composites
-                if (model is None or c.model == model) and score in c.decoys.get(m, {})
+                if (model is None or c.model == model)
+                and score in c.decoys.get(m, {})
+                and c.decoys[m][score].rank is not None
+                and c.decoys[m][score].n > 0
             ]
             if not rows:
                 continue
             declared = [getattr(c, score).get(m) for c, _ in rows]
             declared = [v for v in declared if v is not None]
-            decoy = [d.mean for _, d in rows if d.mean is not None]
             out[m] = {
                 "n": len(rows),
-                "first": sum(d.rank == 1 for _, d in rows),
+                "first": sum(d.first for _, d in rows),
                 "declared_mean": float(np.mean(declared)) if declared else None,
-                "decoy_mean": float(np.mean(decoy)) if decoy else None,
+                "decoy_mean": float(np.mean([d.mean for _, d in rows])),
+                "decoy_p95": float(np.mean([d.p95 for _, d in rows])),
             }
         return out
 

@@ -140,7 +140,10 @@ class DecoyNull:
 
     Attributes:
         score: ``r2`` or ``r2_pearson`` (the paper's R² under ``paper`` scoring).
-        rank: 1 + the number of decoy sets that score strictly higher than the declared one.
+        rank: 1 + the number of decoy sets that score strictly higher than the declared one
+            (None when the declared set has no score).
+        ties: Decoy sets that score the same as the declared one (e.g. every set scores 0 on
+            a constant composite under ``paper`` scoring).
         n: Decoy sets with a defined score.
         mean: Their mean score (None when n is 0).
         p95: Their 95th percentile (None when n is 0).
@@ -148,7 +151,8 @@ class DecoyNull:
     """
 
     score: str
-    rank: int
+    rank: int | None
+    ties: int
     n: int
     mean: float | None
     p95: float | None
@@ -157,23 +161,33 @@ class DecoyNull:
     @classmethod
     def of(cls, score: str, declared: float | None, decoys: np.ndarray, sampled=False):
         """The null of ``decoys`` (NaN: undefined, left out) around ``declared`` (None: the
-        declared set has no score, so it ranks below every defined decoy)."""
+        declared set has no score, and no rank)."""
         d = np.asarray(decoys, float)
         d = d[np.isfinite(d)]
-        better = len(d) if declared is None else int((d > declared + 1e-12).sum())
+        rank = ties = None
+        if declared is not None:
+            rank = int((d > declared + 1e-12).sum()) + 1
+            ties = int((np.abs(d - declared) <= 1e-12).sum())
         return cls(
             score=score,
-            rank=better + 1,
+            rank=rank,
+            ties=ties or 0,
             n=len(d),
             mean=float(d.mean()) if len(d) else None,
             p95=float(np.percentile(d, 95)) if len(d) else None,
             sampled=sampled,
         )
 
+    @property
+    def first(self) -> bool:
+        """The declared set scores strictly above every decoy."""
+        return self.rank == 1 and self.ties == 0 and self.n > 0
+
     def to_json(self) -> dict:
         return {
             "score": self.score,
             "rank": self.rank,
+            "ties": self.ties,
             "of": self.n + 1,
             "mean": self.mean,
             "p95": self.p95,

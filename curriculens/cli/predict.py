@@ -165,12 +165,12 @@ def render(prediction) -> str:
     if decoys:
         lines += [
             "",
-            "Decoy null (r2_pearson): declared components ranked first / composites; "
-            "mean declared vs mean of decoy means",
+            "Decoy null (r2_pearson): declared components strictly first / composites ranked; "
+            "mean declared vs mean of decoy means (mean decoy 95th percentile)",
         ]
         lines += [
             f"  {m:<20} {d['first']:>3}/{d['n']:<3} {_cell(d['declared_mean'])} vs "
-            f"{_cell(d['decoy_mean'])}"
+            f"{_cell(d['decoy_mean'])} ({d['decoy_p95']:.3f})"
             for m, d in decoys.items()
         ]
     if prediction.skipped:

@@ -105,7 +105,10 @@ def test_decoy_sets_and_null_edge_cases():
     sets, sampled = decoy_sets([f"e{i}" for i in range(200)], ["e0", "e1", "e2"], limit=50)
     assert sampled and len(sets) == 50 and ("e0", "e1", "e2") not in sets
     d = DecoyNull.of("r2", None, np.array([0.1, np.nan, 0.3]))
-    assert (d.rank, d.n) == (3, 2)
+    assert (d.rank, d.n, d.first) == (None, 2, False)  # no declared score: no rank
+    d = DecoyNull.of("r2_pearson", 0.0, np.zeros(4))  # a constant composite, paper scoring
+    assert (d.rank, d.ties, d.first) == (1, 4, False)  # tied with every decoy: not first
+    assert DecoyNull.of("r2", 0.5, np.array([0.1, 0.7])).to_json()["rank"] == 2
     rows = pearson_rows(np.array([0.5, 0.5, 0.5]), np.ones((2, 3)), paper=True)
     assert rows.tolist() == [0.0, 0.0]
 
