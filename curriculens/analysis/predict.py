@@ -169,10 +169,12 @@ class Prediction:
         return list(dict.fromkeys(c.model for c in self.composites))
 
     def decoy_summary(self, score: str = "r2_pearson", model: str | None = None) -> dict:
-        """``{method: {"n", "first", "declared_mean", "decoy_mean", "decoy_p95"}}`` over the
+        """``{method: {"n", "first", "declared_mean", "decoy_mean", "decoy_p95", "rank_median",
+        "beaten_median"}}`` over the
         composites with a ranked decoy null (a declared score and at least one decoy): how
         many, how many whose declared components score strictly above every decoy, the mean
-        declared score, the mean of the decoy means and of the decoys' 95th percentiles."""
+        declared score, the mean of the decoy means and of the decoys' 95th percentiles, the
+        median rank and the median fraction of decoys scoring above the declared set."""
         out = {}
         for m in self.methods:
             rows = [
@@ -193,6 +195,8 @@ class Prediction:
                 "declared_mean": float(np.mean(declared)) if declared else None,
                 "decoy_mean": float(np.mean([d.mean for _, d in rows])),
                 "decoy_p95": float(np.mean([d.p95 for _, d in rows])),
+                "rank_median": float(np.median([d.rank for _, d in rows])),
+                "beaten_median": float(np.median([(d.rank - 1) / d.n for _, d in rows])),
             }
         return out
 
