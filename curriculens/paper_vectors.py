@@ -337,55 +337,74 @@ __all__ = [
 def paper_vectors_for_run(
     run_dir,
     *,
+    run: str | None = None,
     checkpoint: str | None = None,
     heads: str = "all",
     device: str = "cpu",
     n_prompts: int = PAPER_PROMPTS,
-) -> dict:
+) -> list[dict]:
     """Compute and store the paper-mode vectors of a swept run's few-shot skills at one local
     checkpoint (default: the one with the most tokens), on the run's own items.
 
-    Returns ``{"run", "checkpoint", "tokens", "skills": {skill: n prompts}, "notes"}``.
+    Args:
+        run_dir: The run directory (or ``.sqlite`` store).
+        run: Which run of the store (None: every run, e.g. each seed of a demo).
+        checkpoint: The checkpoint label (None: each run's last).
+        heads: ``all``, ``topk`` or ``both`` (:class:`PaperVectors`).
+        device: Where the model runs.
+        n_prompts: Correct prompts per skill (at most).
+
+    Returns:
+        Per run ``{"run", "checkpoint", "tokens", "skills": {skill: n prompts}, "notes"}``.
     """
-    from curriculens.checkpoints.series import CheckpointSeries
-    from curriculens.skills.registry import get_skill
     from curriculens.store import Store
 
     with Store(run_dir) as store:
         runs = {k[4:]: v for k, v in store.meta().items() if k.startswith("run:")}
-        if len(runs) != 1:
-            raise ConfigError(f"{run_dir!s} holds {len(runs)} runs; paper vectors need one.")
-        ((run, meta),) = runs.items()
-        config = meta["config"]
-        series = CheckpointSeries.from_dir(meta["series"])
-        cks = {c.label: c for c in series}
-        label = checkpoint or max(cks, key=lambda k: (cks[k].tokens, cks[k].step))
-        if label not in cks:
-            raise ConfigError(f"checkpoint={label!r}; the run's are {', '.join(cks)}.")
-        ck = cks[label]
-        fps = {r["fingerprint"] for r in store.rows(run=run, checkpoint=label)}
-        base = dict(
-            run=run,
-            checkpoint=label,
-            step=ck.step,
-            tokens=ck.tokens,
-            fingerprint=min(fps) if fps else "",
-            probe_key=meta.get("probe_key", ""),
-        )
-        skills = [get_skill(s) for s in config["skills"]]
-        items = [(s, draw_items_for(s, config)) for s in skills if s.shots]
-        model, tok = ck.load(device=device, dtype=config.get("dtype", "float32"))
-        rows, notes = paper_vector_rows(
-            model.eval(),
-            tok,
-            items,
-            base,
-            device=device,
-            heads=heads,
-            n_prompts=n_prompts,
-            seed=config["seed"],
-        )
-        write_paper_vectors(store, run, label, rows)
+        if run is not None and run not in runs:
+            raise ConfigError(f"run={run!r}; the store's runs are {', '.join(sorted(runs))}.")
+        if not runs:
+            raise ConfigError(f"{run_dir!s} holds no swept run (no run:* metadata).")
+        return [
+            _one_run(store, name, runs[name], checkpoint, heads, device, n_prompts)
+            for name in ([run] if run is not None else sorted(runs))
+        ]
+
+
+def _one_run(store, run: str, meta: dict, checkpoint, heads, device, n_prompts) -> dict:
+    from curriculens.checkpoints.series import CheckpointSeries
+    from curriculens.skills.registry import get_skill
+
+    config = meta["config"]
+    series = CheckpointSeries.from_dir(meta["series"])
+    cks = {c.label: c for c in series}
+    label = checkpoint or max(cks, key=lambda k: (cks[k].tokens, cks[k].step))
+    if label not in cks:
+        raise ConfigError(f"checkpoint={label!r}; run {run!r} has {', '.join(cks)}.")
+    ck = cks[label]
+    fps = {r["fingerprint"] for r in store.rows(run=run, checkpoint=label)}
+    base = dict(
+        run=run,
+        checkpoint=label,
+        step=ck.step,
+        tokens=ck.tokens,
+        fingerprint=min(fps) if fps else "",
+        probe_key=meta.get("probe_key", ""),
+    )
+    skills = [get_skill(s) for s in config["skills"]]
+    items = [(s, draw_items_for(s, config)) for s in skills if s.shots]
+    model, tok = ck.load(device=device, dtype=config.get("dtype", "float32"))
+    rows, notes = paper_vector_rows(
+        model.eval(),
+        tok,
+        items,
+        base,
+        device=device,
+        heads=heads,
+        n_prompts=n_prompts,
+        seed=config["seed"],
+    )
+    write_paper_vectors(store, run, label, rows)
     return {
         "run": run,
         "checkpoint": label,
