@@ -220,3 +220,41 @@ def test_top_k_heads_follow_the_papers_head_effect(tiny_model_dir):
     assert [r.variant for r in rows] == ["paper", "paper_topk"]
     assert pv.top_heads() == [int(np.argmax(want))]
     assert all(np.linalg.norm(r.data) == pytest.approx(1.0, abs=1e-5) for r in rows)
+
+
+def test_a_swept_run_gets_paper_vectors_at_its_last_checkpoint(
+    tmp_path, bpe_tokenizer, write_tiny_neox
+):
+    """Through a sweep: the run's items and its last checkpoint; a random tiny model answers
+    nothing correctly, so each skill is named with 0 correct prompts and gets no vector, and
+    the paper method then says what is missing."""
+    import json
+
+    from curriculens.analysis.table import read_vectors
+    from curriculens.cli.main import main
+    from curriculens.errors import ConfigError
+    from curriculens.paper_vectors import paper_vectors_for_run
+
+    root = tmp_path / "checkpoints"
+    for i in range(2):
+        d = write_tiny_neox(root / f"step{10 * i}", bpe_tokenizer, seed=i)
+        (d / "curriculens_checkpoint.json").write_text(
+            json.dumps({"step": 10 * i, "tokens": 640 * i})
+        )
+    out = tmp_path / "run"
+    skills = "en_icl_uppercase,en_icl_plural,en_icl_plural_upper"
+    argv = ["sweep", str(root), "--out", str(out), "--skills", skills, "--examples", "20"]
+    assert main([*argv, "--quiet", "--no-task-vectors"]) == 0
+    (got,) = paper_vectors_for_run(out)
+    assert (got["checkpoint"], got["tokens"]) == ("step10", 640)
+    assert got["notes"] == {s: "0 correct prompt(s) of 20 wanted" for s in skills.split(",")}
+    assert got["skills"] == {}
+    with pytest.raises(ConfigError, match="No paper-mode vectors"):
+        predict_trajectories(
+            pd.DataFrame({"model": ["x"], "tokens": [1], "task": ["a"], "score": [0.0]}),
+            {},
+            read_vectors(out),
+            method="paper",
+        )
+    with pytest.raises(ConfigError, match="checkpoint='step99'"):
+        paper_vectors_for_run(out, checkpoint="step99")
