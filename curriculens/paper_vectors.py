@@ -326,6 +326,7 @@ __all__ = [
     "PaperVectors",
     "batch_mean",
     "correct_items",
+    "ensure_paper_vectors",
     "head_outputs",
     "paper_vector_rows",
     "paper_vectors_for_run",
@@ -421,3 +422,22 @@ def draw_items_for(skill: Skill, config: dict) -> ItemSet:
     return draw_items(
         skill, config["n_examples"], seed=config["seed"], train_frac=config["train_frac"]
     )
+
+
+def ensure_paper_vectors(run_dir, *, heads: str = "all", device: str = "cpu") -> list[dict]:
+    """Compute the paper-mode vectors (each run's last checkpoint) of every run of the store
+    that has none of the ``heads`` variant yet; returns what :func:`paper_vectors_for_run`
+    returned for those runs (empty when every run had them)."""
+    from curriculens.store import Store
+
+    if heads not in VARIANTS:
+        raise ConfigError(f"heads={heads!r}; expected one of {', '.join(VARIANTS)}.")
+    with Store(run_dir, readonly=True) as store:
+        runs = sorted(k[4:] for k in store.meta() if k.startswith("run:"))
+        have = {v["run"] for v in store.vectors(variant=VARIANTS[heads])}
+    want = "both" if heads == "topk" else "all"
+    out = []
+    for run in runs:
+        if run not in have:
+            out += paper_vectors_for_run(run_dir, run=run, heads=want, device=device)
+    return out

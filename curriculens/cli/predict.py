@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from curriculens.analysis.fv import predict_trajectories
@@ -90,6 +91,15 @@ def run_predict(args: argparse.Namespace) -> int:
     """Handler of ``curriculens predict``: prints the result; returns the exit code."""
     store = is_store(args.input)
     selection = input_selection(args)
+    if store and args.fv_method == "paper":  # one checkpoint's vectors, computed once per run
+        from curriculens.paper_vectors import ensure_paper_vectors
+
+        for got in ensure_paper_vectors(args.input, heads=args.fv_heads):
+            print(
+                f"paper-mode vectors of {got['run']} computed at {got['checkpoint']} and stored "
+                f"in the run ({len(got['skills'])} skills; {got['notes'] or 'no shortfall'})",
+                file=sys.stderr,
+            )
     try:
         with selecting(selection):
             curves = load_input_curves(args)
