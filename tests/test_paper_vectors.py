@@ -258,3 +258,5 @@ def test_a_swept_run_gets_paper_vectors_at_its_last_checkpoint(
         )
     with pytest.raises(ConfigError, match="checkpoint='step99'"):
         paper_vectors_for_run(out, checkpoint="step99")
+    # the command computes them when the run has none, and says why it cannot predict
+    assert main(["predict", str(out), "--fv-method", "paper"]) == 2
