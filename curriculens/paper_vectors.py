@@ -261,15 +261,11 @@ class PaperVectors:
     def rows(self, n_layers: int) -> dict[str, list[VectorRow]]:
         """``{skill: rows}``: the all-heads vector and/or the top-k one of every skill added."""
         layer = self.layer % n_layers
-        which = {
-            "all": [("all", None)],
-            "topk": [("topk", 1)],
-            "both": [("all", None), ("topk", 1)],
-        }
+        which = {"all": ("all",), "topk": ("topk",), "both": ("all", "topk")}[self.heads]
         top = self.top_heads() if self.heads != "all" else None
         out: dict[str, list[VectorRow]] = {}
         for name, (skill, n, means) in self._means.items():
-            for sel, _ in which[self.heads]:
+            for sel in which:
                 vec, norm = unit_vector(means, None if sel == "all" else top)
                 out.setdefault(name, []).append(
                     VectorRow(
