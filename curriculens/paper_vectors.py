@@ -34,7 +34,9 @@ run with the flags of ``scripts/slurm_scripts/fv_extract_7b.sh`` (``--layer -1 -
 
 Differences that remain, named: the control prompts are curriculens' shuffled-demonstration
 controls (:func:`curriculens.taskvectors.control_examples`, the same format as the prompt), not
-the code's ``get_shuffled_prompts`` (two ``x -> y`` lines in a fixed format); prompts carry
+the code's ``get_shuffled_prompts`` (two ``x -> y`` lines in a fixed format); the effect's answer
+token is the continuation's first token as the sweep tokenizes it (the code tokenizes the bare
+answer, without its leading space); prompts carry
 curriculens' BOS token and tokenization, as in the sweep.
 
 The rows are :class:`~curriculens.store.VectorRow` s with variant ``paper`` (``paper_topk``),
