@@ -175,6 +175,11 @@ _ROWS = (
     Param("train_overrides", str, "--train-config", help="train-config overrides KEY=VALUE,..."),
     Param("force", bool, "--force", help="replace an earlier run"),
     Param("skills", str, "--skills", help="skills, suites and skill files, comma-separated"),
+    Param("fv_method", str, "--fv-method", choices=("projection", "paper"),
+          help="task-vector method of predict (docs/predict.md)"),
+    Param("fv_heads", str, "--fv-heads", choices=("all", "topk"),
+          help="paper method: last-layer heads summed (all) or the top-k by effect"),
+    Param("scoring", str, "--scoring", choices=("raw", "paper"), help="how predictions are scored"),
 )  # fmt: skip
 
 #: name -> :class:`Param`, the one table

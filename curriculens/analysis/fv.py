@@ -42,6 +42,7 @@ from curriculens.analysis.predict import (
 )
 from curriculens.analysis.scoring import decoy_sets
 from curriculens.errors import ConfigError
+from curriculens.params import flag
 
 #: the methods fitted on task vectors, in report order
 FV_METHODS = ("fv", "fv_discovered")
@@ -123,7 +124,10 @@ def predict_trajectories(
     if not vecs:
         return base
     if scoring != "raw":
-        note = "projection FV methods are fitted and scored on raw curves only (--scoring raw)"
+        note = (
+            "projection FV methods are fitted and scored on raw curves only "
+            f"({flag('scoring')} raw)"
+        )
         return replace(base, skipped=base.skipped + (("*", "*", note),))
     composites = {c.name for c in base.composites} | set(components or {})
     with_vectors = {s for v in vecs.values() for s in v}

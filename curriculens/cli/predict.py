@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from curriculens import params
 from curriculens.cli._args import (
     add_import_flags,
     add_json_flag,
@@ -59,23 +60,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help='print {"composites": [{model, name, components, n, r2, r2_pearson}], "mean_r2", '
         '"mean_r2_pearson", "median_r2", ..., "by_model", "skipped"}',
     )
-    p.add_argument(
-        "--fv-method",
-        choices=("projection", "paper"),
+    params.add(
+        p,
+        "fv_method",
         default="projection",
         help="task-vector method: projection (least squares at every checkpoint, calibrated) or "
         "paper (one checkpoint's paper-mode vectors, cosine weights; see docs/predict.md)",
     )
-    p.add_argument(
-        "--fv-heads",
-        choices=("all", "topk"),
+    params.add(
+        p,
+        "fv_heads",
         default="all",
         help="paper method: vectors summed over all last-layer heads (the paper's code) or the "
         "top-k heads (its README)",
     )
-    p.add_argument(
-        "--scoring",
-        choices=("raw", "paper"),
+    params.add(
+        p,
+        "scoring",
         default="raw",
         help="raw: unsmoothed, shared checkpoints; paper: union grid, sigma-1 smoothing, squared "
         "Pearson r, constant composites 0 (docs/predict.md)",
