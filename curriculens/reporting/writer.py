@@ -43,6 +43,7 @@ def write_report(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
+    margin_log10: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     out: str | Path | None = None,
@@ -69,17 +70,18 @@ def write_report(
             f"pass {flag('config')} KEY (Selection(config=KEY)) instead of {flag('all')}."
         )
     if is_curves_input(run):
-        if out is None or select is not None or probe_criterion is not None:
+        if out is None or select is not None or probe_criterion is not None or margin_log10:
             raise ConfigError(
                 f"{str(run)!r} holds imported curves (lm-eval results or a CSV), not a run: "
                 f"pass {flag('out')} DIR for the report (nothing is written into the input), and "
-                f"no {flag('config')} or {flag('leadlag_criterion')} (imported curves have no "
-                "configurations or probes)."
+                f"no {flag('config')}, {flag('leadlag_criterion')} or {flag('margin_log10')} "
+                "(imported curves have no configurations or probes)."
             )
         return write_curves_report(
             run, out=out, criterion=criterion, n_boot=n_boot, seed=seed, **overrides
         )
     kw = dict(criterion=criterion, probe_criterion=probe_criterion, n_boot=n_boot, seed=seed)
+    kw["margin_log10"] = margin_log10
     with selecting(select) if select is not None else nullcontext():
         return _write_report(run, Path(out) if out is not None else run, **kw, **overrides)
 
