@@ -31,7 +31,9 @@ from curriculens.reporting.sections import (
     composite_sections,
     consistency_sections,
     curriculum_section,
+    interval_note,
     lead_lag_sections,
+    resampling_of,
     trajectory_sections,
 )
 
@@ -110,12 +112,7 @@ def summary(a: RunAnalysis) -> list[str]:
 def report_sections(a: RunAnalysis) -> list[Section]:
     """The run report's sections, in order: the curriculum, the probes beside their baselines,
     lead/lag, the composites, the composite trajectories and (several runs) consistency."""
-    notes = (
-        f"Behavior emergence: criterion {a.criterion.label()}. An interval (a, b] holds the "
-        f"crossing: the checkpoint bracket (previous checkpoint, crossing checkpoint] widened "
-        f"by {a.n_boot} item-bootstrap resamples; 'at init' means met at the first checkpoint "
-        "(no earlier bound), 'not emerged' that it never was (no later bound)."
-    )
+    notes = interval_note(a.criterion, a.n_boot, resampling_of(a.cis))
     skills = [e.skill for e in a.emergence]
     return [
         curriculum_section(a, note=notes),
