@@ -442,6 +442,7 @@ def lead_table(results) -> list[list[str]]:
     rows = [
         [
             "skill",
+            "behavior metric",
             "best layer",
             f"behavior emerges (continuous metric{b_crit})",
             f"probe selectivity emerges{p_crit}",
@@ -456,6 +457,7 @@ def lead_table(results) -> list[list[str]]:
         rows.append(
             [
                 r.skill,
+                r.behavior_metric,
                 layer_name(r.layer),
                 format_emergence(r.behavior_state, r.behavior_tokens),
                 format_emergence(r.probe_state, r.probe_tokens),
