@@ -55,7 +55,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     params.add(r, "margin_log10", default=None, metavar="LOG10")
     add_seed_flag(r)
     add_import_flags(r, tokens_help="lm-eval/CSV: tokens per step (lm-eval default: Pythia's)")
-    add_output_flags(r, json_help="print the report paths as JSON")
+    add_output_flags(
+        r,
+        json_help="print the report paths as JSON, with the criterion of the behavior columns, "
+        "lead/lag's criterion and the margin",
+    )
     r.set_defaults(func=run)
     return r
 
@@ -81,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
                 "--config, --leadlag-criterion and --margin read curriculens runs; imported "
                 "curves have no configurations or probes (no lead/lag). Drop them."
             )
+        crit, ll_crit = criterion_from_args(args), None
         path = write_curves_report(
             args.input,
             out=args.out,
-            criterion=criterion_from_args(args),
+            criterion=crit,
             n_boot=args.n_boot,
             seed=args.seed,
             load_options=read_options(args),
@@ -95,10 +100,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join(given)} read imported curves (lm-eval, CSV); {args.input!r} is a "
                 "curriculens run. Drop them."
             )
+        crit = criterion_from_args(args, rise_elsewhere=leadlag_reads_rise(args))
+        ll_crit = leadlag_criterion_from_args(args)
         path = write_report(
             args.input,
-            criterion=criterion_from_args(args, rise_elsewhere=leadlag_reads_rise(args)),
-            probe_criterion=leadlag_criterion_from_args(args),
+            criterion=crit,
+            probe_criterion=ll_crit,
             margin_log10=args.margin_log10,
             n_boot=args.n_boot,
             seed=args.seed,
@@ -106,7 +113,11 @@ def run(args: argparse.Namespace) -> int:
             select=selection_of(args),
         )
     if args.json:
-        print(json.dumps({"html": str(path), "markdown": str(path.with_suffix(".md"))}))
+        doc = {"html": str(path), "markdown": str(path.with_suffix(".md"))}
+        doc["criterion"] = crit.name  # of the behavior columns
+        doc["leadlag_criterion"] = None if ll_crit is None else ll_crit.name  # both its columns
+        doc["margin_log10"] = args.margin_log10  # None: one checkpoint gap
+        print(json.dumps(doc))
     else:
         print(f"report: {path}")
         print(f"summary: {path.with_suffix('.md')}")

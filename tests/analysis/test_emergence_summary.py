@@ -160,8 +160,12 @@ def test_the_cli_tables_and_the_report_print_the_same_intervals(sharp_run, tmp_p
     assert json.loads((tmp_path / "ll.csv.meta.json").read_text())["options"]["margin_log10"] == 0.4
     # the report: both intervals, each named, and the margin asked for
     dest = tmp_path / "report"
-    assert main(["report", str(sharp_run), "-o", str(dest), "--margin", "0.4", "--quiet",
+    capsys.readouterr()
+    assert main(["report", str(sharp_run), "-o", str(dest), "--margin", "0.4", "--json",
                  *boot]) == 0  # fmt: skip
+    names = json.loads(capsys.readouterr().out)
+    assert (names["criterion"], names["leadlag_criterion"]) == ("paper", "paper-relative")
+    assert names["margin_log10"] == 0.4
     md = (dest / "report.md").read_text()
     cell = format_emergence(ci.state, ci.point, ci.lo, ci.hi)
     raw = format_interval(ci.raw_lo, ci.raw_hi)
