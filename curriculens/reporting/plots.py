@@ -347,14 +347,14 @@ def plot_timeline(emergence, *, ax=None):
             hi = e.behavior_hi if e.behavior_hi is not None else right
             ax.plot(
                 [lo, hi], [y - 0.15] * 2, color="C0", lw=5, alpha=0.3, solid_capstyle="butt",
-                label=label("behavior interval (criterion)"),
+                label=label("behavior: the criterion's interval"),
             )  # fmt: skip
             raw = (e.behavior_raw_lo, e.behavior_raw_hi)
             if raw != (e.behavior_lo, e.behavior_hi) and raw != (None, None):
                 ax.plot(
                     [left if raw[0] is None else raw[0], right if raw[1] is None else raw[1]],
                     [y - 0.15] * 2, color="C0", lw=1.5, solid_capstyle="butt",
-                    label=label("raw crossing interval"),
+                    label=label("behavior: raw crossing interval"),
                 )  # fmt: skip
         for state, t, marker, color, dy, name in (
             (e.behavior_state, e.behavior_tokens, "o", "C0", -0.15, "behavior"),
