@@ -511,7 +511,9 @@ def composite_sections(a: RunAnalysis) -> list[Section]:
     """'Composites vs components (RUN)' per run: the share in order and the exceptions."""
     out = []
     for r, cc in a.composites.items():
-        rows = [["composite", "late component", "composite emerges", "component emerges"]]
+        name = a.criterion.name
+        rows = [["composite", "late component", f"composite emerges ({name})",
+                 f"component emerges ({name})"]]  # fmt: skip
         rows += [[c, p, format_tokens(tc), format_tokens(tp)] for c, p, tc, tp in cc.exceptions]
         share = "n/a" if cc.share is None else f"{cc.share:.0%}"
         out.append(
