@@ -167,6 +167,13 @@ _ROWS = (
     Param("leadlag_criterion", str, "--leadlag-criterion", choices=CRITERIA,
           help="criterion of lead/lag"),
     Param("leadlag", bool, "--leadlag", help="also lead/lag of probe selectivity vs behavior"),
+    Param("margin_log10", float, "--margin", low=0.0, strict=True, optional=True,
+          why="log10 tokens", help="equivalence margin of lead/lag in log10 tokens (default: "
+          "one checkpoint gap, the smallest gap between consecutive checkpoints)"),
+    Param("min_rise", float, "--min-rise", low=0.0,
+          why="on the criterion's scale, after chance normalization",
+          help="smallest rise that counts as emergence, for every criterion that reads a rise "
+          "(relative, sigmoid; lead/lag's included)"),
     Param("keep_zero_tokens", bool, "--keep-zero-tokens", help="keep checkpoints with 0 tokens"),
     Param("columns", str, "--columns", help="CSV: map columns, CSV=NAME"),
     Param("format", str, "--format", choices=FORMATS, help="file format"),
