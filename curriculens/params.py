@@ -169,7 +169,7 @@ _ROWS = (
     Param("leadlag", bool, "--leadlag", help="also lead/lag of probe selectivity vs behavior"),
     Param("margin_log10", float, "--margin", low=0.0, strict=True, optional=True,
           why="log10 tokens", help="equivalence margin of lead/lag in log10 tokens (default: "
-          "one checkpoint gap, the smallest gap between consecutive checkpoints)"),
+          "one checkpoint gap, the median gap between consecutive checkpoints)"),
     Param("min_rise", float, "--min-rise", low=0.0,
           why="on the criterion's scale, after chance normalization",
           help="smallest rise that counts as emergence, for every criterion that reads a rise "
