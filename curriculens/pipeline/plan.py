@@ -326,8 +326,9 @@ def check_plan_memory(plan: SweepPlan, series: CheckpointSeries | None = None) -
 
 def _fitting_examples(plan: SweepPlan, free: float, n_hooks: int | None, d_model: int | None):
     """The largest round number of examples whose plan fits (for the error's advice)."""
-    per = sum(ITEM_BYTES + (4 * n_hooks * d_model if s.probed and d_model else 0)
-              for s in plan.skills)
+    per = sum(
+        ITEM_BYTES + (4 * n_hooks * d_model if s.probed and d_model else 0) for s in plan.skills
+    )
     n = max(20, int(MEMORY_SHARE * free / per))
     return 10 ** int(math.log10(n)) if n >= 100 else n
 
