@@ -329,7 +329,7 @@ def _fitting_examples(plan: SweepPlan, free: float, n_hooks: int | None, d_model
     per = sum(
         ITEM_BYTES + (4 * n_hooks * d_model if s.probed and d_model else 0) for s in plan.skills
     )
-    n = max(20, int(MEMORY_SHARE * free / per))
+    n = max(20, int(0.9 * MEMORY_SHARE * free / per))  # a margin below the limit
     return 10 ** int(math.log10(n)) if n >= 100 else n
 
 

@@ -164,11 +164,13 @@ def sweep(
     threads = sweep_threads(config)  # threads=0: chosen now, and recorded with the run
     plan = plan_sweep(replace(config, threads=threads["threads"]))
     torch.set_num_threads(threads["threads"])
+    if isinstance(series, CheckpointSeries):
+        check_plan_memory(plan, series)  # before the store is made or any item drawn
     try:
         with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
             if not isinstance(series, CheckpointSeries):
                 series = CheckpointSeries.from_dir(series)
-            check_plan_memory(plan, series)  # before any item is drawn
+                check_plan_memory(plan, series)  # before any item is drawn
             _sweep_into(store, series, out, plan, run, progress, executor, config, threads)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
