@@ -163,9 +163,10 @@ def sweep(
     run = run or out.resolve().name
     threads = sweep_threads(config)  # threads=0: chosen now, and recorded with the run
     plan = plan_sweep(replace(config, threads=threads["threads"]))
-    torch.set_num_threads(threads["threads"])
     if isinstance(series, CheckpointSeries):
         check_plan_memory(plan, series)  # before the store is made or any item drawn
+    caller_threads = torch.get_num_threads()
+    torch.set_num_threads(threads["threads"])
     try:
         with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
             if not isinstance(series, CheckpointSeries):
@@ -180,6 +181,8 @@ def sweep(
             f"finished unit is kept in {str(out / 'results.sqlite')!r}; free some space and "
             "re-run the same command to resume."
         ) from None
+    finally:
+        torch.set_num_threads(caller_threads)  # process-wide: the caller's count again
     return out
 
 

@@ -114,3 +114,4 @@ def test_the_sweep_records_its_threads_and_keeps_auto_for_a_resume(toy_series, t
         meta = s.get_meta("run:auto")
     assert meta["threads_chosen"].startswith("auto")
     assert meta["config"]["threads"] == meta["threads"]["torch"] >= 1
+    assert torch.get_num_threads() == 1  # the caller's count, put back after each sweep
