@@ -93,6 +93,7 @@ def evaluate_model(
     todo = plan.todo(store.done_units(run, fp))
     if not todo:
         return 0
+    check_plan_memory(plan)  # the items, before any is drawn
     for skill in todo:
         write_items(store, run, plan.config, skill, plan.items(skill))
     ctx = MeasureContext(

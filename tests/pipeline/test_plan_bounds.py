@@ -22,7 +22,7 @@ from curriculens.pipeline.plan import (
     skill_pool,
     sweep_threads,
 )
-from curriculens.pipeline.run import sweep
+from curriculens.pipeline.run import evaluate_model, sweep
 from curriculens.probes.splits import draw_items
 from curriculens.skills.registry import get_skill
 from curriculens.store import Store
@@ -70,6 +70,14 @@ def test_a_plan_beyond_memory_fails_with_the_estimate_before_any_item(monkeypatc
     assert "capped: --examples 100000000" in msg and "facts 48" in msg
     small = plan_sweep(SweepConfig(skills=("add2", "facts"), n_examples=300))
     assert check_plan_memory(small)["items"] == 2 * 300 * plan_mod.ITEM_BYTES
+
+
+def test_a_live_evaluation_checks_the_plan_too(toy_series, tmp_path):
+    model, tok = CheckpointSeries.from_dir(toy_series)[0].load()
+    config = SweepConfig(skills=("add2",), n_examples=HUGE)
+    kw = dict(checkpoint="step0", step=0, tokens=0, run="r", fp="f0", progress=False)
+    with Store(tmp_path / "run") as store, pytest.raises(ConfigError, match="would hold"):
+        evaluate_model(model, tok, config, store=store, **kw)
 
 
 def test_the_dry_run_says_what_it_capped_and_its_threads(toy_series, tmp_path):
