@@ -255,6 +255,13 @@ def examples_cap(skill: Skill, config: SweepConfig) -> int | None:
     return skill_pool(skill, config.seed)
 
 
+def _capped_items(skill: Skill, pool: int) -> int:
+    """The items of a capped skill: its pool, or each of a few-shot skill's queries with the
+    demonstration sets of :data:`POOL_PROBE` examples (as
+    :func:`~curriculens.probes.splits.draw_items` renders them)."""
+    return pool * (POOL_PROBE // pool) if skill.shots else pool
+
+
 def capped_line(plan: SweepPlan) -> str:
     """One line naming every skill whose examples are capped to its pool, or ``''``."""
     caps = [(s, examples_cap(s, plan.config)) for s in plan.skills]
@@ -281,7 +288,7 @@ def plan_memory(plan: SweepPlan, n_hooks: int | None, d_model: int | None) -> di
     items = acts = 0
     for s in plan.skills:
         cap = examples_cap(s, plan.config)
-        n = plan.config.n_examples if cap is None else POOL_PROBE
+        n = plan.config.n_examples if cap is None else _capped_items(s, cap)
         items += n * ITEM_BYTES
         if s.probed and n_hooks and d_model:
             acts += n * n_hooks * d_model * 4

@@ -70,6 +70,8 @@ def test_a_plan_beyond_memory_fails_with_the_estimate_before_any_item(monkeypatc
     assert "capped: --examples 100000000" in msg and "facts 48" in msg
     small = plan_sweep(SweepConfig(skills=("add2", "facts"), n_examples=300))
     assert check_plan_memory(small)["items"] == 2 * 300 * plan_mod.ITEM_BYTES
+    capped = plan_sweep(SweepConfig(skills=("facts",), n_examples=HUGE))
+    assert check_plan_memory(capped)["items"] == 48 * plan_mod.ITEM_BYTES  # its pool
 
 
 def test_a_live_evaluation_checks_the_plan_too(toy_series, tmp_path):
