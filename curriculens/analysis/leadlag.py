@@ -25,8 +25,9 @@ Verdicts, per skill:
   skills of the run (two-sided);
 - ``equivalent``: both cross within ``margin_log10`` of each other (a two one-sided test on the
   bootstrap: each of "lead < -margin" and "lead > margin" rejected at ``alpha``), Holm-corrected;
-  the default margin is one checkpoint gap (the smallest gap between consecutive checkpoints in
-  log10 tokens; crossings one checkpoint apart count as within it);
+  the default margin is one checkpoint gap (the median gap between consecutive checkpoints in
+  log10 tokens, so a few dense early checkpoints do not shrink it; crossings one typical
+  checkpoint apart count as within it);
 - ``inconclusive``: none of these (or no resamples: neither items nor counts).
 
 Resamples draw held-out groups, then items within each drawn group (the cluster bootstrap of
@@ -206,7 +207,7 @@ def lead_lag(
         seed: Seed of the resampling.
         alpha: Level of the tests and 1 - coverage of the intervals.
         margin_log10: Equivalence margin in log10 tokens (default: one checkpoint gap, the
-            smallest gap between consecutive checkpoints).
+            median gap between consecutive checkpoints).
         **overrides: Criterion fields that replace the preset's (``threshold=0.05`` adds a
             floor).
 
@@ -398,7 +399,7 @@ def _margin(tokens: np.ndarray) -> float | None:
     t = np.unique(tokens[tokens > 0])
     if len(t) < 2:
         return None
-    return float(np.diff(np.log10(t)).min())
+    return float(np.median(np.diff(np.log10(t))))
 
 
 def _quantile(x: np.ndarray, q: float) -> float:

@@ -141,7 +141,9 @@ class SweepConfig:
             (activations and logits are read back as float32). Part of the ``probe_key``.
         batch_size: Most sequences per forward pass.
         device: torch device.
-        threads: torch threads during the sweep (on CPU, also the probe engine's workers).
+        threads: torch threads during the sweep (on CPU, also the probe engine's workers); 0
+            chooses them when the sweep starts: the free physical cores
+            (:func:`~curriculens.pipeline.plan.sweep_threads`), recorded in the run's metadata.
         max_batch_tokens: Most tokens (sequences x padded length) per forward pass, or ``None``
             for no cap beyond ``batch_size``.
         memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
@@ -174,7 +176,7 @@ class SweepConfig:
     dtype: str = "float32"
     batch_size: int = 64
     device: str = "cpu"
-    threads: int = 1
+    threads: int = 0
     max_batch_tokens: int | None = None
     memory_budget_mb: float | None = None
     cache_dir: str | None = None

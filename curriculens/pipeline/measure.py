@@ -278,7 +278,9 @@ def _fit_probes(captured: Captured, n_jobs: int | None) -> dict:
     jobs = n_jobs or (config.threads if torch.device(config.device).type == "cpu" else 1)
     fitted = []
     if tasks:
-        fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
+        fitted = fit_probe_tasks(
+            tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs, device=config.device
+        )
     return {r.key: r for r in fitted}
 
 

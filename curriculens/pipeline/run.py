@@ -47,10 +47,13 @@ from curriculens.pipeline.measure import MeasureContext, measure
 from curriculens.pipeline.overlap import ScoringWorker, scoring_worker, thread_plan
 from curriculens.pipeline.plan import (
     SweepPlan,
+    capped_line,
+    check_plan_memory,
     plan_sweep,
     recall_fingerprints,
     series_tokenizer,
     skill_items,
+    sweep_threads,
 )
 from curriculens.pipeline.record import (
     Units,
@@ -92,6 +95,7 @@ def evaluate_model(
     todo = plan.todo(store.done_units(run, fp))
     if not todo:
         return 0
+    check_plan_memory(plan)  # the items, before any is drawn
     for skill in todo:
         write_items(store, run, plan.config, skill, plan.items(skill))
     ctx = MeasureContext(
@@ -161,11 +165,15 @@ def sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{flag('out')} {str(out)!r} is an existing file; give a directory path.")
-    _check_folder(out, "out")
+    threads = sweep_threads(config)  # threads=0: chosen now, and recorded with the run
+    plan = plan_sweep(replace(config, threads=threads["threads"]))
+    if isinstance(series, CheckpointSeries):
+        check_plan_memory(plan, series)  # before the store is made or any item drawn
+    _check_folder(out, "out")  # a file in the way, or storage that refuses: one line, now
     if config.cache_dir is not None:
         _check_folder(Path(config.cache_dir), "cache_dir")
-    plan = plan_sweep(config)
-    torch.set_num_threads(config.threads)
+    caller_threads = torch.get_num_threads()
+    torch.set_num_threads(threads["threads"])
     try:
         with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
             # the name recorded when the run was created: a copied or renamed directory resumes
@@ -174,7 +182,8 @@ def sweep(
             run = run or recorded
             if not isinstance(series, CheckpointSeries):
                 series = CheckpointSeries.from_dir(series)
-            _sweep_into(store, series, out, plan, run, progress, executor)
+                check_plan_memory(plan, series)  # before any item is drawn
+            _sweep_into(store, series, out, plan, run, progress, executor, config, threads)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -185,6 +194,8 @@ def sweep(
         )
         err.exit_code = 1  # the environment, not the request
         raise err from None
+    finally:
+        torch.set_num_threads(caller_threads)  # process-wide: the caller's count again
     return out
 
 
@@ -214,13 +225,22 @@ def _sweep_into(
     run: str,
     progress: bool,
     executor: str,
+    asked: SweepConfig | None = None,
+    threads: dict | None = None,
 ) -> None:
+    """Sweep ``series`` into ``store``. ``asked`` is the config as given (saved for a resume,
+    so ``threads=0`` is chosen again there); ``threads`` the choice (:func:`sweep_threads`)."""
     t0 = time.perf_counter()
     config = plan.config
     seen: dict[str, str] = {}
-    write_text(out / "sweep_config.json", json.dumps(config.to_dict(), indent=2))  # whole
+    saved = (asked or config).to_dict()
+    write_text(out / "sweep_config.json", json.dumps(saved, indent=2))  # whole
     recall_fingerprints(store, series)
     meta = {**_series_meta(series, executor), "threads": thread_plan(config)}
+    if threads is not None:
+        meta["threads_chosen"] = threads["chosen"]
+    if line := capped_line(plan):
+        warnings.warn(line, ProbeValidityWarning, stacklevel=3)
     store.set_meta(f"run:{run}", run_meta(plan, meta))
     snapshot_skills(store, plan.skills)
     snapshot_config(store, config)
