@@ -140,7 +140,7 @@ def _load_tokenizer(path: str | None):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+        return AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError) as err:
         raise FileNotFoundError(
             f"--tokenizer {path!r} holds no loadable tokenizer ({err}); save one there with "

@@ -353,7 +353,9 @@ def _model_shape(c: Checkpoint) -> tuple[int, int] | None:
 
     where = str(c.path) if c.path is not None else c.repo
     try:
-        cfg = AutoConfig.from_pretrained(where, revision=c.revision)
+        cfg = AutoConfig.from_pretrained(  # never a prompt, never the checkpoint's code
+            where, revision=c.revision, trust_remote_code=c.trust_remote_code
+        )
     except Exception:  # noqa: BLE001 - the plan's depth check reports an unreadable config
         return None
     cfg = getattr(cfg, "text_config", cfg)

@@ -68,3 +68,24 @@ def test_auto_map_is_refused_without_a_prompt(tiny_model_dir, tmp_path, where, d
         assert done.returncode == 2, done.stderr
         lines = [ln for ln in done.stderr.splitlines() if "error:" in ln]
         assert len(lines) == 1 and ("own Python code" in lines[0] or "custom code" in lines[0])
+
+
+def test_every_auto_class_call_says_whether_to_trust_remote_code():
+    # transformers prompts on stdin when trust_remote_code is left unset and a config names code
+    import re
+
+    calls = re.compile(r"Auto\w+\.from_pretrained\(")
+    unset = []
+    for path in (REPO / "curriculens").rglob("*.py"):
+        text = path.read_text()
+        for m in calls.finditer(text):
+            if text[max(0, m.start() - 2) : m.start()] == "``":  # named in a docstring
+                continue
+            depth, end = 0, m.end() - 1
+            for end in range(m.end() - 1, len(text)):  # the call's closing parenthesis
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                if depth == 0:
+                    break
+            if "trust_remote_code" not in text[m.start() : end]:
+                unset.append(f"{path.relative_to(REPO)}:{text[: m.start()].count(chr(10)) + 1}")
+    assert not unset, unset

@@ -149,7 +149,7 @@ def _train_arm(job: dict) -> dict:
     # saved and reloaded, as a checkpoint's tokenizer is: the TransformerLens bridge needs the
     # ``name_or_path`` that only a loaded tokenizer carries
     build_toy_tokenizer().save_pretrained(str(out / "tokenizer"))
-    tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
+    tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"), trust_remote_code=False)
     sweep_cfg = SweepConfig(**job["sweep"])
     tracker = Tracker(out, tokenizer, config=sweep_cfg, schedule=job["evals"], run=job["name"])
     trained = {}
