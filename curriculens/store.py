@@ -390,6 +390,21 @@ class Store:
             out.setdefault(run, set()).add(fp)
         return {k: frozenset(v) for k, v in out.items()}
 
+    def duplicate_runs(self, groups: dict[str, set]) -> dict[str, str]:
+        """``{run: the earlier run it duplicates}`` among ``groups`` (run -> the (probe_key,
+        skill, skill_hash) groups read of it): two runs with the same groups and the same
+        checkpoint fingerprints are one run measured twice, e.g. a copied run directory."""
+        if len(groups) < 2:
+            return {}
+        fps = self.run_fingerprints()
+        first: dict[tuple, str] = {}
+        out = {}
+        for run in sorted(groups):
+            sig = (frozenset(groups[run]), fps.get(run, frozenset()))
+            out.update({run: first[sig]} if sig in first else {})
+            first.setdefault(sig, run)
+        return out
+
     def run_name(self, default: str) -> str:
         """The name of the run this store's directory holds: the one recorded when the run was
         created (``run_name`` meta), so a copied or renamed directory resumes as the same run.

@@ -1,8 +1,8 @@
 """The layout of the package, checked by reading every import in it (``ast``, nothing imported).
 
 1. The import rule of docs/architecture.md: cli → toy → pipeline → reporting → analysis →
-   {store, activations, behavior, probes, taskvectors} → {skills, checkpoints, writelock} →
-   errors. A module imports only from its own stage or stages after it; nothing imports ``cli``;
+   {store, activations, behavior, probes, taskvectors} → {skills, checkpoints, writelock,
+   atomic} → errors. A module imports only from its own stage or stages after it; nothing imports ``cli``;
    nothing outside ``toy/`` and ``cli/`` imports ``toy``.
 2. No import cycle between any two modules, inside one folder too. Imports are of two kinds,
    counted separately: *module-level* imports run when the module is imported, so a cycle of
@@ -47,6 +47,7 @@ TIER = {
     "skills": 2,
     "checkpoints": 2,
     "writelock": 2,
+    "atomic": 2,  # files written whole (temporary file, then rename): imports errors alone
     "errors": 1,
     "params": 1,  # the parameter table: imports errors alone
     "_version": 1,  # __version__ alone, imports nothing

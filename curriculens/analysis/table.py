@@ -281,29 +281,18 @@ def current_keys(
 
 
 def _drop_duplicate_runs(store: Store, keep: dict, notes: list[str], *, drop: bool):
-    """Two runs of one store with the same settings, skill versions and checkpoint fingerprints
-    are one run measured twice (a copied or renamed run directory): a note names them, and
-    unless every row is read the later one is left out, so nothing is averaged with itself."""
+    """Runs that are one run measured twice (:meth:`Store.duplicate_runs`) are named in a note
+    and, unless every row is read, the later one is left out: nothing is averaged with itself."""
     by_run: dict[str, set] = {}
     for run, config, skill, h in keep:
         by_run.setdefault(run, set()).add((config, skill, h))
-    if len(by_run) < 2:
-        return keep, notes
-    fps = store.run_fingerprints()
-    first: dict[tuple, str] = {}
-    for run in sorted(by_run):
-        sig = (frozenset(by_run[run]), fps.get(run, frozenset()))
-        if sig not in first:
-            first[sig] = run
-            continue
-        how = "left out" if drop else "kept apart"
+    for run, first in store.duplicate_runs(by_run).items():
         notes.append(
-            f"run {run!r} is a duplicate of run {first[sig]!r} (same settings, skill versions and "
-            f"checkpoint fingerprints: a copied or renamed run directory?); it is {how}, never "
-            "averaged with it."
+            f"run {run!r} is a duplicate of run {first!r} (same settings, skill versions and "
+            f"checkpoint fingerprints: a copied or renamed run directory?); it is "
+            f"{'left out' if drop else 'kept apart'}, never averaged with it."
         )
-        if drop:
-            keep = {k: v for k, v in keep.items() if k[0] != run}
+        keep = {k: v for k, v in keep.items() if k[0] != run or not drop}
     return keep, notes
 
 
@@ -344,8 +333,7 @@ def _config_of(run: str, configs: list[str], wanted: str | None, meta: Mapping) 
 
 
 def _describe(config: str, meta: Mapping, against: str | None = None) -> str:
-    """``KEY (setting=value, ...)``; with ``against``, only the settings that differ from that
-    configuration's (a numeric setting left out of a key counts as its default)."""
+    """``KEY (setting=value, ...)``; with ``against``, the settings that differ from its."""
     configs = meta.get(CONFIGS_META_KEY) or {}
     settings = configs.get(config)
     if not settings:
