@@ -36,6 +36,10 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
     )
     for h in hooks if skill.probed else ():
         rows += unmeasured_probe(meta, h, reason)
+    if skill.probed:
+        from curriculens.pipeline.record import lexical_row
+
+        rows.append(lexical_row(meta, None, reason))
     return rows
 
 
@@ -46,11 +50,13 @@ def unmeasured_behavior(skill: Skill, meta: dict, reason: str) -> list[Row]:
 
 
 def unmeasured_probe(meta: dict, hook: str, reason: str) -> list[Row]:
-    """One hook's probe, control and majority rows as NaN with ``reason``."""
+    """One hook's probe, control, control SD, chance and majority rows as NaN with ``reason``."""
     nan = dict(meta, hook=hook, layer=hook_layer(hook), value=float("nan"), n=0, reason=reason)
     return [
         Row(**nan, kind="probe", metric="probe_acc"),
         Row(**nan, kind="control", metric="control_acc"),
+        Row(**nan, kind="baseline", metric="control_sd"),
+        Row(**nan, kind="baseline", metric="chance"),
         Row(**nan, kind="baseline", metric="majority"),
     ]
 
