@@ -375,7 +375,7 @@ def lexical_curve(rows: Sequence[Mapping], skill: str) -> Curve | None:
     mine = select(
         [r for r in rows if r["skill"] == skill], kind="baseline", metric=LEXICAL_METRIC
     )
-    mine = [r for r in mine if r["hook"] == LEXICAL_HOOK]
+    mine = [r for r in mine if r.get("hook") == LEXICAL_HOOK]
     if not mine:
         return None
     chance = [
