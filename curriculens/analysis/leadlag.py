@@ -372,9 +372,7 @@ def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha, margin_l
 def lexical_curve(rows: Sequence[Mapping], skill: str) -> Curve | None:
     """The skill's lexical baseline as accuracy above the test set's chance (``lexical_acc -
     chance``, both stored by the sweep), or None when the run stored no lexical rows."""
-    mine = select(
-        [r for r in rows if r["skill"] == skill], kind="baseline", metric=LEXICAL_METRIC
-    )
+    mine = select([r for r in rows if r["skill"] == skill], kind="baseline", metric=LEXICAL_METRIC)
     mine = [r for r in mine if r.get("hook") == LEXICAL_HOOK]
     if not mine:
         return None

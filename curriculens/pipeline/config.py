@@ -233,7 +233,8 @@ class SweepConfig:
 
     def probe_settings(self) -> dict:
         """Every setting a stored score depends on: examples, split, C, seed, hooks, dtype, MDL,
-        the control version and number of control draws, and the split version. Their hash (:meth:`probe_key`) keys every row.
+        the control version and number of control draws, and the split version. Their hash
+        (:meth:`probe_key`) keys every row.
 
         ``dtype`` is included when it is not float32, so the keys of float32 runs stay those
         they had before the setting existed.

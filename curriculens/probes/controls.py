@@ -84,7 +84,6 @@ def control_labels(
     return per_type[inverse].astype(np.int64)
 
 
-
 def control_draws(
     token_ids: Int[np.ndarray, " n"],
     *,

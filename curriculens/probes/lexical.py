@@ -37,7 +37,8 @@ def prompt_tokens(encoded, *, skip: int = 0) -> list[np.ndarray]:
     """
     out = []
     seen = set()
-    for s, (i, pos) in enumerate(zip(encoded.owner.tolist(), encoded.read_pos.tolist())):
+    pairs = zip(encoded.owner.tolist(), encoded.read_pos.tolist(), strict=True)
+    for s, (i, pos) in enumerate(pairs):
         if i in seen:  # the read position is the same in every sequence of an example
             continue
         seen.add(i)

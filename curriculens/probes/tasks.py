@@ -168,9 +168,7 @@ def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
     P = len(idx)
     n_max = max(int(np.shape(tasks[i].y)[0]) for i in idx)
     draws = {i: _control_rows(tasks[i]) for i in idx}
-    D = max(len(c) for c in draws.values())
-    has_control = D > 0
-    L = 1 + D + int(shuffle)
+    L = 1 + max(len(c) for c in draws.values()) + int(shuffle)
     X = np.zeros((P, n_max, d), np.float32)
     y = np.full((P, L, n_max), -1, np.int64)
     train = np.zeros((P, n_max), bool)

@@ -36,7 +36,8 @@ def test_every_probe_has_mean_control_sd_chance_and_a_lexical_row(tiny_run):
     skills = {p["skill"] for p in probes}
     fps = {p["fingerprint"] for p in probes}
     lexical = [r for r in rows if r["metric"] == LEXICAL_METRIC]
-    assert {(r["fingerprint"], r["skill"]) for r in lexical} == {(f, k) for f in fps for k in skills}
+    got = {(r["fingerprint"], r["skill"]) for r in lexical}
+    assert got == {(f, k) for f in fps for k in skills}
     for r in lexical:
         assert r["kind"] == "baseline" and r["hook"] == LEXICAL_HOOK and r["layer"] is None
         assert 0.0 <= r["value"] <= 1.0 and len(r["items"]) == r["n"] > 0
