@@ -22,7 +22,7 @@ from curriculens.checkpoints import Checkpoint, CheckpointSeries
 from curriculens.errors import ProbeValidityWarning
 from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.plan import FINGERPRINTS_META_KEY, SweepPlan
-from curriculens.pipeline.unmeasured import unmeasured_behavior
+from curriculens.pipeline.unmeasured import unmeasured_behavior, unmeasured_lexical
 from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
 from curriculens.probes.splits import ItemSet
 from curriculens.skills.registry import Skill
@@ -117,9 +117,9 @@ def lexical_row(meta: dict, result, reason: str) -> Row:
     """The skill's lexical-baseline row (:mod:`curriculens.probes.lexical`): held-out accuracy
     of the probe on the prompts' mean input embeddings, with per-item outcomes; NaN with
     ``reason`` when it was not fitted (``result`` None)."""
-    common = dict(meta, hook=LEXICAL_HOOK, kind="baseline", metric=LEXICAL_METRIC)
     if result is None:
-        return Row(**common, value=float("nan"), n=0, reason=reason)
+        return unmeasured_lexical(meta, reason)
+    common = dict(meta, hook=LEXICAL_HOOK, kind="baseline", metric=LEXICAL_METRIC)
     return Row(
         **common, value=result.acc, n=result.n_test, reason=result.failure, items=result.correct
     )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from curriculens.activations import hook_layer
 from curriculens.behavior import behavior_metrics
+from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
 from curriculens.skills.registry import Skill
 from curriculens.store import Row
 
@@ -37,10 +38,21 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
     for h in hooks if skill.probed else ():
         rows += unmeasured_probe(meta, h, reason)
     if skill.probed:
-        from curriculens.pipeline.record import lexical_row
-
-        rows.append(lexical_row(meta, None, reason))
+        rows.append(unmeasured_lexical(meta, reason))
     return rows
+
+
+def unmeasured_lexical(meta: dict, reason: str) -> Row:
+    """The skill's lexical-baseline row (:mod:`curriculens.probes.lexical`), NaN: ``reason``."""
+    return Row(
+        **meta,
+        kind="baseline",
+        hook=LEXICAL_HOOK,
+        metric=LEXICAL_METRIC,
+        value=float("nan"),
+        n=0,
+        reason=reason,
+    )
 
 
 def unmeasured_behavior(skill: Skill, meta: dict, reason: str) -> list[Row]:
