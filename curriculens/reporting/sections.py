@@ -469,7 +469,7 @@ def lead_table(results) -> list[list[str]]:
                 format_emergence(r.probe_state, r.probe_tokens),
                 lead + (f" {interval}" if interval else ""),
                 "–" if r.p_holm is None else f"{r.p_holm:.3f}",
-                r.verdict,
+                r.label,
             ]
         )
     return rows
