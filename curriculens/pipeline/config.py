@@ -19,6 +19,7 @@ from pathlib import Path
 from curriculens.checkpoints import parse_device
 from curriculens.errors import ConfigError, SkillError, did_you_mean
 from curriculens.params import check, check_all
+from curriculens.probes.controls import CONTROL_DRAWS
 from curriculens.probes.splits import SPLIT_VERSION
 from curriculens.skills.registry import add_skill, get_skill, list_skills
 
@@ -263,8 +264,9 @@ class SweepConfig:
 
     def probe_settings(self) -> dict:
         """Every setting a stored score depends on: examples, split, C, seed, hooks, MDL, the
-        control and split versions, and the :meth:`numerics` (dtype, device class, batch
-        packing). Their hash (:meth:`probe_key`) keys every row.
+        control version and number of control draws, the split version, and the
+        :meth:`numerics` (dtype, device class, batch packing). Their hash (:meth:`probe_key`)
+        keys every row.
 
         The numerics are included only where they are not the defaults, so the keys of float32
         CPU runs stay those they had before the settings existed.
@@ -276,6 +278,7 @@ class SweepConfig:
         }
         d.update(self.numerics())
         d["control_version"] = _CONTROL_VERSION
+        d["control_draws"] = CONTROL_DRAWS
         d["split_version"] = SPLIT_VERSION
         return d
 
@@ -319,8 +322,10 @@ _CHECKED = (
 #: ``SweepConfig.batch_size``'s default, left out of the key (see :meth:`SweepConfig.numerics`)
 _DEFAULT_BATCH_SIZE = 64
 
-#: Bump when the control-task labelling changes, so stored units are recomputed.
-_CONTROL_VERSION = 4
+#: Bump when the control-task labelling or the baselines stored with a probe change, so stored
+#: units are recomputed. 5: the control is the mean and SD of ``CONTROL_DRAWS`` draws, with the
+#: test set's chance and the lexical baseline (mean input embeddings) beside every probe.
+_CONTROL_VERSION = 5
 
 
 def check_settings(settings: dict) -> None:

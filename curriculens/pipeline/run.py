@@ -318,7 +318,7 @@ def _warn_leaky(store: Store, plan: SweepPlan) -> None:
     probed = [s.name for s in plan.probed]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedResultsNote)  # the sweep reads its own current rows
-        audited = audit_run(store, skills=probed) if probed else {}
+        audited = audit_run(store, skills=probed, lexical=False) if probed else {}
     for r in audited.values():
         if r.verdict != "ok":
             warnings.warn(

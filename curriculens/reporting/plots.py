@@ -427,8 +427,8 @@ def plot_lead_lag(results, *, ax=None):
             ax.plot([0], [y], marker="x", color=color, ls="none",
                     label=r.verdict if r.verdict not in labelled else None)  # fmt: skip
         labelled.add(r.verdict)
-        ax.text(1.01, y, r.verdict, transform=ax.get_yaxis_transform(), va="center",
-                fontsize=8, color=color)  # fmt: skip
+        ax.text(1.01, y, getattr(r, "label", r.verdict), transform=ax.get_yaxis_transform(),
+                va="center", fontsize=8, color=color)  # fmt: skip
     ax.axvline(0, color="black", lw=1)
     ax.set_xlim(-span, span)
     ax.set_yticks(range(len(results)))

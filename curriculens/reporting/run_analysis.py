@@ -144,7 +144,7 @@ def analyze_store(
             store, criterion=probe_crit, n_boot=n_boot, seed=seed, margin_log10=margin_log10
         )
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
-    baselines = _probe_baselines(store, df, {r.skill: r.layer for r in leads})
+    baselines = _probe_baselines(store, df, {r.skill: r.layer for r in leads}, leads)
     return RunAnalysis(
         df=df,
         runs=runs,
@@ -163,15 +163,20 @@ def analyze_store(
     )
 
 
-def _probe_baselines(store: Store, df: pd.DataFrame, layers: dict[str, int]) -> list:
-    """Each probed skill's final probe beside its baselines and its audit verdict."""
+def _probe_baselines(
+    store: Store, df: pd.DataFrame, layers: dict[str, int], leads: list | None = None
+) -> list:
+    """Each probed skill's final probe beside its baselines and its audit verdict (its
+    ``lexical`` flag from ``leads``, the report's lead/lag)."""
     from curriculens.analysis.audit import audit_run  # imports scikit-learn: only when run
 
     skills = list(dict.fromkeys(df.loc[df.kind == "probe", "skill"]))
     try:
-        audit = {k: r.verdict for k, r in audit_run(store, skills=skills).items()} if skills else {}
+        found = audit_run(store, skills=skills, leads=leads) if skills else {}
+        audit = {k: r.verdict for k, r in found.items()}
     except StoreError:  # a run swept before probe items were stored
         audit = {}
     info = skill_info(df, skills)
     texts = {s: info.get(s, {}).get("probe", "") for s in skills}
-    return probe_baselines(df, texts, audit, layers)
+    flags = {r.skill: r.lexical for r in leads or ()}
+    return probe_baselines(df, texts, audit, layers, flags)

@@ -299,7 +299,9 @@ def leads_answer(a: RunAnalysis) -> str:
         if not rs:
             return "none"
         return ", ".join(
-            r.skill + (f" {r.lead_log10:+.2f}" if lead and r.lead_log10 is not None else "")
+            r.skill
+            + (f" {r.lead_log10:+.2f}" if lead and r.lead_log10 is not None else "")
+            + (" (lexical)" if getattr(r, "lexical", None) else "")
             for r in rs
         )
 
@@ -420,10 +422,14 @@ def baselines_sections(a: RunAnalysis) -> list[Section]:
             "Probes beside their baselines",
             baselines_table(a.baselines),
             "Final checkpoint, best layer. Probes are trained and tested on disjoint groups "
-            "(no test prompt or entity is seen in training); control = the same probe on "
-            "one random class per group; majority = the most common training class; first "
-            "checkpoint = the same layer before (most of) training; embeddings = the "
-            "embedding layer. audit: see `curriculens audit`.",
+            "(no test prompt or entity is seen in training); chance = the share of the test "
+            "set's majority class; control = the same probe on one random class per group, "
+            "mean ± SD over its draws (number of draws in brackets; selectivity = probe − "
+            "mean control); majority = the most common training class; first checkpoint = "
+            "the same layer before (most of) training; embeddings = the embedding layer; "
+            "lexical baseline = a probe on the mean of the prompt's input embeddings, "
+            "flagged lexical when it reaches the probe's crossing level within one "
+            "checkpoint of the probe (or before). audit: see `curriculens audit`.",
         ),
         Section(
             "What each probe number means",
@@ -463,7 +469,7 @@ def lead_table(results) -> list[list[str]]:
                 format_emergence(r.probe_state, r.probe_tokens),
                 lead + (f" {interval}" if interval else ""),
                 "–" if r.p_holm is None else f"{r.p_holm:.3f}",
-                r.verdict,
+                r.label,
             ]
         )
     return rows

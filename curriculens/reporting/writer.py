@@ -103,8 +103,10 @@ def summary(a: RunAnalysis) -> list[str]:
     if a.baselines:
         out.append(
             "Probes are split by group (no test prompt or entity seen in training) and every "
-            "probe number stands beside its control, majority, first-checkpoint and embedding "
-            "baselines (see 'Probes beside their baselines')."
+            "probe number stands beside chance (the test set's majority class), its control "
+            "task (mean and SD over draws), the majority, first-checkpoint and embedding "
+            "baselines, and a lexical baseline (a probe on the prompt's mean input embedding; "
+            "see 'Probes beside their baselines')."
         )
     return out
 

@@ -62,6 +62,6 @@ def test_float32_cpu_default_packing_keeps_its_old_key():
     # the key of the defaults is the one stores written before these settings were keyed hold
     assert BASE.probe_settings().keys() == {
         "n_examples", "train_frac", "probe_C", "seed", "hooks", "mdl", "control_version",
-        "split_version",
+        "control_draws", "split_version",
     }  # fmt: skip
     assert replace(BASE, threads=4, overlap=True).probe_key() == BASE.probe_key()
