@@ -393,14 +393,19 @@ class Store:
     def duplicate_runs(self, groups: dict[str, set]) -> dict[str, str]:
         """``{run: the earlier run it duplicates}`` among ``groups`` (run -> the (probe_key,
         skill, skill_hash) groups read of it): two runs with the same groups and the same
-        checkpoint fingerprints are one run measured twice, e.g. a copied run directory."""
+        checkpoint fingerprints are one run measured twice, e.g. a copied run directory. Runs
+        without fingerprints (imported curves) are never called duplicates: nothing shows they
+        measured the same weights."""
         if len(groups) < 2:
             return {}
         fps = self.run_fingerprints()
         first: dict[tuple, str] = {}
         out = {}
         for run in sorted(groups):
-            sig = (frozenset(groups[run]), fps.get(run, frozenset()))
+            mine = fps.get(run, frozenset())
+            if not mine or not all(f and not f.startswith("import:") for f in mine):
+                continue  # no real weights behind these rows (imported curves)
+            sig = (frozenset(groups[run]), mine)
             out.update({run: first[sig]} if sig in first else {})
             first.setdefault(sig, run)
         return out

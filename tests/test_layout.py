@@ -2,8 +2,8 @@
 
 1. The import rule of docs/architecture.md: cli → toy → pipeline → reporting → analysis →
    {store, activations, behavior, probes, taskvectors} → {skills, checkpoints, writelock,
-   atomic} → errors. A module imports only from its own stage or stages after it; nothing imports ``cli``;
-   nothing outside ``toy/`` and ``cli/`` imports ``toy``.
+   atomic} → errors. A module imports only from its own stage or stages after it; nothing
+   imports ``cli``; nothing outside ``toy/`` and ``cli/`` imports ``toy``.
 2. No import cycle between any two modules, inside one folder too. Imports are of two kinds,
    counted separately: *module-level* imports run when the module is imported, so a cycle of
    them is an error always (it works or fails by import order); *deferred* imports (inside a

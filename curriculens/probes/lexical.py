@@ -8,7 +8,7 @@ so whatever it decodes is a bag of words. A sweep stores it at every checkpoint 
 hook-like name :data:`LEXICAL_HOOK` (kind ``baseline``, metric :data:`LEXICAL_METRIC`), so it has
 a curve like a hook; a probe whose lexical baseline reaches the probe's level within one
 checkpoint of the probe (or before it) is flagged ``lexical``
-(:func:`curriculens.analysis.leadlag.lexical_crossing`).
+(:func:`curriculens.analysis.lexical.lexical_crossing`).
 """
 
 from __future__ import annotations

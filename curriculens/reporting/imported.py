@@ -26,6 +26,7 @@ from curriculens.analysis.curriculum import skill_emergence
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.importers import curves_table, load_curves
 from curriculens.params import flag
+from curriculens.reporting.answers import order_answer, when_answer
 from curriculens.reporting.figures import save_figures
 from curriculens.reporting.page import writable_dest, write_pages
 from curriculens.reporting.plots import plot_behavior, plot_consistency, plot_timeline
@@ -35,9 +36,7 @@ from curriculens.reporting.sections import (
     consistency_sections,
     curriculum_section,
     interval_note,
-    order_answer,
     resampling_of,
-    when_answer,
 )
 
 #: The answer to "do representations lead?" for curves without activations.

@@ -20,13 +20,13 @@ from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.table import Selection, selecting
 from curriculens.errors import ConfigError
 from curriculens.params import flag
+from curriculens.reporting.answers import answers
 from curriculens.reporting.figures import build_figures, place, save_figures
 from curriculens.reporting.imported import is_curves_input, write_curves_report
 from curriculens.reporting.page import run_meta, writable_dest, write_pages
 from curriculens.reporting.run_analysis import RunAnalysis, analyze
 from curriculens.reporting.sections import (
     Section,
-    answers,
     baselines_sections,
     composite_sections,
     consistency_sections,

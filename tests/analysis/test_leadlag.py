@@ -126,7 +126,7 @@ def test_a_lead_the_words_alone_reproduce_is_flagged_lexical(tmp_path):
 def test_a_lexical_baseline_that_rises_two_checkpoints_late_is_not_flagged(tmp_path):
     from curriculens.analysis.criterion import Criterion
     from curriculens.analysis.curves import Curve
-    from curriculens.analysis.leadlag import lexical_crossing
+    from curriculens.analysis.lexical import lexical_crossing
 
     crit = Criterion.of("paper-relative")
     t = np.array(TOKENS[1:], float)
