@@ -10,12 +10,13 @@ recording never look a skill up in the registry again. :func:`dry_run_text` prin
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
-from curriculens.errors import CheckpointError
+from curriculens.errors import CheckpointError, ConfigError
 from curriculens.params import flag
 from curriculens.pipeline.config import SweepConfig
 from curriculens.probes.splits import ItemSet, draw_items
@@ -137,6 +138,7 @@ def dry_run_text(
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
     plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
     config = plan.config
+    check_hooks_fit(series, config)
     run = run or out.resolve().name
     done: dict[str, set[str]] = {}
     if (out / "results.sqlite").exists():
@@ -190,6 +192,38 @@ def _settings_lines(plan: SweepPlan, items: Sequence[ItemSet]) -> list[str]:
     ]
     lines += [f"items: {it.shortfall()}" for it in items if it.exhausted]
     return lines
+
+
+_BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def check_hooks_fit(series: CheckpointSeries, config: SweepConfig) -> None:
+    """Refuse, before anything loads or is written, hooks on blocks the series' models lack.
+
+    The depth comes from the first local checkpoint's ``config.json`` alone (no weights load);
+    a hub series is left to the load, which needs the network. ``--layers 0-11`` on a 2-block
+    model names the flag, the blocks asked for and the blocks there are.
+    """
+    asked = sorted({int(m.group(1)) for h in config.hooks if (m := _BLOCK_HOOK.match(h))})
+    local = [c for c in series if c.path is not None]
+    if not asked or not local:
+        return
+    first = local[0]
+    depth = _n_layers(first)
+    missing = [b for b in asked if b >= depth]
+    if not missing:
+        return
+    if missing == list(range(missing[0], missing[-1] + 1)) and len(missing) > 2:
+        shown = f"{missing[0]}-{missing[-1]}"
+    else:
+        shown = ", ".join(map(str, missing))
+    fits = f"0-{depth - 1}" if depth > 1 else "0"
+    raise ConfigError(
+        f"{flag('layers')}/{flag('hooks')} ask for block(s) {shown}, but the series' checkpoints "
+        f"have {depth} blocks ({fits}; num_hidden_layers = {depth} in {first.label}'s "
+        f"config.json). Use {flag('layers')} {fits} (or hooks on blocks {fits}); nothing was "
+        "loaded or written."
+    )
 
 
 def _n_layers(c: Checkpoint) -> int:

@@ -45,6 +45,7 @@ from curriculens.pipeline.measure import MeasureContext, measure
 from curriculens.pipeline.overlap import ScoringWorker, scoring_worker, thread_plan
 from curriculens.pipeline.plan import (
     SweepPlan,
+    check_hooks_fit,
     plan_sweep,
     recall_fingerprints,
     series_tokenizer,
@@ -160,10 +161,11 @@ def sweep(
     run = run or out.resolve().name
     plan = plan_sweep(config)
     torch.set_num_threads(config.threads)
+    if not isinstance(series, CheckpointSeries):
+        series = CheckpointSeries.from_dir(series)
+    check_hooks_fit(series, config)  # hooks past the models' depth: before anything is written
     try:
         with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
-            if not isinstance(series, CheckpointSeries):
-                series = CheckpointSeries.from_dir(series)
             _sweep_into(store, series, out, plan, run, progress, executor)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
