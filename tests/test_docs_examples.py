@@ -139,7 +139,8 @@ _RUNNER = textwrap.dedent(
                 r = subprocess.run(["bash", "-c", prelude + b["code"]], capture_output=True,
                                    text=True, env=env)
                 if r.returncode:
-                    raise RuntimeError(f"exit {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
+                    raise RuntimeError(f"exit {r.returncode}\n{r.stdout[-2000:]}\n"
+                                       f"{r.stderr[-3000:]}")
             elif b["lang"] == "console":
                 lines = b["code"].splitlines()
                 for k, line in enumerate(lines):
@@ -208,7 +209,9 @@ def run_page(page: Path, tmp_path: Path, allowed: set[str], setup=None) -> None:
         [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "blocks.json")],
         cwd=work, capture_output=True, text=True, env=env, timeout=1800,
     )  # fmt: skip
-    assert r.returncode == 0, f"{page.name}: {len(todo)} blocks run\n{r.stdout[-8000:]}\n{r.stderr[-3000:]}"
+    assert r.returncode == 0, (
+        f"{page.name}: {len(todo)} blocks run\n{r.stdout[-8000:]}\n{r.stderr[-3000:]}"
+    )
     assert not list(ROOT.glob("*.svg")) and not list(ROOT.glob("*.png")), (
         "an example wrote into the repository root"
     )
