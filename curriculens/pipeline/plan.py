@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
@@ -190,8 +190,10 @@ def _settings_lines(plan: SweepPlan, items: Sequence[ItemSet]) -> list[str]:
         f"skills: {skills}",
         f"hooks: {hooks}; dtype: {config.dtype}; probe_key: {config.probe_key()}",
     ]
-    lines += [f"items: {it.shortfall()}" for it in items if it.exhausted]
-    return lines
+    items = list(items)
+    warned = [pool_shortfall(s, it, config) for s, it in zip(plan.skills, items, strict=True)]
+    lines += [f"items: {w}" for w in warned if w]
+    return lines + _pool_line(plan, items)
 
 
 _BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")
@@ -224,6 +226,37 @@ def check_hooks_fit(series: CheckpointSeries, config: SweepConfig) -> None:
         f"config.json). Use {flag('layers')} {fits} (or hooks on blocks {fits}); nothing was "
         "loaded or written."
     )
+
+
+def pool_shortfall(skill: Skill, items: ItemSet, config: SweepConfig) -> str:
+    """The warning for a skill with fewer distinct items than asked, or ``''``.
+
+    A built-in skill's pool is part of its definition (46 countries, 100 one-digit sums, the toy
+    world's people), so at the default number of examples it uses its whole pool without a
+    warning the user could not act on: the default is sized to the pool. A user skill, or any
+    skill asked for another number of examples, warns with the numbers.
+    """
+    if not items.exhausted:
+        return ""
+    default = next(f.default for f in fields(SweepConfig) if f.name == "n_examples")
+    if skill.suite != "user" and config.n_examples == default:
+        return ""
+    return items.shortfall()
+
+
+def _pool_line(plan: SweepPlan, items: Sequence[ItemSet]) -> list[str]:
+    """One line naming the built-in skills that use their whole (smaller) pool, if any."""
+    whole = [
+        f"{it.skill} {len(it.queries) or it.n}"
+        for s, it in zip(plan.skills, items, strict=True)
+        if it.exhausted and not pool_shortfall(s, it, plan.config)
+    ]
+    if not whole:
+        return []
+    return [
+        f"pools: {', '.join(whole)} distinct items or few-shot queries, each skill's whole "
+        f"pool at the default {flag('n_examples')}"
+    ]
 
 
 def _n_layers(c: Checkpoint) -> int:
