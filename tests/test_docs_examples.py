@@ -267,3 +267,14 @@ def test_docs_index_links_every_page():
     readme = (ROOT / "README.md").read_text()
     for target in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / target).exists(), target
+
+
+def test_every_relative_link_resolves():
+    broken = []
+    for page in PAGES:
+        for m in re.finditer(r"\]\(([^)#\s]+)(#[^)]*)?\)", page.read_text()):
+            target = m.group(1)
+            if not target.startswith(("http://", "https://", "mailto:")):
+                if not (page.parent / target).exists():
+                    broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
