@@ -28,6 +28,16 @@ suites' own text (no download), then times, in one run:
 * ``worker_stages``: the same stages on the scoring worker thread (``SweepConfig.overlap``),
   which overlap the sweep's thread and are not part of ``sweep_s``'s sum.
 
+``--cli`` times the command users run instead: ``curriculens sweep ROOT --out OUT`` in a fresh
+process, at its defaults (threads chosen by the sweep, task vectors on, 300 examples unless
+``--examples`` is given), once at the default thread choice and, with ``--threads N``, once more
+at N. Each run reports ``sweep_s`` (the command's wall time, start-up and imports included),
+``peak_rss_mb`` (the child's, sampled every 10 ms), the thread count the sweep used and why (from
+the run's metadata), and the plain forward at that same thread count: ``raw_load_s`` +
+``raw_forward_s`` per checkpoint over the same token sequences (the skills' items, as above),
+measured in this process. ``ratio`` = sweep_s / (N x (raw_load_s + raw_forward_s)): the CLI
+against loading each checkpoint and running its forward, nothing else.
+
 The stages are measured by wrapping those functions for the duration of the run (a light timer
 hook; nothing in the library changes). ``peak_rss_mb`` is the process's peak resident memory
 during the sweep, sampled every 2 ms, and ``rss_at_loads_mb`` its resident memory as each
@@ -36,7 +46,7 @@ every stage boundary synchronizes.
 
     python benchmarks/bench_sweep.py [--shape pythia-160m|tiny] [--skills ...] [--examples N]
         [--checkpoints N] [--device cpu|cuda] [--dtype float32|bfloat16|float16]
-        [--threads 1] [--batch-size 64] [--overlap on|off] [--json]
+        [--threads 1] [--batch-size 64] [--overlap on|off] [--cli] [--json]
 """
 
 from __future__ import annotations
@@ -45,7 +55,10 @@ import argparse
 import functools
 import gc
 import json
+import os
 import platform
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -354,6 +367,122 @@ def time_raw_forward(root: Path, config) -> tuple[float, float, dict]:
     return load_s, forward_s, counts
 
 
+def _cli_env() -> dict:
+    """The environment of ``curriculens sweep`` as a user runs it: this process's curriculens
+    first on the path, no thread caps of ours (OMP/MKL), no progress bars."""
+    import curriculens
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    src = str(Path(curriculens.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def time_cli(root: Path, out: Path, skills, examples, threads: int | None) -> dict:
+    """``curriculens sweep ROOT --out OUT`` in a child process: wall time, the child's peak RSS,
+    and the threads the sweep chose (``threads=None``: the default) or was given."""
+    from curriculens.store import Store
+
+    cmd = [sys.executable, "-m", "curriculens", "sweep", str(root), "--out", str(out), "--quiet"]
+    if skills:
+        cmd += ["--skills", ",".join(skills)]
+    if examples is not None:
+        cmd += ["--examples", str(examples)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    t0 = time.perf_counter()
+    child = subprocess.Popen(cmd, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.Error:  # exited between poll and read
+            break
+        time.sleep(0.01)
+    stdout, stderr = child.communicate()
+    wall = time.perf_counter() - t0
+    if child.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({child.returncode}): {stderr.decode()[-2000:]}"
+        )
+    with Store(out, readonly=True) as s:
+        meta = s.get_meta(f"run:{out.resolve().name}")
+    return {
+        "command": " ".join(cmd[2:]),
+        "threads_flag": threads,
+        "threads": meta["threads"]["torch"],
+        "threads_chosen": meta.get("threads_chosen", "set"),
+        "skills": list(meta["config"]["skills"]),
+        "examples": meta["config"]["n_examples"],
+        "task_vectors": meta["config"].get("task_vectors"),
+        "sweep_s": round(wall, 3),
+        "peak_rss_mb": round(peak / 2**20, 1),
+    }
+
+
+def run_cli(args) -> dict:
+    """The CLI at its default thread choice (and at ``--threads N``), each against the plain
+    forward at the same thread count."""
+    from curriculens.pipeline.config import SweepConfig
+
+    n = args.checkpoints
+    vocab = 4096 if args.shape == "pythia-160m" else 400
+    settings = [None] + ([args.threads] if args.threads is not None else [])
+    runs = []
+    before = torch.get_num_threads()
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_cli_") as tmp:
+        root = build_checkpoint(Path(tmp) / "ckpts", args.shape, tokenizer_vocab=vocab, n=n)
+        weights_mb = sum(f.stat().st_size for f in (root / "step0").glob("*.safetensors")) / 2**20
+        try:
+            for i, threads in enumerate(settings):
+                cli = time_cli(root, Path(tmp) / f"run{i}", args.skills, args.examples, threads)
+                torch.set_num_threads(cli["threads"])  # the plain forward at the same count
+                config = SweepConfig(skills=tuple(cli["skills"]), n_examples=cli["examples"])
+                load_s, forward_s, counts = time_raw_forward(root, config)
+                plain = n * (load_s + forward_s)
+                runs.append(
+                    {
+                        **cli,
+                        "raw_load_s": round(load_s, 3),
+                        "raw_forward_s": round(forward_s, 3),
+                        "ratio": round(cli["sweep_s"] / plain, 3),
+                        **counts,
+                    }
+                )
+        finally:
+            torch.set_num_threads(before)
+    t0 = time.perf_counter()  # what every run's sweep_s includes before any work: its imports
+    subprocess.run([sys.executable, "-c", "import curriculens.pipeline.run"], env=_cli_env())
+    return {
+        "path": "cli",
+        "shape": args.shape,
+        "checkpoints": n,
+        "weights_mb": round(weights_mb, 1),
+        "imports_s": round(time.perf_counter() - t0, 3),
+        "runs": runs,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpus": psutil.cpu_count(),
+        "physical_cores": psutil.cpu_count(logical=False),
+    }
+
+
+def _print_cli(r: dict) -> None:
+    print(
+        f"curriculens sweep (CLI, defaults) on {r['shape']} x {r['checkpoints']} checkpoint(s), "
+        f"weights {r['weights_mb']:.0f} MB; a fresh process's imports {r['imports_s']:.2f} s"
+    )
+    for x in r["runs"]:
+        flag = "default threads" if x["threads_flag"] is None else f"--threads {x['threads_flag']}"
+        print(
+            f"  {flag}: {x['threads']} thread(s) ({x['threads_chosen']}); "
+            f"{len(x['skills'])} skills x {x['examples']} examples, {x['sequences']} sequences; "
+            f"sweep {x['sweep_s']:.2f} s, peak RSS {x['peak_rss_mb']:.0f} MB; plain forward "
+            f"{x['raw_forward_s']:.2f} s + load {x['raw_load_s']:.2f} s per checkpoint at "
+            f"{x['threads']} thread(s); ratio x{x['ratio']:.2f}"
+        )
+
+
 STAGES = (
     "load",
     "fingerprint",
@@ -381,6 +510,12 @@ def run(args) -> dict:
     import curriculens.analysis.audit  # noqa: F401
     from curriculens.pipeline.config import SweepConfig
 
+    if args.threads is None:
+        args.threads = 1
+    if args.examples is None:
+        args.examples = 100
+    if args.skills is None:
+        args.skills = list(DEFAULT_SKILLS)
     torch.set_num_threads(args.threads)
     kw = {} if args.overlap is None else {"overlap": args.overlap == "on"}
     config = SweepConfig(
@@ -457,10 +592,27 @@ def _positive(text: str) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--shape", choices=("pythia-160m", "tiny"), default="pythia-160m")
-    p.add_argument("--skills", nargs="+", default=list(DEFAULT_SKILLS))
-    p.add_argument("--examples", type=int, default=100, help="examples per skill")
+    p.add_argument(
+        "--skills",
+        nargs="+",
+        default=None,
+        help=f"skills or suites (default: {' '.join(DEFAULT_SKILLS)}; with --cli: the CLI's, "
+        "core-en for this tokenizer)",
+    )
+    p.add_argument(
+        "--examples",
+        type=_positive,
+        default=None,
+        help="examples per skill (default 100; with --cli: the CLI's, 300)",
+    )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (SweepConfig.threads)")
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        default=None,
+        help="torch threads (SweepConfig.threads; default 1; with --cli: also time the CLI at N, "
+        "beside its default choice)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="sequences per forward pass")
     p.add_argument(
         "--checkpoints",
@@ -477,8 +629,22 @@ def main(argv=None) -> int:
         default=None,
         help="SweepConfig.overlap: probes on the scoring worker or in turn (default: its default)",
     )
+    p.add_argument(
+        "--cli",
+        action="store_true",
+        help="time `curriculens sweep` as users run it (a child process at its defaults) "
+        "against the plain forward at the same threads",
+    )
     p.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = p.parse_args(argv)
+    if args.cli:
+        if args.device != "cpu" or args.dtype != "float32" or args.overlap is not None:
+            p.error("--cli times the CLI's defaults; --device, --dtype and --overlap are not used")
+        r = run_cli(args)
+        _print_cli(r)
+        if args.json:
+            print(json.dumps(r))
+        return 0
     r = run(args)
     print(
         f"{r['shape']} on {r['device']} ({r['dtype']}, {r['threads']} thread(s), overlap "

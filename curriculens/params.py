@@ -115,7 +115,8 @@ _ROWS = (
     Param("dtype", str, "--dtype", choices=DTYPES,
           help="load the weights in this dtype (default float32; bfloat16 halves the memory)"),
     Param("batch_size", int, None, low=1, help="most sequences per forward pass"),
-    Param("threads", int, None, low=1, help="torch threads during the sweep"),
+    Param("threads", int, None, low=0, why="0: the free physical cores",
+          help="torch threads during the sweep (0: the free physical cores)"),
     Param("max_batch_tokens", int, "--max-batch-tokens", low=1, optional=True,
           help="cap on padded tokens per forward pass"),
     Param("memory_budget_mb", float, None, low=0.0, strict=True, optional=True,
@@ -169,6 +170,13 @@ _ROWS = (
     Param("leadlag_criterion", str, "--leadlag-criterion", choices=CRITERIA,
           help="criterion of lead/lag"),
     Param("leadlag", bool, "--leadlag", help="also lead/lag of probe selectivity vs behavior"),
+    Param("margin_log10", float, "--margin", low=0.0, strict=True, optional=True,
+          why="log10 tokens", help="equivalence margin of lead/lag in log10 tokens (default: "
+          "one checkpoint gap, the median gap between consecutive checkpoints)"),
+    Param("min_rise", float, "--min-rise", low=0.0,
+          why="on the criterion's scale, after chance normalization",
+          help="smallest rise that counts as emergence, for every criterion that reads a rise "
+          "(relative, sigmoid; lead/lag's included)"),
     Param("keep_zero_tokens", bool, "--keep-zero-tokens", help="keep checkpoints with 0 tokens"),
     Param("columns", str, "--columns", help="CSV: map columns, CSV=NAME"),
     Param("format", str, "--format", choices=FORMATS, help="file format"),
@@ -177,6 +185,11 @@ _ROWS = (
     Param("train_overrides", str, "--train-config", help="train-config overrides KEY=VALUE,..."),
     Param("force", bool, "--force", help="replace an earlier run"),
     Param("skills", str, "--skills", help="skills, suites and skill files, comma-separated"),
+    Param("fv_method", str, "--fv-method", choices=("projection", "paper"),
+          help="task-vector method of predict (docs/predict.md)"),
+    Param("fv_heads", str, "--fv-heads", choices=("all", "topk"),
+          help="paper method: last-layer heads summed (all) or the top-k by effect"),
+    Param("scoring", str, "--scoring", choices=("raw", "paper"), help="how predictions are scored"),
 )  # fmt: skip
 
 #: name -> :class:`Param`, the one table

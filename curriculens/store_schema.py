@@ -35,6 +35,12 @@ COLUMNS = (
     "reason",
 )
 KINDS = ("behavior", "probe", "control", "baseline")
+#: Metrics of ``baseline`` rows a sweep writes: the skill's behavior chance; per probed hook the
+#: training-majority accuracy, the test set's majority share (``chance``) and the SD of the
+#: control over its draws (``control_sd``: ``n`` = draws, per-item outcomes = each draw's
+#: accuracy; ``control/control_acc`` holds their mean); per skill the lexical baseline
+#: (``lexical_acc`` at hook ``lexical.embed_mean``, layer NULL). No schema change: they are rows.
+BASELINE_METRICS = ("behavior_chance", "majority", "chance", "control_sd", "lexical_acc")
 #: ``probe_key`` of version-1 rows whose unit had several probe configs (their values are those of
 #: whichever was written last, which the store did not record).
 AMBIGUOUS_V1 = "v1-ambiguous"

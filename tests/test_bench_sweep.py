@@ -81,6 +81,31 @@ def test_bench_sweep_tiny_reports_stages_that_sum_to_the_sweep(capsys, monkeypat
     )
 
 
+def test_bench_sweep_cli_times_the_command_at_its_default_threads(capsys, monkeypatch, tmp_path):
+    """``--cli``: the command users run, in a child process, against the plain forward at the
+    thread count the sweep chose (read from the run it wrote)."""
+    bench = _bench(monkeypatch)
+    threads = torch.get_num_threads()
+    args = ["--cli", "--shape", "tiny", "--skills", "en_add1", "--examples", "30", "--json"]
+    assert bench.main(args) == 0
+    assert torch.get_num_threads() == threads  # the plain forward's count is put back
+    text = capsys.readouterr().out
+    out = json.loads(text.strip().splitlines()[-1])
+    assert out["path"] == "cli" and out["imports_s"] > 0 and len(out["runs"]) == 1
+    (r,) = out["runs"]
+    assert r["threads_flag"] is None and r["threads_chosen"].startswith("auto")
+    assert 1 <= r["threads"] <= bench.psutil.cpu_count(logical=False)
+    assert r["skills"] == ["en_add1"] and r["examples"] == 30 and r["task_vectors"] is True
+    assert "--threads" not in r["command"] and "--skills en_add1" in r["command"]
+    assert r["sweep_s"] > 0 and r["peak_rss_mb"] > 100 and r["sequences"] >= 30
+    plain = r["raw_load_s"] + r["raw_forward_s"]
+    assert r["ratio"] == pytest.approx(r["sweep_s"] / plain, rel=0.05)  # rounded
+    assert f"{r['threads']} thread(s) ({r['threads_chosen']})" in text
+    with pytest.raises(SystemExit):
+        bench.main(["--cli", "--device", "cuda"])
+    assert "--cli times the CLI's defaults" in capsys.readouterr().err
+
+
 def test_bench_sweep_refuses_zero_checkpoints(capsys, monkeypatch):
     bench = _bench(monkeypatch)
     with pytest.raises(SystemExit):

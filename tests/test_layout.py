@@ -43,6 +43,7 @@ TIER = {
     "behavior": 3,
     "probes": 3,
     "taskvectors": 3,
+    "paper_vectors": 3,
     "skills": 2,
     "checkpoints": 2,
     "writelock": 2,

@@ -195,4 +195,4 @@ def test_the_head_variant_is_stored_beside_the_residual_one(icl_series, tmp_path
     assert {u.split("@")[0] for u in _units(out) if u.endswith("|tv1h2")} == FEW_SHOT
     with pytest.raises(SystemExit) as e:  # argparse's one-line usage error
         main(["sweep", str(icl_series), "--out", str(tmp_path / "x"), "--task-vector-heads", "-1"])
-    assert e.value.code == 2 and "not a head count" in capsys.readouterr().err
+    assert e.value.code == 2 and "--task-vector-heads: -1 is too small" in capsys.readouterr().err

@@ -1,13 +1,24 @@
-"""The probe audit: can a skill's probe pass by memorising its training set?
+"""The probe audit: can a skill's probe pass by memorising its training set, or by the words alone?
 
 For each skill of a run (or a skill file's items as a sweep would draw them) the audit reports:
 
 - the train/test overlap of prompts and of groups (a leak-free split has none);
-- the held-out accuracy of a **prompt-identity adversary**: one random vector per distinct prompt,
-  fitted with the sweep's own probe engine on the stored split. It carries nothing but which
-  prompt an item is, so above chance it can only be memorising prompts seen in training;
-- the control-task accuracy the sweep stored (Hewitt & Liang, one random class per group);
-- a verdict, ``ok`` or ``leaky``, with the reason.
+- the test set's chance (the share of its majority class);
+- the control-task accuracy the sweep stored (Hewitt & Liang, one random class per group): the
+  mean over checkpoints and layers of the mean over the sweep's control draws, and their SD;
+- for a run, the ``lexical`` flag of lead/lag (:func:`curriculens.analysis.leadlag
+  .lexical_crossing`): a probe on the mean of the prompt's input embeddings reaches the probe's
+  crossing level no later than one checkpoint after it, so the probe may read the words alone;
+- a verdict, ``ok``, ``leaky`` (the split leaks) or ``lexical`` (the split holds, but the
+  lexical baseline keeps up with the probe), with the reason.
+
+Earlier versions fitted a *prompt-identity adversary* (one random vector per distinct prompt).
+It is gone: a held-out prompt absent from training gets a vector independent of every training
+vector and label, so its prediction is independent of its label and its expected accuracy is at
+most the test set's chance; the adversary can only beat chance on test prompts that occur in
+training, which is exactly what the prompt-overlap count reports (and flags at any share above
+0). It also misses what the overlap misses (near-duplicate prompts get unrelated vectors), so it
+never caught anything the overlap count did not.
 """
 
 from __future__ import annotations
@@ -19,16 +30,11 @@ import numpy as np
 import pandas as pd
 
 from curriculens.analysis.table import Source, read_items, read_rows, skill_info
-from curriculens.errors import StoreError
-from curriculens.probes import ProbeTask, fit_probe_tasks
+from curriculens.errors import CurriculensError, StoreError
 
-__all__ = ["AuditResult", "audit_items", "audit_run", "TOLERANCE"]
+__all__ = ["AuditResult", "audit_items", "audit_run", "VERDICTS"]
 
-#: How far above chance the adversary may score before a skill counts as leaky (or three
-#: standard errors of its mean, when the test split is so small that noise alone reaches 0.05).
-TOLERANCE = 0.05
-#: Width of the adversary's random prompt vectors, and how many draws are averaged.
-_DIM, _DRAWS = 128, 20
+VERDICTS = ("ok", "leaky", "lexical")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,11 +46,15 @@ class AuditResult:
         n_train, n_test: Items in each split.
         prompt_overlap: Share of test items whose prompt also occurs in training.
         group_overlap: Share of test items whose group also occurs in training.
-        adversary_acc: Held-out accuracy of the prompt-identity adversary (mean of 20 draws).
         chance: Share of the most common class among test items (the best constant guess).
-        control_acc: Mean stored control-task accuracy over checkpoints and layers (None when
-            the run stored none, or for a skill file).
-        verdict: ``ok`` or ``leaky``.
+        control_acc: Mean stored control-task accuracy over checkpoints and layers (each the
+            mean over the sweep's control draws; None when the run stored none, or for a skill
+            file).
+        control_sd: Mean stored SD of the control accuracy over the draws (None: not stored).
+        lexical: The lead/lag ``lexical`` flag at the probe's best layer (None: not measured,
+            e.g. a skill file, or a run swept before lexical baselines were stored).
+        lexical_tokens: Where the lexical baseline reaches the probe's crossing level.
+        verdict: ``ok``, ``leaky`` or ``lexical`` (:data:`VERDICTS`).
         reason: Why, in one line.
     """
 
@@ -53,11 +63,13 @@ class AuditResult:
     n_test: int
     prompt_overlap: float
     group_overlap: float
-    adversary_acc: float
     chance: float
     control_acc: float | None
     verdict: str
     reason: str
+    control_sd: float | None = None
+    lexical: bool | None = None
+    lexical_tokens: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,9 +83,9 @@ def audit_items(
     train: Sequence[bool],
     *,
     control_acc: float | None = None,
-    seed: int = 0,
+    control_sd: float | None = None,
 ) -> AuditResult:
-    """Audit one skill's items (prompt, group, label, train mask per item).
+    """Audit one skill's split (prompt, group, label, train mask per item).
 
     >>> r = audit_items("t", ["a", "b"] * 20, ["a", "b"] * 20, [0, 1] * 20, [True, False] * 20)
     >>> r.verdict, r.prompt_overlap
@@ -92,29 +104,23 @@ def audit_items(
             n_test=n_test,
             prompt_overlap=float("nan"),
             group_overlap=float("nan"),
-            adversary_acc=float("nan"),
             chance=float("nan"),
             control_acc=control_acc,
+            control_sd=control_sd,
             verdict="leaky",
             reason=f"no {'training' if n_train == 0 else 'held-out'} items: nothing is tested",
         )
     prompt_overlap = float(np.isin(prompts[test], prompts[train]).mean())
     group_overlap = float(np.isin(groups[test], groups[train]).mean())
     chance = float(np.bincount(labels[test]).max() / n_test)
-    adversary = _adversary(prompts, labels, train, seed)
     reasons = []
     if prompt_overlap > 0:
-        reasons.append(f"{prompt_overlap:.0%} of test prompts occur in training")
+        reasons.append(
+            f"{prompt_overlap:.0%} of test prompts occur in training: the probe can pass by "
+            "memorising prompts"
+        )
     if group_overlap > 0:
         reasons.append(f"{group_overlap:.0%} of test groups occur in training")
-    # on unseen prompts the adversary's guesses are independent of the labels: its mean over
-    # the draws scatters around at most `chance` with this standard error
-    noise = 3 * np.sqrt(chance * (1 - chance) / (n_test * _DRAWS))
-    if adversary > chance + max(TOLERANCE, noise):
-        reasons.append(
-            f"a prompt-identity adversary scores {adversary:.2f} held out "
-            f"(chance {chance:.2f}): the probe can pass by memorising prompts"
-        )
     ok = not reasons
     return AuditResult(
         skill=skill,
@@ -122,38 +128,59 @@ def audit_items(
         n_test=n_test,
         prompt_overlap=prompt_overlap,
         group_overlap=group_overlap,
-        adversary_acc=adversary,
         chance=chance,
         control_acc=control_acc,
+        control_sd=control_sd,
         verdict="ok" if ok else "leaky",
         reason=(
-            f"disjoint splits; the prompt-identity adversary scores {adversary:.2f} "
-            f"(chance {chance:.2f})"
+            f"disjoint splits: no test prompt or group occurs in training (chance {chance:.2f})"
         )
         if ok
         else "; ".join(reasons),
     )
 
 
-def _adversary(prompts: np.ndarray, labels: np.ndarray, train: np.ndarray, seed: int) -> float:
-    """Mean held-out accuracy of probes on one random vector per distinct prompt."""
-    uniq, inverse = np.unique(prompts, return_inverse=True)
-    tasks = []
-    for draw in range(_DRAWS):
-        rng = np.random.default_rng([seed, 104729, draw])
-        vectors = rng.standard_normal((uniq.size, _DIM)).astype(np.float32)
-        tasks.append(ProbeTask(X=vectors[inverse], y=labels, train=train, key=draw))
-    accs = [r.acc for r in fit_probe_tasks(tasks, seed=seed) if r.failure is None]
-    return float(np.mean(accs)) if accs else float("nan")
+def with_lexical(r: AuditResult, flag: bool | None, tokens: float | None) -> AuditResult:
+    """``r`` with the lead/lag ``lexical`` flag; an ``ok`` split with the flag becomes
+    ``lexical`` (a ``leaky`` one stays leaky: the leak comes first)."""
+    from dataclasses import replace
+
+    if flag is None:
+        return r
+    out = replace(r, lexical=flag, lexical_tokens=tokens)
+    if flag and r.verdict == "ok":
+        at = "" if tokens is None else f" by {tokens:,.0f} tokens"
+        out = replace(
+            out,
+            verdict="lexical",
+            reason=(
+                f"{r.reason}; but a probe on the prompt's mean input embeddings reaches the "
+                f"probe's crossing level{at}, within one checkpoint of the probe: it may read "
+                "the words alone"
+            ),
+        )
+    return out
 
 
-def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[str, AuditResult]:
+def audit_run(
+    source: Source,
+    *,
+    skills: Sequence[str] | None = None,
+    leads: Sequence | None = None,
+    n_boot: int = 200,
+    lexical: bool = True,
+) -> dict[str, AuditResult]:
     """Audit every probed skill of a run from its stored items (the run's current settings).
 
     A store that holds several runs (the seeds of ``demo --seeds K``) keeps one split per run;
     each run is audited on its own split, and a skill's result is its worst run's.
 
     Skills swept without a probe (``probed=False``) are left out unless named in ``skills``.
+
+    The ``lexical`` flag comes from ``leads`` (the run's :func:`~curriculens.analysis.leadlag
+    .lead_lag` results, as the report has them), else from a lead/lag with ``n_boot`` resamples
+    and the default criterion; a skill lead/lag cannot read (no behavior, no lexical baseline)
+    keeps ``lexical=None``. ``lexical=False`` audits the splits alone (the sweep's check).
 
     Raises:
         StoreError: when the run stored no probe items (swept before items were kept).
@@ -170,7 +197,9 @@ def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[st
         names = [n for n in stored if info.get(n, {}).get("probed", True)]
     else:
         names = list(skills)
-    controls = pd.DataFrame(read_rows(source, kind="control"), columns=["run", "skill", "value"])
+    cols = ["run", "skill", "metric", "value"]
+    controls = pd.DataFrame(read_rows(source, kind="control", metric="control_acc"), columns=cols)
+    sds = pd.DataFrame(read_rows(source, kind="baseline", metric="control_sd"), columns=cols)
     out = {}
     for name in names:
         mine = items[items["skill"] == name]
@@ -186,6 +215,7 @@ def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[st
             ctrl = controls.loc[
                 (controls["skill"] == name) & (controls["run"] == run), "value"
             ].dropna()
+            sd = sds.loc[(sds["skill"] == name) & (sds["run"] == run), "value"].dropna()
             per_run.append(
                 audit_items(
                     name,
@@ -194,12 +224,33 @@ def audit_run(source: Source, *, skills: Sequence[str] | None = None) -> dict[st
                     theirs["label"].to_numpy(),
                     (theirs["split"] == "train").to_numpy(),
                     control_acc=float(ctrl.mean()) if len(ctrl) else None,
+                    control_sd=float(sd.mean()) if len(sd) else None,
                 )
             )
         out[name] = max(per_run, key=_leakiness)
-    return out
+    if not lexical:
+        return out
+    flags = _lexical_flags(source, [n for n in names if out[n].verdict == "ok"], leads, n_boot)
+    return {n: with_lexical(r, *flags.get(n, (None, None))) for n, r in out.items()}
+
+
+def _lexical_flags(source, names: Sequence[str], leads, n_boot: int) -> dict:
+    """``{skill: (lexical, tokens)}`` from ``leads``, else from a lead/lag of the run."""
+    if leads is None and names:
+        from curriculens.analysis.leadlag import lead_lag
+
+        try:
+            leads = lead_lag(source, skills=list(names), n_boot=n_boot)
+        except CurriculensError:
+            leads = []
+            for name in names:  # one at a time: a skill lead/lag cannot read stays unflagged
+                try:
+                    leads += lead_lag(source, skills=[name], n_boot=n_boot)
+                except CurriculensError:
+                    continue
+    return {r.skill: (r.lexical, r.lexical_tokens) for r in leads or ()}
 
 
 def _leakiness(r: AuditResult) -> tuple:
-    """Sort key of the worst audit among runs: leaky first, then overlap, then adversary gain."""
-    return (r.verdict == "leaky", r.prompt_overlap + r.group_overlap, r.adversary_acc - r.chance)
+    """Sort key of the worst audit among runs: leaky first, then the overlap."""
+    return (r.verdict == "leaky", r.prompt_overlap + r.group_overlap)

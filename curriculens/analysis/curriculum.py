@@ -166,6 +166,7 @@ def skill_emergence(
     probe_criterion: Criterion | str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    margin_log10: float | None = None,
     **overrides,
 ) -> list[SkillEmergence]:
     """Emergence of every skill in a run, sorted by behavior emergence (not emerged last), as
@@ -182,6 +183,8 @@ def skill_emergence(
         probe_criterion: Criterion of lead/lag (default ``paper-relative``).
         n_boot: Bootstrap resamples for the intervals and the lead/lag tests.
         seed: Seed of the resampling.
+        margin_log10: Equivalence margin of lead/lag in log10 tokens (default: one checkpoint
+            gap).
         **overrides: Fields that replace the behavior criterion's (``threshold=0.5``).
 
     >>> for e in skill_emergence("runs/demo"):  # doctest: +SKIP
@@ -204,7 +207,14 @@ def skill_emergence(
         table = pd.DataFrame(rows)
         table.attrs["skills"] = skill_info(meta, sorted(table.skill.unique()))
         leads = {
-            r.skill: r for r in lead_lag(table, criterion=probe_criterion, n_boot=n_boot, seed=seed)
+            r.skill: r
+            for r in lead_lag(
+                table,
+                criterion=probe_criterion,
+                n_boot=n_boot,
+                seed=seed,
+                margin_log10=margin_log10,
+            )
         }
     out = []
     for skill in skills:

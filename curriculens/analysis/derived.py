@@ -14,7 +14,7 @@ from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.emergence import behavior_emergence
 from curriculens.analysis.leadlag import DEFAULT_CRITERION, lead_lag
 from curriculens.errors import ConfigError
-from curriculens.params import flag
+from curriculens.params import check, flag
 
 #: What ``export --what`` can write besides the scores and items tables.
 DERIVED = ("emergence", "leadlag", "consistency")
@@ -26,8 +26,11 @@ def emergence_frame(
     """Behavior emergence of every skill of every run in ``source``, one row per (run, skill).
 
     Columns: run, skill, state (``emerged``, ``present_at_init``, ``not_emerged``), tokens (the
-    point; empty unless emerged or present at init), lo, hi (the interval, open ends empty),
-    censored, n_boot, resampling, criterion and its description.
+    point; empty unless emerged or present at init), lo, hi (the criterion's interval, smoothed
+    when it smooths; it holds the point; open ends empty), raw_lo, raw_hi (the same criterion
+    on the raw curve and the same resamples: the interval that holds the observed crossing),
+    censored, n_boot, resampling (``groups``, ``items``, ``binomial``, ``none``), criterion and
+    its description.
 
     >>> emergence_frame("runs/demo").columns[:4].tolist()  # doctest: +SKIP
     ['run', 'skill', 'state', 'tokens']
@@ -42,6 +45,8 @@ def emergence_frame(
             "tokens": ci.point,
             "lo": ci.lo,
             "hi": ci.hi,
+            "raw_lo": ci.raw_lo,
+            "raw_hi": ci.raw_hi,
             "censored": ci.censored,
             "n_boot": ci.n_boot,
             "resampling": ci.resampling,
@@ -56,24 +61,40 @@ def emergence_frame(
 
 
 _EMERGENCE_COLUMNS = [
-    "run", "skill", "state", "tokens", "lo", "hi", "censored", "n_boot", "resampling",
-    "criterion", "criterion_description",
+    "run", "skill", "state", "tokens", "lo", "hi", "raw_lo", "raw_hi", "censored", "n_boot",
+    "resampling", "criterion", "criterion_description",
 ]  # fmt: skip
 
 
 def leadlag_frame(
-    source, *, criterion: Criterion | str = DEFAULT_CRITERION, n_boot: int = 1000, seed: int = 0
+    source,
+    *,
+    criterion: Criterion | str = DEFAULT_CRITERION,
+    n_boot: int = 1000,
+    seed: int = 0,
+    margin_log10: float | None = None,
 ) -> pd.DataFrame:
     """Lead/lag of probe selectivity over behavior, one row per (run, skill): the verdict, the
     lead in log10 tokens with its interval, both states and points, the best layer and hook,
-    the Holm-corrected p-values and the criterion."""
+    the Holm-corrected p-values and the equivalence margin, the criterion of each column
+    (``behavior_criterion``, ``probe_criterion``; one criterion for both), the behavior metric,
+    the resamples and their kind (``resampling``).
+
+    Args:
+        margin_log10: Equivalence margin in log10 tokens (default: one checkpoint gap).
+    """
     crit = Criterion.preset(criterion) if isinstance(criterion, str) else criterion
+    check("margin_log10", margin_log10)
     runs = list(behavior_emergence(source, criterion=crit, n_boot=0))
     rows = []
     for run in runs:
-        for r in lead_lag(source, run=run, criterion=crit, n_boot=n_boot, seed=seed):
+        found = lead_lag(
+            source, run=run, criterion=crit, n_boot=n_boot, seed=seed, margin_log10=margin_log10
+        )
+        for r in found:
             rows.append(
                 {"run": run, "skill": r.skill, **r.to_json(), "hook": r.hook}
+                | {"behavior_metric": r.behavior_metric, "n_boot": r.n_boot}
                 | {"criterion": crit.name, "criterion_description": crit.describe()}
             )
     return pd.DataFrame(rows)

@@ -48,6 +48,8 @@ class EmergenceSummary:
         composites: ``{model: CompositeCheck}``.
         leadlag_criterion: The criterion of lead/lag, or ``None`` when not asked for.
         leadlag: ``{model: [LeadLag, ...]}``, or ``None``.
+        margin_log10: The equivalence margin lead/lag was asked for (None: its default, one
+            checkpoint gap; each result carries the margin it used).
     """
 
     criterion: Criterion
@@ -59,13 +61,27 @@ class EmergenceSummary:
     composites: dict = field(default_factory=dict)
     leadlag_criterion: Criterion | None = None
     leadlag: dict | None = None
+    margin_log10: float | None = None
 
     def points(self) -> dict[str, dict[str, float | None]]:
         """``{model: {task: emergence point in tokens or None}}``."""
         return {m: {t: ci.point for t, ci in per.items()} for m, per in self.intervals.items()}
 
+    def resampling(self) -> list[str]:
+        """The resampling kinds behind the intervals (``groups``, ``items``, ``binomial``,
+        ``none``), sorted."""
+        return sorted({ci.resampling for per in self.intervals.values() for ci in per.values()})
+
     def to_json(self) -> dict:
-        """``{criterion, emergence, intervals, pairs, tasks, dropped}`` (+ lead/lag)."""
+        """``{criterion, emergence, intervals, intervals_note, resampling, pairs, tasks,
+        dropped}`` (+ ``leadlag_criterion``, ``leadlag``).
+
+        Each interval is ``{state, lo, hi, raw_lo, raw_hi, resampling, n_boot}``: ``lo, hi`` the
+        criterion's interval (smoothed when it smooths; the point lies in it), ``raw_lo,
+        raw_hi`` the same criterion on the raw curve and the same resamples (the interval that
+        holds the crossing at the documented coverage). Each lead/lag result names the
+        criterion of each of its columns and the behavior metric it reads.
+        """
         crit = self.criterion
         out = {
             "criterion": crit.to_dict() | {"description": crit.describe()},
@@ -73,8 +89,11 @@ class EmergenceSummary:
                 m: {t: _num(v) for t, v in pts.items()} for m, pts in self.points().items()
             },
             "intervals": {
-                m: {t: ci.to_json() for t, ci in per.items()} for m, per in self.intervals.items()
+                m: {t: _interval_json(ci) for t, ci in per.items()}
+                for m, per in self.intervals.items()
             },
+            "intervals_note": intervals_note(crit),
+            "resampling": self.resampling(),
             "pairs": self.pairs,
             "tasks": self.tasks,
             "dropped": self.dropped,
@@ -83,9 +102,39 @@ class EmergenceSummary:
             ll = self.leadlag_criterion
             out["leadlag_criterion"] = ll.to_dict() | {"description": ll.describe()}
             out["leadlag"] = {
-                m: {r.skill: r.to_json() for r in results} for m, results in self.leadlag.items()
+                m: {r.skill: leadlag_json(r) for r in results}
+                for m, results in self.leadlag.items()
             }
         return out
+
+
+def _interval_json(ci: EmergenceCI) -> dict:
+    return ci.to_json(raw=True) | {"resampling": ci.resampling, "n_boot": ci.n_boot}
+
+
+def intervals_note(crit: Criterion) -> str:
+    """Which interval is which, for a criterion (printed beside them in JSON and text)."""
+    if not crit.smooth:
+        return (
+            f"lo, hi: the crossing interval (lo, hi] under criterion {crit.name} (no smoothing: "
+            "raw_lo, raw_hi are the same interval, the one that holds the crossing)"
+        )
+    return (
+        f"lo, hi: the interval (lo, hi] of criterion {crit.name}'s smoothed crossing, which "
+        "holds its reported point; raw_lo, raw_hi: the same criterion read on the raw "
+        "(unsmoothed) curve and the same resamples, the interval that holds the observed "
+        "crossing (smoothing moves a sharp rise late)"
+    )
+
+
+def leadlag_json(r) -> dict:
+    """A lead/lag result's JSON (:meth:`LeadLag.to_json`) with the criterion, the behavior
+    metric and the resamples behind it."""
+    return r.to_json() | {
+        "criterion": r.criterion,
+        "behavior_metric": r.behavior_metric,
+        "n_boot": r.n_boot,
+    }
 
 
 def emergence_summary(
@@ -96,6 +145,7 @@ def emergence_summary(
     n_boot: int = 1000,
     seed: int = 0,
     leadlag: Criterion | str | None = None,
+    margin_log10: float | None = None,
     select: Selection | None = None,
     **read_options,
 ) -> EmergenceSummary:
@@ -110,6 +160,8 @@ def emergence_summary(
         seed: Seed of the resamples.
         leadlag: Also lead/lag of probe selectivity against behavior, under this criterion
             (a run, or a CSV with probe and control rows); ``None``: not computed.
+        margin_log10: Equivalence margin of lead/lag in log10 tokens (default: one checkpoint
+            gap); only with ``leadlag``.
         select: Which rows of a store to read (its current configuration by default).
         **read_options: Passed to :func:`~curriculens.analysis.importers.load_curves`
             (``metric``, ``pattern``, ``tokens_per_step``, ``columns``, ``keep_names``,
@@ -124,6 +176,12 @@ def emergence_summary(
     check("n_boot", n_boot)
     check("seed", seed)
     check("tasks", tasks)
+    check("margin_log10", margin_log10)
+    if margin_log10 is not None and leadlag is None:
+        raise ConfigError(
+            f"margin_log10={margin_log10!r} ({flag('margin_log10')}) is the equivalence margin "
+            f"of lead/lag; ask for lead/lag too (leadlag='paper-relative', {flag('leadlag')})."
+        )
     crit = Criterion.of(criterion)
     store = is_store(source)
     if store:
@@ -136,12 +194,14 @@ def emergence_summary(
         read_options = {k: v for k, v in read_options.items() if k not in FILE_OPTIONS}
     with selecting(select or Selection()):
         try:
-            return _summarize(source, store, crit, tasks, n_boot, seed, leadlag, read_options)
+            return _summarize(
+                source, store, crit, tasks, n_boot, seed, leadlag, margin_log10, read_options
+            )
         except (OSError, ValueError) as e:  # unreadable or malformed input files
             raise ConfigError(str(e)) from e
 
 
-def _summarize(source, store, crit, tasks, n_boot, seed, leadlag, read_options):
+def _summarize(source, store, crit, tasks, n_boot, seed, leadlag, margin, read_options):
     curves = load_curves(source, **read_options)
     if store:
         cis = behavior_emergence(
@@ -172,7 +232,7 @@ def _summarize(source, store, crit, tasks, n_boot, seed, leadlag, read_options):
     ll_crit = ll = None
     if leadlag is not None:
         ll_crit = Criterion.of(leadlag)
-        ll = _lead_lag(source, store, list(em), ll_crit, n_boot, seed, read_options)
+        ll = _lead_lag(source, store, list(em), ll_crit, n_boot, seed, margin, read_options)
     return EmergenceSummary(
         criterion=crit,
         intervals=cis,
@@ -183,10 +243,13 @@ def _summarize(source, store, crit, tasks, n_boot, seed, leadlag, read_options):
         composites=composites,
         leadlag_criterion=ll_crit,
         leadlag=ll,
+        margin_log10=margin,
     )
 
 
-def _lead_lag(source, store: bool, models, crit, n_boot, seed, read_options: Mapping) -> dict:
+def _lead_lag(
+    source, store: bool, models, crit, n_boot, seed, margin, read_options: Mapping
+) -> dict:
     from curriculens.analysis.leadlag import lead_lag
 
     name = flag("leadlag")
@@ -203,7 +266,10 @@ def _lead_lag(source, store: bool, models, crit, n_boot, seed, read_options: Map
                 f"{name} needs probe and control curves; the CSV has no rows with "
                 "kind=probe and kind=control (columns kind, layer, n)."
             )
-    return {m: lead_lag(source, run=m, criterion=crit, n_boot=n_boot, seed=seed) for m in models}
+    return {
+        m: lead_lag(source, run=m, criterion=crit, n_boot=n_boot, seed=seed, margin_log10=margin)
+        for m in models
+    }
 
 
 def _drop_flat(cis: dict) -> dict:

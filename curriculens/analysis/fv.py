@@ -31,16 +31,24 @@ import numpy as np
 import pandas as pd
 
 from curriculens.activations import hook_layer
+from curriculens.analysis.fv_paper import predict_paper
 from curriculens.analysis.predict import (
     BASELINES,
     Prediction,
+    decoy_nulls,
     predict_baselines,
     r2_pearson,
     r2_score,
 )
+from curriculens.analysis.scoring import decoy_sets
+from curriculens.errors import ConfigError
+from curriculens.params import flag
 
 #: the methods fitted on task vectors, in report order
 FV_METHODS = ("fv", "fv_discovered")
+#: how :func:`predict_trajectories` uses task vectors: today's least-squares ``projection``
+#: (this module) or the paper's procedure (:mod:`curriculens.analysis.fv_paper`)
+FV_VARIANTS = ("projection", "paper")
 
 
 @dataclass
@@ -76,25 +84,51 @@ def predict_trajectories(
     curves: pd.DataFrame,
     components: Mapping[str, Sequence[str]] | None = None,
     vectors: Sequence[Mapping] = (),
+    *,
+    method: str = "projection",
+    scoring: str = "raw",
+    heads: str = "all",
+    decoys: bool = True,
 ) -> Prediction:
     """The behavioral baselines (:func:`~curriculens.analysis.predict.predict_baselines`) and,
-    where task vectors are given, ``fv`` and ``fv_discovered`` for every composite.
+    where task vectors are given, the task-vector methods for every composite.
 
     Args:
         curves: Long-format ``model, tokens, task, score`` (unsmoothed).
         components: ``{composite: components}`` (None: from the paper's task names).
         vectors: Vector rows (``run`` = the curves' model, ``tokens``, ``hook``, ``skill``,
             ``norm``, ``data``), e.g. :func:`curriculens.analysis.table.read_vectors`.
+        method: ``projection`` (today's ``fv`` and ``fv_discovered``, this module) or
+            ``paper`` (:func:`curriculens.analysis.fv_paper.predict_paper`: one checkpoint's
+            vectors, cosine weights, the weighted geometric mean and its siblings).
+        scoring: ``raw`` or ``paper`` (:mod:`curriculens.analysis.scoring`). The projection
+            methods are fitted and scored on raw curves only; under ``paper`` scoring they are
+            left out, with the reason in ``skipped``.
+        heads: Paper method only: ``all`` heads of the last layer (the paper's code) or
+            ``topk`` (its README).
+        decoys: Add the decoy null (the same method on every other set of elementals).
 
     Returns:
         A :class:`Prediction` whose methods add ``fv`` and ``fv_discovered`` when vectors were
         given; a composite a method cannot score leaves that method out (and says why in
         ``skipped``).
     """
-    base = predict_baselines(curves, components)
-    vecs = index_vectors(vectors)
+    if method not in FV_VARIANTS:
+        raise ConfigError(f"method={method!r}; expected one of {', '.join(FV_VARIANTS)}.")
+    if method == "paper":
+        return predict_paper(
+            curves, components, vectors, scoring=scoring, heads=heads, decoys=decoys
+        )
+    base = predict_baselines(curves, components, scoring=scoring, decoys=decoys)
+    vecs = index_vectors([r for r in vectors if r.get("variant", "resid") in ("resid", "heads")])
     if not vecs:
         return base
+    if scoring != "raw":
+        note = (
+            "projection FV methods are fitted and scored on raw curves only "
+            f"({flag('scoring')} raw)"
+        )
+        return replace(base, skipped=base.skipped + (("*", "*", note),))
     composites = {c.name for c in base.composites} | set(components or {})
     with_vectors = {s for v in vecs.values() for s in v}
     elementals = sorted(with_vectors - composites)
@@ -122,23 +156,36 @@ def predict_trajectories(
     scored = []
     for c, case in zip(base.composites, cases, strict=True):
         pred, hook_of, weights = dict(c.predicted), dict(c.hooks), dict(c.weights)
-        r2, rp = dict(c.r2), dict(c.r2_pearson)
+        r2, rp, nulls = dict(c.r2), dict(c.r2_pearson), dict(c.decoys)
         for m in FV_METHODS:
             got = fitted[m].get((case.model, case.name))
             if isinstance(got, str):
                 notes.append((case.model, case.name, f"{m}: {got}"))
                 continue
-            hook, p = got
+            hook, p, a, b = got
             pred[m], hook_of[m] = tuple(p.tolist()), hook
             weights[m] = case.weights[m][hook]
             r2[m], rp[m] = r2_score(case.actual, p), r2_pearson(case.actual, p)
+            if decoys and m == "fv":
+                null = _projection_decoys(case, tables[c.model], vecs, hook, elementals, a, b, p)
+                if null:
+                    nulls[m] = null
         scored.append(
-            replace(c, predicted=pred, r2=r2, r2_pearson=rp, hooks=hook_of, weights=weights)
+            replace(
+                c,
+                predicted=pred,
+                r2=r2,
+                r2_pearson=rp,
+                hooks=hook_of,
+                weights=weights,
+                decoys=nulls,
+            )
         )
     return Prediction(
         composites=tuple(scored),
         skipped=base.skipped + tuple(notes),
         methods=BASELINES + FV_METHODS,
+        scoring=scoring,
     )
 
 
@@ -209,8 +256,33 @@ def _leave_one_composite_out(cases: list[_Case], method: str) -> dict:
             out[(c.model, c.name)] = "no hook where the training composites' raw predictions vary"
             continue
         h, a, b, _ = best
-        out[(c.model, c.name)] = (h, a + b * c.raw[method][h])
+        out[(c.model, c.name)] = (h, a + b * c.raw[method][h], a, b)
     return out
+
+
+def _projection_decoys(case: _Case, table, vecs, hook, elementals, a, b, p) -> dict:
+    """The ``fv`` decoy null: the held-out composite's vectors projected on every other set of
+    elementals of its size at the chosen hook, their curves weighted by the projection and put
+    through the same calibration ``a + b p`` (fitted on the other composites, which the decoy
+    does not change)."""
+    ts = case.tokens
+    at = [vecs.get((case.model, float(t), hook), {}) for t in ts]
+    acc_of = {}
+    for e in elementals:
+        if e in table.columns and all(e in v for v in at):
+            y = table[e].reindex(ts).to_numpy(float)
+            if np.isfinite(y).all():
+                acc_of[e] = y
+    sets, sampled = decoy_sets(list(acc_of), case.parts)
+    if not sets:
+        return {}
+    rows = np.empty((len(sets), len(ts)))
+    for j, s in enumerate(sets):
+        for i, v in enumerate(at):
+            A = np.stack([v[e] for e in s], axis=1)
+            w = np.linalg.lstsq(A, v[case.name], rcond=None)[0]
+            rows[j, i] = float(w @ np.array([acc_of[e][i] for e in s]))
+    return decoy_nulls(case.actual, p, a + b * rows, "raw", sampled=sampled)
 
 
 def _calibrate(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:

@@ -25,9 +25,17 @@ Verdicts, per skill:
   skills of the run (two-sided);
 - ``equivalent``: both cross within ``margin_log10`` of each other (a two one-sided test on the
   bootstrap: each of "lead < -margin" and "lead > margin" rejected at ``alpha``), Holm-corrected;
-  the default margin is one checkpoint gap (the smallest gap between consecutive checkpoints in
-  log10 tokens; crossings one checkpoint apart count as within it);
+  the default margin is one checkpoint gap (the median gap between consecutive checkpoints in
+  log10 tokens, so a few dense early checkpoints do not shrink it; crossings one typical
+  checkpoint apart count as within it);
 - ``inconclusive``: none of these (or no resamples: neither items nor counts).
+
+A flag, ``lexical``, says whether the probe could be reading the words alone: its lexical
+baseline (a probe on the mean of the prompt's input embeddings, on the same split, stored at
+every checkpoint: :mod:`curriculens.probes.lexical`), as accuracy above the test set's chance,
+reaches the level at which the probe's selectivity meets the criterion no later than one
+checkpoint after the probe does (:func:`lexical_crossing`). A ``leads`` verdict with the flag
+is a lead of the words, not of a computed representation; the one-line answer repeats it.
 
 Resamples draw held-out groups, then items within each drawn group (the cluster bootstrap of
 :mod:`curriculens.analysis.bootstrap`; groups from the run's items table, items alone where none
@@ -52,12 +60,15 @@ from curriculens.analysis.curves import (
     Curve,
     best_layer,
     continuous_behavior,
+    curve_of,
     pool,
+    select,
     selectivity_curves,
 )
 from curriculens.analysis.importers import load_rows
 from curriculens.analysis.table import read_rows, skill_info
 from curriculens.errors import ConfigError
+from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
 from curriculens.store import Store
 
 VERDICTS = ("leads", "lags", "equivalent", "inconclusive", "present_at_init", "not_emerged")
@@ -96,6 +107,11 @@ class LeadLag:
         runs: The runs pooled.
         layers: Selectivity emergence point per layer (None: not emerged).
         first_layer: Layer whose selectivity emerges first (lowest among ties), or None.
+        lexical: True when the skill's lexical baseline reaches the probe's crossing level no
+            later than one checkpoint after the probe (the probe may read the words alone);
+            None when the run stored no lexical baseline (see :func:`lexical_crossing`).
+        lexical_tokens: Where the lexical baseline reaches that level (None: never, or not
+            measured).
     """
 
     run: str
@@ -127,6 +143,13 @@ class LeadLag:
     probe_criterion: str = ""
     behavior_groups: int | None = None
     probe_groups: int | None = None
+    lexical: bool | None = None
+    lexical_tokens: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The verdict with its flag, as the one-line answer shows it: ``leads (lexical)``."""
+        return f"{self.verdict} (lexical)" if self.lexical else self.verdict
 
     def __post_init__(self) -> None:
         for col in ("behavior_criterion", "probe_criterion"):
@@ -156,6 +179,8 @@ class LeadLag:
             "behavior_criterion": self.behavior_criterion,
             "probe_criterion": self.probe_criterion,
             "resampling": self.resampling,
+            "lexical": self.lexical,
+            "lexical_tokens": self.lexical_tokens,
         }
 
 
@@ -179,6 +204,7 @@ class _Measured:
     n_boot: int = 0
     resampling: str = "none"
     groups: tuple[int | None, int | None] = (None, None)
+    lexical: tuple[bool | None, float | None] = (None, None)
 
 
 def lead_lag(
@@ -206,7 +232,7 @@ def lead_lag(
         seed: Seed of the resampling.
         alpha: Level of the tests and 1 - coverage of the intervals.
         margin_log10: Equivalence margin in log10 tokens (default: one checkpoint gap, the
-            smallest gap between consecutive checkpoints).
+            median gap between consecutive checkpoints).
         **overrides: Criterion fields that replace the preset's (``threshold=0.05`` adds a
             floor).
 
@@ -336,7 +362,80 @@ def _measure(skill, by_run, info, crit: Criterion, n_boot, seed, alpha, margin_l
         m.groups = (_n_groups(behavior), _n_groups(probe))
     if m.lead is not None or b.state != "not_emerged" or s.state != "not_emerged":
         m.lo, m.hi = _finite(lo), _finite(hi)
+    lexical = [lexical_curve(rs, skill) for rs in by_run.values()]
+    if all(c is not None for c in lexical) and all(
+        np.array_equal(c.tokens, lexical[0].tokens) for c in lexical
+    ):
+        m.lexical = lexical_crossing(crit, probe, s, pool(lexical))
     return m
+
+
+def lexical_curve(rows: Sequence[Mapping], skill: str) -> Curve | None:
+    """The skill's lexical baseline as accuracy above the test set's chance (``lexical_acc -
+    chance``, both stored by the sweep), or None when the run stored no lexical rows."""
+    mine = select([r for r in rows if r["skill"] == skill], kind="baseline", metric=LEXICAL_METRIC)
+    mine = [r for r in mine if r.get("hook") == LEXICAL_HOOK]
+    if not mine:
+        return None
+    chance = [
+        r["value"]
+        for r in rows
+        if r["skill"] == skill and r["kind"] == "baseline" and r["metric"] == "chance"
+    ]
+    chance = [float(v) for v in chance if v is not None and np.isfinite(v)]
+    if not chance:
+        return None
+    c = curve_of(mine, metric="lexical accuracy above chance")
+    base = float(np.median(chance))  # one test set: the same at every checkpoint and hook
+    items = None if c.items is None else c.items - base
+    return Curve(
+        tokens=c.tokens, values=c.values - base, items=items, groups=c.groups, metric=c.metric
+    )
+
+
+def lexical_crossing(
+    crit: Criterion, probe: Curve, crossing: Crossing, lexical: Curve
+) -> tuple[bool, float | None]:
+    """``(flag, tokens)``: whether the lexical baseline reaches the probe's crossing level no
+    later than one checkpoint after the probe's crossing, and where it reaches it.
+
+    The level is the one the criterion sets on the probe's curve (for a rise-based ``relative``
+    criterion, its init level plus ``fraction`` of its rise; for ``fixed``, the threshold; else
+    the probe's value where it crossed), read on the same kept checkpoints and smoothing. A probe
+    that never emerges is never flagged.
+    """
+    order, t = crit.prepare(probe.tokens, probe.values)
+    if crossing.state not in ("emerged", "present_at_init") or not len(t):
+        return False, None
+    vp = crit.transform(np.asarray(probe.values, float)[order][None, :])[0]
+    k = crossing.index if crossing.index >= 0 else int(np.searchsorted(t, crossing.point))
+    level = _level(crit, vp, k)
+    at = {float(x): float(v) for x, v in zip(lexical.tokens, lexical.values, strict=True)}
+    raw = np.array([at.get(float(x), np.nan) for x in t])
+    if not np.isfinite(raw).any():
+        return False, None
+    filled = pd.Series(raw).interpolate(limit_direction="both").to_numpy()
+    vl = crit.transform(filled[None, :])[0]
+    hit = np.flatnonzero(np.isfinite(vl) & (vl >= level - 1e-12))
+    if not hit.size:
+        return False, None
+    j = int(hit[0])
+    return bool(j <= k + 1), float(t[j])
+
+
+def _level(crit: Criterion, v: np.ndarray, k: int) -> float:
+    """The value a smoothed curve ``v`` must reach to meet the criterion (its crossing at ``k``)."""
+    if crit.method == "relative":
+        ref = float(crit.reference(v[None, :])[0])
+        if crit.rise_from == "init":
+            v0 = max(float(v[0]), 0.0)
+            level = v0 + crit.fraction * (ref - v0)
+        else:
+            level = crit.fraction * ref
+        return max(level, crit.threshold) if crit.threshold is not None else level
+    if crit.method in ("fixed", "stable") and crit.threshold is not None:
+        return float(crit.threshold)
+    return float(v[min(max(k, 0), len(v) - 1)])
 
 
 def _read(crit: Criterion, curve: Curve, rng, n_boot: int):
@@ -398,7 +497,7 @@ def _margin(tokens: np.ndarray) -> float | None:
     t = np.unique(tokens[tokens > 0])
     if len(t) < 2:
         return None
-    return float(np.diff(np.log10(t)).min())
+    return float(np.median(np.diff(np.log10(t))))
 
 
 def _quantile(x: np.ndarray, q: float) -> float:
@@ -495,6 +594,8 @@ def _verdicts(measured: list[_Measured], crit: Criterion, runs, alpha: float) ->
                 probe_criterion=crit.name,
                 behavior_groups=m.groups[0],
                 probe_groups=m.groups[1],
+                lexical=m.lexical[0],
+                lexical_tokens=m.lexical[1],
             )
         )
     return out

@@ -120,6 +120,7 @@ def add_criterion_flags(p: argparse.ArgumentParser, *, leadlag: bool | str = Fal
     )
     g.add_argument("--chance", type=float, default=unset, help="normalize scores above chance")
     g.add_argument("--window", type=int, default=unset, help="checkpoints in a row (stable)")
+    params.add(g, "min_rise", default=unset, metavar="X")
     g.add_argument(
         "--keep-zero-tokens",
         action="store_const",
@@ -149,13 +150,47 @@ _CRITERION_FIELDS = (
 )
 
 
-def criterion_from_args(args: argparse.Namespace):
+def _reads_rise(preset: str, method: str | None = None) -> bool:
+    """Whether a criterion (a preset, perhaps with its method replaced) reads ``min_rise``."""
+    from curriculens.analysis.criterion import PRESETS
+
+    return (method or PRESETS.get(preset, {}).get("method", "fixed")) in ("relative", "sigmoid")
+
+
+def criterion_from_args(args: argparse.Namespace, *, rise_elsewhere: bool = False):
     """The :class:`~curriculens.analysis.criterion.Criterion` the flags of
-    :func:`add_criterion_flags` describe."""
+    :func:`add_criterion_flags` describe.
+
+    ``--min-rise`` changes every criterion of the command that reads a rise: this one when its
+    method does (relative, sigmoid). With ``rise_elsewhere`` (lead/lag's criterion reads it) a
+    criterion that does not read it is left as it is; otherwise the flag is an error that says
+    which methods read it.
+    """
     from curriculens.analysis.criterion import Criterion
 
     overrides = {k: getattr(args, k) for k in _CRITERION_FIELDS if hasattr(args, k)}
+    if hasattr(args, "min_rise") and (
+        _reads_rise(args.criterion, overrides.get("method")) or not rise_elsewhere
+    ):
+        overrides["min_rise"] = args.min_rise
     return Criterion.preset(args.criterion, **overrides)
+
+
+def leadlag_criterion_from_args(args: argparse.Namespace, *, default: str = "paper-relative"):
+    """Lead/lag's criterion: the preset of ``--leadlag-criterion`` (or ``default``), with
+    ``--min-rise`` when the preset reads a rise (see :func:`criterion_from_args`)."""
+    from curriculens.analysis.criterion import Criterion
+
+    name = getattr(args, "leadlag_criterion", None) or default
+    if hasattr(args, "min_rise") and _reads_rise(name):
+        return Criterion.preset(name, min_rise=args.min_rise)
+    return Criterion.preset(name)
+
+
+def leadlag_reads_rise(args: argparse.Namespace, *, default: str = "paper-relative") -> bool:
+    """Whether lead/lag's criterion (``--leadlag-criterion`` or ``default``) reads
+    ``--min-rise``."""
+    return _reads_rise(getattr(args, "leadlag_criterion", None) or default)
 
 
 def is_store(path: str) -> bool:

@@ -21,6 +21,8 @@ from curriculens.cli._args import (
     add_selection_flags,
     criterion_from_args,
     input_selection,
+    leadlag_criterion_from_args,
+    leadlag_reads_rise,
     read_options,
 )
 from curriculens.errors import ConfigError
@@ -31,14 +33,17 @@ INPUT is a run directory or .sqlite store, an lm-evaluation-harness results dire
 JSON file per checkpoint; step from the file name or revision), or a tidy CSV (model,
 checkpoint, tokens or tokens_b, task, score or accuracy; optional kind, layer, n). Each point is
 'emerged' with an interval (previous checkpoint, crossing checkpoint] widened by the bootstrap,
-'at init' (met at the first checkpoint) or 'not emerged'. Censored tasks tie at the bottom of
-each ranking; each pair also reports the tasks both models learned, a null that keeps each
-model's censoring, and a task-bootstrap interval.
+'at init' (met at the first checkpoint) or 'not emerged'. Beside the criterion's interval
+(smoothed when it smooths) stands the raw one: the same criterion on the unsmoothed curve and
+the same resamples, the interval that holds the observed crossing. Censored tasks tie at the
+bottom of each ranking; each pair also reports the tasks both models learned, a null that keeps
+each model's censoring, and a task-bootstrap interval.
 
 examples:
   curriculens emergence trajectories.csv --criterion paper --json
   curriculens emergence olmo_1b_7b.csv --revision-tokens main=4051e9 --duplicates last
   curriculens emergence runs/demo --leadlag
+  curriculens emergence runs/demo --leadlag --margin 0.3 --min-rise 0.2
 """
 
 
@@ -78,12 +83,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="also lead/lag of probe selectivity vs behavior per skill (a run, or a CSV with "
         "probe and control rows)",
     )
+    params.add(p, "margin_log10", default=None, metavar="LOG10")
     add_selection_flags(p.add_argument_group("stores only (run directory or .sqlite)"))
     add_seed_flag(p)
     add_json_flag(
         p,
-        help="print one JSON object {criterion, emergence, intervals, pairs, tasks, dropped} "
-        "(+ leadlag)",
+        help="print one JSON object {criterion, emergence, intervals (state, lo, hi, raw_lo, "
+        "raw_hi, resampling, n_boot), intervals_note, resampling, pairs, tasks, dropped} (+ "
+        "leadlag_criterion, leadlag)",
     )
     p.set_defaults(func=run_emergence)
     return p
@@ -93,16 +100,21 @@ def run_emergence(args: argparse.Namespace) -> int:
     """Handler of ``curriculens emergence``: prints the result; returns the exit code."""
     from curriculens.analysis.emergence_summary import emergence_summary
 
-    if hasattr(args, "leadlag_criterion") and not args.leadlag:
-        raise ConfigError("--leadlag-criterion applies to lead/lag; add --leadlag.")
-    leadlag = getattr(args, "leadlag_criterion", "paper-relative") if args.leadlag else None
+    for name, given in (("leadlag_criterion", hasattr(args, "leadlag_criterion")),
+                        ("margin_log10", args.margin_log10 is not None)):  # fmt: skip
+        if given and not args.leadlag:
+            raise ConfigError(
+                f"{params.flag(name)} applies to lead/lag; add {params.flag('leadlag')}."
+            )
+    rise = args.leadlag and leadlag_reads_rise(args)
     summary = emergence_summary(
         args.input,
-        criterion=criterion_from_args(args),
+        criterion=criterion_from_args(args, rise_elsewhere=rise),
         tasks=args.tasks,
         n_boot=args.n_boot,
         seed=args.seed,
-        leadlag=leadlag,
+        leadlag=leadlag_criterion_from_args(args) if args.leadlag else None,
+        margin_log10=args.margin_log10,
         select=input_selection(args),
         **read_options(args),
     )
@@ -136,31 +148,49 @@ def emergence_order(cis: dict) -> list[str]:
 
 
 def render(summary) -> str:
-    """The text report of an :class:`~curriculens.analysis.emergence_summary.EmergenceSummary`."""
-    from curriculens.reporting.formatting import format_emergence, format_lead_lag
+    """The text report of an :class:`~curriculens.analysis.emergence_summary.EmergenceSummary`.
+
+    Each model has two columns when the criterion smooths: ``MODEL`` (the criterion's point and
+    its interval, which holds the point) and ``MODEL raw`` (the same criterion on the raw curve
+    and the same resamples, the interval that holds the observed crossing).
+    """
+    from curriculens.reporting.formatting import format_emergence, format_interval, format_lead_lag
 
     cis = summary.intervals
     crit = summary.criterion
     models = list(cis)
     tasks = emergence_order(cis)
+    raw = bool(crit.smooth)
+    kinds = ", ".join(summary.resampling())
     lines = [
         f"Emergence (tokens) under criterion {crit.label()}",
         "'(a, b]': the crossing lies after a and at or before b (checkpoint bracket widened by "
-        "the bootstrap); 'at init': met at the first checkpoint; 'not emerged': never met.",
-        "",
+        f"the bootstrap; resampling: {kinds}); 'at init': met at the first checkpoint; 'not "
+        "emerged': never met.",
     ]
-    cells = {
-        (m, t): format_emergence(ci.state, ci.point, ci.lo, ci.hi)
-        for m, per in cis.items()
-        for t, ci in per.items()
-    }
+    if raw:
+        lines.append(
+            f"Columns: MODEL = point and interval of criterion {crit.name} (smoothed curve; "
+            "the interval holds the point); MODEL raw = the interval of the raw crossing (the "
+            "same criterion on the unsmoothed curve and the same resamples; it holds the "
+            "observed crossing, which smoothing moves late for sharp rises)."
+        )
+    else:
+        lines.append(f"Criterion {crit.name} does not smooth: the raw interval is the same.")
+    lines.append("")
+    cells = {}
+    for m, per in cis.items():
+        for t, ci in per.items():
+            cells[(m, t)] = format_emergence(ci.state, ci.point, ci.lo, ci.hi)
+            cells[(f"{m} raw", t)] = format_interval(ci.raw_lo, ci.raw_hi)
+    columns = [c for m in models for c in ([m, f"{m} raw"] if raw else [m])]
     width = max([len("task")] + [len(t) for t in tasks])
-    cols = [max([len(m)] + [len(cells.get((m, t), "")) for t in tasks]) for m in models]
+    cols = [max([len(c)] + [len(cells.get((c, t), "")) for t in tasks]) for c in columns]
     lines.append(
-        "  ".join(["task".ljust(width)] + [m.rjust(c) for m, c in zip(models, cols, strict=True)])
+        "  ".join(["task".ljust(width)] + [c.rjust(w) for c, w in zip(columns, cols, strict=True)])
     )
     for t in tasks:
-        row = [cells.get((m, t), "").rjust(c) for m, c in zip(models, cols, strict=True)]
+        row = [cells.get((c, t), "").rjust(w) for c, w in zip(columns, cols, strict=True)]
         lines.append("  ".join([t.ljust(width)] + row))
     if summary.dropped:
         lines += [
@@ -214,7 +244,15 @@ def render(summary) -> str:
             )
     if summary.leadlag is not None:
         per_model = summary.leadlag
-        lines += ["", "Representation vs behavior (lead > 0: probe selectivity emerges first):"]
+        ll = summary.leadlag_criterion
+        lines += [
+            "",
+            "Representation vs behavior (lead > 0: probe selectivity emerges first):",
+            f"  columns: behavior = each skill's continuous metric under criterion {ll.name}; "
+            f"probe selectivity under criterion {ll.name}. The behavior column reads another "
+            f"metric{'' if ll.name == crit.name else ' and criterion'} than the table above "
+            f"({crit.name}), so its points may differ from it.",
+        ]
         for m, results in per_model.items():
             lines.append(f"  {m}:")
             lines.append(format_lead_lag(results) if results else "  no probe and control rows")

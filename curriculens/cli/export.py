@@ -57,6 +57,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="bootstrap resamples behind the intervals of a derived table (default 1000)",
     )
+    params.add(
+        p,
+        "margin_log10",
+        default=None,
+        metavar="LOG10",
+        help="equivalence margin of --what leadlag in log10 tokens (default: one checkpoint gap)",
+    )
+    params.add(
+        p,
+        "min_rise",
+        default=None,
+        metavar="X",
+        help="smallest rise that counts as emergence, for a derived table whose criterion reads "
+        "a rise (paper-relative; leadlag's default)",
+    )
     p.add_argument("--format", choices=params.FORMATS, default="csv", help="file format (csv)")
     add_out_flag(p, help="output file (default RUN/results.<format>)")
     add_selection_flags(p)
@@ -81,9 +96,16 @@ def run(args: argparse.Namespace) -> int:
     if args.what == "items" and (args.config is not None or args.all):
         raise ConfigError("--config/--all select score rows; drop them with --what items.")
     derived = args.what in DERIVED
-    if not derived and (args.criterion is not None or args.n_boot is not None):
+    if not derived and (
+        args.criterion is not None or args.n_boot is not None or args.min_rise is not None
+    ):
         raise ConfigError(
-            f"--criterion/--bootstrap apply to --what {'|'.join(DERIVED)}; drop them with "
+            f"--criterion/--bootstrap/--min-rise apply to --what {'|'.join(DERIVED)}; drop them "
+            f"with --what {args.what}."
+        )
+    if args.margin_log10 is not None and args.what != "leadlag":
+        raise ConfigError(
+            f"--margin is the equivalence margin of lead/lag; it applies to --what leadlag, not "
             f"--what {args.what}."
         )
     try:
@@ -106,14 +128,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_derived(args: argparse.Namespace, src: Path, out: Path) -> tuple[Path, Path]:
     """Write one derived table (and its criterion and selection as metadata JSON)."""
+    from curriculens.analysis.criterion import Criterion
     from curriculens.analysis.derived import derived_frame
+    from curriculens.analysis.leadlag import DEFAULT_CRITERION
     from curriculens.analysis.table import selecting, write_frame
 
-    options = {"n_boot": 1000 if args.n_boot is None else args.n_boot}
-    if args.criterion is not None:
-        options["criterion"] = args.criterion
+    options: dict = {"n_boot": 1000 if args.n_boot is None else args.n_boot}
+    name = args.criterion or (DEFAULT_CRITERION if args.what == "leadlag" else "paper")
+    crit = Criterion.preset(name)
+    if args.min_rise is not None:
+        crit = crit.with_fields(min_rise=args.min_rise)  # an error for a criterion without a rise
+    if args.margin_log10 is not None:
+        options["margin_log10"] = args.margin_log10
     with selecting(selection_of(args)):
-        frame = derived_frame(args.what, src, **options)
+        frame = derived_frame(args.what, src, criterion=crit, **options)
+    options["criterion"] = crit.name
     write_frame(frame, out, args.format)
     meta = out.with_name(out.name + ".meta.json")
     meta.write_text(

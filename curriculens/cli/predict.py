@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from curriculens import params
 from curriculens.cli._args import (
     add_import_flags,
     add_json_flag,
@@ -58,6 +60,27 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help='print {"composites": [{model, name, components, n, r2, r2_pearson}], "mean_r2", '
         '"mean_r2_pearson", "median_r2", ..., "by_model", "skipped"}',
     )
+    params.add(
+        p,
+        "fv_method",
+        default="projection",
+        help="task-vector method: projection (least squares at every checkpoint, calibrated) or "
+        "paper (one checkpoint's paper-mode vectors, cosine weights; see docs/predict.md)",
+    )
+    params.add(
+        p,
+        "fv_heads",
+        default="all",
+        help="paper method: vectors summed over all last-layer heads (the paper's code) or the "
+        "top-k heads (its README)",
+    )
+    params.add(
+        p,
+        "scoring",
+        default="raw",
+        help="raw: unsmoothed, shared checkpoints; paper: union grid, sigma-1 smoothing, squared "
+        "Pearson r, constant composites 0 (docs/predict.md)",
+    )
     p.set_defaults(func=run_predict)
     return p
 
@@ -70,6 +93,15 @@ def run_predict(args: argparse.Namespace) -> int:
 
     store = is_store(args.input)
     selection = input_selection(args)
+    if store and args.fv_method == "paper":  # one checkpoint's vectors, computed once per run
+        from curriculens.paper_vectors import ensure_paper_vectors
+
+        for got in ensure_paper_vectors(args.input, heads=args.fv_heads):
+            print(
+                f"paper-mode vectors of {got['run']} computed at {got['checkpoint']} and stored "
+                f"in the run ({len(got['skills'])} skills; {got['notes'] or 'no shortfall'})",
+                file=sys.stderr,
+            )
     try:
         with selecting(selection):
             curves = load_input_curves(args)
@@ -78,7 +110,14 @@ def run_predict(args: argparse.Namespace) -> int:
         raise ConfigError(str(e)) from e
     tasks = sorted(curves["task"].astype(str).unique())
     components = composite_components(tasks, str(Path(args.input)) if store else None)
-    prediction = predict_trajectories(curves, components, vectors)
+    prediction = predict_trajectories(
+        curves,
+        components,
+        vectors,
+        method=args.fv_method,
+        scoring=args.scoring,
+        heads=args.fv_heads,
+    )
     if not prediction.composites:
         why = "; ".join(f"{m} {c}: {r}" for m, c, r in prediction.skipped[:3])
         raise ConfigError(
@@ -102,8 +141,14 @@ def render(prediction) -> str:
     """The text table: per model, each composite's r2 and r2_pearson per method, and means."""
     methods = prediction.methods
     lines = [
-        "Composite curves predicted from their components' curves (unsmoothed; checkpoints "
-        "with tokens > 0 where the composite and all components were evaluated).",
+        f"Scoring: {prediction.scoring}. "
+        + (
+            "Composite curves predicted from their components' curves (unsmoothed; checkpoints "
+            "with tokens > 0 where the composite and all components were evaluated)."
+            if prediction.scoring == "raw"
+            else "Curves interpolated onto the union of their grids and smoothed (sigma 1); "
+            "r2_pearson is the paper's R² (constant composite: 0)."
+        ),
         "r2 = 1 - SS_res/SS_tot ('-': constant composite); r2_pearson = squared Pearson r "
         "('-': a constant curve).",
     ]
@@ -128,6 +173,18 @@ def render(prediction) -> str:
             )
             label = f"{how} of {min(n.values())} with r2"
             lines.append(f"  {label.ljust(width)}  {'':>3}  r2: {r2}  r2_pearson: {rp}")
+    decoys = prediction.decoy_summary("r2_pearson")
+    if decoys:
+        lines += [
+            "",
+            "Decoy null (r2_pearson): declared components strictly first / composites ranked; "
+            "mean declared vs mean of decoy means (mean decoy 95th percentile)",
+        ]
+        lines += [
+            f"  {m:<20} {d['first']:>3}/{d['n']:<3} {_cell(d['declared_mean'])} vs "
+            f"{_cell(d['decoy_mean'])} ({d['decoy_p95']:.3f})"
+            for m, d in decoys.items()
+        ]
     if prediction.skipped:
         lines += ["", "Not scored:"]
         lines += [f"  {m} {c}: {r}" for m, c, r in prediction.skipped]

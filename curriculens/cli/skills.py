@@ -350,8 +350,8 @@ def _probe_problems(path: str) -> tuple[list[str], str]:
     if r.verdict != "ok":
         problems.append(f"{path}: audit: leaky — {r.reason}")
     summary = (
-        f"{items.n} items in {items.n_groups} groups; audit ok: prompt-identity adversary "
-        f"{r.adversary_acc:.2f} vs chance {r.chance:.2f}"
+        f"{items.n} items in {items.n_groups} groups; audit ok: no test prompt or group in "
+        f"training, chance {r.chance:.2f}"
     )
     return problems, summary
 

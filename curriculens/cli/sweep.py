@@ -136,6 +136,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "0, off)",
     )
     params.add(p, "device")
+    params.add(  # one --threads across commands (training's too); stored as SweepConfig.threads
+        p,
+        "train_threads",
+        help="torch threads of the forwards and probe fits (default 0: the free physical "
+        "cores, chosen when the sweep starts; printed by --dry-run and stored with the run)",
+    )
     params.add(p, "executor")
     params.add(p, "cache_dir")
     params.add(p, "max_batch_tokens")
@@ -219,6 +225,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         ("task_vectors", "task_vectors"),
         ("task_vector_heads", "task_vector_heads"),
         ("dtype", "dtype"),
+        ("train_threads", "threads"),
     ):
         if getattr(args, flag) is not None:
             sweep_cfg[key] = getattr(args, flag)

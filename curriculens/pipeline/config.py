@@ -18,6 +18,7 @@ from pathlib import Path
 from curriculens.checkpoints import parse_device
 from curriculens.errors import ConfigError, SkillError, did_you_mean
 from curriculens.params import check, check_all
+from curriculens.probes.controls import CONTROL_DRAWS
 from curriculens.probes.splits import SPLIT_VERSION
 from curriculens.skills.registry import add_skill, get_skill, list_skills
 
@@ -140,7 +141,9 @@ class SweepConfig:
             (activations and logits are read back as float32). Part of the ``probe_key``.
         batch_size: Most sequences per forward pass.
         device: torch device.
-        threads: torch threads during the sweep (on CPU, also the probe engine's workers).
+        threads: torch threads during the sweep (on CPU, also the probe engine's workers); 0
+            chooses them when the sweep starts: the free physical cores
+            (:func:`~curriculens.pipeline.plan.sweep_threads`), recorded in the run's metadata.
         max_batch_tokens: Most tokens (sequences x padded length) per forward pass, or ``None``
             for no cap beyond ``batch_size``.
         memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
@@ -173,7 +176,7 @@ class SweepConfig:
     dtype: str = "float32"
     batch_size: int = 64
     device: str = "cpu"
-    threads: int = 1
+    threads: int = 0
     max_batch_tokens: int | None = None
     memory_budget_mb: float | None = None
     cache_dir: str | None = None
@@ -231,8 +234,9 @@ class SweepConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def probe_settings(self) -> dict:
-        """Every setting a stored score depends on: examples, split, C, seed, hooks, dtype, MDL
-        and the control and split versions. Their hash (:meth:`probe_key`) keys every row.
+        """Every setting a stored score depends on: examples, split, C, seed, hooks, dtype, MDL,
+        the control version and number of control draws, and the split version. Their hash
+        (:meth:`probe_key`) keys every row.
 
         ``dtype`` is included when it is not float32, so the keys of float32 runs stay those
         they had before the setting existed.
@@ -245,6 +249,7 @@ class SweepConfig:
         if self.dtype != "float32":
             d["dtype"] = self.dtype
         d["control_version"] = _CONTROL_VERSION
+        d["control_draws"] = CONTROL_DRAWS
         d["split_version"] = SPLIT_VERSION
         return d
 
@@ -283,8 +288,10 @@ _CHECKED = (
     "overlap",
 )
 
-#: Bump when the control-task labelling changes, so stored units are recomputed.
-_CONTROL_VERSION = 4
+#: Bump when the control-task labelling or the baselines stored with a probe change, so stored
+#: units are recomputed. 5: the control is the mean and SD of ``CONTROL_DRAWS`` draws, with the
+#: test set's chance and the lexical baseline (mean input embeddings) beside every probe.
+_CONTROL_VERSION = 5
 
 
 def check_settings(settings: dict) -> None:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from curriculens.pipeline.plan import SweepPlan
 from curriculens.pipeline.record import (
     Units,
     behavior_rows,
+    lexical_row,
     mdl_row,
     probe_columns,
     probe_rows,
@@ -45,6 +46,8 @@ from curriculens.pipeline.record import (
 )
 from curriculens.pipeline.unmeasured import context_length, unmeasured_probe, unmeasured_rows
 from curriculens.probes import ProbeTask, fit_probe_tasks
+from curriculens.probes.controls import CONTROL_DRAWS, control_draws
+from curriculens.probes.lexical import LEXICAL_HOOK, embed_mean, prompt_tokens
 from curriculens.probes.mdl import mdl_online_codelength
 from curriculens.probes.splits import SPLIT_VERSION, ItemSet
 from curriculens.skills.registry import Skill
@@ -83,7 +86,8 @@ class MeasureContext:
 @dataclass
 class Captured:
     """One checkpoint's forwards, all :func:`score` needs (no model): per skill its encoding,
-    capture and items, and each few-shot skill's task-vector rows."""
+    capture and items, its lexical features (the mean input embedding of each prompt; None for a
+    skill without a probe), and each few-shot skill's task-vector rows."""
 
     plan: SweepPlan
     hooks: list[str]
@@ -92,6 +96,7 @@ class Captured:
     caps: list
     item_sets: list[ItemSet]
     vector_rows: dict
+    lexical: list = field(default_factory=list)
 
 
 def batch_tokens_for_budget(budget_mb: float, *, d_model: int, d_vocab: int, n_layers: int) -> int:
@@ -189,6 +194,9 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
     bridge = _Bridge(model, tokenizer, config.device)
     n_ctx = context_length(model)
     captured = Captured(ctx.plan, hooks, base, [], [], [], {})
+    embedding = model.get_input_embeddings().weight
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    skip = 0 if bos is None else 1  # encode_skill puts BOS (or EOS) first when there is one
     vectors = None
     if config.task_vectors:
         vectors = TaskVectors(
@@ -211,6 +219,8 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
             captured.item_sets.append(items)
             captured.encoded.append(enc)
             captured.caps.append(cap)
+            lex = embed_mean(embedding, prompt_tokens(enc, skip=skip)) if skill.probed else None
+            captured.lexical.append(lex)
     bridge.bridge = None  # the bridge holds the model's tensors: free it before scoring
     captured.vector_rows = vectors.rows() if vectors is not None else {}
     return captured
@@ -244,8 +254,11 @@ def score(captured: Captured, n_jobs: int | None = None) -> Units:
     """
     results = _fit_probes(captured, n_jobs)
     units = []
-    for enc, cap, items in zip(captured.encoded, captured.caps, captured.item_sets, strict=True):
-        rows = _skill_rows(captured, enc, cap, items, results)
+    lexical = captured.lexical or [None] * len(captured.encoded)
+    for enc, cap, items, lex in zip(
+        captured.encoded, captured.caps, captured.item_sets, lexical, strict=True
+    ):
+        rows = _skill_rows(captured, enc, cap, items, results, lex is not None)
         sk = enc.skill
         units.append((captured.plan.unit(sk), rows + captured.vector_rows.get(sk.name, [])))
     return units
@@ -255,34 +268,60 @@ def _fit_probes(captured: Captured, n_jobs: int | None) -> dict:
     """Every (skill, hook) probe of the checkpoint, fitted in one call: ``{key: result}``.
 
     Items are split by group, so no test prompt or group is ever seen in training. A hook with
-    non-finite activations is left out (its rows are NaN with the reason).
+    non-finite activations is left out (its rows are NaN with the reason). Each hook's probe is
+    fitted with :data:`~curriculens.probes.controls.CONTROL_DRAWS` control draws (the fused
+    engine solves them with the task labels: they share the activations), and each skill's
+    lexical baseline (key ``(skill, LEXICAL_HOOK)``) on its mean input embeddings.
     """
     config = captured.plan.config
-    tasks = [
-        ProbeTask(
-            X=cap.acts[h],
+    tasks = []
+    lexical = captured.lexical or [None] * len(captured.encoded)
+    for enc, cap, items, lex in zip(
+        captured.encoded, captured.caps, captured.item_sets, lexical, strict=True
+    ):
+        sk = enc.skill
+        if not sk.probed:
+            continue
+        controls = control_draws(
+            items.groups,
+            first=items.control,
+            n_draws=CONTROL_DRAWS,
+            n_classes=sk.n_classes,
             y=items.labels,
-            train=items.train,
-            control_y=items.control,
-            key=(enc.skill.name, h),
+            seed=config.seed,
         )
-        for enc, cap, items in zip(captured.encoded, captured.caps, captured.item_sets, strict=True)
-        if enc.skill.probed
-        for h in captured.hooks
-        if np.isfinite(cap.acts[h]).all()
-    ]
+        for h in captured.hooks:
+            if np.isfinite(cap.acts[h]).all():
+                tasks.append(
+                    ProbeTask(
+                        X=cap.acts[h],
+                        y=items.labels,
+                        train=items.train,
+                        control_y=controls,
+                        key=(sk.name, h),
+                    )
+                )
+        if lex is not None and np.isfinite(lex).all():
+            tasks.append(
+                ProbeTask(X=lex, y=items.labels, train=items.train, key=(sk.name, LEXICAL_HOOK))
+            )
     # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
     # one worker with as many BLAS threads (benchmarks/README_probes.md)
     jobs = n_jobs or (config.threads if torch.device(config.device).type == "cpu" else 1)
     fitted = []
     if tasks:
-        fitted = fit_probe_tasks(tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs)
+        fitted = fit_probe_tasks(
+            tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs, device=config.device
+        )
     return {r.key: r for r in fitted}
 
 
-def _skill_rows(captured: Captured, enc, cap, items: ItemSet, results: dict) -> list:
+def _skill_rows(
+    captured: Captured, enc, cap, items: ItemSet, results: dict, lexical: bool = True
+) -> list:
     """One skill's rows: behavior (NaN when its log-probabilities are not), then each hook's
-    probe, control, majority and (with ``mdl``) online-MDL rows."""
+    probe, control (mean and SD over the draws), chance, majority and (with ``mdl``) online-MDL
+    rows, and the skill's lexical-baseline row (when its features were taken)."""
     config = captured.plan.config
     sk = enc.skill
     meta = skill_meta(captured.base, sk)
@@ -295,7 +334,7 @@ def _skill_rows(captured: Captured, enc, cap, items: ItemSet, results: dict) -> 
         if r is None:
             rows += unmeasured_probe(meta, h, f"NaN activations at {h}")
             continue
-        rows += probe_rows(meta, h, r)
+        rows += probe_rows(meta, h, r, items)
         if config.mdl:
             mdl = mdl_online_codelength(
                 cap.acts[h],
@@ -304,6 +343,9 @@ def _skill_rows(captured: Captured, enc, cap, items: ItemSet, results: dict) -> 
                 order=_group_order(items, config.seed),
             )
             rows.append(mdl_row(probe_columns(meta, h, r), mdl.compression, items.n))
+    if sk.probed and lexical:
+        r = results.get((sk.name, LEXICAL_HOOK))
+        rows.append(lexical_row(meta, r, "NaN input embeddings"))
     return rows
 
 

@@ -10,16 +10,18 @@ recording never look a skill up in the registry again. :func:`dry_run_text` prin
 from __future__ import annotations
 
 import functools
+import math
+import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
 from curriculens.errors import CheckpointError, ConfigError
 from curriculens.params import flag
 from curriculens.pipeline.config import SweepConfig
-from curriculens.probes.splits import ItemSet, draw_items
+from curriculens.probes.splits import ItemSet, draw_distinct, draw_items
 from curriculens.skills.registry import Skill, get_skill
 from curriculens.store import Store
 from curriculens.taskvectors import vector_unit_suffix
@@ -39,9 +41,15 @@ def skill_items(skill: Skill, config: SweepConfig) -> ItemSet:
     """The probe items every checkpoint of a sweep measures ``skill`` on (deterministic).
 
     Drawn once per process and reused for every checkpoint (the sweep, each checkpoint's
-    measurement and the store all ask for the same items).
+    measurement and the store all ask for the same items). A request above the skill's pool of
+    distinct items (:func:`examples_cap`) draws the items of :data:`POOL_PROBE` examples, which
+    hold the whole pool, instead of generating every example asked for.
     """
-    return _drawn_items(skill, config.n_examples, config.seed, config.train_frac)
+    n = config.n_examples
+    if examples_cap(skill, config) is None:
+        return _drawn_items(skill, n, config.seed, config.train_frac)
+    items = _drawn_items(skill, POOL_PROBE, config.seed, config.train_frac)
+    return replace(items, requested=n, exhausted=True)
 
 
 @functools.lru_cache(maxsize=256)
@@ -140,6 +148,7 @@ def dry_run_text(
     config = plan.config
     check_hooks_fit(series, config)
     run = run or out.resolve().name
+    check_plan_memory(plan, series)  # before any item is drawn
     done: dict[str, set[str]] = {}
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
@@ -164,6 +173,7 @@ def dry_run_text(
         lines.append(f"{c.label:<28} {c.step:>10} {c.tokens:>16}  {fp:<16}  {len(left)} skills")
     lines += _series_notes(series)
     lines += _settings_lines(plan, items.values())
+    lines += _bounds_lines(plan)
     lines.append(
         f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
         f"(probe + control per skill x hook), into {out / 'results.sqlite'}"
@@ -259,6 +269,14 @@ def _pool_line(plan: SweepPlan, items: Sequence[ItemSet]) -> list[str]:
     ]
 
 
+def _bounds_lines(plan: SweepPlan) -> list[str]:
+    """The plan's lines on its threads (:func:`sweep_threads`) and any capped examples."""
+    threads = sweep_threads(plan.config)
+    lines = [f"threads: {threads['threads']}, {threads['chosen']}"]
+    capped = capped_line(plan)
+    return lines + ([capped] if capped else [])
+
+
 def _n_layers(c: Checkpoint) -> int:
     """The model's depth from its config alone (a hub config that cannot be read is an error)."""
     from transformers import AutoConfig
@@ -272,3 +290,161 @@ def _n_layers(c: Checkpoint) -> int:
             f"Cannot read the config of checkpoint {c.label!r} at {where!r} ({type(e).__name__}: "
             f"{str(e).splitlines()[0][:200] if str(e) else ''}); the plan needs its depth."
         ) from None
+
+
+# ------------------------------------------------------------------- work bounded by the data
+#: Examples a plan draws to learn a skill's pool of distinct items, when more are asked for.
+#: A request above it is capped to the pool, and the pool is what this many draw.
+POOL_PROBE = 4096
+#: Bytes a drawn item holds in the plan (example, prompt text, tokens, split arrays); generous.
+ITEM_BYTES = 4096
+#: Share of the available memory a plan may use (the weights and the forwards need the rest).
+MEMORY_SHARE = 0.8
+
+
+@functools.lru_cache(maxsize=256)
+def skill_pool(skill: Skill, seed: int) -> int | None:
+    """The number of distinct items (a few-shot skill: distinct queries) ``skill`` can give, or
+    ``None`` when it gives at least :data:`POOL_PROBE` (as many as a plan needs to know)."""
+    examples, exhausted = draw_distinct(skill, POOL_PROBE, seed)
+    return len(examples) if exhausted else None
+
+
+def examples_cap(skill: Skill, config: SweepConfig) -> int | None:
+    """The pool ``config.n_examples`` is capped to for ``skill``, or ``None`` (not capped).
+
+    Only a request above :data:`POOL_PROBE` is capped, and only for a skill whose pool is
+    smaller: nothing else is drawn differently (a smaller request beyond the pool keeps its
+    usual shortfall line). Learning the pool draws at most a few rounds of ``POOL_PROBE``.
+    """
+    if config.n_examples <= POOL_PROBE:
+        return None
+    return skill_pool(skill, config.seed)
+
+
+def _capped_items(skill: Skill, pool: int) -> int:
+    """The items of a capped skill: its pool, or each of a few-shot skill's queries with the
+    demonstration sets of :data:`POOL_PROBE` examples (as
+    :func:`~curriculens.probes.splits.draw_items` renders them)."""
+    return pool * (POOL_PROBE // pool) if skill.shots else pool
+
+
+def capped_line(plan: SweepPlan) -> str:
+    """One line naming every skill whose examples are capped to its pool, or ``''``."""
+    caps = [(s, examples_cap(s, plan.config)) for s in plan.skills]
+    caps = [(s, c) for s, c in caps if c is not None]
+    if not caps:
+        return ""
+    parts = ", ".join(
+        f"{s.name} {c}" + (f" queries x {POOL_PROBE // c} demonstration sets" if s.shots else "")
+        for s, c in caps
+    )
+    return (
+        f"capped: {flag('n_examples')} {plan.config.n_examples} is above the pool of distinct "
+        f"items of {len(caps)} skill(s), each drawn from its whole pool: {parts}"
+    )
+
+
+def plan_memory(plan: SweepPlan, n_hooks: int | None, d_model: int | None) -> dict[str, int]:
+    """What a plan holds in memory at once, in bytes, before any example is generated.
+
+    ``items``: every skill's drawn items (:data:`ITEM_BYTES` each); ``activations``: one
+    checkpoint's captures, float32 ``[items, hooks, d_model]`` of every probed skill (0 when the
+    model's shape is unknown). Capped skills count their pool.
+    """
+    items = acts = 0
+    for s in plan.skills:
+        cap = examples_cap(s, plan.config)
+        n = plan.config.n_examples if cap is None else _capped_items(s, cap)
+        items += n * ITEM_BYTES
+        if s.probed and n_hooks and d_model:
+            acts += n * n_hooks * d_model * 4
+    return {"items": items, "activations": acts}
+
+
+def check_plan_memory(plan: SweepPlan, series: CheckpointSeries | None = None) -> dict[str, int]:
+    """Fail before anything is generated when the plan would not fit in memory.
+
+    The estimate (:func:`plan_memory`, with the hooks and width of the series' first checkpoint
+    when its config can be read) must stay within :data:`MEMORY_SHARE` of the memory available
+    now. Returns the estimate.
+
+    Raises:
+        ConfigError: with the estimate, what was capped, and the fix (fewer examples).
+    """
+    import psutil
+
+    shape = _model_shape(series[0]) if series is not None and len(series) else None
+    n_hooks = d_model = None
+    if shape is not None:
+        n_hooks = len(plan.config.hooks) or shape[0] + 1
+        d_model = shape[1]
+    est = plan_memory(plan, n_hooks, d_model)
+    need, free = sum(est.values()), psutil.virtual_memory().available
+    if need > MEMORY_SHARE * free:
+        capped = capped_line(plan)
+        open_ = [s.name for s in plan.skills if examples_cap(s, plan.config) is None]
+        names = ", ".join(open_[:4]) + (f" and {len(open_) - 4} more" if len(open_) > 4 else "")
+        raise ConfigError(
+            f"This sweep would hold {_gb(need)} in memory ({_gb(est['items'])} of items, "
+            f"{_gb(est['activations'])} of activations"
+            + (f" at {n_hooks} hooks x {d_model} wide" if d_model else "")
+            + f"), more than {MEMORY_SHARE:.0%} of the {_gb(free)} available: "
+            f"{flag('n_examples')} {plan.config.n_examples} is not capped for {names}, whose "
+            f"pools hold {POOL_PROBE} or more distinct items. Lower {flag('n_examples')} (to "
+            f"{_fitting_examples(plan, free, n_hooks, d_model)} or fewer), or sweep fewer skills."
+            + (f" ({capped})" if capped else "")
+        )
+    return est
+
+
+def _fitting_examples(plan: SweepPlan, free: float, n_hooks: int | None, d_model: int | None):
+    """The largest round number of examples whose plan fits (for the error's advice)."""
+    per = sum(
+        ITEM_BYTES + (4 * n_hooks * d_model if s.probed and d_model else 0) for s in plan.skills
+    )
+    n = max(20, int(0.9 * MEMORY_SHARE * free / per))  # a margin below the limit
+    return 10 ** int(math.log10(n)) if n >= 100 else n
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
+
+
+def _model_shape(c: Checkpoint) -> tuple[int, int] | None:
+    """``(blocks, width)`` from a checkpoint's config alone, or ``None`` when it cannot be read."""
+    from transformers import AutoConfig
+
+    where = str(c.path) if c.path is not None else c.repo
+    try:
+        cfg = AutoConfig.from_pretrained(where, revision=c.revision)
+    except Exception:  # noqa: BLE001 - the plan's depth check reports an unreadable config
+        return None
+    cfg = getattr(cfg, "text_config", cfg)
+    width = getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd", None)
+    depth = getattr(cfg, "num_hidden_layers", None)
+    return (int(depth), int(width)) if depth and width else None
+
+
+# ------------------------------------------------------------------------------ threads
+def sweep_threads(config: SweepConfig) -> dict:
+    """The torch threads of a sweep with ``config``, and why (recorded with the run).
+
+    ``config.threads`` > 0 is used as set. 0 (the default) takes the physical cores this
+    process may run on, less those busy with other work (the 1-minute load average, rounded):
+    every physical core on a free machine, at least one on a busy one.
+
+    >>> sweep_threads(SweepConfig(skills=("facts",), threads=3))
+    {'threads': 3, 'chosen': 'set (threads=3)'}
+    """
+    if config.threads > 0:
+        return {"threads": config.threads, "chosen": f"set (threads={config.threads})"}
+    import psutil
+
+    cores = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        cores = min(cores, len(os.sched_getaffinity(0)))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    n = max(1, min(cores, cores - round(load)))
+    why = "every physical core, free" if n == cores else f"{cores} physical cores, load {load:.1f}"
+    return {"threads": n, "chosen": f"auto ({why})"}

@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 
+import numpy as np
+
 from curriculens._version import __version__
 from curriculens.activations import hook_layer
 from curriculens.analysis.table import CONFIGS_META_KEY, SKILLS_META_KEY, skill_metadata
@@ -20,7 +22,8 @@ from curriculens.checkpoints import Checkpoint, CheckpointSeries
 from curriculens.errors import ProbeValidityWarning
 from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.plan import FINGERPRINTS_META_KEY, SweepPlan, pool_shortfall
-from curriculens.pipeline.unmeasured import unmeasured_behavior
+from curriculens.pipeline.unmeasured import unmeasured_behavior, unmeasured_lexical
+from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
 from curriculens.probes.splits import ItemSet
 from curriculens.skills.registry import Skill
 from curriculens.store import Row, Store
@@ -64,10 +67,23 @@ def behavior_rows(skill: Skill, meta: dict, scores: dict, n_labels: int) -> list
     return rows
 
 
-def probe_rows(meta: dict, hook: str, result) -> list[Row]:
-    """One hook's probe, control and majority rows from a fitted probe ``result``."""
+def probe_rows(meta: dict, hook: str, result, items: ItemSet | None = None) -> list[Row]:
+    """One hook's probe, control, control SD, chance and majority rows from a fitted probe
+    ``result`` (with ``items``, the skill's :class:`ItemSet`, for the test set's chance).
+
+    - ``probe/probe_acc``: held-out accuracy, per-item 0/1 outcomes;
+    - ``control/control_acc``: the mean held-out accuracy over the control draws, per item the
+      share of draws it was right in (paired with the probe's items: selectivity is
+      ``probe_acc - control_acc``, the probe against the mean control);
+    - ``baseline/control_sd``: the SD of the control accuracy over the draws (ddof 1); its ``n``
+      is the number of draws and its per-item outcomes are the draws' accuracies;
+    - ``baseline/chance``: the share of the test set's majority class (the best constant guess
+      on the held-out items);
+    - ``baseline/majority``: held-out accuracy of the training set's majority class.
+    """
     common = probe_columns(meta, hook, result)
-    return [
+    draws = np.asarray(getattr(result, "control_draws", ()), float)
+    rows = [
         Row(**common, kind="probe", metric="probe_acc", value=result.acc, items=result.correct),
         Row(
             **common,
@@ -76,8 +92,37 @@ def probe_rows(meta: dict, hook: str, result) -> list[Row]:
             value=result.control_acc,
             items=result.control_correct,
         ),
-        Row(**dict(common, metric="majority"), kind="baseline", value=result.majority),
+        Row(
+            **dict(common, metric="control_sd", n=int(draws.size)),
+            kind="baseline",
+            value=getattr(result, "control_sd", float("nan")),
+            items=draws if draws.size else None,
+        ),
     ]
+    if items is not None:
+        rows.append(Row(**dict(common, metric="chance"), kind="baseline", value=test_chance(items)))
+    rows.append(Row(**dict(common, metric="majority"), kind="baseline", value=result.majority))
+    return rows
+
+
+def test_chance(items: ItemSet) -> float:
+    """The share of the most common class among the held-out items (NaN without any)."""
+    test = np.asarray(items.labels)[~np.asarray(items.train, bool)]
+    if not test.size:
+        return float("nan")
+    return float(np.bincount(test.astype(np.int64)).max() / test.size)
+
+
+def lexical_row(meta: dict, result, reason: str) -> Row:
+    """The skill's lexical-baseline row (:mod:`curriculens.probes.lexical`): held-out accuracy
+    of the probe on the prompts' mean input embeddings, with per-item outcomes; NaN with
+    ``reason`` when it was not fitted (``result`` None)."""
+    if result is None:
+        return unmeasured_lexical(meta, reason)
+    common = dict(meta, hook=LEXICAL_HOOK, kind="baseline", metric=LEXICAL_METRIC)
+    return Row(
+        **common, value=result.acc, n=result.n_test, reason=result.failure, items=result.correct
+    )
 
 
 def probe_columns(meta: dict, hook: str, result) -> dict:

@@ -45,11 +45,14 @@ from curriculens.pipeline.measure import MeasureContext, measure
 from curriculens.pipeline.overlap import ScoringWorker, scoring_worker, thread_plan
 from curriculens.pipeline.plan import (
     SweepPlan,
+    capped_line,
     check_hooks_fit,
+    check_plan_memory,
     plan_sweep,
     recall_fingerprints,
     series_tokenizer,
     skill_items,
+    sweep_threads,
 )
 from curriculens.pipeline.record import (
     Units,
@@ -91,6 +94,7 @@ def evaluate_model(
     todo = plan.todo(store.done_units(run, fp))
     if not todo:
         return 0
+    check_plan_memory(plan)  # the items, before any is drawn
     for skill in todo:
         write_items(store, run, plan.config, skill, plan.items(skill))
     ctx = MeasureContext(
@@ -159,14 +163,17 @@ def sweep(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{flag('out')} {str(out)!r} is an existing file; give a directory path.")
     run = run or out.resolve().name
-    plan = plan_sweep(config)
-    torch.set_num_threads(config.threads)
+    threads = sweep_threads(config)  # threads=0: chosen now, and recorded with the run
+    plan = plan_sweep(replace(config, threads=threads["threads"]))
     if not isinstance(series, CheckpointSeries):
         series = CheckpointSeries.from_dir(series)
     check_hooks_fit(series, config)  # hooks past the models' depth: before anything is written
+    check_plan_memory(plan, series)  # before the store is made or any item drawn
+    caller_threads = torch.get_num_threads()
+    torch.set_num_threads(threads["threads"])
     try:
         with young_heap(), Store(out) as store:  # a locked or corrupt store fails before loading
-            _sweep_into(store, series, out, plan, run, progress, executor)
+            _sweep_into(store, series, out, plan, run, progress, executor, config, threads)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -175,6 +182,8 @@ def sweep(
             f"finished unit is kept in {str(out / 'results.sqlite')!r}; free some space and "
             "re-run the same command to resume."
         ) from None
+    finally:
+        torch.set_num_threads(caller_threads)  # process-wide: the caller's count again
     return out
 
 
@@ -186,13 +195,22 @@ def _sweep_into(
     run: str,
     progress: bool,
     executor: str,
+    asked: SweepConfig | None = None,
+    threads: dict | None = None,
 ) -> None:
+    """Sweep ``series`` into ``store``. ``asked`` is the config as given (saved for a resume,
+    so ``threads=0`` is chosen again there); ``threads`` the choice (:func:`sweep_threads`)."""
     t0 = time.perf_counter()
     config = plan.config
     seen: dict[str, str] = {}
-    (out / "sweep_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    saved = (asked or config).to_dict()
+    (out / "sweep_config.json").write_text(json.dumps(saved, indent=2))
     recall_fingerprints(store, series)
     meta = {**_series_meta(series, executor), "threads": thread_plan(config)}
+    if threads is not None:
+        meta["threads_chosen"] = threads["chosen"]
+    if line := capped_line(plan):
+        warnings.warn(line, ProbeValidityWarning, stacklevel=3)
     store.set_meta(f"run:{run}", run_meta(plan, meta))
     snapshot_skills(store, plan.skills)
     snapshot_config(store, config)
@@ -270,7 +288,7 @@ def _warn_leaky(store: Store, plan: SweepPlan) -> None:
     probed = [s.name for s in plan.probed]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MixedResultsNote)  # the sweep reads its own current rows
-        audited = audit_run(store, skills=probed) if probed else {}
+        audited = audit_run(store, skills=probed, lexical=False) if probed else {}
     for r in audited.values():
         if r.verdict != "ok":
             warnings.warn(

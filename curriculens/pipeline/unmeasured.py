@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from curriculens.activations import hook_layer
 from curriculens.behavior import behavior_metrics
+from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
 from curriculens.skills.registry import Skill
 from curriculens.store import Row
 
@@ -36,7 +37,22 @@ def unmeasured_rows(skill: Skill, hooks: Sequence[str], base: dict, reason: str)
     )
     for h in hooks if skill.probed else ():
         rows += unmeasured_probe(meta, h, reason)
+    if skill.probed:
+        rows.append(unmeasured_lexical(meta, reason))
     return rows
+
+
+def unmeasured_lexical(meta: dict, reason: str) -> Row:
+    """The skill's lexical-baseline row (:mod:`curriculens.probes.lexical`), NaN: ``reason``."""
+    return Row(
+        **meta,
+        kind="baseline",
+        hook=LEXICAL_HOOK,
+        metric=LEXICAL_METRIC,
+        value=float("nan"),
+        n=0,
+        reason=reason,
+    )
 
 
 def unmeasured_behavior(skill: Skill, meta: dict, reason: str) -> list[Row]:
@@ -46,11 +62,13 @@ def unmeasured_behavior(skill: Skill, meta: dict, reason: str) -> list[Row]:
 
 
 def unmeasured_probe(meta: dict, hook: str, reason: str) -> list[Row]:
-    """One hook's probe, control and majority rows as NaN with ``reason``."""
+    """One hook's probe, control, control SD, chance and majority rows as NaN with ``reason``."""
     nan = dict(meta, hook=hook, layer=hook_layer(hook), value=float("nan"), n=0, reason=reason)
     return [
         Row(**nan, kind="probe", metric="probe_acc"),
         Row(**nan, kind="control", metric="control_acc"),
+        Row(**nan, kind="baseline", metric="control_sd"),
+        Row(**nan, kind="baseline", metric="chance"),
         Row(**nan, kind="baseline", metric="majority"),
     ]
 

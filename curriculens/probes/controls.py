@@ -3,6 +3,13 @@
 Each type (a token, or in a sweep the group that determines an item's label) gets a random class,
 fixed for every occurrence of that type. A probe's
 selectivity is its task accuracy minus its accuracy on these control labels.
+
+One draw of control labels is a noisy baseline: under a group split a held-out group's control
+class is never seen in training, so its held-out accuracy is chance for any representation, with
+a spread of about 0.1 between draws on a few hundred items. A sweep therefore fits
+:data:`CONTROL_DRAWS` draws (:func:`control_draws`; the fused engine solves them together, as
+they share the activations) and stores their mean and standard deviation; selectivity uses the
+mean.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ from jaxtyping import Int
 
 from curriculens.errors import ProbeError
 
-__all__ = ["control_labels"]
+__all__ = ["CONTROL_DRAWS", "control_draws", "control_labels"]
+
+#: Control draws a sweep fits per probe (their mean is the control baseline, their SD its spread).
+CONTROL_DRAWS = 30
 
 
 def control_labels(
@@ -72,3 +82,32 @@ def control_labels(
         i = rng.integers(types.size)
         per_type[i] = rng.choice([c for c in range(k) if c != per_type[i]])
     return per_type[inverse].astype(np.int64)
+
+
+def control_draws(
+    token_ids: Int[np.ndarray, " n"],
+    *,
+    first: Int[np.ndarray, " n"] | None = None,
+    n_draws: int = CONTROL_DRAWS,
+    n_classes: int | None = None,
+    y: Int[np.ndarray, " n"] | None = None,
+    seed: int = 0,
+) -> Int[np.ndarray, "draw n"]:
+    """``n_draws`` independent control labellings ``[draw, n]`` of :func:`control_labels`.
+
+    Draw 0 is ``first`` when given (the labels a sweep stores with its items), else
+    ``control_labels(..., seed=seed)``; draw ``k >= 1`` is seeded by ``(seed, k)`` alone, so
+    every checkpoint of a sweep fits the same draws.
+
+    >>> c = control_draws(np.array([5, 7, 5, 9, 7]), n_classes=2, n_draws=3)
+    >>> c.shape, bool((c[:, 0] == c[:, 2]).all())
+    ((3, 5), True)
+    """
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
+        raise ProbeError(f"n_draws must be an int >= 1; received {n_draws!r}.")
+    kw = dict(n_classes=n_classes, y=y)
+    out = [control_labels(token_ids, seed=seed, **kw) if first is None else np.asarray(first)]
+    for k in range(1, n_draws):
+        sub = int(np.random.SeedSequence([seed, 7331, k]).generate_state(1)[0])
+        out.append(control_labels(token_ids, seed=sub, **kw))
+    return np.stack(out).astype(np.int64)

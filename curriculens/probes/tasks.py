@@ -26,7 +26,8 @@ class ProbeTask:
         X: Activations, shape ``[n, d]``.
         y: Task labels, shape ``[n]``, ints.
         train: Boolean mask ``[n]``: True for the training split, False for held-out.
-        control_y: Hewitt & Liang control labels ``[n]`` (a random class per token type), or None.
+        control_y: Hewitt & Liang control labels ``[n]`` (a random class per token type), or
+            several draws of them ``[draw, n]`` (solved together with the task labels), or None.
         key: Free-form identifier echoed into the result.
     """
 
@@ -44,6 +45,11 @@ class ProbeResult:
     ``majority`` is the per-skill chance level (held-out accuracy of the training majority class);
     ``shuffle_acc`` is the label-shuffle baseline (NaN unless requested); ``C`` is the chosen
     inverse regularization of the task probe.
+
+    With several control draws, ``control_acc`` is their mean, ``control_sd`` their standard
+    deviation (ddof 1), ``control_draws`` each draw's accuracy, and ``control_correct`` each
+    held-out item's share of draws it was right in (so ``correct - control_correct`` pairs the
+    items of the task probe and of the mean control).
     """
 
     key: object
@@ -62,6 +68,8 @@ class ProbeResult:
     control_C: float = float("nan")
     shuffle_acc: float = float("nan")
     n_iter: int = 0
+    control_sd: float = float("nan")
+    control_draws: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def selectivity(self) -> float:
@@ -76,11 +84,23 @@ def _check(task: ProbeTask) -> str | None:
             f"shape mismatch: X {X.shape}, y {y.shape}, train {tr.shape}; expected "
             "X [n, d], y [n], train [n] with the same n"
         )
-    if task.control_y is not None and np.shape(task.control_y) != y.shape:
-        return f"shape mismatch: control_y {np.shape(task.control_y)}, expected {y.shape} like y"
+    c = task.control_y
+    if c is not None and not (np.shape(c) == y.shape or np.shape(c)[1:] == y.shape):
+        return (
+            f"shape mismatch: control_y {np.shape(c)}, expected {y.shape} like y or "
+            f"[draw, {y.shape[0] if y.ndim else '?'}] (several draws)"
+        )
     if not np.issubdtype(y.dtype, np.integer):
         return f"labels must be integer class ids; received dtype {y.dtype}"
     return None
+
+
+def _control_rows(task: ProbeTask) -> list[np.ndarray]:
+    """A task's control label sets (none, one, or one per draw), as int64 rows."""
+    if task.control_y is None:
+        return []
+    c = np.asarray(task.control_y, np.int64)
+    return list(c) if c.ndim == 2 else [c]
 
 
 def shuffle_labels(y: np.ndarray, train: np.ndarray, *, seed: int = 0) -> np.ndarray:
@@ -147,8 +167,8 @@ def fit_probe_tasks(
 def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
     P = len(idx)
     n_max = max(int(np.shape(tasks[i].y)[0]) for i in idx)
-    has_control = any(tasks[i].control_y is not None for i in idx)
-    L = 1 + int(has_control) + int(shuffle)
+    draws = {i: _control_rows(tasks[i]) for i in idx}
+    L = 1 + max(len(c) for c in draws.values()) + int(shuffle)
     X = np.zeros((P, n_max, d), np.float32)
     y = np.full((P, L, n_max), -1, np.int64)
     train = np.zeros((P, n_max), bool)
@@ -160,8 +180,8 @@ def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
         tr = np.asarray(t.train, bool)
         train[p, :n], mask[p, :n] = tr, True
         y[p, 0, :n] = t.y
-        if has_control and t.control_y is not None:
-            y[p, 1, :n] = np.asarray(t.control_y, np.int64)
+        for k, c in enumerate(draws[i]):
+            y[p, 1 + k, :n] = c
         if shuffle:
             y[p, L - 1, :n] = shuffle_labels(np.asarray(t.y), tr, seed=seed + i)
     res = fit_logistic_batch(
@@ -183,8 +203,14 @@ def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
         r.balanced_acc, r.auroc = float(res.balanced_acc[p, 0]), float(res.auroc[p, 0])
         r.xent, r.n_iter = float(res.xent[p, 0]), int(res.n_iter[p, 0])
         r.correct = res.correct[p][0]
-        if has_control and tasks[i].control_y is not None and res.failure[p][1] is None:
-            r.control_acc, r.control_C = float(res.acc[p, 1]), float(res.C[p, 1])
-            r.control_correct = res.correct[p][1]
+        fit = [1 + k for k in range(len(draws[i])) if res.failure[p][1 + k] is None]
+        if fit:
+            accs = np.array([float(res.acc[p, lab]) for lab in fit])
+            r.control_acc, r.control_C = float(accs.mean()), float(res.C[p, fit[0]])
+            r.control_draws = accs
+            r.control_sd = float(accs.std(ddof=1)) if len(accs) > 1 else float("nan")
+            r.control_correct = np.mean([res.correct[p][lab] for lab in fit], axis=0).astype(
+                np.float32
+            )
         if shuffle and res.failure[p][L - 1] is None:
             r.shuffle_acc = float(res.acc[p, L - 1])

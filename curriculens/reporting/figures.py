@@ -68,16 +68,19 @@ def build_figures(a: RunAnalysis) -> dict:
     figs = {
         "timeline": (
             plot_timeline(emergence),
-            "Emergence order: per skill, where behavior emerges (circle, with its interval as a "
-            "bar) and where probe selectivity emerges (triangle); '<' at the left: met at the "
-            "first checkpoint; faded '>' at the right: not emerged. Behavior criterion "
+            "Emergence order: per skill, where behavior emerges (circle, with the criterion's "
+            "interval as a wide bar and, where it differs, the raw crossing interval as a thin "
+            "one: the same criterion on the unsmoothed curve) and where probe selectivity "
+            "emerges (triangle); '<' at the left: met at the first checkpoint; faded '>' at the "
+            "right: not emerged. Behavior criterion "
             f"{crit.label()}. Probe selectivity criterion {probe_crit.label()}.",
         ),
         "behavior": (
             plot_behavior(df, skills, emergence=emergence, criterion=crit),
             "Behavior over training, one panel per skill family (shared log token axis): the "
-            "primary metric per checkpoint; circles mark emergence and shaded bands its "
-            f"interval. Criterion {crit.label()}.",
+            "primary metric per checkpoint; circles mark emergence and shaded bands the "
+            "criterion's interval (the raw crossing interval is in the curriculum table). "
+            f"Criterion {crit.label()}.",
         ),
         "probes": (
             plot_probe_heatmaps(df, skills, emergence=emergence),

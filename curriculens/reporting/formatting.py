@@ -114,7 +114,7 @@ def format_lead_lag(results: Sequence[LeadLag]) -> str:
             f"{r.skill:<20} {layer_name(r.layer):>5} "
             f"{format_emergence(r.behavior_state, r.behavior_tokens):>20} "
             f"{format_emergence(r.probe_state, r.probe_tokens):>20} {_f(r.lead_log10):>12} "
-            f"{ci:>16} {p:>8}  {r.verdict}"
+            f"{ci:>16} {p:>8}  {r.label}"
         )
     return "\n".join(lines)
 

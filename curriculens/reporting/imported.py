@@ -34,7 +34,9 @@ from curriculens.reporting.sections import (
     Section,
     consistency_sections,
     curriculum_section,
+    interval_note,
     order_answer,
+    resampling_of,
     when_answer,
 )
 
@@ -129,8 +131,10 @@ def write_curves_report(
     for m, a in per_model.items():
         summary += _model_summary(m, a, several=len(models) > 1)
         title = f"Curriculum: {m}"
-        sections.append(curriculum_section(a, title=title, note=_notes(crit, n_boot),
-                                           behavior_only=True))  # fmt: skip
+        note = (
+            interval_note(crit, n_boot, resampling_of(cis)) + " Scores: each task's imported score."
+        )
+        sections.append(curriculum_section(a, title=title, note=note, behavior_only=True))
         figs.update(_model_figures(m, slugs[m], a))
         placed_names[title] = [f"timeline-{slugs[m]}", f"behavior-{slugs[m]}"]
     if consistency is not None:
@@ -174,16 +178,6 @@ def model_analyses(
         em = skill_emergence(mine, criterion=crit, n_boot=n_boot, seed=seed)
         out[m] = RunAnalysis(df=mine, runs=[m], criterion=crit, emergence=em, n_boot=n_boot)
     return out
-
-
-def _notes(crit: Criterion, n_boot: int) -> str:
-    return (
-        f"Behavior emergence: criterion {crit.label()}, on each task's imported score. An "
-        "interval (a, b] holds the crossing: the checkpoint bracket (previous checkpoint, "
-        f"crossing checkpoint], widened by {n_boot} resamples where the curves give per-item "
-        "outcomes or counts; 'at init' means met at the first checkpoint, 'not emerged' that it "
-        "never was."
-    )
 
 
 def _model_summary(m: str, a: RunAnalysis, *, several: bool) -> list[str]:

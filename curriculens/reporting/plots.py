@@ -157,8 +157,9 @@ def plot_behavior(
         _behavior_panel(a, df, family, members, color, marks, all_tokens, crit)
     if ax is None:
         _label_grid(panels, cols)
+        band = "its smoothed criterion's interval" if crit.smooth else "its interval"
         fig.suptitle(
-            f"Behavior over training by family (circle: emergence, band: its interval; "
+            f"Behavior over training by family (circle: emergence, band: {band}; "
             f"criterion {crit.name})",
             fontsize=10,
         )
@@ -268,9 +269,12 @@ def plot_probe_heatmaps(
         fig.colorbar(sel_im, ax=shown, shrink=0.6, label="selectivity (probe − control)")
     if im is not None:
         fig.colorbar(im, ax=shown, shrink=0.6, label="held-out probe accuracy")
+    e0 = next(iter(marks.values()), None)
+    b_crit = f" ({e0.criterion})" if e0 is not None else ""
+    p_crit = f" ({e0.probe_criterion})" if e0 is not None and e0.probe_criterion else ""
     fig.suptitle(
         "Probe accuracy and selectivity by layer and training tokens "
-        "(dashed: behavior emerges; star: selectivity emerges)",
+        f"(dashed: behavior emerges{b_crit}; star: selectivity emerges{p_crit})",
         fontsize=9,
     )
     return fig
@@ -307,8 +311,10 @@ def _heatmap(a, skill: str, mat: pd.DataFrame, what: str, cmap: str, limits, e):
 
 
 def plot_timeline(emergence, *, ax=None):
-    """Emergence per skill: behavior (circle, with its interval as a bar) and probe selectivity
-    (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right edge.
+    """Emergence per skill: behavior (circle, with its criterion's interval as a wide bar and
+    the raw crossing interval as a thin dark bar under it, where they differ) and probe
+    selectivity (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right
+    edge. The title names the criterion of each mark.
 
     Args:
         emergence: :func:`curriculens.curriculum`'s DataFrame (or its ``SkillEmergence`` list).
@@ -319,9 +325,12 @@ def plot_timeline(emergence, *, ax=None):
     known = [
         t
         for e in emergence
-        for t in (e.behavior_tokens, e.probe_tokens, e.behavior_lo, e.behavior_hi)
+        for t in (
+            e.behavior_tokens, e.probe_tokens, e.behavior_lo, e.behavior_hi, e.behavior_raw_lo,
+            e.behavior_raw_hi,
+        )
         if t
-    ]
+    ]  # fmt: skip
     left = min(known) / 2 if known else 0.5
     right = max(known) * 2 if known else 1.0
     seen: set[str] = set()
@@ -338,8 +347,15 @@ def plot_timeline(emergence, *, ax=None):
             hi = e.behavior_hi if e.behavior_hi is not None else right
             ax.plot(
                 [lo, hi], [y - 0.15] * 2, color="C0", lw=5, alpha=0.3, solid_capstyle="butt",
-                label=label("behavior interval"),
+                label=label("behavior: the criterion's interval"),
             )  # fmt: skip
+            raw = (e.behavior_raw_lo, e.behavior_raw_hi)
+            if raw != (e.behavior_lo, e.behavior_hi) and raw != (None, None):
+                ax.plot(
+                    [left if raw[0] is None else raw[0], right if raw[1] is None else raw[1]],
+                    [y - 0.15] * 2, color="C0", lw=1.5, solid_capstyle="butt",
+                    label=label("behavior: raw crossing interval"),
+                )  # fmt: skip
         for state, t, marker, color, dy, name in (
             (e.behavior_state, e.behavior_tokens, "o", "C0", -0.15, "behavior"),
             (e.probe_state, e.probe_tokens, "^", "C1", 0.15, "probe selectivity"),
@@ -359,7 +375,13 @@ def plot_timeline(emergence, *, ax=None):
     ax.invert_yaxis()
     _token_axis(ax, known or [1.0])
     crit = emergence[0].criterion if emergence else "paper"
-    ax.set_title(f"Curriculum: emergence order (behavior: {crit}; faded '>' = not emerged)")
+    probe = next((e.probe_criterion for e in emergence if e.probe_criterion), None)
+    ax.set_title(
+        f"Curriculum: emergence order (behavior: {crit}"
+        + (f"; probe selectivity: {probe}" if probe else "")
+        + "; faded '>' = not emerged)",
+        fontsize=10,
+    )
     if seen:  # outside the axes, so no marker or bar hides under it
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if own:
@@ -405,8 +427,8 @@ def plot_lead_lag(results, *, ax=None):
             ax.plot([0], [y], marker="x", color=color, ls="none",
                     label=r.verdict if r.verdict not in labelled else None)  # fmt: skip
         labelled.add(r.verdict)
-        ax.text(1.01, y, r.verdict, transform=ax.get_yaxis_transform(), va="center",
-                fontsize=8, color=color)  # fmt: skip
+        ax.text(1.01, y, getattr(r, "label", r.verdict), transform=ax.get_yaxis_transform(),
+                va="center", fontsize=8, color=color)  # fmt: skip
     ax.axvline(0, color="black", lw=1)
     ax.set_xlim(-span, span)
     ax.set_yticks(range(len(results)))

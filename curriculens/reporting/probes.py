@@ -1,9 +1,11 @@
 """Every probe number beside its baselines, and one line per skill on what the number means.
 
 For each probed skill, at the layer where its final probe is best: held-out probe accuracy, the
-control task (one random class per group), the majority class, the same probe at the first
-checkpoint (random init, when the series starts there), the embedding-layer probe, the online
-MDL compression when the sweep measured it, and the audit's verdict on the split.
+control task (one random class per group; the mean ± SD over the sweep's control draws), chance
+(the test set's majority class), the majority class of the training set, the same probe at the
+first checkpoint (random init, when the series starts there), the embedding-layer probe, the
+lexical baseline (a probe on the prompt's mean input embeddings) with its ``lexical`` flag, the
+online MDL compression when the sweep measured it, and the audit's verdict on the split.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
 MARGIN = 0.05
 #: The stored layer of the embedding (``hook_embed``).
 EMBED_LAYER = -1
+#: Hook and metric of the lexical baseline rows (:mod:`curriculens.probes.lexical`).
+LEXICAL_HOOK, LEXICAL_METRIC = "lexical.embed_mean", "lexical_acc"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +42,11 @@ class ProbeBaselines:
     mdl: float | None
     audit: str
     probe: str
+    control_sd: float = float("nan")
+    control_draws: int = 0
+    chance: float = float("nan")
+    lexical_acc: float = float("nan")
+    lexical: bool | None = None
 
     @property
     def selectivity(self) -> float:
@@ -49,11 +58,13 @@ def probe_baselines(
     skill_text: dict[str, str],
     audit: dict[str, str],
     layers: dict[str, int] | None = None,
+    lexical: dict[str, bool | None] | None = None,
 ) -> list[ProbeBaselines]:
     """The baselines of every probed skill in a results table (see :mod:`analysis.table`).
 
     Each skill is read at ``layers[skill]`` when given (the report passes lead/lag's best
     layer, so every table names the same one), else at its best final probe accuracy.
+    ``lexical``: each skill's lead/lag ``lexical`` flag (the report passes lead/lag's).
     """
     out = []
     for skill in dict.fromkeys(df.loc[df.kind == "probe", "skill"]):
@@ -65,7 +76,15 @@ def probe_baselines(
         layer = int((layers or {}).get(skill, acc[last].idxmax()))
         control = _by_layer(mine, "control", "control_acc")
         majority = _by_layer(mine, "baseline", "majority")
+        sd = _by_layer(mine, "baseline", "control_sd")
+        chance = _by_layer(mine, "baseline", "chance")
         mdl = _by_layer(mine, "probe", "mdl_compression")
+        draws = _draws(mine, layer, last)
+        lex = mine[
+            (mine.kind == "baseline") & (mine.metric == LEXICAL_METRIC) & (mine.tokens == last)
+        ]
+        if "hook" in lex.columns:
+            lex = lex[lex.hook == LEXICAL_HOOK]
         out.append(
             ProbeBaselines(
                 skill=skill,
@@ -79,6 +98,11 @@ def probe_baselines(
                 mdl=None if mdl.empty else _at(mdl, layer, last),
                 audit=audit.get(skill, "not audited"),
                 probe=skill_text.get(skill, ""),
+                control_sd=_at(sd, layer, last),
+                control_draws=draws,
+                chance=_at(chance, layer, last),
+                lexical_acc=float(lex.value.mean()) if len(lex) else float("nan"),
+                lexical=(lexical or {}).get(skill),
             )
         )
     return out
@@ -87,6 +111,19 @@ def probe_baselines(
 def _by_layer(df: pd.DataFrame, kind: str, metric: str) -> pd.DataFrame:
     sel = df[(df.kind == kind) & (df.metric == metric)]
     return sel.pivot_table(index="layer", columns="tokens", values="value", aggfunc="mean")
+
+
+def _draws(df: pd.DataFrame, layer: int, tokens) -> int:
+    """Control draws behind the control at ``(layer, tokens)`` (the ``n`` of its SD row)."""
+    if "n" not in df.columns:
+        return 0
+    sel = df[
+        (df.kind == "baseline")
+        & (df.metric == "control_sd")
+        & (df.layer == layer)
+        & (df.tokens == tokens)
+    ]
+    return int(sel.n.min()) if len(sel) and sel.n.notna().all() else 0
 
 
 def _at(table: pd.DataFrame, layer: int, tokens) -> float:
@@ -102,11 +139,13 @@ def baselines_table(rows: list[ProbeBaselines]) -> list[list[str]]:
         "skill",
         "best layer",
         "probe",
-        "control",
+        "chance",
+        "control (mean ± SD)",
         "selectivity",
         "majority",
         "first checkpoint",
         "embeddings",
+        "lexical baseline",
         "MDL compression",
         "audit",
     ]
@@ -115,17 +154,27 @@ def baselines_table(rows: list[ProbeBaselines]) -> list[list[str]]:
             r.skill,
             layer_name(r.layer),
             f"{r.acc:.2f}",
-            _f(r.control),
+            _f(r.chance),
+            _control(r),
             _f(r.selectivity, sign=True),
             _f(r.majority),
             f"{r.first:.2f} ({format_tokens(r.first_tokens)})",
             _f(r.embed),
+            _f(r.lexical_acc) + (" lexical" if r.lexical else ""),
             "–" if r.mdl is None else _f(r.mdl),
             r.audit,
         ]
         for r in rows
     ]
     return [head, *body]
+
+
+def _control(r: ProbeBaselines) -> str:
+    """``0.50 ± 0.09 (30)``: the mean control, the SD over its draws and their number."""
+    if not np.isfinite(r.control_sd):
+        return _f(r.control)
+    n = f" ({r.control_draws})" if r.control_draws else ""
+    return f"{r.control:.2f} ± {r.control_sd:.2f}{n}"
 
 
 def _f(x: float, sign: bool = False) -> str:
@@ -136,14 +185,22 @@ def _f(x: float, sign: bool = False) -> str:
 
 def meaning(r: ProbeBaselines) -> str:
     """One line: what this skill's probe number means, judged against its baselines."""
-    base = max(v for v in (r.control, r.majority) if np.isfinite(v))
+    base = max(v for v in (r.control, r.majority, r.chance) if np.isfinite(v))
     at = f"At layer {layer_name(r.layer)}, {r.acc:.2f} held out"
+    if np.isfinite(r.chance):
+        at += f" (chance {r.chance:.2f})"
     if r.audit == "leaky":
         verdict = "the split leaks (see the audit), so this number may be memorisation"
     elif r.acc < base + MARGIN:
         verdict = (
             f"no better than its control ({_f(r.control)}) or majority ({_f(r.majority)}): "
             "this probe shows nothing"
+        )
+    elif r.lexical:
+        verdict = (
+            f"a probe on the prompt's mean input embeddings (no attention, no MLP) reaches "
+            f"{_f(r.lexical_acc)} and keeps up with it over training (lexical): the words alone "
+            "may carry this label"
         )
     elif r.first >= r.acc - MARGIN and r.first_tokens == 0:
         verdict = (

@@ -46,6 +46,8 @@ class RunAnalysis:
         emergence: Each skill's emergence, sorted by behavior emergence (not emerged last).
         n_boot: Bootstrap resamples behind the intervals and the lead/lag tests.
         probe_criterion: The criterion lead/lag reads both of its curves with (None: no probes).
+        margin_log10: The equivalence margin lead/lag was asked for in log10 tokens (None: its
+            default, one checkpoint gap; each lead/lag result carries the margin it used).
         cis: ``{run: {skill: interval}}``, each run's behavior emergence on its own.
         points: ``{run: {skill: tokens or None}}``, the points of ``cis``.
         composites: ``{run: check}``: do composites emerge after their components.
@@ -61,6 +63,7 @@ class RunAnalysis:
     emergence: list[SkillEmergence]
     n_boot: int
     probe_criterion: Criterion | None = None
+    margin_log10: float | None = None
     cis: dict[str, dict[str, EmergenceCI]] = field(default_factory=dict)
     points: dict[str, dict[str, float | None]] = field(default_factory=dict)
     composites: dict[str, CompositeCheck] = field(default_factory=dict)
@@ -75,6 +78,7 @@ def analyze(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
+    margin_log10: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     **overrides,
@@ -86,6 +90,8 @@ def analyze(
         criterion: Behavior emergence criterion (default ``paper``).
         probe_criterion: Criterion of lead/lag, applied to both of its curves (default
             ``paper-relative``).
+        margin_log10: Equivalence margin of lead/lag in log10 tokens (default: one checkpoint
+            gap).
         n_boot: Bootstrap resamples of the intervals and the lead/lag tests.
         seed: Seed of the resampling.
         **overrides: Fields that replace the behavior criterion's (``threshold=0.5``).
@@ -98,6 +104,7 @@ def analyze(
             store,
             criterion=criterion,
             probe_criterion=probe_criterion,
+            margin_log10=margin_log10,
             n_boot=n_boot,
             seed=seed,
             **overrides,
@@ -109,6 +116,7 @@ def analyze_store(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
+    margin_log10: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     **overrides,
@@ -119,7 +127,12 @@ def analyze_store(
     crit = Criterion.of(criterion, **overrides)
     probe_crit = Criterion.of(probe_criterion if probe_criterion is not None else DEFAULT_CRITERION)
     emergence = skill_emergence(
-        store, criterion=crit, probe_criterion=probe_crit, n_boot=n_boot, seed=seed
+        store,
+        criterion=crit,
+        probe_criterion=probe_crit,
+        margin_log10=margin_log10,
+        n_boot=n_boot,
+        seed=seed,
     )
     cis = behavior_emergence(store, criterion=crit, n_boot=n_boot, seed=seed)
     points = {r: {s: ci.point for s, ci in v.items()} for r, v in cis.items()}
@@ -127,9 +140,11 @@ def analyze_store(
     composites = {r: composite_check(p, comps) for r, p in points.items()} if comps else {}
     leads = []
     if (df.kind == "control").any():
-        leads = lead_lag(store, criterion=probe_crit, n_boot=n_boot, seed=seed)
+        leads = lead_lag(
+            store, criterion=probe_crit, n_boot=n_boot, seed=seed, margin_log10=margin_log10
+        )
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
-    baselines = _probe_baselines(store, df, {r.skill: r.layer for r in leads})
+    baselines = _probe_baselines(store, df, {r.skill: r.layer for r in leads}, leads)
     return RunAnalysis(
         df=df,
         runs=runs,
@@ -137,6 +152,7 @@ def analyze_store(
         emergence=emergence,
         n_boot=n_boot,
         probe_criterion=probe_crit,
+        margin_log10=margin_log10,
         cis=cis,
         points=points,
         composites=composites,
@@ -147,15 +163,20 @@ def analyze_store(
     )
 
 
-def _probe_baselines(store: Store, df: pd.DataFrame, layers: dict[str, int]) -> list:
-    """Each probed skill's final probe beside its baselines and its audit verdict."""
+def _probe_baselines(
+    store: Store, df: pd.DataFrame, layers: dict[str, int], leads: list | None = None
+) -> list:
+    """Each probed skill's final probe beside its baselines and its audit verdict (its
+    ``lexical`` flag from ``leads``, the report's lead/lag)."""
     from curriculens.analysis.audit import audit_run  # imports scikit-learn: only when run
 
     skills = list(dict.fromkeys(df.loc[df.kind == "probe", "skill"]))
     try:
-        audit = {k: r.verdict for k, r in audit_run(store, skills=skills).items()} if skills else {}
+        found = audit_run(store, skills=skills, leads=leads) if skills else {}
+        audit = {k: r.verdict for k, r in found.items()}
     except StoreError:  # a run swept before probe items were stored
         audit = {}
     info = skill_info(df, skills)
     texts = {s: info.get(s, {}).get("probe", "") for s in skills}
-    return probe_baselines(df, texts, audit, layers)
+    flags = {r.skill: r.lexical for r in leads or ()}
+    return probe_baselines(df, texts, audit, layers, flags)

@@ -30,6 +30,7 @@ from curriculens.reporting import trajectories as tj
 from curriculens.reporting.figures import ReportFigure
 from curriculens.reporting.formatting import (
     format_emergence,
+    format_interval,
     format_lead_interval,
     format_tokens,
     layer_name,
@@ -40,7 +41,7 @@ from curriculens.reporting.run_analysis import RunAnalysis
 #: the most not-emerged skills the first answer names (the table lists every one)
 LIST_MAX = 8
 #: The first columns of the curriculum table that behavior alone fills (imported curves).
-BEHAVIOR_COLUMNS = 6
+BEHAVIOR_COLUMNS = 7
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,61 @@ def _behavior(e: SkillEmergence) -> str:
     return format_emergence(e.behavior_state, e.behavior_tokens, e.behavior_lo, e.behavior_hi)
 
 
+def _raw(e: SkillEmergence) -> str:
+    """The raw crossing interval of a skill's behavior (see :func:`interval_note`)."""
+    return format_interval(e.behavior_raw_lo, e.behavior_raw_hi)
+
+
+def _behavior_and_raw(e: SkillEmergence) -> str:
+    """The criterion's point and interval, and the raw crossing interval where it differs."""
+    text = _behavior(e)
+    if (e.behavior_raw_lo, e.behavior_raw_hi) != (e.behavior_lo, e.behavior_hi):
+        text += f" (raw crossing {_raw(e)})"
+    return text
+
+
+def resampling_of(cis: Mapping[str, Mapping[str, EmergenceCI]]) -> str:
+    """The resampling kinds behind ``{run: {skill: interval}}``, comma-separated."""
+    kinds = sorted({ci.resampling for per in cis.values() for ci in per.values()})
+    return ", ".join(kinds) or "none"
+
+
+def interval_note(crit: Criterion, n_boot: int, resampling: str) -> str:
+    """Which interval is which: the criterion's (smoothed) interval holds its point, the raw
+    one the observed crossing; with the resamples behind both and their kind."""
+    how = {
+        "groups": "the cluster bootstrap (held-out groups, then items within them)",
+        "items": "the item bootstrap",
+        "binomial": "binomial resamples of each checkpoint's count",
+        "none": "no resamples: checkpoint brackets only",
+    }
+    kinds = "; ".join(how.get(k.strip(), k) for k in resampling.split(","))
+    text = (
+        f"Behavior emergence: criterion {crit.label()}. Its interval (a, b] is the checkpoint "
+        "bracket (previous checkpoint, crossing checkpoint] widened by "
+        f"{n_boot} resamples ({kinds}); 'at init' means met at the first checkpoint (no earlier "
+        "bound), 'not emerged' that it never was (no later bound)."
+    )
+    if not crit.smooth:
+        return text + " The criterion does not smooth, so this interval is the raw crossing's."
+    return text + (
+        " Two intervals stand side by side: the smoothed criterion's interval holds its "
+        "reported point, which smoothing moves late for sharp rises; 'raw crossing' reads the "
+        "same criterion on the unsmoothed curve with the same resamples: the interval that "
+        "holds the observed crossing."
+    )
+
+
+def margin_text(leads: Sequence, margin_log10: float | None) -> str:
+    """'one checkpoint gap (0.18 log10 tokens)' (the default), or the margin asked for."""
+    used = next((r.margin_log10 for r in leads if r.margin_log10 is not None), None)
+    if margin_log10 is not None:
+        return f"±{margin_log10:.2f} log10 tokens (the margin asked for)"
+    if used is None:
+        return "one checkpoint gap"
+    return f"one checkpoint gap ({used:.2f} log10 tokens)"
+
+
 def when_answer(a: RunAnalysis) -> str:
     """'When do skills emerge?': how many emerged, from which to which, and the others."""
     em, crit = a.emergence, a.criterion
@@ -136,7 +192,8 @@ def when_answer(a: RunAnalysis) -> str:
     if emerged:
         first, final = emerged[0], emerged[-1]
         parts[0] += (
-            f", from {first.skill} at {_behavior(first)} to {final.skill} at {_behavior(final)}"
+            f", from {first.skill} at {_behavior_and_raw(first)} to {final.skill} at "
+            f"{_behavior_and_raw(final)}"
         )
     if at_init:
         parts.append(
@@ -246,7 +303,9 @@ def leads_answer(a: RunAnalysis) -> str:
         if not rs:
             return "none"
         return ", ".join(
-            r.skill + (f" {r.lead_log10:+.2f}" if lead and r.lead_log10 is not None else "")
+            r.skill
+            + (f" {r.lead_log10:+.2f}" if lead and r.lead_log10 is not None else "")
+            + (" (lexical)" if getattr(r, "lexical", None) else "")
             for r in rs
         )
 
@@ -256,8 +315,9 @@ def leads_answer(a: RunAnalysis) -> str:
         f"Do representations lead? Probe selectivity leads behavior in {len(by.get('leads', []))} "
         f"of {n} skills ({names('leads', True)}) and lags in {len(by.get('lags', []))} "
         f"({names('lags', True)}), Holm-corrected over the {tested} skills where both curves "
-        f"emerged; {len(by.get('equivalent', []))} equivalent within one checkpoint gap "
-        f"({names('equivalent')}), {len(by.get('inconclusive', []))} inconclusive "
+        f"emerged; {len(by.get('equivalent', []))} equivalent within "
+        f"{margin_text(leads, a.margin_log10)} ({names('equivalent')}), "
+        f"{len(by.get('inconclusive', []))} inconclusive "
         f"({names('inconclusive')}); {len(by.get('present_at_init', []))} already at the first "
         f"checkpoint, so no lead is measurable ({names('present_at_init')}); "
         f"{len(by.get('not_emerged', []))} with a curve that never emerged "
@@ -296,7 +356,12 @@ def _probe_cell(e: SkillEmergence, gone: str | None) -> str:
 
 
 def curriculum_table(a: RunAnalysis) -> list[list[str]]:
-    """One row per skill in emergence order: behavior, probe and lead/lag columns."""
+    """One row per skill in emergence order: behavior (the criterion's point and interval,
+    and the raw crossing interval), probe and lead/lag columns, each header naming its
+    criterion."""
+    name = a.criterion.name
+    smoothed = "smoothed, " if a.criterion.smooth else ""
+    probe = f" ({a.probe_criterion.name})" if a.probe_criterion is not None else ""
     rows = [
         [
             "#",
@@ -304,12 +369,13 @@ def curriculum_table(a: RunAnalysis) -> list[list[str]]:
             "family",
             "metric",
             "final",
-            f"behavior emerges ({a.criterion.name}) (95% interval]",
-            "probe selectivity emerges",
+            f"behavior emerges ({name}, {smoothed}95% interval]",
+            f"raw crossing ({name}, raw curve, 95% interval]",
+            f"probe selectivity emerges{probe}",
             "best layer",
             "probe first → final",
             "selectivity",
-            "lead/lag",
+            f"lead/lag{probe}",
         ]
     ]
     for i, e in enumerate(a.emergence, 1):
@@ -325,6 +391,7 @@ def curriculum_table(a: RunAnalysis) -> list[list[str]]:
                 e.metric,
                 gone_b or f"{e.behavior_final:.2f}",
                 _behavior(e),
+                _raw(e),
                 probe,
                 "–" if no_probe else layer_name(e.probe_layer),
                 "–" if e.probe_state is None else _probe_cell(e, gone_p),
@@ -359,10 +426,14 @@ def baselines_sections(a: RunAnalysis) -> list[Section]:
             "Probes beside their baselines",
             baselines_table(a.baselines),
             "Final checkpoint, best layer. Probes are trained and tested on disjoint groups "
-            "(no test prompt or entity is seen in training); control = the same probe on "
-            "one random class per group; majority = the most common training class; first "
-            "checkpoint = the same layer before (most of) training; embeddings = the "
-            "embedding layer. audit: see `curriculens audit`.",
+            "(no test prompt or entity is seen in training); chance = the share of the test "
+            "set's majority class; control = the same probe on one random class per group, "
+            "mean ± SD over its draws (number of draws in brackets; selectivity = probe − "
+            "mean control); majority = the most common training class; first checkpoint = "
+            "the same layer before (most of) training; embeddings = the embedding layer; "
+            "lexical baseline = a probe on the mean of the prompt's input embeddings, "
+            "flagged lexical when it reaches the probe's crossing level within one "
+            "checkpoint of the probe (or before). audit: see `curriculens audit`.",
         ),
         Section(
             "What each probe number means",
@@ -373,13 +444,18 @@ def baselines_sections(a: RunAnalysis) -> list[Section]:
 
 
 def lead_table(results) -> list[list[str]]:
-    """One row per skill: both emergence points, the lead with its interval, p and verdict."""
+    """One row per skill: both emergence points (each header naming its criterion), the lead
+    with its interval, p and verdict."""
+    r0 = results[0] if results else None
+    b_crit = f", {r0.behavior_criterion}" if r0 is not None else ""
+    p_crit = f" ({r0.probe_criterion})" if r0 is not None else ""
     rows = [
         [
             "skill",
+            "behavior metric",
             "best layer",
-            "behavior emerges",
-            "probe selectivity emerges",
+            f"behavior emerges (continuous metric{b_crit})",
+            f"probe selectivity emerges{p_crit}",
             "lead (log10 tokens) (95% interval)",
             "p (Holm)",
             "verdict",
@@ -391,12 +467,13 @@ def lead_table(results) -> list[list[str]]:
         rows.append(
             [
                 r.skill,
+                r.behavior_metric,
                 layer_name(r.layer),
                 format_emergence(r.behavior_state, r.behavior_tokens),
                 format_emergence(r.probe_state, r.probe_tokens),
                 lead + (f" {interval}" if interval else ""),
                 "–" if r.p_holm is None else f"{r.p_holm:.3f}",
-                r.verdict,
+                r.label,
             ]
         )
     return rows
@@ -407,18 +484,24 @@ def lead_lag_sections(a: RunAnalysis) -> list[Section]:
     if not a.leads:
         return []
     r0 = a.leads[0]
-    margin = "–" if r0.margin_log10 is None else f"{r0.margin_log10:.2f}"
+    crit = a.probe_criterion
+    rise = (
+        f"it rises by at least {crit.min_rise:g} from its first checkpoint and its lasting "
+        "rise is beyond bootstrap noise"
+        if crit.method in ("relative", "sigmoid")
+        else "its final value is above 0 beyond bootstrap noise"
+    )
     note = (
-        f"Both curves are read with criterion {a.probe_criterion.label()}. Behavior: "
+        f"Both curves are read with one criterion, {crit.label()}. Behavior: "
         "the skill's continuous metric (target probability above chance for "
-        "continuation skills, choice accuracy above chance for choice skills); probe: "
-        "selectivity (probe − control accuracy on the same held-out items) at the best "
-        "layer. A curve counts only if its final value is above 0 beyond bootstrap "
-        "noise. Lead > 0: the probe came first. leads/lags: the crossings differ in "
-        f"≥ 95% of {r0.n_boot} resamples after Holm correction; equivalent: within one "
-        f"checkpoint gap ({margin} log10 tokens, two one-sided tests); present_at_init / "
-        "not_emerged: a curve is censored, so no lead is measured. The figure shows the "
-        "same verdicts."
+        "continuation skills, choice accuracy above chance for choice skills), so its points "
+        f"may differ from the curriculum table's ({a.criterion.name} on the primary metric); "
+        "probe: selectivity (probe − control accuracy on the same held-out items) at the best "
+        f"layer. A curve counts only if {rise}. Lead > 0: the probe came first. leads/lags: "
+        f"the crossings differ in ≥ 95% of {r0.n_boot} resamples ({r0.resampling}) after Holm "
+        f"correction; equivalent: within {margin_text(a.leads, a.margin_log10)} of each "
+        "other, two one-sided tests; present_at_init / not_emerged: a curve is censored, so no "
+        "lead is measured. The figure shows the same verdicts."
     )
     return [Section("Representation vs behavior", lead_table(a.leads), note)]
 
@@ -459,7 +542,9 @@ def composite_sections(a: RunAnalysis) -> list[Section]:
             if c in points and p in points
         ]
         pairs.sort(key=lambda x: not _pair_order(x[2], x[3]).startswith("exception"))
-        rows = [["composite", "component", "composite emerges", "component emerges", "order"]]
+        name = a.criterion.name
+        rows = [["composite", "component", f"composite emerges ({name})",
+                 f"component emerges ({name})", "order"]]  # fmt: skip
         rows += [
             [c, p, format_tokens(tc), format_tokens(tp), _pair_order(tc, tp)]
             for c, p, tc, tp in pairs
@@ -520,21 +605,24 @@ def consistency_sections(
         ]
         for p in consistency.pairs
     ]
-    em_rows = [["skill", *runs]]
-    em_rows += [
-        [
-            s,
-            *[
-                format_emergence(ci.state, ci.point, ci.lo, ci.hi)
-                if (ci := cis.get(r, {}).get(s)) is not None
-                else "–"
-                for r in runs
-            ],
-        ]
-        for s in skills
-    ]
+    raw = bool(criterion.smooth)
+    em_rows = [["skill", *[c for r in runs for c in ([r, f"{r} raw crossing"] if raw else [r])]]]
+    for s in skills:
+        row = [s]
+        for r in runs:
+            ci = cis.get(r, {}).get(s)
+            row.append("–" if ci is None else format_emergence(ci.state, ci.point, ci.lo, ci.hi))
+            if raw:
+                row.append("–" if ci is None else format_interval(ci.raw_lo, ci.raw_hi))
+        em_rows.append(row)
+    em_note = f"Each run on its own, criterion {criterion.name}" + (
+        "; RUN: the smoothed criterion's point and interval, RUN raw crossing: the same "
+        "criterion on the raw curve (the interval that holds the observed crossing)."
+        if raw
+        else "."
+    )
     return [
-        Section(f"Emergence per run ({criterion.name})", em_rows, ""),
+        Section(f"Emergence per run ({criterion.name})", em_rows, em_note),
         Section(
             "Order consistency across runs",
             rows,

@@ -31,7 +31,9 @@ from curriculens.reporting.sections import (
     composite_sections,
     consistency_sections,
     curriculum_section,
+    interval_note,
     lead_lag_sections,
+    resampling_of,
     trajectory_sections,
 )
 
@@ -43,6 +45,7 @@ def write_report(
     *,
     criterion: Criterion | str | None = None,
     probe_criterion: Criterion | str | None = None,
+    margin_log10: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     out: str | Path | None = None,
@@ -69,17 +72,18 @@ def write_report(
             f"pass {flag('config')} KEY (Selection(config=KEY)) instead of {flag('all')}."
         )
     if is_curves_input(run):
-        if out is None or select is not None or probe_criterion is not None:
+        if out is None or select is not None or probe_criterion is not None or margin_log10:
             raise ConfigError(
                 f"{str(run)!r} holds imported curves (lm-eval results or a CSV), not a run: "
                 f"pass {flag('out')} DIR for the report (nothing is written into the input), and "
-                f"no {flag('config')} or {flag('leadlag_criterion')} (imported curves have no "
-                "configurations or probes)."
+                f"no {flag('config')}, {flag('leadlag_criterion')} or {flag('margin_log10')} "
+                "(imported curves have no configurations or probes)."
             )
         return write_curves_report(
             run, out=out, criterion=criterion, n_boot=n_boot, seed=seed, **overrides
         )
     kw = dict(criterion=criterion, probe_criterion=probe_criterion, n_boot=n_boot, seed=seed)
+    kw["margin_log10"] = margin_log10
     with selecting(select) if select is not None else nullcontext():
         return _write_report(run, Path(out) if out is not None else run, **kw, **overrides)
 
@@ -99,8 +103,10 @@ def summary(a: RunAnalysis) -> list[str]:
     if a.baselines:
         out.append(
             "Probes are split by group (no test prompt or entity seen in training) and every "
-            "probe number stands beside its control, majority, first-checkpoint and embedding "
-            "baselines (see 'Probes beside their baselines')."
+            "probe number stands beside chance (the test set's majority class), its control "
+            "task (mean and SD over draws), the majority, first-checkpoint and embedding "
+            "baselines, and a lexical baseline (a probe on the prompt's mean input embedding; "
+            "see 'Probes beside their baselines')."
         )
     return out
 
@@ -108,12 +114,7 @@ def summary(a: RunAnalysis) -> list[str]:
 def report_sections(a: RunAnalysis) -> list[Section]:
     """The run report's sections, in order: the curriculum, the probes beside their baselines,
     lead/lag, the composites, the composite trajectories and (several runs) consistency."""
-    notes = (
-        f"Behavior emergence: criterion {a.criterion.label()}. An interval (a, b] holds the "
-        f"crossing: the checkpoint bracket (previous checkpoint, crossing checkpoint] widened "
-        f"by {a.n_boot} item-bootstrap resamples; 'at init' means met at the first checkpoint "
-        "(no earlier bound), 'not emerged' that it never was (no later bound)."
-    )
+    notes = interval_note(a.criterion, a.n_boot, resampling_of(a.cis))
     skills = [e.skill for e in a.emergence]
     return [
         curriculum_section(a, note=notes),

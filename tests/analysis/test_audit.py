@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from curriculens.analysis.audit import TOLERANCE, audit_items, audit_run
+from curriculens.analysis.audit import audit_items, audit_run, with_lexical
 from curriculens.cli.main import main
 from curriculens.pipeline.run import SweepConfig, skill_items, sweep
 from curriculens.skills import get_skill, list_skills, unregister_skill
@@ -26,7 +26,6 @@ def test_every_builtin_skill_is_leak_free_under_the_default_sweep(name):
     assert not set(items.groups[items.train]) & set(items.groups[~items.train])
     r = audit_items(name, prompts, items.groups, items.labels, items.train)
     assert r.prompt_overlap == r.group_overlap == 0.0
-    assert r.adversary_acc <= r.chance + TOLERANCE, r.reason
     assert r.verdict == "ok", r.reason
 
 
@@ -37,11 +36,26 @@ def test_repeated_prompts_are_leaky_and_unique_ones_are_not():
     leaky = audit_items("leaky", prompts, [str(i) for i in range(200)], labels, train)
     assert leaky.verdict == "leaky"
     assert leaky.prompt_overlap > 0.8 and leaky.group_overlap == 0.0
-    assert leaky.adversary_acc > 0.9
     assert "memorising prompts" in leaky.reason
     fresh = [f"q{i}" for i in range(200)]
     ok = audit_items("ok", fresh, fresh, labels, train)
-    assert ok.verdict == "ok" and ok.adversary_acc <= ok.chance + TOLERANCE
+    assert ok.verdict == "ok" and ok.prompt_overlap == 0.0
+    assert not hasattr(ok, "adversary_acc")  # removed: it only repeated the overlap count
+
+
+def test_lexical_flag_turns_an_ok_split_lexical_but_never_hides_a_leak():
+    labels = [i % 2 for i in range(40)]
+    train = np.arange(40) < 28
+    names = [f"p{i}" for i in range(40)]
+    ok = audit_items("s", names, names, labels, train)
+    flagged = with_lexical(ok, True, 4.3e4)
+    assert flagged.verdict == "lexical" and flagged.lexical is True
+    assert "input embeddings" in flagged.reason and "43,000" in flagged.reason
+    clean = with_lexical(ok, False, None)
+    assert clean.verdict == "ok" and clean.lexical is False
+    assert with_lexical(ok, None, None) == ok  # not measured: unchanged
+    leaky = audit_items("s", ["same"] * 40, names, labels, train)
+    assert with_lexical(leaky, True, 1.0).verdict == "leaky"
 
 
 def _leaky_file(path):

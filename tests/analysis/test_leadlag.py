@@ -20,9 +20,10 @@ def _sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def _skill_rows(meta, rng, j, *, behavior, probe, n):
+def _skill_rows(meta, rng, j, *, behavior, probe, n, lexical=None):
     """Rows of one skill at checkpoint j: behavior (exact match and per-item log-probability of
-    the target) and, per layer, probe and control correctness on the same held-out items."""
+    the target) and, per layer, probe and control correctness on the same held-out items; with
+    ``lexical(j)``, the lexical baseline's accuracy and the test set's chance (0.5)."""
     mu = behavior(j)  # the target's probability
     lp = np.log(np.clip(mu * np.exp(rng.normal(0, 0.3, n)), 1e-6, 1.0)).astype(np.float32)
     em = (rng.random(n) < mu).astype(np.float32)
@@ -42,6 +43,13 @@ def _skill_rows(meta, rng, j, *, behavior, probe, n):
             Row(**meta, kind="control", hook=hook, layer=lay, metric="control_acc",
                 value=float(c.mean()), n=n, items=c),
         ]  # fmt: skip
+    if lexical is not None:
+        x = (rng.random(n) < lexical(j)).astype(np.float32)
+        rows += [
+            Row(**meta, kind="baseline", hook="lexical.embed_mean", metric="lexical_acc",
+                value=float(x.mean()), n=n, items=x),
+            Row(**meta, kind="baseline", hook=HOOKS[1], layer=0, metric="chance", value=0.5, n=n),
+        ]  # fmt: skip
     return rows
 
 
@@ -54,8 +62,9 @@ def probe_rising(mid, gain=0.45):
     return lambda j, lay: 0.5 + (gain if lay == 2 else 0.2) * _sig(2.0 * (j - mid - (lay != 2)))
 
 
-def _store(path, skills: dict, *, seed=0, n=300, runs=("toy",)):
-    """skills: name -> (behavior(j), probe(j, layer)). Chance 0.05, continuation format."""
+def _store(path, skills: dict, *, seed=0, n=300, runs=("toy",), lexical=None):
+    """skills: name -> (behavior(j), probe(j, layer)). Chance 0.05, continuation format.
+    ``lexical``: name -> the lexical baseline's accuracy at checkpoint j."""
     rng = np.random.default_rng(seed)
     with Store(path) as s:
         s.set_meta(
@@ -69,7 +78,10 @@ def _store(path, skills: dict, *, seed=0, n=300, runs=("toy",)):
                     meta = dict(run=run, checkpoint=f"c{j}", step=j, tokens=tok,
                                 fingerprint=f"{run}{j}", skill=skill, skill_version=1,
                                 skill_hash="h")  # fmt: skip
-                    rows = _skill_rows(meta, rng, j, behavior=behavior, probe=probe, n=n)
+                    lex = (lexical or {}).get(skill)
+                    rows = _skill_rows(
+                        meta, rng, j, behavior=behavior, probe=probe, n=n, lexical=lex
+                    )
                     s.write_unit(run, f"{run}{j}", skill, f"c{j}", rows)
     return path
 
@@ -89,6 +101,50 @@ def test_a_clear_lead_of_several_checkpoints_is_found(tmp_path):
     assert r.p_holm < 0.05 and r.n_boot == 300 and r.resampling == "items"
     assert r.behavior_metric == "target probability above chance 0.05"
     assert r.criterion == "paper-relative"
+
+
+def test_a_lead_the_words_alone_reproduce_is_flagged_lexical(tmp_path):
+    """The probe (best layer 0.5 -> 0.95) leads behavior; one lexical baseline rises with it
+    (same checkpoints, to 0.93), one later and lower (to 0.70, as agreement_attractor's)."""
+    skills = {"words": (rising(8), probe_rising(3)), "computed": (rising(8), probe_rising(3))}
+    lexical = {
+        "words": lambda j: 0.5 + 0.43 * _sig(2.0 * (j - 3)),
+        "computed": lambda j: 0.5 + 0.2 * _sig(2.0 * (j - 3)),
+    }
+    src = _store(tmp_path / "lex", skills, lexical=lexical)
+    got = {r.skill: r for r in lead_lag(src, n_boot=200)}
+    words, computed = got["words"], got["computed"]
+    assert words.verdict == computed.verdict == "leads"
+    assert words.lexical is True and words.label == "leads (lexical)"
+    assert words.lexical_tokens is not None and words.lexical_tokens <= 2 * words.probe_tokens
+    assert computed.lexical is False and computed.label == "leads"
+    assert words.to_json()["lexical"] is True
+    plain = _one(lead_lag(_store(tmp_path / "none", {"toyskill": skills["words"]}), n_boot=0))
+    assert plain.lexical is None  # no lexical rows stored: not measured, not "no"
+
+
+def test_a_lexical_baseline_that_rises_two_checkpoints_late_is_not_flagged(tmp_path):
+    from curriculens.analysis.criterion import Criterion
+    from curriculens.analysis.curves import Curve
+    from curriculens.analysis.leadlag import lexical_crossing
+
+    crit = Criterion.of("paper-relative")
+    t = np.array(TOKENS[1:], float)
+    probe = Curve(tokens=t, values=np.where(np.arange(11) >= 4, 0.45, 0.0))
+    s = crit.locate(t, probe.values)
+    assert s.state == "emerged"
+    for delay, flagged in ((-2, True), (0, True), (1, True), (2, False), (5, False)):
+        lex = Curve(tokens=t, values=np.where(np.arange(11) >= 4 + delay, 0.45, 0.0))
+        flag, at = lexical_crossing(crit, probe, s, lex)
+        assert flag is flagged, delay
+        assert at is not None
+    low = Curve(tokens=t, values=np.where(np.arange(11) >= 4, 0.15, 0.0))  # never the level
+    assert lexical_crossing(crit, probe, s, low) == (False, None)
+    flat = crit.locate(t, np.zeros(11))
+    assert lexical_crossing(crit, Curve(tokens=t, values=np.zeros(11)), flat, probe) == (
+        False,
+        None,
+    )
 
 
 def test_a_lag_is_found(tmp_path):

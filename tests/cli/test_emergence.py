@@ -52,7 +52,12 @@ def test_acceptance_elemental_json(capsys):
     rc, out, _ = _run(capsys, ELEMENTAL, "--criterion", "paper", "--json")
     assert rc == 0
     doc = json.loads(out)
-    assert set(doc) == {"criterion", "emergence", "intervals", "pairs", "tasks", "dropped"}
+    assert set(doc) == {
+        "criterion", "emergence", "intervals", "intervals_note", "resampling", "pairs", "tasks",
+        "dropped",
+    }  # fmt: skip
+    assert doc["resampling"] == ["none"]  # no n column: checkpoint brackets
+    assert "raw_lo, raw_hi" in doc["intervals_note"] and "smoothed" in doc["intervals_note"]
     assert doc["dropped"] == []  # the paper preset drops no task
     assert doc["tasks"] == "common" and doc["criterion"]["name"] == "paper"
     assert doc["criterion"]["threshold"] == 0.8 and doc["criterion"]["smooth"] == 1.0
@@ -68,10 +73,13 @@ def test_acceptance_elemental_json(capsys):
     # intervals: every point has a state; a bracketed crossing never has zero width
     for model, per in doc["intervals"].items():
         for task, iv in per.items():
-            assert set(iv) == {"state", "lo", "hi"}
+            assert set(iv) == {"state", "lo", "hi", "raw_lo", "raw_hi", "resampling", "n_boot"}
+            assert iv["resampling"] == "none" and iv["n_boot"] == 0
             point = doc["emergence"][model][task]
             if iv["state"] == "emerged":
                 assert iv["lo"] < point <= iv["hi"]
+                # the raw crossing never comes after the smoothed one on a rising curve here
+                assert iv["raw_hi"] is not None and iv["raw_hi"] <= iv["hi"]
             elif iv["state"] == "present_at_init":
                 assert iv["lo"] is None and iv["hi"] == point
             else:
@@ -142,6 +150,10 @@ def test_store_input_and_one_model(tmp_path, capsys):
         (("--threshold", "none"), "needs a threshold"),
         (("--duplicates", "first", "--keep-names", "--leadlag"), "probe and control"),
         (("--leadlag-criterion", "paper"), "add --leadlag"),
+        (("--margin", "0.5"), "--margin applies to lead/lag; add --leadlag"),
+        (("--margin", "0"), "--margin: 0.0 is too small"),
+        (("--min-rise", "0.2"), "min_rise=0.2 does not apply to method 'fixed'"),
+        (("--min-rise", "-1"), "--min-rise: -1.0 is too small"),
     ],
 )
 def test_bad_input_exit_2_without_traceback(tmp_path, capsys, extra, message):
@@ -193,15 +205,35 @@ def test_store_intervals_and_leadlag(tmp_path, capsys):
     )  # fmt: skip
     assert rc2 == 0 and json.loads(out2)["leadlag_criterion"]["name"] == "paper"
     assert set(doc) == {
-        "criterion", "emergence", "intervals", "pairs", "tasks", "dropped", "leadlag",
-        "leadlag_criterion",
+        "criterion", "emergence", "intervals", "intervals_note", "resampling", "pairs", "tasks",
+        "dropped", "leadlag", "leadlag_criterion",
     }  # fmt: skip
     ll = doc["leadlag"]["toy"]["toyskill"]
     assert {"verdict", "lead_log10_tokens", "lo", "hi", "behavior_state", "probe_state"} <= set(ll)
     assert ll["verdict"] == "leads" and ll["lead_log10_tokens"] > 1 and ll["lo"] > 0
     assert doc["leadlag_criterion"]["name"] == "paper-relative"
+    # every column names its criterion; the resamples and their kind are there
+    assert ll["behavior_criterion"] == ll["probe_criterion"] == ll["criterion"] == "paper-relative"
+    assert ll["n_boot"] == 100 and ll["resampling"] in ("groups", "items")
+    assert ll["behavior_metric"].startswith("target probability")
     iv = doc["intervals"]["toy"]["toyskill"]
     assert iv["state"] == "emerged" and iv["lo"] < doc["emergence"]["toy"]["toyskill"] <= iv["hi"]
+    assert iv["resampling"] == ll["resampling"] and iv["n_boot"] == 100
+    assert iv["raw_hi"] is not None and iv["raw_lo"] < iv["raw_hi"]
+    assert doc["resampling"] == [iv["resampling"]]
+    # --margin reaches lead/lag; --min-rise changes lead/lag's criterion (paper does not read it)
+    rc, out, _ = _run(
+        capsys, tmp_path / "run", "--bootstrap", "100", "--leadlag", "--json", "--margin", "0.5",
+        "--min-rise", "0.2",
+    )  # fmt: skip
+    doc2 = json.loads(out)
+    ll2 = doc2["leadlag"]["toy"]["toyskill"]
+    assert rc == 0 and ll2["margin_log10"] == 0.5 and ll["margin_log10"] != 0.5
+    assert doc2["leadlag_criterion"]["min_rise"] == 0.2 and doc2["criterion"]["name"] == "paper"
+    assert ll2["behavior_criterion"] == "paper-relative (min_rise=0.2)"
+    # the text names which interval is which
+    rc, out, _ = _run(capsys, tmp_path / "run", "--bootstrap", "50")
+    assert rc == 0 and "toy raw" in out and "MODEL raw = the interval of the raw crossing" in out
 
 
 def test_leadlag_on_a_csv_with_probe_curves(tmp_path, capsys):

@@ -31,7 +31,8 @@ def test_paper_csv_json(capsys):
     assert {"composites", "mean_r2", "mean_r2_pearson", "by_model"} <= set(doc)
     assert set(doc["mean_r2"]) == {"product", "min", "mean"}  # fv methods do not apply
     first = doc["composites"][0]
-    assert set(first) == {"model", "name", "components", "n", "r2", "r2_pearson"}
+    assert set(first) == {"model", "name", "components", "n", "r2", "r2_pearson", "decoys"}
+    assert doc["scoring"] == "raw"
     assert set(doc["by_model"]) == {"EleutherAI/pythia-6.9b", "LLM360/Amber"}
     # every scored composite has every component in the file, for its model
     curves = pd.read_csv(ELEMENTAL)
@@ -49,6 +50,19 @@ def test_paper_csv_json(capsys):
         assert summary["mean_r2"]["product"] == pytest.approx(np.mean(vals))
     rc, text, _ = _run(capsys, ELEMENTAL)
     assert rc == 0 and "compositional_plural_upper" in text and "median" in text
+
+
+@pytest.mark.skipif(not ELEMENTAL.exists(), reason="shared reference data not present")
+def test_paper_scoring_gives_the_papers_product_baseline(capsys):
+    rc, out, _ = _run(capsys, ELEMENTAL, "--scoring", "paper", "--json")
+    doc = json.loads(out)
+    assert rc == 0 and doc["scoring"] == "paper"
+    pythia, amber = doc["by_model"]["EleutherAI/pythia-6.9b"], doc["by_model"]["LLM360/Amber"]
+    assert pythia["n_pearson"]["product"] == 32 and amber["n_pearson"]["product"] == 22
+    assert pythia["mean_r2_pearson"]["product"] == pytest.approx(0.372, abs=0.005)
+    assert amber["mean_r2_pearson"]["product"] == pytest.approx(0.670, abs=0.005)
+    d = doc["composites"][0]["decoys"]["product"]["r2_pearson"]
+    assert {"rank", "of", "mean", "p95"} <= set(d) and 1 <= d["rank"] <= d["of"]
 
 
 def test_run_store_with_declared_composites(tmp_path, capsys):

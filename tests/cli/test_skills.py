@@ -157,7 +157,7 @@ def test_validate(capsys, tmp_path):
     good = _skill_file(tmp_path, rows=_probe_rows())
     code, out, _ = run(["skills", "validate", str(good)], capsys)
     assert code == 0
-    assert out.startswith(f"{good}: ok (40 items in 40 groups; audit ok: prompt-identity adversary")
+    assert out.startswith(f"{good}: ok (40 items in 40 groups; audit ok: no test prompt or group")
     bad = _skill_file(tmp_path, rows=[{"prompt": "x", "target": "y", "label": 5}, "[]"],
                       name="bad.jsonl")  # fmt: skip
     code, out, err = run(["skills", "validate", str(bad), str(good)], capsys)

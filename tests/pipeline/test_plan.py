@@ -29,8 +29,11 @@ def test_the_plan_holds_the_skills_and_their_units():
 
 def test_measurement_and_records_never_read_the_registry(toy_series, tmp_path, monkeypatch):
     plan = plan_sweep(CONFIG)
-    for name in CONFIG.skills:  # unregistered after planning: only the plan knows them
-        monkeypatch.delitem(_REGISTRY, name)
+    saved = dict(_REGISTRY)  # restored in order afterwards: suites list skills in that order
+    monkeypatch.setattr(
+        "curriculens.skills.registry._REGISTRY",
+        {k: v for k, v in saved.items() if k not in CONFIG.skills},  # only the plan knows them
+    )
     model, tokenizer = CheckpointSeries.from_dir(toy_series)[0].load()
     with Store(tmp_path / "run") as store:
         # the bridge rewires the model in place, so the fingerprint is given, not recomputed

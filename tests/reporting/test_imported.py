@@ -93,7 +93,7 @@ def test_a_run_report_still_reads_the_leadlag_criterion_flag(tiny_run, tmp_path)
         out = tmp_path / name
         assert main(["report", str(run), "--out", str(out), "--bootstrap", "0", *flag]) == 0
         md = (out / "report.md").read_text()
-        assert f"Both curves are read with criterion {name}:" in md
+        assert f"Both curves are read with one criterion, {name}:" in md
 
 
 def test_import_flags_reach_the_importer(tmp_path):
