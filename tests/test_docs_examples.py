@@ -274,7 +274,7 @@ def test_every_relative_link_resolves():
     for page in PAGES:
         for m in re.finditer(r"\]\(([^)#\s]+)(#[^)]*)?\)", page.read_text()):
             target = m.group(1)
-            if not target.startswith(("http://", "https://", "mailto:")):
-                if not (page.parent / target).exists():
-                    broken.append(f"{page.relative_to(ROOT)} -> {target}")
+            web = target.startswith(("http://", "https://", "mailto:"))
+            if not web and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert not broken, broken
