@@ -164,6 +164,8 @@ _ROWS = (
           help="merge two different scores of one model and task at one token count"),
     Param("revision_tokens", str, "--revision-tokens", help="token count of a revision"),
     Param("skip_bad", bool, "--skip-bad", help="skip checkpoints that cannot be loaded"),
+    Param("layers", str, "--layers", help="block indices and ranges to probe"),
+    Param("hooks", str, "--hooks", help="TransformerLens hook names to probe"),
     Param("config", str, "--config", optional=True, help="a configuration key of the run"),
     Param("all", bool, "--all", help="every row of the run"),
     Param("leadlag_criterion", str, "--leadlag-criterion", choices=CRITERIA,

@@ -125,6 +125,28 @@ def run_emergence(args: argparse.Namespace) -> int:
     return 0
 
 
+def emergence_order(cis: dict) -> list[str]:
+    """Tasks in order of emergence: by the median over models of each task's point (present at
+    init at its first checkpoint, not emerged after every emerged task), then by name.
+
+    >>> from types import SimpleNamespace as C
+    >>> late, early = C(state="emerged", point=5e6), C(state="emerged", point=1e6)
+    >>> emergence_order({"m": {"a": C(state="not_emerged", point=None), "b": late, "c": early}})
+    ['c', 'b', 'a']
+    """
+    import math
+    import statistics
+
+    def at(ci) -> float:
+        if ci is None or ci.state == "not_emerged" or ci.point is None:
+            return math.inf
+        return float(ci.point)
+
+    tasks = set().union(*(set(v) for v in cis.values()))
+    key = {t: statistics.median(at(per.get(t)) for per in cis.values()) for t in tasks}
+    return sorted(tasks, key=lambda t: (key[t], t))
+
+
 def render(summary) -> str:
     """The text report of an :class:`~curriculens.analysis.emergence_summary.EmergenceSummary`.
 
@@ -137,7 +159,7 @@ def render(summary) -> str:
     cis = summary.intervals
     crit = summary.criterion
     models = list(cis)
-    tasks = sorted(set().union(*(set(v) for v in cis.values())))
+    tasks = emergence_order(cis)
     raw = bool(crit.smooth)
     kinds = ", ".join(summary.resampling())
     lines = [

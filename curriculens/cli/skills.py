@@ -7,6 +7,7 @@ turns every curriculens error into one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -107,7 +108,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return _fail("\n".join(err.problems))
     except CurriculensError as err:
         return _fail(str(err))
-    header = ("name", "suite", "family", "format", "version", "examples", "probe")
+    header = ("name", "suite", "family", "format", "version", "examples", "probe", "description")
     rows = [
         (
             s.name,
@@ -117,12 +118,21 @@ def cmd_list(args: argparse.Namespace) -> int:
             str(s.version),
             examples_column(s),
             "yes" if s.probed else "no",
+            s.description,
         )
         for s in skills
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    # On a terminal the description is cut to its width (never the other columns); piped to a
+    # file or another program (no terminal, no COLUMNS), it is printed whole.
+    columns = shutil.get_terminal_size((0, 0)).columns
+    room = max(columns - sum(w + 2 for w in widths[:-1]), 20) if columns else None
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        *cells, text = row
+        if room is not None and len(text) > room:
+            text = text[: room - 1].rstrip() + "…"
+        line = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=False))
+        print(f"{line}  {text}".rstrip())
     return 0
 
 

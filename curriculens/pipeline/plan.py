@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
@@ -145,6 +146,7 @@ def dry_run_text(
     """What a sweep would do: checkpoints, fingerprints, duplicates, skills and work left."""
     plan = config if isinstance(config, SweepPlan) else plan_sweep(config)
     config = plan.config
+    check_hooks_fit(series, config)
     given, run = run, run or out.resolve().name
     check_plan_memory(plan, series)  # before any item is drawn
     done: dict[str, set[str]] = {}
@@ -199,8 +201,73 @@ def _settings_lines(plan: SweepPlan, items: Sequence[ItemSet]) -> list[str]:
         f"skills: {skills}",
         f"hooks: {hooks}; dtype: {config.dtype}; probe_key: {config.probe_key()}",
     ]
-    lines += [f"items: {it.shortfall()}" for it in items if it.exhausted]
-    return lines
+    items = list(items)
+    warned = [pool_shortfall(s, it, config) for s, it in zip(plan.skills, items, strict=True)]
+    lines += [f"items: {w}" for w in warned if w]
+    return lines + _pool_line(plan, items)
+
+
+_BLOCK_HOOK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def check_hooks_fit(series: CheckpointSeries, config: SweepConfig) -> None:
+    """Refuse, before anything loads or is written, hooks on blocks the series' models lack.
+
+    The depth comes from the first local checkpoint's ``config.json`` alone (no weights load);
+    a hub series is left to the load, which needs the network. ``--layers 0-11`` on a 2-block
+    model names the flag, the blocks asked for and the blocks there are.
+    """
+    asked = sorted({int(m.group(1)) for h in config.hooks if (m := _BLOCK_HOOK.match(h))})
+    local = [c for c in series if c.path is not None]
+    if not asked or not local:
+        return
+    first = local[0]
+    depth = _n_layers(first)
+    missing = [b for b in asked if b >= depth]
+    if not missing:
+        return
+    if missing == list(range(missing[0], missing[-1] + 1)) and len(missing) > 2:
+        shown = f"{missing[0]}-{missing[-1]}"
+    else:
+        shown = ", ".join(map(str, missing))
+    fits = f"0-{depth - 1}" if depth > 1 else "0"
+    raise ConfigError(
+        f"{flag('layers')}/{flag('hooks')} ask for block(s) {shown}, but the series' checkpoints "
+        f"have {depth} blocks ({fits}; num_hidden_layers = {depth} in {first.label}'s "
+        f"config.json). Use {flag('layers')} {fits} (or hooks on blocks {fits}); nothing was "
+        "loaded or written."
+    )
+
+
+def pool_shortfall(skill: Skill, items: ItemSet, config: SweepConfig) -> str:
+    """The warning for a skill with fewer distinct items than asked, or ``''``.
+
+    A built-in skill's pool is part of its definition (46 countries, 100 one-digit sums, the toy
+    world's people), so at the default number of examples it uses its whole pool without a
+    warning the user could not act on: the default is sized to the pool. A user skill, or any
+    skill asked for another number of examples, warns with the numbers.
+    """
+    if not items.exhausted:
+        return ""
+    default = next(f.default for f in fields(SweepConfig) if f.name == "n_examples")
+    if skill.suite != "user" and config.n_examples == default:
+        return ""
+    return items.shortfall()
+
+
+def _pool_line(plan: SweepPlan, items: Sequence[ItemSet]) -> list[str]:
+    """One line naming the built-in skills that use their whole (smaller) pool, if any."""
+    whole = [
+        f"{it.skill} {len(it.queries) or it.n}"
+        for s, it in zip(plan.skills, items, strict=True)
+        if it.exhausted and not pool_shortfall(s, it, plan.config)
+    ]
+    if not whole:
+        return []
+    return [
+        f"pools: {', '.join(whole)} distinct items or few-shot queries, each skill's whole "
+        f"pool at the default {flag('n_examples')}"
+    ]
 
 
 def _bounds_lines(plan: SweepPlan) -> list[str]:

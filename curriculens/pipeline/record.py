@@ -21,7 +21,7 @@ from curriculens.analysis.table import CONFIGS_META_KEY, SKILLS_META_KEY, skill_
 from curriculens.checkpoints import Checkpoint, CheckpointSeries
 from curriculens.errors import ProbeValidityWarning
 from curriculens.pipeline.config import SweepConfig
-from curriculens.pipeline.plan import FINGERPRINTS_META_KEY, SweepPlan
+from curriculens.pipeline.plan import FINGERPRINTS_META_KEY, SweepPlan, pool_shortfall
 from curriculens.pipeline.unmeasured import unmeasured_behavior, unmeasured_lexical
 from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
 from curriculens.probes.splits import ItemSet
@@ -178,8 +178,8 @@ def write_all_items(store: Store, run: str, plan: SweepPlan) -> None:
     """
     for skill in plan.skills:
         items = plan.items(skill)
-        if items.exhausted:
-            warnings.warn(items.shortfall(), ProbeValidityWarning, stacklevel=3)
+        if warning := pool_shortfall(skill, items, plan.config):
+            warnings.warn(warning, ProbeValidityWarning, stacklevel=3)
         write_items(store, run, plan.config, skill, items)
 
 

@@ -48,6 +48,7 @@ from curriculens.pipeline.overlap import ScoringWorker, scoring_worker, thread_p
 from curriculens.pipeline.plan import (
     SweepPlan,
     capped_line,
+    check_hooks_fit,
     check_plan_memory,
     plan_sweep,
     recall_fingerprints,
@@ -167,8 +168,10 @@ def sweep(
         raise ConfigError(f"{flag('out')} {str(out)!r} is an existing file; give a directory path.")
     threads = sweep_threads(config)  # threads=0: chosen now, and recorded with the run
     plan = plan_sweep(replace(config, threads=threads["threads"]))
-    if isinstance(series, CheckpointSeries):
-        check_plan_memory(plan, series)  # before the store is made or any item drawn
+    if not isinstance(series, CheckpointSeries):
+        series = CheckpointSeries.from_dir(series)
+    check_hooks_fit(series, config)  # hooks past the models' depth: before anything is written
+    check_plan_memory(plan, series)  # before the store is made or any item drawn
     _check_folder(out, "out")  # a file in the way, or storage that refuses: one line, now
     if config.cache_dir is not None:
         _check_folder(Path(config.cache_dir), "cache_dir")
@@ -180,9 +183,6 @@ def sweep(
             # as the same run (a new store records ``run`` or its folder's name)
             recorded = store.run_name(run or out.resolve().name)
             run = run or recorded
-            if not isinstance(series, CheckpointSeries):
-                series = CheckpointSeries.from_dir(series)
-                check_plan_memory(plan, series)  # before any item is drawn
             _sweep_into(store, series, out, plan, run, progress, executor, config, threads)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):

@@ -16,7 +16,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from curriculens.analysis.consistency import CompositeCheck, Consistency
+from curriculens.analysis.consistency import (
+    CompositeCheck,
+    Consistency,
+    registry_components,
+)
 from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.curriculum import SkillEmergence
 from curriculens.analysis.emergence import EmergenceCI
@@ -359,22 +363,46 @@ def _pairs(cc: CompositeCheck) -> str:
     )
 
 
+def _pair_order(tc: float | None, tp: float | None) -> str:
+    """How a composite's emergence stands against one component's (None: not emerged)."""
+    if tc is None and tp is None:
+        return "neither emerged"
+    if tc is None:
+        return "composite not emerged"
+    if tp is None or tp > tc:
+        return "exception: component later"
+    return "same checkpoint" if tp == tc else "composite later"
+
+
 def composite_sections(a: RunAnalysis) -> list[Section]:
-    """'Composites vs components (RUN)' per run: the share in order and the exceptions."""
+    """'Composites vs components (RUN)' per run: the share in order, then every (composite,
+    component) pair with both emergence points and their order, exceptions first."""
+    comps = registry_components(a.df.skill.unique(), a.df) if a.composites else {}
     out = []
     for r, cc in a.composites.items():
+        points = a.points.get(r, {})
+        pairs = [
+            (c, p, points[c], points[p])
+            for c, parts in sorted(comps.items())
+            for p in parts
+            if c in points and p in points
+        ]
+        pairs.sort(key=lambda x: not _pair_order(x[2], x[3]).startswith("exception"))
         name = a.criterion.name
-        rows = [["composite", "late component", f"composite emerges ({name})",
-                 f"component emerges ({name})"]]  # fmt: skip
-        rows += [[c, p, format_tokens(tc), format_tokens(tp)] for c, p, tc, tp in cc.exceptions]
+        rows = [["composite", "component", f"composite emerges ({name})",
+                 f"component emerges ({name})", "order"]]  # fmt: skip
+        rows += [
+            [c, p, format_tokens(tc), format_tokens(tp), _pair_order(tc, tp)]
+            for c, p, tc, tp in pairs
+        ]
         share = "n/a" if cc.share is None else f"{cc.share:.0%}"
         out.append(
             Section(
                 f"Composites vs components ({r})",
                 rows,
                 f"{share} of {cc.n} composites emerge no earlier than all of their components "
-                f"(criterion {a.criterion.name}), {_pairs(cc)}; listed below are the exceptions "
-                "(components that came later)."
+                f"(criterion {a.criterion.name}), {_pairs(cc)}; each pair below, exceptions "
+                f"(a component that came later) first: {len(cc.exceptions)}."
                 + (f" Skipped: {', '.join(cc.skipped)}." if cc.skipped else ""),
             )
         )

@@ -45,12 +45,12 @@ def test_list(capsys, tmp_path):
     code, out, _ = run(["skills", "list", "--load", str(_skill_file(tmp_path))], capsys)
     assert code == 0
     lines = out.splitlines()
-    header = ["name", "suite", "family", "format", "version", "examples", "probe"]
+    header = ["name", "suite", "family", "format", "version", "examples", "probe", "description"]
     assert lines[0].split() == header
-    rows = {x.split()[0]: x.split() for x in lines[1:]}
+    rows = {x.split()[0]: x.split(maxsplit=7) for x in lines[1:]}
     assert lines[1].split()[0] == "agreement"
     for skill in list_skills():
-        assert rows[skill.name] == [
+        assert rows[skill.name][:7] == [
             skill.name,
             skill.suite,
             skill.family,
@@ -59,8 +59,17 @@ def test_list(capsys, tmp_path):
             "generated" if skill.suite != "user" else "2",
             "yes" if skill.probed else "no",
         ]
-    assert rows["brackets"][-1] == "no" and rows["en_capital"][-1] == "yes"
-    assert lines[-1].split() == ["mine", "user", "user", "choice", "3", "2", "yes"]
+        # piped (no terminal), the description is printed whole
+        assert rows[skill.name][7:] == ([skill.description] if skill.description else [])
+    assert rows["brackets"][6] == "no" and rows["en_capital"][6] == "yes"
+    assert lines[-1].split()[:7] == ["mine", "user", "user", "choice", "3", "2", "yes"]
+
+
+def test_list_cuts_the_description_to_the_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "140")
+    code, out, _ = run(["skills", "list"], capsys)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 140
+    assert any(line.endswith("…") for line in out.splitlines())
 
 
 def test_list_one_suite(capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -143,14 +144,14 @@ def _countries() -> dict[str, dict[str, str]]:
 
 
 _CONTINENTS = ("europe", "asia", "africa", "americas", "oceania")
-_KINDS = (
-    "cat dog horse sheep mouse tiger rabbit eagle",
-    "bread apple cheese rice soup cake lemon honey",
-    "river forest city village mountain island garden desert",
-    "chair table window hammer pencil bottle mirror basket",
-)
-_KIND = {w: kind for kind, words in enumerate(_KINDS) for w in words.split()}
-_IRREGULAR = {"man", "woman", "child", "mouse", "foot", "tooth", "goose", "person"}
+_KIND = {  # the word lists of the data file itself, read without the skills' code
+    w: kind
+    for kind, words in enumerate(
+        json.loads((Path(curriculens.skills.__file__).parent / "builtin" / "data" /
+                    "core_en_words.json").read_text())["WORDS"].values()
+    )
+    for w in words
+}  # fmt: skip
 _STATE_PAIRS = (
     ("open", "closed"),
     ("on", "off"),
@@ -166,21 +167,27 @@ def _query(prompt: str) -> str:
     return prompt.rsplit(",", 1)[1].split("->")[0].strip()
 
 
-def _plural_class(word: str) -> int:
-    if word in _IRREGULAR:
-        return 3
-    if word.endswith("y") and word[-2] not in "aeiou":
+def _plural_class(word: str, plural: str) -> int:
+    """The inflection class, read off how the written plural is spelt from the word."""
+    plural = plural.lower()
+    if plural == word + "s":
+        return 0
+    if plural == word + "es":
+        return 1
+    if word.endswith("y") and word[-2] not in "aeiou" and plural == word[:-1] + "ies":
         return 2
-    if word.endswith(("s", "x", "ch", "sh")):
+    return 3
+
+
+def _gerund_class(word: str, gerund: str) -> int:
+    """The spelling rule, read off how the written gerund is spelt from the verb."""
+    gerund = gerund.lower()
+    if word.endswith("e") and gerund == word[:-1] + "ing":
         return 1
+    if gerund == word + word[-1] + "ing":
+        return 2
+    assert gerund == word + "ing", (word, gerund)
     return 0
-
-
-def _gerund_class(word: str) -> int:
-    if word.endswith("e"):
-        return 1
-    cvc = word[-3] not in "aeiou" and word[-2] in "aeiou" and word[-1] not in "aeiouwxy"
-    return 2 if len(word) <= 4 and cvc else 0
 
 
 def _list_next(prompt: str) -> int:
@@ -275,9 +282,9 @@ ORACLES = {
     "en_copy": lambda e: _list_next(e.prompt),
     "en_reverse": lambda e: _list_next(e.prompt),
     "en_ioi": lambda e: _ioi(e.prompt),
-    "en_plural": lambda e: _plural_class(_query(e.prompt)),
-    "en_plural_upper": lambda e: _plural_class(_query(e.prompt)),
-    "en_gerund": lambda e: _gerund_class(_query(e.prompt)),
+    "en_plural": lambda e: _plural_class(_query(e.prompt), e.target),
+    "en_plural_upper": lambda e: _plural_class(_query(e.prompt), e.target),
+    "en_gerund": lambda e: _gerund_class(_query(e.prompt), e.target),
     "en_uppercase": lambda e: _KIND[_query(e.prompt)],
     "en_negation": lambda e: _negation(e.prompt),
     # few-shot (zero-shot queries 'input ->'): the label from the input, the answer checked
@@ -287,10 +294,10 @@ ORACLES = {
     "en_icl_last": lambda e: _icl(e, lambda w: w[-1:]),
     "en_icl_first_upper": lambda e: _icl(e, lambda w: w[:1], upper=True),
     "en_icl_uppercase": lambda e: _icl(e, lambda w: w, upper=True),
-    "en_icl_plural": lambda e: _plural_class(_icl_input(e)),
-    "en_icl_plural_upper": lambda e: _plural_class(_icl_input(e)),
-    "en_icl_gerund": lambda e: _gerund_class(_icl_input(e)),
-    "en_icl_gerund_upper": lambda e: _gerund_class(_icl_input(e)),
+    "en_icl_plural": lambda e: _plural_class(_icl_input(e), e.target),
+    "en_icl_plural_upper": lambda e: _plural_class(_icl_input(e), e.target),
+    "en_icl_gerund": lambda e: _gerund_class(_icl_input(e), e.target),
+    "en_icl_gerund_upper": lambda e: _gerund_class(_icl_input(e), e.target),
     "en_icl_capital": lambda e: _icl_country(e, "capital"),
     "en_icl_capital_upper": lambda e: _icl_country(e, "capital", upper=True),
     "en_icl_currency": lambda e: _icl_country(e, "currency"),

@@ -276,7 +276,7 @@ def _list_task(rng: np.random.Generator, n: int, reverse: bool) -> list[Example]
 
 @builtin_skill(
     "en_copy",
-    version=2,
+    version=3,  # v3: the larger core-en word tables
     family="induction",
     label_names=vocab.CATEGORIES,
     primary_metric="token_acc",
@@ -301,7 +301,7 @@ def en_copy(rng: np.random.Generator, n: int) -> list[Example]:
 
 @builtin_skill(
     "en_reverse",
-    version=2,
+    version=3,  # v3: the larger core-en word tables
     family="induction",
     label_names=vocab.CATEGORIES,
     primary_metric="token_acc",
@@ -400,7 +400,7 @@ def _upper(word: str) -> str:
 
 @builtin_skill(
     "en_plural",
-    version=2,
+    version=3,  # v3: the larger core-en word tables
     family="morphology",
     label_names=vocab.PLURAL_CLASSES,
     suite=vocab.SUITE,
@@ -418,15 +418,15 @@ def en_plural(rng: np.random.Generator, n: int) -> list[Example]:
     prompt's tokens give the class even at random init, and only gains over the random-init
     probe count.
 
-    Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
-    class; a draw of 300 finds 300.
+    Items: thousands of prompts (demonstration sets) in 351 groups, the query words (111 add_s,
+    85 add_es, 88 y_to_ies, 67 irregular); a draw of 300 finds 300.
     """
     return _word_map(rng, n, vocab.PLURALS, _same)
 
 
 @builtin_skill(
     "en_gerund",
-    version=2,
+    version=3,  # v3: the larger core-en word tables
     family="morphology",
     label_names=vocab.GERUND_CLASSES,
     suite=vocab.SUITE,
@@ -441,15 +441,15 @@ def en_gerund(rng: np.random.Generator, n: int) -> list[Example]:
     words into pieces that show the ending, the prompt's tokens give the rule even at random
     init, and only gains over the random-init probe count.
 
-    Items: thousands of prompts (demonstration sets) in 24 groups, the query words, 8 per
-    rule; a draw of 300 finds 300.
+    Items: thousands of prompts (demonstration sets) in 374 groups, the query words (140
+    add_ing, 130 drop_e, 104 double); a draw of 300 finds 300.
     """
     return _word_map(rng, n, vocab.GERUNDS, _same)
 
 
 @builtin_skill(
     "en_uppercase",
-    version=2,
+    version=3,  # v3: the larger core-en word tables
     family="orthography",
     label_names=vocab.CATEGORIES,
     suite=vocab.SUITE,
@@ -462,7 +462,7 @@ def en_uppercase(rng: np.random.Generator, n: int) -> list[Example]:
     kind (animal, food, place, object), probed before, is not needed to uppercase a word. The
     label (the kind) only stratifies the split.
 
-    Items: thousands of prompts (demonstration sets) in 32 groups, the query words; a draw
+    Items: thousands of prompts (demonstration sets) in 325 groups, the query words; a draw
     of 300 finds 300.
     """
     table = {c: tuple((w, w) for w in words) for c, words in vocab.WORDS.items()}
@@ -516,7 +516,7 @@ def en_negation(rng: np.random.Generator, n: int) -> list[Example]:
 # ---------------------------------------------------------------- composites
 @builtin_skill(
     "en_plural_upper",
-    version=2,
+    version=3,  # v3: the larger core-en word tables
     family="composite",
     label_names=vocab.PLURAL_CLASSES,
     components=("en_plural", "en_uppercase"),
@@ -531,8 +531,8 @@ def en_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
     tokenizer splits words into pieces that show the ending, the prompt's tokens give the class
     even at random init, and only gains over the random-init probe count.
 
-    Items: thousands of prompts (demonstration sets) in 32 groups, the query words, 8 per
-    class; a draw of 300 finds 300.
+    Items: thousands of prompts (demonstration sets) in 351 groups, the query words (111 add_s,
+    85 add_es, 88 y_to_ies, 67 irregular); a draw of 300 finds 300.
     """
     return _word_map(rng, n, vocab.PLURALS, _upper)
 

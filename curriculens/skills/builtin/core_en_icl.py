@@ -18,6 +18,7 @@ import numpy as np
 
 from curriculens.skills.builtin._register import builtin_skill
 from curriculens.skills.builtin.core_en_words import (
+    ANTONYMS,
     CARRY,
     CATEGORIES,
     CONTINENTS,
@@ -56,25 +57,6 @@ SHOTS = 4
 ARROW = "{input} -> {output}"
 EQUALS = "{input} = {output}"
 
-#: Antonym pairs for the lookup task; both directions are queries.
-ANTONYMS: tuple[tuple[str, str], ...] = (
-    ("hot", "cold"),
-    ("big", "small"),
-    ("fast", "slow"),
-    ("old", "new"),
-    ("up", "down"),
-    ("high", "low"),
-    ("light", "dark"),
-    ("early", "late"),
-    ("happy", "sad"),
-    ("rich", "poor"),
-    ("hard", "soft"),
-    ("long", "short"),
-    ("open", "closed"),
-    ("full", "empty"),
-    ("wet", "dry"),
-    ("strong", "weak"),
-)
 SIDES = ("first_of_pair", "second_of_pair")
 #: Three-word lists of distinct words for the list tasks (copy, reverse, first, last).
 _ALL_WORDS = tuple(sorted(WORD_CATEGORY))
@@ -111,18 +93,33 @@ _LIST_NO_PROBE = """No probe: the answer is words of the list itself, and each l
     own group, so the only latents are positions in the list and which words sit there; the
     kind (animal, food, place, object) of the first word to write is not needed to write it.
     The label (that kind) only stratifies the split."""
-_LIST_ITEMS = """Items: 32 x 31 x 30 = 29760 prompts in 29760 groups (each list its own group);
-    a draw of 300 finds 300."""
+_N_WORDS = len(_ALL_WORDS)
+_LIST_ITEMS = (
+    f"Items: {_N_WORDS} x {_N_WORDS - 1} x {_N_WORDS - 2} = "
+    f"{_N_WORDS * (_N_WORDS - 1) * (_N_WORDS - 2)} prompts, each its own group (the list); "
+    "a draw of 300 finds 300."
+)
 
 
 def _pool(n: int, what: str, groups: int | None = None) -> str:
     """The ``Items:`` paragraph of a pool of ``n`` queries, shown as a default draw shows them."""
-    sets = 300 // n
     where = f" {what}" if what.startswith("(") else f", {what}"
+    if n >= 300:
+        return f"Items: {n} prompts in {groups or n} groups{where}; a draw of 300 finds 300."
+    sets = 300 // n
     return (
         f"Items: {n} prompts in {groups or n} groups{where}; a draw of 300 shows each with "
         f"{sets} demonstration sets ({sets * n} items)."
     )
+
+
+def _count(table: dict) -> int:
+    return sum(len(pairs) for pairs in table.values())
+
+
+def _per(table: dict) -> str:
+    """'111 add_s, 85 add_es, ...': the words per class of a class table."""
+    return ", ".join(f"{len(pairs)} {name}" for name, pairs in table.items())
 
 
 def _doc(summary: str, *paragraphs: str) -> str:
@@ -135,7 +132,8 @@ def _skill(name: str, doc: str, **kwargs):
     def decorator(build):
         build.__doc__ = doc
         kwargs.setdefault("template", ARROW)
-        return builtin_skill(name, version=1, suite=SUITE, shots=SHOTS, **kwargs)(build)
+        version = kwargs.pop("version", 1)
+        return builtin_skill(name, version=version, suite=SUITE, shots=SHOTS, **kwargs)(build)
 
     return decorator
 
@@ -145,6 +143,7 @@ def _skill(name: str, doc: str, **kwargs):
     "en_icl_copy",
     _doc("Copy a list in context: 'cat river bread -> cat river bread'.", _LIST_NO_PROBE,
          _LIST_ITEMS),
+    version=2,  # v2: the larger core-en word tables
     family="induction",
     label_names=CATEGORIES,
     primary_metric="token_acc",
@@ -157,6 +156,7 @@ def en_icl_copy(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_reverse",
     _doc("Reverse a list in context: 'cat river bread -> bread river cat'.", _LIST_NO_PROBE,
          _LIST_ITEMS),
+    version=2,  # v2: the larger core-en word tables
     family="induction",
     label_names=CATEGORIES,
     primary_metric="token_acc",
@@ -169,6 +169,7 @@ def en_icl_reverse(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_first",
     _doc("First word of a list in context: 'cat river bread -> cat'.", _LIST_NO_PROBE,
          _LIST_ITEMS),
+    version=2,  # v2: the larger core-en word tables
     family="induction",
     label_names=CATEGORIES,
 )  # fmt: skip
@@ -180,6 +181,7 @@ def en_icl_first(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_last",
     _doc("Last word of a list in context: 'cat river bread -> bread'.", _LIST_NO_PROBE,
          _LIST_ITEMS),
+    version=2,  # v2: the larger core-en word tables
     family="induction",
     label_names=CATEGORIES,
 )  # fmt: skip
@@ -214,7 +216,8 @@ def _words(table) -> dict:
 @_skill(
     "en_icl_uppercase",
     _doc("Uppercase in context: 'cat -> CAT'.", _UPPER_NO_PROBE,
-         _pool(32, "the words")),
+         _pool(len(WORD_CATEGORY), "the words")),
+    version=2,  # v2: the larger core-en word tables
     family="orthography",
     label_names=CATEGORIES,
 )  # fmt: skip
@@ -227,7 +230,8 @@ def en_icl_uppercase(rng: np.random.Generator, n: int) -> list[Example]:
     _doc("Plural in context: 'city -> cities'.",
          _INFLECTION_PROBE.format(what="inflection class (add_s, add_es, y_to_ies, irregular)",
                                   short="class"),
-         _pool(32, "the query words, 8 per class")),
+         _pool(_count(PLURALS), "the query words, " + _per(PLURALS))),
+    version=2,  # v2: the larger core-en word tables
     family="morphology",
     label_names=PLURAL_CLASSES,
 )  # fmt: skip
@@ -239,7 +243,8 @@ def en_icl_plural(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_gerund",
     _doc("Gerund in context: 'run -> running'.",
          _INFLECTION_PROBE.format(what="spelling rule (add_ing, drop_e, double)", short="rule"),
-         _pool(24, "the query words, 8 per rule")),
+         _pool(_count(GERUNDS), "the query words, " + _per(GERUNDS))),
+    version=2,  # v2: the larger core-en word tables
     family="morphology",
     label_names=GERUND_CLASSES,
 )  # fmt: skip
@@ -257,7 +262,7 @@ def _countries(field: str, transform=str) -> list[Example]:
     )
 
 
-_COUNTRY_ITEMS = _pool(46, "the countries")
+_COUNTRY_ITEMS = _pool(len(COUNTRIES), "the countries")
 
 
 @_skill(
@@ -290,8 +295,9 @@ def en_icl_currency(rng: np.random.Generator, n: int) -> list[Example]:
         out, so no word-specific label can be tested), and no property of the word decides
         which antonym it has. The label (whether the query is the first or the second word of
         its pair, an arbitrary order) only stratifies the split.""",
-        _pool(32, "both words of 16 pairs"),
+        _pool(2 * len(ANTONYMS), f"both words of {len(ANTONYMS)} pairs"),
     ),
+    version=2,  # v2: the larger core-en word tables
     family="lexical",
     label_names=SIDES,
 )
@@ -327,7 +333,8 @@ def en_icl_add1(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_plural_upper",
     _doc("Plural, then uppercase, in context: 'city -> CITIES'.",
          _INFLECTION_PROBE.format(what="inflection class, as for en_icl_plural", short="class"),
-         _pool(32, "the query words, 8 per class")),
+         _pool(_count(PLURALS), "the query words, " + _per(PLURALS))),
+    version=2,  # v2: the larger core-en word tables
     family="composite",
     label_names=PLURAL_CLASSES,
     components=("en_icl_plural", "en_icl_uppercase"),
@@ -340,7 +347,8 @@ def en_icl_plural_upper(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_gerund_upper",
     _doc("Gerund, then uppercase, in context: 'run -> RUNNING'.",
          _INFLECTION_PROBE.format(what="spelling rule, as for en_icl_gerund", short="rule"),
-         _pool(24, "the query words, 8 per rule")),
+         _pool(_count(GERUNDS), "the query words, " + _per(GERUNDS))),
+    version=2,  # v2: the larger core-en word tables
     family="composite",
     label_names=GERUND_CLASSES,
     components=("en_icl_gerund", "en_icl_uppercase"),
@@ -365,6 +373,7 @@ def en_icl_capital_upper(rng: np.random.Generator, n: int) -> list[Example]:
     "en_icl_first_upper",
     _doc("First word of a list, then uppercase, in context: 'cat river bread -> CAT'.",
          _LIST_NO_PROBE, _LIST_ITEMS),
+    version=2,  # v2: the larger core-en word tables
     family="composite",
     label_names=CATEGORIES,
     components=("en_icl_first", "en_icl_uppercase"),

@@ -1,6 +1,7 @@
 """The core-en suite's vocabulary: its label names, and the word tables read from package data.
 
-The word tables (subjects, templates, word lists, plural and gerund pairs, negation states) live
+The word tables (subjects, templates, word lists, plural and gerund pairs, negation states,
+antonyms) live
 in ``skills/builtin/data/core_en_words.json``, and the countries in ``data/countries.csv``; this
 module reads them once, as tuples and dicts of tuples, for
 :mod:`~curriculens.skills.builtin.core_en` and :mod:`~curriculens.skills.builtin.core_en_icl`.
@@ -80,3 +81,6 @@ GERUNDS: dict[str, tuple[tuple[str, str], ...]] = _TABLES["GERUNDS"]
 #: state pair has several nouns, so a probe split by noun sees every pair in training.
 STATES: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = _TABLES["STATES"]
 NEGATION_TEMPLATES: tuple[str, ...] = _TABLES["NEGATION_TEMPLATES"]
+
+#: Antonym pairs for the few-shot lookup task; every word occurs once, in one pair.
+ANTONYMS: tuple[tuple[str, str], ...] = _TABLES["ANTONYMS"]
