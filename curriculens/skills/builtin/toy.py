@@ -94,6 +94,7 @@ def toy_vocabulary() -> list[str]:
     words += list(PREPS) + list(CITIES) + list(PEOPLE) + list(DIGITS)
     words += [b for kv in BRACKETS.items() for b in kv]
     words += list(ADVERBS)
+    words += list(NOUN_GROUPS)  # toy v4: the answers of the category skills
     return words
 
 
@@ -401,7 +402,7 @@ def _fewshot(name: str, doc: str, **kwargs):
         kwargs.setdefault("family", "composite" if kwargs.get("components") else "in-context")
         return builtin_skill(
             name,
-            version=3,
+            version=kwargs.pop("version", 3),
             suite="toy",
             shots=SHOTS,
             template=ARROW,
@@ -416,33 +417,42 @@ def _doc(summary: str, *paragraphs: str) -> str:
     return "\n\n".join([summary, *paragraphs])
 
 
-def _nouns(number: int) -> list[Example]:
-    return queries(ARROW, [(s, (s, p)[number], _group(i), s) for i, (s, p) in enumerate(NOUNS)])
+#: What a word-level answer is made of: a noun index -> the word written for it.
+Form = Callable[[int], str]
+SINGULAR: Form = lambda i: NOUNS[i][0]  # noqa: E731
+PLURAL: Form = lambda i: NOUNS[i][1]  # noqa: E731
+CATEGORY: Form = lambda i: NOUN_GROUPS[_group(i)]  # noqa: E731
 
 
-def _spans(rng: np.random.Generator, n: int, number: int) -> list[Example]:
+def _nouns(form: Form) -> list[Example]:
+    return queries(ARROW, [(s, form(i), _group(i), s) for i, (s, _) in enumerate(NOUNS)])
+
+
+def _spans(rng: np.random.Generator, n: int, pick: slice, form: Form) -> list[Example]:
+    """3-noun spans; the answer is ``form`` of the nouns that ``pick`` selects, in order."""
     pairs = []
     for _ in range(n):
         idx = [int(i) for i in rng.choice(len(NOUNS), _SPAN, replace=False)]
         text = " ".join(NOUNS[i][0] for i in idx)
-        pairs.append((text, " ".join(NOUNS[i][number] for i in idx), _group(idx[0]), text))
+        chosen = idx[pick]
+        pairs.append((text, " ".join(form(i) for i in chosen), _group(chosen[0]), text))
     return queries(ARROW, pairs)
 
 
-def _pets(number: int) -> list[Example]:
-    return queries(ARROW, [(p, NOUNS[PETS[p]][number], _group(PETS[p]), p) for p in PEOPLE])
+def _pets(form: Form) -> list[Example]:
+    return queries(ARROW, [(p, form(PETS[p]), _group(PETS[p]), p) for p in PEOPLE])
 
 
 _NOUN_NO_PROBE = """No probe: the answer needs the query noun itself, which is the group (held
-    out, so no noun-specific label can be tested). The noun's group (a fixed partition that
-    nothing in the corpus teaches) is not needed to write the answer. The label (that group)
-    only stratifies the split."""
+    out, so no noun-specific label can be tested). The noun's group is a property of the query
+    token, which its input embedding alone can carry, so a probe for it would show a lexical
+    feature. The label (that group) only stratifies the split."""
 _NOUN_ITEMS = """Items: 24 prompts in 24 groups (the nouns); a draw of 300 shows each with 12
     demonstration sets (288 items)."""
-_SPAN_NO_PROBE = """No probe: the answer is the span's own words, and each span is its own
-    group, so the only latents are positions in the span and which nouns sit there; the group
-    of the first word to write is not needed to write it, and it sits at a fixed offset from
-    the read token. The label (that group) only stratifies the split."""
+_SPAN_NO_PROBE = """No probe: the answer is made of the span's own words, and each span is its
+    own group, so the only latents are positions in the span and which nouns sit there, each at
+    a fixed offset from the read token. The label (the group of the first noun written) only
+    stratifies the split."""
 _SPAN_ITEMS = """Items: 24 x 23 x 22 = 12144 prompts, each its own group (the span); a draw of
     300 finds 300."""
 _PET_PROBE = """Probe: the group of the person's pet noun (animal, object, food, person), read
@@ -453,8 +463,10 @@ _PET_PROBE = """Probe: the group of the person's pet noun (animal, object, food,
     model has retrieved from its own weights can be decoded."""
 _PET_ITEMS = """Items: 48 prompts in 48 groups (one per person, 12 per label); a draw of 300
     shows each with 6 demonstration sets (288 items)."""
+_FIRST, _LAST, _ALL = slice(0, 1), slice(-1, None), slice(None)
 
 
+# ---------------------------------------------------------------- few-shot elementals
 @_fewshot(
     "plural",
     _doc("Plural in context: 'cat -> cats'.", _NOUN_NO_PROBE, _NOUN_ITEMS),
@@ -463,7 +475,20 @@ _PET_ITEMS = """Items: 48 prompts in 48 groups (one per person, 12 per label); a
     chance=1 / len(NOUNS),
 )
 def plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _nouns(1), n)
+    return _sample(rng, _nouns(PLURAL), n)
+
+
+@_fewshot(
+    "category",
+    _doc("A noun's category in context: 'cat -> animal' (animal, object, food, person).",
+         _NOUN_NO_PROBE, _NOUN_ITEMS),
+    version=4,
+    family="morphology",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUN_GROUPS),
+)  # fmt: skip
+def category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _sample(rng, _nouns(CATEGORY), n)
 
 
 @_fewshot(
@@ -475,7 +500,33 @@ def plural(rng: np.random.Generator, n: int) -> list[Example]:
     primary_metric="token_acc",
 )  # fmt: skip
 def copy(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, 0)
+    return _spans(rng, n, _ALL, SINGULAR)
+
+
+@_fewshot(
+    "first",
+    _doc("The first noun of a 3-noun span, in context: 'cat key pen -> cat'.",
+         _SPAN_NO_PROBE, _SPAN_ITEMS),
+    version=4,
+    family="induction",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUNS),
+)  # fmt: skip
+def first(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _FIRST, SINGULAR)
+
+
+@_fewshot(
+    "last",
+    _doc("The last noun of a 3-noun span, in context: 'cat key pen -> pen'.",
+         _SPAN_NO_PROBE, _SPAN_ITEMS),
+    version=4,
+    family="induction",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUNS),
+)  # fmt: skip
+def last(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _LAST, SINGULAR)
 
 
 @_fewshot(
@@ -487,7 +538,7 @@ def copy(rng: np.random.Generator, n: int) -> list[Example]:
     chance=1 / len(NOUNS),
 )  # fmt: skip
 def pet(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(0), n)
+    return _sample(rng, _pets(SINGULAR), n)
 
 
 @_fewshot(
@@ -513,32 +564,118 @@ def successor(rng: np.random.Generator, n: int) -> list[Example]:
 
 
 # ---------------------------------------------------------------- composites
-@_fewshot(
+# Each composite chains one of four selections (copy, first, last: a span; pet: a lookup) with
+# one of two word forms (plural, category), so every pairing appears once and no two
+# composites share both components.
+def _composite(name: str, summary: str, components: tuple[str, str], **kwargs):
+    select = components[0]
+    probe, items = {
+        "pet": (_PET_PROBE.replace("person's pet noun", "person's pet noun, as for pet,"),
+                _PET_ITEMS),
+    }.get(select, (_SPAN_NO_PROBE, _SPAN_ITEMS))  # fmt: skip
+    kwargs.setdefault("label_names", NOUN_GROUPS)
+    return _fewshot(
+        name,
+        _doc(f"{summary} Needs {components[0]} and {components[1]}.", probe, items),
+        components=components,
+        **kwargs,
+    )
+
+
+@_composite(
     "copy_plural",
-    _doc("Copy a span while pluralising each noun, in context: 'cat key pen -> cats keys pens'. "
-         "Needs copy (which words, in order) and plural (each word's plural form).",
-         _SPAN_NO_PROBE, _SPAN_ITEMS),
-    label_names=NOUN_GROUPS,
-    components=("copy", "plural"),
+    "Copy a span while pluralising each noun, in context: 'cat key pen -> cats keys pens'.",
+    ("copy", "plural"),
     primary_metric="token_acc",
-)  # fmt: skip
+)
 def copy_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, 1)
+    return _spans(rng, n, _ALL, PLURAL)
 
 
-@_fewshot(
-    "pet_plural",
-    _doc("The plural of a person's pet, in context: 'kalo -> foxes'. Needs pet (the lookup) "
-         "and plural (the looked-up noun's plural form).",
-         _PET_PROBE.replace("person's pet noun", "person's pet noun, as for pet,"), _PET_ITEMS),
-    label_names=NOUN_GROUPS,
-    components=("pet", "plural"),
+@_composite(
+    "copy_category",
+    "Each noun's category, in order, in context: 'cat key pen -> animal object object'.",
+    ("copy", "category"),
+    version=4,
+    primary_metric="token_acc",
+)
+def copy_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _ALL, CATEGORY)
+
+
+@_composite(
+    "first_plural",
+    "The plural of a span's first noun, in context: 'cat key pen -> cats'.",
+    ("first", "plural"),
+    version=4,
     chance=1 / len(NOUNS),
-)  # fmt: skip
+)
+def first_plural(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _FIRST, PLURAL)
+
+
+@_composite(
+    "first_category",
+    "The category of a span's first noun, in context: 'cat key pen -> animal'.",
+    ("first", "category"),
+    version=4,
+    chance=1 / len(NOUN_GROUPS),
+)
+def first_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _FIRST, CATEGORY)
+
+
+@_composite(
+    "last_plural",
+    "The plural of a span's last noun, in context: 'cat key pen -> pens'.",
+    ("last", "plural"),
+    version=4,
+    chance=1 / len(NOUNS),
+)
+def last_plural(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _LAST, PLURAL)
+
+
+@_composite(
+    "last_category",
+    "The category of a span's last noun, in context: 'cat key pen -> object'.",
+    ("last", "category"),
+    version=4,
+    chance=1 / len(NOUN_GROUPS),
+)
+def last_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _LAST, CATEGORY)
+
+
+@_composite(
+    "pet_plural",
+    "The plural of a person's pet, in context: 'kalo -> foxes'.",
+    ("pet", "plural"),
+    chance=1 / len(NOUNS),
+)
 def pet_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(1), n)
+    return _sample(rng, _pets(PLURAL), n)
 
 
+@_composite(
+    "pet_category",
+    "The category of a person's pet, in context: 'kalo -> animal'.",
+    ("pet", "category"),
+    version=4,
+    chance=1 / len(NOUN_GROUPS),
+)
+def pet_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _sample(rng, _pets(CATEGORY), n)
+
+
+#: The elementals among the few-shot skills, then the composites (two components each).
+FEWSHOT_ELEMENTALS: tuple[str, ...] = (
+    "plural", "category", "copy", "first", "last", "pet", "successor",
+)  # fmt: skip
+COMPOSITES: tuple[str, ...] = (
+    "copy_plural", "copy_category", "first_plural", "first_category",
+    "last_plural", "last_category", "pet_plural", "pet_category",
+)  # fmt: skip
 TOY_SKILLS: tuple[str, ...] = (
     "agreement",
     "agreement_attractor",
@@ -546,10 +683,6 @@ TOY_SKILLS: tuple[str, ...] = (
     "facts",
     "add1",
     "add2",
-    "plural",
-    "copy",
-    "pet",
-    "successor",
-    "copy_plural",
-    "pet_plural",
+    *FEWSHOT_ELEMENTALS,
+    *COMPOSITES,
 )
