@@ -15,7 +15,12 @@ from pathlib import Path
 from curriculens.errors import ConfigError
 from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.reporting.writer import write_report
+from curriculens.toy.curriculum import DESIGN
 from curriculens.toy.trainer import TrainConfig, train
+
+#: Where the demo's checkpoint grid starts, as a share of training: the designed curriculum's
+#: first skills emerge after it, so the log grid spends its checkpoints where skills emerge.
+GRID_START = 0.06
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +31,9 @@ class DemoConfig:
         out: Run directory (must not hold another run unless ``force``).
         seed: Seeds training, corpus, examples and probes.
         steps: Training steps (2,048 tokens each).
-        n_checkpoints: Log-spaced checkpoints, step 0 included.
+        n_checkpoints: Checkpoints, step 0 included; the rest are log-spaced from
+            :data:`GRID_START` of training to its end (the default 18: x1.19 in tokens between
+            neighbours over 700 steps).
         n_examples: Evaluation examples per skill.
         seeds: Independent training runs (seeds ``seed``, ``seed+1``, ...). With more than one,
             each trains under ``out/seed{N}/`` and the report adds order consistency across them.
@@ -98,15 +105,19 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
         tc = TrainConfig(
             steps=config.steps,
             n_checkpoints=config.n_checkpoints,
+            first_checkpoint=max(1, round(GRID_START * config.steps)) if config.steps > 1 else 0,
             seed=seed,
             threads=config.threads,
+            mixture=tuple(DESIGN.mixture().items()),
         )
         t = time.perf_counter()
-        trained = train(tc, sub, progress=progress)
+        sub.mkdir(parents=True, exist_ok=True)
+        DESIGN.save(sub)
+        trained = train(tc, sub, progress=progress, phases=DESIGN.phases(config.steps))
         tokens = trained["tokens"]
         seed_train = time.perf_counter() - t
         train_s += seed_train
-        sc = SweepConfig(skills=tuple(dict(tc.mixture)), n_examples=config.n_examples, seed=seed)
+        sc = SweepConfig(skills=DESIGN.names, n_examples=config.n_examples, seed=seed)
         t = time.perf_counter()
         sweep(
             sub / "checkpoints",
@@ -124,6 +135,7 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
                 "sweep_seconds": round(time.perf_counter() - t, 1),
             }
         )
+    DESIGN.save(out)
     t2 = time.perf_counter()
     info = {
         "seed": config.seed,

@@ -1,18 +1,19 @@
-"""The toy-world suite (v3): twelve skills that the embedded synthetic corpus teaches, one source
-each.
+"""The toy-world suite (v4): twenty-one skills that the embedded synthetic corpus teaches, one
+source each.
 
 Every skill here is also a corpus source (:mod:`curriculens.toy.corpus`): training documents are
 drawn from the same templates, so the demo model can learn them and the sweep can watch it happen.
-Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Six are
-few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
-demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): the elementals
-plural, copy, pet and successor, and two composites that need two of them, copy_plural (copy a
-span, pluralising each noun) and pet_plural (the plural of a looked-up pet). Their corpus
-documents are 3-6 solved pairs of one skill. Each builder's docstring says what its probe
-decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is split by
-group (``Probe:``), or why the skill is scored for behavior only (``No probe:``); ``Items:`` gives
-its pool of distinct prompts and groups.
-"""
+Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Fifteen
+are few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
+demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): seven elementals
+(plural, category, copy, first, last, pet, successor) and eight composites, each chaining one
+selection (copy a span, its first or last noun, a looked-up pet) with one word form (plural,
+category), so that no two composites share both components. Their corpus documents are 3-6
+solved pairs of one skill. When each source enters the demo's corpus, and so the order the world
+is built to produce, is in :mod:`curriculens.toy.curriculum`. Each builder's docstring says what
+its probe decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is
+split by group (``Probe:``), or why the skill is scored for behavior only (``No probe:``);
+``Items:`` gives its pool of distinct prompts and groups."""
 
 from __future__ import annotations
 
@@ -143,7 +144,7 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
 
 @builtin_skill(
     "agreement",
-    version=3,
+    version=4,
     family="agreement",
     format="choice",
     label_names=("singular", "plural"),
@@ -154,13 +155,12 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
 def agreement(rng: np.random.Generator, n: int) -> list[Example]:
     """Subject-verb agreement after one or two adverbs: 'the dogs often still' -> run (vs runs).
 
-    Probe: the subject's number, read at the last adverb, the token before the verb, where the
-    model must hold it to choose the verb. The read token is an adverb drawn independently of the
-    label, and groups are subject nouns (lemmas), so test nouns are never seen by the probe in
-    training: it passes only if number reaches the adverb from nouns it has not seen. With 24
-    nouns about 7 are held out, and a probe tends to be right or wrong on a noun as a whole, so
-    one split's accuracy moves in steps of about 0.14 (with 16 nouns, in toy v2, a random-init
-    model's ranged from 0.4 to 0.97 over seeds, mean 0.54).
+    No probe: the subject's number is a property of one prompt word (the subject noun, 'dog'
+    or 'dogs'), so a readout of the prompt's words without any computation over the context
+    decodes it: in toy v3 a probe on the plain mean of the prompt's input embeddings matched the
+    residual probe (0.93 then 1.00 held out, at the same checkpoints), so the probe's "lead"
+    was lexical. agreement_attractor, whose prompt holds nouns of both numbers, keeps the probe.
+    The label (the subject's number) only stratifies the split.
 
     Items: 24 nouns x 2 numbers x 16 adverb runs = 768 prompts in 24 groups, both labels in each.
     """
