@@ -6,9 +6,10 @@ drawn from the same templates, so the demo model can learn them and the sweep ca
 Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Fifteen
 are few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
 demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): seven elementals
-(plural, category, copy, first, last, pet, successor) and eight composites, each chaining one
-selection (copy a span, its first or last noun, a looked-up pet) with one word form (plural,
-category), so that no two composites share both components. Their corpus documents are 3-6
+(plural, category, copy, middle, last, pet, successor) and eight composites, each chaining one
+selection (copy a span, its middle or last noun, a looked-up pet) with one word form (plural,
+category), so that no two composites share both components. A few-shot query opens with its
+task's marker words (:data:`TASK_MARKERS`: 'plural cat ->', 'pet plural kalo ->'). Their corpus documents are 3-6
 solved pairs of one skill. When each source enters the demo's corpus, and so the order the world
 is built to produce, is in :mod:`curriculens.toy.curriculum`. Each builder's docstring says what
 its probe decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is
@@ -96,6 +97,7 @@ def toy_vocabulary() -> list[str]:
     words += [b for kv in BRACKETS.items() for b in kv]
     words += list(ADVERBS)
     words += list(NOUN_GROUPS)  # toy v4: the answers of the category skills
+    words += ["plural", "kind", "copy", "middle", "last", "pet", "next"]  # toy v4 task markers
     return words
 
 
@@ -363,6 +365,19 @@ def add2(rng: np.random.Generator, n: int) -> list[Example]:
 # ---------------------------------------------------------------- few-shot (in-context) skills
 #: Demonstrations per prompt of the few-shot skills.
 SHOTS = 4
+#: Each few-shot elemental's marker word, which opens its query ('plural cat -> cats'); a
+#: composite's query opens with its components' markers ('pet plural kalo -> foxes'). The
+#: demonstrations still show the task, but the query names it, so tasks that take the same
+#: input (a noun, a span) are not confused, and a composite names the two steps it chains.
+TASK_MARKERS: dict[str, str] = {
+    "plural": "plural",
+    "category": "kind",
+    "copy": "copy",
+    "middle": "middle",
+    "last": "last",
+    "pet": "pet",
+    "successor": "next",
+}
 ARROW = "{input} -> {output}"
 #: Pairs per few-shot training document: 3 to 6, so the corpus shows each skill 0- to 5-shot.
 _DOC_PAIRS = (3, 7)
@@ -402,7 +417,7 @@ def _fewshot(name: str, doc: str, **kwargs):
         kwargs.setdefault("family", "composite" if kwargs.get("components") else "in-context")
         return builtin_skill(
             name,
-            version=kwargs.pop("version", 3),
+            version=kwargs.pop("version", 4),
             suite="toy",
             shots=SHOTS,
             template=ARROW,
@@ -424,23 +439,33 @@ PLURAL: Form = lambda i: NOUNS[i][1]  # noqa: E731
 CATEGORY: Form = lambda i: NOUN_GROUPS[_group(i)]  # noqa: E731
 
 
-def _nouns(form: Form) -> list[Example]:
-    return queries(ARROW, [(s, form(i), _group(i), s) for i, (s, _) in enumerate(NOUNS)])
+def _marked(skill: str, text: str) -> str:
+    """The query input: the task's marker words, then its text ('plural cat')."""
+    return " ".join([*(TASK_MARKERS[part] for part in skill.split("_")), text])
 
 
-def _spans(rng: np.random.Generator, n: int, pick: slice, form: Form) -> list[Example]:
+def _nouns(form: Form, skill: str) -> list[Example]:
+    return queries(
+        ARROW, [(_marked(skill, s), form(i), _group(i), s) for i, (s, _) in enumerate(NOUNS)]
+    )
+
+
+def _spans(rng: np.random.Generator, n: int, pick: slice, form: Form, skill: str) -> list[Example]:
     """3-noun spans; the answer is ``form`` of the nouns that ``pick`` selects, in order."""
     pairs = []
     for _ in range(n):
         idx = [int(i) for i in rng.choice(len(NOUNS), _SPAN, replace=False)]
         text = " ".join(NOUNS[i][0] for i in idx)
         chosen = idx[pick]
-        pairs.append((text, " ".join(form(i) for i in chosen), _group(chosen[0]), text))
+        out = " ".join(form(i) for i in chosen)
+        pairs.append((_marked(skill, text), out, _group(chosen[0]), text))
     return queries(ARROW, pairs)
 
 
-def _pets(form: Form) -> list[Example]:
-    return queries(ARROW, [(p, form(PETS[p]), _group(PETS[p]), p) for p in PEOPLE])
+def _pets(form: Form, skill: str) -> list[Example]:
+    return queries(
+        ARROW, [(_marked(skill, p), form(PETS[p]), _group(PETS[p]), p) for p in PEOPLE]
+    )
 
 
 _NOUN_NO_PROBE = """No probe: the answer needs the query noun itself, which is the group (held
@@ -463,24 +488,24 @@ _PET_PROBE = """Probe: the group of the person's pet noun (animal, object, food,
     model has retrieved from its own weights can be decoded."""
 _PET_ITEMS = """Items: 48 prompts in 48 groups (one per person, 12 per label); a draw of 300
     shows each with 6 demonstration sets (288 items)."""
-_FIRST, _LAST, _ALL = slice(0, 1), slice(-1, None), slice(None)
+_MIDDLE, _LAST, _ALL = slice(1, 2), slice(-1, None), slice(None)
 
 
 # ---------------------------------------------------------------- few-shot elementals
 @_fewshot(
     "plural",
-    _doc("Plural in context: 'cat -> cats'.", _NOUN_NO_PROBE, _NOUN_ITEMS),
+    _doc("Plural in context: 'plural cat -> cats'.", _NOUN_NO_PROBE, _NOUN_ITEMS),
     family="morphology",
     label_names=NOUN_GROUPS,
     chance=1 / len(NOUNS),
 )
 def plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _nouns(PLURAL), n)
+    return _sample(rng, _nouns(PLURAL, "plural"), n)
 
 
 @_fewshot(
     "category",
-    _doc("A noun's category in context: 'cat -> animal' (animal, object, food, person).",
+    _doc("A noun's category in context: 'kind cat -> animal' (animal, object, food, person).",
          _NOUN_NO_PROBE, _NOUN_ITEMS),
     version=4,
     family="morphology",
@@ -488,37 +513,37 @@ def plural(rng: np.random.Generator, n: int) -> list[Example]:
     chance=1 / len(NOUN_GROUPS),
 )  # fmt: skip
 def category(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _nouns(CATEGORY), n)
+    return _sample(rng, _nouns(CATEGORY, "category"), n)
 
 
 @_fewshot(
     "copy",
-    _doc("Copy a 3-noun span in context (per-token accuracy): 'cat key pen -> cat key pen'.",
+    _doc("Copy a 3-noun span in context (per-token accuracy): 'copy cat key pen -> cat key pen'.",
          _SPAN_NO_PROBE, _SPAN_ITEMS),
     family="induction",
     label_names=NOUN_GROUPS,
     primary_metric="token_acc",
 )  # fmt: skip
 def copy(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _ALL, SINGULAR)
+    return _spans(rng, n, _ALL, SINGULAR, "copy")
 
 
 @_fewshot(
-    "first",
-    _doc("The first noun of a 3-noun span, in context: 'cat key pen -> cat'.",
+    "middle",
+    _doc("The middle noun of a 3-noun span, in context: 'middle cat key pen -> key'.",
          _SPAN_NO_PROBE, _SPAN_ITEMS),
     version=4,
     family="induction",
     label_names=NOUN_GROUPS,
     chance=1 / len(NOUNS),
 )  # fmt: skip
-def first(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _FIRST, SINGULAR)
+def middle(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _MIDDLE, SINGULAR, "middle")
 
 
 @_fewshot(
     "last",
-    _doc("The last noun of a 3-noun span, in context: 'cat key pen -> pen'.",
+    _doc("The last noun of a 3-noun span, in context: 'last cat key pen -> pen'.",
          _SPAN_NO_PROBE, _SPAN_ITEMS),
     version=4,
     family="induction",
@@ -526,25 +551,25 @@ def first(rng: np.random.Generator, n: int) -> list[Example]:
     chance=1 / len(NOUNS),
 )  # fmt: skip
 def last(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _LAST, SINGULAR)
+    return _spans(rng, n, _LAST, SINGULAR, "last")
 
 
 @_fewshot(
     "pet",
-    _doc("Look up a person's pet in context: 'kalo -> fox' (a fixed pet base, uniform in the "
+    _doc("Look up a person's pet in context: 'pet kalo -> fox' (a fixed pet base, uniform in the "
          "corpus).", _PET_PROBE, _PET_ITEMS),
     family="facts",
     label_names=NOUN_GROUPS,
     chance=1 / len(NOUNS),
 )  # fmt: skip
 def pet(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(SINGULAR), n)
+    return _sample(rng, _pets(SINGULAR, "pet"), n)
 
 
 @_fewshot(
     "successor",
     _doc(
-        "Two-digit successor in context: '4 7 -> 4 8', '1 9 -> 2 0'.",
+        "Two-digit successor in context: 'next 4 7 -> 4 8', 'next 1 9 -> 2 0'.",
         """No probe: the answer's digits follow from the query's digit tokens by a fixed rule,
         so every latent (the carry: is the last digit 9; a digit's parity) is a readout of
         the tokens that a random-init model already gathers. The label (carry) only
@@ -558,13 +583,17 @@ def pet(rng: np.random.Generator, n: int) -> list[Example]:
 )
 def successor(rng: np.random.Generator, n: int) -> list[Example]:
     pool = queries(
-        ARROW, [(_digits(x), _digits(x + 1), int(x % 10 == 9), str(x)) for x in range(10, 99)]
+        ARROW,
+        [
+            (_marked("successor", _digits(x)), _digits(x + 1), int(x % 10 == 9), str(x))
+            for x in range(10, 99)
+        ],
     )
     return _sample(rng, pool, n)
 
 
 # ---------------------------------------------------------------- composites
-# Each composite chains one of four selections (copy, first, last: a span; pet: a lookup) with
+# Each composite chains one of four selections (copy, middle, last: a span; pet: a lookup) with
 # one of two word forms (plural, category), so every pairing appears once and no two
 # composites share both components.
 def _composite(name: str, summary: str, components: tuple[str, str], **kwargs):
@@ -584,96 +613,96 @@ def _composite(name: str, summary: str, components: tuple[str, str], **kwargs):
 
 @_composite(
     "copy_plural",
-    "Copy a span while pluralising each noun, in context: 'cat key pen -> cats keys pens'.",
+    "Copy a span while pluralising each noun, in context: 'copy plural cat key pen -> cats keys pens'.",
     ("copy", "plural"),
     primary_metric="token_acc",
 )
 def copy_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _ALL, PLURAL)
+    return _spans(rng, n, _ALL, PLURAL, "copy_plural")
 
 
 @_composite(
     "copy_category",
-    "Each noun's category, in order, in context: 'cat key pen -> animal object object'.",
+    "Each noun's category, in order, in context: 'copy kind cat key pen -> animal object object'.",
     ("copy", "category"),
     version=4,
     primary_metric="token_acc",
 )
 def copy_category(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _ALL, CATEGORY)
+    return _spans(rng, n, _ALL, CATEGORY, "copy_category")
 
 
 @_composite(
-    "first_plural",
-    "The plural of a span's first noun, in context: 'cat key pen -> cats'.",
-    ("first", "plural"),
+    "middle_plural",
+    "The plural of a span's middle noun, in context: 'middle plural cat key pen -> keys'.",
+    ("middle", "plural"),
     version=4,
     chance=1 / len(NOUNS),
 )
-def first_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _FIRST, PLURAL)
+def middle_plural(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _MIDDLE, PLURAL, "middle_plural")
 
 
 @_composite(
-    "first_category",
-    "The category of a span's first noun, in context: 'cat key pen -> animal'.",
-    ("first", "category"),
+    "middle_category",
+    "The category of a span's middle noun, in context: 'middle kind cat key pen -> object'.",
+    ("middle", "category"),
     version=4,
     chance=1 / len(NOUN_GROUPS),
 )
-def first_category(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _FIRST, CATEGORY)
+def middle_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _MIDDLE, CATEGORY, "middle_category")
 
 
 @_composite(
     "last_plural",
-    "The plural of a span's last noun, in context: 'cat key pen -> pens'.",
+    "The plural of a span's last noun, in context: 'last plural cat key pen -> pens'.",
     ("last", "plural"),
     version=4,
     chance=1 / len(NOUNS),
 )
 def last_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _LAST, PLURAL)
+    return _spans(rng, n, _LAST, PLURAL, "last_plural")
 
 
 @_composite(
     "last_category",
-    "The category of a span's last noun, in context: 'cat key pen -> object'.",
+    "The category of a span's last noun, in context: 'last kind cat key pen -> object'.",
     ("last", "category"),
     version=4,
     chance=1 / len(NOUN_GROUPS),
 )
 def last_category(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, _LAST, CATEGORY)
+    return _spans(rng, n, _LAST, CATEGORY, "last_category")
 
 
 @_composite(
     "pet_plural",
-    "The plural of a person's pet, in context: 'kalo -> foxes'.",
+    "The plural of a person's pet, in context: 'pet plural kalo -> foxes'.",
     ("pet", "plural"),
     chance=1 / len(NOUNS),
 )
 def pet_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(PLURAL), n)
+    return _sample(rng, _pets(PLURAL, "pet_plural"), n)
 
 
 @_composite(
     "pet_category",
-    "The category of a person's pet, in context: 'kalo -> animal'.",
+    "The category of a person's pet, in context: 'pet kind kalo -> animal'.",
     ("pet", "category"),
     version=4,
     chance=1 / len(NOUN_GROUPS),
 )
 def pet_category(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(CATEGORY), n)
+    return _sample(rng, _pets(CATEGORY, "pet_category"), n)
 
 
 #: The elementals among the few-shot skills, then the composites (two components each).
 FEWSHOT_ELEMENTALS: tuple[str, ...] = (
-    "plural", "category", "copy", "first", "last", "pet", "successor",
+    "plural", "category", "copy", "middle", "last", "pet", "successor",
 )  # fmt: skip
 COMPOSITES: tuple[str, ...] = (
-    "copy_plural", "copy_category", "first_plural", "first_category",
+    "copy_plural", "copy_category", "middle_plural", "middle_category",
     "last_plural", "last_category", "pet_plural", "pet_category",
 )  # fmt: skip
 TOY_SKILLS: tuple[str, ...] = (
