@@ -12,7 +12,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a tiny model on the toy world, sweep it, report")
     d.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     d.add_argument("--seed", type=nonneg_int, default=0, help="first random seed (default 0)")
-    add_train_steps(d, default=700, help="training steps of 2,048 tokens (default 700)")
+    add_train_steps(d, default=1400, help="training steps of 1,024 tokens (default 1400)")
     d.add_argument(
         "--checkpoints",
         type=positive_int,
