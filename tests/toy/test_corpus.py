@@ -17,7 +17,7 @@ def test_every_source_appears_and_mixture_weights_steer_it():
     assert any(" lives in " in d for d in docs)
     pets = {p: NOUNS[i] for p, i in PETS.items()}
     assert any(
-        d.split()[:4] == ["pet", "plural", p, "->"] and d.split()[4] == pair[1]
+        d.split()[:3] == ["pp", p, "->"] and d.split()[3] == pair[1]
         for d in docs
         for p, pair in pets.items()
     )
@@ -36,8 +36,8 @@ def test_few_shot_documents_are_solved_pairs_as_a_k_shot_prompt_writes_them():
         counts.add(len(pairs))
         for pair in pairs:
             src, out = pair.split(" -> ")
-            assert src.split()[:2] == ["copy", "plural"]  # the task's markers
-            assert out.split() == [plural[w] for w in src.split()[2:]]
+            assert src.split()[0] == "cp"  # the task's marker
+            assert out.split() == [plural[w] for w in src.split()[1:]]
     assert counts == {3, 4, 5, 6}
 
 

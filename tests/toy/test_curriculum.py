@@ -164,8 +164,8 @@ def test_compare_with_design_reads_raw_curves_per_run():
 
 
 def test_composites_need_their_declared_components_in_their_answers():
-    """Each composite's query names its two components; its answer is the word form applied to
-    what the selection picks."""
+    """Each composite's answer is its word form applied to what its selection picks; its query
+    opens with a marker of its own, not its components' markers."""
     form_of = {
         name: {e.group: e.target for e in get_skill(name).examples(200)}
         for name in ("plural", "category")
@@ -180,8 +180,7 @@ def test_composites_need_their_declared_components_in_their_answers():
     for comp in COMPOSITES:
         chosen, form = get_skill(comp).components
         for e in get_skill(comp).examples(30, seed=3):
-            markers = [TASK_MARKERS[chosen], TASK_MARKERS[form]]
-            assert e.prompt.split()[:2] == markers
-            query = e.group  # the input without its markers
-            assert e.prompt == " ".join([*markers, query, "->"])
+            query = e.group  # the input without its marker
+            assert e.prompt == f"{TASK_MARKERS[comp]} {query} ->"
+            assert TASK_MARKERS[comp] not in (TASK_MARKERS[chosen], TASK_MARKERS[form])
             assert e.target.split() == [form_of[form][w] for w in select[chosen](query)]

@@ -9,7 +9,7 @@ demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): se
 (plural, category, copy, middle, last, pet, successor) and eight composites, each chaining one
 selection (copy a span, its middle or last noun, a looked-up pet) with one word form (plural,
 category), so that no two composites share both components. A few-shot query opens with its
-task's marker words (:data:`TASK_MARKERS`: 'plural cat ->', 'pet plural kalo ->'). Their corpus documents are 3-6
+task's marker word (:data:`TASK_MARKERS`: 'plural cat ->', 'pp kalo ->' for pet_plural). Their corpus documents are 3-6
 solved pairs of one skill. When each source enters the demo's corpus, and so the order the world
 is built to produce, is in :mod:`curriculens.toy.curriculum`. Each builder's docstring says what
 its probe decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is
@@ -97,7 +97,7 @@ def toy_vocabulary() -> list[str]:
     words += [b for kv in BRACKETS.items() for b in kv]
     words += list(ADVERBS)
     words += list(NOUN_GROUPS)  # toy v4: the answers of the category skills
-    words += ["plural", "kind", "copy", "middle", "last", "pet", "next"]  # toy v4 task markers
+    words += list(TASK_MARKERS.values())  # toy v4: the few-shot tasks' markers
     return words
 
 
@@ -365,10 +365,11 @@ def add2(rng: np.random.Generator, n: int) -> list[Example]:
 # ---------------------------------------------------------------- few-shot (in-context) skills
 #: Demonstrations per prompt of the few-shot skills.
 SHOTS = 4
-#: Each few-shot elemental's marker word, which opens its query ('plural cat -> cats'); a
-#: composite's query opens with its components' markers ('pet plural kalo -> foxes'). The
-#: demonstrations still show the task, but the query names it, so tasks that take the same
-#: input (a noun, a span) are not confused, and a composite names the two steps it chains.
+#: Each few-shot skill's marker word, which opens its query ('plural cat -> cats'). The
+#: demonstrations still show the task, but the query names it, so tasks that take the same input
+#: (a noun, a span) are not confused. A composite has a word of its own ('cp': copy, then
+#: plural), not its components' two words: with those, the model composed a composite from its
+#: components' markers as soon as both were learnt, so the composite could never come later.
 TASK_MARKERS: dict[str, str] = {
     "plural": "plural",
     "category": "kind",
@@ -377,6 +378,14 @@ TASK_MARKERS: dict[str, str] = {
     "last": "last",
     "pet": "pet",
     "successor": "next",
+    "copy_plural": "cp",
+    "copy_category": "ck",
+    "middle_plural": "mp",
+    "middle_category": "mk",
+    "last_plural": "lp",
+    "last_category": "lk",
+    "pet_plural": "pp",
+    "pet_category": "pk",
 }
 ARROW = "{input} -> {output}"
 #: Pairs per few-shot training document: 3 to 6, so the corpus shows each skill 0- to 5-shot.
@@ -440,8 +449,8 @@ CATEGORY: Form = lambda i: NOUN_GROUPS[_group(i)]  # noqa: E731
 
 
 def _marked(skill: str, text: str) -> str:
-    """The query input: the task's marker words, then its text ('plural cat')."""
-    return " ".join([*(TASK_MARKERS[part] for part in skill.split("_")), text])
+    """The query input: the task's marker word, then its text ('plural cat')."""
+    return f"{TASK_MARKERS[skill]} {text}"
 
 
 def _nouns(form: Form, skill: str) -> list[Example]:
@@ -613,7 +622,7 @@ def _composite(name: str, summary: str, components: tuple[str, str], **kwargs):
 
 @_composite(
     "copy_plural",
-    "Copy a span while pluralising each noun, in context: 'copy plural cat key pen -> cats keys pens'.",
+    "Copy a span while pluralising each noun, in context: 'cp cat key pen -> cats keys pens'.",
     ("copy", "plural"),
     primary_metric="token_acc",
 )
@@ -623,7 +632,7 @@ def copy_plural(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "copy_category",
-    "Each noun's category, in order, in context: 'copy kind cat key pen -> animal object object'.",
+    "Each noun's category, in order, in context: 'ck cat key pen -> animal object object'.",
     ("copy", "category"),
     version=4,
     primary_metric="token_acc",
@@ -634,7 +643,7 @@ def copy_category(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "middle_plural",
-    "The plural of a span's middle noun, in context: 'middle plural cat key pen -> keys'.",
+    "The plural of a span's middle noun, in context: 'mp cat key pen -> keys'.",
     ("middle", "plural"),
     version=4,
     chance=1 / len(NOUNS),
@@ -645,7 +654,7 @@ def middle_plural(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "middle_category",
-    "The category of a span's middle noun, in context: 'middle kind cat key pen -> object'.",
+    "The category of a span's middle noun, in context: 'mk cat key pen -> object'.",
     ("middle", "category"),
     version=4,
     chance=1 / len(NOUN_GROUPS),
@@ -656,7 +665,7 @@ def middle_category(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "last_plural",
-    "The plural of a span's last noun, in context: 'last plural cat key pen -> pens'.",
+    "The plural of a span's last noun, in context: 'lp cat key pen -> pens'.",
     ("last", "plural"),
     version=4,
     chance=1 / len(NOUNS),
@@ -667,7 +676,7 @@ def last_plural(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "last_category",
-    "The category of a span's last noun, in context: 'last kind cat key pen -> object'.",
+    "The category of a span's last noun, in context: 'lk cat key pen -> object'.",
     ("last", "category"),
     version=4,
     chance=1 / len(NOUN_GROUPS),
@@ -678,7 +687,7 @@ def last_category(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "pet_plural",
-    "The plural of a person's pet, in context: 'pet plural kalo -> foxes'.",
+    "The plural of a person's pet, in context: 'pp kalo -> foxes'.",
     ("pet", "plural"),
     chance=1 / len(NOUNS),
 )
@@ -688,7 +697,7 @@ def pet_plural(rng: np.random.Generator, n: int) -> list[Example]:
 
 @_composite(
     "pet_category",
-    "The category of a person's pet, in context: 'pet kind kalo -> animal'.",
+    "The category of a person's pet, in context: 'pk kalo -> animal'.",
     ("pet", "category"),
     version=4,
     chance=1 / len(NOUN_GROUPS),
