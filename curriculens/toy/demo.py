@@ -15,7 +15,7 @@ from pathlib import Path
 from curriculens.errors import ConfigError
 from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.reporting.writer import write_report
-from curriculens.toy.curriculum import DESIGN
+from curriculens.toy.curriculum import DESIGN, compare_with_design
 from curriculens.toy.trainer import TrainConfig, train
 
 #: Where the demo's checkpoint grid starts, as a share of training: the designed curriculum's
@@ -149,6 +149,8 @@ def run_demo(config: DemoConfig, *, progress: bool = True) -> dict:
         "train_seconds": round(train_s, 1),
         "sweep_seconds": round(sweep_s, 1),
         "per_seed": per_seed,
+        # recovered vs designed order per seed, on raw curves (the paper criterion unsmoothed)
+        "design": [c.to_dict() for c in compare_with_design(out)],
     }
     (out / "demo.json").write_text(json.dumps(info, indent=2))
     report = write_report(out)

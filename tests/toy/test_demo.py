@@ -27,6 +27,7 @@ def test_demo_end_to_end_with_few_steps(tmp_path):
     (comparison,) = compare_with_design(out)
     assert comparison.n_skills == len(DESIGN.names)
     assert len(comparison.composite_pairs) == 2 * len(DESIGN.components())
+    assert saved["design"] == [comparison.to_dict()]  # demo.json carries the comparison
 
 
 @pytest.mark.parametrize(
