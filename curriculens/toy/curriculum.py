@@ -273,7 +273,8 @@ class DesignComparison:
         if self.disagreeing:
             shown = ", ".join(f"{b} before {a}" for a, b in self.disagreeing[:6])
             more = len(self.disagreeing) - 6
-            text += f"; {len(self.disagreeing)} pairs disagree ({shown}{f', +{more}' if more > 0 else ''})"
+            more_text = f", +{more}" if more > 0 else ""
+            text += f"; {len(self.disagreeing)} pairs disagree ({shown}{more_text})"
         else:
             text += "; no pair disagrees"
         decided = [p for p in self.composite_pairs if p[2] is not None]

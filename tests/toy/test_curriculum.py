@@ -22,9 +22,7 @@ from curriculens.toy.curriculum import (
 
 
 def _design(*rows):
-    return Design(
-        sources=tuple(Source(name=n, weight=w, wave=k, enters=e) for n, w, k, e in rows)
-    )
+    return Design(sources=tuple(Source(name=n, weight=w, wave=k, enters=e) for n, w, k, e in rows))
 
 
 SMALL = _design(

@@ -9,12 +9,12 @@ demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): se
 (plural, category, copy, middle, last, pet, successor) and eight composites, each chaining one
 selection (copy a span, its middle or last noun, a looked-up pet) with one word form (plural,
 category), so that no two composites share both components. A few-shot query opens with its
-task's marker word (:data:`TASK_MARKERS`: 'plural cat ->', 'pp kalo ->' for pet_plural). Their corpus documents are 3-6
-solved pairs of one skill. When each source enters the demo's corpus, and so the order the world
-is built to produce, is in :mod:`curriculens.toy.curriculum`. Each builder's docstring says what
-its probe decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is
-split by group (``Probe:``), or why the skill is scored for behavior only (``No probe:``);
-``Items:`` gives its pool of distinct prompts and groups."""
+task's marker word (:data:`TASK_MARKERS`: 'plural cat ->', 'pp kalo ->' for pet_plural). Their
+corpus documents are 3-6 solved pairs of one skill. When each source enters the demo's corpus,
+and so the order the world is built to produce, is in :mod:`curriculens.toy.curriculum`. Each
+builder's docstring says what its probe decodes, where it reads, and why a lexical shortcut
+cannot pass it when the probe is split by group (``Probe:``), or why the skill is scored for
+behavior only (``No probe:``); ``Items:`` gives its pool of distinct prompts and groups."""
 
 from __future__ import annotations
 
@@ -472,9 +472,7 @@ def _spans(rng: np.random.Generator, n: int, pick: slice, form: Form, skill: str
 
 
 def _pets(form: Form, skill: str) -> list[Example]:
-    return queries(
-        ARROW, [(_marked(skill, p), form(PETS[p]), _group(PETS[p]), p) for p in PEOPLE]
-    )
+    return queries(ARROW, [(_marked(skill, p), form(PETS[p]), _group(PETS[p]), p) for p in PEOPLE])
 
 
 _NOUN_NO_PROBE = """No probe: the answer needs the query noun itself, which is the group (held
