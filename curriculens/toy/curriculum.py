@@ -184,24 +184,24 @@ def _src(wave: int, enters: float, weight: float, *names: str) -> tuple[Source, 
 
 
 #: The default design of toy world v4 (the demo's). copy comes first and at a high weight, so
-#: the model learns early to attend back into its context; pet (a slow lookup) and agreement
-#: start with it. The other elementals enter in turn, a new mapping or a new position in the
-#: span each time, and successor's digit table late. Each composite enters (with a marker of
-#: its own) after both of its components, rarer than both, in waves of two.
+#: the model learns early to attend back into its context; pet (a slow lookup) and the agreement
+#: skills start with it. The single-answer elementals (plural, category, last, middle) are learnt
+#: together once the model reads a marked query, so they enter early and share a wave; the digit
+#: table of successor enters late for a late wave. Each composite enters (with a marker of its
+#: own) once its components are learnt, rarer than both, in waves of two.
 DESIGN = Design(
     sources=(
         *_src(0, 0.0, 0.25, "copy"),
+        *_src(1, 0.0, 0.08, "agreement_attractor"),
         *_src(1, 0.0, 0.10, "pet"),
-        *_src(1, 0.0, 0.06, "agreement"),
-        *_src(2, 0.04, 0.10, "plural", "category"),
-        *_src(3, 0.15, 0.08, "agreement_attractor"),
-        *_src(4, 0.20, 0.12, "last"),
-        *_src(5, 0.32, 0.04, "copy_plural", "pet_plural"),
-        *_src(6, 0.30, 0.12, "middle"),
-        *_src(7, 0.40, 0.04, "copy_category", "pet_category"),
-        *_src(8, 0.45, 0.10, "successor"),
-        *_src(8, 0.48, 0.04, "last_plural", "last_category"),
-        *_src(9, 0.55, 0.04, "middle_plural", "middle_category"),
+        *_src(2, 0.0, 0.06, "agreement"),
+        *_src(3, 0.04, 0.10, "plural", "category"),
+        *_src(3, 0.04, 0.12, "last", "middle"),
+        *_src(4, 0.50, 0.04, "copy_plural", "pet_plural"),
+        *_src(5, 0.55, 0.04, "copy_category", "pet_category"),
+        *_src(6, 0.40, 0.10, "successor"),
+        *_src(6, 0.60, 0.04, "last_plural", "middle_plural"),
+        *_src(7, 0.65, 0.04, "last_category", "middle_category"),
     )
 )
 
