@@ -13,7 +13,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train a tiny model on the toy world, sweep it, report")
     add_out_flag(d, default="runs/demo", help="run directory (default runs/demo)")
     add_seed_flag(d)
-    params.add(d, "train_steps", default=700, help="training steps of 2,048 tokens (default 700)")
+    params.add(d, "train_steps", default=1400, help="training steps of 1,024 tokens (default 1400)")
     params.add(
         d, "n_checkpoints", default=16, help="log-spaced checkpoints incl. step 0 (default 16)"
     )

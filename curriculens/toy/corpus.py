@@ -19,26 +19,16 @@ from torch import Tensor
 from curriculens.errors import ConfigError, did_you_mean
 from curriculens.skills.builtin.toy import TOY_SKILLS, toy_vocabulary
 from curriculens.skills.registry import get_skill
+from curriculens.toy.curriculum import DESIGN
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 
-#: Default share of documents per source. Harder skills get more; the composites get 1% each,
-#: so they are learnt mostly through their components (plural gets the most: it is a component
-#: of both). It is a knob, not a law (``curriculens optimize`` proposes changes to it).
-DEFAULT_MIXTURE: dict[str, float] = {
-    "agreement": 0.05,
-    "agreement_attractor": 0.08,
-    "brackets": 0.08,
-    "facts": 0.08,
-    "add1": 0.14,
-    "add2": 0.02,
-    "plural": 0.20,
-    "copy": 0.10,
-    "pet": 0.10,
-    "successor": 0.08,
-    "copy_plural": 0.01,
-    "pet_plural": 0.01,
-}
+#: Default share of documents per source: every source of the designed curriculum at its weight
+#: (:data:`curriculens.toy.curriculum.DESIGN`, where composites are rarer than their components),
+#: and the sources the demo leaves out (facts, brackets, add1, add2) at 0.05. The demo does not
+#: draw from this flat mix: it adds each source at its entry step. It is a knob, not a law
+#: (``curriculens optimize`` proposes changes to it).
+DEFAULT_MIXTURE: dict[str, float] = {name: DESIGN.mixture().get(name, 0.05) for name in TOY_SKILLS}
 
 
 def build_toy_tokenizer():

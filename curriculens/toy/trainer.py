@@ -32,6 +32,7 @@ class TrainConfig:
     Args:
         steps: Optimizer steps.
         n_checkpoints: Checkpoints on a log-spaced schedule, step 0 and the last step included.
+        first_checkpoint: Step where the log-spaced grid starts (0: ``steps // 200``).
         n_layers, d_model, n_heads, d_mlp: GPT-NeoX shape.
         batch_size, seq_len: Tokens per step = batch_size * seq_len.
         lr, warmup, weight_decay: AdamW with linear warm-up and cosine decay to 10%.
@@ -44,6 +45,7 @@ class TrainConfig:
 
     steps: int = 1200
     n_checkpoints: int = 16
+    first_checkpoint: int = 0
     n_layers: int = 2
     d_model: int = 128
     n_heads: int = 4
@@ -70,6 +72,12 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"TrainConfig.{name} = {v!r}; expected an int >= 1.")
+        fc = self.first_checkpoint
+        if isinstance(fc, bool) or not isinstance(fc, int) or not 0 <= fc < self.steps:
+            raise ConfigError(
+                f"TrainConfig.first_checkpoint = {fc!r}; expected an int in [0, steps) "
+                "(0: steps // 200)."
+            )
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ConfigError(
                 f"TrainConfig.threads = {self.threads!r}; expected an int >= 0 "
@@ -98,7 +106,8 @@ class TrainConfig:
         return self.batch_size * self.seq_len
 
     def schedule(self) -> list[int]:
-        """Checkpoint steps: step 0, then log-spaced from ``steps // 200`` to the last step.
+        """Checkpoint steps: step 0, then log-spaced from ``first_checkpoint`` (default
+        ``steps // 200``) to the last step.
 
         Starting the log grid at 0.5% of training, not at step 1, puts the checkpoints where
         skills emerge (the toy world learns nothing measurable in its first few steps).
@@ -107,7 +116,7 @@ class TrainConfig:
         [0, 10, 38, 141, 532, 2000]
         """
         n = min(self.n_checkpoints, self.steps + 1)
-        start = max(1, self.steps // 200)
+        start = self.first_checkpoint or max(1, self.steps // 200)
         raw = np.geomspace(start, self.steps, n - 1)
         steps = sorted({0, *(int(round(s)) for s in raw), self.steps})
         # fill collisions at the low end with the next unused steps so n is kept

@@ -13,7 +13,15 @@ import curriculens.skills
 from curriculens.errors import SkillError
 from curriculens.skills import Example, get_skill, list_skills, register_skill, unregister_skill
 from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
-from curriculens.skills.builtin.toy import CITIES, FACTS, NOUNS, PETS, TOY_SKILLS
+from curriculens.skills.builtin.toy import (
+    CITIES,
+    FACTS,
+    NOUN_GROUPS,
+    NOUNS,
+    PETS,
+    TASK_MARKERS,
+    TOY_SKILLS,
+)
 
 BUILTINS = TOY_SKILLS + CORE_EN_SKILLS
 
@@ -107,27 +115,61 @@ def _toy_depth(prompt: str) -> int:
     return sum(+1 if t in "([" else -1 for t in prompt.split()) - 1
 
 
+def _toy_input(ex: Example) -> str:
+    """A toy v4 query's input without its task marker words ('plural cat ->' -> 'cat')."""
+    words = _icl_input(ex).split()
+    assert words[0] in TASK_MARKERS.values(), ex.prompt
+    while words[0] in TASK_MARKERS.values():
+        words.pop(0)
+    return " ".join(words)
+
+
 def _toy_span(ex: Example, plural: bool) -> int:
     """A toy span task: the target is the span (pluralised); the label: its first noun's group."""
-    words = _icl_input(ex).split()
+    words = _toy_input(ex).split()
     assert ex.target == " ".join(_TOY_PLURAL[w] if plural else w for w in words), ex
     return _TOY_GROUP[words[0]]
 
 
+_TOY_CATEGORY = {s: NOUN_GROUPS[i // 6] for i, (s, _) in enumerate(NOUNS)}
+_TOY_FORMS = {"singular": lambda w: w, "plural": _TOY_PLURAL.get, "category": _TOY_CATEGORY.get}
+_TOY_PICK = {"all": slice(None), "middle": slice(1, 2), "last": slice(-1, None)}
+
+
+def _toy_select(ex: Example, pick: str, form: str) -> int:
+    """A toy v4 span task: the target is ``form`` of the picked nouns; the label: the group of
+    the first picked noun."""
+    words = _toy_input(ex).split()[_TOY_PICK[pick]]
+    assert ex.target == " ".join(_TOY_FORMS[form](w) for w in words), ex
+    return _TOY_GROUP[words[0]]
+
+
+def _toy_category(ex: Example) -> int:
+    noun = _toy_input(ex)
+    assert ex.target == _TOY_CATEGORY[noun]
+    return _TOY_GROUP[noun]
+
+
+def _toy_pet_category(ex: Example) -> int:
+    singular = NOUNS[PETS[_toy_input(ex)]][0]
+    assert ex.target == _TOY_CATEGORY[singular]
+    return _TOY_GROUP[singular]
+
+
 def _toy_noun(ex: Example) -> int:
-    noun = _icl_input(ex)
+    noun = _toy_input(ex)
     assert ex.target == _TOY_PLURAL[noun]
     return _TOY_GROUP[noun]
 
 
 def _toy_pet(ex: Example, plural: bool) -> int:
-    singular, pl = NOUNS[PETS[_icl_input(ex)]]
+    singular, pl = NOUNS[PETS[_toy_input(ex)]]
     assert ex.target == (pl if plural else singular)
     return _TOY_GROUP[singular]
 
 
 def _toy_successor(ex: Example) -> int:
-    x = int(_icl_input(ex).replace(" ", ""))
+    x = int(_toy_input(ex).replace(" ", ""))
     assert ex.target == " ".join(str(x + 1))
     return int(x % 10 == 9)
 
@@ -272,6 +314,15 @@ ORACLES = {
     "successor": _toy_successor,
     "copy_plural": lambda e: _toy_span(e, plural=True),
     "pet_plural": lambda e: _toy_pet(e, plural=True),
+    "category": _toy_category,
+    "middle": lambda e: _toy_select(e, "middle", "singular"),
+    "last": lambda e: _toy_select(e, "last", "singular"),
+    "copy_category": lambda e: _toy_select(e, "all", "category"),
+    "middle_plural": lambda e: _toy_select(e, "middle", "plural"),
+    "middle_category": lambda e: _toy_select(e, "middle", "category"),
+    "last_plural": lambda e: _toy_select(e, "last", "plural"),
+    "last_category": lambda e: _toy_select(e, "last", "category"),
+    "pet_category": _toy_pet_category,
     "en_agreement": lambda e: int(e.prompt.split()[1].rstrip(",").endswith("s")),
     "en_agreement_attractor": lambda e: int(e.prompt.split()[1].endswith("s")),
     "en_capital": _fact,

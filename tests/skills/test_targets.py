@@ -122,13 +122,18 @@ def test_every_skill_states_its_probe_or_why_it_has_none(name):
 def test_probed_and_unprobed_skills():
     unprobed = {n for n in BUILTINS if not get_skill(n).probed}
     icl = {"copy", "reverse", "first", "last", "uppercase", "antonym", "add1", "first_upper"}
+    toy_spans = {f"{a}_{b}" for a in ("copy", "middle", "last") for b in ("plural", "category")}
     assert unprobed == {
+        "agreement",  # toy v4: its probe was lexical (the subject noun's own number)
         "brackets",
         "add1",
         "plural",
+        "category",
         "copy",
+        "middle",
+        "last",
         "successor",
-        "copy_plural",
+        *toy_spans,
         "en_add1",
         "en_uppercase",
         *(f"en_icl_{n}" for n in icl),

@@ -16,9 +16,13 @@ def test_every_source_appears_and_mixture_weights_steer_it():
     docs = ToyCorpus(seed=0).documents(3000)
     assert any(" lives in " in d for d in docs)
     pets = {p: NOUNS[i] for p, i in PETS.items()}
-    assert any(d.split()[:3] == [p, "->", pair[1]] for d in docs for p, pair in pets.items())
+    assert any(
+        d.split()[:3] == ["pp", p, "->"] and d.split()[3] == pair[1]
+        for d in docs
+        for p, pair in pets.items()
+    )
     only_pet = ToyCorpus(mixture={"pet": 1.0}, seed=0).documents(50)
-    assert all(d.split()[0] in pets and d.split()[1] == "->" for d in only_pet)
+    assert all(d.split()[:3:2] == ["pet", "->"] and d.split()[1] in pets for d in only_pet)
 
 
 def test_few_shot_documents_are_solved_pairs_as_a_k_shot_prompt_writes_them():
@@ -32,7 +36,8 @@ def test_few_shot_documents_are_solved_pairs_as_a_k_shot_prompt_writes_them():
         counts.add(len(pairs))
         for pair in pairs:
             src, out = pair.split(" -> ")
-            assert out.split() == [plural[w] for w in src.split()]
+            assert src.split()[0] == "cp"  # the task's marker
+            assert out.split() == [plural[w] for w in src.split()[1:]]
     assert counts == {3, 4, 5, 6}
 
 

@@ -18,11 +18,16 @@ def test_demo_end_to_end_with_few_steps(tmp_path):
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step0", "step1", "step12"]
     saved = json.loads((out / "demo.json").read_text())
     assert saved["steps"] == 12 and saved["total_seconds"] == info["total_seconds"]
-    # the whole toy-world suite is measured
+    # every source of the designed curriculum is measured, and the design is kept in the run
     from curriculens.analysis.curriculum import load_table
-    from curriculens.skills.builtin.toy import TOY_SKILLS
+    from curriculens.toy.curriculum import DESIGN, Design, compare_with_design
 
-    assert set(load_table(out).skill) == set(TOY_SKILLS)
+    assert set(load_table(out).skill) == set(DESIGN.names)
+    assert Design.load(out) == DESIGN
+    (comparison,) = compare_with_design(out)
+    assert comparison.n_skills == len(DESIGN.names)
+    assert len(comparison.composite_pairs) == 2 * len(DESIGN.components())
+    assert saved["design"] == [comparison.to_dict()]  # demo.json carries the comparison
 
 
 @pytest.mark.parametrize(

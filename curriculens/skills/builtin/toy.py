@@ -1,18 +1,20 @@
-"""The toy-world suite (v3): twelve skills that the embedded synthetic corpus teaches, one source
-each.
+"""The toy-world suite (v4): twenty-one skills that the embedded synthetic corpus teaches, one
+source each.
 
 Every skill here is also a corpus source (:mod:`curriculens.toy.corpus`): training documents are
 drawn from the same templates, so the demo model can learn them and the sweep can watch it happen.
-Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Six are
-few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
-demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): the elementals
-plural, copy, pet and successor, and two composites that need two of them, copy_plural (copy a
-span, pluralising each noun) and pet_plural (the plural of a looked-up pet). Their corpus
-documents are 3-6 solved pairs of one skill. Each builder's docstring says what its probe
-decodes, where it reads, and why a lexical shortcut cannot pass it when the probe is split by
-group (``Probe:``), or why the skill is scored for behavior only (``No probe:``); ``Items:`` gives
-its pool of distinct prompts and groups.
-"""
+Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Fifteen
+are few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
+demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): seven elementals
+(plural, category, copy, middle, last, pet, successor) and eight composites, each chaining one
+selection (copy a span, its middle or last noun, a looked-up pet) with one word form (plural,
+category), so that no two composites share both components. A few-shot query opens with its
+task's marker word (:data:`TASK_MARKERS`: 'plural cat ->', 'pp kalo ->' for pet_plural). Their
+corpus documents are 3-6 solved pairs of one skill. When each source enters the demo's corpus,
+and so the order the world is built to produce, is in :mod:`curriculens.toy.curriculum`. Each
+builder's docstring says what its probe decodes, where it reads, and why a lexical shortcut
+cannot pass it when the probe is split by group (``Probe:``), or why the skill is scored for
+behavior only (``No probe:``); ``Items:`` gives its pool of distinct prompts and groups."""
 
 from __future__ import annotations
 
@@ -94,6 +96,8 @@ def toy_vocabulary() -> list[str]:
     words += list(PREPS) + list(CITIES) + list(PEOPLE) + list(DIGITS)
     words += [b for kv in BRACKETS.items() for b in kv]
     words += list(ADVERBS)
+    words += list(NOUN_GROUPS)  # toy v4: the answers of the category skills
+    words += list(TASK_MARKERS.values())  # toy v4: the few-shot tasks' markers
     return words
 
 
@@ -142,7 +146,7 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
 
 @builtin_skill(
     "agreement",
-    version=3,
+    version=4,
     family="agreement",
     format="choice",
     label_names=("singular", "plural"),
@@ -153,13 +157,12 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
 def agreement(rng: np.random.Generator, n: int) -> list[Example]:
     """Subject-verb agreement after one or two adverbs: 'the dogs often still' -> run (vs runs).
 
-    Probe: the subject's number, read at the last adverb, the token before the verb, where the
-    model must hold it to choose the verb. The read token is an adverb drawn independently of the
-    label, and groups are subject nouns (lemmas), so test nouns are never seen by the probe in
-    training: it passes only if number reaches the adverb from nouns it has not seen. With 24
-    nouns about 7 are held out, and a probe tends to be right or wrong on a noun as a whole, so
-    one split's accuracy moves in steps of about 0.14 (with 16 nouns, in toy v2, a random-init
-    model's ranged from 0.4 to 0.97 over seeds, mean 0.54).
+    No probe: the subject's number is a property of one prompt word (the subject noun, 'dog'
+    or 'dogs'), so a readout of the prompt's words without any computation over the context
+    decodes it: in toy v3 a probe on the plain mean of the prompt's input embeddings matched the
+    residual probe (0.93 then 1.00 held out, at the same checkpoints), so the probe's "lead"
+    was lexical. agreement_attractor, whose prompt holds nouns of both numbers, keeps the probe.
+    The label (the subject's number) only stratifies the split.
 
     Items: 24 nouns x 2 numbers x 16 adverb runs = 768 prompts in 24 groups, both labels in each.
     """
@@ -362,6 +365,28 @@ def add2(rng: np.random.Generator, n: int) -> list[Example]:
 # ---------------------------------------------------------------- few-shot (in-context) skills
 #: Demonstrations per prompt of the few-shot skills.
 SHOTS = 4
+#: Each few-shot skill's marker word, which opens its query ('plural cat -> cats'). The
+#: demonstrations still show the task, but the query names it, so tasks that take the same input
+#: (a noun, a span) are not confused. A composite has a word of its own ('cp': copy, then
+#: plural), not its components' two words: with those, the model composed a composite from its
+#: components' markers as soon as both were learnt, so the composite could never come later.
+TASK_MARKERS: dict[str, str] = {
+    "plural": "plural",
+    "category": "kind",
+    "copy": "copy",
+    "middle": "middle",
+    "last": "last",
+    "pet": "pet",
+    "successor": "next",
+    "copy_plural": "cp",
+    "copy_category": "ck",
+    "middle_plural": "mp",
+    "middle_category": "mk",
+    "last_plural": "lp",
+    "last_category": "lk",
+    "pet_plural": "pp",
+    "pet_category": "pk",
+}
 ARROW = "{input} -> {output}"
 #: Pairs per few-shot training document: 3 to 6, so the corpus shows each skill 0- to 5-shot.
 _DOC_PAIRS = (3, 7)
@@ -401,7 +426,7 @@ def _fewshot(name: str, doc: str, **kwargs):
         kwargs.setdefault("family", "composite" if kwargs.get("components") else "in-context")
         return builtin_skill(
             name,
-            version=3,
+            version=kwargs.pop("version", 4),
             suite="toy",
             shots=SHOTS,
             template=ARROW,
@@ -416,33 +441,50 @@ def _doc(summary: str, *paragraphs: str) -> str:
     return "\n\n".join([summary, *paragraphs])
 
 
-def _nouns(number: int) -> list[Example]:
-    return queries(ARROW, [(s, (s, p)[number], _group(i), s) for i, (s, p) in enumerate(NOUNS)])
+#: What a word-level answer is made of: a noun index -> the word written for it.
+Form = Callable[[int], str]
+SINGULAR: Form = lambda i: NOUNS[i][0]  # noqa: E731
+PLURAL: Form = lambda i: NOUNS[i][1]  # noqa: E731
+CATEGORY: Form = lambda i: NOUN_GROUPS[_group(i)]  # noqa: E731
 
 
-def _spans(rng: np.random.Generator, n: int, number: int) -> list[Example]:
+def _marked(skill: str, text: str) -> str:
+    """The query input: the task's marker word, then its text ('plural cat')."""
+    return f"{TASK_MARKERS[skill]} {text}"
+
+
+def _nouns(form: Form, skill: str) -> list[Example]:
+    return queries(
+        ARROW, [(_marked(skill, s), form(i), _group(i), s) for i, (s, _) in enumerate(NOUNS)]
+    )
+
+
+def _spans(rng: np.random.Generator, n: int, pick: slice, form: Form, skill: str) -> list[Example]:
+    """3-noun spans; the answer is ``form`` of the nouns that ``pick`` selects, in order."""
     pairs = []
     for _ in range(n):
         idx = [int(i) for i in rng.choice(len(NOUNS), _SPAN, replace=False)]
         text = " ".join(NOUNS[i][0] for i in idx)
-        pairs.append((text, " ".join(NOUNS[i][number] for i in idx), _group(idx[0]), text))
+        chosen = idx[pick]
+        out = " ".join(form(i) for i in chosen)
+        pairs.append((_marked(skill, text), out, _group(chosen[0]), text))
     return queries(ARROW, pairs)
 
 
-def _pets(number: int) -> list[Example]:
-    return queries(ARROW, [(p, NOUNS[PETS[p]][number], _group(PETS[p]), p) for p in PEOPLE])
+def _pets(form: Form, skill: str) -> list[Example]:
+    return queries(ARROW, [(_marked(skill, p), form(PETS[p]), _group(PETS[p]), p) for p in PEOPLE])
 
 
 _NOUN_NO_PROBE = """No probe: the answer needs the query noun itself, which is the group (held
-    out, so no noun-specific label can be tested). The noun's group (a fixed partition that
-    nothing in the corpus teaches) is not needed to write the answer. The label (that group)
-    only stratifies the split."""
+    out, so no noun-specific label can be tested). The noun's group is a property of the query
+    token, which its input embedding alone can carry, so a probe for it would show a lexical
+    feature. The label (that group) only stratifies the split."""
 _NOUN_ITEMS = """Items: 24 prompts in 24 groups (the nouns); a draw of 300 shows each with 12
     demonstration sets (288 items)."""
-_SPAN_NO_PROBE = """No probe: the answer is the span's own words, and each span is its own
-    group, so the only latents are positions in the span and which nouns sit there; the group
-    of the first word to write is not needed to write it, and it sits at a fixed offset from
-    the read token. The label (that group) only stratifies the split."""
+_SPAN_NO_PROBE = """No probe: the answer is made of the span's own words, and each span is its
+    own group, so the only latents are positions in the span and which nouns sit there, each at
+    a fixed offset from the read token. The label (the group of the first noun written) only
+    stratifies the split."""
 _SPAN_ITEMS = """Items: 24 x 23 x 22 = 12144 prompts, each its own group (the span); a draw of
     300 finds 300."""
 _PET_PROBE = """Probe: the group of the person's pet noun (animal, object, food, person), read
@@ -453,47 +495,88 @@ _PET_PROBE = """Probe: the group of the person's pet noun (animal, object, food,
     model has retrieved from its own weights can be decoded."""
 _PET_ITEMS = """Items: 48 prompts in 48 groups (one per person, 12 per label); a draw of 300
     shows each with 6 demonstration sets (288 items)."""
+_MIDDLE, _LAST, _ALL = slice(1, 2), slice(-1, None), slice(None)
 
 
+# ---------------------------------------------------------------- few-shot elementals
 @_fewshot(
     "plural",
-    _doc("Plural in context: 'cat -> cats'.", _NOUN_NO_PROBE, _NOUN_ITEMS),
+    _doc("Plural in context: 'plural cat -> cats'.", _NOUN_NO_PROBE, _NOUN_ITEMS),
     family="morphology",
     label_names=NOUN_GROUPS,
     chance=1 / len(NOUNS),
 )
 def plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _nouns(1), n)
+    return _sample(rng, _nouns(PLURAL, "plural"), n)
+
+
+@_fewshot(
+    "category",
+    _doc("A noun's category in context: 'kind cat -> animal' (animal, object, food, person).",
+         _NOUN_NO_PROBE, _NOUN_ITEMS),
+    version=4,
+    family="morphology",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUN_GROUPS),
+)  # fmt: skip
+def category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _sample(rng, _nouns(CATEGORY, "category"), n)
 
 
 @_fewshot(
     "copy",
-    _doc("Copy a 3-noun span in context (per-token accuracy): 'cat key pen -> cat key pen'.",
+    _doc("Copy a 3-noun span in context (per-token accuracy): 'copy cat key pen -> cat key pen'.",
          _SPAN_NO_PROBE, _SPAN_ITEMS),
     family="induction",
     label_names=NOUN_GROUPS,
     primary_metric="token_acc",
 )  # fmt: skip
 def copy(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, 0)
+    return _spans(rng, n, _ALL, SINGULAR, "copy")
+
+
+@_fewshot(
+    "middle",
+    _doc("The middle noun of a 3-noun span, in context: 'middle cat key pen -> key'.",
+         _SPAN_NO_PROBE, _SPAN_ITEMS),
+    version=4,
+    family="induction",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUNS),
+)  # fmt: skip
+def middle(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _MIDDLE, SINGULAR, "middle")
+
+
+@_fewshot(
+    "last",
+    _doc("The last noun of a 3-noun span, in context: 'last cat key pen -> pen'.",
+         _SPAN_NO_PROBE, _SPAN_ITEMS),
+    version=4,
+    family="induction",
+    label_names=NOUN_GROUPS,
+    chance=1 / len(NOUNS),
+)  # fmt: skip
+def last(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _LAST, SINGULAR, "last")
 
 
 @_fewshot(
     "pet",
-    _doc("Look up a person's pet in context: 'kalo -> fox' (a fixed pet base, uniform in the "
+    _doc("Look up a person's pet in context: 'pet kalo -> fox' (a fixed pet base, uniform in the "
          "corpus).", _PET_PROBE, _PET_ITEMS),
     family="facts",
     label_names=NOUN_GROUPS,
     chance=1 / len(NOUNS),
 )  # fmt: skip
 def pet(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(0), n)
+    return _sample(rng, _pets(SINGULAR, "pet"), n)
 
 
 @_fewshot(
     "successor",
     _doc(
-        "Two-digit successor in context: '4 7 -> 4 8', '1 9 -> 2 0'.",
+        "Two-digit successor in context: 'next 4 7 -> 4 8', 'next 1 9 -> 2 0'.",
         """No probe: the answer's digits follow from the query's digit tokens by a fixed rule,
         so every latent (the carry: is the last digit 9; a digit's parity) is a readout of
         the tokens that a random-init model already gathers. The label (carry) only
@@ -507,38 +590,128 @@ def pet(rng: np.random.Generator, n: int) -> list[Example]:
 )
 def successor(rng: np.random.Generator, n: int) -> list[Example]:
     pool = queries(
-        ARROW, [(_digits(x), _digits(x + 1), int(x % 10 == 9), str(x)) for x in range(10, 99)]
+        ARROW,
+        [
+            (_marked("successor", _digits(x)), _digits(x + 1), int(x % 10 == 9), str(x))
+            for x in range(10, 99)
+        ],
     )
     return _sample(rng, pool, n)
 
 
 # ---------------------------------------------------------------- composites
-@_fewshot(
+# Each composite chains one of four selections (copy, middle, last: a span; pet: a lookup) with
+# one of two word forms (plural, category), so every pairing appears once and no two
+# composites share both components.
+def _composite(name: str, summary: str, components: tuple[str, str], **kwargs):
+    select = components[0]
+    probe, items = {
+        "pet": (_PET_PROBE.replace("person's pet noun", "person's pet noun, as for pet,"),
+                _PET_ITEMS),
+    }.get(select, (_SPAN_NO_PROBE, _SPAN_ITEMS))  # fmt: skip
+    kwargs.setdefault("label_names", NOUN_GROUPS)
+    return _fewshot(
+        name,
+        _doc(f"{summary} Needs {components[0]} and {components[1]}.", probe, items),
+        components=components,
+        **kwargs,
+    )
+
+
+@_composite(
     "copy_plural",
-    _doc("Copy a span while pluralising each noun, in context: 'cat key pen -> cats keys pens'. "
-         "Needs copy (which words, in order) and plural (each word's plural form).",
-         _SPAN_NO_PROBE, _SPAN_ITEMS),
-    label_names=NOUN_GROUPS,
-    components=("copy", "plural"),
+    "Copy a span while pluralising each noun, in context: 'cp cat key pen -> cats keys pens'.",
+    ("copy", "plural"),
     primary_metric="token_acc",
-)  # fmt: skip
+)
 def copy_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _spans(rng, n, 1)
+    return _spans(rng, n, _ALL, PLURAL, "copy_plural")
 
 
-@_fewshot(
-    "pet_plural",
-    _doc("The plural of a person's pet, in context: 'kalo -> foxes'. Needs pet (the lookup) "
-         "and plural (the looked-up noun's plural form).",
-         _PET_PROBE.replace("person's pet noun", "person's pet noun, as for pet,"), _PET_ITEMS),
-    label_names=NOUN_GROUPS,
-    components=("pet", "plural"),
+@_composite(
+    "copy_category",
+    "Each noun's category, in order, in context: 'ck cat key pen -> animal object object'.",
+    ("copy", "category"),
+    version=4,
+    primary_metric="token_acc",
+)
+def copy_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _ALL, CATEGORY, "copy_category")
+
+
+@_composite(
+    "middle_plural",
+    "The plural of a span's middle noun, in context: 'mp cat key pen -> keys'.",
+    ("middle", "plural"),
+    version=4,
     chance=1 / len(NOUNS),
-)  # fmt: skip
+)
+def middle_plural(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _MIDDLE, PLURAL, "middle_plural")
+
+
+@_composite(
+    "middle_category",
+    "The category of a span's middle noun, in context: 'mk cat key pen -> object'.",
+    ("middle", "category"),
+    version=4,
+    chance=1 / len(NOUN_GROUPS),
+)
+def middle_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _MIDDLE, CATEGORY, "middle_category")
+
+
+@_composite(
+    "last_plural",
+    "The plural of a span's last noun, in context: 'lp cat key pen -> pens'.",
+    ("last", "plural"),
+    version=4,
+    chance=1 / len(NOUNS),
+)
+def last_plural(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _LAST, PLURAL, "last_plural")
+
+
+@_composite(
+    "last_category",
+    "The category of a span's last noun, in context: 'lk cat key pen -> object'.",
+    ("last", "category"),
+    version=4,
+    chance=1 / len(NOUN_GROUPS),
+)
+def last_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _spans(rng, n, _LAST, CATEGORY, "last_category")
+
+
+@_composite(
+    "pet_plural",
+    "The plural of a person's pet, in context: 'pp kalo -> foxes'.",
+    ("pet", "plural"),
+    chance=1 / len(NOUNS),
+)
 def pet_plural(rng: np.random.Generator, n: int) -> list[Example]:
-    return _sample(rng, _pets(1), n)
+    return _sample(rng, _pets(PLURAL, "pet_plural"), n)
 
 
+@_composite(
+    "pet_category",
+    "The category of a person's pet, in context: 'pk kalo -> animal'.",
+    ("pet", "category"),
+    version=4,
+    chance=1 / len(NOUN_GROUPS),
+)
+def pet_category(rng: np.random.Generator, n: int) -> list[Example]:
+    return _sample(rng, _pets(CATEGORY, "pet_category"), n)
+
+
+#: The elementals among the few-shot skills, then the composites (two components each).
+FEWSHOT_ELEMENTALS: tuple[str, ...] = (
+    "plural", "category", "copy", "middle", "last", "pet", "successor",
+)  # fmt: skip
+COMPOSITES: tuple[str, ...] = (
+    "copy_plural", "copy_category", "middle_plural", "middle_category",
+    "last_plural", "last_category", "pet_plural", "pet_category",
+)  # fmt: skip
 TOY_SKILLS: tuple[str, ...] = (
     "agreement",
     "agreement_attractor",
@@ -546,10 +719,6 @@ TOY_SKILLS: tuple[str, ...] = (
     "facts",
     "add1",
     "add2",
-    "plural",
-    "copy",
-    "pet",
-    "successor",
-    "copy_plural",
-    "pet_plural",
+    *FEWSHOT_ELEMENTALS,
+    *COMPOSITES,
 )
