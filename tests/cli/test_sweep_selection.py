@@ -73,11 +73,14 @@ def test_sweep_selects_skills_layers_steps_and_dtype(neox_series, tmp_path, caps
     probes = table[table["kind"] == "probe"]
     assert set(probes["hook"]) == {"blocks.0.hook_resid_post", "blocks.1.hook_resid_post"}
     # layer is the TransformerLens block index: --layers 0,1 are layers 0 and 1
-    hooked = table[table["hook"].notna()]
+    hooked = table[table["hook"].notna() & (table["hook"] != "lexical.embed_mean")]
     assert set(zip(hooked["hook"], hooked["layer"], strict=True)) == {
         ("blocks.0.hook_resid_post", 0),
         ("blocks.1.hook_resid_post", 1),
     }
+    # the lexical baseline (a probe on the prompt's mean input embedding) has no block
+    lexical = table[table["hook"] == "lexical.embed_mean"]
+    assert set(lexical["metric"]) == {"lexical_acc"} and lexical["layer"].isna().all()
     assert table.loc[table["kind"] == "behavior", "layer"].isna().all()  # behavior: no layer
     assert set(probes["metric"]) == {"probe_acc", "selectivity"}
     assert set(table.loc[table["kind"] == "control", "metric"]) == {"control_acc"}
