@@ -46,10 +46,16 @@ VERDICT_COLORS = {
 def _token_axis(ax, tokens: Sequence[float]) -> None:
     """Log x axis of training tokens; step 0 (0 tokens) sits on a short linear stretch at the
     left (symmetric log with its linear range up to the first positive checkpoint)."""
-    ax.set_xscale("symlog", linthresh=_linthresh(tokens))
+    th = _linthresh(tokens)
+    ax.set_xscale("symlog", linthresh=th)
     ax.set_xlim(left=0)
     ax.set_xlabel("training tokens")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
+    # ticks inside the linear stretch (0 < t < th) stay unlabelled: their labels ran into 0's
+    ax.xaxis.set_major_formatter(
+        matplotlib.ticker.FuncFormatter(
+            lambda t, _: "0" if t == 0 else ("" if 0 < t < th * (1 - 1e-9) else format_tokens(t))
+        )
+    )
 
 
 def _linthresh(tokens: Sequence[float]) -> float:
