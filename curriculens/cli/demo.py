@@ -60,5 +60,13 @@ def run(args: argparse.Namespace) -> int:
         f"{info['train_seconds']:.0f} s, sweep {info['sweep_seconds']:.0f} s, "
         f"report {info['report_seconds']:.0f} s)"
     )
+    for d in info.get("design", []):  # the order the world was built to produce, per seed
+        decided = [c for c in d["composite_pairs"] if c[2] is not None]
+        print(
+            f"{d['run']}: recovered vs designed order, Spearman {d['spearman']:.2f} "
+            f"({d['n_emerged']} of {d['n_skills']} skills emerged, raw curves); composites after "
+            f"their components in {sum(bool(c[2]) for c in decided)} of {len(decided)} pairs; "
+            f"elementals on {d['distinct_elementals']} distinct checkpoints"
+        )
     print(f"report: {info['report']}")
     return 0
