@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     )
     for d in info.get("design", []):  # the order the world was built to produce, per seed
         decided = [c for c in d["composite_pairs"] if c[2] is not None]
+        rho = d.get("spearman")
+        rho = "n/a" if rho is None or rho != rho else f"{rho:.2f}"  # None/NaN: too few emerged
         print(
-            f"{d['run']}: recovered vs designed order, Spearman {d['spearman']:.2f} "
+            f"{d['run']}: recovered vs designed order, Spearman {rho} "
             f"({d['n_emerged']} of {d['n_skills']} skills emerged, raw curves); composites after "
             f"their components in {sum(bool(c[2]) for c in decided)} of {len(decided)} pairs; "
             f"elementals on {d['distinct_elementals']} distinct checkpoints"

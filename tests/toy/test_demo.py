@@ -118,3 +118,6 @@ def test_cli_prints_the_design_comparison_per_seed(tmp_path, monkeypatch, capsys
         "seed0: recovered vs designed order, Spearman 0.82 (16 of 17 skills emerged, raw "
         "curves); composites after their components in 1 of 2 pairs; elementals on 4 distinct"
     ) in out
+    info["design"][0]["spearman"] = None  # too few skills emerged to rank (a very short run)
+    assert main(["demo", "-o", str(tmp_path / "d"), "--quiet"]) == 0
+    assert "Spearman n/a (16 of 17" in capsys.readouterr().out
