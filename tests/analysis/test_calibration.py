@@ -6,23 +6,7 @@ checked both ways where it has two: the effect is found when planted and not whe
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_calibration.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_calibration", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_calibration"] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop("bench_calibration", None)
 
 
 def test_a_clustered_null_gives_no_lead_or_lag_with_groups(bench, tmp_path):

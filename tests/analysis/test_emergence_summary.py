@@ -4,10 +4,7 @@ same lead/lag, for each criterion; and each output says which interval is which.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,18 +20,7 @@ from curriculens.errors import ConfigError
 from curriculens.reporting.formatting import format_emergence, format_interval
 from curriculens.reporting.writer import analyze
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_calibration.py"
 N_BOOT = 120
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_calibration", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_calibration"] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop("bench_calibration", None)
 
 
 @pytest.fixture(scope="module")
