@@ -24,9 +24,10 @@ _dot = np.vecdot  # row-wise dot products [m, k] x [m, k] -> [m] (a ufunc: ~1 µ
 class _Problem:
     """``f = (Σ sw·logloss + cinv/2·‖W‖²) / n_obj`` of ``m`` binary problems on one block."""
 
-    def __init__(self, Z, col, sw, target, cinv, n_obj):
+    def __init__(self, Z, col, sw, target, cinv, n_obj, shift=None):
         self.Z = Z  # [n, d] centered rows
-        self.col = col  # [d] feature scales folded into the weights
+        self.col = col  # [d] or [m, d] feature scales folded into the weights
+        self.shift = shift  # None or [m, d]: each problem's mean minus the block's
         self.sw = torch.from_numpy(sw)  # [m, n]
         self.target = torch.from_numpy(target)  # [m, n] 0/1
         self.neg_sign = 1.0 - 2.0 * self.target
@@ -35,14 +36,24 @@ class _Problem:
         self.d = Z.shape[1]
 
     def margins(self, x: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """``Z·(W·col) + b`` ``[m, n]``: one read of the block (only ``rows`` when given)."""
-        d = self.d
+        """``(Z - shift)·(W·col) + b`` ``[m, n]``: one read of the block (only ``rows``)."""
+        if rows is not None and rows.size == x.shape[0]:
+            rows = None
         if rows is None:
-            return (x[:, :d] * self.col) @ self.Z.T + x[:, d:]
+            return self._margins(x, slice(None))
         z = np.zeros((x.shape[0], self.Z.shape[0]), np.float32)
         if rows.size:
-            z[rows] = (x[rows, :d] * self.col) @ self.Z.T + x[rows, d:]
+            z[rows] = self._margins(x, rows)
         return z
+
+    def _margins(self, x, sel):
+        d = self.d
+        col = self.col if self.col.ndim == 1 else self.col[sel]
+        Wc = x[sel, :d] * col
+        b = x[sel, d:]
+        if self.shift is not None:
+            b = b - _dot(Wc, self.shift[sel])[:, None]
+        return Wc @ self.Z.T + b
 
     def loss(self, z: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Objective ``[m]`` and row-weighted residuals ``[m, n]``, from margins alone (torch's
@@ -59,8 +70,13 @@ class _Problem:
         d = self.d
         g = np.zeros_like(x)
         sel = slice(None) if rows is None else rows
-        g[sel, :d] = (R[sel] @ self.Z) * self.col + self.cinv[sel, None] * x[sel, :d]
-        g[sel, d] = R[sel].sum(1)
+        Rs = R[sel]
+        zr = Rs @ self.Z
+        g[sel, d] = Rs.sum(1)
+        if self.shift is not None:
+            zr -= g[sel, d][:, None] * self.shift[sel]
+        col = self.col if self.col.ndim == 1 else self.col[sel]
+        g[sel, :d] = zr * col + self.cinv[sel, None] * x[sel, :d]
         return g * self.inv_n[:, None]
 
 
@@ -110,7 +126,7 @@ def lbfgs_one_set(
     inv_scale: [1, d]. Returns ``x [1, L, G, 1, d+1]``, iterations, converged, passes, as ``lbfgs``.
     """
     _, L, Gr = cinv.shape
-    n, d = Z.shape[1], Z.shape[2]
+    d = Z.shape[2]
     m = L * Gr
     Zn = Z[0].numpy()
     swn = np.repeat(sw[0].numpy(), Gr, axis=0)  # [m, n], problem = (label, C)
@@ -125,12 +141,36 @@ def lbfgs_one_set(
     )
     shape = (1, L, Gr, 1, d + 1)
     h0_inv = _CholeskyBound(precond, L, Gr)
+    x, n_iter, converged, reads, _z = lbfgs_loop(
+        pb,
+        h0_inv,
+        None if x0 is None else x0.reshape(m, d + 1).numpy(),
+        tol=tol,
+        max_iter=max_iter,
+        history=history,
+    )
+    passes = np.array([(reads + 1) // 2], np.int64)
+    return (
+        torch.from_numpy(x).view(shape),
+        torch.from_numpy(n_iter).view(1, L, Gr),
+        torch.from_numpy(converged).view(1, L, Gr),
+        passes,
+    )
+
+
+def lbfgs_loop(pb: _Problem, h0_inv, x0, *, tol, max_iter, history):
+    """The iterations of :func:`~curriculens.probes._lbfgs.lbfgs` on the ``m`` problems of
+    ``pb``: two-loop recursion with ``h0_inv`` as the initial inverse Hessian, Armijo
+    backtracking on the margins, and the same stopping rule. Returns the weights ``[m, d+1]``,
+    iterations ``[m]``, converged ``[m]``, reads of the block, and the final margins ``[m, n]``.
+    """
+    m, n = pb.sw.shape
     if x0 is None:  # zero weights and intercepts: the margins are zero without a read
-        x = np.zeros((m, d + 1), np.float32)
+        x = np.zeros((m, pb.d + 1), np.float32)
         z = np.zeros((m, n), np.float32)
         reads = 1
     else:
-        x = np.array(x0.reshape(m, d + 1).numpy(), np.float32)
+        x = np.array(x0, np.float32)
         z = pb.margins(x)
         reads = 2
     f, R = pb.loss(z, x)
@@ -202,11 +242,5 @@ def lbfgs_one_set(
         stalled = (step == 0) & moving
         x, z, f, R, g = x_new, z_new, f_new, R_new, g_new
         done = done | (np.abs(g).max(1) <= tol) | stalled
-    passes = np.array([(reads + 1) // 2], np.int64)
     converged = np.abs(g).max(1) <= tol
-    return (
-        torch.from_numpy(x).view(shape),
-        torch.from_numpy(n_iter).view(1, L, Gr),
-        torch.from_numpy(converged).view(1, L, Gr),
-        passes,
-    )
+    return x, n_iter, converged, reads, z
