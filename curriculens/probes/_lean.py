@@ -21,7 +21,7 @@ from curriculens.probes._precond import Precond
 _dot = np.vecdot  # row-wise dot products [m, k] x [m, k] -> [m] (a ufunc: ~1 µs a call)
 
 
-class _Problem:
+class BinaryProblems:
     """``f = (Σ sw·logloss + cinv/2·‖W‖²) / n_obj`` of ``m`` binary problems on one block."""
 
     def __init__(self, Z, col, sw, target, cinv, n_obj, shift=None):
@@ -131,7 +131,7 @@ def lbfgs_one_set(
     Zn = Z[0].numpy()
     swn = np.repeat(sw[0].numpy(), Gr, axis=0)  # [m, n], problem = (label, C)
     target = np.repeat(codes[0].clamp_min(0).numpy().astype(np.float32), Gr, axis=0)
-    pb = _Problem(
+    pb = BinaryProblems(
         Zn,
         inv_scale[0].numpy(),
         swn,
@@ -158,7 +158,7 @@ def lbfgs_one_set(
     )
 
 
-def lbfgs_loop(pb: _Problem, h0_inv, x0, *, tol, max_iter, history):
+def lbfgs_loop(pb: BinaryProblems, h0_inv, x0, *, tol, max_iter, history):
     """The iterations of :func:`~curriculens.probes._lbfgs.lbfgs` on the ``m`` problems of
     ``pb``: two-loop recursion with ``h0_inv`` as the initial inverse Hessian, Armijo
     backtracking on the margins, and the same stopping rule. Returns the weights ``[m, d+1]``,

@@ -62,7 +62,7 @@ class Precond:
             # explicit inverse (torch or LAPACK potri). A probe whose float32 factorization
             # fails is redone in float64 with a small jitter.
             h.diagonal(dim1=1, dim2=2).add_(cinv.reshape(P, -1)[:, :1])
-            chol, bad = _cholesky(h, ws)
+            chol, bad = cholesky_lower(h, ws)
             if bool(bad.any()):
                 eye = torch.eye(gram.shape[-1], dtype=torch.float64, device=gram.device)
                 chol[bad] = torch.linalg.cholesky(h[bad].double() + 1e-6 * eye).float()
@@ -139,7 +139,7 @@ class Precond:
         return out * self.n_obj
 
 
-def _cholesky(h: Float[Tensor, "probe d d"], ws: Scratch | None) -> tuple[Tensor, Tensor]:
+def cholesky_lower(h: Float[Tensor, "probe d d"], ws: Scratch | None) -> tuple[Tensor, Tensor]:
     """Lower Cholesky factors of ``h`` (left intact), column-major per matrix as
     ``cholesky_solve`` reads them without a copy, and a mask of the sets whose float32
     factorization failed.

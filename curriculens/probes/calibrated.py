@@ -35,9 +35,9 @@ from torch import Tensor
 from curriculens.errors import ProbeError
 from curriculens.probes import _lapack
 from curriculens.probes._chunks import run_chunks
-from curriculens.probes._lean import _Problem, lbfgs_loop
+from curriculens.probes._lean import BinaryProblems, lbfgs_loop
 from curriculens.probes._metrics import problem_metrics
-from curriculens.probes._precond import _cholesky
+from curriculens.probes._precond import cholesky_lower
 from curriculens.probes._prepare import NONFINITE
 from curriculens.probes.fused import fit_logistic_batch
 
@@ -281,7 +281,7 @@ def _factor(G, n_t, cinv):
     h = G * (0.25 * inv[:, None] * inv[None, :])
     h[np.diag_indices_from(h)] += cinv
     ht = torch.from_numpy(np.ascontiguousarray(h, np.float32))[None]
-    chol, bad = _cholesky(ht, None)
+    chol, bad = cholesky_lower(ht, None)
     if bool(bad.any()):
         eye = torch.eye(h.shape[0], dtype=torch.float64)
         chol = torch.linalg.cholesky(ht[0].double() + 1e-6 * eye).float()[None]
@@ -386,7 +386,7 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
     codes = np.stack([c for _s, _l, c, *_ in probs])
     sw = (tr_all[split_of] & (codes >= 0)).astype(np.float32)
     n_obj = np.maximum(sw.sum(1), 1.0).astype(np.float32)
-    pb = _Problem(
+    pb = BinaryProblems(
         Z,
         np.stack([1.0 / scales[s] for s in split_of]).astype(np.float32),
         sw,
