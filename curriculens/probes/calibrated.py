@@ -386,14 +386,19 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
     codes = np.stack([c for _s, _l, c, *_ in probs])
     sw = (tr_all[split_of] & (codes >= 0)).astype(np.float32)
     n_obj = np.maximum(sw.sum(1), 1.0).astype(np.float32)
+    # only split 0: its training rows lead the block, so the solve reads just them and the
+    # held-out margins come from one product at the end
+    n_solve = n_first if used == [0] else Z.shape[0]
+    col = np.stack([1.0 / scales[s] for s in split_of]).astype(np.float32)
+    shift = np.stack([deltas[s] for s in split_of])
     pb = BinaryProblems(
-        Z,
-        np.stack([1.0 / scales[s] for s in split_of]).astype(np.float32),
-        sw,
-        np.maximum(codes, 0).astype(np.float32),
+        Z[:n_solve],
+        col,
+        np.ascontiguousarray(sw[:, :n_solve]),
+        np.ascontiguousarray(np.maximum(codes[:, :n_solve], 0).astype(np.float32)),
         np.full(m, cinv, np.float32),
         n_obj,
-        shift=np.stack([deltas[s] for s in split_of]),
+        shift=shift,
     )
     bound = _SplitBound(
         [chols[s] for s in used],
@@ -405,6 +410,10 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
         pb, bound, None, tol=tol, max_iter=max_iter, history=history
     )
     out.n_passes[p] = (reads + 1) // 2
+    if n_solve < Z.shape[0]:
+        Wc = x[:, :-1] * col
+        b = x[:, -1] - np.vecdot(Wc, shift)
+        z = np.concatenate([z, Wc @ Z[n_solve:].T + b[:, None]], axis=1)
     for i, (s, lab, c, _n_tr, _n_te) in enumerate(probs):
         held = np.flatnonzero(ho_all[s] & (c >= 0))
         held = held[np.argsort(order[held], kind="stable")]  # held-out rows in row order

@@ -28,9 +28,9 @@ def _data(P=3, n=420, d=300, L=4, S=3, k=2, seed=0):
     return X, labels, splits, mask
 
 
-@pytest.mark.parametrize("d", [300, 24])
-def test_every_problem_matches_its_own_fit(d):
-    X, labels, splits, mask = _data(d=d)
+@pytest.mark.parametrize(("d", "S"), [(300, 3), (24, 3), (300, 1)])
+def test_every_problem_matches_its_own_fit(d, S):
+    X, labels, splits, mask = _data(d=d, S=S)
     res = fit_calibrated_batch(X, labels, splits, mask=mask, C=0.5, tol=1e-5)
     assert res.shared
     for s in range(splits.shape[1]):
