@@ -24,6 +24,7 @@ splits). Results match ``StandardScaler`` + ``LogisticRegression(C=C)`` fitted o
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import partial
 
@@ -37,13 +38,21 @@ from curriculens.probes import _lapack
 from curriculens.probes._chunks import run_chunks
 from curriculens.probes._lean import BinaryProblems, lbfgs_loop
 from curriculens.probes._metrics import problem_metrics
-from curriculens.probes._precond import cholesky_lower
-from curriculens.probes._prepare import NONFINITE
+from curriculens.probes._prepare import NONFINITE, Scratch
 from curriculens.probes.fused import fit_logistic_batch
 
 __all__ = ["CalibratedResult", "fit_calibrated_batch"]
 
 NOT_REQUESTED = "not requested (pairs)"
+
+_scratch = threading.local()  # per worker thread: the block and Gram buffers, reused set to set
+
+
+def _buffer(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A reused float32 work array of this worker thread (fresh multi-megabyte arrays are
+    page-faulted on first touch: see :class:`~curriculens.probes._prepare.Scratch`)."""
+    ws = _scratch.__dict__.setdefault("ws", Scratch())
+    return ws.get(name, shape).numpy()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,35 +266,41 @@ def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_job
 def _split_stats(Z, G_first, G_all, total, n_first, tr, s):
     """Training-row count, mean shift ``δ`` (from the block's mean) and centered Gram of split
     ``s`` (rows ``tr`` in block order): split 0's Gram directly, the others downdated."""
+    d = Z.shape[1]
+    G = _buffer("gram_split", (d, d))
     if s == 0:
         n_t = n_first
         sum_t = Z[:n_first].sum(0, dtype=np.float64)
-        G = G_first.copy()
+        G[:] = G_first
     else:
-        held = np.flatnonzero(~tr)
-        ZH = Z[held]
+        ZH = np.take(Z, np.flatnonzero(~tr), axis=0, out=_buffer("held", (int((~tr).sum()), d)))
         n_t = int(tr.sum())
         sum_t = total - ZH.sum(0, dtype=np.float64)
-        G = G_all - ZH.T @ ZH
+        np.matmul(ZH.T, ZH, out=G)
+        np.subtract(G_all, G, out=G)
     delta = sum_t / max(n_t, 1)
-    G -= (n_t * np.outer(delta, delta)).astype(np.float32)  # re-center on the split's mean
+    dn = (np.sqrt(n_t) * delta).astype(np.float32)
+    G -= np.outer(dn, dn)  # re-center on the split's mean
     return n_t, delta, G
 
 
-def _factor(G, n_t, cinv):
-    """Standardization scale of a split and the Cholesky factor of ``¼ G_std + cinv·I``."""
+def _factor(G, n_t, cinv, s):
+    """Standardization scale of a split and the lower Cholesky factor of ``¼ G_std + cinv·I``
+    (column-major, in this worker's buffer for split ``s``)."""
     var = np.diagonal(G).astype(np.float64) / max(n_t, 1)
     scale = np.sqrt(np.maximum(var, 0.0))
     scale = np.where(scale < 1e-6 * max(scale.max(), 1e-30), 1.0, scale).astype(np.float32)
-    inv = 1.0 / scale
-    h = G * (0.25 * inv[:, None] * inv[None, :])
+    inv = np.sqrt(0.25) / scale
+    h = _buffer(f"h{s}", G.shape)
+    np.multiply(G, inv[:, None], out=h)
+    h *= inv[None, :]
     h[np.diag_indices_from(h)] += cinv
-    ht = torch.from_numpy(np.ascontiguousarray(h, np.float32))[None]
-    chol, bad = cholesky_lower(ht, None)
-    if bool(bad.any()):
-        eye = torch.eye(h.shape[0], dtype=torch.float64)
-        chol = torch.linalg.cholesky(ht[0].double() + 1e-6 * eye).float()[None]
-    return scale, chol[0]
+    chol = h.T  # symmetric: its transpose is the same matrix, column-major
+    if not _lapack.AVAILABLE or _lapack.potrf_lower(chol) != 0:
+        h = (G * (inv[:, None] * inv[None, :])).astype(np.float64)
+        h[np.diag_indices_from(h)] += cinv + 1e-6
+        return scale, torch.linalg.cholesky(torch.from_numpy(h)).float().mT.contiguous().mT
+    return scale, torch.from_numpy(chol)
 
 
 class _SplitBound:
@@ -346,7 +361,7 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
     order = np.concatenate([valid[tr0], valid[~tr0]])  # split 0's training rows first
     n_first = int(tr0.sum())
     Xp = X[p].numpy()
-    Z = np.take(Xp, order, axis=0)  # the one gather of the set
+    Z = np.take(Xp, order, axis=0, out=_buffer("block", (order.size, Xp.shape[1])))
     total = Z.sum(0, dtype=np.float64)
     mu = total / max(Z.shape[0], 1)
     if not np.isfinite(mu).all():
@@ -356,11 +371,13 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
         return
     Z -= mu.astype(np.float32)
     total = Z.sum(0, dtype=np.float64)
-    G_first = Z[:n_first].T @ Z[:n_first]
+    d = Z.shape[1]
+    G_first = np.matmul(Z[:n_first].T, Z[:n_first], out=_buffer("gram", (d, d)))
     G_all = None
     if S > 1:
         rest = Z[n_first:]
-        G_all = G_first + rest.T @ rest
+        G_all = np.matmul(rest.T, rest, out=_buffer("gram_rest", (d, d)))
+        G_all += G_first
     y_p = y[p][:, order]
     lab_ok = y_p >= 0
     tr_all = splits[p][:, order]
@@ -379,7 +396,7 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
             for s2, lab, *_ in probs:
                 out.failure[p][s2][lab] = NONFINITE.format(p=p)
             return
-        scales[s], chols[s] = _factor(G, n_t, cinv)
+        scales[s], chols[s] = _factor(G, n_t, cinv, s)
         deltas[s], n_rows[s] = delta.astype(np.float32), n_t
     m = len(probs)
     split_of = np.array([s for s, *_ in probs])
