@@ -26,7 +26,6 @@ import torch
 from scipy.special import ndtri
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from curriculens.probes.calibrated import fit_calibrated_batch
 from curriculens.probes.fused import (
     _preconditioner_rank,
     carve_validation,
@@ -521,6 +520,7 @@ def _sk_sample(X, y, splits, picks, n_jobs):
 def main_calibrated(args):
     """``--workload W1-calibrated``: the calibrated fits in one shared solve, W1's fused fit in
     the same process, sklearn one fit at a time on a sample (extrapolated), and the floor."""
+    from curriculens.probes.calibrated import fit_calibrated_batch
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     t0 = time.perf_counter()
     X, y, splits, pairs, n_hook = make_calibrated(args.draws, args.splits, args.seed)
