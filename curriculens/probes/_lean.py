@@ -213,8 +213,11 @@ def lbfgs_loop(pb: BinaryProblems, h0_inv, x0, *, tol, max_iter, history):
             x_new = x + step[:, None] * direction
             z_new = z + step[:, None] * zd
             f_try, R_try = pb.loss(z_new, x_new)
-            f_new = np.where(need, f_try, f_new)
-            R_new = np.where(need[:, None], R_try, R_new)
+            if ls == 0 and need.all():  # every problem tries its first step: nothing to keep
+                f_new, R_new = f_try, R_try
+            else:
+                f_new = np.where(need, f_try, f_new)
+                R_new = np.where(need[:, None], R_try, R_new)
             ok = (f_new <= f + 1e-4 * step * gd) | (step == 0)
             if ok.all():
                 break

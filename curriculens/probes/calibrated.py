@@ -431,11 +431,13 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
         Wc = x[:, :-1] * col
         b = x[:, -1] - np.vecdot(Wc, shift)
         z = np.concatenate([z, Wc @ Z[n_solve:].T + b[:, None]], axis=1)
+    zt = torch.from_numpy(z)
+    log_p1 = torch.nn.functional.logsigmoid(zt).numpy()  # all problems at once
+    log_p0 = torch.nn.functional.logsigmoid(-zt).numpy()
     for i, (s, lab, c, _n_tr, _n_te) in enumerate(probs):
         held = np.flatnonzero(ho_all[s] & (c >= 0))
         held = held[np.argsort(order[held], kind="stable")]  # held-out rows in row order
-        zi = z[i, held].astype(np.float64)
-        logp = np.stack([-np.logaddexp(0.0, zi), -np.logaddexp(0.0, -zi)])
+        logp = np.stack([log_p0[i, held], log_p1[i, held]]).astype(np.float64)
         true = c[held]
         a, ba, au, xe, cor = problem_metrics(logp, true, 2)
         out.acc[p, s, lab], out.bacc[p, s, lab], out.auroc[p, s, lab] = a, ba, au
