@@ -295,6 +295,12 @@ def main(argv=None):
     ap.add_argument(
         "--sample-fits", type=int, default=24, help="W1-calibrated: sklearn fits timed, then scaled"
     )
+    ap.add_argument(
+        "--calibrated-base",
+        choices=sorted(WORKLOADS),
+        default="W1",
+        help="W1-calibrated: the workload whose sets it calibrates (W2 for a quick check)",
+    )
     args = ap.parse_args(argv)
     if args.workload == "W1-calibrated":
         return main_calibrated(args)
@@ -469,7 +475,7 @@ def main(argv=None):
 # ----------------------------------------------------------------------------------------------
 
 
-def make_calibrated(draws, n_splits, seed=0):
+def make_calibrated(draws, n_splits, seed=0, base="W1"):
     """W1's activation sets plus one lexical-baseline set per skill, with the label sets and
     splits of a calibrated checkpoint.
 
@@ -481,7 +487,7 @@ def make_calibrated(draws, n_splits, seed=0):
     Returns X ``[P, n, d]``, labels ``[P, 1 + draws, n]``, splits ``[P, S, n]``, pairs
     ``[P, S, 1 + draws]`` and the number of hook sets.
     """
-    w = WORKLOADS["W1"]
+    w = WORKLOADS[base]
     X, labels, train, _keys = make_data(w, seed)
     lex_w = Workload(
         name="lexical", n_skills=w.n_skills, n_layers=1, n=w.n, n_train=w.n_train, d=w.d
@@ -521,9 +527,12 @@ def main_calibrated(args):
     """``--workload W1-calibrated``: the calibrated fits in one shared solve, W1's fused fit in
     the same process, sklearn one fit at a time on a sample (extrapolated), and the floor."""
     from curriculens.probes.calibrated import fit_calibrated_batch
+
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
     t0 = time.perf_counter()
-    X, y, splits, pairs, n_hook = make_calibrated(args.draws, args.splits, args.seed)
+    X, y, splits, pairs, n_hook = make_calibrated(
+        args.draws, args.splits, args.seed, args.calibrated_base
+    )
     P, S, L = pairs.shape
     d, n = X.shape[2], X.shape[1]
     log(f"data {X.shape}, {int(pairs.sum())} problems, in {time.perf_counter() - t0:.1f}s")
@@ -575,7 +584,8 @@ def main_calibrated(args):
     floor = (gram + passes) / args.jobs
     floor_products = (gram + products) / args.jobs
     out = {
-        "workload": "W1-calibrated",
+        "workload": "W1-calibrated" if args.calibrated_base == "W1" else "calibrated",
+        "base": args.calibrated_base,
         "device": "cpu",
         "n_activation_sets": int(P),
         "n_hook_sets": int(n_hook),
