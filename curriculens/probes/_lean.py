@@ -18,7 +18,15 @@ from torch.nn.functional import softplus
 from curriculens.probes import _lapack
 from curriculens.probes._precond import Precond
 
-_dot = np.vecdot  # row-wise dot products [m, k] x [m, k] -> [m] (a ufunc: ~1 µs a call)
+
+def _einsum_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("md,md->m", a, b)
+
+
+#: Row-wise dot products ``[m, k] x [m, k] -> [m]``: ``np.vecdot`` (a ufunc, ~0.7 µs a call) on
+#: numpy >= 2, einsum (~1.5 µs) on the numpy 1.26 the project still allows.
+row_dot = getattr(np, "vecdot", _einsum_dot)
+_dot = row_dot
 
 
 class BinaryProblems:

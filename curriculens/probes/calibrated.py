@@ -36,7 +36,7 @@ from torch import Tensor
 from curriculens.errors import ProbeError
 from curriculens.probes import _lapack
 from curriculens.probes._chunks import run_chunks
-from curriculens.probes._lean import BinaryProblems, lbfgs_loop
+from curriculens.probes._lean import BinaryProblems, lbfgs_loop, row_dot
 from curriculens.probes._metrics import problem_metrics
 from curriculens.probes._prepare import NONFINITE, Scratch
 from curriculens.probes.fused import fit_logistic_batch
@@ -429,7 +429,7 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
     out.n_passes[p] = (reads + 1) // 2
     if n_solve < Z.shape[0]:
         Wc = x[:, :-1] * col
-        b = x[:, -1] - np.vecdot(Wc, shift)
+        b = x[:, -1] - row_dot(Wc, shift)
         z = np.concatenate([z, Wc @ Z[n_solve:].T + b[:, None]], axis=1)
     zt = torch.from_numpy(z)
     log_p1 = torch.nn.functional.logsigmoid(zt).numpy()  # all problems at once
