@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_probes.py --workload W1|W1-full|W2 [--device cpu|cuda] [--json]
+    python benchmarks/bench_probes.py --workload W1-calibrated [--draws 30] [--splits 5] [--json]
 
 Columns: ``fused_s`` (curriculens fused engine), ``sklearn_s`` (StandardScaler + LogisticRegression
 at its best: one BLAS thread per fit, fits spread over all cores with joblib), ``sklearn_default_s``
@@ -222,22 +223,24 @@ def run_probekit(X, labels, train, grid, device):
 # ----------------------------------------------------------------------------------------------
 
 
-def measure_rates(n, d):
-    """Single-thread syrk GFLOP/s (numpy ``A.T @ A``) and torch matvec bandwidth in GB/s."""
+def measure_rates(n, d, clock=time.perf_counter):
+    """Single-thread syrk GFLOP/s (numpy ``A.T @ A``) and torch matvec bandwidth in GB/s, timed
+    by ``clock`` (``time.thread_time`` gives the rates per second of CPU time, which other jobs
+    on the box inflate less than wall time)."""
     A = np.random.default_rng(0).normal(size=(n, d)).astype(np.float32)
     with threadpool_limits(limits=1):
         _ = A.T @ A
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(3):
             _ = A.T @ A
-        gram_s = (time.perf_counter() - t0) / 3
+        gram_s = (clock() - t0) / 3
     At = torch.from_numpy(A)
     v = torch.randn(d)
     torch.mv(At, v)
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(20):
         torch.mv(At, v)
-    mv_s = (time.perf_counter() - t0) / 20
+    mv_s = (clock() - t0) / 20
     return n * d * d / gram_s / 1e9, A.nbytes / mv_s / 1e9
 
 
@@ -257,12 +260,19 @@ def floor_seconds(res, train, val, d, cores, gflops, gbs, grid, rank=None):
     return (gram + passes) / cores
 
 
+def factor_seconds(n_sets, d, cores, gflops, rank=None):
+    """The factorizations the floor leaves out: one ``d³/3`` Cholesky per activation set (``r³``
+    work for a rank-``r`` sketch), at the syrk rate, spread over cores."""
+    work = (d if rank is None else rank) ** 3 / 3
+    return n_sets * work / (gflops * 1e9) / cores
+
+
 # ----------------------------------------------------------------------------------------------
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", choices=sorted(WORKLOADS), default="W2")
+    ap.add_argument("--workload", choices=[*sorted(WORKLOADS), "W1-calibrated"], default="W2")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
@@ -280,7 +290,20 @@ def main(argv=None):
         action="store_true",
         help="add probekit's batched fitter as a column when installed (slow on CPU)",
     )
+    ap.add_argument("--draws", type=int, default=30, help="W1-calibrated: control draws")
+    ap.add_argument("--splits", type=int, default=5, help="W1-calibrated: group splits (k)")
+    ap.add_argument(
+        "--sample-fits", type=int, default=24, help="W1-calibrated: sklearn fits timed, then scaled"
+    )
+    ap.add_argument(
+        "--calibrated-base",
+        choices=sorted(WORKLOADS),
+        default="W1",
+        help="W1-calibrated: the workload whose sets it calibrates (W2 for a quick check)",
+    )
     args = ap.parse_args(argv)
+    if args.workload == "W1-calibrated":
+        return main_calibrated(args)
     w = WORKLOADS[args.workload]
     log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
 
@@ -316,16 +339,20 @@ def main(argv=None):
         if args.device != "cpu":
             torch.cuda.synchronize()
 
+        cpu = {}
+
         def timed_fit(**kw):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = fit_logistic_batch(
                 Xf, labels, train=train, Cs=w.grid, val=val, device=args.device, n_jobs=n_jobs, **kw
             )
             if args.device != "cpu":
                 torch.cuda.synchronize()
+            cpu["s"] = time.process_time() - c0
             return out, time.perf_counter() - t0
 
         res, fused_s = timed_fit()
+        fused_cpu_s = cpu["s"]
         log(f"fused {fused_s:.2f}s  iters mean {res.n_iter.mean():.1f} max {res.n_iter.max()}")
         rank = _preconditioner_rank("auto", w.d)
         exact, fused_exact_s = None, None
@@ -357,6 +384,10 @@ def main(argv=None):
     diff = np.abs(res.acc - sk_acc)
     gflops, gbs = measure_rates(w.n_train, w.d)
     floor = floor_seconds(res, train, val, w.d, args.jobs, gflops, gbs, len(w.grid) > 1, rank)
+    gflops_cpu, gbs_cpu = measure_rates(w.n_train, w.d, time.thread_time)
+    floor_cpu = floor_seconds(
+        res, train, val, w.d, args.jobs, gflops_cpu, gbs_cpu, len(w.grid) > 1, rank
+    )
     blas = sorted({f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info()})
     out = {
         "workload": w.name,
@@ -396,6 +427,14 @@ def main(argv=None):
         "probes_per_s": round(P * L / fused_s, 1),
         "floor_s": round(floor, 3),
         "floor_fraction": round(floor / fused_s, 3),
+        # beside the floor (unchanged): the same floor in CPU seconds (rates timed by thread CPU
+        # time) against the CPU time of the fused run, which other jobs taking cores inflate
+        # less (not their use of cache and memory); and the floor plus the d³/3 factorization
+        # per activation set at the syrk rate, which the floor leaves out
+        "fused_cpu_s": round(fused_cpu_s, 3),
+        "floor_cpu_s": round(floor_cpu * args.jobs, 3),
+        "floor_fraction_cpu": round(floor_cpu * args.jobs / fused_cpu_s, 3),
+        "floor_with_factor_s": round(floor + factor_seconds(P, w.d, args.jobs, gflops, rank), 3),
         "gram_gflops_1thread": round(gflops, 1),
         "mv_gbs_1thread": round(gbs, 1),
         "threads": {
@@ -428,6 +467,168 @@ def main(argv=None):
             f"{out['max_abs_acc_diff'] * 100:.2f} pp; C agreement {out['C_agreement']:.2f}; "
             f"floor {floor:.2f}s ({out['floor_fraction']:.0%} of it reached)"
         )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# W1-calibrated: what "Calibrated verdicts" fits per checkpoint for W1's 104 (skill, hook) pairs
+# ----------------------------------------------------------------------------------------------
+
+
+def make_calibrated(draws, n_splits, seed=0, base="W1"):
+    """W1's activation sets plus one lexical-baseline set per skill, with the label sets and
+    splits of a calibrated checkpoint.
+
+    Each (skill, hook) set gets its task labels, ``draws`` Hewitt & Liang control draws (a random
+    class per token type, types Zipf-distributed as in W1-full) and ``n_splits`` splits: split 0
+    is W1's, the others fresh seeded 80/20 splits (the synthetic rows have no groups). Each
+    skill's lexical set (an independent d = 768 set with a weak signal, like W1's first layer)
+    gets its task labels. Problems: the task on every split, the control draws on split 0.
+    Returns X ``[P, n, d]``, labels ``[P, 1 + draws, n]``, splits ``[P, S, n]``, pairs
+    ``[P, S, 1 + draws]`` and the number of hook sets.
+    """
+    w = WORKLOADS[base]
+    X, labels, train, _keys = make_data(w, seed)
+    lex_w = Workload(
+        name="lexical", n_skills=w.n_skills, n_layers=1, n=w.n, n_train=w.n_train, d=w.d
+    )
+    X_lex, labels_lex, train_lex, _ = make_data(lex_w, seed + 1)
+    n_hook = X.shape[0]
+    X = np.concatenate([X, X_lex])
+    rng = np.random.default_rng([seed, 30])
+    P, n = X.shape[0], w.n
+    y = np.empty((P, 1 + draws, n), np.int64)
+    y[:, 0] = np.concatenate([labels[:, 0], labels_lex[:, 0]])
+    for p in range(P):
+        types = rng.zipf(1.5, n) % 300
+        y[p, 1:] = rng.integers(0, 2, (draws, 300))[:, types]
+    splits = np.zeros((P, n_splits, n), bool)
+    splits[:, 0] = np.concatenate([train, train_lex])
+    for s in range(1, n_splits):
+        for p in range(P):
+            splits[p, s, rng.permutation(n)[: w.n_train]] = True
+    pairs = np.zeros((P, n_splits, 1 + draws), bool)
+    pairs[:, :, 0] = True
+    pairs[:n_hook, 0, 1:] = True  # the lexical baseline has no controls in the sweep
+    return X, y, splits, pairs, n_hook
+
+
+def _sk_sample(X, y, splits, picks, n_jobs):
+    from joblib import Parallel, delayed
+
+    def one(p, s, lab):
+        with threadpool_limits(limits=1):
+            return _sk_fit_score(X[p], y[p, lab], splits[p, s], ~splits[p, s], 1.0)
+
+    return np.array(Parallel(n_jobs=n_jobs, backend="loky")(delayed(one)(*t) for t in picks))
+
+
+def main_calibrated(args):
+    """``--workload W1-calibrated``: the calibrated fits in one shared solve, W1's fused fit in
+    the same process, sklearn one fit at a time on a sample (extrapolated), and the floor."""
+    from curriculens.probes.calibrated import fit_calibrated_batch
+
+    log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    t0 = time.perf_counter()
+    X, y, splits, pairs, n_hook = make_calibrated(
+        args.draws, args.splits, args.seed, args.calibrated_base
+    )
+    P, S, L = pairs.shape
+    d, n = X.shape[2], X.shape[1]
+    log(f"data {X.shape}, {int(pairs.sum())} problems, in {time.perf_counter() - t0:.1f}s")
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        fit_calibrated_batch(X[:2, :300], y[:2, :, :300], splits[:2, :, :300], n_jobs=args.jobs)
+        fit_logistic_batch(
+            X[:2, :300], y[:2, :1, :300], train=splits[:2, 0, :300], n_jobs=args.jobs
+        )
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = fit_calibrated_batch(X, y, splits, pairs=pairs, n_jobs=args.jobs)
+        fused_s, fused_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        log(
+            f"fused calibrated {fused_s:.2f}s (cpu {fused_cpu_s:.2f}s), passes mean "
+            f"{res.n_passes.mean():.1f}"
+        )
+        t0, c0 = time.perf_counter(), time.process_time()
+        w1 = fit_logistic_batch(
+            X[:n_hook], y[:n_hook, :1], train=splits[:n_hook, 0], n_jobs=args.jobs
+        )
+        w1_s, w1_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        log(f"fused W1 (task only, split 0, same process) {w1_s:.2f}s")
+    fits = np.argwhere(pairs)
+    rng = np.random.default_rng([args.seed, 31])
+    picks = [
+        tuple(int(v) for v in fits[i])
+        for i in rng.choice(len(fits), args.sample_fits, replace=False)
+    ]
+    _sk_sample(X, y, splits, picks[:2], args.jobs)  # start and warm the worker pool
+    t0 = time.perf_counter()
+    sk_acc = _sk_sample(X, y, splits, picks, args.jobs)
+    sk_sample_s = time.perf_counter() - t0
+    sk_extrap_s = sk_sample_s * len(fits) / len(picks)
+    log(
+        f"sklearn {len(picks)} fits {sk_sample_s:.2f}s -> {sk_extrap_s:.0f}s for "
+        f"{len(fits)} (extrapolated)"
+    )
+    ours = np.array([res.acc[t] for t in picks])
+    diff = np.abs(ours - sk_acc)
+    w1_diff = np.abs(w1.acc[:, 0] - res.acc[:n_hook, 0, 0])
+
+    gflops, gbs = measure_rates(int(splits[0, 0].sum()), d)
+    n_tr0 = splits[:, 0].sum(1)
+    held = (~splits[:, 1:]).sum((1, 2))
+    gram_rows = n_tr0 + (n - n_tr0 if S > 1 else 0) + held  # split 0, the rest, held-out downdates
+    gram = float((gram_rows * d * d).sum()) / (gflops * 1e9)
+    passes = float((2 * res.n_passes * n * d * 4).sum()) / (gbs * 1e9)
+    products = float((res.n_iter * 2 * 2 * n * d).sum()) / (gflops * 1e9)
+    floor = (gram + passes) / args.jobs
+    floor_products = (gram + products) / args.jobs
+    out = {
+        "workload": "W1-calibrated" if args.calibrated_base == "W1" else "calibrated",
+        "base": args.calibrated_base,
+        "device": "cpu",
+        "n_activation_sets": int(P),
+        "n_hook_sets": int(n_hook),
+        "n_lexical_sets": int(P - n_hook),
+        "control_draws": args.draws,
+        "splits": args.splits,
+        "n_problems": int(pairs.sum()),
+        "fused_s": round(fused_s, 3),
+        "fused_cpu_s": round(fused_cpu_s, 3),
+        "w1_fused_s_same_process": round(w1_s, 3),
+        "ratio_to_w1": round(fused_s / w1_s, 2),
+        "w1_fused_cpu_s_same_process": round(w1_cpu_s, 3),
+        "ratio_to_w1_cpu": round(fused_cpu_s / w1_cpu_s, 2),
+        "sklearn_sample_fits": len(picks),
+        "sklearn_sample_s": round(sk_sample_s, 3),
+        "sklearn_extrapolated_s": round(sk_extrap_s, 1),
+        "speedup_vs_sklearn_extrapolated": round(sk_extrap_s / fused_s, 1),
+        "mean_abs_acc_diff_sample": round(float(diff.mean()), 5),
+        "max_abs_acc_diff_sample": round(float(diff.max()), 5),
+        "max_abs_acc_diff_vs_w1_task": round(float(np.nanmax(w1_diff)), 5),
+        "fused_passes_mean": round(float(res.n_passes.mean()), 1),
+        "fused_iters_mean": round(float(res.n_iter[pairs].mean()), 1),
+        "converged": round(float(res.converged[pairs].mean()), 4),
+        # the W1 floor's definition (Gram FLOPs + passes at the measured bandwidth), and beside
+        # it one that counts each problem's products (2 reads x 2·n·d per iteration) at the
+        # syrk rate: with 35 problems a set, a read is compute-bound, not memory-bound
+        "floor_s": round(floor, 3),
+        "floor_fraction": round(floor / fused_s, 3),
+        "floor_products_s": round(floor_products, 3),
+        "floor_products_fraction": round(floor_products / fused_s, 3),
+        "gram_gflops_1thread": round(gflops, 1),
+        "mv_gbs_1thread": round(gbs, 1),
+        "threads": {
+            "jobs": args.jobs,
+            "fused": f"{args.jobs} worker threads x 1 torch/BLAS thread",
+            "sklearn": f"{args.jobs} procs x 1 BLAS thread",
+        },
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:34s} {v}")
     return out
 
 

@@ -1,5 +1,6 @@
 """Linear probes on activations: the fused batched engine, the estimator, and the sweep contract."""
 
+from curriculens.probes.calibrated import CalibratedResult, fit_calibrated_batch
 from curriculens.probes.controls import control_labels
 from curriculens.probes.fused import BatchProbeResult, carve_validation, fit_logistic_batch
 from curriculens.probes.linear import LinearProbe
@@ -9,12 +10,14 @@ from curriculens.probes.tasks import ProbeResult, ProbeTask, fit_probe_tasks, sh
 
 __all__ = [
     "BatchProbeResult",
+    "CalibratedResult",
     "LinearProbe",
     "MDLResult",
     "ProbeResult",
     "ProbeTask",
     "carve_validation",
     "control_labels",
+    "fit_calibrated_batch",
     "fit_logistic_batch",
     "fit_probe_tasks",
     "fit_ridge_batch",

@@ -23,7 +23,7 @@ class Spectrum(NamedTuple):
     tail: Tensor | None  # [P] eigenvalue of the remainder; None for a full basis (r = d)
 
 
-_EIG_MAX_D = 256  # up to this width the preconditioner is always an eigenbasis
+EIG_MAX_D = 256  # up to this width the preconditioner is always an eigenbasis
 
 
 class Precond:
@@ -56,13 +56,13 @@ class Precond:
         uniform = bool((cinv == cinv.reshape(P, -1)[:, :1, None]).all())
         # Small d: an eigenbasis costs little and lets the bound follow the curvature (see
         # _lbfgs.lbfgs), which pays on the near-separable probes of small models.
-        if uniform and gram.shape[-1] > _EIG_MAX_D:
+        if uniform and gram.shape[-1] > EIG_MAX_D:
             # float32 Cholesky, applied by two triangular solves: measured on the 2-core box
             # for d = 768, factor plus 10 applies took 12 ms per set against 20-30 ms with an
             # explicit inverse (torch or LAPACK potri). A probe whose float32 factorization
             # fails is redone in float64 with a small jitter.
             h.diagonal(dim1=1, dim2=2).add_(cinv.reshape(P, -1)[:, :1])
-            chol, bad = _cholesky(h, ws)
+            chol, bad = cholesky_lower(h, ws)
             if bool(bad.any()):
                 eye = torch.eye(gram.shape[-1], dtype=torch.float64, device=gram.device)
                 chol[bad] = torch.linalg.cholesky(h[bad].double() + 1e-6 * eye).float()
@@ -139,7 +139,7 @@ class Precond:
         return out * self.n_obj
 
 
-def _cholesky(h: Float[Tensor, "probe d d"], ws: Scratch | None) -> tuple[Tensor, Tensor]:
+def cholesky_lower(h: Float[Tensor, "probe d d"], ws: Scratch | None) -> tuple[Tensor, Tensor]:
     """Lower Cholesky factors of ``h`` (left intact), column-major per matrix as
     ``cholesky_solve`` reads them without a copy, and a mask of the sets whose float32
     factorization failed.

@@ -33,6 +33,7 @@ from curriculens.probes._chunks import (
     run_chunks,
 )
 from curriculens.probes._metrics import problem_metrics
+from curriculens.probes._precond import EIG_MAX_D
 from curriculens.probes._prepare import NONFINITE, ScratchPool, encode, positive_grid, prepare
 
 __all__ = [
@@ -373,7 +374,8 @@ def fit_logistic_batch(
         history: L-BFGS memory.
         device: Torch device for the math; default that of ``X`` (CPU for numpy).
         chunk_size: Activation sets solved in lockstep per call (memory vs overhead). Default:
-            8 on CPU; on a GPU, as many as fit in a quarter of its free memory, since there
+            8 on CPU, or 1 for large sets of binary problems at one C (each set's block then
+            stays in cache); on a GPU, as many as fit in a quarter of its free memory, since there
             every chunk costs a full set of kernel launches per iteration.
         n_jobs: CPU worker threads over chunks, each with one BLAS/torch thread.
         seed: Seed of the validation split and of the Nyström sketch.
@@ -409,7 +411,9 @@ def fit_logistic_batch(
     binary_factor = np.where(ks == 2, 2.0, 1.0)  # binary sigmoid == 2-class softmax at C/2
 
     if chunk_size is None:
-        chunk_size = default_chunk_size(Xt)
+        # binary problems, one C and a Cholesky preconditioner: one large set per chunk (_lean)
+        one_set = K == 2 and Cs_arr.size == 1 and rank is None and d > EIG_MAX_D
+        chunk_size = default_chunk_size(Xt, one_set=one_set)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ProbeError(f"chunk_size must be a positive int or None; received {chunk_size!r}.")
     job = _Job(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from curriculens.errors import ProbeError
+from curriculens.probes.calibrated import fit_calibrated_batch
 from curriculens.probes.fused import fit_logistic_batch
 
 
@@ -29,6 +31,8 @@ class ProbeTask:
         control_y: Hewitt & Liang control labels ``[n]`` (a random class per token type), or
             several draws of them ``[draw, n]`` (solved together with the task labels), or None.
         key: Free-form identifier echoed into the result.
+        splits: Further training masks ``[k, n]`` (repeated group splits) on which the task
+            probe is also fitted, or None. ``train`` is split 0. Controls are fitted on split 0.
     """
 
     X: np.ndarray
@@ -36,6 +40,7 @@ class ProbeTask:
     train: np.ndarray
     control_y: np.ndarray | None = None
     key: object = None
+    splits: np.ndarray | None = None
 
 
 @dataclass(kw_only=True)
@@ -45,6 +50,10 @@ class ProbeResult:
     ``majority`` is the per-skill chance level (held-out accuracy of the training majority class);
     ``shuffle_acc`` is the label-shuffle baseline (NaN unless requested); ``C`` is the chosen
     inverse regularization of the task probe.
+
+    With repeated splits (``ProbeTask.splits``), ``split_acc [1 + k]`` and ``split_correct`` hold
+    the task probe's held-out accuracy and outcomes on each split (split 0 is ``train``, the
+    same as ``acc`` and ``correct``).
 
     With several control draws, ``control_acc`` is their mean, ``control_sd`` their standard
     deviation (ddof 1), ``control_draws`` each draw's accuracy, and ``control_correct`` each
@@ -70,6 +79,8 @@ class ProbeResult:
     n_iter: int = 0
     control_sd: float = float("nan")
     control_draws: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    split_acc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    split_correct: list[np.ndarray] = field(default_factory=list)
 
     @property
     def selectivity(self) -> float:
@@ -92,6 +103,9 @@ def _check(task: ProbeTask) -> str | None:
         )
     if not np.issubdtype(y.dtype, np.integer):
         return f"labels must be integer class ids; received dtype {y.dtype}"
+    sp = task.splits
+    if sp is not None and (np.ndim(sp) != 2 or np.shape(sp)[1:] != y.shape):
+        return f"shape mismatch: splits {np.shape(sp)}, expected [k, {y.shape[0]}] (k splits)"
     return None
 
 
@@ -143,6 +157,10 @@ def fit_probe_tasks(
     Returns:
         One result per task, in order. Failed tasks carry ``failure`` and NaN scores.
 
+    Tasks with repeated splits (``ProbeTask.splits``) are fitted by
+    :func:`~curriculens.probes.calibrated.fit_calibrated_batch`: every split and control draw of
+    an activation set in one solve that shares its Gram (downdated per split) and factorizations.
+
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 5)).astype(np.float32); y = (X[:, 0] > 0).astype(int)
     >>> r = fit_probe_tasks([ProbeTask(X=X, y=y, train=np.arange(200) < 150)])[0]
@@ -158,13 +176,23 @@ def fit_probe_tasks(
         if out[i].failure is None:
             groups.setdefault(int(np.shape(t.X)[1]), []).append(i)
     for d, idx in groups.items():
+        if any(tasks[i].splits is not None for i in idx):
+            if Cs is not None:
+                raise ProbeError(
+                    f"repeated splits are fitted at one C; received Cs={list(Cs)}. Pass C= "
+                    "instead, or leave ProbeTask.splits as None."
+                )
+            _fit_group_splits(tasks, idx, d, out, C=C, seed=seed, shuffle=shuffle, n_jobs=n_jobs)
+            continue
         _fit_group(
             tasks, idx, d, out, C=C, Cs=Cs, seed=seed, shuffle=shuffle, device=device, n_jobs=n_jobs
         )
     return out
 
 
-def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
+def _pad(tasks, idx, d, shuffle, seed):
+    """Stack a group's tasks: X ``[P, n, d]``, labels ``[P, L, n]`` (task, control draws,
+    shuffle), train and valid masks ``[P, n]``, and each task's control draws."""
     P = len(idx)
     n_max = max(int(np.shape(tasks[i].y)[0]) for i in idx)
     draws = {i: _control_rows(tasks[i]) for i in idx}
@@ -184,6 +212,11 @@ def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
             y[p, 1 + k, :n] = c
         if shuffle:
             y[p, L - 1, :n] = shuffle_labels(np.asarray(t.y), tr, seed=seed + i)
+    return X, y, train, mask, draws
+
+
+def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
+    X, y, train, mask, draws = _pad(tasks, idx, d, shuffle, seed)
     res = fit_logistic_batch(
         X,
         y,
@@ -194,23 +227,66 @@ def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
         n_jobs=n_jobs,
         seed=seed,
     )
+    _fill(out, idx, draws, shuffle, res, res.failure, res.correct)
+
+
+def _fit_group_splits(tasks, idx, d, out, *, C, seed, shuffle, n_jobs):
+    """Tasks with repeated splits: the task on every split, controls and shuffle on split 0."""
+    X, y, train, mask, draws = _pad(tasks, idx, d, shuffle, seed)
+    P, L, N = y.shape
+    S = 1 + max(0 if tasks[i].splits is None else len(tasks[i].splits) for i in idx)
+    splits = np.repeat(train[:, None, :], S, axis=1)
+    pairs = np.zeros((P, S, L), bool)
+    pairs[:, 0, :] = True
+    for p, i in enumerate(idx):
+        extra = tasks[i].splits
+        if extra is not None:
+            n = np.shape(tasks[i].y)[0]
+            splits[p, 1 : 1 + len(extra), :n] = np.asarray(extra, bool)
+            pairs[p, 1 : 1 + len(extra), 0] = True
+    res = fit_calibrated_batch(X, y, splits, pairs=pairs, mask=mask, C=C, n_jobs=n_jobs)
+    first = _SplitZero(res)
+    failure = [row[0] for row in res.failure]
+    correct = [row[0] for row in res.correct]
+    _fill(out, idx, draws, shuffle, first, failure, correct)
+    for p, i in enumerate(idx):
+        k = S if tasks[i].splits is None else 1 + len(tasks[i].splits)
+        out[i].split_acc = res.acc[p, :k, 0].astype(float)
+        out[i].split_correct = [res.correct[p][s][0] for s in range(k)]
+
+
+class _SplitZero:
+    """Split 0 of a :class:`~curriculens.probes.calibrated.CalibratedResult`, indexed
+    ``[probe, label]`` like a :class:`~curriculens.probes.fused.BatchProbeResult`."""
+
+    def __init__(self, res):
+        self.acc, self.majority = res.acc[:, 0], res.majority[:, 0]
+        self.balanced_acc, self.auroc = res.balanced_acc[:, 0], res.auroc[:, 0]
+        self.xent, self.n_iter = res.xent[:, 0], res.n_iter[:, 0]
+        self.C = np.full(res.acc[:, 0].shape, np.nan)  # the C of the call, set by the caller
+
+
+def _fill(out, idx, draws, shuffle, res, failure, correct):
+    """Write a fit's scores ``[probe, label]`` into the tasks' results."""
     for p, i in enumerate(idx):
         r = out[i]
-        r.failure = res.failure[p][0]
+        r.failure = failure[p][0]
         if r.failure is not None:
             continue
-        r.acc, r.majority, r.C = float(res.acc[p, 0]), float(res.majority[p, 0]), float(res.C[p, 0])
+        r.acc, r.majority = float(res.acc[p, 0]), float(res.majority[p, 0])
+        if np.isfinite(res.C[p, 0]):
+            r.C = float(res.C[p, 0])
         r.balanced_acc, r.auroc = float(res.balanced_acc[p, 0]), float(res.auroc[p, 0])
         r.xent, r.n_iter = float(res.xent[p, 0]), int(res.n_iter[p, 0])
-        r.correct = res.correct[p][0]
-        fit = [1 + k for k in range(len(draws[i])) if res.failure[p][1 + k] is None]
+        r.correct = correct[p][0]
+        fit = [1 + k for k in range(len(draws[i])) if failure[p][1 + k] is None]
         if fit:
             accs = np.array([float(res.acc[p, lab]) for lab in fit])
-            r.control_acc, r.control_C = float(accs.mean()), float(res.C[p, fit[0]])
+            r.control_acc = float(accs.mean())
+            r.control_C = float(res.C[p, fit[0]]) if np.isfinite(res.C[p, fit[0]]) else r.C
             r.control_draws = accs
             r.control_sd = float(accs.std(ddof=1)) if len(accs) > 1 else float("nan")
-            r.control_correct = np.mean([res.correct[p][lab] for lab in fit], axis=0).astype(
-                np.float32
-            )
-        if shuffle and res.failure[p][L - 1] is None:
+            r.control_correct = np.mean([correct[p][lab] for lab in fit], axis=0).astype(np.float32)
+        L = res.acc.shape[1]
+        if shuffle and failure[p][L - 1] is None:
             r.shuffle_acc = float(res.acc[p, L - 1])

@@ -266,6 +266,9 @@ def test_default_chunk_sizes(monkeypatch):
         return SimpleNamespace(device=SimpleNamespace(type=device), shape=shape)
 
     assert default_chunk_size(fake("cpu", (104, 4000, 768))) == 8  # W1: 12 MB per set
+    # binary problems at one C with a Cholesky preconditioner: one large set per chunk
+    assert default_chunk_size(fake("cpu", (104, 4000, 768)), one_set=True) == 1
+    assert default_chunk_size(fake("cpu", (30, 300, 128)), one_set=True) == 54
     assert default_chunk_size(fake("cpu", (30, 300, 128))) == 54  # sweep-sized: 150 KB per set
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30, 80 * 2**30))
     per_set = 4 * 4000 * 768 * 4 + 3 * 768**2 * 4

@@ -7,6 +7,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from curriculens.errors import ProbeError
 from curriculens.probes import ProbeTask, control_labels, fit_probe_tasks
 
 
@@ -72,3 +73,30 @@ def test_c_grid_and_shuffle_baseline():
         assert abs(r.shuffle_acc - r.majority) < 0.1  # no signal left: about chance level
     again = fit_probe_tasks(tasks, Cs=(0.01, 0.1, 1.0, 10.0), shuffle=True, seed=3)
     assert [r.acc for r in res] == [r.acc for r in again]  # deterministic under a seed
+
+
+def test_repeated_splits_in_one_solve_match_fits_one_by_one():
+    """Task on every split, controls on split 0: the same scores as separate calls."""
+    from curriculens.probes.controls import control_draws
+
+    rng = np.random.default_rng(3)
+    n, d = 240, 280
+    X = rng.normal(size=(n, d)).astype(np.float32) + rng.normal(size=d).astype(np.float32)
+    groups = rng.integers(0, 40, n)
+    y = ((X - X.mean(0)) @ rng.normal(size=d) > 0).astype(int)
+    controls = control_draws(groups, n_draws=5, n_classes=2, seed=0)
+    splits = np.stack([np.isin(groups, rng.permutation(40)[:28]) for _ in range(3)])
+    task = ProbeTask(X=X, y=y, train=splits[0], control_y=controls, splits=splits[1:], key="k")
+    (one,) = fit_probe_tasks([task], C=0.5)
+    (ref,) = fit_probe_tasks([ProbeTask(X=X, y=y, train=splits[0], control_y=controls)], C=0.5)
+    tol = 1.0 / (~splits).sum(1).min() + 1e-9  # one held-out item
+    assert one.failure is None and one.split_acc.shape == (3,)
+    assert one.acc == pytest.approx(ref.acc, abs=tol) and one.split_acc[0] == one.acc
+    assert one.control_acc == pytest.approx(ref.control_acc, abs=tol)
+    assert one.control_draws.shape == (5,) and one.C == 0.5
+    for s in (1, 2):
+        (alone,) = fit_probe_tasks([ProbeTask(X=X, y=y, train=splits[s])], C=0.5)
+        assert one.split_acc[s] == pytest.approx(alone.acc, abs=tol)
+        assert one.split_correct[s].shape == alone.correct.shape
+    with pytest.raises(ProbeError, match="one C"):
+        fit_probe_tasks([task], Cs=(0.1, 1.0))

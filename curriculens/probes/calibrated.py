@@ -1,0 +1,449 @@
+"""Calibrated probes as one solve: a probe, its control draws and its repeated group splits.
+
+"Calibrated verdicts" stands every probe beside the mean of many control draws and averages it
+over repeated group splits. Fitted one by one that is dozens of fits per (skill, hook), but most
+of the work is shared: every label set (task, control draws) and every split reads the same
+activations. :func:`fit_calibrated_batch` fits all the (split, label set) problems of an
+activation set together:
+
+- one gather and centering of the set's valid rows, ordered so that split 0's training rows come
+  first; one Gram of those rows, and, with more splits, one of the rest, so the Gram of all rows
+  is their sum;
+- per further split, the Gram of its held-out rows only, downdated from it:
+  ``G_train = G_all - X_heldᵀ X_held``, then re-centered on the split's training mean by a rank-one
+  correction and scaled to its standardization (no second pass over the training rows);
+- one Cholesky factor of the Böhning bound per split, shared by every label set of that split;
+- one pass over the rows per L-BFGS read for every problem at once (each problem weights its own
+  training rows; its standardization is folded into its weights), and the held-out scores from
+  the final margins, with no separate evaluation pass.
+
+Binary label sets at one C on CPU take this path; anything else is fitted split by split with
+:func:`~curriculens.probes.fused.fit_logistic_batch` (same results, nothing shared across
+splits). Results match ``StandardScaler`` + ``LogisticRegression(C=C)`` fitted on each split.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from curriculens.errors import ProbeError
+from curriculens.probes import _lapack
+from curriculens.probes._chunks import run_chunks
+from curriculens.probes._lean import BinaryProblems, lbfgs_loop, row_dot
+from curriculens.probes._metrics import problem_metrics
+from curriculens.probes._prepare import NONFINITE, Scratch
+from curriculens.probes.fused import fit_logistic_batch
+
+__all__ = ["CalibratedResult", "fit_calibrated_batch"]
+
+NOT_REQUESTED = "not requested (pairs)"
+
+_scratch = threading.local()  # per worker thread: the block and Gram buffers, reused set to set
+
+
+def _buffer(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A reused float32 work array of this worker thread (fresh multi-megabyte arrays are
+    page-faulted on first touch: see :class:`~curriculens.probes._prepare.Scratch`)."""
+    ws = _scratch.__dict__.setdefault("ws", Scratch())
+    return ws.get(name, shape).numpy()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibratedResult:
+    """Held-out scores of ``P`` activation sets × ``S`` splits × ``L`` label sets.
+
+    Array fields are indexed ``[probe, split, label]``; pairs that were not requested or failed
+    have NaN scores and a reason in ``failure``.
+
+    Attributes:
+        acc, balanced_acc, auroc, xent: Held-out metrics, as in
+            :class:`~curriculens.probes.fused.BatchProbeResult`.
+        majority: Held-out accuracy of the training majority class (chance level).
+        n_train, n_test: Rows with a label in the split's training and held-out parts.
+        n_iter, converged: Solver iterations and whether the gradient tolerance was met.
+        n_passes: Passes over each set's rows ``[P]`` (two reads a pass), shared by its problems.
+        failure: ``failure[p][s][l]`` is None or why that problem was not fit.
+        correct: ``correct[p][s][l]`` is the 0/1 outcome of each held-out row, in row order.
+        shared: Whether the set was solved by the shared solve (else split by split).
+    """
+
+    acc: np.ndarray
+    balanced_acc: np.ndarray
+    auroc: np.ndarray
+    xent: np.ndarray
+    majority: np.ndarray
+    n_train: np.ndarray
+    n_test: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    n_passes: np.ndarray
+    failure: list[list[list[str | None]]]
+    correct: list[list[list[np.ndarray]]]
+    shared: bool
+
+
+def fit_calibrated_batch(
+    X: Float[Tensor, "probe n d"] | Float[np.ndarray, "probe n d"],
+    y: Int[np.ndarray, "probe label n"],
+    splits: Bool[np.ndarray, "probe split n"],
+    *,
+    pairs: Bool[np.ndarray, "probe split label"] | None = None,
+    mask: Bool[np.ndarray, "probe n"] | None = None,
+    C: float = 1.0,
+    tol: float = 1e-4,
+    max_iter: int = 300,
+    history: int = 10,
+    n_jobs: int = 1,
+    device: str | torch.device | None = None,
+) -> CalibratedResult:
+    """Fit every requested (split, label set) L2 logistic probe of each activation set at once.
+
+    Args:
+        X: Activations ``[P, N, d]`` (pad shorter sets and pass ``mask``).
+        y: Integer labels ``[P, L, N]``: e.g. the task labels, then control draws. Negative
+            labels mark missing rows.
+        splits: Training rows of each split ``[P, S, N]``; a split's other valid rows are held
+            out. Split 0 is the primary split.
+        pairs: Which (split, label set) problems to fit ``[P, S, L]`` (e.g. the task on every
+            split, the control draws on split 0 only). Default: all.
+        mask: Valid rows ``[P, N]``; default all.
+        C: Inverse L2 strength (scikit-learn convention).
+        tol, max_iter, history: As in :func:`~curriculens.probes.fused.fit_logistic_batch`.
+        n_jobs: CPU worker threads over activation sets (one BLAS thread each).
+        device: Torch device; the shared solve runs on CPU, any other device split by split.
+
+    Returns:
+        A :class:`CalibratedResult`.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1, 300, 4)).astype(np.float32)
+    >>> y = np.stack([(X[0, :, 0] > 0), rng.random(300) < 0.5]).astype(int)[None]
+    >>> splits = np.stack([rng.random(300) < 0.7 for _ in range(3)])[None]
+    >>> res = fit_calibrated_batch(X, y, splits)
+    >>> res.acc.shape, bool((res.acc[0, :, 0] > 0.9).all())
+    ((1, 3, 2), True)
+    """
+    Xt = torch.as_tensor(np.ascontiguousarray(X) if isinstance(X, np.ndarray) else X)
+    if Xt.ndim != 3:
+        raise ProbeError(f"X must have shape [probe, n, d]; received {tuple(Xt.shape)}.")
+    P, N, d = Xt.shape
+    y = np.asarray(y)
+    splits = np.asarray(splits, bool)
+    if y.ndim != 3 or y.shape[0] != P or y.shape[2] != N:
+        raise ProbeError(
+            f"y must have shape [probe, label, n] = [{P}, L, {N}]; received {y.shape}."
+        )
+    if splits.ndim != 3 or splits.shape[0] != P or splits.shape[2] != N:
+        raise ProbeError(
+            f"splits must have shape [probe, split, n] = [{P}, S, {N}]; received {splits.shape}."
+        )
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ProbeError(f"labels must be integer class ids; received dtype {y.dtype}.")
+    S, L = splits.shape[1], y.shape[1]
+    pairs = np.ones((P, S, L), bool) if pairs is None else np.asarray(pairs, bool)
+    if pairs.shape != (P, S, L):
+        raise ProbeError(f"pairs must have shape {(P, S, L)}; received {pairs.shape}.")
+    mask = np.ones((P, N), bool) if mask is None else np.asarray(mask, bool)
+    if not (isinstance(C, int | float) and C > 0):
+        raise ProbeError(f"C must be a positive float; received {C!r}.")
+    dev = torch.device(device) if device is not None else Xt.device
+    binary = all(
+        np.unique(y[p, lab][mask[p] & (y[p, lab] >= 0)]).size <= 2
+        for p in range(P)
+        for lab in range(L)
+    )
+    if dev.type != "cpu" or not binary:
+        return _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev)
+    out = _Out.empty(P, S, L)
+    Xf = Xt.to(torch.float32)
+    fn = partial(_fit_set, Xf, y, splits, pairs, mask, float(C), tol, max_iter, history, out)
+    run_chunks(lambda _i, se: fn(se[0]), [(p, p + 1) for p in range(P)], n_jobs, "cpu")
+    return out.result(shared=True)
+
+
+@dataclass(frozen=True)
+class _Out:
+    acc: np.ndarray
+    bacc: np.ndarray
+    auroc: np.ndarray
+    xent: np.ndarray
+    majority: np.ndarray
+    n_train: np.ndarray
+    n_test: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    n_passes: np.ndarray
+    failure: list
+    correct: list
+
+    @classmethod
+    def empty(cls, P, S, L):
+        nan = np.full((P, S, L), np.nan)
+        return cls(
+            nan,
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            nan.copy(),
+            np.zeros((P, S, L), np.int64),
+            np.zeros((P, S, L), np.int64),
+            np.zeros((P, S, L), np.int64),
+            np.zeros((P, S, L), bool),
+            np.zeros(P, np.int64),
+            [[[NOT_REQUESTED] * L for _ in range(S)] for _ in range(P)],
+            [[[np.zeros(0, np.float32)] * L for _ in range(S)] for _ in range(P)],
+        )
+
+    def result(self, shared: bool) -> CalibratedResult:
+        return CalibratedResult(
+            acc=self.acc,
+            balanced_acc=self.bacc,
+            auroc=self.auroc,
+            xent=self.xent,
+            majority=self.majority,
+            n_train=self.n_train,
+            n_test=self.n_test,
+            n_iter=self.n_iter,
+            converged=self.converged,
+            n_passes=self.n_passes,
+            failure=self.failure,
+            correct=self.correct,
+            shared=shared,
+        )
+
+
+def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev):
+    """The general path: one :func:`fit_logistic_batch` call per split (multinomial labels, or
+    a device other than the CPU)."""
+    P, S, L = pairs.shape
+    out = _Out.empty(P, S, L)
+    for s in range(S):
+        labs = np.flatnonzero(pairs[:, s].any(0))
+        if labs.size == 0:
+            continue
+        res = fit_logistic_batch(
+            Xt,
+            y[:, labs],
+            train=splits[:, s],
+            mask=mask,
+            Cs=(C,),
+            tol=tol,
+            max_iter=max_iter,
+            history=history,
+            n_jobs=n_jobs,
+            device=dev,
+        )
+        out.n_passes[:] += res.n_passes
+        for p in range(P):
+            for j, lab in enumerate(labs):
+                if not pairs[p, s, lab]:
+                    continue
+                out.failure[p][s][lab] = res.failure[p][j]
+                out.n_train[p, s, lab], out.n_test[p, s, lab] = res.n_train[p, j], res.n_test[p, j]
+                out.n_iter[p, s, lab], out.converged[p, s, lab] = (
+                    res.n_iter[p, j],
+                    res.converged[p, j],
+                )
+                out.acc[p, s, lab], out.bacc[p, s, lab] = res.acc[p, j], res.balanced_acc[p, j]
+                out.auroc[p, s, lab], out.xent[p, s, lab] = res.auroc[p, j], res.xent[p, j]
+                out.majority[p, s, lab] = res.majority[p, j]
+                out.correct[p][s][lab] = res.correct[p][j]
+    return out.result(shared=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# The shared solve of one activation set
+# ----------------------------------------------------------------------------------------------
+
+
+def _split_stats(Z, G_first, G_all, total, n_first, tr, s):
+    """Training-row count, mean shift ``δ`` (from the block's mean) and centered Gram of split
+    ``s`` (rows ``tr`` in block order): split 0's Gram directly, the others downdated."""
+    d = Z.shape[1]
+    G = _buffer("gram_split", (d, d))
+    if s == 0:
+        n_t = n_first
+        sum_t = Z[:n_first].sum(0, dtype=np.float64)
+        G[:] = G_first
+    else:
+        ZH = np.take(Z, np.flatnonzero(~tr), axis=0, out=_buffer("held", (int((~tr).sum()), d)))
+        n_t = int(tr.sum())
+        sum_t = total - ZH.sum(0, dtype=np.float64)
+        np.matmul(ZH.T, ZH, out=G)
+        np.subtract(G_all, G, out=G)
+    delta = sum_t / max(n_t, 1)
+    dn = (np.sqrt(n_t) * delta).astype(np.float32)
+    G -= np.outer(dn, dn)  # re-center on the split's mean
+    return n_t, delta, G
+
+
+def _factor(G, n_t, cinv, s):
+    """Standardization scale of a split and the lower Cholesky factor of ``¼ G_std + cinv·I``
+    (column-major, in this worker's buffer for split ``s``)."""
+    var = np.diagonal(G).astype(np.float64) / max(n_t, 1)
+    scale = np.sqrt(np.maximum(var, 0.0))
+    scale = np.where(scale < 1e-6 * max(scale.max(), 1e-30), 1.0, scale).astype(np.float32)
+    inv = np.sqrt(0.25) / scale
+    h = _buffer(f"h{s}", G.shape)
+    np.multiply(G, inv[:, None], out=h)
+    h *= inv[None, :]
+    h[np.diag_indices_from(h)] += cinv
+    chol = h.T  # symmetric: its transpose is the same matrix, column-major
+    if not _lapack.AVAILABLE or _lapack.potrf_lower(chol) != 0:
+        h = (G * (inv[:, None] * inv[None, :])).astype(np.float64)
+        h[np.diag_indices_from(h)] += cinv + 1e-6
+        return scale, torch.linalg.cholesky(torch.from_numpy(h)).float().mT.contiguous().mT
+    return scale, torch.from_numpy(chol)
+
+
+class _SplitBound:
+    """``H0⁻¹`` per problem with its split's Cholesky factor (rows ``[m, d+1]``)."""
+
+    def __init__(self, chols, rows_of, b_scale, n_obj):
+        self.chols = chols  # per split: lower factor [d, d]
+        self.rows_of = rows_of  # per split: problem rows
+        self.b_scale = b_scale  # [m] 1 / (¼ n_train of the problem's split)
+        self.n_obj = n_obj[:, None]
+
+    def __call__(self, q):
+        d = q.shape[1] - 1
+        out = np.empty_like(q)
+        for chol, rows in zip(self.chols, self.rows_of, strict=True):
+            if rows.size == 0:
+                continue
+            if rows.size == 1 and _lapack.AVAILABLE:
+                w = np.ascontiguousarray(q[rows[0], :d])
+                _lapack.potrs_lower_vec(chol.numpy(), w)
+                out[rows[0], :d] = w
+            else:
+                w = torch.from_numpy(np.ascontiguousarray(q[rows, :d]))
+                out[rows, :d] = torch.cholesky_solve(w.T, chol).T.numpy()
+        out[:, d] = q[:, d] * self.b_scale
+        return out * self.n_obj
+
+
+def _problems(y_p, tr_all, ho_all, lab_ok, pairs_p, failure_p):
+    """The fittable (split, label) problems of one set and their binary codes (block order)."""
+    probs = []
+    for s in range(tr_all.shape[0]):
+        for lab in np.flatnonzero(pairs_p[s]):
+            ok = lab_ok[lab]
+            n_tr, n_te = int((tr_all[s] & ok).sum()), int((ho_all[s] & ok).sum())
+            classes = np.unique(y_p[lab][tr_all[s] & ok])
+            if n_tr < 2 or n_te < 1:
+                failure_p[s][lab] = (
+                    f"too few examples for the split: {n_tr} train and {n_te} held-out rows; "
+                    "expected at least 2 train and 1 held-out. Use more items or another split."
+                )
+            elif classes.size < 2:
+                failure_p[s][lab] = (
+                    "single-class training labels; a probe needs at least two classes. Check "
+                    "the skill's labels or the split."
+                )
+            else:
+                failure_p[s][lab] = None
+                codes = np.where(ok, (y_p[lab] == classes[1]).astype(np.int64), -1)
+                probs.append((s, int(lab), codes, n_tr, n_te))
+    return probs
+
+
+def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p: int) -> None:
+    valid = np.flatnonzero(mask[p])
+    S = pairs.shape[1]
+    tr0 = splits[p, 0, valid]
+    order = np.concatenate([valid[tr0], valid[~tr0]])  # split 0's training rows first
+    n_first = int(tr0.sum())
+    Xp = X[p].numpy()
+    Z = np.take(Xp, order, axis=0, out=_buffer("block", (order.size, Xp.shape[1])))
+    total = Z.sum(0, dtype=np.float64)
+    mu = total / max(Z.shape[0], 1)
+    if not np.isfinite(mu).all():
+        for s in range(S):
+            for lab in np.flatnonzero(pairs[p, s]):
+                out.failure[p][s][lab] = NONFINITE.format(p=p)
+        return
+    Z -= mu.astype(np.float32)
+    total = Z.sum(0, dtype=np.float64)
+    d = Z.shape[1]
+    G_first = np.matmul(Z[:n_first].T, Z[:n_first], out=_buffer("gram", (d, d)))
+    G_all = None
+    if S > 1:
+        rest = Z[n_first:]
+        G_all = np.matmul(rest.T, rest, out=_buffer("gram_rest", (d, d)))
+        G_all += G_first
+    y_p = y[p][:, order]
+    lab_ok = y_p >= 0
+    tr_all = splits[p][:, order]
+    ho_all = ~tr_all
+    probs = _problems(y_p, tr_all, ho_all, lab_ok, pairs[p], out.failure[p])
+    for s, lab, _c, n_tr, n_te in probs:
+        out.n_train[p, s, lab], out.n_test[p, s, lab] = n_tr, n_te
+    if not probs:
+        return
+    cinv = 1.0 / C
+    used = sorted({s for s, *_ in probs})
+    chols, scales, deltas, n_rows = {}, {}, {}, {}
+    for s in used:
+        n_t, delta, G = _split_stats(Z, G_first, G_all, total, n_first, tr_all[s], s)
+        if not (np.isfinite(G).all() and np.isfinite(delta).all()):
+            for s2, lab, *_ in probs:
+                out.failure[p][s2][lab] = NONFINITE.format(p=p)
+            return
+        scales[s], chols[s] = _factor(G, n_t, cinv, s)
+        deltas[s], n_rows[s] = delta.astype(np.float32), n_t
+    m = len(probs)
+    split_of = np.array([s for s, *_ in probs])
+    codes = np.stack([c for _s, _l, c, *_ in probs])
+    sw = (tr_all[split_of] & (codes >= 0)).astype(np.float32)
+    n_obj = np.maximum(sw.sum(1), 1.0).astype(np.float32)
+    # only split 0: its training rows lead the block, so the solve reads just them and the
+    # held-out margins come from one product at the end
+    n_solve = n_first if used == [0] else Z.shape[0]
+    col = np.stack([1.0 / scales[s] for s in split_of]).astype(np.float32)
+    shift = np.stack([deltas[s] for s in split_of])
+    pb = BinaryProblems(
+        Z[:n_solve],
+        col,
+        np.ascontiguousarray(sw[:, :n_solve]),
+        np.ascontiguousarray(np.maximum(codes[:, :n_solve], 0).astype(np.float32)),
+        np.full(m, cinv, np.float32),
+        n_obj,
+        shift=shift,
+    )
+    bound = _SplitBound(
+        [chols[s] for s in used],
+        [np.flatnonzero(split_of == s) for s in used],
+        np.array([1.0 / (0.25 * max(n_rows[s], 1)) for s in split_of], np.float32),
+        n_obj,
+    )
+    x, n_iter, converged, reads, z = lbfgs_loop(
+        pb, bound, None, tol=tol, max_iter=max_iter, history=history
+    )
+    out.n_passes[p] = (reads + 1) // 2
+    if n_solve < Z.shape[0]:
+        Wc = x[:, :-1] * col
+        b = x[:, -1] - row_dot(Wc, shift)
+        z = np.concatenate([z, Wc @ Z[n_solve:].T + b[:, None]], axis=1)
+    zt = torch.from_numpy(z)
+    log_p1 = torch.nn.functional.logsigmoid(zt).numpy()  # all problems at once
+    log_p0 = torch.nn.functional.logsigmoid(-zt).numpy()
+    for i, (s, lab, c, _n_tr, _n_te) in enumerate(probs):
+        held = np.flatnonzero(ho_all[s] & (c >= 0))
+        held = held[np.argsort(order[held], kind="stable")]  # held-out rows in row order
+        logp = np.stack([log_p0[i, held], log_p1[i, held]]).astype(np.float64)
+        true = c[held]
+        a, ba, au, xe, cor = problem_metrics(logp, true, 2)
+        out.acc[p, s, lab], out.bacc[p, s, lab], out.auroc[p, s, lab] = a, ba, au
+        out.xent[p, s, lab], out.correct[p][s][lab] = xe, cor
+        train_codes = c[tr_all[s] & (c >= 0)]
+        out.majority[p, s, lab] = float(
+            (true == np.bincount(train_codes, minlength=2).argmax()).mean()
+        )
+        out.n_iter[p, s, lab], out.converged[p, s, lab] = n_iter[i], converged[i]
