@@ -44,7 +44,9 @@ class Checkpoint:
         weights: A state-dict file to load into a model built from ``path/config.json``.
         repo: Hub repository id (or a local ``save_pretrained`` folder standing in for one).
         revision: Hub revision (branch, tag or commit).
-        trust_remote_code: Passed to ``from_pretrained`` for hub checkpoints.
+        trust_remote_code: Let the checkpoint run its own Python code (``auto_map`` in its
+            config or tokenizer), passed to ``from_pretrained``; off by default, and a
+            checkpoint that needs it is refused in one line (never a prompt on stdin).
         fingerprint: Weight hash, when already computed (local series compute it up front).
     """
 
@@ -136,7 +138,7 @@ class Checkpoint:
                 model, info = AutoModelForCausalLM.from_pretrained(
                     str(self.path),
                     use_safetensors=True,
-                    trust_remote_code=False,
+                    trust_remote_code=self.trust_remote_code,
                     output_loading_info=True,
                     dtype=dtype,
                 )
@@ -152,7 +154,9 @@ class Checkpoint:
             check_loading_info(info, label=self.label, where=self.path)
         else:
             try:
-                config = AutoConfig.from_pretrained(str(self.path), trust_remote_code=False)
+                config = AutoConfig.from_pretrained(
+                    str(self.path), trust_remote_code=self.trust_remote_code
+                )
             except (OSError, ValueError) as e:
                 if remote_code_refused(e):
                     raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
@@ -163,12 +167,16 @@ class Checkpoint:
             state = read_state_dict(self.weights)
             # compare the shapes on a model that holds no memory first: a config that does
             # not fit the weights is refused before the model it implies is allocated
-            check_state_fits(model_shell(config, dtype), state, label=self.label,
+            check_state_fits(model_shell(config, dtype, self.trust_remote_code), state, label=self.label,
                              weights=self.weights)  # fmt: skip
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+            model = AutoModelForCausalLM.from_config(
+                config, dtype=dtype, trust_remote_code=self.trust_remote_code
+            )
             load_state_into(model, state, label=self.label, weights=self.weights)
             del state
-        return model, load_tokenizer(str(self.path), self.label)
+        return model, load_tokenizer(
+            str(self.path), self.label, trust_remote_code=self.trust_remote_code
+        )
 
     def _load_hub(self, dtype):
         from transformers import AutoModelForCausalLM

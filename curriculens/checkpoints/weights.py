@@ -71,8 +71,9 @@ def remote_code_message(label: str, where: str) -> str:
     return (
         f"Checkpoint {label!r} at {where!r} names its own Python code (auto_map in its config "
         "or tokenizer_config.json); curriculens never runs a checkpoint's code without being "
-        "told. Use a checkpoint of a model transformers implements, or, for a hub series from a "
-        "source you trust, pass trust_remote_code=True."
+        "told. Use a checkpoint of a model transformers implements, or, for a checkpoint from a "
+        f"source you trust, pass {flag('trust_remote_code')} (trust_remote_code=True from "
+        "Python)."
     )
 
 
@@ -218,13 +219,15 @@ def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
         model.tie_weights()
 
 
-def model_shell(config, dtype):
+def model_shell(config, dtype, trust_remote_code: bool = False):
     """The model ``config`` describes on the ``meta`` device: its shapes, no memory (a config
     that implies 200 GB costs nothing until it is compared with the weights)."""
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(config, dtype=dtype)
+        return AutoModelForCausalLM.from_config(
+            config, dtype=dtype, trust_remote_code=trust_remote_code
+        )
 
 
 def check_regular(label: str, files) -> None:

@@ -35,6 +35,7 @@ _SERIES_KEYS = (
     "tokens_per_step",
     "dedupe",
     "skip_bad",
+    "trust_remote_code",
 )
 #: Series settings that only a hub series (--model) uses, and only a directory uses.
 _HUB_ONLY = {"revisions": "--revisions"}
@@ -152,6 +153,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="skip (and list) checkpoints that cannot be loaded instead of stopping",
     )
+    params.add(
+        p,
+        "trust_remote_code",
+        action="store_true",
+        help="let checkpoints whose config or tokenizer names their own Python code (auto_map) "
+        "run it; only for checkpoints from a source you trust (default: refused, never asked)",
+    )
     p.add_argument("--run", help="run name stored in every row (default: name of --out)")
     p.add_argument("--dry-run", action="store_true", help="list the work and exit")
     add_output_flags(p, json_help="print the finished sweep (or the --dry-run plan) as JSON")
@@ -215,6 +223,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         series["dedupe"] = False
     if args.skip_bad:
         series["skip_bad"] = True
+    if args.trust_remote_code:
+        series["trust_remote_code"] = True
     for flag, key in (
         ("skills", "skills"),
         ("n_examples", "n_examples"),
@@ -295,6 +305,7 @@ def _build_series(series: dict) -> CheckpointSeries:
             dedupe=dedupe,
             skip_bad=bool(series.get("skip_bad", False)),
             steps=series.get("steps"),
+            trust_remote_code=bool(series.get("trust_remote_code", False)),
             **pick,
         )
     hub = CheckpointSeries.from_hub(
@@ -303,6 +314,7 @@ def _build_series(series: dict) -> CheckpointSeries:
         steps=series.get("steps"),
         tokens_per_step=series.get("tokens_per_step"),
         dedupe=dedupe,
+        trust_remote_code=bool(series.get("trust_remote_code", False)),
     )
     return hub.select(**pick)
 

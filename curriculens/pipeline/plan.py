@@ -123,7 +123,7 @@ def series_tokenizer(series: CheckpointSeries):
     # the loader's private helper: checkpoints/ has no public tokenizer-only load yet
     from curriculens.checkpoints.weights import load_tokenizer
 
-    return load_tokenizer(str(first.path), first.label)
+    return load_tokenizer(str(first.path), first.label, trust_remote_code=first.trust_remote_code)
 
 
 def recall_fingerprints(store: Store, series: CheckpointSeries) -> None:
@@ -289,6 +289,10 @@ def _n_layers(c: Checkpoint) -> int:
         )
         return int(cfg.num_hidden_layers)
     except Exception as e:
+        from curriculens.checkpoints.weights import remote_code_message, remote_code_refused
+
+        if remote_code_refused(e):  # auto_map without --trust-remote-code: name the flag
+            raise CheckpointError(remote_code_message(c.label, where)) from None
         raise CheckpointError(
             f"Cannot read the config of checkpoint {c.label!r} at {where!r} ({type(e).__name__}: "
             f"{str(e).splitlines()[0][:200] if str(e) else ''}); the plan needs its depth."
