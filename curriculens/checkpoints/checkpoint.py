@@ -167,8 +167,8 @@ class Checkpoint:
             state = read_state_dict(self.weights)
             # compare the shapes on a model that holds no memory first: a config that does
             # not fit the weights is refused before the model it implies is allocated
-            check_state_fits(model_shell(config, dtype, self.trust_remote_code), state, label=self.label,
-                             weights=self.weights)  # fmt: skip
+            shell = model_shell(config, dtype, self.trust_remote_code)
+            check_state_fits(shell, state, label=self.label, weights=self.weights)
             model = AutoModelForCausalLM.from_config(
                 config, dtype=dtype, trust_remote_code=self.trust_remote_code
             )
