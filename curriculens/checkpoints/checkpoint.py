@@ -18,6 +18,7 @@ from curriculens.checkpoints.weights import (
     check_device,
     check_hub_access,
     check_loading_info,
+    check_model_memory,
     check_regular,
     check_state_fits,
     load_state_into,
@@ -133,10 +134,26 @@ class Checkpoint:
             )
         files = [self.weights] if self.weights is not None else self.path.glob("*.safetensors")
         check_regular(self.label, [*files, self.path / "config.json"])
+        try:
+            config = AutoConfig.from_pretrained(
+                str(self.path), trust_remote_code=self.trust_remote_code
+            )
+        except (OSError, ValueError) as e:
+            if remote_code_refused(e):
+                raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
+            raise CheckpointError(
+                f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
+                f" ({e}); it must be a Hugging Face model config."
+            ) from e
+        # the model the config implies, on a device that holds no memory: its size is compared
+        # with the memory available (and a state dict's shapes with it) before any allocation
+        shell = model_shell(config, dtype, self.trust_remote_code)
+        check_model_memory(shell, label=self.label, where=self.path / "config.json")
         if self.weights is None:
             try:
                 model, info = AutoModelForCausalLM.from_pretrained(
                     str(self.path),
+                    config=config,
                     use_safetensors=True,
                     trust_remote_code=self.trust_remote_code,
                     output_loading_info=True,
@@ -153,21 +170,7 @@ class Checkpoint:
                 ) from e
             check_loading_info(info, label=self.label, where=self.path)
         else:
-            try:
-                config = AutoConfig.from_pretrained(
-                    str(self.path), trust_remote_code=self.trust_remote_code
-                )
-            except (OSError, ValueError) as e:
-                if remote_code_refused(e):
-                    raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
-                raise CheckpointError(
-                    f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
-                    f" ({e}); it must be a Hugging Face model config."
-                ) from e
             state = read_state_dict(self.weights)
-            # compare the shapes on a model that holds no memory first: a config that does
-            # not fit the weights is refused before the model it implies is allocated
-            shell = model_shell(config, dtype, self.trust_remote_code)
             check_state_fits(shell, state, label=self.label, weights=self.weights)
             model = AutoModelForCausalLM.from_config(
                 config, dtype=dtype, trust_remote_code=self.trust_remote_code

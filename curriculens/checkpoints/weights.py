@@ -230,6 +230,32 @@ def model_shell(config, dtype, trust_remote_code: bool = False):
         )
 
 
+#: Share of the available memory a checkpoint's model may take (the forwards need the rest).
+MODEL_MEMORY_SHARE = 0.9
+
+
+def check_model_memory(shell, *, label: str, where) -> int:
+    """The bytes of the model ``shell`` (built on the ``meta`` device by :func:`model_shell`)
+    when they fit in :data:`MODEL_MEMORY_SHARE` of the memory available now; else a
+    :class:`CheckpointError` with both sizes, raised before anything is allocated (a
+    ``config.json`` that implies 200 GB is refused in a second)."""
+    import psutil
+
+    tensors = [*shell.parameters(), *shell.buffers()]
+    need = sum(t.numel() * t.element_size() for t in tensors)
+    free = psutil.virtual_memory().available
+    if need > MODEL_MEMORY_SHARE * free:
+        n = sum(p.numel() for p in shell.parameters())
+        raise CheckpointError(
+            f"Checkpoint {label!r}: {str(where)!r} describes a model of {n:,} parameters "
+            f"({need / 1e9:,.1f} GB in {str(shell.dtype).removeprefix('torch.')}), more than the "
+            f"{free / 1e9:,.1f} GB of memory available; nothing was allocated. Check that the "
+            f"config.json is the one of these weights, or load in a smaller {flag('dtype')}, "
+            "or use a machine with more memory."
+        )
+    return need
+
+
 def check_regular(label: str, files) -> None:
     """Refuse, before reading, any of ``files`` that exists but is not a regular file: a named
     pipe would block the sweep forever, a device never end."""
