@@ -149,6 +149,7 @@ def dry_run_text(
     check_hooks_fit(series, config)
     given, run = run, run or out.resolve().name
     check_plan_memory(plan, series)  # before any item is drawn
+    check_prompts_fit(plan, series)
     done: dict[str, set[str]] = {}
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
@@ -237,6 +238,58 @@ def check_hooks_fit(series: CheckpointSeries, config: SweepConfig) -> None:
         f"config.json). Use {flag('layers')} {fits} (or hooks on blocks {fits}); nothing was "
         "loaded or written."
     )
+
+
+#: Tokens a sequence may hold beyond its UTF-8 bytes (BOS, a tokenizer's word-start marker);
+#: no tokenizer cuts a byte into two tokens, so a shorter sequence is never tokenized here.
+_TOKEN_SLACK = 8
+
+
+def check_prompts_fit(plan: SweepPlan, series: CheckpointSeries) -> None:
+    """Refuse, before any checkpoint loads, a skill whose prompts are longer than the model's
+    context (from the first local checkpoint's ``config.json`` and tokenizer alone).
+
+    Only the items whose UTF-8 bytes could exceed the context are tokenized, so a plan of
+    short prompts costs no tokenization; the measurement checks every sequence again. A hub
+    series is left to the measurement (its files need the network).
+    """
+    first = series[0] if len(series) else None
+    if first is None or first.path is None:
+        return
+    n_ctx = _context(first)
+    if n_ctx is None:
+        return
+    tokenizer = None
+    for skill in plan.skills:
+        long = [ex for ex in plan.items(skill).examples if _bytes(ex) + _TOKEN_SLACK > n_ctx]
+        if long:
+            from curriculens.activations import check_context, encode_skill
+
+            tokenizer = tokenizer or series_tokenizer(series)
+            check_context(encode_skill(skill, long, tokenizer), n_ctx)
+
+
+def _bytes(ex) -> int:
+    """UTF-8 bytes of an example's longest sequence (prompt and its longest continuation)."""
+    conts = (ex.target, *ex.choices)
+    return len(ex.prompt.encode("utf-8", "replace")) + max(len(c.encode("utf-8", "replace"))
+                                                           for c in conts)  # fmt: skip
+
+
+def _context(c: Checkpoint) -> int | None:
+    """The positions the checkpoint's model reads, from its config alone (``None``: unknown)."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(str(c.path), trust_remote_code=c.trust_remote_code)
+    except Exception:  # noqa: BLE001 - the load reports an unreadable config
+        return None
+    cfg = getattr(cfg, "text_config", cfg)
+    for name in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"):
+        v = getattr(cfg, name, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
 
 
 def pool_shortfall(skill: Skill, items: ItemSet, config: SweepConfig) -> str:

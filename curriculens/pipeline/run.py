@@ -50,6 +50,7 @@ from curriculens.pipeline.plan import (
     capped_line,
     check_hooks_fit,
     check_plan_memory,
+    check_prompts_fit,
     plan_sweep,
     recall_fingerprints,
     series_tokenizer,
@@ -172,6 +173,7 @@ def sweep(
         series = CheckpointSeries.from_dir(series)
     check_hooks_fit(series, config)  # hooks past the models' depth: before anything is written
     check_plan_memory(plan, series)  # before the store is made or any item drawn
+    check_prompts_fit(plan, series)  # prompts past the model's context: before any load
     _check_folder(out, "out")  # a file in the way, or storage that refuses: one line, now
     if config.cache_dir is not None:
         _check_folder(Path(config.cache_dir), "cache_dir")
