@@ -256,6 +256,8 @@ def _sweep_into(
         else:
             _sweep_remote(store, series, todo, plan, run, seen, done, executor, bar)
     store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
+    if series.meta.get("skipped"):  # with those that failed to load during the sweep
+        store.set_meta(f"run:{run}", run_meta(plan, {**meta, **_series_meta(series, executor)}))
     _warn_leaky(store, plan)
 
 
@@ -337,6 +339,7 @@ def _series_meta(series: CheckpointSeries, executor: str) -> dict:
         "labels": [c.label for c in series],
         "fingerprints": [series.known_fingerprint(c) for c in series],
         "duplicates": series.meta.get("duplicates", []),
+        "skipped": series.meta.get("skipped", []),  # --skip-bad, named by the report
         "executor": executor,
     }
 

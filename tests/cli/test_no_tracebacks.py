@@ -162,3 +162,20 @@ def test_a_runaway_prompt_is_refused_when_the_skill_file_is_read(tmp_path):
     with pytest.raises(SkillFileError, match="more than any model's context"):
         load_skill_file(p, register=False)
     assert time.perf_counter() - t0 < 10
+
+
+def test_the_report_names_checkpoints_skipped_by_skip_bad(toy_series, tmp_path, capsys):
+    # issue 29, item 9: the report showed the curves without a word about the skipped step
+    series = tmp_path / "checkpoints"
+    shutil.copytree(toy_series, series)
+    bad = series / "step10" / "model.safetensors"
+    bad.write_bytes(bad.read_bytes()[:100])  # truncated: skipped when the series is read
+    cfg = series / "step20" / "config.json"  # weights of another shape: skipped at its load
+    cfg.write_text(cfg.read_text().replace('"intermediate_size": 64', '"intermediate_size": 48'))
+    out = tmp_path / "run"
+    assert main([str(a) for a in _sweep(series, out, "--skip-bad")]) == 0
+    assert main(["report", str(out), "--bootstrap", "0", "--quiet"]) == 0
+    md = (out / "report.md").read_text()
+    line = next(ln for ln in md.splitlines() if "--skip-bad" in ln)
+    assert "2 checkpoint(s) skipped" in line and "step10" in line and "step20" in line
+    assert "skipped by --skip-bad" in (out / "report.html").read_text()
