@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,19 @@ from curriculens.checkpoints.weights import (
     remote_code_refused,
 )
 from curriculens.errors import CheckpointError
+
+
+def _ends_hash(path: Path, size: int, block: int = 1 << 16) -> str | None:
+    """A hash of a file's first and last ``block`` bytes (the whole of a smaller file)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(block)
+            if size > 2 * block:
+                f.seek(size - block)
+            tail = f.read(block)
+    except OSError:
+        return None
+    return hashlib.sha256(head + tail).hexdigest()[:16]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,9 +86,9 @@ class Checkpoint:
 
     def file_signature(self) -> str | None:
         """A hash of this local checkpoint's weight and config files' paths, sizes,
-        modification and change times and inodes (``None`` for a hub checkpoint): while it is
-        unchanged, a fingerprint computed earlier still holds, so a resumed sweep need not load
-        the checkpoint again."""
+        modification and change times, inodes and first and last 64 KiB (``None`` for a hub
+        checkpoint): while it is unchanged, a fingerprint computed earlier still holds, so a
+        resumed sweep need not load the checkpoint again."""
         if self.path is None:
             return None
         files = (
@@ -89,6 +103,8 @@ class Checkpoint:
             # ctime and inode too: weights rewritten in place with the same size and a reset
             # modification time still change them (no user can set a ctime)
             parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+            if stat.S_ISREG(st.st_mode):  # and the bytes at both ends (a pipe is never read)
+                parts[-1].append(_ends_hash(f, st.st_size))
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
     @property

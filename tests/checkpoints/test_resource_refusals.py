@@ -104,3 +104,20 @@ def test_weights_rewritten_in_place_with_the_same_size_and_mtime_are_noticed(hf_
     os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))  # the old modification time
     assert weights.stat().st_mtime_ns == st.st_mtime_ns
     assert series[0].file_signature() != before
+
+
+def test_other_bytes_under_the_same_stat_are_noticed(hf_dir, tmp_path, monkeypatch):
+    # a filesystem whose ctime and inode say nothing (some network mounts): the bytes at the
+    # ends of the file still change the signature
+    a = hf_dir(tmp_path / "a", seeds=(0,)) / "step0"
+    b = hf_dir(tmp_path / "b", seeds=(1,)) / "step0"
+    weights = a / "model.safetensors"
+    series = CheckpointSeries.from_dir(a.parent, tokens_per_step=64)
+    frozen = {p: p.stat() for p in (weights, a / "config.json")}
+    real = type(weights).stat
+    monkeypatch.setattr(type(weights), "stat",
+                        lambda self, **k: frozen.get(self) or real(self, **k))  # fmt: skip
+    before = series[0].file_signature()
+    weights.write_bytes((b / "model.safetensors").read_bytes())  # same size, other weights
+    assert weights.stat() == frozen[weights]
+    assert series[0].file_signature() != before
