@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,34 @@ def test_the_report_names_checkpoints_skipped_by_skip_bad(toy_series, tmp_path, 
     line = next(ln for ln in md.splitlines() if "--skip-bad" in ln)
     assert "2 checkpoint(s) skipped" in line and "step10" in line and "step20" in line
     assert "skipped by --skip-bad" in (out / "report.html").read_text()
+
+
+def _tmpfs_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c",
+                            "mount -t tmpfs -o size=16k tmpfs /mnt 2>/dev/null || exit 3"],
+                           capture_output=True)  # fmt: skip
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _tmpfs_works(), reason="mounting a small tmpfs is not permitted here")
+def test_a_fresh_store_on_a_really_full_disk_is_not_called_corrupt(toy_series, tmp_path):
+    # on a full tmpfs SQLite reports "disk I/O error" (its WAL index cannot grow), read back
+    # when the run name is looked up: that is the disk, exit 1, never "corrupt, restore"
+    import os
+    import sys
+
+    full = tmp_path / "full"
+    full.mkdir()
+    sweep_argv = _sweep(toy_series, full / "run")
+    argv = " ".join(map(str, [sys.executable, "-m", "curriculens", *sweep_argv]))
+    script = f"mount -t tmpfs -o size=16k tmpfs {full} && {argv}; echo rc=$?"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    lines = [ln for ln in done.stderr.splitlines() if "error:" in ln]
+    assert "rc=1" in done.stdout and len(lines) == 1, done.stderr[-2000:]
+    assert "disk is full" in lines[0] and "corrupt" not in lines[0] and "restore" not in lines[0]
+    assert "Traceback" not in done.stderr
