@@ -369,6 +369,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_device(sweep_cfg.get("device", "cpu"))  # before any checkpoint is loaded
     if not args.dry_run and (out / "results.sqlite").exists():
         Store(out).close()  # a locked, corrupt or newer store fails here, before any loading
+    elif not args.dry_run:
+        _check_not_foreign(out, args.source)
     if "skills" in sweep_cfg:  # an unknown skill or a bad skill file fails before any loading
         resolve_skills(sweep_cfg["skills"])
     with warnings.catch_warnings():
@@ -391,7 +393,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         executor=executor,
     )
-    _save_invocation(out, series_cfg, config, top)
+    if not _is_source(args.source, out / "sweep.toml"):  # the user's own file stays theirs
+        _save_invocation(out, series_cfg, config, top)
     with Store(out, readonly=True) as s:
         n = s.count()
     store = out / "results.sqlite"
@@ -407,6 +410,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if skipped:
             print(f"skipped (--skip-bad): {', '.join(d['label'] for d in skipped)}")
     return 0
+
+
+def _is_source(source: str | None, path: Path) -> bool:
+    return source is not None and path.exists() and Path(source).resolve() == path.resolve()
+
+
+def _check_not_foreign(out: Path, source: str | None) -> None:
+    """A folder without a store that holds a run's files was not made by a sweep: its
+    ``sweep_config.json`` or ``sweep.toml`` (unless it is the TOML being run, which is kept)
+    is someone else's, and a sweep would write over it."""
+    for name in ("sweep_config.json", "sweep.toml"):
+        if (out / name).exists() and not _is_source(source, out / name):
+            raise ConfigError(
+                f"{params.flag('out')} {str(out)!r} holds {name} but no results.sqlite: it is "
+                "not a run a sweep made, and the sweep would write over that file. Give a new "
+                "folder, or move the file away."
+            )
 
 
 def _save_invocation(out: Path, series_cfg: dict, config: SweepConfig, top: dict) -> None:

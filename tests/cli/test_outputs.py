@@ -161,3 +161,23 @@ def test_an_unwritable_report_folder_is_exit_1_before_any_work(finished, tmp_pat
     line = _err(capsys, ["report", finished, "--bootstrap", "0"], 1)  # into the run itself
     assert "Cannot write the report into" in line
     assert sorted(p.name for p in finished.iterdir() if p.name.startswith("report")) == []
+
+
+# ------------------------------------------------------------------ the sweep's own files
+def test_a_sweep_never_writes_over_a_users_sweep_files(toy_series, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "sweep.toml").write_text("# my notes\n")
+    argv = ["sweep", toy_series, "--out", mine, "--skills", "add1", "--examples", "40", "--quiet"]
+    line = _err(capsys, argv, 2)
+    assert "holds sweep.toml but no results.sqlite" in line
+    assert (mine / "sweep.toml").read_text() == "# my notes\n"
+    assert not (mine / "results.sqlite").exists()
+    # the TOML being run, inside its own run folder, is kept as written
+    own = tmp_path / "own"
+    own.mkdir()
+    text = (f'# settings of this run\nout = "."\n[series]\ndir = "{toy_series}"\n'
+            '[sweep]\nskills = ["add1"]\nn_examples = 40\n')  # fmt: skip
+    (own / "sweep.toml").write_text(text)
+    assert main(["sweep", str(own / "sweep.toml"), "--quiet"]) == 0
+    assert (own / "results.sqlite").exists() and (own / "sweep.toml").read_text() == text
