@@ -256,17 +256,23 @@ def check_prompts_fit(plan: SweepPlan, series: CheckpointSeries) -> None:
     first = series[0] if len(series) else None
     if first is None or first.path is None:
         return
-    n_ctx = _context(first)
+    n_ctx = checkpoint_context(first)
     if n_ctx is None:
         return
-    tokenizer = None
+    tokenizer = functools.cache(lambda: series_tokenizer(series))  # loaded only when needed
     for skill in plan.skills:
-        long = [ex for ex in plan.items(skill).examples if _bytes(ex) + _TOKEN_SLACK > n_ctx]
-        if long:
-            from curriculens.activations import check_context, encode_skill
+        check_examples_fit(skill, plan.items(skill).examples, n_ctx, tokenizer)
 
-            tokenizer = tokenizer or series_tokenizer(series)
-            check_context(encode_skill(skill, long, tokenizer), n_ctx)
+
+def check_examples_fit(skill: Skill, examples: Sequence, n_ctx: int, tokenizer) -> None:
+    """Refuse (:class:`SkillError`, naming the longest prompt) ``examples`` of ``skill`` whose
+    sequences are longer than ``n_ctx`` tokens; ``tokenizer()`` gives the tokenizer, called
+    only when an example's UTF-8 bytes could exceed the context."""
+    long = [ex for ex in examples if _bytes(ex) + _TOKEN_SLACK > n_ctx]
+    if long:
+        from curriculens.activations import check_context, encode_skill
+
+        check_context(encode_skill(skill, long, tokenizer()), n_ctx)
 
 
 def _bytes(ex) -> int:
@@ -276,7 +282,7 @@ def _bytes(ex) -> int:
                                                            for c in conts)  # fmt: skip
 
 
-def _context(c: Checkpoint) -> int | None:
+def checkpoint_context(c: Checkpoint) -> int | None:
     """The positions the checkpoint's model reads, from its config alone (``None``: unknown)."""
     from transformers import AutoConfig
 

@@ -102,8 +102,8 @@ def summary(a: RunAnalysis) -> list[str]:
     out = answers(a)
     for run, skipped in a.skipped.items():  # never a silent gap in the curves
         labels = ", ".join(f"{d['label']} ({d['reason'][:120]})" for d in skipped)
-        out.append(f"Run {run}: {len(skipped)} checkpoint(s) skipped by --skip-bad, not measured: "
-                   f"{labels}.")  # fmt: skip
+        out.append(f"Run {run}: {len(skipped)} checkpoint(s) skipped by {flag('skip_bad')}, not "
+                   f"measured: {labels}.")  # fmt: skip
     if a.baselines:
         out.append(
             "Probes are split by group (no test prompt or entity seen in training) and every "
