@@ -22,10 +22,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-#: Runs the CLI in a child and reports its exit code, its time from the command's start (the
-#: interpreter's own start-up left out) and the child's peak resident memory.
+#: Runs the CLI in a child and reports its exit code, the command's time (torch and
+#: transformers imported first: on a busy machine their import alone varies by seconds) and the
+#: child's peak resident memory, imports included.
 PROBE = """
 import json, resource, sys, time
+import torch, transformers
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 t0 = time.perf_counter()
 from curriculens.checkpoints import Checkpoint
 def no_load(self, **kw):
