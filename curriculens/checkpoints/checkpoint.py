@@ -163,7 +163,14 @@ class Checkpoint:
             ) from e
         # the model the config implies, on a device that holds no memory: its size is compared
         # with the memory available (and a state dict's shapes with it) before any allocation
-        shell = model_shell(config, dtype, self.trust_remote_code)
+        try:
+            shell = model_shell(config, dtype, self.trust_remote_code)
+        except Exception as e:  # a config transformers cannot build a causal LM from
+            raise CheckpointError(
+                f"Checkpoint {self.label!r}: no causal language model can be built from "
+                f"{str(self.path / 'config.json')!r} ({type(e).__name__}: "
+                f"{str(e).splitlines()[0][:200] if str(e) else ''})."
+            ) from e
         check_model_memory(shell, label=self.label, where=self.path / "config.json")
         if self.weights is None:
             try:
