@@ -164,6 +164,8 @@ _ROWS = (
           help="merge two different scores of one model and task at one token count"),
     Param("revision_tokens", str, "--revision-tokens", help="token count of a revision"),
     Param("skip_bad", bool, "--skip-bad", help="skip checkpoints that cannot be loaded"),
+    Param("trust_remote_code", bool, "--trust-remote-code",
+          help="let checkpoints whose config names their own Python code (auto_map) run it"),
     Param("layers", str, "--layers", help="block indices and ranges to probe"),
     Param("hooks", str, "--hooks", help="TransformerLens hook names to probe"),
     Param("config", str, "--config", optional=True, help="a configuration key of the run"),

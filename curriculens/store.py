@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,6 +89,7 @@ class Store:
         self._closed = False
         self._lock: WriteLock | None = None
         self._file: tuple[int, int] | None = None
+        fresh = not p.exists() or p.stat().st_size == 0  # nothing stored yet: never "corrupt"
         try:
             if readonly:
                 self.conn = self._open_readonly()
@@ -105,8 +107,8 @@ class Store:
                 self._file = (st.st_ino, st.st_dev)
         except sqlite3.DatabaseError as e:
             self.close()
-            if getattr(e, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(e):
-                raise self._write_failed(e) from None  # a full disk, not a corrupt store
+            if _storage_failed(e, p) or (fresh and not readonly):
+                raise self._write_failed(e) from None  # the disk, not a corrupt store
             raise StoreError(self._unreadable(e)) from None
         except OSError as e:
             self.close()
@@ -116,6 +118,12 @@ class Store:
         except BaseException:
             self.close()
             raise
+
+    def _failed(self, e: Exception) -> StoreError:
+        """The error of a failed read: the storage (a full disk, I/O; exit 1), else the file."""
+        if isinstance(e, sqlite3.Error) and _storage_failed(e, self.path):
+            return self._write_failed(e)
+        return StoreError(self._unreadable(e))
 
     def _unreadable(self, e: Exception) -> str:
         return (
@@ -229,7 +237,7 @@ class Store:
             )
 
     def _write_failed(self, e: sqlite3.Error) -> StoreError:
-        if getattr(e, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(e):
+        if _disk_full(e, self.path):
             err = StoreError(
                 f"The disk is full: cannot write {str(self.path)!r} ({e}). The unit being "
                 "written was rolled back and every finished unit is kept; free some space "
@@ -237,7 +245,15 @@ class Store:
             )
             err.exit_code = 1  # the environment, not the request (issue 29)
             return err
-        return StoreError(f"Cannot write the store {str(self.path)!r} ({e}).")
+        err = StoreError(f"Cannot write the store {str(self.path)!r} ({e}).")
+        if _storage_failed(e, self.path):
+            err = StoreError(
+                f"Cannot write the store {str(self.path)!r} ({e}): the storage refused the "
+                "write. Check that the folder is writable and has free space, then re-run the "
+                "same command; every finished unit is kept."
+            )
+            err.exit_code = 1  # the environment, not the request
+        return err
 
     def _set_meta(self, key: str, value) -> None:
         self.conn.execute(
@@ -295,7 +311,7 @@ class Store:
         try:
             value = self._meta_value(key)
         except (sqlite3.DatabaseError, ValueError) as e:
-            raise StoreError(self._unreadable(e)) from None
+            raise self._failed(e) from None
         return default if value is None else value
 
     def meta(self) -> dict:
@@ -305,9 +321,9 @@ class Store:
         except sqlite3.OperationalError as e:
             if "no such table" in str(e):
                 return {}
-            raise StoreError(self._unreadable(e)) from None
+            raise self._failed(e) from None
         except (sqlite3.DatabaseError, ValueError) as e:
-            raise StoreError(self._unreadable(e)) from None
+            raise self._failed(e) from None
 
     # ------------------------------------------------------------ units (resumability)
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
@@ -316,9 +332,9 @@ class Store:
         except sqlite3.OperationalError as e:
             if "no such table" in str(e):
                 return []
-            raise StoreError(self._unreadable(e)) from None
+            raise self._failed(e) from None
         except sqlite3.DatabaseError as e:
-            raise StoreError(self._unreadable(e)) from None
+            raise self._failed(e) from None
 
     def done_units(self, run: str, fingerprint: str) -> set[str]:
         rows = self._query(
@@ -483,3 +499,34 @@ class Store:
             d["data"] = np.frombuffer(d["data"], np.float32)
             out.append(d)
         return out
+
+
+#: Free bytes below which a failed write is taken for a full disk (SQLite may report only a
+#: "disk I/O error" when its write-ahead index cannot grow).
+_NEARLY_FULL = 1 << 20
+
+
+def _disk_full(e: sqlite3.Error, path: Path) -> bool:
+    """Whether ``e`` says, or the disk under ``path`` shows, that there was no room."""
+    if getattr(e, "sqlite_errorname", "") == "SQLITE_FULL" or "is full" in str(e):
+        return True
+    if not _storage_failed(e, path):
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < _NEARLY_FULL
+    except OSError:
+        return False
+
+
+def _storage_failed(e: sqlite3.Error, path: Path) -> bool:
+    """Whether SQLite failed in the storage below it (full, read-only, I/O), not in the file's
+    content: an environment problem, never a corrupt store."""
+    name = getattr(e, "sqlite_errorname", "")
+    text = str(e)
+    return (
+        name in ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+        or name.startswith(("SQLITE_IOERR", "SQLITE_READONLY_"))
+        or "is full" in text
+        or "disk I/O error" in text
+        or "readonly database" in text
+    )

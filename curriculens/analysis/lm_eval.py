@@ -177,8 +177,8 @@ def _checkpoint_of(
     tokens = float(step) * float(tokens_per_step) if step <= MAX_TOKENS else math.inf
     if tokens > MAX_TOKENS:
         raise ConfigError(
-            f"{str(f)!r}: step {step} x {tokens_per_step} tokens per step is more than 2**53 "
-            f"tokens; check the file name, the step pattern, or give its count with "
+            f"{str(f)!r}: step {_short(step)} x {tokens_per_step} tokens per step is more than "
+            f"2**53 tokens; check the file name, the step pattern, or give its count with "
             f"{flag('revision_tokens')} {revision or f.stem}=TOKENS."
         )
     return (
@@ -217,3 +217,9 @@ def _metric_of(res, metric: str, f: Path, task: str) -> float | None:
             )
         return float(value)
     return None
+
+
+def _short(n: int) -> str:
+    """An integer as text, its digits elided past 20 (a file name may hold hundreds)."""
+    s = str(n)
+    return s if len(s) <= 20 else f"{s[:6]}...({len(s)} digits)"

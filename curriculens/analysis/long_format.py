@@ -172,6 +172,15 @@ def numeric_column(df: pd.DataFrame, col: str, source: str) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=float, name=col)
 
 
+def _cell(v) -> str:
+    """A cell as the file shows it: ``1e+30``, ``-5``, ``'abc'`` (never ``np.float64(...)``)."""
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
+        return f"{float(v):g}"
+    return repr(v)
+
+
 def check_imported(df: pd.DataFrame, source: str) -> None:
     """Refuse imported values that would be read wrong: token counts that are not
     non-negative integers (or beyond :data:`MAX_TOKENS`), steps that are not integers >= 0, and
@@ -189,8 +198,8 @@ def check_imported(df: pd.DataFrame, source: str) -> None:
                 else "not a non-negative integer"
             )
             raise ConfigError(
-                f"{source!r} {_where(df, i)}: token count {df.at[i, 'tokens']!r} is {why}; give "
-                "the tokens seen at the checkpoint as a whole number >= 0."
+                f"{source!r} {_where(df, i)}: token count {_cell(df.at[i, 'tokens'])} is {why}; "
+                "give the tokens seen at the checkpoint as a whole number >= 0."
             )
     if "step" in df.columns:
         steps = pd.to_numeric(df["step"], errors="coerce")
@@ -199,7 +208,7 @@ def check_imported(df: pd.DataFrame, source: str) -> None:
                 continue
             if k != round(k) or k < -1 or k > MAX_TOKENS:
                 raise ConfigError(
-                    f"{source!r} {_where(df, i)}: step {df.at[i, 'step']!r} is not an integer "
+                    f"{source!r} {_where(df, i)}: step {_cell(df.at[i, 'step'])} is not an integer "
                     ">= 0; fix the step, or leave it blank."
                 )
     scores = pd.to_numeric(df["score"], errors="coerce")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from curriculens.checkpoints.weights import (
     check_device,
     check_hub_access,
     check_loading_info,
+    check_model_memory,
     check_regular,
     check_state_fits,
     load_state_into,
@@ -29,6 +31,19 @@ from curriculens.checkpoints.weights import (
     remote_code_refused,
 )
 from curriculens.errors import CheckpointError
+
+
+def _ends_hash(path: Path, size: int, block: int = 1 << 16) -> str | None:
+    """A hash of a file's first and last ``block`` bytes (the whole of a smaller file)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(block)
+            if size > 2 * block:
+                f.seek(size - block)
+            tail = f.read(block)
+    except OSError:
+        return None
+    return hashlib.sha256(head + tail).hexdigest()[:16]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +59,9 @@ class Checkpoint:
         weights: A state-dict file to load into a model built from ``path/config.json``.
         repo: Hub repository id (or a local ``save_pretrained`` folder standing in for one).
         revision: Hub revision (branch, tag or commit).
-        trust_remote_code: Passed to ``from_pretrained`` for hub checkpoints.
+        trust_remote_code: Let the checkpoint run its own Python code (``auto_map`` in its
+            config or tokenizer), passed to ``from_pretrained``; off by default, and a
+            checkpoint that needs it is refused in one line (never a prompt on stdin).
         fingerprint: Weight hash, when already computed (local series compute it up front).
     """
 
@@ -69,9 +86,9 @@ class Checkpoint:
 
     def file_signature(self) -> str | None:
         """A hash of this local checkpoint's weight and config files' paths, sizes,
-        modification and change times and inodes (``None`` for a hub checkpoint): while it is
-        unchanged, a fingerprint computed earlier still holds, so a resumed sweep need not load
-        the checkpoint again."""
+        modification and change times, inodes and first and last 64 KiB (``None`` for a hub
+        checkpoint): while it is unchanged, a fingerprint computed earlier still holds, so a
+        resumed sweep need not load the checkpoint again."""
         if self.path is None:
             return None
         files = (
@@ -86,6 +103,8 @@ class Checkpoint:
             # ctime and inode too: weights rewritten in place with the same size and a reset
             # modification time still change them (no user can set a ctime)
             parts.append([str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+            if stat.S_ISREG(st.st_mode):  # and the bytes at both ends (a pipe is never read)
+                parts[-1].append(_ends_hash(f, st.st_size))
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
     @property
@@ -131,12 +150,35 @@ class Checkpoint:
             )
         files = [self.weights] if self.weights is not None else self.path.glob("*.safetensors")
         check_regular(self.label, [*files, self.path / "config.json"])
+        try:
+            config = AutoConfig.from_pretrained(
+                str(self.path), trust_remote_code=self.trust_remote_code
+            )
+        except (OSError, ValueError) as e:
+            if remote_code_refused(e):
+                raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
+            raise CheckpointError(
+                f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
+                f" ({e}); it must be a Hugging Face model config."
+            ) from e
+        # the model the config implies, on a device that holds no memory: its size is compared
+        # with the memory available (and a state dict's shapes with it) before any allocation
+        try:
+            shell = model_shell(config, dtype, self.trust_remote_code)
+        except Exception as e:  # a config transformers cannot build a causal LM from
+            raise CheckpointError(
+                f"Checkpoint {self.label!r}: no causal language model can be built from "
+                f"{str(self.path / 'config.json')!r} ({type(e).__name__}: "
+                f"{str(e).splitlines()[0][:200] if str(e) else ''})."
+            ) from e
+        check_model_memory(shell, label=self.label, where=self.path / "config.json")
         if self.weights is None:
             try:
                 model, info = AutoModelForCausalLM.from_pretrained(
                     str(self.path),
+                    config=config,
                     use_safetensors=True,
-                    trust_remote_code=False,
+                    trust_remote_code=self.trust_remote_code,
                     output_loading_info=True,
                     dtype=dtype,
                 )
@@ -151,24 +193,16 @@ class Checkpoint:
                 ) from e
             check_loading_info(info, label=self.label, where=self.path)
         else:
-            try:
-                config = AutoConfig.from_pretrained(str(self.path), trust_remote_code=False)
-            except (OSError, ValueError) as e:
-                if remote_code_refused(e):
-                    raise CheckpointError(remote_code_message(self.label, str(self.path))) from e
-                raise CheckpointError(
-                    f"Checkpoint {self.label!r}: cannot read {str(self.path / 'config.json')!r}"
-                    f" ({e}); it must be a Hugging Face model config."
-                ) from e
             state = read_state_dict(self.weights)
-            # compare the shapes on a model that holds no memory first: a config that does
-            # not fit the weights is refused before the model it implies is allocated
-            check_state_fits(model_shell(config, dtype), state, label=self.label,
-                             weights=self.weights)  # fmt: skip
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+            check_state_fits(shell, state, label=self.label, weights=self.weights)
+            model = AutoModelForCausalLM.from_config(
+                config, dtype=dtype, trust_remote_code=self.trust_remote_code
+            )
             load_state_into(model, state, label=self.label, weights=self.weights)
             del state
-        return model, load_tokenizer(str(self.path), self.label)
+        return model, load_tokenizer(
+            str(self.path), self.label, trust_remote_code=self.trust_remote_code
+        )
 
     def _load_hub(self, dtype):
         from transformers import AutoModelForCausalLM

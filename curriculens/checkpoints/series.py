@@ -174,6 +174,7 @@ class CheckpointSeries:
         steps: Sequence[int] | None = None,
         every: int | None = None,
         max_checkpoints: int | None = None,
+        trust_remote_code: bool = False,
     ) -> CheckpointSeries:
         """Read a local series: checkpoint folders, or state-dict files beside one config.
 
@@ -201,6 +202,9 @@ class CheckpointSeries:
                 is listed in ``series.meta["skipped"]`` and in a warning.
             steps, every, max_checkpoints: Keep only these checkpoints (:meth:`select`),
                 chosen before any is loaded.
+            trust_remote_code: Let a checkpoint whose config or tokenizer names its own Python
+                code (``auto_map``) run it. Off by default: such a checkpoint is refused in one
+                line, and nothing ever asks on stdin.
 
         Raises:
             CheckpointError: The directory is missing or empty, a step cannot be read, two
@@ -229,6 +233,8 @@ class CheckpointSeries:
                 f"No checkpoint in {str(root)!r} could be read; skipped: "
                 + "; ".join(f"{d['label']}: {d['reason']}" for d in skipped)
             )
+        if trust_remote_code:
+            readable = [replace(c, trust_remote_code=True) for c in readable]
         meta = {"duplicates": [], "skipped": skipped, "skip_bad": skip_bad}
         return cls(tuple(readable), source=str(root), meta=meta, dedupe=dedupe)
 

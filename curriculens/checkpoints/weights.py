@@ -71,8 +71,9 @@ def remote_code_message(label: str, where: str) -> str:
     return (
         f"Checkpoint {label!r} at {where!r} names its own Python code (auto_map in its config "
         "or tokenizer_config.json); curriculens never runs a checkpoint's code without being "
-        "told. Use a checkpoint of a model transformers implements, or, for a hub series from a "
-        "source you trust, pass trust_remote_code=True."
+        "told. Use a checkpoint of a model transformers implements, or, for a checkpoint from a "
+        f"source you trust, pass {flag('trust_remote_code')} (trust_remote_code=True from "
+        "Python)."
     )
 
 
@@ -218,13 +219,41 @@ def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
         model.tie_weights()
 
 
-def model_shell(config, dtype):
+def model_shell(config, dtype, trust_remote_code: bool = False):
     """The model ``config`` describes on the ``meta`` device: its shapes, no memory (a config
     that implies 200 GB costs nothing until it is compared with the weights)."""
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(config, dtype=dtype)
+        return AutoModelForCausalLM.from_config(
+            config, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+
+
+#: Share of the available memory a checkpoint's model may take (the forwards need the rest).
+MODEL_MEMORY_SHARE = 0.9
+
+
+def check_model_memory(shell, *, label: str, where) -> int:
+    """The bytes of the model ``shell`` (built on the ``meta`` device by :func:`model_shell`)
+    when they fit in :data:`MODEL_MEMORY_SHARE` of the memory available now; else a
+    :class:`CheckpointError` with both sizes, raised before anything is allocated (a
+    ``config.json`` that implies 200 GB is refused in a second)."""
+    import psutil
+
+    tensors = [*shell.parameters(), *shell.buffers()]
+    need = sum(t.numel() * t.element_size() for t in tensors)
+    free = psutil.virtual_memory().available
+    if need > MODEL_MEMORY_SHARE * free:
+        n = sum(p.numel() for p in shell.parameters())
+        raise CheckpointError(
+            f"Checkpoint {label!r}: {str(where)!r} describes a model of {n:,} parameters "
+            f"({need / 1e9:,.1f} GB in {str(shell.dtype).removeprefix('torch.')}), more than the "
+            f"{free / 1e9:,.1f} GB of memory available; nothing was allocated. Check that the "
+            f"config.json is the one of these weights, or load in a smaller {flag('dtype')}, "
+            "or use a machine with more memory."
+        )
+    return need
 
 
 def check_regular(label: str, files) -> None:

@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from curriculens.atomic import atomic_path
-from curriculens.errors import ConfigError
+from curriculens.errors import ConfigError, EnvironmentProblem
 from curriculens.params import flag
 
-__all__ = ["RUN_FILES", "atomic_path", "check_output"]
+__all__ = ["REPORT_FILES", "RUN_FILES", "atomic_path", "check_output", "check_report_dest"]
 
 #: The files that make a run directory a run: its store (and SQLite's side files), its lock,
 #: its identity and configuration. No command's output may replace one of them, ``--force`` or
@@ -105,3 +105,53 @@ def check_output(
         if not out.is_file():
             raise ConfigError(f"-o {str(out)!r} exists and is not a regular file; give a new path.")
     return out
+
+
+#: The files a report writes into its folder (and ``figures/``), and a line each holds near its
+#: start: a file of that name without it was not written by curriculens.
+REPORT_FILES = {"report.html": "<title>Curriculum report: ", "report.md": "# Curriculum report: "}
+
+
+def _is_report(path: Path, mark: str) -> bool:
+    try:
+        with path.open("rb") as f:
+            return mark.encode() in f.read(4096)
+    except OSError:
+        return False
+
+
+def check_report_dest(dest: str | Path, *, reads: str | Path, force: bool = False) -> Path:
+    """``dest``, created, when a report of ``reads`` may be written there; else one error.
+
+    Refused, ``--force`` or not: a file in place of the folder, and another run's directory
+    (its report is its own). Refused without ``--force``: a ``report.html`` or ``report.md``
+    there that curriculens did not write. A folder that cannot be created or written (read-only
+    storage, no permission, a full disk) is an :class:`EnvironmentProblem` (exit 1), found
+    before anything is computed.
+    """
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise ConfigError(f"{flag('out')} {str(dest)!r} is a file; give a folder for the report.")
+    if (dest / "results.sqlite").exists() and dest.resolve() != Path(reads).resolve():
+        raise ConfigError(
+            f"{flag('out')} {str(dest)!r} is another run's directory, whose report is its own; "
+            "give a new folder."
+        )
+    for name, mark in REPORT_FILES.items():
+        f = dest / name
+        if (f.exists() or f.is_symlink()) and not force and not _is_report(f, mark):
+            raise ConfigError(
+                f"{str(f)!r} exists and was not written by curriculens; pass {flag('force')} to "
+                f"replace it, or give another {flag('out')} folder."
+            )
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        probe = dest / ".report-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise EnvironmentProblem(
+            f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass "
+            f"{flag('out')} DIR on writable storage with free space."
+        ) from None
+    return dest

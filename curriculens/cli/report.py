@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from curriculens import params
 from curriculens.cli._args import (
@@ -21,6 +22,7 @@ from curriculens.cli._args import (
     read_options,
     selection_of,
 )
+from curriculens.cli._outputs import check_report_dest
 from curriculens.errors import ConfigError
 
 #: the flags of add_import_flags, which only imported curves read
@@ -54,6 +56,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_bootstrap_flag(r, help="resamples of the intervals and lead/lag tests (default 1000)")
     params.add(r, "margin_log10", default=None, metavar="LOG10")
     add_seed_flag(r)
+    params.add(
+        r,
+        "force",
+        action="store_true",
+        help="replace a report.html/.md that curriculens did not write",
+    )
     add_import_flags(r, tokens_help="lm-eval/CSV: tokens per step (lm-eval default: Pythia's)")
     add_output_flags(
         r,
@@ -70,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     given = [f"--{f.replace('_', '-')}" for f in _IMPORT_FLAGS if getattr(args, f) not in
              (None, False)]  # fmt: skip
+    if Path(args.input).exists() and (args.out is not None or not is_curves_input(args.input)):
+        check_report_dest(args.out or args.input, reads=args.input, force=args.force)
     if is_curves_input(args.input):
         if args.out is None:
             raise ConfigError(

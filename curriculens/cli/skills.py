@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curriculens.cli._args import add_seed_flag
-from curriculens.errors import CurriculensError, SkillFileError
+from curriculens.errors import ConfigError, CurriculensError, SkillFileError
 
 if TYPE_CHECKING:
     from curriculens.skills.registry import Example, Skill
@@ -74,6 +74,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check skill files; exit 1 if any has a problem")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSONL or BLiMP skill file(s)")
+    p.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="also check that every prompt fits this local checkpoint's context, as a sweep "
+        "does (its config.json and tokenizer; no weights load)",
+    )
     p.set_defaults(func=cmd_validate)
     return skills
 
@@ -296,6 +302,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         audit = None
         if not problems:
             problems, audit = _probe_problems(f)
+        if not problems and args.checkpoint:
+            problems = _context_problems(f, args.checkpoint)
         for p in problems:
             print(p)
         if problems:
@@ -305,6 +313,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if bad:
         print(f"{bad} of {len(args.files)} file(s) have problems", file=sys.stderr)
     return 1 if bad else 0
+
+
+def _context_problems(path: str, checkpoint: str) -> list[str]:
+    """The sweep's plan-time check of prompt lengths against ``checkpoint``'s context."""
+    from pathlib import Path
+
+    from curriculens.checkpoints import Checkpoint
+    from curriculens.checkpoints.weights import load_tokenizer
+    from curriculens.pipeline.plan import check_examples_fit, checkpoint_context
+    from curriculens.skills.files import load_skill_file
+
+    d = Path(checkpoint)
+    if not (d / "config.json").is_file():
+        raise ConfigError(
+            f"--checkpoint {checkpoint!r} holds no config.json; give a checkpoint folder "
+            "written by save_pretrained."
+        )
+    c = Checkpoint(label=d.name, step=0, tokens=0, path=d)
+    n_ctx = checkpoint_context(c)
+    if n_ctx is None:
+        return []
+    skill = load_skill_file(path, register=False)
+    try:
+        check_examples_fit(skill, skill.build.examples, n_ctx,
+                           lambda: load_tokenizer(str(d), c.label))  # fmt: skip
+    except CurriculensError as err:
+        return [f"{path}: context: {err}"]
+    return []
 
 
 def _probe_problems(path: str) -> tuple[list[str], str]:

@@ -35,6 +35,7 @@ _SERIES_KEYS = (
     "tokens_per_step",
     "dedupe",
     "skip_bad",
+    "trust_remote_code",
 )
 #: Series settings that only a hub series (--model) uses, and only a directory uses.
 _HUB_ONLY = {"revisions": "--revisions"}
@@ -152,6 +153,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="skip (and list) checkpoints that cannot be loaded instead of stopping",
     )
+    params.add(
+        p,
+        "trust_remote_code",
+        action="store_true",
+        help="let checkpoints whose config or tokenizer names their own Python code (auto_map) "
+        "run it; only for checkpoints from a source you trust (default: refused, never asked)",
+    )
     p.add_argument("--run", help="run name stored in every row (default: name of --out)")
     p.add_argument("--dry-run", action="store_true", help="list the work and exit")
     add_output_flags(p, json_help="print the finished sweep (or the --dry-run plan) as JSON")
@@ -215,6 +223,8 @@ def _plan(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         series["dedupe"] = False
     if args.skip_bad:
         series["skip_bad"] = True
+    if args.trust_remote_code:
+        series["trust_remote_code"] = True
     for flag, key in (
         ("skills", "skills"),
         ("n_examples", "n_examples"),
@@ -295,6 +305,7 @@ def _build_series(series: dict) -> CheckpointSeries:
             dedupe=dedupe,
             skip_bad=bool(series.get("skip_bad", False)),
             steps=series.get("steps"),
+            trust_remote_code=bool(series.get("trust_remote_code", False)),
             **pick,
         )
     hub = CheckpointSeries.from_hub(
@@ -303,6 +314,7 @@ def _build_series(series: dict) -> CheckpointSeries:
         steps=series.get("steps"),
         tokens_per_step=series.get("tokens_per_step"),
         dedupe=dedupe,
+        trust_remote_code=bool(series.get("trust_remote_code", False)),
     )
     return hub.select(**pick)
 
@@ -357,6 +369,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_device(sweep_cfg.get("device", "cpu"))  # before any checkpoint is loaded
     if not args.dry_run and (out / "results.sqlite").exists():
         Store(out).close()  # a locked, corrupt or newer store fails here, before any loading
+    elif not args.dry_run:
+        _check_not_foreign(out, args.source)
     if "skills" in sweep_cfg:  # an unknown skill or a bad skill file fails before any loading
         resolve_skills(sweep_cfg["skills"])
     with warnings.catch_warnings():
@@ -379,7 +393,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         executor=executor,
     )
-    _save_invocation(out, series_cfg, config, top)
+    if not _is_source(args.source, out / "sweep.toml"):  # the user's own file stays theirs
+        _save_invocation(out, series_cfg, config, top)
     with Store(out, readonly=True) as s:
         n = s.count()
     store = out / "results.sqlite"
@@ -395,6 +410,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if skipped:
             print(f"skipped (--skip-bad): {', '.join(d['label'] for d in skipped)}")
     return 0
+
+
+def _is_source(source: str | None, path: Path) -> bool:
+    return source is not None and path.exists() and Path(source).resolve() == path.resolve()
+
+
+def _check_not_foreign(out: Path, source: str | None) -> None:
+    """A folder without a store that holds a run's files was not made by a sweep: its
+    ``sweep_config.json`` or ``sweep.toml`` (unless it is the TOML being run, which is kept)
+    is someone else's, and a sweep would write over it."""
+    for name in ("sweep_config.json", "sweep.toml"):
+        if (out / name).exists() and not _is_source(source, out / name):
+            raise ConfigError(
+                f"{params.flag('out')} {str(out)!r} holds {name} but no results.sqlite: it is "
+                "not a run a sweep made, and the sweep would write over that file. Give a new "
+                "folder, or move the file away."
+            )
 
 
 def _save_invocation(out: Path, series_cfg: dict, config: SweepConfig, top: dict) -> None:

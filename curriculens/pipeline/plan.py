@@ -123,7 +123,7 @@ def series_tokenizer(series: CheckpointSeries):
     # the loader's private helper: checkpoints/ has no public tokenizer-only load yet
     from curriculens.checkpoints.weights import load_tokenizer
 
-    return load_tokenizer(str(first.path), first.label)
+    return load_tokenizer(str(first.path), first.label, trust_remote_code=first.trust_remote_code)
 
 
 def recall_fingerprints(store: Store, series: CheckpointSeries) -> None:
@@ -149,6 +149,7 @@ def dry_run_text(
     check_hooks_fit(series, config)
     given, run = run, run or out.resolve().name
     check_plan_memory(plan, series)  # before any item is drawn
+    check_prompts_fit(plan, series)
     done: dict[str, set[str]] = {}
     if (out / "results.sqlite").exists():
         with Store(out, readonly=True) as s:
@@ -239,6 +240,64 @@ def check_hooks_fit(series: CheckpointSeries, config: SweepConfig) -> None:
     )
 
 
+#: Tokens a sequence may hold beyond its UTF-8 bytes (BOS, a tokenizer's word-start marker);
+#: no tokenizer cuts a byte into two tokens, so a shorter sequence is never tokenized here.
+_TOKEN_SLACK = 8
+
+
+def check_prompts_fit(plan: SweepPlan, series: CheckpointSeries) -> None:
+    """Refuse, before any checkpoint loads, a skill whose prompts are longer than the model's
+    context (from the first local checkpoint's ``config.json`` and tokenizer alone).
+
+    Only the items whose UTF-8 bytes could exceed the context are tokenized, so a plan of
+    short prompts costs no tokenization; the measurement checks every sequence again. A hub
+    series is left to the measurement (its files need the network).
+    """
+    first = series[0] if len(series) else None
+    if first is None or first.path is None:
+        return
+    n_ctx = checkpoint_context(first)
+    if n_ctx is None:
+        return
+    tokenizer = functools.cache(lambda: series_tokenizer(series))  # loaded only when needed
+    for skill in plan.skills:
+        check_examples_fit(skill, plan.items(skill).examples, n_ctx, tokenizer)
+
+
+def check_examples_fit(skill: Skill, examples: Sequence, n_ctx: int, tokenizer) -> None:
+    """Refuse (:class:`SkillError`, naming the longest prompt) ``examples`` of ``skill`` whose
+    sequences are longer than ``n_ctx`` tokens; ``tokenizer()`` gives the tokenizer, called
+    only when an example's UTF-8 bytes could exceed the context."""
+    long = [ex for ex in examples if _bytes(ex) + _TOKEN_SLACK > n_ctx]
+    if long:
+        from curriculens.activations import check_context, encode_skill
+
+        check_context(encode_skill(skill, long, tokenizer()), n_ctx)
+
+
+def _bytes(ex) -> int:
+    """UTF-8 bytes of an example's longest sequence (prompt and its longest continuation)."""
+    conts = (ex.target, *ex.choices)
+    return len(ex.prompt.encode("utf-8", "replace")) + max(len(c.encode("utf-8", "replace"))
+                                                           for c in conts)  # fmt: skip
+
+
+def checkpoint_context(c: Checkpoint) -> int | None:
+    """The positions the checkpoint's model reads, from its config alone (``None``: unknown)."""
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.from_pretrained(str(c.path), trust_remote_code=c.trust_remote_code)
+    except Exception:  # noqa: BLE001 - the load reports an unreadable config
+        return None
+    cfg = getattr(cfg, "text_config", cfg)
+    for name in ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length"):
+        v = getattr(cfg, name, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
 def pool_shortfall(skill: Skill, items: ItemSet, config: SweepConfig) -> str:
     """The warning for a skill with fewer distinct items than asked, or ``''``.
 
@@ -289,6 +348,10 @@ def _n_layers(c: Checkpoint) -> int:
         )
         return int(cfg.num_hidden_layers)
     except Exception as e:
+        from curriculens.checkpoints.weights import remote_code_message, remote_code_refused
+
+        if remote_code_refused(e):  # auto_map without --trust-remote-code: name the flag
+            raise CheckpointError(remote_code_message(c.label, where)) from None
         raise CheckpointError(
             f"Cannot read the config of checkpoint {c.label!r} at {where!r} ({type(e).__name__}: "
             f"{str(e).splitlines()[0][:200] if str(e) else ''}); the plan needs its depth."

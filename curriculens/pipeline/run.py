@@ -50,6 +50,7 @@ from curriculens.pipeline.plan import (
     capped_line,
     check_hooks_fit,
     check_plan_memory,
+    check_prompts_fit,
     plan_sweep,
     recall_fingerprints,
     series_tokenizer,
@@ -172,6 +173,7 @@ def sweep(
         series = CheckpointSeries.from_dir(series)
     check_hooks_fit(series, config)  # hooks past the models' depth: before anything is written
     check_plan_memory(plan, series)  # before the store is made or any item drawn
+    check_prompts_fit(plan, series)  # prompts past the model's context: before any load
     _check_folder(out, "out")  # a file in the way, or storage that refuses: one line, now
     if config.cache_dir is not None:
         _check_folder(Path(config.cache_dir), "cache_dir")
@@ -254,6 +256,8 @@ def _sweep_into(
         else:
             _sweep_remote(store, series, todo, plan, run, seen, done, executor, bar)
     store.set_meta(f"sweep_seconds:{run}", round(time.perf_counter() - t0, 2))
+    if series.meta.get("skipped"):  # with those that failed to load during the sweep
+        store.set_meta(f"run:{run}", run_meta(plan, {**meta, **_series_meta(series, executor)}))
     _warn_leaky(store, plan)
 
 
@@ -335,6 +339,7 @@ def _series_meta(series: CheckpointSeries, executor: str) -> dict:
         "labels": [c.label for c in series],
         "fingerprints": [series.known_fingerprint(c) for c in series],
         "duplicates": series.meta.get("duplicates", []),
+        "skipped": series.meta.get("skipped", []),  # --skip-bad, named by the report
         "executor": executor,
     }
 

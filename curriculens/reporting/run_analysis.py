@@ -55,6 +55,7 @@ class RunAnalysis:
         consistency: Rank agreement of the runs' orders (None for one run).
         baselines: Each probed skill's final probe beside its baselines.
         trajectories: Composite trajectories predicted from task vectors (None without them).
+        skipped: ``{run: [{"label", "reason"}]}``, checkpoints its sweep skipped (``--skip-bad``).
     """
 
     df: pd.DataFrame
@@ -71,6 +72,7 @@ class RunAnalysis:
     consistency: Consistency | None = None
     baselines: list[ProbeBaselines] = field(default_factory=list)
     trajectories: Prediction | None = None
+    skipped: dict[str, list[dict]] = field(default_factory=dict)
 
 
 def analyze(
@@ -145,7 +147,9 @@ def analyze_store(
         )
     consistency = rank_consistency(points, seed=seed) if len(runs) > 1 else None
     baselines = _probe_baselines(store, df, {r.skill: r.layer for r in leads}, leads)
+    skipped = {r: (store.get_meta(f"run:{r}") or {}).get("skipped") or [] for r in runs}
     return RunAnalysis(
+        skipped={r: s for r, s in skipped.items() if s},
         df=df,
         runs=runs,
         criterion=crit,

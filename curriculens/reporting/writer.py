@@ -100,6 +100,10 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
 def summary(a: RunAnalysis) -> list[str]:
     """The sentences the report opens with: the three answers, and how probes are read."""
     out = answers(a)
+    for run, skipped in a.skipped.items():  # never a silent gap in the curves
+        labels = ", ".join(f"{d['label']} ({d['reason'][:120]})" for d in skipped)
+        out.append(f"Run {run}: {len(skipped)} checkpoint(s) skipped by {flag('skip_bad')}, not "
+                   f"measured: {labels}.")  # fmt: skip
     if a.baselines:
         out.append(
             "Probes are split by group (no test prompt or entity seen in training) and every "

@@ -27,7 +27,7 @@ def _csv(tmp_path, body: str, head: str = HEAD):
     [
         ('m,c1,16000,t,0.1\nm,c2,32000,t,"0,9"\n', ["line 3", "decimal comma", "'0.9'"]),
         ("m,c1,-5,t,0.1\n", ["line 2", "non-negative integer"]),
-        ("m,c1,1e30,t,0.1\n", ["line 2", "2**53"]),
+        ("m,c1,1e30,t,0.1\n", ["line 2", "2**53", "token count 1e+30 is"]),  # as written
         ("m,c1,1.5,t,0.1\n", ["line 2", "non-negative integer"]),
         ("m,c1,100,t,10\nm,c2,200,t,95\n", ["0-100", "divide the score column by 100"]),
         ("m,c1,100,t,1.5\nm,c2,200,t,-0.5\n", ["outside [0, 1]"]),
@@ -82,8 +82,9 @@ def test_lm_eval_percent_scores_and_null_metrics(tmp_path):
 
 def test_lm_eval_huge_step_and_deep_nesting_are_one_line(tmp_path, capsys):
     d = _lm_eval(tmp_path, f"step{10**200}.json", {"arc": {"acc": 0.5}})
-    with pytest.raises(ConfigError, match="2\\*\\*53"):
+    with pytest.raises(ConfigError, match="2\\*\\*53") as e:
         read_lm_eval(d)
+    assert "step 100000...(201 digits)" in str(e.value)
     deep = tmp_path / "deep"
     deep.mkdir()
     (deep / "step1.json").write_text("[" * 100_000 + "]" * 100_000)

@@ -104,7 +104,7 @@ def test_case7_a_run_on_read_only_storage_exports_reports_and_analyses(finished,
     assert (out / "report" / "report.html").exists() and (out / "report" / "report.md").exists()
     assert json.loads((out / "em.json").read_text())["emergence"]
     # the report into the read-only run itself: one line naming the fix
-    assert (out / "rc").read_text().strip() == "2"
+    assert (out / "rc").read_text().strip() == "1"  # the storage, not the request
     err = (out / "err.txt").read_text()
     assert "curriculens report: error: Cannot write the report into" in err and "--out" in err
     assert (run / "results.sqlite").read_bytes() == before

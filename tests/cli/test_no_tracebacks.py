@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,104 @@ def test_a_runaway_prompt_is_refused_when_the_skill_file_is_read(tmp_path):
     with pytest.raises(SkillFileError, match="more than any model's context"):
         load_skill_file(p, register=False)
     assert time.perf_counter() - t0 < 10
+
+
+def test_the_report_names_checkpoints_skipped_by_skip_bad(toy_series, tmp_path, capsys):
+    # issue 29, item 9: the report showed the curves without a word about the skipped step
+    series = tmp_path / "checkpoints"
+    shutil.copytree(toy_series, series)
+    bad = series / "step10" / "model.safetensors"
+    bad.write_bytes(bad.read_bytes()[:100])  # truncated: skipped when the series is read
+    cfg = series / "step20" / "config.json"  # weights of another shape: skipped at its load
+    cfg.write_text(cfg.read_text().replace('"intermediate_size": 64', '"intermediate_size": 48'))
+    out = tmp_path / "run"
+    assert main([str(a) for a in _sweep(series, out, "--skip-bad")]) == 0
+    assert main(["report", str(out), "--bootstrap", "0", "--quiet"]) == 0
+    md = (out / "report.md").read_text()
+    line = next(ln for ln in md.splitlines() if "--skip-bad" in ln)
+    assert "2 checkpoint(s) skipped" in line and "step10" in line and "step20" in line
+    assert "skipped by --skip-bad" in (out / "report.html").read_text()
+
+
+def _tmpfs_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c",
+                            "mount -t tmpfs -o size=16k tmpfs /mnt 2>/dev/null || exit 3"],
+                           capture_output=True)  # fmt: skip
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _tmpfs_works(), reason="mounting a small tmpfs is not permitted here")
+def test_a_fresh_store_on_a_really_full_disk_is_not_called_corrupt(toy_series, tmp_path):
+    # on a full tmpfs SQLite reports "disk I/O error" (its WAL index cannot grow), read back
+    # when the run name is looked up: that is the disk, exit 1, never "corrupt, restore"
+    import os
+    import sys
+
+    full = tmp_path / "full"
+    full.mkdir()
+    sweep_argv = _sweep(toy_series, full / "run")
+    argv = " ".join(map(str, [sys.executable, "-m", "curriculens", *sweep_argv]))
+    script = f"mount -t tmpfs -o size=16k tmpfs {full} && {argv}; echo rc=$?"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    lines = [ln for ln in done.stderr.splitlines() if "error:" in ln]
+    assert "rc=1" in done.stdout and len(lines) == 1, done.stderr[-2000:]
+    assert "disk is full" in lines[0] and "corrupt" not in lines[0] and "restore" not in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+# --------------------------------------------------- each input, as a user runs the command
+def _inputs(d: Path) -> dict[str, Path]:
+    """The files behind the inputs of issue 29, item 8, written into ``d``."""
+    import json
+
+    _skill_file(d / "ver.jsonl", 10**23, "The capital of France is")
+    _skill_file(d / "sur.jsonl", 1, "The capital \ud800 of France is")
+    (d / "tok.csv").write_text("model,checkpoint,tokens,task,score\nm,c1,1e30,t,0.1\n")
+    (d / "step.csv").write_text("model,checkpoint,tokens,step,task,score\n"
+                                "m,c1,100,1,t,0.1\nm,c2,200,abc,t,0.2\n")  # fmt: skip
+    for name, text in (("huge", json.dumps({"results": {"arc": {"acc": 0.5}}})),
+                       ("deep", "[" * 100_000 + "]" * 100_000)):  # fmt: skip
+        (d / name).mkdir()
+        (d / name / (f"step{10**200}.json" if name == "huge" else "step1.json")).write_text(text)
+    (d / "afile").write_text("x")
+    return {p.stem: p for p in d.iterdir()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "code", "needle"),
+    [
+        (["sweep", "{ck}", "--out", "{d}/r", "--skills", "{d}/ver.jsonl"], 2, "below 2**31"),
+        (["sweep", "{ck}", "--out", "{d}/r", "--skills", "{d}/sur.jsonl"], 2, "surrogate"),
+        (["sweep", "{ck}", "--out", "{d}/r", "--examples", "1e12"], 2, "not an integer"),
+        (["sweep", "{ck}", "--out", "{d}/r", "--cache-dir", "{d}/afile"], 2, "not a folder"),
+        (["sweep", "{ck}", "--out", "{d}/afile/sub"], 2, "not a folder"),
+        (["report", "{run}", "--seed", "-1"], 2, "--seed"),
+        (["report", "{run}", "--bootstrap", "1e9"], 2, "--bootstrap"),
+        (["export", "{run}", "-o", "{run}/results.sqlite"], 2, "results store"),
+        (["emergence", "{d}/tok.csv"], 2, "token count 1e+30"),
+        (["emergence", "{d}/step.csv"], 2, "'abc' is not a number"),
+        (["emergence", "{d}/huge"], 2, "2**53"),
+        (["emergence", "{d}/deep"], 2, "nested too deeply"),
+    ],
+)  # fmt: skip
+def test_each_input_as_a_user_runs_it(finished, toy_series, tmp_path, argv, code, needle):
+    import os
+    import sys
+
+    _inputs(tmp_path)
+    fill = {"ck": toy_series, "d": tmp_path, "run": finished}
+    argv = [a.format(**fill) for a in argv]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "curriculens", *argv], capture_output=True,
+                          text=True, env=env, timeout=300)  # fmt: skip
+    assert done.returncode == code and "Traceback" not in done.stderr, done.stderr[-2000:]
+    lines = [ln for ln in done.stderr.splitlines() if "error:" in ln]
+    assert len(lines) == 1 and needle in done.stderr, done.stderr[-2000:]
+    assert (finished / "results.sqlite").exists()

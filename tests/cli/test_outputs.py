@@ -103,3 +103,81 @@ def test_a_failed_write_leaves_the_old_file_and_exits_1(finished, tmp_path, monk
     err = capsys.readouterr().err
     assert "No space left" in err and "Traceback" not in err
     assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+
+
+# ------------------------------------------------------------------ the report's outputs
+def _err(capsys, argv, code: int) -> str:
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if "error:" in ln]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_a_report_over_a_file_curriculens_did_not_write_needs_force(finished, tmp_path, capsys):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "report.html").write_text("<html>my own notes</html>")
+    line = _err(capsys, ["report", finished, "--out", out, "--bootstrap", "0", "--quiet"], 2)
+    assert "was not written by curriculens" in line and "--force" in line
+    assert (out / "report.html").read_text() == "<html>my own notes</html>"
+    assert not (out / "report.md").exists()
+    assert main(["report", str(finished), "--out", str(out), "--bootstrap", "0", "--quiet",
+                 "--force"]) == 0  # fmt: skip
+    assert "Curriculum report" in (out / "report.html").read_text()
+    # its own earlier report is regenerated without --force
+    assert main(["report", str(finished), "--out", str(out), "--bootstrap", "0", "--quiet"]) == 0
+
+
+def test_a_report_into_another_runs_directory_is_refused(finished, toy_series, tmp_path, capsys):
+    other = tmp_path / "other"
+    sweep(toy_series, other, config=SweepConfig(skills=("add1",), n_examples=40), run="o",
+          progress=False)  # fmt: skip
+    line = _err(capsys, ["report", finished, "--out", other, "--bootstrap", "0", "--force"], 2)
+    assert "another run's directory" in line
+    assert not (other / "report.html").exists()
+
+
+def test_an_unwritable_report_folder_is_exit_1_before_any_work(finished, tmp_path, capsys,
+                                                                monkeypatch):  # fmt: skip
+    import curriculens.reporting.writer as writer
+
+    def no_analysis(*a, **k):
+        raise AssertionError("the run was analysed before the folder was checked")
+
+    monkeypatch.setattr(writer, "analyze", no_analysis)
+    real = Path.write_bytes
+
+    def read_only(self, data):
+        if self.name == ".report-write-test":
+            raise OSError(30, "Read-only file system", str(self))
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    line = _err(capsys, ["report", finished, "--out", tmp_path / "rep", "--bootstrap", "0"], 1)
+    assert "Read-only file system" in line and "--out DIR on writable storage" in line
+    line = _err(capsys, ["report", finished, "--bootstrap", "0"], 1)  # into the run itself
+    assert "Cannot write the report into" in line
+    assert sorted(p.name for p in finished.iterdir() if p.name.startswith("report")) == []
+
+
+# ------------------------------------------------------------------ the sweep's own files
+def test_a_sweep_never_writes_over_a_users_sweep_files(toy_series, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "sweep.toml").write_text("# my notes\n")
+    argv = ["sweep", toy_series, "--out", mine, "--skills", "add1", "--examples", "40", "--quiet"]
+    line = _err(capsys, argv, 2)
+    assert "holds sweep.toml but no results.sqlite" in line
+    assert (mine / "sweep.toml").read_text() == "# my notes\n"
+    assert not (mine / "results.sqlite").exists()
+    # the TOML being run, inside its own run folder, is kept as written
+    own = tmp_path / "own"
+    own.mkdir()
+    text = (f'# settings of this run\nout = "."\n[series]\ndir = "{toy_series}"\n'
+            '[sweep]\nskills = ["add1"]\nn_examples = 40\n')  # fmt: skip
+    (own / "sweep.toml").write_text(text)
+    assert main(["sweep", str(own / "sweep.toml"), "--quiet"]) == 0
+    assert (own / "results.sqlite").exists() and (own / "sweep.toml").read_text() == text

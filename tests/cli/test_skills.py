@@ -194,3 +194,26 @@ def test_validate_missing_file_never_tracebacks(capsys, tmp_path):
 def test_skills_without_subcommand_prints_help(capsys):
     code, _, err = run(["skills"], capsys)
     assert code == 2 and "list" in err and "validate" in err
+
+
+def test_validate_checks_the_context_of_a_checkpoint_as_a_sweep_does(toy_series, tmp_path,
+                                                                     capsys):  # fmt: skip
+    # issue 29: `skills validate` checks everything the sweep will check
+    head = {"name": "long_prompt", "version": 1, "format": "continuation",
+            "label_names": ["a", "b"]}  # fmt: skip
+    lines = [json.dumps({"curriculens_skill": head})]
+    for i in range(20):
+        prompt = ("the cat sat " * 300 if i == 0 else "the cat sat ") + f"number {i} {i % 3}"
+        lines.append(json.dumps({"prompt": prompt, "target": "down", "label": "ab"[i % 2],
+                                 "group": f"g{i}"}))  # fmt: skip
+    f = tmp_path / "long.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    ck = toy_series / "step0"
+    capsys.readouterr()
+    assert main(["skills", "validate", str(f), "--checkpoint", str(ck)]) == 1
+    out = capsys.readouterr().out
+    assert "context: " in out and "longer than the model's context of 128 tokens" in out
+    short = tmp_path / "short.jsonl"
+    short.write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    main(["skills", "validate", str(short), "--checkpoint", str(ck)])
+    assert "context" not in capsys.readouterr().out
