@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from curriculens.activations import hook_layer
 from curriculens.analysis.fv_paper import predict_paper
 from curriculens.analysis.predict import (
     BASELINES,
@@ -138,6 +137,8 @@ def predict_trajectories(
         )
         for m, g in curves.groupby("model", sort=False)
     }
+    from curriculens.activations import hook_layer  # imports torch: only when vectors are read
+
     hooks = sorted({h for (_, _, h) in vecs}, key=lambda h: (hook_layer(h), h))
     cases, notes = [], []
     for c in base.composites:

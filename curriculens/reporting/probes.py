@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from curriculens.reporting.formatting import format_tokens, layer_name
+from curriculens.store_schema import LEXICAL_HOOK, LEXICAL_METRIC
 
 __all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
 
@@ -23,8 +24,6 @@ __all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
 MARGIN = 0.05
 #: The stored layer of the embedding (``hook_embed``).
 EMBED_LAYER = -1
-#: Hook and metric of the lexical baseline rows (:mod:`curriculens.probes.lexical`).
-LEXICAL_HOOK, LEXICAL_METRIC = "lexical.embed_mean", "lexical_acc"
 
 
 @dataclass(frozen=True, kw_only=True)
