@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.transforms import Bbox
+
 from curriculens.atomic import atomic_path, write_failed
 from curriculens.reporting.plots import (
     plot_behavior,
@@ -153,19 +157,35 @@ def save_figures(figs: dict, fig_dir: Path) -> list[ReportFigure]:
     """Save each figure as ``fig_dir/NAME.svg``, ``.pdf`` and a 300-dpi ``.png``."""
     out = []
     for name, (fig, caption) in figs.items():
+        box = _laid_out(fig)
         for fmt in FORMATS:
             path = fig_dir / f"{name}.{fmt}"
             try:
                 with atomic_path(path) as tmp:  # whole files only, even on a full disk
                     dpi = DPI if fmt == "png" else "figure"
-                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=box)
             except OSError as e:
                 raise write_failed(path, e) from None
         # the page embeds a screen copy; the 300-dpi file beside it is the one to paste
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches=box)
         out.append(ReportFigure(name, caption, buf.getvalue(), float(fig.get_figwidth())))
     return out
+
+
+def _laid_out(fig) -> Bbox:
+    """Lay ``fig`` out once and return its tight box (padded as ``bbox_inches="tight"`` pads).
+
+    Its layout engine is then switched off, so each of the four saves draws the figure once,
+    where ``"tight"`` with constrained layout would lay it out and draw it twice per save.
+    """
+    dpi, fig.dpi = fig.dpi, DPI  # measured at the saved PNG's resolution, as savefig would
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)  # runs the layout engine
+    box = fig.get_tightbbox(renderer)
+    fig.set_layout_engine("none")
+    fig.dpi = dpi
+    return box.padded(matplotlib.rcParams["savefig.pad_inches"])
 
 
 def place(figures: list[ReportFigure], titles: list[str]) -> dict[str, list[ReportFigure]]:
