@@ -50,6 +50,19 @@ LEXICAL_METRIC = "lexical_acc"
 #: whichever was written last, which the store did not record).
 AMBIGUOUS_V1 = "v1-ambiguous"
 
+
+def hook_layer(hook: str) -> int:
+    """The TransformerLens block index of a hook: ``l`` for ``blocks.l.*``, -1 for the embedding
+    (and any other hook outside the blocks).
+
+    >>> hook_layer("blocks.3.hook_resid_post"), hook_layer("hook_embed")
+    (3, -1)
+    """
+    if hook.startswith("blocks."):
+        return int(hook.split(".")[1])
+    return -1
+
+
 SCORES_DDL = """
 CREATE TABLE IF NOT EXISTS scores (
     run TEXT NOT NULL, checkpoint TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,

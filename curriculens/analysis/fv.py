@@ -42,6 +42,7 @@ from curriculens.analysis.predict import (
 from curriculens.analysis.scoring import decoy_sets
 from curriculens.errors import ConfigError
 from curriculens.params import flag
+from curriculens.store_schema import hook_layer
 
 #: the methods fitted on task vectors, in report order
 FV_METHODS = ("fv", "fv_discovered")
@@ -137,8 +138,6 @@ def predict_trajectories(
         )
         for m, g in curves.groupby("model", sort=False)
     }
-    from curriculens.activations import hook_layer  # imports torch: only when vectors are read
-
     hooks = sorted({h for (_, _, h) in vecs}, key=lambda h: (hook_layer(h), h))
     cases, notes = [], []
     for c in base.composites:

@@ -25,7 +25,6 @@ from curriculens.store_schema import LEXICAL_HOOK, LEXICAL_METRIC  # rows of the
 __all__ = ["LEXICAL_HOOK", "LEXICAL_METRIC", "embed_mean", "prompt_tokens"]
 
 
-
 def prompt_tokens(encoded, *, skip: int = 0) -> list[np.ndarray]:
     """Per example, the token ids its probe's read position sees (its first sequence, from
     ``skip`` (1 past a BOS) to the read position inclusive).

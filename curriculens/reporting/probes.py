@@ -65,6 +65,8 @@ def probe_baselines(
     layer, so every table names the same one), else at its best final probe accuracy.
     ``lexical``: each skill's lead/lag ``lexical`` flag (the report passes lead/lag's).
     """
+    df = df.copy(deep=False)
+    df.attrs = {}  # the skill snapshot: pandas would deep-copy it on every selection below
     out = []
     for skill in dict.fromkeys(df.loc[df.kind == "probe", "skill"]):
         mine = df[df.skill == skill]
