@@ -180,9 +180,9 @@ def _laid_out(fig) -> Bbox:
     where ``"tight"`` with constrained layout would lay it out and draw it twice per save.
     """
     dpi, fig.dpi = fig.dpi, DPI  # measured at the saved PNG's resolution, as savefig would
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    fig.draw(renderer)  # runs the layout engine
-    box = fig.get_tightbbox(renderer)
+    canvas = FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # runs the layout engine; nothing is rasterised
+    box = fig.get_tightbbox(canvas.get_renderer())
     fig.set_layout_engine("none")
     fig.dpi = dpi
     return box.padded(matplotlib.rcParams["savefig.pad_inches"])
