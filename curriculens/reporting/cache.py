@@ -25,7 +25,6 @@ from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import curriculens
 from curriculens import errors
 from curriculens.atomic import write_text
 from curriculens.reporting.figures import FORMATS, ReportFigure
@@ -71,7 +70,7 @@ def _hash_file(h, path: Path) -> None:
 def _code_digest() -> str:
     """A digest of the curriculens sources and the library versions the report depends on."""
     h = hashlib.sha256()
-    root = Path(curriculens.__file__).parent
+    root = Path(__file__).resolve().parents[1]  # the curriculens package
     for p in sorted(root.rglob("*.py")):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
