@@ -117,7 +117,9 @@ def build_figures(a: RunAnalysis) -> dict:
             "Composite curves (black) against their predictions from task vectors (fv: the "
             "components' curves weighted by the composite vector's projection on theirs; "
             "fv_discovered: every elemental's curve, weighted by a non-negative projection) "
-            "and from the product of the components' curves, per run; r2 in the legend. fv "
+            "and from the product of the components' curves, per run; each method's r2 under "
+            "the panel's title. The score axis is [0, 1]: a prediction beyond it is drawn at "
+            "the edge, marked with a triangle pointing out of the frame. fv "
             "methods are calibrated, and read the hook, chosen leaving the composite out.",
         )
     return figs
