@@ -148,7 +148,7 @@ def plot_behavior(
     else:
         cols = min(3, len(groups)) or 1
         rows = max(1, math.ceil(len(groups) / cols))
-        fig = Figure(figsize=(3.4 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
+        fig = Figure(figsize=(4.6 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
         grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).ravel()
         for a in grid[len(groups) :]:
             a.axis("off")
@@ -191,7 +191,8 @@ def _behavior_panel(a, df, family, members, color, marks, all_tokens, crit: Crit
             a.axvspan(lo, hi, color=c, alpha=0.12, lw=0)
         t = None if e is None else e.behavior_tokens
         if t is not None and t in curve.index:
-            a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2)
+            a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2,
+                   clip_on=False)  # whole at 1.0, on the frame's edge  # fmt: skip
     if crit.method in ("fixed", "stable") and crit.chance is None:
         a.axhline(crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}")
     _token_axis(a, all_tokens)
@@ -199,8 +200,10 @@ def _behavior_panel(a, df, family, members, color, marks, all_tokens, crit: Crit
     if family:
         a.set_title(family + (f" ({len(members)})" if len(members) > LEGEND_MAX else ""),
                     fontsize=9)  # fmt: skip
-    if len(members) <= LEGEND_MAX:  # more names than that would hide the curves
-        a.legend(fontsize=7, loc="upper left", frameon=False)
+    if len(members) <= LEGEND_MAX:  # more names than that would not fit beside the panel
+        # beside the panel, so no curve, band or threshold line runs through it
+        a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                 borderaxespad=0.0, handlelength=1.5)  # fmt: skip
 
 
 def _label_grid(panels, cols: int) -> None:
@@ -379,7 +382,7 @@ def plot_timeline(emergence, *, ax=None):
     ax.set_yticks(range(len(emergence)))
     ax.set_yticklabels([e.skill for e in emergence], fontsize=8)
     ax.invert_yaxis()
-    _token_axis(ax, known or [1.0])
+    _timeline_axis(ax, left, right)
     crit = emergence[0].criterion if emergence else "paper"
     probe = next((e.probe_criterion for e in emergence if e.probe_criterion), None)
     ax.set_title(
@@ -393,6 +396,20 @@ def plot_timeline(emergence, *, ax=None):
     if own:
         fig.tight_layout()
     return fig
+
+
+def _timeline_axis(ax, left: float, right: float) -> None:
+    """Log x axis of training tokens over the marks' span (a '<' at ``left``, a '>' at
+    ``right``), ticked at 1, 2 and 5 per decade: a span of half a decade keeps readable ticks
+    and the whole width, where an axis from 0 squeezed the marks to its right edge."""
+    ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    ax.set_xlabel("training tokens")
+    span = math.log10(right / left) if left > 0 else 99.0
+    subs = (1.0, 2.0, 5.0) if span < 3 else (1.0,)
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
 
 
 def _fig_ax(ax, size):
