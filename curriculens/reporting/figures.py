@@ -108,8 +108,11 @@ def build_figures(a: RunAnalysis) -> dict:
     if a.consistency is not None:
         figs["consistency"] = (
             plot_consistency(a.consistency),
-            "Spearman rank agreement of the skill emergence orders between runs "
-            f"(criterion {crit.label()}; censored skills tied last).",
+            "Spearman rank agreement of the skill emergence orders between runs (criterion "
+            f"{crit.label()}). Above the diagonal: rho over every skill, never-emerged skills "
+            "tied last, with its permutation null (mean [95% range]: the rho expected from "
+            "which skills each run never learned alone); below: rho over the skills both runs "
+            "learned (n of them).",
         )
     if a.trajectories is not None:
         figs["trajectories"] = (
