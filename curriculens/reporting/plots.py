@@ -50,17 +50,20 @@ def _token_axis(ax, tokens: Sequence[float]) -> None:
     ax.set_xscale("symlog", linthresh=th)
     ax.set_xlim(left=0)
     ax.set_xlabel("training tokens")
-    # at most about four labelled decades, so wide spans ("10M100M1B10B") do not collide
+    _token_ticks(ax, tokens, th)
+
+
+def _token_ticks(ax, tokens: Sequence[float], th: float) -> None:
+    """Ticks of a symmetric-log token axis with linear range ``th``: 0, then at most about four
+    labelled decades from ``th`` on, so wide spans ("10M100M1B10B") and a decade just past 0
+    ("010k") do not collide."""
     lo = math.ceil(math.log10(th))
     hi = math.floor(math.log10(max([th, *tokens])))
     step = max(1, math.ceil((hi - lo + 1) / 4))
     ticks = [0.0] + [10.0**k for k in range(hi, lo - 1, -step)][::-1]
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
-    # ticks inside the linear stretch (0 < t < th) stay unlabelled: their labels ran into 0's
     ax.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(
-            lambda t, _: "0" if t == 0 else ("" if 0 < t < th * (1 - 1e-9) else format_tokens(t))
-        )
+        matplotlib.ticker.FuncFormatter(lambda t, _: "0" if t == 0 else format_tokens(t))
     )
 
 
@@ -275,7 +278,8 @@ def plot_probe_heatmaps(
         axes = np.atleast_1d(ax).ravel()
         fig = axes[0].figure
     else:
-        pairs = min(2, max(1, len(mats)))
+        # up to 4 skills: one pair a row, so the page shows each heatmap at full size
+        pairs = 1 if len(mats) <= 4 else 2
         rows = max(1, math.ceil(len(mats) / pairs))  # no probed skill: one empty panel
         fig = Figure(figsize=(3.3 * pairs * per + 1.2, 1.9 * rows + 0.8), layout="constrained")
         axes = fig.subplots(rows, pairs * per, squeeze=False, sharex=True).ravel()
@@ -329,9 +333,10 @@ def _heatmap(a, skill: str, mat: pd.DataFrame, what: str, cmap: str, limits, e):
     mesh = a.pcolormesh(
         token_edges(mat.columns), y, mat.values, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
     )
-    a.set_xscale("symlog", linthresh=_linthresh(mat.columns))
+    th = _linthresh(mat.columns)
+    a.set_xscale("symlog", linthresh=th)
     a.set_xlim(token_edges(mat.columns)[[0, -1]])
-    a.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
+    _token_ticks(a, [float(t) for t in mat.columns], th)
     a.tick_params(labelsize=7)
     a.set_yticks(range(len(mat.index)))
     a.set_yticklabels([layer_name(layer) for layer in mat.index], fontsize=7)
