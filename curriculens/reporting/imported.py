@@ -68,8 +68,8 @@ NOT_MEASURED = Section(
 
 #: Tasks per timeline figure: at 0.45 in a task, a page stays under 3,000 px at 300 dpi.
 TIMELINE_PAGE = 18
-#: Behavior panels per figure: three rows of three stay under 3,000 px at 300 dpi.
-BEHAVIOR_PAGE = 9
+#: Behavior panels per figure: three rows of two stay under 3,000 px at 300 dpi.
+BEHAVIOR_PAGE = 6
 #: What a curriculens run directory holds (an lm-eval folder holds none of them).
 _RUN_FILES = ("results.sqlite", "checkpoints", "sweep_config.json", "train_summary.json")
 

@@ -179,7 +179,7 @@ def plot_behavior(
             else [(axes[0], ("", skills))]
         )
     else:
-        cols = min(3, len(groups)) or 1
+        cols = min(2, len(groups)) or 1  # with legends beside them, 2 fit the page at full size
         rows = max(1, math.ceil(len(groups) / cols))
         fig = Figure(figsize=(4.6 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
         grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).ravel()
