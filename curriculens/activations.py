@@ -21,6 +21,7 @@ from jaxtyping import Float
 
 from curriculens.errors import HookNameError, SkillError, StoreError, did_you_mean
 from curriculens.skills.registry import Example, Skill, resolve_read_position
+from curriculens.store_schema import hook_layer as hook_layer  # re-exported; torch-free there
 
 # Dimension glossary: example = skill example; seq = one scored sequence (an example has one per
 # candidate continuation); pos = token position; d = d_model.
@@ -33,18 +34,6 @@ def resid_hooks(n_layers: int) -> list[str]:
     ['hook_embed', 'blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']
     """
     return ["hook_embed"] + [f"blocks.{layer}.hook_resid_post" for layer in range(n_layers)]
-
-
-def hook_layer(hook: str) -> int:
-    """The TransformerLens block index of a hook: ``l`` for ``blocks.l.*``, -1 for the embedding
-    (and any other hook outside the blocks).
-
-    >>> hook_layer("blocks.3.hook_resid_post"), hook_layer("hook_embed")
-    (3, -1)
-    """
-    if hook.startswith("blocks."):
-        return int(hook.split(".")[1])
-    return -1
 
 
 def load_bridge(model, tokenizer, *, device: str = "cpu"):

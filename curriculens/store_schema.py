@@ -41,9 +41,27 @@ KINDS = ("behavior", "probe", "control", "baseline")
 #: accuracy; ``control/control_acc`` holds their mean); per skill the lexical baseline
 #: (``lexical_acc`` at hook ``lexical.embed_mean``, layer NULL). No schema change: they are rows.
 BASELINE_METRICS = ("behavior_chance", "majority", "chance", "control_sd", "lexical_acc")
+#: Hook name of the lexical baseline's rows (it reads no hook of the model;
+#: :mod:`curriculens.probes.lexical`).
+LEXICAL_HOOK = "lexical.embed_mean"
+#: Metric of its held-out accuracy (kind ``baseline``, per-item outcomes like a probe's).
+LEXICAL_METRIC = "lexical_acc"
 #: ``probe_key`` of version-1 rows whose unit had several probe configs (their values are those of
 #: whichever was written last, which the store did not record).
 AMBIGUOUS_V1 = "v1-ambiguous"
+
+
+def hook_layer(hook: str) -> int:
+    """The TransformerLens block index of a hook: ``l`` for ``blocks.l.*``, -1 for the embedding
+    (and any other hook outside the blocks).
+
+    >>> hook_layer("blocks.3.hook_resid_post"), hook_layer("hook_embed")
+    (3, -1)
+    """
+    if hook.startswith("blocks."):
+        return int(hook.split(".")[1])
+    return -1
+
 
 SCORES_DDL = """
 CREATE TABLE IF NOT EXISTS scores (

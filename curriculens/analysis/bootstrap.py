@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from einops import rearrange
 
 __all__ = [
     "attach_groups",
@@ -43,26 +44,48 @@ def cluster_counts(rng: np.random.Generator, groups: np.ndarray, n_boot: int) ->
 
     Stage 1 draws ``G`` groups with replacement (``G`` = number of distinct groups); stage 2
     draws, for each drawn copy of a group of ``m`` items, ``m`` of its items with replacement.
-    The sum of ``K`` independent uniform multinomials of size ``m`` is one multinomial of size
-    ``K * m``, so each group takes one vectorised draw. The total count varies between
-    resamples (groups differ in size): divide by each row's sum for a mean.
+    The ``K`` copies of a group of ``m`` items drawn in a resample take ``K * m`` items from it,
+    each uniform over its members. A one-item group's count is its number of copies; the items
+    of larger groups are drawn for all resamples at once (one array of uniform member indices,
+    counted with one ``bincount``), so the cost does not grow with the number of groups. The
+    total count varies between resamples (groups differ in size): divide by each row's sum for
+    a mean.
     """
     _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    n_groups = int(inverse.max()) + 1 if inverse.size else 0
-    out = np.zeros((n_boot, inverse.size), dtype=np.int64)
+    n_items = inverse.size
+    n_groups = int(inverse.max()) + 1 if n_items else 0
+    out = np.zeros((n_boot, n_items), dtype=np.int64)
     if not n_groups:
         return out
-    picks = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot)
-    for g in range(n_groups):
-        members = np.flatnonzero(inverse == g)
-        m = members.size
-        out[:, members] = rng.multinomial(picks[:, g] * m, np.full(m, 1.0 / m))
+    picks = _uniform_counts(rng, n_groups, n_boot)  # [boot, group] copies of each group
+    sizes = np.bincount(inverse, minlength=n_groups)  # [group]
+    single = sizes[inverse] == 1
+    out[:, single] = picks[:, inverse[single]]
+    multi = np.flatnonzero(sizes > 1)
+    if multi.size:
+        members = np.argsort(inverse, kind="stable")  # item ids, group by group
+        first = np.cumsum(sizes) - sizes  # [group] where each group's members start
+        drawn = picks[:, multi] * sizes[multi]  # [boot, multi-item group] items drawn
+        cell = np.repeat(np.arange(drawn.size), drawn.ravel())  # one entry per item drawn
+        boot, g = np.divmod(cell, multi.size)
+        g = multi[g]
+        item = members[first[g] + (rng.random(cell.size) * sizes[g]).astype(np.int64)]
+        flat = np.bincount(boot * n_items + item, minlength=n_boot * n_items)
+        out += rearrange(flat, "(boot item) -> boot item", boot=n_boot)
     return out
+
+
+def _uniform_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+    """``[n_boot, n]`` counts of ``n`` uniform draws among ``n`` things per row: the
+    ``multinomial(n, [1/n] * n)`` of each row, drawn as indices and counted at once."""
+    picked = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
+    flat = np.bincount(picked.ravel(), minlength=n_boot * n)
+    return rearrange(flat, "(boot k) -> boot k", boot=n_boot).astype(np.int64)
 
 
 def item_counts(rng: np.random.Generator, n_items: int, n_boot: int) -> np.ndarray:
     """``[n_boot, item]`` multiplicities of the plain item bootstrap."""
-    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=n_boot)
+    return _uniform_counts(rng, n_items, n_boot)
 
 
 def resample_items(

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import kendalltau, rankdata, spearmanr
 
 from curriculens.analysis.emergence import emergence_table
 from curriculens.analysis.table import skill_info
@@ -58,6 +57,8 @@ def censored_ranks(points: Sequence[float | None]) -> np.ndarray:
     >>> censored_ranks([3.0, None, 1.0, None]).tolist()
     [2.0, 3.5, 1.0, 3.5]
     """
+    from scipy.stats import rankdata  # scipy.stats loads in a second: only when ranks are asked
+
     x = np.array([math.inf if p is None else float(p) for p in points], dtype=float)
     return rankdata(x, method="average")
 
@@ -210,6 +211,8 @@ def _pair(a: str, b: str, ea, eb, shared: Sequence[str], n_res: int, seed: int):
 
 def _correlations(xa: np.ndarray, xb: np.ndarray) -> tuple[float | None, float | None]:
     """Spearman and Kendall of average ranks (censored = +inf tie last); None if undefined."""
+    from scipy.stats import kendalltau, rankdata, spearmanr
+
     ra, rb = rankdata(xa), rankdata(xb)
     if len(xa) < 2 or np.ptp(ra) == 0 or np.ptp(rb) == 0:
         return None, None
@@ -231,6 +234,8 @@ def _null(xa: np.ndarray, xb: np.ndarray, rng: np.random.Generator, n: int) -> n
 
 def _rho_rows(xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
     """Spearman rho of each row pair of ``[resample, task]`` arrays (NaN where undefined)."""
+    from scipy.stats import rankdata
+
     ra = rankdata(xa, axis=1)
     rb = rankdata(xb, axis=1)
     ra -= ra.mean(axis=1, keepdims=True)

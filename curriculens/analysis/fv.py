@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from curriculens.activations import hook_layer
 from curriculens.analysis.fv_paper import predict_paper
 from curriculens.analysis.predict import (
     BASELINES,
@@ -43,6 +42,7 @@ from curriculens.analysis.predict import (
 from curriculens.analysis.scoring import decoy_sets
 from curriculens.errors import ConfigError
 from curriculens.params import flag
+from curriculens.store_schema import hook_layer
 
 #: the methods fitted on task vectors, in report order
 FV_METHODS = ("fv", "fv_discovered")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from curriculens.analysis.criterion import Criterion, Crossing
 from curriculens.analysis.curves import Curve, curve_of, select
-from curriculens.probes.lexical import LEXICAL_HOOK, LEXICAL_METRIC
+from curriculens.store_schema import LEXICAL_HOOK, LEXICAL_METRIC
 
 
 def lexical_curve(rows: Sequence[Mapping], skill: str) -> Curve | None:

@@ -16,11 +16,13 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from curriculens.errors import CheckpointError, ConfigError
 from curriculens.params import flag
+
+if TYPE_CHECKING:  # torch loads when weights do, not when a report imports the package
+    import torch
 
 #: Dtypes a checkpoint can be loaded in (``SweepConfig.dtype``, ``--dtype``).
 DTYPES = ("float32", "bfloat16", "float16")
@@ -87,6 +89,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     Raises:
         CheckpointError: The file is missing, corrupt, or unsafe to unpickle.
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"State-dict file {str(path)!r} does not exist.")
@@ -222,6 +226,7 @@ def load_state_into(model, state: dict, *, label: str, weights: Path) -> None:
 def model_shell(config, dtype, trust_remote_code: bool = False):
     """The model ``config`` describes on the ``meta`` device: its shapes, no memory (a config
     that implies 200 GB costs nothing until it is compared with the weights)."""
+    import torch
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"):
@@ -280,6 +285,8 @@ def _is_tied(model, key: str) -> bool:
 
 def parse_device(device: str) -> torch.device:
     """``torch.device(device)``, or :class:`ConfigError` naming the value and what is allowed."""
+    import torch
+
     try:
         return torch.device(device)
     except (RuntimeError, TypeError, ValueError):
@@ -290,6 +297,8 @@ def parse_device(device: str) -> torch.device:
 
 def check_device(device: str) -> None:
     """Raise :class:`ConfigError` before anything loads when ``device`` is not usable here."""
+    import torch
+
     d = parse_device(device)
     if d.type == "cuda":
         if not torch.cuda.is_available():
@@ -349,12 +358,15 @@ def scan_weights(
     holds a NaN or an infinity. The fingerprint is the same value :func:`fingerprint` has always
     given (names in sorted order, shape, dtype, raw bytes), so runs keyed by it resume.
 
+    >>> import torch
     >>> m = torch.nn.Linear(2, 1)
     >>> with torch.no_grad():
     ...     _ = m.bias.fill_(float("nan"))
     >>> scan_weights(m).nonfinite
     ('NaN weights', 'bias')
     """
+    import torch
+
     state = model.state_dict()
     h = hashlib.sha256() if fingerprint else None
     bad: dict[str, str] = {}
@@ -378,6 +390,8 @@ def scan_weights(
 def _tensor_bytes(t: torch.Tensor) -> memoryview:
     """A tensor's raw bytes (row-major) as a buffer, copied only when it is not a contiguous CPU
     tensor."""
+    import torch
+
     t = t.cpu().contiguous()
     if t.numel() == 0:
         return memoryview(b"")
@@ -440,6 +454,8 @@ def check_hub_access(repo: str, revision: str | None = None, *, timeout: float =
 def as_torch_dtype(dtype: str):
     if dtype not in DTYPES:
         raise ConfigError(f"dtype {dtype!r} is not supported; expected one of {', '.join(DTYPES)}.")
+    import torch
+
     return getattr(torch, dtype)
 
 

@@ -60,6 +60,10 @@ def _no_abbreviations(p: argparse.ArgumentParser) -> None:
                 _no_abbreviations(sp)
 
 
+#: commands that read a store and never load a model (importing transformers costs them a second)
+_NO_MODELS = ("report", "audit")
+
+
 def _quiet_third_party() -> None:
     """Hide transformers' per-file save/load bars; curriculens shows its own progress."""
     try:
@@ -108,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    _quiet_third_party()
+    if args.command not in _NO_MODELS:
+        _quiet_third_party()
     import warnings
 
     default_format = warnings.formatwarning

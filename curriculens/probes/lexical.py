@@ -20,13 +20,9 @@ import torch
 from jaxtyping import Float
 
 from curriculens.errors import ProbeError
+from curriculens.store_schema import LEXICAL_HOOK, LEXICAL_METRIC  # rows of the store
 
 __all__ = ["LEXICAL_HOOK", "LEXICAL_METRIC", "embed_mean", "prompt_tokens"]
-
-#: Hook name of the lexical baseline's rows (it reads no hook of the model).
-LEXICAL_HOOK = "lexical.embed_mean"
-#: Metric of its held-out accuracy (kind ``baseline``, per-item outcomes like a probe's).
-LEXICAL_METRIC = "lexical_acc"
 
 
 def prompt_tokens(encoded, *, skip: int = 0) -> list[np.ndarray]:

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.transforms import Bbox
+
 from curriculens.atomic import atomic_path, write_failed
 from curriculens.reporting.plots import (
     plot_behavior,
@@ -104,8 +108,11 @@ def build_figures(a: RunAnalysis) -> dict:
     if a.consistency is not None:
         figs["consistency"] = (
             plot_consistency(a.consistency),
-            "Spearman rank agreement of the skill emergence orders between runs "
-            f"(criterion {crit.label()}; censored skills tied last).",
+            "Spearman rank agreement of the skill emergence orders between runs (criterion "
+            f"{crit.label()}). Above the diagonal: rho over every skill, never-emerged skills "
+            "tied last, with its permutation null (mean [95% range]: the rho expected from "
+            "which skills each run never learned alone); below: rho over the skills both runs "
+            "learned (n of them).",
         )
     if a.trajectories is not None:
         figs["trajectories"] = (
@@ -113,7 +120,9 @@ def build_figures(a: RunAnalysis) -> dict:
             "Composite curves (black) against their predictions from task vectors (fv: the "
             "components' curves weighted by the composite vector's projection on theirs; "
             "fv_discovered: every elemental's curve, weighted by a non-negative projection) "
-            "and from the product of the components' curves, per run; r2 in the legend. fv "
+            "and from the product of the components' curves, per run; each method's r2 under "
+            "the panel's title. The score axis is [0, 1]: a prediction beyond it is drawn at "
+            "the edge, marked with a triangle pointing out of the frame. fv "
             "methods are calibrated, and read the hook, chosen leaving the composite out.",
         )
     return figs
@@ -153,19 +162,35 @@ def save_figures(figs: dict, fig_dir: Path) -> list[ReportFigure]:
     """Save each figure as ``fig_dir/NAME.svg``, ``.pdf`` and a 300-dpi ``.png``."""
     out = []
     for name, (fig, caption) in figs.items():
+        box = _laid_out(fig)
         for fmt in FORMATS:
             path = fig_dir / f"{name}.{fmt}"
             try:
                 with atomic_path(path) as tmp:  # whole files only, even on a full disk
                     dpi = DPI if fmt == "png" else "figure"
-                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+                    fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=box)
             except OSError as e:
                 raise write_failed(path, e) from None
         # the page embeds a screen copy; the 300-dpi file beside it is the one to paste
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=EMBED_DPI, bbox_inches=box)
         out.append(ReportFigure(name, caption, buf.getvalue(), float(fig.get_figwidth())))
     return out
+
+
+def _laid_out(fig) -> Bbox:
+    """Lay ``fig`` out once and return its tight box (padded as ``bbox_inches="tight"`` pads).
+
+    Its layout engine is then switched off, so each of the four saves draws the figure once,
+    where ``"tight"`` with constrained layout would lay it out and draw it twice per save.
+    """
+    dpi, fig.dpi = fig.dpi, DPI  # measured at the saved PNG's resolution, as savefig would
+    canvas = FigureCanvasAgg(fig)
+    fig.draw_without_rendering()  # runs the layout engine; nothing is rasterised
+    box = fig.get_tightbbox(canvas.get_renderer())
+    fig.set_layout_engine("none")
+    fig.dpi = dpi
+    return box.padded(matplotlib.rcParams["savefig.pad_inches"])
 
 
 def place(figures: list[ReportFigure], titles: list[str]) -> dict[str, list[ReportFigure]]:

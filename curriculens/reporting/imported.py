@@ -29,7 +29,14 @@ from curriculens.params import flag
 from curriculens.reporting.answers import order_answer, when_answer
 from curriculens.reporting.figures import save_figures
 from curriculens.reporting.page import writable_dest, write_pages
-from curriculens.reporting.plots import plot_behavior, plot_consistency, plot_timeline
+from curriculens.reporting.plots import (
+    LEGEND_MAX,
+    behavior_panels,
+    plot_behavior,
+    plot_consistency,
+    plot_timeline,
+    timeline_span,
+)
 from curriculens.reporting.run_analysis import RunAnalysis
 from curriculens.reporting.sections import (
     Section,
@@ -59,6 +66,10 @@ NOT_MEASURED = Section(
 )
 
 
+#: Tasks per timeline figure: at 0.45 in a task, a page stays under 3,000 px at 300 dpi.
+TIMELINE_PAGE = 18
+#: Behavior panels per figure: three rows of two stay under 3,000 px at 300 dpi.
+BEHAVIOR_PAGE = 6
 #: What a curriculens run directory holds (an lm-eval folder holds none of them).
 _RUN_FILES = ("results.sqlite", "checkpoints", "sweep_config.json", "train_summary.json")
 
@@ -134,16 +145,20 @@ def write_curves_report(
             interval_note(crit, n_boot, resampling_of(cis)) + " Scores: each task's imported score."
         )
         sections.append(curriculum_section(a, title=title, note=note, behavior_only=True))
-        figs.update(_model_figures(m, slugs[m], a))
-        placed_names[title] = [f"timeline-{slugs[m]}", f"behavior-{slugs[m]}"]
+        mine = _model_figures(m, slugs[m], a)
+        figs.update(mine)
+        placed_names[title] = list(mine)
     if consistency is not None:
         summary.append(_models_agree(consistency, len(models)))
         all_skills = sorted({t for v in cis.values() for t in v})
         sections += consistency_sections(consistency, models, cis, crit, all_skills)
         figs["consistency"] = (
             plot_consistency(consistency),
-            "Spearman rank agreement of the task emergence orders between models "
-            f"(criterion {crit.label()}; censored tasks tied last).",
+            "Spearman rank agreement of the task emergence orders between models (criterion "
+            f"{crit.label()}). Above the diagonal: rho over every task, never-emerged tasks "
+            "tied last, with its permutation null (mean [95% range]: the rho expected from "
+            "which tasks each model never learned alone); below: rho over the tasks both "
+            "models learned (n of them).",
         )
         placed_names["Order consistency across runs"] = ["consistency"]
     summary.append(NO_PROBES)
@@ -195,22 +210,41 @@ def _model_summary(m: str, a: RunAnalysis, *, several: bool) -> list[str]:
 
 
 def _model_figures(m: str, slug: str, a: RunAnalysis) -> dict:
-    """A model's timeline and behavior curves, as ``{name: (Figure, caption)}``."""
+    """A model's timeline (in pages of :data:`TIMELINE_PAGE` tasks, on one token axis) and
+    behavior curves, as ``{name: (Figure, caption)}``."""
     crit, skills = a.criterion, [e.skill for e in a.emergence]
-    return {
-        f"timeline-{slug}": (
-            plot_timeline(a.emergence),
-            f"{m}: emergence order per task (circle, with its interval as a bar); '<' at the "
-            "left: met at the first checkpoint; faded '>' at the right: not emerged. Criterion "
-            f"{crit.label()}.",
-        ),
-        f"behavior-{slug}": (
-            plot_behavior(a.df, skills, emergence=a.emergence, criterion=crit),
-            f"{m}: imported score per checkpoint, one panel per task family (shared log token "
-            f"axis); circles mark emergence and shaded bands its interval. Criterion "
-            f"{crit.label()}.",
-        ),
-    }
+    pages = [a.emergence[i : i + TIMELINE_PAGE] for i in range(0, len(a.emergence), TIMELINE_PAGE)]
+    span = timeline_span(a.emergence)
+    figs = {}
+    for k, part in enumerate(pages or [[]], 1):
+        name, what = f"timeline-{slug}", ""
+        if len(pages) > 1:
+            name += f"-{k}"
+            what = (
+                f" (part {k} of {len(pages)}: tasks {TIMELINE_PAGE * (k - 1) + 1}–"
+                f"{TIMELINE_PAGE * (k - 1) + len(part)} in emergence order; one token axis)"
+            )
+        figs[name] = (
+            plot_timeline(part, span=span),
+            f"{m}: emergence order per task{what} (circle, with its interval as a bar); '<' at "
+            "the left: met at the first checkpoint; faded '>' at the right: not emerged. "
+            f"Criterion {crit.label()}.",
+        )
+    panels = list(behavior_panels(a.df, skills, a.emergence).items())
+    pages = [dict(panels[i : i + BEHAVIOR_PAGE]) for i in range(0, len(panels), BEHAVIOR_PAGE)]
+    for k, page in enumerate(pages, 1):
+        name, what = f"behavior-{slug}", ""
+        if len(pages) > 1:
+            name += f"-{k}"
+            what = f" (part {k} of {len(pages)}: {', '.join(page)})"
+        figs[name] = (
+            plot_behavior(a.df, skills, emergence=a.emergence, criterion=crit, panels=page),
+            f"{m}: imported score per checkpoint, one panel per task family{what} (shared log "
+            "token axis; a family of more than "
+            f"{LEGEND_MAX} tasks is split over panels); circles mark emergence and shaded bands "
+            f"its interval. Criterion {crit.label()}.",
+        )
+    return figs
 
 
 def _models_agree(consistency: Consistency, n_models: int) -> str:

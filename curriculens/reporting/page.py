@@ -92,8 +92,9 @@ def html_page(
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>Curriculum report: {esc(name)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
-table{{border-collapse:collapse;font-size:14px;margin-bottom:1em}}
-td,th{{border:1px solid #ccc;padding:3px 8px}}img{{max-width:100%;height:auto}}
+.table{{overflow-x:auto;margin-bottom:1em}}table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 5px}}
+img{{max-width:100%;height:auto}}
 figure{{margin:1em 0 2em}}figcaption{{font-size:14px;max-width:900px}}
 pre{{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}}</style>
 </head><body>{"".join(body)}</body></html>"""

@@ -12,7 +12,7 @@ caller. Every figure names the criterion its emergence marks come from.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 import matplotlib.ticker
@@ -50,11 +50,20 @@ def _token_axis(ax, tokens: Sequence[float]) -> None:
     ax.set_xscale("symlog", linthresh=th)
     ax.set_xlim(left=0)
     ax.set_xlabel("training tokens")
-    # ticks inside the linear stretch (0 < t < th) stay unlabelled: their labels ran into 0's
+    _token_ticks(ax, tokens, th)
+
+
+def _token_ticks(ax, tokens: Sequence[float], th: float) -> None:
+    """Ticks of a symmetric-log token axis with linear range ``th``: 0, then at most about four
+    labelled decades from ``th`` on, so wide spans ("10M100M1B10B") and a decade just past 0
+    ("010k") do not collide."""
+    lo = math.ceil(math.log10(th))
+    hi = math.floor(math.log10(max([th, *tokens])))
+    step = max(1, math.ceil((hi - lo + 1) / 4))
+    ticks = [0.0] + [10.0**k for k in range(hi, lo - 1, -step)][::-1]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
     ax.xaxis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(
-            lambda t, _: "0" if t == 0 else ("" if 0 < t < th * (1 - 1e-9) else format_tokens(t))
-        )
+        matplotlib.ticker.FuncFormatter(lambda t, _: "0" if t == 0 else format_tokens(t))
     )
 
 
@@ -116,6 +125,27 @@ def _families(df: pd.DataFrame, skills: Sequence[str], emergence) -> dict[str, l
     return out
 
 
+def behavior_panels(
+    df: pd.DataFrame, skills: Sequence[str] | None = None, emergence=()
+) -> dict[str, list[str]]:
+    """The panels of :func:`plot_behavior`: ``{title: skills}``, one per family, a family of
+    more than :data:`LEGEND_MAX` skills split into panels of at most that many ("family (2/5)"),
+    so every panel names its curves in a legend.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"skill": ["a", "b"], "kind": "behavior", "tokens": 0, "value": 0.0})
+    >>> list(behavior_panels(df, ["a", "b"]))
+    ['other']
+    """
+    skills = list(skills or sorted(df.skill.unique()))
+    out = {}
+    for family, members in _families(df, skills, emergences(emergence)).items():
+        parts = [members[i : i + LEGEND_MAX] for i in range(0, len(members), LEGEND_MAX)]
+        for k, part in enumerate(parts, 1):
+            out[family if len(parts) == 1 else f"{family} ({k}/{len(parts)})"] = part
+    return out
+
+
 def plot_behavior(
     df: pd.DataFrame,
     skills: Sequence[str] | None = None,
@@ -123,8 +153,11 @@ def plot_behavior(
     emergence: Sequence[SkillEmergence] = (),
     criterion: Criterion | str | None = None,
     ax=None,
+    panels: Mapping[str, Sequence[str]] | None = None,
 ):
-    """Primary behavior metric per skill against tokens, one small panel per skill family.
+    """Primary behavior metric per skill against tokens, one small panel per skill family
+    (:func:`behavior_panels`; ``panels`` draws a given ``{title: skills}`` instead, e.g. one
+    page of them).
 
     Panels share the (log) token axis. A circle marks each skill's emergence point under
     ``criterion`` (default ``paper``) and a band of the skill's colour its interval ``(lo, hi]``
@@ -136,7 +169,7 @@ def plot_behavior(
     crit = Criterion.of(criterion)
     emergence = emergences(emergence)
     skills = list(skills or sorted(df.skill.unique()))
-    groups = _families(df, skills, emergence)
+    groups = dict(panels) if panels is not None else behavior_panels(df, skills, emergence)
     if ax is not None:
         axes = list(np.atleast_1d(ax).ravel())
         fig = axes[0].figure
@@ -146,9 +179,9 @@ def plot_behavior(
             else [(axes[0], ("", skills))]
         )
     else:
-        cols = min(3, len(groups)) or 1
+        cols = min(2, len(groups)) or 1  # with legends beside them, 2 fit the page at full size
         rows = max(1, math.ceil(len(groups) / cols))
-        fig = Figure(figsize=(3.4 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
+        fig = Figure(figsize=(4.6 * cols + 0.4, 2.5 * rows + 0.5), layout="constrained")
         grid = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True).ravel()
         for a in grid[len(groups) :]:
             a.axis("off")
@@ -183,7 +216,9 @@ def _behavior_panel(a, df, family, members, color, marks, all_tokens, crit: Crit
         if curve.empty:
             continue
         c = color[skill]
-        a.plot(curve.index, curve.values, marker=".", color=c, label=skill, lw=1.5)
+        base = family.split(" (")[0]  # "hendrycksTest (2/5)": names lose "hendrycksTest-"
+        name = skill.removeprefix(f"{base}-") if base and skill != base else skill
+        a.plot(curve.index, curve.values, marker=".", color=c, label=name, lw=1.5)
         e = marks.get(skill)
         if e is not None and e.behavior_state == "emerged":
             lo = e.behavior_lo if e.behavior_lo is not None else 0.0
@@ -191,7 +226,8 @@ def _behavior_panel(a, df, family, members, color, marks, all_tokens, crit: Crit
             a.axvspan(lo, hi, color=c, alpha=0.12, lw=0)
         t = None if e is None else e.behavior_tokens
         if t is not None and t in curve.index:
-            a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2)
+            a.plot([t], [curve.loc[t]], marker="o", ms=8, mfc="none", color=c, mew=2,
+                   clip_on=False)  # whole at 1.0, on the frame's edge  # fmt: skip
     if crit.method in ("fixed", "stable") and crit.chance is None:
         a.axhline(crit.threshold, color="grey", ls="--", lw=1, label=f"threshold {crit.threshold}")
     _token_axis(a, all_tokens)
@@ -199,8 +235,10 @@ def _behavior_panel(a, df, family, members, color, marks, all_tokens, crit: Crit
     if family:
         a.set_title(family + (f" ({len(members)})" if len(members) > LEGEND_MAX else ""),
                     fontsize=9)  # fmt: skip
-    if len(members) <= LEGEND_MAX:  # more names than that would hide the curves
-        a.legend(fontsize=7, loc="upper left", frameon=False)
+    if len(members) <= LEGEND_MAX:  # more names than that would not fit beside the panel
+        # beside the panel, so no curve, band or threshold line runs through it
+        a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                 borderaxespad=0.0, handlelength=1.5)  # fmt: skip
 
 
 def _label_grid(panels, cols: int) -> None:
@@ -240,7 +278,8 @@ def plot_probe_heatmaps(
         axes = np.atleast_1d(ax).ravel()
         fig = axes[0].figure
     else:
-        pairs = min(2, max(1, len(mats)))
+        # up to 4 skills: one pair a row, so the page shows each heatmap at full size
+        pairs = 1 if len(mats) <= 4 else 2
         rows = max(1, math.ceil(len(mats) / pairs))  # no probed skill: one empty panel
         fig = Figure(figsize=(3.3 * pairs * per + 1.2, 1.9 * rows + 0.8), layout="constrained")
         axes = fig.subplots(rows, pairs * per, squeeze=False, sharex=True).ravel()
@@ -294,9 +333,10 @@ def _heatmap(a, skill: str, mat: pd.DataFrame, what: str, cmap: str, limits, e):
     mesh = a.pcolormesh(
         token_edges(mat.columns), y, mat.values, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
     )
-    a.set_xscale("symlog", linthresh=_linthresh(mat.columns))
+    th = _linthresh(mat.columns)
+    a.set_xscale("symlog", linthresh=th)
     a.set_xlim(token_edges(mat.columns)[[0, -1]])
-    a.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
+    _token_ticks(a, [float(t) for t in mat.columns], th)
     a.tick_params(labelsize=7)
     a.set_yticks(range(len(mat.index)))
     a.set_yticklabels([layer_name(layer) for layer in mat.index], fontsize=7)
@@ -316,7 +356,22 @@ def _heatmap(a, skill: str, mat: pd.DataFrame, what: str, cmap: str, limits, e):
     return mesh
 
 
-def plot_timeline(emergence, *, ax=None):
+def timeline_span(emergence) -> tuple[float, float]:
+    """The token range :func:`plot_timeline` draws: half the earliest mark to twice the latest
+    (pass it as ``span`` so that the pages of a long timeline share one axis)."""
+    known = [
+        t
+        for e in emergences(emergence)
+        for t in (
+            e.behavior_tokens, e.probe_tokens, e.behavior_lo, e.behavior_hi, e.behavior_raw_lo,
+            e.behavior_raw_hi,
+        )
+        if t
+    ]  # fmt: skip
+    return (min(known) / 2, max(known) * 2) if known else (0.5, 1.0)
+
+
+def plot_timeline(emergence, *, ax=None, span: tuple[float, float] | None = None):
     """Emergence per skill: behavior (circle, with its criterion's interval as a wide bar and
     the raw crossing interval as a thin dark bar under it, where they differ) and probe
     selectivity (triangle). At init: '<' at the left edge; not emerged: faded '>' at the right
@@ -324,21 +379,12 @@ def plot_timeline(emergence, *, ax=None):
 
     Args:
         emergence: :func:`curriculens.curriculum`'s DataFrame (or its ``SkillEmergence`` list).
+        span: The token range of the x axis (default :func:`timeline_span` of ``emergence``).
     """
     emergence = emergences(emergence)
     own = ax is None  # lay out only a figure made here, never the caller's
     fig, ax = _fig_ax(ax, (7.5, 0.45 * max(4, len(emergence)) + 1))
-    known = [
-        t
-        for e in emergence
-        for t in (
-            e.behavior_tokens, e.probe_tokens, e.behavior_lo, e.behavior_hi, e.behavior_raw_lo,
-            e.behavior_raw_hi,
-        )
-        if t
-    ]  # fmt: skip
-    left = min(known) / 2 if known else 0.5
-    right = max(known) * 2 if known else 1.0
+    left, right = span if span is not None else timeline_span(emergence)
     seen: set[str] = set()
 
     def label(name: str) -> str | None:
@@ -379,7 +425,7 @@ def plot_timeline(emergence, *, ax=None):
     ax.set_yticks(range(len(emergence)))
     ax.set_yticklabels([e.skill for e in emergence], fontsize=8)
     ax.invert_yaxis()
-    _token_axis(ax, known or [1.0])
+    _timeline_axis(ax, left, right)
     crit = emergence[0].criterion if emergence else "paper"
     probe = next((e.probe_criterion for e in emergence if e.probe_criterion), None)
     ax.set_title(
@@ -393,6 +439,20 @@ def plot_timeline(emergence, *, ax=None):
     if own:
         fig.tight_layout()
     return fig
+
+
+def _timeline_axis(ax, left: float, right: float) -> None:
+    """Log x axis of training tokens over the marks' span (a '<' at ``left``, a '>' at
+    ``right``), ticked at 1, 2 and 5 per decade: a span of half a decade keeps readable ticks
+    and the whole width, where an axis from 0 squeezed the marks to its right edge."""
+    ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    ax.set_xlabel("training tokens")
+    span = math.log10(right / left) if left > 0 else 99.0
+    subs = (1.0, 2.0, 5.0) if span < 3 else (1.0,)
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda t, _: format_tokens(t)))
 
 
 def _fig_ax(ax, size):
@@ -463,47 +523,77 @@ def _lead_rows(results) -> list:
 
 
 def plot_consistency(consistency, *, ax=None):
-    """Spearman rank agreement of skill orders between runs, as a matrix.
+    """Rank agreement of skill orders between runs, as a matrix of pairs.
+
+    Above the diagonal: the censored Spearman rho over every ranked task (never-emerged tasks
+    tied last, the paper's number) with, under it, its permutation null (mean and 95% range:
+    the rho expected by chance given which tasks each run never learned). Below it: rho over
+    the tasks both runs learned alone, with their count. A rho above its null's range is
+    agreement beyond what the censoring alone gives.
 
     Args:
         consistency: ``consistency_frame``'s DataFrame (:mod:`curriculens.analysis.derived`),
             one row per pair of runs, or a :class:`~curriculens.analysis.consistency.Consistency`.
     """
-    if isinstance(consistency, pd.DataFrame):
-        from types import SimpleNamespace
-
-        recs = consistency.to_dict("records")
-        pairs = [
-            SimpleNamespace(a=r["a"], b=r["b"], spearman=None if _missing(r["spearman"]) else
-                            r["spearman"]) for r in recs
-        ]  # fmt: skip
-        task_set = recs[0].get("tasks", "common") if recs else "common"
-        consistency = SimpleNamespace(pairs=pairs, task_set=task_set)
-    pairs = consistency.pairs
+    pairs, task_set = _consistency_pairs(consistency)
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    m = np.eye(len(names))
+    m = np.full((len(names), len(names)), np.nan)
+    text: dict[tuple[int, int], str] = {}
     for p in pairs:
-        i, j = names.index(p.a), names.index(p.b)
-        m[i, j] = m[j, i] = np.nan if p.spearman is None else p.spearman
+        i, j = sorted((names.index(p.a), names.index(p.b)))
+        m[i, j] = np.nan if p.spearman is None else p.spearman
+        null = p.null or {}
+        line = "–" if p.spearman is None else f"{p.spearman:.2f}"
+        if null.get("mean") is not None:
+            line += f"\nnull {null['mean']:.2f}\n[{null['lo']:.2f}, {null['hi']:.2f}]"
+        text[i, j] = line
+        m[j, i] = np.nan if p.spearman_both is None else p.spearman_both
+        both = "–" if p.spearman_both is None else f"{p.spearman_both:.2f}"
+        text[j, i] = f"{both}\n(n={p.n_both})"
     own = ax is None  # lay out only a figure made here, never the caller's
-    fig, ax = _fig_ax(ax, (1.2 * len(names) + 2.5, 1.0 * len(names) + 1.5))
+    k = len(names)
+    fig, ax = _fig_ax(ax, (1.3 * k + 2.8, 1.1 * k + 1.8))
     im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu")
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(
-                j,
-                i,
-                "–" if np.isnan(m[i, j]) else f"{m[i, j]:.2f}",
-                ha="center",
-                va="center",
-                fontsize=9,
-            )
-    ax.set_xticks(range(len(names)))
+    size = 8 if k <= 5 else 6.5
+    for (i, j), t in text.items():
+        dark = np.isfinite(m[i, j]) and abs(m[i, j]) > 0.6  # white text on the deep colours
+        ax.text(j, i, t, ha="center", va="center", fontsize=size, linespacing=1.1,
+                color="white" if dark else "black")  # fmt: skip
+    ax.set_xticks(range(k))
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(len(names)))
+    ax.set_yticks(range(k))
     ax.set_yticklabels(names, fontsize=8)
-    ax.set_title(f"Order consistency (Spearman, {consistency.task_set} tasks)")
-    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(
+        f"Order consistency (Spearman, {task_set} tasks)\nabove: censored rho, its null mean "
+        "[95%]; below: rho over tasks both learned (n)",
+        fontsize=9,
+    )
+    fig.colorbar(im, ax=ax, shrink=0.8, label="Spearman rho")
     if own:
         fig.tight_layout()
     return fig
+
+
+def _consistency_pairs(consistency) -> tuple[list, str]:
+    """The pairs (with ``a, b, spearman, spearman_both, n_both, null``) and the task set, from a
+    :class:`Consistency` or ``consistency_frame``'s DataFrame."""
+    if not isinstance(consistency, pd.DataFrame):
+        return list(consistency.pairs), consistency.task_set
+    from types import SimpleNamespace
+
+    def num(r, k):
+        v = r.get(k)
+        return None if v is None or _missing(v) else float(v)
+
+    pairs = []
+    for r in consistency.to_dict("records"):
+        null = {q: num(r, f"null_{q}") for q in ("mean", "lo", "hi")}
+        pairs.append(
+            SimpleNamespace(
+                a=r["a"], b=r["b"], spearman=num(r, "spearman"),
+                spearman_both=num(r, "spearman_both"), n_both=int(num(r, "n_both") or 0),
+                null=null if null["mean"] is not None else None,
+            )
+        )  # fmt: skip
+    recs = consistency.to_dict("records")
+    return pairs, (recs[0].get("tasks", "common") if recs else "common")

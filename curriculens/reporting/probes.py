@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from curriculens.reporting.formatting import format_tokens, layer_name
+from curriculens.store_schema import LEXICAL_HOOK, LEXICAL_METRIC
 
 __all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
 
@@ -23,8 +24,6 @@ __all__ = ["ProbeBaselines", "probe_baselines", "baselines_table", "meaning"]
 MARGIN = 0.05
 #: The stored layer of the embedding (``hook_embed``).
 EMBED_LAYER = -1
-#: Hook and metric of the lexical baseline rows (:mod:`curriculens.probes.lexical`).
-LEXICAL_HOOK, LEXICAL_METRIC = "lexical.embed_mean", "lexical_acc"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +65,8 @@ def probe_baselines(
     layer, so every table names the same one), else at its best final probe accuracy.
     ``lexical``: each skill's lead/lag ``lexical`` flag (the report passes lead/lag's).
     """
+    df = df.copy(deep=False)
+    df.attrs = {}  # the skill snapshot: pandas would deep-copy it on every selection below
     out = []
     for skill in dict.fromkeys(df.loc[df.kind == "probe", "skill"]):
         mine = df[df.skill == skill]

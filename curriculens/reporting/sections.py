@@ -78,13 +78,13 @@ class Section:
         esc = html.escape
         head = f"<h2>{esc(self.title)}</h2>" + (f"<p>{esc(self.note)}</p>" if self.note else "")
         table = (
-            "<table><tr>"
+            '<div class="table"><table><tr>'
             + "".join(f"<th>{esc(c)}</th>" for c in self.rows[0])
             + "</tr>"
             + "".join(
                 "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in self.rows[1:]
             )
-            + "</table>"
+            + "</table></div>"
         )
         return head + table + "".join(html_figure(f, number[f.name]) for f in figures)
 

@@ -4,6 +4,7 @@ whose sweep stored task vectors (:mod:`curriculens.analysis.fv`)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib.ticker
@@ -90,36 +91,63 @@ def trajectory_note(p: Prediction) -> str:
     )
 
 
+#: panels per row of the trajectory figure (more composites wrap onto further rows)
+COLS = 4
+
+
 def plot_trajectories(p: Prediction) -> Figure:
-    """One panel per (run, composite): its curve (black) and each prediction."""
-    cases = [c for c in p.composites if any(m in c.predicted for m in FV_METHODS)]
-    names = sorted({c.name for c in cases})
-    models = sorted({c.model for c in cases})
-    ncols, nrows = len(names), len(models)
-    fig = Figure(figsize=(2.6 * ncols + 0.6, 2.1 * nrows + 0.6), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
-    for ax in axes.ravel():
+    """One panel per (run, composite), :data:`COLS` to a row: its curve (black) and each
+    prediction, with each method's r2 under the panel's title and one legend for the figure.
+    The score axis is [0, 1]: a prediction beyond it is drawn at the edge and marked (a
+    triangle pointing out of the frame)."""
+    cases = sorted(
+        (c for c in p.composites if any(m in c.predicted for m in FV_METHODS)),
+        key=lambda c: (c.model, c.name),
+    )
+    several = len({c.model for c in cases}) > 1
+    ncols = max(1, min(COLS, len(cases)))
+    nrows = max(1, math.ceil(len(cases) / ncols))
+    fig = Figure(figsize=(2.7 * ncols + 0.6, 2.3 * nrows + 0.9), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax in axes[len(cases) :]:
         ax.set_visible(False)
-    for c in cases:
-        ax = axes[models.index(c.model), names.index(c.name)]
-        ax.set_visible(True)
+    for ax, c in zip(axes, cases, strict=False):
         t = np.asarray(c.tokens, float)
         ax.plot(t, c.actual, color="k", lw=1.8, marker="o", ms=3, label="actual")
+        scores = []
         for m, (color, ls) in STYLES.items():
-            if m in c.predicted:
-                r2 = c.r2.get(m)
-                tag = "" if r2 is None else f" (r2 {r2:.2f})"
-                ax.plot(t, c.predicted[m], color=color, ls=ls, lw=1.3, label=m + tag)
+            if m not in c.predicted:
+                continue
+            y = np.asarray(c.predicted[m], float)
+            ax.plot(t, np.clip(y, 0.0, 1.0), color=color, ls=ls, lw=1.3, label=m)
+            for out, edge, marker in ((y > 1.0, 1.0, "^"), (y < 0.0, 0.0, "v")):
+                if out.any():
+                    ax.plot(t[out], np.full(out.sum(), edge), ls="none", marker=marker, ms=4,
+                            color=color, clip_on=False)  # fmt: skip
+            r2 = c.r2.get(m)
+            scores.append(f"{_SHORT.get(m, m)} {'–' if r2 is None else f'{r2:.2f}'}")
         ax.set_xscale("log")
-        ax.set_title(f"{c.name}\n{c.model}", fontsize=8)
+        ax.set_ylim(-0.03, 1.03)
+        title = f"{c.name} ({c.model})" if several else c.name
+        ax.set_title(f"{title}\nr2: {', '.join(scores)}", fontsize=7.5)
         ax.tick_params(labelsize=7)
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: format_tokens(v)))
-        ax.legend(fontsize=6, loc="best", frameon=False)
-    for ax in axes[-1]:
-        ax.set_xlabel("training tokens", fontsize=8)
-    for ax in axes[:, 0]:
+    grid = axes.reshape(nrows, ncols)
+    for k, ax in enumerate(axes[: len(cases)]):
+        if k + ncols >= len(cases):  # the lowest panel of its column
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("training tokens", fontsize=8)
+    for ax in grid[:, 0]:
         ax.set_ylabel("score", fontsize=8)
+    if cases:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=8,
+                   frameon=False)  # fmt: skip
     return fig
+
+
+#: method names as the panels' r2 line shows them
+_SHORT = {"fv_discovered": "fv_disc"}
 
 
 def _f(v: float | None) -> str:

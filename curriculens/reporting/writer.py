@@ -20,6 +20,7 @@ from curriculens.analysis.criterion import Criterion
 from curriculens.analysis.table import Selection, selecting
 from curriculens.errors import ConfigError
 from curriculens.params import flag
+from curriculens.reporting import cache as report_cache
 from curriculens.reporting.answers import answers
 from curriculens.reporting.figures import build_figures, place, save_figures
 from curriculens.reporting.imported import is_curves_input, write_curves_report
@@ -50,6 +51,7 @@ def write_report(
     seed: int = 0,
     out: str | Path | None = None,
     select: Selection | None = None,
+    cache: bool = True,
     **overrides,
 ) -> Path:
     """Write ``report.html``, ``report.md`` and ``figures/*.{svg,pdf,png}`` into ``out``
@@ -60,7 +62,10 @@ def write_report(
     folder or a tidy CSV: their report (behavior only, per model) needs ``out``
     (:func:`curriculens.reporting.imported.write_curves_report`).
 
-    Args: as :func:`analyze`.
+    Args: as :func:`analyze`, and ``cache``: read the report back from
+    ``DEST/.curriculens-cache/`` when nothing it reads has changed since it was last written
+    there (:mod:`curriculens.reporting.cache`; the result is the same either way), and keep it
+    there for next time.
 
     >>> write_report("runs/demo")  # doctest: +SKIP
     PosixPath('runs/demo/report.html')
@@ -84,17 +89,32 @@ def write_report(
         )
     kw = dict(criterion=criterion, probe_criterion=probe_criterion, n_boot=n_boot, seed=seed)
     kw["margin_log10"] = margin_log10
+    dest = Path(out) if out is not None else run
+    key = None
+    if cache:
+        crit = Criterion.of(criterion, **overrides)
+        probe = None if probe_criterion is None else Criterion.of(probe_criterion)
+        settings = dict(kw, criterion=repr(crit), probe_criterion=repr(probe), select=repr(select))
+        key = report_cache.report_key(run, settings)
     with selecting(select) if select is not None else nullcontext():
-        return _write_report(run, Path(out) if out is not None else run, **kw, **overrides)
+        return _write_report(run, dest, key, **kw, **overrides)
 
 
-def _write_report(run: Path, dest: Path, **kw) -> Path:
+def _write_report(run: Path, dest: Path, key: str | None, **kw) -> Path:
     writable_dest(dest)
-    a = analyze(run, **kw)
-    figures = save_figures(build_figures(a), dest / "figures")
-    sections = report_sections(a)
+    hit = None if key is None else report_cache.load(dest, key)
+    if hit is not None:
+        opening, sections, figures, notes = hit
+        report_cache.replay_notes(notes)
+    else:
+        with report_cache.recording_notes() as notes:
+            a = analyze(run, **kw)
+        figures = save_figures(build_figures(a), dest / "figures")
+        opening, sections = summary(a), report_sections(a)
+        if key is not None:
+            report_cache.store(dest, key, opening, sections, figures, notes)
     placed = place(figures, [s.title for s in sections])
-    return write_pages(dest, run.name, summary(a), sections, placed, run_meta(run))
+    return write_pages(dest, run.name, opening, sections, placed, run_meta(run))
 
 
 def summary(a: RunAnalysis) -> list[str]:

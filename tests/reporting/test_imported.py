@@ -72,7 +72,7 @@ def test_task_families_group_shared_prefixes():
     assert fam["sciq"] == fam["piqa"] == "other"
 
 
-@pytest.mark.slow  # about a minute: 130 curves, 5 figures in 3 formats
+@pytest.mark.slow  # about a minute: 130 curves, 13 figures in 3 formats
 @pytest.mark.skipif(not PYTHIA.is_dir(), reason="../shared/data/pythia-evals is not here")
 def test_report_of_the_pythia_lm_eval_folders(tmp_path, capsys):
     """#17 done-when: `curriculens report` works on the shared Pythia lm-eval folders."""
@@ -84,7 +84,15 @@ def test_report_of_the_pythia_lm_eval_folders(tmp_path, capsys):
     assert "EleutherAI/pythia-v1.1-410m: When do skills emerge? 1 of 65 skills emerged" in md
     assert "| EleutherAI/pythia-v1.1-160m | EleutherAI/pythia-v1.1-410m | 65 |" in md
     assert NO_PROBES in md and "--criterion paper-relative" in md
-    assert len(list((out / "figures").glob("*.svg"))) == 5
+    # per model: 65 tasks in timeline pages of 18 (4) and 7 behavior panels (arc, other and
+    # hendrycksTest's 57 in 5 of at most 12) in pages of 6 (2); then the consistency matrix
+    names = sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert len(names) == 2 * (4 + 2) + 1 and "consistency" in names
+    assert "timeline-pythia-v1.1-160m-4" in names and "behavior-pythia-v1.1-410m-2" in names
+    from PIL import Image
+
+    for png in (out / "figures").glob("*.png"):
+        assert max(Image.open(png).size) <= 3000, png.name  # no figure over 3,000 px
 
 
 def test_a_run_report_still_reads_the_leadlag_criterion_flag(tiny_run, tmp_path):
