@@ -203,7 +203,7 @@ def capture(
     gather_logits = _takes_logits_to_keep(bridge)
     # no key/value cache: a single forward never reads it, and building it held about 0.2-0.6 GB
     # more per Pythia-160m-shaped batch (issue 28)
-    no_cache = {"use_cache": False} if _model_takes(bridge, "use_cache") else {}
+    no_cache = {"use_cache": False} if forward_takes(bridge, "use_cache") else {}
     pad = 0
     n_ex = len(encoded.examples)
     acts: dict[str, torch.Tensor] = {}
@@ -260,10 +260,10 @@ def capture(
 
 def _takes_logits_to_keep(bridge) -> bool:
     """Whether the wrapped Hugging Face model computes logits only at given positions."""
-    return _model_takes(bridge, "logits_to_keep")
+    return forward_takes(bridge, "logits_to_keep")
 
 
-def _model_takes(bridge, argument: str) -> bool:
+def forward_takes(bridge, argument: str) -> bool:
     """Whether the wrapped Hugging Face model's forward takes ``argument`` (``logits_to_keep``:
     logits only at given positions; ``use_cache``: the key/value cache can be turned off)."""
     import inspect

@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from curriculens.activations import _model_takes, capture, check_context, encode_skill, hook_layer
+from curriculens.activations import capture, check_context, encode_skill, forward_takes, hook_layer
 from curriculens.probes.splits import ItemSet
 from curriculens.skills.fewshot import SEPARATOR, demonstration
 from curriculens.skills.registry import Example, Skill
@@ -327,4 +327,4 @@ def _z_forward(bridge, enc, n_layers: int, batch_size: int, patch=None):
 
 def _no_cache(bridge) -> dict:
     """``use_cache=False`` where the model takes it: one forward never reads its key/value cache."""
-    return {"use_cache": False} if _model_takes(bridge, "use_cache") else {}
+    return {"use_cache": False} if forward_takes(bridge, "use_cache") else {}

@@ -45,8 +45,8 @@ def _table(out: Path) -> list[str]:
 def _old_ways(monkeypatch) -> list[str]:
     """Put back what the sweep did before issue 28: a key/value cache built in every forward,
     and no heap trims; returns the list the (now idle) trims are recorded in."""
-    real = act_mod._model_takes
-    monkeypatch.setattr(act_mod, "_model_takes", lambda b, a: a != "use_cache" and real(b, a))
+    real = act_mod.forward_takes
+    monkeypatch.setattr(act_mod, "forward_takes", lambda b, a: a != "use_cache" and real(b, a))
     calls: list[str] = []
     for mod in (loading_mod, measure_mod):
         monkeypatch.setattr(mod, "trim_heap", lambda: calls.append("trim") or False)
@@ -104,10 +104,10 @@ def test_no_cache_forward_gives_the_same_capture(ckdir, monkeypatch):
     skill = get_skill("add2")
     enc = encode_skill(skill, skill.examples(24, seed=3), tok)
     hooks = resid_hooks(model.config.num_hidden_layers)
-    assert act_mod._model_takes(bridge, "use_cache")
+    assert act_mod.forward_takes(bridge, "use_cache")
     new = capture(bridge, enc, hooks, batch_size=7)
-    real = act_mod._model_takes
-    monkeypatch.setattr(act_mod, "_model_takes", lambda b, a: a != "use_cache" and real(b, a))
+    real = act_mod.forward_takes
+    monkeypatch.setattr(act_mod, "forward_takes", lambda b, a: a != "use_cache" and real(b, a))
     old = capture(bridge, enc, hooks, batch_size=7)
     for h in hooks:
         np.testing.assert_array_equal(new.acts[h], old.acts[h])
