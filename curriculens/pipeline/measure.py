@@ -314,27 +314,11 @@ def _fit_probes(captured: Captured, n_jobs: int | None) -> dict:
     # one worker with as many BLAS threads (benchmarks/README_probes.md)
     jobs = n_jobs or (config.threads if torch.device(config.device).type == "cpu" else 1)
     fitted = []
-    for group in _same_shape(tasks, captured):  # none padded to another skill's items or classes
-        fitted += fit_probe_tasks(
-            group, C=config.probe_C, seed=config.seed, n_jobs=jobs, device=config.device
+    if tasks:
+        fitted = fit_probe_tasks(
+            tasks, C=config.probe_C, seed=config.seed, n_jobs=jobs, device=config.device
         )
     return {r.key: r for r in fitted}
-
-
-def _same_shape(tasks: list[ProbeTask], captured: Captured) -> list[list[ProbeTask]]:
-    """The probe tasks in groups of one shape: the same number of items and of classes.
-
-    The fused engine pads every problem of a call to its most items and classes; with a
-    5-class skill in the call, each binary probe and its 30 control draws were solved as
-    5-class problems, and a few-shot skill's 96 items padded to 300 (issue 28: the fits of
-    the Pythia-160m shape's 5 core-en skills took half the time grouped). The scores agree
-    with the one padded call's to float32 rounding.
-    """
-    classes = {enc.skill.name: enc.skill.n_classes for enc in captured.encoded}
-    groups: dict[tuple[int, int], list[ProbeTask]] = {}
-    for t in tasks:
-        groups.setdefault((len(t.y), classes[t.key[0]]), []).append(t)
-    return list(groups.values())
 
 
 def _skill_rows(
