@@ -9,6 +9,9 @@ gather the read positions inside the hook, so ``[batch, pos, d_model]`` is never
 from __future__ import annotations
 
 import copy
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -253,6 +256,8 @@ def capture(
             lp = torch.log_softmax(lg, dim=-1)
             lp_out[i] = lp.gather(-1, tgt[:, None])[:, 0].cpu().numpy()
             ok_out[i] = (lg.argmax(-1) == tgt).cpu().numpy()
+        del logits
+        trim_heap()  # the batch's freed tensors: back to the system before the next one
     return Capture(
         acts={h: a.numpy() for h, a in acts.items()}, token_logprob=lp_out, token_correct=ok_out
     )
@@ -417,3 +422,31 @@ def check_context(encoded: EncodedSkill, n_ctx: int | None) -> None:
             f"continuation) is the prompt {shown!r}. Shorten those prompts, or leave the skill "
             "out for this model."
         )
+
+
+def trim_heap() -> bool:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``); returns
+    whether it could (False off glibc, where it does nothing).
+
+    A forward pass allocates and frees hundreds of MB of tensors; glibc keeps what it freed in
+    its heaps (one per thread that allocated: the sweep's and its scoring worker's), so the
+    resident memory of a sweep grew batch by batch and skill by skill with memory it no longer
+    used (issue 28: 0.15-0.45 GB per skill on the Pythia-160m shape). :func:`capture` trims
+    after each batch (no measurable cost: 59.5 against 60.0 s of CPU over 12 such batches), the
+    sweep after each skill, each checkpoint's probe fits and each model freed. Nothing it frees
+    is in use, so no value changes.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+@functools.cache
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to trim
+        return None

@@ -3,15 +3,15 @@ model, the bridge's tensors) before the next one loads."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from curriculens.activations import trim_heap
 from curriculens.checkpoints import Checkpoint, CheckpointSeries, WeightScan, scan_weights
 from curriculens.pipeline.config import SweepConfig
+
+__all__ = ["Loaded", "loaded", "trim_heap", "young_heap"]
 
 
 @contextmanager
@@ -64,30 +64,3 @@ def young_heap():
         yield
     finally:
         gc.unfreeze()
-
-
-def trim_heap() -> bool:
-    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``); returns
-    whether it could (False off glibc, where it does nothing).
-
-    A forward pass allocates and frees hundreds of MB of tensors; glibc keeps what it freed in
-    its heaps (one per thread that allocated: the sweep's and its scoring worker's), so the
-    resident memory of a sweep grew skill by skill with memory it no longer used (issue 28:
-    about 0.3 GB per skill on the Pythia-160m shape). The sweep trims after each skill's
-    forwards and after each checkpoint's probe fits. Nothing it frees is in use, so no value
-    changes.
-    """
-    trim = _malloc_trim()
-    if trim is None:
-        return False
-    trim(0)
-    return True
-
-
-@functools.cache
-def _malloc_trim():
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to trim
-        return None

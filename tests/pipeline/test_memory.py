@@ -1,6 +1,6 @@
 """Issue 28's memory bounds: forwards without a key/value cache and the C heap trimmed after each
-skill and each checkpoint's probe fits. Neither may change a stored value: a sweep with them and
-one without store the same table, value for value."""
+batch, each skill and each checkpoint's probe fits. Neither may change a stored value: a sweep
+with them and one without store the same table, value for value."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import torch
 import curriculens.activations as act_mod
 import curriculens.pipeline.loading as loading_mod
 import curriculens.pipeline.measure as measure_mod
-from curriculens.activations import capture, encode_skill, load_bridge, resid_hooks
+from curriculens.activations import capture, encode_skill, load_bridge, resid_hooks, trim_heap
 from curriculens.checkpoints import CheckpointSeries
-from curriculens.pipeline.loading import trim_heap
 from curriculens.pipeline.run import SweepConfig, sweep
 from curriculens.skills import get_skill
 from curriculens.store import Store
@@ -48,7 +47,7 @@ def _old_ways(monkeypatch) -> list[str]:
     real = act_mod.forward_takes
     monkeypatch.setattr(act_mod, "forward_takes", lambda b, a: a != "use_cache" and real(b, a))
     calls: list[str] = []
-    for mod in (loading_mod, measure_mod):
+    for mod in (act_mod, loading_mod, measure_mod):
         monkeypatch.setattr(mod, "trim_heap", lambda: calls.append("trim") or False)
     return calls
 
@@ -58,7 +57,7 @@ def test_released_memory_changes_no_stored_value(ckdir, tmp_path, monkeypatch):
     with the cache off and the heap trimmed equals, value for value, the one stored before."""
     config = SweepConfig(skills=("facts", "add1", "plural"), n_examples=40)
     trims = []
-    real_trim = loading_mod.trim_heap
+    real_trim = act_mod.trim_heap
 
     def counted():
         trims.append(1)
@@ -80,12 +79,12 @@ def test_released_memory_changes_no_stored_value(ckdir, tmp_path, monkeypatch):
         return bridge
 
     with monkeypatch.context() as m:
-        m.setattr(loading_mod, "trim_heap", counted)
-        m.setattr(measure_mod, "trim_heap", counted)
+        for mod in (act_mod, loading_mod, measure_mod):
+            m.setattr(mod, "trim_heap", counted)
         m.setattr(measure_mod, "load_bridge", spy_bridge)
         sweep(ckdir, tmp_path / "new", config=config, run="r", progress=False)
     assert uses and all(u is False for u in uses)  # every forward, task vectors' included
-    assert len(trims) >= 2 * 3  # after each skill of each checkpoint, at least
+    assert len(trims) >= 2 * 3 * 2  # after each batch and each skill of each checkpoint
     with monkeypatch.context() as m:
         idle = _old_ways(m)
         m.setattr(measure_mod, "load_bridge", spy_bridge)
@@ -119,4 +118,4 @@ def test_no_cache_forward_gives_the_same_capture(ckdir, monkeypatch):
 
 def test_trim_heap_says_whether_it_trimmed():
     assert isinstance(trim_heap(), bool)
-    assert trim_heap() == (loading_mod._malloc_trim() is not None)
+    assert trim_heap() == (act_mod._malloc_trim() is not None)
