@@ -29,7 +29,7 @@ from functools import partial
 import numpy as np
 import torch
 
-from curriculens.activations import capture, check_context, encode_skill, hook_layer
+from curriculens.activations import capture, check_context, encode_skill, forward_takes, hook_layer
 from curriculens.probes.splits import ItemSet
 from curriculens.skills.fewshot import SEPARATOR, demonstration
 from curriculens.skills.registry import Example, Skill
@@ -315,9 +315,16 @@ def _z_forward(bridge, enc, n_layers: int, batch_size: int, patch=None):
         if patch is not None:
             layer, head, value = patch
             fwd.append((f"blocks.{layer}.attn.hook_z", partial(put, head=head, value=value)))
-        logits = bridge.run_with_hooks(ids.to(device), fwd_hooks=fwd, return_type="logits")
+        logits = bridge.run_with_hooks(
+            ids.to(device), fwd_hooks=fwd, return_type="logits", **_no_cache(bridge)
+        )
         cs = torch.from_numpy(enc.cont_start[idx])
         logp = torch.log_softmax(logits[rows, cs - 1].float(), dim=-1)
         tgt = ids[rows, cs].to(logp.device)
         lp[idx] = logp.gather(-1, tgt[:, None])[:, 0].cpu().numpy()
     return zs, lp
+
+
+def _no_cache(bridge) -> dict:
+    """``use_cache=False`` where the model takes it: one forward never reads its key/value cache."""
+    return {"use_cache": False} if forward_takes(bridge, "use_cache") else {}

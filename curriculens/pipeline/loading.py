@@ -7,8 +7,11 @@ import gc
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from curriculens.activations import trim_heap
 from curriculens.checkpoints import Checkpoint, CheckpointSeries, WeightScan, scan_weights
 from curriculens.pipeline.config import SweepConfig
+
+__all__ = ["Loaded", "loaded", "trim_heap", "young_heap"]
 
 
 @contextmanager
@@ -37,6 +40,7 @@ def loaded(ck: Checkpoint, config: SweepConfig, series: CheckpointSeries | None)
         if "ld" in locals():
             ld.model = ld.tokenizer = None
         gc.collect()
+        trim_heap()
 
 
 @dataclass

@@ -34,6 +34,7 @@ from curriculens.behavior import score_behavior
 from curriculens.checkpoints import WeightScan, nonfinite_weights
 from curriculens.errors import UnmeasurableWarning
 from curriculens.pipeline.config import SweepConfig
+from curriculens.pipeline.loading import trim_heap
 from curriculens.pipeline.plan import SweepPlan
 from curriculens.pipeline.record import (
     Units,
@@ -223,6 +224,7 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
             captured.caps.append(cap)
             lex = embed_mean(embedding, prompt_tokens(enc, skip=skip)) if skill.probed else None
             captured.lexical.append(lex)
+            trim_heap()  # the skill's forward tensors, freed: back to the system
     bridge.bridge = None  # the bridge holds the model's tensors: free it before scoring
     captured.vector_rows = vectors.rows() if vectors is not None else {}
     return captured
@@ -255,6 +257,7 @@ def score(captured: Captured, n_jobs: int | None = None) -> Units:
     ``n_jobs``: the probe engine's worker threads (default: ``config.threads`` on CPU).
     """
     results = _fit_probes(captured, n_jobs)
+    trim_heap()  # the fused solve's buffers
     units = []
     lexical = captured.lexical or [None] * len(captured.encoded)
     for enc, cap, items, lex in zip(
