@@ -21,6 +21,7 @@ from curriculens.analysis.table import Selection, selecting
 from curriculens.errors import ConfigError
 from curriculens.params import flag
 from curriculens.reporting.answers import answers
+from curriculens.reporting.design import design_sections, design_summary
 from curriculens.reporting.figures import build_figures, place, save_figures
 from curriculens.reporting.imported import is_curves_input, write_curves_report
 from curriculens.reporting.page import run_meta, writable_dest, write_pages
@@ -93,8 +94,10 @@ def _write_report(run: Path, dest: Path, **kw) -> Path:
     a = analyze(run, **kw)
     figures = save_figures(build_figures(a), dest / "figures")
     sections = report_sections(a)
+    sections[1:1] = design_sections(run)  # a demo run: its recovered vs designed order
     placed = place(figures, [s.title for s in sections])
-    return write_pages(dest, run.name, summary(a), sections, placed, run_meta(run))
+    opening = [*summary(a), *design_summary(run)]
+    return write_pages(dest, run.name, opening, sections, placed, run_meta(run))
 
 
 def summary(a: RunAnalysis) -> list[str]:
