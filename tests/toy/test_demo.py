@@ -28,6 +28,8 @@ def test_demo_end_to_end_with_few_steps(tmp_path):
     assert comparison.n_skills == len(DESIGN.names)
     assert len(comparison.composite_pairs) == 2 * len(DESIGN.components())
     assert saved["design"] == [comparison.to_dict()]  # demo.json carries the comparison
+    md = (out / "report.md").read_text()  # and the report shows it, with the design itself
+    assert "## Recovered vs designed order" in md and "## The designed curriculum" in md
 
 
 @pytest.mark.parametrize(
