@@ -80,6 +80,8 @@ def design_sections(run: str | Path) -> list[Section]:
     ]  # fmt: skip
     for c in comps:
         k, n = _later(c)
+        distinct = c.get("distinct_elementals", "?")
+        fewshot = c.get("distinct_fewshot_elementals", "?")
         pairs = c.get("disagreeing", [])
         shown = "; ".join(f"{a} after {b}" for a, b in pairs[:PAIRS_SHOWN])
         more = f"; +{len(pairs) - PAIRS_SHOWN}" if len(pairs) > PAIRS_SHOWN else ""
@@ -88,7 +90,7 @@ def design_sections(run: str | Path) -> list[Section]:
                 c.get("run") or "run",
                 _rho(c),
                 f"{c.get('n_emerged', '?')} of {c.get('n_skills', '?')}",
-                f"{c.get('distinct_elementals', '?')} ({c.get('distinct_fewshot_elementals', '?')})",
+                f"{distinct} ({fewshot})",
                 f"{k} of {n}",
                 f"{len(pairs)}" + (f": {shown}{more}" if pairs else ""),
             ]
