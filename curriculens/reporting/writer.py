@@ -2,7 +2,8 @@
 
 It opens with one sentence for each of the three questions (when do skills emerge, in what order,
 do representations lead), each with its evidence, then shows the curriculum table (emergence with
-intervals under one named criterion), behavior curves, probe heatmaps, the timeline,
+intervals under one named criterion), for a demo run its recovered vs designed order
+(:mod:`curriculens.reporting.design`), behavior curves, probe heatmaps, the timeline,
 representation-vs-behavior lead/lag (the table and the figure show the same verdicts), the
 composite check and, for several runs (seeds), the order-consistency matrix. Each figure follows
 its table with a caption naming the criterion; figures are written as SVG, PDF and 300-dpi PNG
