@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             f"({d['n_emerged']} of {d['n_skills']} skills emerged, raw curves); composites after "
             f"their components in {sum(bool(c[2]) for c in decided)} of {len(decided)} pairs; "
             f"elementals on {d['distinct_elementals']} distinct checkpoints"
+            + (f" ({few} few-shot)" if (few := d.get("distinct_fewshot_elementals")) else "")
         )
     print(f"report: {info['report']}")
     return 0

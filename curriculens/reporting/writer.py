@@ -2,7 +2,8 @@
 
 It opens with one sentence for each of the three questions (when do skills emerge, in what order,
 do representations lead), each with its evidence, then shows the curriculum table (emergence with
-intervals under one named criterion), behavior curves, probe heatmaps, the timeline,
+intervals under one named criterion), for a demo run its recovered vs designed order
+(:mod:`curriculens.reporting.design`), behavior curves, probe heatmaps, the timeline,
 representation-vs-behavior lead/lag (the table and the figure show the same verdicts), the
 composite check and, for several runs (seeds), the order-consistency matrix. Each figure follows
 its table with a caption naming the criterion; figures are written as SVG, PDF and 300-dpi PNG
@@ -22,6 +23,7 @@ from curriculens.errors import ConfigError
 from curriculens.params import flag
 from curriculens.reporting import cache as report_cache
 from curriculens.reporting.answers import answers
+from curriculens.reporting.design import design_sections, design_summary
 from curriculens.reporting.figures import build_figures, place, save_figures
 from curriculens.reporting.imported import is_curves_input, write_curves_report
 from curriculens.reporting.page import run_meta, writable_dest, write_pages
@@ -113,6 +115,9 @@ def _write_report(run: Path, dest: Path, key: str | None, **kw) -> Path:
         opening, sections = summary(a), report_sections(a)
         if key is not None:
             report_cache.store(dest, key, opening, sections, figures, notes)
+    # a demo run: its recovered vs designed order, read from demo.json/design.json each time
+    sections = [*sections[:1], *design_sections(run), *sections[1:]]
+    opening = [*opening, *design_summary(run)]
     placed = place(figures, [s.title for s in sections])
     return write_pages(dest, run.name, opening, sections, placed, run_meta(run))
 

@@ -28,6 +28,8 @@ def test_demo_end_to_end_with_few_steps(tmp_path):
     assert comparison.n_skills == len(DESIGN.names)
     assert len(comparison.composite_pairs) == 2 * len(DESIGN.components())
     assert saved["design"] == [comparison.to_dict()]  # demo.json carries the comparison
+    md = (out / "report.md").read_text()  # and the report shows it, with the design itself
+    assert "## Recovered vs designed order" in md and "## The designed curriculum" in md
 
 
 @pytest.mark.parametrize(
@@ -108,7 +110,7 @@ def test_cli_prints_the_design_comparison_per_seed(tmp_path, monkeypatch, capsys
         "design": [{
             "run": "seed0", "spearman": 0.8185, "n_emerged": 16, "n_skills": 17,
             "composite_pairs": [["cp", "copy", True], ["cp", "plural", False], ["pp", "pet", None]],
-            "distinct_elementals": 4,
+            "distinct_elementals": 4, "distinct_fewshot_elementals": 3,
         }],
     }  # fmt: skip
     monkeypatch.setattr(demo_mod, "run_demo", lambda cfg, progress=True: info)
@@ -116,7 +118,8 @@ def test_cli_prints_the_design_comparison_per_seed(tmp_path, monkeypatch, capsys
     out = capsys.readouterr().out
     assert (
         "seed0: recovered vs designed order, Spearman 0.82 (16 of 17 skills emerged, raw "
-        "curves); composites after their components in 1 of 2 pairs; elementals on 4 distinct"
+        "curves); composites after their components in 1 of 2 pairs; elementals on 4 distinct "
+        "checkpoints (3 few-shot)"
     ) in out
     info["design"][0]["spearman"] = None  # too few skills emerged to rank (a very short run)
     assert main(["demo", "-o", str(tmp_path / "d"), "--quiet"]) == 0
