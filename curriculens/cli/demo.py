@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         rho = d.get("spearman")
         rho = "n/a" if rho is None or rho != rho else f"{rho:.2f}"  # None/NaN: too few emerged
         print(
-            f"{d['run']}: recovered vs designed order, Spearman {rho} "
+            f"{d['run'] or f'seed {args.seed}'}: recovered vs designed order, Spearman {rho} "
             f"({d['n_emerged']} of {d['n_skills']} skills emerged, raw curves); composites after "
             f"their components in {sum(bool(c[2]) for c in decided)} of {len(decided)} pairs; "
             f"elementals on {d['distinct_elementals']} distinct checkpoints"
