@@ -88,6 +88,27 @@ class CalibratedResult:
     correct: list[list[list[np.ndarray]]]
     shared: bool
 
+    @classmethod
+    def empty(cls, P: int, S: int, L: int, shared: bool) -> CalibratedResult:
+        """Unfitted problems, filled in set by set by the solves (arrays written in place)."""
+        nan = np.full((P, S, L), np.nan)
+        ints = np.zeros((P, S, L), np.int64)
+        return cls(
+            acc=nan,
+            balanced_acc=nan.copy(),
+            auroc=nan.copy(),
+            xent=nan.copy(),
+            majority=nan.copy(),
+            n_train=ints,
+            n_test=ints.copy(),
+            n_iter=ints.copy(),
+            converged=np.zeros((P, S, L), bool),
+            n_passes=np.zeros(P, np.int64),
+            failure=[[[NOT_REQUESTED] * L for _ in range(S)] for _ in range(P)],
+            correct=[[[np.zeros(0, np.float32)] * L for _ in range(S)] for _ in range(P)],
+            shared=shared,
+        )
+
 
 def fit_calibrated_batch(
     X: Float[Tensor, "probe n d"] | Float[np.ndarray, "probe n d"],
@@ -161,69 +182,18 @@ def fit_calibrated_batch(
     )
     if dev.type != "cpu" or not binary:
         return _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev)
-    out = _Out.empty(P, S, L)
+    out = CalibratedResult.empty(P, S, L, shared=True)
     Xf = Xt.to(torch.float32)
     fn = partial(_fit_set, Xf, y, splits, pairs, mask, float(C), tol, max_iter, history, out)
     run_chunks(lambda _i, se: fn(se[0]), [(p, p + 1) for p in range(P)], n_jobs, "cpu")
-    return out.result(shared=True)
-
-
-@dataclass(frozen=True)
-class _Out:
-    acc: np.ndarray
-    bacc: np.ndarray
-    auroc: np.ndarray
-    xent: np.ndarray
-    majority: np.ndarray
-    n_train: np.ndarray
-    n_test: np.ndarray
-    n_iter: np.ndarray
-    converged: np.ndarray
-    n_passes: np.ndarray
-    failure: list
-    correct: list
-
-    @classmethod
-    def empty(cls, P, S, L):
-        nan = np.full((P, S, L), np.nan)
-        return cls(
-            nan,
-            nan.copy(),
-            nan.copy(),
-            nan.copy(),
-            nan.copy(),
-            np.zeros((P, S, L), np.int64),
-            np.zeros((P, S, L), np.int64),
-            np.zeros((P, S, L), np.int64),
-            np.zeros((P, S, L), bool),
-            np.zeros(P, np.int64),
-            [[[NOT_REQUESTED] * L for _ in range(S)] for _ in range(P)],
-            [[[np.zeros(0, np.float32)] * L for _ in range(S)] for _ in range(P)],
-        )
-
-    def result(self, shared: bool) -> CalibratedResult:
-        return CalibratedResult(
-            acc=self.acc,
-            balanced_acc=self.bacc,
-            auroc=self.auroc,
-            xent=self.xent,
-            majority=self.majority,
-            n_train=self.n_train,
-            n_test=self.n_test,
-            n_iter=self.n_iter,
-            converged=self.converged,
-            n_passes=self.n_passes,
-            failure=self.failure,
-            correct=self.correct,
-            shared=shared,
-        )
+    return out
 
 
 def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev):
     """The general path: one :func:`fit_logistic_batch` call per split (multinomial labels, or
     a device other than the CPU)."""
     P, S, L = pairs.shape
-    out = _Out.empty(P, S, L)
+    out = CalibratedResult.empty(P, S, L, shared=False)
     for s in range(S):
         labs = np.flatnonzero(pairs[:, s].any(0))
         if labs.size == 0:
@@ -251,11 +221,12 @@ def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_job
                     res.n_iter[p, j],
                     res.converged[p, j],
                 )
-                out.acc[p, s, lab], out.bacc[p, s, lab] = res.acc[p, j], res.balanced_acc[p, j]
+                out.acc[p, s, lab] = res.acc[p, j]
+                out.balanced_acc[p, s, lab] = res.balanced_acc[p, j]
                 out.auroc[p, s, lab], out.xent[p, s, lab] = res.auroc[p, j], res.xent[p, j]
                 out.majority[p, s, lab] = res.majority[p, j]
                 out.correct[p][s][lab] = res.correct[p][j]
-    return out.result(shared=False)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,7 +325,9 @@ def _problems(y_p, tr_all, ho_all, lab_ok, pairs_p, failure_p):
     return probs
 
 
-def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p: int) -> None:
+def _fit_set(
+    X, y, splits, pairs, mask, C, tol, max_iter, history, out: CalibratedResult, p: int
+) -> None:
     valid = np.flatnonzero(mask[p])
     S = pairs.shape[1]
     tr0 = splits[p, 0, valid]
@@ -440,7 +413,7 @@ def _fit_set(X, y, splits, pairs, mask, C, tol, max_iter, history, out: _Out, p:
         logp = np.stack([log_p0[i, held], log_p1[i, held]]).astype(np.float64)
         true = c[held]
         a, ba, au, xe, cor = problem_metrics(logp, true, 2)
-        out.acc[p, s, lab], out.bacc[p, s, lab], out.auroc[p, s, lab] = a, ba, au
+        out.acc[p, s, lab], out.balanced_acc[p, s, lab], out.auroc[p, s, lab] = a, ba, au
         out.xent[p, s, lab], out.correct[p][s][lab] = xe, cor
         train_codes = c[tr_all[s] & (c >= 0)]
         out.majority[p, s, lab] = float(
