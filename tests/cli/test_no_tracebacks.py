@@ -13,17 +13,8 @@ import pytest
 import torch
 
 from curriculens.cli.main import main
-from curriculens.pipeline.run import SweepConfig, sweep
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def finished(toy_series, tmp_path_factory):
-    out = tmp_path_factory.mktemp("no_tb") / "run"
-    sweep(toy_series, out, config=SweepConfig(skills=("add1",), n_examples=40), run="r",
-          progress=False)  # fmt: skip
-    return out
 
 
 def _one_line(capsys, argv, code: int, *needles: str) -> str:
@@ -74,25 +65,25 @@ def _writable(d: Path) -> bool:
         return False
 
 
-def test_report_with_a_corrupt_sweep_config(finished, tmp_path, capsys):
+def test_report_with_a_corrupt_sweep_config(add1_run, tmp_path, capsys):
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(add1_run, run)
     (run / "sweep_config.json").write_text("{not json")
     assert main(["report", str(run), "--bootstrap", "0"]) == 0
     assert "could not be read" in (run / "report.md").read_text()
 
 
-def test_report_seed_and_bootstrap_out_of_range(finished, capsys):
+def test_report_seed_and_bootstrap_out_of_range(add1_run, capsys):
     for argv in (["--seed", "-1"], ["--bootstrap", "1000000000"], ["--bootstrap", "1e9"]):
         capsys.readouterr()
         with pytest.raises(SystemExit) as e:
-            main(["report", str(finished), *argv])
+            main(["report", str(add1_run), *argv])
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and argv[0] in err
 
 
-def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(finished, tmp_path, capsys,
+def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(add1_run, tmp_path, capsys,
                                                                 monkeypatch):  # fmt: skip
     real = Path.write_text
 
@@ -104,7 +95,7 @@ def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(finished, tmp_pat
 
     monkeypatch.setattr(Path, "write_text", full)
     out = tmp_path / "rep"
-    _one_line(capsys, ["report", finished, "--out", out, "--bootstrap", "0"], 1,
+    _one_line(capsys, ["report", add1_run, "--out", out, "--bootstrap", "0"], 1,
               "No space left", "free some space")  # fmt: skip
     assert not (out / "report.md").exists() and not list(out.glob(".report*"))
 
@@ -249,12 +240,12 @@ def _inputs(d: Path) -> dict[str, Path]:
         (["emergence", "{d}/deep"], 2, "nested too deeply"),
     ],
 )  # fmt: skip
-def test_each_input_as_a_user_runs_it(finished, toy_series, tmp_path, argv, code, needle):
+def test_each_input_as_a_user_runs_it(add1_run, toy_series, tmp_path, argv, code, needle):
     import os
     import sys
 
     _inputs(tmp_path)
-    fill = {"ck": toy_series, "d": tmp_path, "run": finished}
+    fill = {"ck": toy_series, "d": tmp_path, "run": add1_run}
     argv = [a.format(**fill) for a in argv]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
            "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # fmt: skip
@@ -263,4 +254,4 @@ def test_each_input_as_a_user_runs_it(finished, toy_series, tmp_path, argv, code
     assert done.returncode == code and "Traceback" not in done.stderr, done.stderr[-2000:]
     lines = [ln for ln in done.stderr.splitlines() if "error:" in ln]
     assert len(lines) == 1 and needle in done.stderr, done.stderr[-2000:]
-    assert (finished / "results.sqlite").exists()
+    assert (add1_run / "results.sqlite").exists()
