@@ -17,41 +17,29 @@ from curriculens.cli.main import main
 torch.set_num_threads(1)
 
 
-def _one_line(capsys, argv, code: int, *needles: str) -> str:
-    capsys.readouterr()
-    assert main([str(a) for a in argv]) == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1, err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
-
-
 def _sweep(ck, out, *more):
     return ["sweep", ck, "--out", out, "--skills", "add1", "--examples", "40", "--quiet", *more]
 
 
-def test_cache_dir_naming_a_file(toy_series, tmp_path, capsys):
+def test_cache_dir_naming_a_file(toy_series, tmp_path, capsys, one_error_line):
     f = tmp_path / "afile"
     f.write_text("x")
-    _one_line(capsys, _sweep(toy_series, tmp_path / "r", "--cache-dir", f), 2, "--cache-dir",
+    one_error_line(_sweep(toy_series, tmp_path / "r", "--cache-dir", f), 2, "--cache-dir",
               "is a file, not a folder")  # fmt: skip
     assert f.read_text() == "x"
 
 
-def test_out_that_cannot_be_created(toy_series, tmp_path, capsys):
+def test_out_that_cannot_be_created(toy_series, tmp_path, capsys, one_error_line):
     f = tmp_path / "afile"
     f.write_text("x")
-    _one_line(capsys, _sweep(toy_series, f / "sub"), 2, "--out", "is a file, not a folder")
+    one_error_line(_sweep(toy_series, f / "sub"), 2, "--out", "is a file, not a folder")
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
     try:
         if (ro / "probe").exists() or _writable(ro):  # root ignores permissions
             pytest.skip("this user can write into a read-only folder")
-        _one_line(capsys, _sweep(toy_series, ro / "run"), 1, "cannot be created")
+        one_error_line(_sweep(toy_series, ro / "run"), 1, "cannot be created")
     finally:
         ro.chmod(0o700)
 
@@ -83,8 +71,9 @@ def test_report_seed_and_bootstrap_out_of_range(add1_run, capsys):
         assert "Traceback" not in err and argv[0] in err
 
 
-def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(add1_run, tmp_path, capsys,
-                                                                monkeypatch):  # fmt: skip
+def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(
+    add1_run, tmp_path, capsys, monkeypatch, one_error_line
+):
     real = Path.write_text
 
     def full(self, text, *a, **k):
@@ -95,7 +84,7 @@ def test_report_to_a_full_disk_exits_1_and_leaves_no_half_file(add1_run, tmp_pat
 
     monkeypatch.setattr(Path, "write_text", full)
     out = tmp_path / "rep"
-    _one_line(capsys, ["report", add1_run, "--out", out, "--bootstrap", "0"], 1,
+    one_error_line(["report", add1_run, "--out", out, "--bootstrap", "0"], 1,
               "No space left", "free some space")  # fmt: skip
     assert not (out / "report.md").exists() and not list(out.glob(".report*"))
 
@@ -129,8 +118,9 @@ def test_skill_files_that_failed_only_after_the_forwards(tmp_path, capsys, versi
     assert needle in out.out + out.err and "Traceback" not in out.err
 
 
-def test_a_fresh_store_on_a_full_disk_is_not_called_corrupt(toy_series, tmp_path, capsys,
-                                                            monkeypatch):  # fmt: skip
+def test_a_fresh_store_on_a_full_disk_is_not_called_corrupt(
+    toy_series, tmp_path, capsys, monkeypatch, one_error_line
+):
     import sqlite3
 
     from curriculens.store import Store
@@ -139,7 +129,7 @@ def test_a_fresh_store_on_a_full_disk_is_not_called_corrupt(toy_series, tmp_path
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(Store, "_check_integrity", full)
-    line = _one_line(capsys, _sweep(toy_series, tmp_path / "run"), 1, "disk is full")
+    line = one_error_line(_sweep(toy_series, tmp_path / "run"), 1, "disk is full")
     assert "corrupt" not in line and "restore" not in line
 
 

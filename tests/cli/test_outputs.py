@@ -98,21 +98,13 @@ def test_a_failed_write_leaves_the_old_file_and_exits_1(add1_run, tmp_path, monk
 
 
 # ------------------------------------------------------------------ the report's outputs
-def _err(capsys, argv, code: int) -> str:
-    capsys.readouterr()
-    assert main([str(a) for a in argv]) == code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if "error:" in ln]
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-def test_a_report_over_a_file_curriculens_did_not_write_needs_force(add1_run, tmp_path, capsys):
+def test_a_report_over_a_file_curriculens_did_not_write_needs_force(
+    add1_run, tmp_path, capsys, one_error_line
+):
     out = tmp_path / "rep"
     out.mkdir()
     (out / "report.html").write_text("<html>my own notes</html>")
-    line = _err(capsys, ["report", add1_run, "--out", out, "--bootstrap", "0", "--quiet"], 2)
+    line = one_error_line(["report", add1_run, "--out", out, "--bootstrap", "0", "--quiet"], 2)
     assert "was not written by curriculens" in line and "--force" in line
     assert (out / "report.html").read_text() == "<html>my own notes</html>"
     assert not (out / "report.md").exists()
@@ -123,17 +115,20 @@ def test_a_report_over_a_file_curriculens_did_not_write_needs_force(add1_run, tm
     assert main(["report", str(add1_run), "--out", str(out), "--bootstrap", "0", "--quiet"]) == 0
 
 
-def test_a_report_into_another_runs_directory_is_refused(add1_run, toy_series, tmp_path, capsys):
+def test_a_report_into_another_runs_directory_is_refused(
+    add1_run, toy_series, tmp_path, capsys, one_error_line
+):
     other = tmp_path / "other"
     sweep(toy_series, other, config=SweepConfig(skills=("add1",), n_examples=40), run="o",
           progress=False)  # fmt: skip
-    line = _err(capsys, ["report", add1_run, "--out", other, "--bootstrap", "0", "--force"], 2)
+    line = one_error_line(["report", add1_run, "--out", other, "--bootstrap", "0", "--force"], 2)
     assert "another run's directory" in line
     assert not (other / "report.html").exists()
 
 
-def test_an_unwritable_report_folder_is_exit_1_before_any_work(add1_run, tmp_path, capsys,
-                                                                monkeypatch):  # fmt: skip
+def test_an_unwritable_report_folder_is_exit_1_before_any_work(
+    add1_run, tmp_path, capsys, monkeypatch, one_error_line
+):
     import curriculens.reporting.writer as writer
 
     def no_analysis(*a, **k):
@@ -148,20 +143,22 @@ def test_an_unwritable_report_folder_is_exit_1_before_any_work(add1_run, tmp_pat
         return real(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", read_only)
-    line = _err(capsys, ["report", add1_run, "--out", tmp_path / "rep", "--bootstrap", "0"], 1)
+    line = one_error_line(["report", add1_run, "--out", tmp_path / "rep", "--bootstrap", "0"], 1)
     assert "Read-only file system" in line and "--out DIR on writable storage" in line
-    line = _err(capsys, ["report", add1_run, "--bootstrap", "0"], 1)  # into the run itself
+    line = one_error_line(["report", add1_run, "--bootstrap", "0"], 1)  # into the run itself
     assert "Cannot write the report into" in line
     assert sorted(p.name for p in add1_run.iterdir() if p.name.startswith("report")) == []
 
 
 # ------------------------------------------------------------------ the sweep's own files
-def test_a_sweep_never_writes_over_a_users_sweep_files(toy_series, tmp_path, capsys):
+def test_a_sweep_never_writes_over_a_users_sweep_files(
+    toy_series, tmp_path, capsys, one_error_line
+):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "sweep.toml").write_text("# my notes\n")
     argv = ["sweep", toy_series, "--out", mine, "--skills", "add1", "--examples", "40", "--quiet"]
-    line = _err(capsys, argv, 2)
+    line = one_error_line(argv, 2)
     assert "holds sweep.toml but no results.sqlite" in line
     assert (mine / "sweep.toml").read_text() == "# my notes\n"
     assert not (mine / "results.sqlite").exists()
