@@ -4,10 +4,13 @@ an existing file unless ``--force`` says so; and every file lands whole
 
 >>> import tempfile
 >>> d = Path(tempfile.mkdtemp())
->>> with atomic_path(d / "t.csv") as tmp:
-...     _ = tmp.write_text("a,b\\n")
->>> (d / "t.csv").read_text()
-'a,b\\n'
+>>> _ = (d / "t.csv").write_text("old")
+>>> check_output(d / "t.csv", force=True) == d / "t.csv"
+True
+>>> check_output(d / "t.csv")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+curriculens.errors.ConfigError: -o '.../t.csv' exists; pass --force to replace it, ...
 """
 
 from __future__ import annotations
