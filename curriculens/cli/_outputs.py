@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from curriculens.atomic import atomic_path
-from curriculens.errors import ConfigError, EnvironmentProblem
+from curriculens.errors import ConfigError
 from curriculens.params import flag
 
 __all__ = ["REPORT_FILES", "RUN_FILES", "atomic_path", "check_output", "check_report_dest"]
@@ -147,14 +147,7 @@ def check_report_dest(dest: str | Path, *, reads: str | Path, force: bool = Fals
                 f"{str(f)!r} exists and was not written by curriculens; pass {flag('force')} to "
                 f"replace it, or give another {flag('out')} folder."
             )
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-        probe = dest / ".report-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise EnvironmentProblem(
-            f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass "
-            f"{flag('out')} DIR on writable storage with free space."
-        ) from None
-    return dest
+    from curriculens.reporting.page import writable_dest  # the one write check; lazily, as
+    # reporting loads matplotlib, which the other commands using this module do not need
+
+    return writable_dest(dest)

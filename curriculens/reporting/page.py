@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from curriculens.atomic import write_text
-from curriculens.errors import ConfigError
+from curriculens.errors import EnvironmentProblem
 from curriculens.params import flag
 from curriculens.reporting.figures import ReportFigure
 from curriculens.reporting.sections import Section, md_text
@@ -24,16 +24,21 @@ RUN_FILES = ("demo.json", "train_summary.json", "train_config.json", "sweep_conf
 
 
 def writable_dest(dest: Path) -> Path:
-    """``dest``, created; an error naming the fix when the report cannot be written there."""
+    """``dest``, created, after writing and removing a probe file there.
+
+    A folder that cannot be created or written (read-only storage, no permission, a full disk)
+    is an :class:`~curriculens.errors.EnvironmentProblem` (exit 1): the storage, not the
+    request, is at fault, and it is found before anything is computed.
+    """
     try:
         dest.mkdir(parents=True, exist_ok=True)
         probe = dest / ".report-write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise ConfigError(
+        raise EnvironmentProblem(
             f"Cannot write the report into {str(dest)!r} ({e.strerror or e}); pass "
-            f"{flag('out')} DIR on writable storage."
+            f"{flag('out')} DIR on writable storage with free space."
         ) from None
     return dest
 

@@ -145,3 +145,32 @@ def test_imported_curves_are_read_without_a_store(tmp_path, monkeypatch):
     assert df.attrs["skills"]["a"]["family"] == "other"
     page = write_curves_report(src, out=tmp_path / "rep", n_boot=20, smooth=0)
     assert "## Curriculum: org/m2" in page.with_suffix(".md").read_text()
+
+
+def test_an_unwritable_report_folder_is_exit_1_for_imported_curves_too(
+    tmp_path, capsys, monkeypatch
+):
+    """Run reports and imported-curve reports share one write check: the storage, not the
+    request, is at fault (exit 1), named with the fix, before any figure is drawn."""
+    import errno
+
+    src = _csv(tmp_path / "curves.csv")
+    real = Path.write_bytes
+
+    def read_only(self, data):
+        if self.name == ".report-write-test":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    out = tmp_path / "rep"
+    assert main(["report", str(src), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot write the report into" in err and "--out DIR on writable storage" in err
+    assert not (out / "figures").exists() and not (out / "report.md").exists()
+    # the library call reaches the same check and the same error type (exit 1 under the CLI)
+    from curriculens.errors import EnvironmentProblem
+    from curriculens.reporting.imported import write_curves_report
+
+    with pytest.raises(EnvironmentProblem, match="Cannot write the report into"):
+        write_curves_report(src, out=tmp_path / "rep2")
