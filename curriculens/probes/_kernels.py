@@ -1,6 +1,9 @@
-"""Per-set products of the probe engine: one bmm, or a loop over the sets still moving."""
+"""Per-set products of the probe engine: one bmm, or a loop over the sets still moving; and the
+products of many problems with one block on oneDNN's kernels."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -54,3 +57,56 @@ def cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], ac
             idx = torch.from_numpy(np.flatnonzero(rows))
             out[p, idx] = R[p, idx] @ Z[p]
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Products of many problems' weights with one block, on oneDNN's float32 kernels
+# ----------------------------------------------------------------------------------------------
+
+#: From this many rows of weights (problems) on, :func:`times_rows` and :func:`times_block` use
+#: oneDNN. Measured on the 2-core box (AVX-512, one thread, a 4000 x 768 block): 35 problems'
+#: margins 3.35 -> 1.61 ms and gradients 3.01 -> 1.75 ms against numpy (OpenBLAS runs its AVX2
+#: kernels on this CPU); with 1-4 problems the two were on par or numpy ahead.
+ONEDNN_MIN_ROWS = 8
+
+
+@functools.cache
+def _onednn_linear():
+    """oneDNN's float32 ``A @ Bᵀ`` (``torch.ops.mkldnn._linear_pointwise``, a private op that
+    torch's own compiler calls) when it runs here and agrees with a plain product, else None."""
+    try:
+        op = torch.ops.mkldnn._linear_pointwise
+        gen = torch.Generator().manual_seed(0)
+        a, b = torch.randn(9, 16, generator=gen), torch.randn(20, 16, generator=gen)
+        ok = torch.allclose(op(a, b, None, "none", [], ""), a @ b.T, atol=1e-4)
+        c = torch.randn(16, 20, generator=gen)  # a transposed view as the weight
+        ok = ok and torch.allclose(op(a, c.T, None, "none", [], ""), a @ c, atol=1e-4)
+    except (AttributeError, RuntimeError):
+        return None
+    return op if ok else None
+
+
+def times_rows(W: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """``W @ Zᵀ`` ``[m, n]`` for weights ``W [m, d]`` and rows ``Z [n, d]`` (float32).
+
+    >>> W, Z = np.ones((9, 3), np.float32), np.arange(6, dtype=np.float32).reshape(2, 3)
+    >>> times_rows(W, Z)[0].tolist()
+    [3.0, 12.0]
+    """
+    op = _onednn_linear() if W.shape[0] >= ONEDNN_MIN_ROWS else None
+    if op is None:
+        return W @ Z.T
+    return op(torch.from_numpy(W), torch.from_numpy(Z), None, "none", [], "").numpy()
+
+
+def times_block(R: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """``R @ Z`` ``[m, d]`` for row weights ``R [m, n]`` and rows ``Z [n, d]`` (float32).
+
+    >>> R, Z = np.ones((9, 2), np.float32), np.arange(6, dtype=np.float32).reshape(2, 3)
+    >>> times_block(R, Z)[0].tolist()
+    [3.0, 5.0, 7.0]
+    """
+    op = _onednn_linear() if R.shape[0] >= ONEDNN_MIN_ROWS else None
+    if op is None:
+        return R @ Z
+    return op(torch.from_numpy(R), torch.from_numpy(Z).T, None, "none", [], "").numpy()
