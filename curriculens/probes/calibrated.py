@@ -311,7 +311,9 @@ class _SharedBound:
 
     def __init__(self, groups, b_scale, n_obj):
         # per group: (lower factor [d, d], problem rows, None or [rows, d] scale ratios)
-        self.groups = [(c, c.numpy() if _lapack.AVAILABLE else None, r, rho) for c, r, rho in groups]
+        self.groups = [
+            (c, c.numpy() if _lapack.AVAILABLE else None, r, rho) for c, r, rho in groups
+        ]
         self.b_scale = b_scale  # [m] 1 / (¼ n_train of the problem's split)
         self.n_obj = n_obj[:, None]
 
