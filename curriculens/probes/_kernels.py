@@ -110,3 +110,39 @@ def times_block(R: np.ndarray, Z: np.ndarray) -> np.ndarray:
     if op is None:
         return R @ Z
     return op(torch.from_numpy(R), torch.from_numpy(Z).T, None, "none", [], "").numpy()
+
+
+#: Columns per block of :func:`gram`; from twice this width on, the Gram is blocked on oneDNN.
+GRAM_BLOCK = 192
+
+
+def gram(Z: Float[Tensor, "n d"], out: Float[Tensor, "d d"], zt: Tensor) -> Float[Tensor, "d d"]:
+    """``ZᵀZ`` into ``out`` in float32: the upper blocks of ``GRAM_BLOCK`` columns on oneDNN
+    from a transposed copy of ``Z`` (in the work buffer ``zt``, ``[d, n]``), mirrored below;
+    or numpy's syrk when oneDNN is missing or ``d`` is small.
+
+    numpy's OpenBLAS runs its AVX2 kernels on this AVX-512 CPU: for a 3200 x 768 block, one
+    thread, syrk took 17.0 ms, the transposed copy 1.2 ms and the 10 blocks of 192 columns
+    10.8 ms (6 blocks of 384: 12.9 ms; one full product, which does twice syrk's work, 17.3 ms).
+
+    >>> Z = torch.randn(50, 400)
+    >>> G = gram(Z, torch.empty(400, 400), torch.empty(400, 50))
+    >>> bool(torch.allclose(G, Z.T @ Z, atol=1e-3)), bool((G == G.T).all())
+    (True, True)
+    """
+    n, d = Z.shape
+    op = _onednn_linear() if d >= 2 * GRAM_BLOCK else None
+    if op is None:
+        Zn = Z.numpy()
+        np.matmul(Zn.T, Zn, out=out.numpy())
+        return out
+    zt.copy_(Z.T)
+    nb = max(2, round(d / GRAM_BLOCK))
+    e = [round(i * d / nb) for i in range(nb + 1)]
+    for i in range(nb):
+        for j in range(i, nb):
+            blk = op(zt[e[i] : e[i + 1]], zt[e[j] : e[j + 1]], None, "none", [], "")
+            out[e[i] : e[i + 1], e[j] : e[j + 1]] = blk
+            if j != i:
+                out[e[j] : e[j + 1], e[i] : e[i + 1]] = blk.T
+    return out
