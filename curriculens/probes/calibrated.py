@@ -36,7 +36,7 @@ from torch import Tensor
 from curriculens.errors import ProbeError
 from curriculens.probes import _lapack
 from curriculens.probes._chunks import run_chunks
-from curriculens.probes._kernels import times_rows
+from curriculens.probes._kernels import gram, times_rows
 from curriculens.probes._lean import BinaryProblems, lbfgs_loop, row_dot
 from curriculens.probes._metrics import binary_auroc
 from curriculens.probes._prepare import NONFINITE, Scratch
@@ -235,6 +235,15 @@ def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_job
 # ----------------------------------------------------------------------------------------------
 
 
+def _gram(Z, out):
+    """``ZᵀZ`` of rows ``Z [n, d]`` into ``out [d, d]`` (:func:`~curriculens.probes._kernels.gram`,
+    with this worker's buffer for the transposed rows)."""
+    n, d = Z.shape
+    zt = torch.from_numpy(_buffer("rows_t", (d, n)))
+    gram(torch.from_numpy(Z), torch.from_numpy(out), zt)
+    return out
+
+
 def _held_rows(Z, tr):
     """The rows of the block outside ``tr`` (a split's held-out rows), in this worker's buffer."""
     held = np.flatnonzero(~tr)
@@ -267,7 +276,7 @@ def _split_gram(Z, G_first, G_all, tr, s, delta, n_t):
         G[:] = G_first
     else:
         ZH = _held_rows(Z, tr)
-        np.matmul(ZH.T, ZH, out=G)
+        _gram(ZH, G)
         np.subtract(G_all, G, out=G)
     dn = (np.sqrt(n_t) * delta).astype(np.float32)
     G -= np.outer(dn, dn)
@@ -399,7 +408,7 @@ def _fit_set(
     Z -= mu.astype(np.float32)
     total = Z.sum(0, dtype=np.float64)
     d = Z.shape[1]
-    G_first = np.matmul(Z[:n_first].T, Z[:n_first], out=_buffer("gram", (d, d)))
+    G_first = _gram(Z[:n_first], _buffer("gram", (d, d)))
     y_p = y[p][:, order]
     lab_ok = y_p >= 0
     tr_all = splits[p][:, order]
@@ -429,7 +438,7 @@ def _fit_set(
     G_all = None
     if any(s != 0 for s in refs):
         rest = Z[n_first:]
-        G_all = np.matmul(rest.T, rest, out=_buffer("gram_rest", (d, d)))
+        G_all = _gram(rest, _buffer("gram_rest", (d, d)))
         G_all += G_first
     groups = []
     for r in refs:
