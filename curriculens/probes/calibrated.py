@@ -176,11 +176,7 @@ def fit_calibrated_batch(
     if not (isinstance(C, int | float) and C > 0):
         raise ProbeError(f"C must be a positive float; received {C!r}.")
     dev = torch.device(device) if device is not None else Xt.device
-    binary = all(
-        np.unique(y[p, lab][mask[p] & (y[p, lab] >= 0)]).size <= 2
-        for p in range(P)
-        for lab in range(L)
-    )
+    binary = all(_at_most_two_classes(y[p][:, mask[p]]) for p in range(P))
     if dev.type != "cpu" or not binary:
         return _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev)
     out = CalibratedResult.empty(P, S, L, shared=True)
@@ -188,6 +184,20 @@ def fit_calibrated_batch(
     fn = partial(_fit_set, Xf, y, splits, pairs, mask, float(C), tol, max_iter, history, out)
     run_chunks(lambda _i, se: fn(se[0]), [(p, p + 1) for p in range(P)], n_jobs, "cpu")
     return out
+
+
+def _at_most_two_classes(y_p: np.ndarray) -> bool:
+    """Whether every label set of ``y_p [L, n]`` has at most two classes (negatives: missing).
+
+    >>> _at_most_two_classes(np.array([[0, 1, -1, 1], [3, 3, 5, -1]]))
+    True
+    >>> _at_most_two_classes(np.array([[0, 1, 2, -1]]))
+    False
+    """
+    ok = y_p >= 0
+    lo = np.where(ok, y_p, np.iinfo(y_p.dtype).max).min(1, keepdims=True)
+    hi = np.where(ok, y_p, np.iinfo(y_p.dtype).min).max(1, keepdims=True)
+    return not (ok & (y_p != lo) & (y_p != hi)).any()
 
 
 def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev):
