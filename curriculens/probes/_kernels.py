@@ -93,7 +93,7 @@ def times_rows(W: np.ndarray, Z: np.ndarray) -> np.ndarray:
     >>> times_rows(W, Z)[0].tolist()
     [3.0, 12.0]
     """
-    op = _onednn_linear() if W.shape[0] >= ONEDNN_MIN_ROWS else None
+    op = _onednn_linear() if W.shape[0] >= ONEDNN_MIN_ROWS and min(Z.shape) > 0 else None
     if op is None:
         return W @ Z.T
     return op(torch.from_numpy(W), torch.from_numpy(Z), None, "none", [], "").numpy()
@@ -106,7 +106,7 @@ def times_block(R: np.ndarray, Z: np.ndarray) -> np.ndarray:
     >>> times_block(R, Z)[0].tolist()
     [3.0, 5.0, 7.0]
     """
-    op = _onednn_linear() if R.shape[0] >= ONEDNN_MIN_ROWS else None
+    op = _onednn_linear() if R.shape[0] >= ONEDNN_MIN_ROWS and min(Z.shape) > 0 else None
     if op is None:
         return R @ Z
     return op(torch.from_numpy(R), torch.from_numpy(Z).T, None, "none", [], "").numpy()
@@ -131,7 +131,7 @@ def gram(Z: Float[Tensor, "n d"], out: Float[Tensor, "d d"], zt: Tensor) -> Floa
     (True, True)
     """
     n, d = Z.shape
-    op = _onednn_linear() if d >= 2 * GRAM_BLOCK else None
+    op = _onednn_linear() if d >= 2 * GRAM_BLOCK and n > 0 else None  # (none for no rows)
     if op is None:
         Zn = Z.numpy()
         np.matmul(Zn.T, Zn, out=out.numpy())

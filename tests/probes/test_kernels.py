@@ -19,6 +19,14 @@ def test_gram_matches_numpy_and_is_symmetric(d):
     assert bool((G == G.T).all())
 
 
+def test_empty_blocks():
+    G = _kernels.gram(torch.empty(0, 400), torch.full((400, 400), 7.0), torch.empty(400, 0))
+    assert bool((G == 0).all())
+    W, R = np.ones((9, 400), np.float32), np.ones((9, 0), np.float32)
+    assert _kernels.times_rows(W, np.ones((0, 400), np.float32)).shape == (9, 0)
+    assert (_kernels.times_block(R, np.ones((0, 400), np.float32)) == 0).all()
+
+
 @pytest.mark.parametrize("m", [1, 7, 8, 35])
 def test_products_match_numpy(m):
     rng = np.random.default_rng(1)
