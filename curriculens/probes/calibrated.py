@@ -7,15 +7,18 @@ activations. :func:`fit_calibrated_batch` fits all the (split, label set) proble
 activation set together:
 
 - one gather and centering of the set's valid rows, ordered so that split 0's training rows come
-  first; one Gram of those rows, and, with more splits, one of the rest, so the Gram of all rows
-  is their sum;
-- per further split, the Gram of its held-out rows only, downdated from it:
-  ``G_train = G_all - X_heldᵀ X_held``, then re-centered on the split's training mean by a rank-one
-  correction and scaled to its standardization (no second pass over the training rows);
-- one Cholesky factor of the Böhning bound per split, shared by every label set of that split;
-- one pass over the rows per L-BFGS read for every problem at once (each problem weights its own
-  training rows; its standardization is folded into its weights), and the held-out scores from
-  the final margins, with no separate evaluation pass.
+  first, and one Gram of those rows (blocked on oneDNN, :func:`~curriculens.probes._kernels.gram`);
+- each split's standardization from column sums: all rows minus its held-out rows, re-centered
+  on its training mean (no second pass over the training rows);
+- when every split has at least two training rows per feature, one Cholesky factor of the
+  Böhning bound (split 0's, or the first split fitted) for every problem; the problems of
+  other splits apply it rescaled to their standardization (a preconditioner only: the same
+  solution, a few more iterations). With
+  fewer rows each split gets its own factor, its Gram downdated from the Gram of all rows
+  (``G_train = G_all - X_heldᵀ X_held``) and re-centered by a rank-one correction;
+- one read of the rows per L-BFGS step for every problem at once (each problem weights its own
+  training rows; its standardization is folded into its weights), on oneDNN's kernels, and the
+  held-out scores from the final margins, with no separate evaluation pass.
 
 Binary label sets at one C on CPU take this path; anything else is fitted split by split with
 :func:`~curriculens.probes.fused.fit_logistic_batch` (same results, nothing shared across
