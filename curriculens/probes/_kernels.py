@@ -64,10 +64,11 @@ def cols_matmul(R: Float[Tensor, "probe m n"], Z: Float[Tensor, "probe n d"], ac
 # ----------------------------------------------------------------------------------------------
 
 #: From this many rows of weights (problems) on, :func:`times_rows` and :func:`times_block` use
-#: oneDNN. Measured on the 2-core box (AVX-512, one thread, a 4000 x 768 block): 35 problems'
-#: margins 3.35 -> 1.61 ms and gradients 3.01 -> 1.75 ms against numpy (OpenBLAS runs its AVX2
-#: kernels on this CPU); with 1-4 problems the two were on par or numpy ahead.
-ONEDNN_MIN_ROWS = 8
+#: oneDNN. Measured on the 2-core box (AVX-512, one thread, a 4000 x 768 block, best of 9):
+#: margins / gradients of 2 problems 0.69 / 0.71 ms with numpy (OpenBLAS runs its AVX2 kernels
+#: on this CPU) against 0.36 / 0.14 ms, of 8 problems 0.84 / 0.76 against 0.53 / 0.27 ms, of 35
+#: problems 3.35 / 3.01 against 1.61 / 1.75 ms; for one problem the two are on par (0.14 ms).
+ONEDNN_MIN_ROWS = 2
 
 
 @functools.cache
