@@ -4,6 +4,7 @@ products of many problems with one block on oneDNN's kernels."""
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 import torch
@@ -124,7 +125,9 @@ def gram(Z: Float[Tensor, "n d"], out: Float[Tensor, "d d"], zt: Tensor) -> Floa
 
     numpy's OpenBLAS runs its AVX2 kernels on this AVX-512 CPU: for a 3200 x 768 block, one
     thread, syrk took 17.0 ms, the transposed copy 1.2 ms and the 10 blocks of 192 columns
-    10.8 ms (6 blocks of 384: 12.9 ms; one full product, which does twice syrk's work, 17.3 ms).
+    10.8 ms (3 blocks of 384: 12.9 ms; one full product, which does twice syrk's work, 17.3 ms).
+    Where the BLAS has kernels as wide as oneDNN's the blocks would lose (they do 1.25x syrk's
+    work), so which of the two runs is timed once per process (:func:`_blocks_pay`).
 
     >>> Z = torch.randn(50, 400)
     >>> G = gram(Z, torch.empty(400, 400), torch.empty(400, 50))
@@ -132,11 +135,16 @@ def gram(Z: Float[Tensor, "n d"], out: Float[Tensor, "d d"], zt: Tensor) -> Floa
     (True, True)
     """
     n, d = Z.shape
-    op = _onednn_linear() if d >= 2 * GRAM_BLOCK and n > 0 else None  # (none for no rows)
+    op = _onednn_linear() if d >= 2 * GRAM_BLOCK and n > 0 and _blocks_pay() else None
     if op is None:
         Zn = Z.numpy()
         np.matmul(Zn.T, Zn, out=out.numpy())
         return out
+    return _blocked_gram(op, Z, out, zt)
+
+
+def _blocked_gram(op, Z, out, zt):
+    d = Z.shape[1]
     zt.copy_(Z.T)
     nb = max(2, round(d / GRAM_BLOCK))
     e = [round(i * d / nb) for i in range(nb + 1)]
@@ -147,3 +155,25 @@ def gram(Z: Float[Tensor, "n d"], out: Float[Tensor, "d d"], zt: Tensor) -> Floa
             if j != i:
                 out[e[j] : e[j + 1], e[i] : e[i + 1]] = blk.T
     return out
+
+
+@functools.cache
+def _blocks_pay() -> bool:
+    """Whether the blocked oneDNN Gram beats numpy's syrk here: both timed on a 1024 x 768
+    block, best of three, in thread time, once per process (about 30 ms)."""
+    op = _onednn_linear()
+    if op is None:
+        return False
+    Z = torch.from_numpy(np.random.default_rng(0).normal(size=(1024, 768)).astype(np.float32))
+    out, zt, Zn = torch.empty(768, 768), torch.empty(768, 1024), Z.numpy()
+
+    def best(fn) -> float:
+        fn()
+        times = []
+        for _ in range(3):
+            t0 = time.thread_time()
+            fn()
+            times.append(time.thread_time() - t0)
+        return min(times)
+
+    return best(lambda: _blocked_gram(op, Z, out, zt)) < best(lambda: Zn.T @ Zn)

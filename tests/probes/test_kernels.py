@@ -17,6 +17,11 @@ def test_gram_matches_numpy_and_is_symmetric(d):
     ref = Z.double().T @ Z.double()
     np.testing.assert_allclose(G.numpy(), ref.numpy(), atol=2e-3 * 300**0.5)
     assert bool((G == G.T).all())
+    op = _kernels._onednn_linear()
+    if op is not None and d >= 2 * _kernels.GRAM_BLOCK:  # the blocks, whichever gram() chose
+        B = _kernels._blocked_gram(op, Z, torch.empty(d, d), torch.empty(d, 300))
+        np.testing.assert_allclose(B.numpy(), ref.numpy(), atol=2e-3 * 300**0.5)
+        assert bool((B == B.T).all())
 
 
 def test_empty_blocks():
