@@ -29,6 +29,7 @@ def test_bench_probes_w2_runs_and_reports_parity(capsys, monkeypatch):
     out = run_bench(monkeypatch, ["--workload", "W2", "--json", "--skip-default", "--jobs", "1"])
     assert out["n_probes"] == 24 and out["precond"] == "exact Gram"
     assert out["fused_s"] > 0 and out["sklearn_s"] > 0 and out["speedup"] > 0
+    assert out["floor_engine_gram_s"] > 0 and out["engine_gram_gflops_1thread"] > 0
     assert out["mean_abs_acc_diff"] <= 0.005 and out["max_abs_acc_diff"] <= 0.02
     assert 0.5 <= out["acc_range"][0] < out["acc_range"][1] <= 1.0
     assert '"workload": "W2"' in capsys.readouterr().out  # the JSON line

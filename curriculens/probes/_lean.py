@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.nn.functional import softplus
 
 from curriculens.probes import _lapack
+from curriculens.probes._kernels import times_block, times_rows
 from curriculens.probes._precond import Precond
 
 
@@ -61,7 +62,9 @@ class BinaryProblems:
         b = x[sel, d:]
         if self.shift is not None:
             b = b - _dot(Wc, self.shift[sel])[:, None]
-        return Wc @ self.Z.T + b
+        z = times_rows(Wc, self.Z)
+        z += b
+        return z
 
     def loss(self, z: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Objective ``[m]`` and row-weighted residuals ``[m, n]``, from margins alone (torch's
@@ -79,7 +82,7 @@ class BinaryProblems:
         g = np.zeros_like(x)
         sel = slice(None) if rows is None else rows
         Rs = R[sel]
-        zr = Rs @ self.Z
+        zr = times_block(Rs, self.Z)
         g[sel, d] = Rs.sum(1)
         if self.shift is not None:
             zr -= g[sel, d][:, None] * self.shift[sel]

@@ -18,6 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from curriculens.errors import ProbeError
+from curriculens.probes._kernels import gram as block_gram
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,7 +184,8 @@ def work_tensor(ws: Scratch | None, name: str, shape, dtype=torch.float32, devic
 def _gram(
     Z: Float[Tensor, "probe n d"], *, tf32: bool = False, ws: Scratch | None = None
 ) -> Float[Tensor, "probe d d"]:
-    """``ZᵀZ`` per probe. On CPU numpy detects ``A.T @ A`` and calls syrk (about 2× torch.mm)."""
+    """``ZᵀZ`` per probe. On CPU by :func:`~curriculens.probes._kernels.gram` (oneDNN blocks, or
+    numpy's syrk, about 2× torch.mm)."""
     if Z.device.type == "cuda" and tf32:
         prev = torch.backends.cuda.matmul.allow_tf32
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -193,12 +195,12 @@ def _gram(
             torch.backends.cuda.matmul.allow_tf32 = prev
     if Z.device.type != "cpu":
         return torch.bmm(Z.transpose(1, 2), Z)
-    Zn = Z.numpy()
-    out = work_tensor(ws, "gram", (Zn.shape[0], Zn.shape[2], Zn.shape[2]))
-    G = out.numpy()
+    P, n, d = Z.shape
+    out = work_tensor(ws, "gram", (P, d, d))
+    zt = work_tensor(ws, "gram_rows_t", (d, n))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow fails that set, later
-        for p in range(Zn.shape[0]):
-            np.matmul(Zn[p].T, Zn[p], out=G[p])
+        for p in range(P):
+            block_gram(Z[p], out[p], zt)
     return out
 
 

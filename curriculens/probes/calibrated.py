@@ -7,15 +7,18 @@ activations. :func:`fit_calibrated_batch` fits all the (split, label set) proble
 activation set together:
 
 - one gather and centering of the set's valid rows, ordered so that split 0's training rows come
-  first; one Gram of those rows, and, with more splits, one of the rest, so the Gram of all rows
-  is their sum;
-- per further split, the Gram of its held-out rows only, downdated from it:
-  ``G_train = G_all - X_heldᵀ X_held``, then re-centered on the split's training mean by a rank-one
-  correction and scaled to its standardization (no second pass over the training rows);
-- one Cholesky factor of the Böhning bound per split, shared by every label set of that split;
-- one pass over the rows per L-BFGS read for every problem at once (each problem weights its own
-  training rows; its standardization is folded into its weights), and the held-out scores from
-  the final margins, with no separate evaluation pass.
+  first, and one Gram of those rows (blocked on oneDNN, :func:`~curriculens.probes._kernels.gram`);
+- each split's standardization from column sums: all rows minus its held-out rows, re-centered
+  on its training mean (no second pass over the training rows);
+- when every split has at least two training rows per feature, one Cholesky factor of the
+  Böhning bound (split 0's, or the first split fitted) for every problem; the problems of
+  other splits apply it rescaled to their standardization (a preconditioner only: the same
+  solution, a few more iterations). With
+  fewer rows each split gets its own factor, its Gram downdated from the Gram of all rows
+  (``G_train = G_all - X_heldᵀ X_held``) and re-centered by a rank-one correction;
+- one read of the rows per L-BFGS step for every problem at once (each problem weights its own
+  training rows; its standardization is folded into its weights), on oneDNN's kernels, and the
+  held-out scores from the final margins, with no separate evaluation pass.
 
 Binary label sets at one C on CPU take this path; anything else is fitted split by split with
 :func:`~curriculens.probes.fused.fit_logistic_batch` (same results, nothing shared across
@@ -36,8 +39,9 @@ from torch import Tensor
 from curriculens.errors import ProbeError
 from curriculens.probes import _lapack
 from curriculens.probes._chunks import run_chunks
+from curriculens.probes._kernels import gram, times_rows
 from curriculens.probes._lean import BinaryProblems, lbfgs_loop, row_dot
-from curriculens.probes._metrics import problem_metrics
+from curriculens.probes._metrics import binary_auroc
 from curriculens.probes._prepare import NONFINITE, Scratch
 from curriculens.probes.fused import fit_logistic_batch
 
@@ -175,11 +179,7 @@ def fit_calibrated_batch(
     if not (isinstance(C, int | float) and C > 0):
         raise ProbeError(f"C must be a positive float; received {C!r}.")
     dev = torch.device(device) if device is not None else Xt.device
-    binary = all(
-        np.unique(y[p, lab][mask[p] & (y[p, lab] >= 0)]).size <= 2
-        for p in range(P)
-        for lab in range(L)
-    )
+    binary = all(_at_most_two_classes(y[p][:, mask[p]]) for p in range(P))
     if dev.type != "cpu" or not binary:
         return _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev)
     out = CalibratedResult.empty(P, S, L, shared=True)
@@ -187,6 +187,20 @@ def fit_calibrated_batch(
     fn = partial(_fit_set, Xf, y, splits, pairs, mask, float(C), tol, max_iter, history, out)
     run_chunks(lambda _i, se: fn(se[0]), [(p, p + 1) for p in range(P)], n_jobs, "cpu")
     return out
+
+
+def _at_most_two_classes(y_p: np.ndarray) -> bool:
+    """Whether every label set of ``y_p [L, n]`` has at most two classes (negatives: missing).
+
+    >>> _at_most_two_classes(np.array([[0, 1, -1, 1], [3, 3, 5, -1]]))
+    True
+    >>> _at_most_two_classes(np.array([[0, 1, 2, -1]]))
+    False
+    """
+    ok = y_p >= 0
+    lo = np.where(ok, y_p, np.iinfo(y_p.dtype).max).min(1, keepdims=True)
+    hi = np.where(ok, y_p, np.iinfo(y_p.dtype).min).max(1, keepdims=True)
+    return not (ok & (y_p != lo) & (y_p != hi)).any()
 
 
 def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_jobs, dev):
@@ -234,33 +248,63 @@ def _split_by_split(Xt, y, splits, pairs, mask, C, tol, max_iter, history, n_job
 # ----------------------------------------------------------------------------------------------
 
 
-def _split_stats(Z, G_first, G_all, total, n_first, tr, s):
-    """Training-row count, mean shift ``δ`` (from the block's mean) and centered Gram of split
-    ``s`` (rows ``tr`` in block order): split 0's Gram directly, the others downdated."""
+def _gram(Z, out):
+    """``ZᵀZ`` of rows ``Z [n, d]`` into ``out [d, d]`` (:func:`~curriculens.probes._kernels.gram`,
+    with this worker's buffer for the transposed rows)."""
+    n, d = Z.shape
+    zt = torch.from_numpy(_buffer("rows_t", (d, n)))
+    gram(torch.from_numpy(Z), torch.from_numpy(out), zt)
+    return out
+
+
+def _held_rows(Z, tr):
+    """The rows of the block outside ``tr`` (a split's held-out rows), in this worker's buffer."""
+    held = np.flatnonzero(~tr)
+    return np.take(Z, held, axis=0, out=_buffer("held", (held.size, Z.shape[1])))
+
+
+def _split_moments(Z, total, sq_first, sq_rest, n_first, tr, s):
+    """Training-row count, mean shift ``δ`` (from the block's mean) and feature variances of
+    split ``s`` (rows ``tr`` in block order), from column sums: split 0's directly, the others
+    as all rows minus their held-out rows (float64 sums; one read of the held-out rows)."""
+    if s == 0:
+        n_t, sum_t, sq_t = n_first, Z[:n_first].sum(0, dtype=np.float64), sq_first
+    else:
+        ZH = _held_rows(Z, tr)
+        n_t = int(tr.sum())
+        sum_t = total - ZH.sum(0, dtype=np.float64)
+        sq_t = sq_first + sq_rest - np.einsum("nd,nd->d", ZH, ZH, dtype=np.float64)
+    delta = sum_t / max(n_t, 1)
+    var = (sq_t - n_t * delta**2) / max(n_t, 1)  # re-centered on the split's mean
+    return n_t, delta, var
+
+
+def _split_gram(Z, G_first, G_all, tr, s, delta, n_t):
+    """Centered Gram of split ``s``: split 0's directly, another split's downdated from the Gram
+    of all rows ``G_all`` (``G_all - X_heldᵀ X_held``), then re-centered on its mean by a
+    rank-one term."""
     d = Z.shape[1]
     G = _buffer("gram_split", (d, d))
     if s == 0:
-        n_t = n_first
-        sum_t = Z[:n_first].sum(0, dtype=np.float64)
         G[:] = G_first
     else:
-        ZH = np.take(Z, np.flatnonzero(~tr), axis=0, out=_buffer("held", (int((~tr).sum()), d)))
-        n_t = int(tr.sum())
-        sum_t = total - ZH.sum(0, dtype=np.float64)
-        np.matmul(ZH.T, ZH, out=G)
+        ZH = _held_rows(Z, tr)
+        _gram(ZH, G)
         np.subtract(G_all, G, out=G)
-    delta = sum_t / max(n_t, 1)
     dn = (np.sqrt(n_t) * delta).astype(np.float32)
-    G -= np.outer(dn, dn)  # re-center on the split's mean
-    return n_t, delta, G
+    G -= np.outer(dn, dn)
+    return G
 
 
-def _factor(G, n_t, cinv, s):
-    """Standardization scale of a split and the lower Cholesky factor of ``¼ G_std + cinv·I``
-    (column-major, in this worker's buffer for split ``s``)."""
-    var = np.diagonal(G).astype(np.float64) / max(n_t, 1)
+def _scale(var):
+    """Standardization scale from feature variances (constant features get 1)."""
     scale = np.sqrt(np.maximum(var, 0.0))
-    scale = np.where(scale < 1e-6 * max(scale.max(), 1e-30), 1.0, scale).astype(np.float32)
+    return np.where(scale < 1e-6 * max(scale.max(), 1e-30), 1.0, scale).astype(np.float32)
+
+
+def _factor(G, scale, cinv, s):
+    """The lower Cholesky factor of ``¼ G_std + cinv·I`` (column-major, in this worker's
+    buffer for split ``s``), with ``G_std`` the Gram ``G`` scaled to ``scale``."""
     inv = np.sqrt(0.25) / scale
     h = _buffer(f"h{s}", G.shape)
     np.multiply(G, inv[:, None], out=h)
@@ -270,34 +314,63 @@ def _factor(G, n_t, cinv, s):
     if not _lapack.AVAILABLE or _lapack.potrf_lower(chol) != 0:
         h = (G * (inv[:, None] * inv[None, :])).astype(np.float64)
         h[np.diag_indices_from(h)] += cinv + 1e-6
-        return scale, torch.linalg.cholesky(torch.from_numpy(h)).float().mT.contiguous().mT
-    return scale, torch.from_numpy(chol)
+        return torch.linalg.cholesky(torch.from_numpy(h)).float().mT.contiguous().mT
+    return torch.from_numpy(chol)
 
 
-class _SplitBound:
-    """``H0⁻¹`` per problem with its split's Cholesky factor (rows ``[m, d+1]``)."""
+class _SharedBound:
+    """``H0⁻¹`` per problem (rows ``[m, d+1]``) from Cholesky factors of the bound
+    ``¼ G_std + cinv·I``, each serving a group of problems: one per split, or, when every
+    split has at least :data:`SHARE_MIN_ROWS` rows per feature, one for all splits.
 
-    def __init__(self, chols, rows_of, b_scale, n_obj):
-        self.chols = chols  # per split: lower factor [d, d]
-        self.rows_of = rows_of  # per split: problem rows
+    Shared, the factor is the reference split's, and a problem of another split (its own
+    standardization, ~20% other rows) takes its bound as ``R (¼ G_std + cinv·I) R`` with
+    ``R = diag(scale_ref / scale_split)``: the same Gram in its units. It is a preconditioner
+    only, so the solution is the same to the tolerance and only the iterations can change; each
+    further split saves a Gram of its held-out rows and a factorization. With fewer rows than
+    that the splits' Grams differ too much (n < d: their null spaces differ; in the tests'
+    294 × 300 sets a shared factor took 75-94 iterations against 29-33).
+    """
+
+    def __init__(self, groups, b_scale, n_obj):
+        # per group: (lower factor [d, d], problem rows, None or [rows, d] scale ratios)
+        self.groups = [
+            (c, c.numpy() if _lapack.AVAILABLE else None, r, rho) for c, r, rho in groups
+        ]
         self.b_scale = b_scale  # [m] 1 / (¼ n_train of the problem's split)
         self.n_obj = n_obj[:, None]
+        self.inverse: dict[int, np.ndarray] = {}  # per group of many problems: H0⁻¹ [d, d]
 
     def __call__(self, q):
         d = q.shape[1] - 1
         out = np.empty_like(q)
-        for chol, rows in zip(self.chols, self.rows_of, strict=True):
-            if rows.size == 0:
-                continue
-            if rows.size == 1 and _lapack.AVAILABLE:
-                w = np.ascontiguousarray(q[rows[0], :d])
-                _lapack.potrs_lower_vec(chol.numpy(), w)
-                out[rows[0], :d] = w
+        for gi, (chol, chol_np, rows, rho) in enumerate(self.groups):
+            w = q[rows, :d] if rho is None else q[rows, :d] * rho
+            if rows.size == 1 and chol_np is not None:
+                w = np.ascontiguousarray(w[0])
+                _lapack.potrs_lower_vec(chol_np, w)
+                sol = w[None]
+            elif rows.size >= INVERSE_MIN_ROWS:
+                if gi not in self.inverse:
+                    self.inverse[gi] = torch.cholesky_inverse(chol).numpy()  # reads the lower L
+                sol = times_rows(np.ascontiguousarray(w), self.inverse[gi])  # H0⁻¹ symmetric
             else:
-                w = torch.from_numpy(np.ascontiguousarray(q[rows, :d]))
-                out[rows, :d] = torch.cholesky_solve(w.T, chol).T.numpy()
+                w = torch.from_numpy(np.ascontiguousarray(w))
+                sol = torch.cholesky_solve(w.T, chol).T.numpy()
+            out[rows, :d] = sol if rho is None else sol * rho
         out[:, d] = q[:, d] * self.b_scale
         return out * self.n_obj
+
+
+#: From this many problems on, a factor's group is preconditioned by the explicit inverse
+#: ``H0⁻¹`` (one product a step) instead of two triangular solves. Measured at d = 768, one
+#: thread: the inverse took 5.3 ms, applying it to 35 problems 0.2-0.6 ms, the solves 1.06 ms;
+#: a set of W1-calibrated applies it 12-14 times.
+INVERSE_MIN_ROWS = 8
+
+#: Training rows per feature from which every split's problems share one factor
+#: (:class:`_SharedBound`).
+SHARE_MIN_ROWS = 2
 
 
 def _problems(y_p, tr_all, ho_all, lab_ok, pairs_p, failure_p):
@@ -307,7 +380,10 @@ def _problems(y_p, tr_all, ho_all, lab_ok, pairs_p, failure_p):
         for lab in np.flatnonzero(pairs_p[s]):
             ok = lab_ok[lab]
             n_tr, n_te = int((tr_all[s] & ok).sum()), int((ho_all[s] & ok).sum())
-            classes = np.unique(y_p[lab][tr_all[s] & ok])
+            seen = y_p[lab][tr_all[s] & ok]  # binary labels: two classes are a min and a max
+            classes = np.array([seen.min(), seen.max()]) if seen.size else seen
+            if classes.size and classes[0] == classes[1]:
+                classes = classes[:1]
             if n_tr < 2 or n_te < 1:
                 failure_p[s][lab] = (
                     f"too few examples for the split: {n_tr} train and {n_te} held-out rows; "
@@ -345,12 +421,7 @@ def _fit_set(
     Z -= mu.astype(np.float32)
     total = Z.sum(0, dtype=np.float64)
     d = Z.shape[1]
-    G_first = np.matmul(Z[:n_first].T, Z[:n_first], out=_buffer("gram", (d, d)))
-    G_all = None
-    if S > 1:
-        rest = Z[n_first:]
-        G_all = np.matmul(rest.T, rest, out=_buffer("gram_rest", (d, d)))
-        G_all += G_first
+    G_first = _gram(Z[:n_first], _buffer("gram", (d, d)))
     y_p = y[p][:, order]
     lab_ok = y_p >= 0
     tr_all = splits[p][:, order]
@@ -362,17 +433,38 @@ def _fit_set(
         return
     cinv = 1.0 / C
     used = sorted({s for s, *_ in probs})
-    chols, scales, deltas, n_rows = {}, {}, {}, {}
+    sq_first = np.diagonal(G_first).astype(np.float64)
+    rest = Z[n_first:]
+    sq_rest = np.einsum("nd,nd->d", rest, rest, dtype=np.float64) if S > 1 else None
+    scales, deltas, n_rows = {}, {}, {}
     for s in used:
-        n_t, delta, G = _split_stats(Z, G_first, G_all, total, n_first, tr_all[s], s)
-        if not (np.isfinite(G).all() and np.isfinite(delta).all()):
+        n_t, delta, var = _split_moments(Z, total, sq_first, sq_rest, n_first, tr_all[s], s)
+        if not (np.isfinite(var).all() and np.isfinite(delta).all()):
             for s2, lab, *_ in probs:
                 out.failure[p][s2][lab] = NONFINITE.format(p=p)
             return
-        scales[s], chols[s] = _factor(G, n_t, cinv, s)
-        deltas[s], n_rows[s] = delta.astype(np.float32), n_t
+        scales[s], deltas[s], n_rows[s] = _scale(var), delta.astype(np.float32), n_t
     m = len(probs)
     split_of = np.array([s for s, *_ in probs])
+    shared = min(n_rows[s] for s in used) >= SHARE_MIN_ROWS * d
+    refs = used[:1] if shared else used  # the splits whose bounds are factored
+    G_all = None
+    if any(s != 0 for s in refs):
+        rest = Z[n_first:]
+        G_all = _gram(rest, _buffer("gram_rest", (d, d)))
+        G_all += G_first
+    groups = []
+    for r in refs:
+        G = _split_gram(Z, G_first, G_all, tr_all[r], r, deltas[r], n_rows[r])
+        if not np.isfinite(G).all():
+            for s2, lab, *_ in probs:
+                out.failure[p][s2][lab] = NONFINITE.format(p=p)
+            return
+        rows = np.arange(m) if shared else np.flatnonzero(split_of == r)
+        rho = None
+        if shared and len(used) > 1:
+            rho = np.stack([scales[s] / scales[r] for s in split_of]).astype(np.float32)
+        groups.append((_factor(G, scales[r], cinv, r), rows, rho))
     codes = np.stack([c for _s, _l, c, *_ in probs])
     sw = (tr_all[split_of] & (codes >= 0)).astype(np.float32)
     n_obj = np.maximum(sw.sum(1), 1.0).astype(np.float32)
@@ -390,9 +482,8 @@ def _fit_set(
         n_obj,
         shift=shift,
     )
-    bound = _SplitBound(
-        [chols[s] for s in used],
-        [np.flatnonzero(split_of == s) for s in used],
+    bound = _SharedBound(
+        groups,
         np.array([1.0 / (0.25 * max(n_rows[s], 1)) for s in split_of], np.float32),
         n_obj,
     )
@@ -403,20 +494,48 @@ def _fit_set(
     if n_solve < Z.shape[0]:
         Wc = x[:, :-1] * col
         b = x[:, -1] - row_dot(Wc, shift)
-        z = np.concatenate([z, Wc @ Z[n_solve:].T + b[:, None]], axis=1)
+        z = np.concatenate([z, times_rows(Wc, Z[n_solve:]) + b[:, None]], axis=1)
     zt = torch.from_numpy(z)
     log_p1 = torch.nn.functional.logsigmoid(zt).numpy()  # all problems at once
     log_p0 = torch.nn.functional.logsigmoid(-zt).numpy()
+    held_of = {}  # per split: its held-out rows (block indices) in row order
+    for s in used:
+        h = np.flatnonzero(ho_all[s])
+        held_of[s] = h[np.argsort(order[h], kind="stable")]
     for i, (s, lab, c, _n_tr, _n_te) in enumerate(probs):
-        held = np.flatnonzero(ho_all[s] & (c >= 0))
-        held = held[np.argsort(order[held], kind="stable")]  # held-out rows in row order
-        logp = np.stack([log_p0[i, held], log_p1[i, held]]).astype(np.float64)
+        held = held_of[s]
         true = c[held]
-        a, ba, au, xe, cor = problem_metrics(logp, true, 2)
+        if (true < 0).any():
+            held = held[true >= 0]
+            true = c[held]
+        a, ba, au, xe, cor = _binary_scores(log_p0[i, held], log_p1[i, held], true)
         out.acc[p, s, lab], out.balanced_acc[p, s, lab], out.auroc[p, s, lab] = a, ba, au
         out.xent[p, s, lab], out.correct[p][s][lab] = xe, cor
-        train_codes = c[tr_all[s] & (c >= 0)]
-        out.majority[p, s, lab] = float(
-            (true == np.bincount(train_codes, minlength=2).argmax()).mean()
-        )
+        n_pos = int((c[tr_all[s]] == 1).sum())
+        n_neg = int((c[tr_all[s]] == 0).sum())
+        out.majority[p, s, lab] = float((true == int(n_pos > n_neg)).mean())  # ties: class 0
         out.n_iter[p, s, lab], out.converged[p, s, lab] = n_iter[i], converged[i]
+
+
+def _binary_scores(log_p0, log_p1, true):
+    """:func:`~curriculens.probes._metrics.problem_metrics` of a binary problem whose held-out
+    rows all have a label, from its two log-probabilities, without stacking them: accuracy,
+    balanced accuracy, AUROC, cross-entropy, and the 0/1 outcome per row.
+
+    >>> lp1 = np.log(np.array([0.9, 0.2, 0.6], np.float32))
+    >>> out = _binary_scores(np.log1p(-np.exp(lp1)), lp1, np.array([1, 0, 0]))
+    >>> [round(v, 4) for v in out[:4]], out[4].tolist()
+    ([0.6667, 0.75, 1.0, 0.4149], [1.0, 1.0, 0.0])
+    """
+    l0, l1 = log_p0.astype(np.float64), log_p1.astype(np.float64)
+    pos = true == 1
+    correct = ((l1 > l0) == pos).astype(np.float32)  # argmax: ties go to class 0
+    if correct.size == 0:
+        nan = float("nan")
+        return nan, nan, nan, nan, correct
+    acc = float(correct.mean(dtype=np.float64))
+    recalls = [float(correct[m].mean(dtype=np.float64)) for m in (~pos, pos) if m.any()]
+    bacc = float(np.mean(recalls))
+    p_true = np.exp(np.where(pos, l1, l0))
+    xent = float(-np.log(np.maximum(p_true, 1e-15)).mean())
+    return acc, bacc, binary_auroc(l1 - l0, pos), xent, correct

@@ -95,3 +95,20 @@ def test_bad_set_fails_alone_and_bad_input_raises():
         fit_calibrated_batch(X, labels, splits[0])
     with pytest.raises(ProbeError, match="C must be"):
         fit_calibrated_batch(X, labels, splits, C=0)
+
+
+def test_binary_scores_equal_problem_metrics():
+    from curriculens.probes._metrics import problem_metrics
+    from curriculens.probes.calibrated import _binary_scores
+
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 200):
+        z = np.round(rng.normal(size=n), 1).astype(np.float32)  # rounded: ties in the scores
+        z[:1] = 0.0  # a tie between the classes
+        lp1 = -np.logaddexp(0, -z).astype(np.float32)
+        lp0 = -np.logaddexp(0, z).astype(np.float32)
+        for true in (rng.integers(0, 2, n), np.ones(n, int)):
+            ref = problem_metrics(np.stack([lp0, lp1]).astype(np.float64), true, 2)
+            got = _binary_scores(lp0, lp1, true)
+            np.testing.assert_array_equal(got[4], ref[4])
+            np.testing.assert_allclose(got[:4], ref[:4], rtol=0, atol=0)
