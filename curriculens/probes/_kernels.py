@@ -4,7 +4,6 @@ products of many problems with one block on oneDNN's kernels."""
 from __future__ import annotations
 
 import functools
-import time
 
 import numpy as np
 import torch
@@ -127,7 +126,7 @@ def gram(Z: Float[Tensor, "n d"], out: Float[Tensor, "d d"], zt: Tensor) -> Floa
     thread, syrk took 17.0 ms, the transposed copy 1.2 ms and the 10 blocks of 192 columns
     10.8 ms (3 blocks of 384: 12.9 ms; one full product, which does twice syrk's work, 17.3 ms).
     Where the BLAS has kernels as wide as oneDNN's the blocks would lose (they do 1.25x syrk's
-    work), so which of the two runs is timed once per process (:func:`_blocks_pay`).
+    work), so the blocks run only on AVX-512 CPUs (:func:`_blocks_pay`).
 
     >>> Z = torch.randn(50, 400)
     >>> G = gram(Z, torch.empty(400, 400), torch.empty(400, 50))
@@ -157,23 +156,32 @@ def _blocked_gram(op, Z, out, zt):
     return out
 
 
+#: OpenBLAS kernel families with AVX-512 (where numpy's syrk is as wide as oneDNN's kernels)
+AVX512_BLAS = ("skylakex", "cooperlake", "sapphirerapids", "zen5")
+
+
 @functools.cache
 def _blocks_pay() -> bool:
-    """Whether the blocked oneDNN Gram beats numpy's syrk here: both timed on a 1024 x 768
-    block, best of three, in thread time, once per process (about 30 ms)."""
-    op = _onednn_linear()
-    if op is None:
+    """Whether the blocked oneDNN Gram is used: where torch's CPU kernels are AVX-512 ones
+    (``torch.backends.cpu.get_cpu_capability()``) and numpy's BLAS is not known to have
+    AVX-512 kernels of its own (OpenBLAS's kernel family, read with threadpoolctl).
+
+    Decided by the machine, not by timing the two in the process: a timed choice could fall
+    either way on a loaded machine, and the two Grams round differently, so stored probe scores
+    would depend on the load when a sweep started. On the 2-core AVX-512 box (numpy's OpenBLAS
+    on its ``Haswell`` AVX2 kernels) the blocks took 10.8 ms against syrk's 17.0 ms (a 3200 x
+    768 block, one thread); where the BLAS is as wide, syrk does 0.8x the work and stays.
+    """
+    if _onednn_linear() is None or torch.backends.cpu.get_cpu_capability() != "AVX512":
         return False
-    Z = torch.from_numpy(np.random.default_rng(0).normal(size=(1024, 768)).astype(np.float32))
-    out, zt, Zn = torch.empty(768, 768), torch.empty(768, 1024), Z.numpy()
+    try:
+        from threadpoolctl import threadpool_info
 
-    def best(fn) -> float:
-        fn()
-        times = []
-        for _ in range(3):
-            t0 = time.thread_time()
-            fn()
-            times.append(time.thread_time() - t0)
-        return min(times)
-
-    return best(lambda: _blocked_gram(op, Z, out, zt)) < best(lambda: Zn.T @ Zn)
+        arch = {
+            str(i.get("architecture", "")).lower()
+            for i in threadpool_info()
+            if "numpy" in str(i.get("filepath", ""))
+        }
+    except Exception:  # threadpoolctl missing or failing: keep the CPU rule  # noqa: BLE001
+        return True
+    return not (arch & set(AVX512_BLAS))

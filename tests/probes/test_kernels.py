@@ -67,3 +67,21 @@ def test_engines_agree_with_and_without_onednn(monkeypatch):
     assert np.abs(with_dnn.n_iter - plain.n_iter).max() <= 1
     assert np.abs(cal_dnn.acc - cal_plain.acc).max() <= 1.0 / cal_plain.n_test.min() + 1e-9
     assert cal_dnn.converged.all() and cal_plain.converged.all()
+
+
+def test_the_gram_kernel_is_chosen_by_the_machine_not_by_a_timing(monkeypatch):
+    """The blocked oneDNN Gram rounds differently from syrk, so the choice must not depend on
+    load: it follows the CPU's torch capability and numpy's BLAS kernel family only."""
+    import threadpoolctl
+
+    if _kernels._onednn_linear() is None:
+        pytest.skip("oneDNN's linear op is not available in this torch")
+    numpy_blas = [{"filepath": "/x/numpy.libs/libopenblas.so", "architecture": "Haswell"}]
+    cases = [("AVX512", numpy_blas, True), ("AVX2", numpy_blas, False),
+             ("AVX512", [dict(numpy_blas[0], architecture="SkylakeX")], False)]  # fmt: skip
+    for capability, info, expected in cases:
+        _kernels._blocks_pay.cache_clear()
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda i=info: i)
+        assert _kernels._blocks_pay() is expected
+    _kernels._blocks_pay.cache_clear()
