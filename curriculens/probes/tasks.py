@@ -7,15 +7,19 @@ classes) are stacked into batches of bounded size and solved by the fused engine
 the shuffle baseline share one standardization, Gram matrix and factorization per activation
 set. A bad task gets a recorded ``failure`` instead of sinking the batch.
 
-Why by shape: the engine pads every problem of a call to the call's most items and classes, and
-solves a binary problem by its sigmoid only when every problem of the call is binary. In one call
-for everything, a binary probe next to a 5-class skill was solved as a 5-class softmax (another
-parametrization, so other iterates and another stopping point within the solver's tolerance) and
-a 96-item set padded to 300 rows. By shape, a task is solved the same way whatever else is in the
-call: its scores do not depend on its batch-mates beyond float32 rounding (tests/probes/
-test_tasks.py). Why bounded: the engine's memory grows with the problems of a call (their
-solutions, held-out scores and preconditioners are kept to the end of the call); a budget per
-call (:data:`FIT_BUDGET_BYTES`) bounds a sweep's peak by it instead of by its probe count.
+Why by shape: the engine pads every problem of a call to the call's most items, label sets and
+classes, and picks some of its methods per chunk of activation sets: a chunk whose problems do
+not all share one C scale (a set with binary and multi-class label sets, as a multi-class lexical
+baseline padded with the controls' empty label sets has) is preconditioned in an eigenbasis with
+an adaptive bound instead of by a Cholesky factor, so its problems stop at other points within
+the solver's tolerance. In one call for everything, a probe's scores thus depended on which
+others shared its chunk, binary probes ran as 5-class softmaxes and 96-item sets were padded to
+300 rows. By shape, a task is solved the same way in any company: its accuracy, held-out
+outcomes and iterations do not depend on its batch-mates, its cross-entropy only to float32
+rounding (tests/probes/test_tasks.py). Why bounded: the engine's memory grows with the problems
+of a call (its L-BFGS state per label set, then the solutions and held-out scores kept to the
+end of the call); a budget per call (:data:`FIT_BUDGET_BYTES`) bounds a sweep's fits by it
+instead of by its probe count.
 """
 
 from __future__ import annotations
