@@ -157,7 +157,7 @@ def fit_probe_tasks(
     shuffle: bool = False,
     device: str | None = None,
     n_jobs: int = 1,
-    max_bytes: int = FIT_BUDGET_BYTES,
+    max_bytes: int | None = None,
 ) -> list[ProbeResult]:
     """Fit an L2 logistic probe (and its control) per task; score held-out accuracy.
 
@@ -176,7 +176,7 @@ def fit_probe_tasks(
         device: Torch device of the solve (default CPU).
         n_jobs: CPU worker threads (each with one BLAS thread).
         max_bytes: Working memory of one fused solve, by :func:`task_bytes`'s estimate (a task
-            larger than it is solved alone).
+            larger than it is solved alone); default :data:`FIT_BUDGET_BYTES`.
 
     Returns:
         One result per task, in order. Failed tasks carry ``failure`` and NaN scores.
@@ -191,6 +191,7 @@ def fit_probe_tasks(
     >>> r.acc > 0.9
     True
     """
+    max_bytes = FIT_BUDGET_BYTES if max_bytes is None else max_bytes
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ProbeError(
             f"max_bytes must be a positive int (bytes per fused solve); received {max_bytes!r}."
