@@ -83,10 +83,10 @@ def test_a_sweep_of_smollm2_measures_a_trained_model(smollm2, tmp_path):
     # minimal pairs, chance 0.5: a trained model gets nearly all right (measured: 0.99, 1.00)
     assert behavior("en_agreement", "choice_acc") >= 0.9
     assert behavior("en_ioi", "choice_acc") >= 0.9
-    # 4-shot plural, chance 0 (exact match; measured: 0.94)
+    # 4-shot plural, chance 0 (exact match; measured: 0.74 with the 2026-12-07 draws, 0.94 before)
     assert behavior("en_icl_plural", "exact_match") >= 0.7
     # the subject's number is linearly decodable in the middle of the network, well above the
-    # majority class and the control task (measured: 1.00 against 0.49 and 0.60)
+    # majority class and the control task (measured: 1.00 against 0.49 and 0.51)
     mid = "blocks.15.hook_resid_post"
     probe = value[("en_agreement", "probe", "probe_acc", mid)]
     assert probe >= 0.9

@@ -2,9 +2,10 @@
 
 :func:`measure` runs the forwards of every skill left at one checkpoint (reading captures from
 the cache when there) and leaves small per-skill captures; :func:`score` fits every probe of
-the checkpoint in one call and scores behavior, giving the rows of each unit (built by
-:mod:`.record`). The two halves can run apart: the sweep runs :func:`score` on its scoring
-worker (:mod:`.overlap`) while the next checkpoint loads.
+the checkpoint (one call, which solves them by shape in batches of bounded memory) and scores
+behavior, giving the rows of each unit (built by :mod:`.record`). The two halves can run
+apart: the sweep runs :func:`score` on its scoring worker (:mod:`.overlap`) while the next
+checkpoint loads.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def _capture_skill(ctx: MeasureContext, skill: Skill, enc, hooks: list[str], bri
 
 
 def score(captured: Captured, n_jobs: int | None = None) -> Units:
-    """The rows of one checkpoint's captures: every probe fit in one call, then behavior.
+    """The rows of one checkpoint's captures: every probe fitted, then behavior.
 
     ``n_jobs``: the probe engine's worker threads (default: ``config.threads`` on CPU).
     """
@@ -270,7 +271,12 @@ def score(captured: Captured, n_jobs: int | None = None) -> Units:
 
 
 def _fit_probes(captured: Captured, n_jobs: int | None) -> dict:
-    """Every (skill, hook) probe of the checkpoint, fitted in one call: ``{key: result}``.
+    """Every (skill, hook) probe of the checkpoint: ``{key: result}``.
+
+    One :func:`~curriculens.probes.fit_probe_tasks` call, which solves the tasks by shape (items,
+    label sets, classes) in fused batches of at most
+    :data:`~curriculens.probes.tasks.FIT_BUDGET_BYTES`: a probe's scores do not depend on which
+    other skills or hooks are swept, and the fits' memory does not grow with their number.
 
     Items are split by group, so no test prompt or group is ever seen in training. A hook with
     non-finite activations is left out (its rows are NaN with the reason). Each hook's probe is

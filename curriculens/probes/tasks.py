@@ -1,11 +1,25 @@
 """The probe contract of the sweep: fit many (skill, layer) probes and their controls at once.
 
 ``fit_probe_tasks`` takes a list of :class:`ProbeTask` (one activation set and its label sets) and
-returns one :class:`ProbeResult` per task. Tasks are padded into one batch per feature width and
-solved by the fused engine (:func:`curriculens.probes.fused.fit_logistic_batch`): the task labels,
-the control labels and the shuffle baseline share one standardization, Gram matrix and
-factorization per activation set. A bad task gets a recorded ``failure`` instead of sinking the
-batch.
+returns one :class:`ProbeResult` per task. Tasks of one shape (feature width, items, label sets,
+classes) are stacked into batches of bounded size and solved by the fused engine
+(:func:`curriculens.probes.fused.fit_logistic_batch`): the task labels, the control labels and
+the shuffle baseline share one standardization, Gram matrix and factorization per activation
+set. A bad task gets a recorded ``failure`` instead of sinking the batch.
+
+Why by shape: the engine pads every problem of a call to the call's most items, label sets and
+classes, and picks some of its methods per chunk of activation sets: a chunk whose problems do
+not all share one C scale (a set with binary and multi-class label sets, as a multi-class lexical
+baseline padded with the controls' empty label sets has) is preconditioned in an eigenbasis with
+an adaptive bound instead of by a Cholesky factor, so its problems stop at other points within
+the solver's tolerance. In one call for everything, a probe's scores thus depended on which
+others shared its chunk, binary probes ran as 5-class softmaxes and 96-item sets were padded to
+300 rows. By shape, a task is solved the same way in any company: its accuracy, held-out
+outcomes and iterations do not depend on its batch-mates, its cross-entropy only to float32
+rounding (tests/probes/test_tasks.py). Why bounded: the engine's memory grows with the problems
+of a call (its L-BFGS state per label set, then the solutions and held-out scores kept to the
+end of the call); a budget per call (:data:`FIT_BUDGET_BYTES`) bounds a sweep's fits by it
+instead of by its probe count.
 """
 
 from __future__ import annotations
@@ -17,7 +31,11 @@ import numpy as np
 
 from curriculens.errors import ProbeError
 from curriculens.probes.calibrated import fit_calibrated_batch
-from curriculens.probes.fused import fit_logistic_batch
+from curriculens.probes.fused import carve_validation, fit_logistic_batch
+
+#: Working memory one fused call may hold, by :func:`task_bytes`'s estimate: a batch of one
+#: shape is split into calls of at most this much (a task larger than it is fitted alone).
+FIT_BUDGET_BYTES = 256 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,10 +157,14 @@ def fit_probe_tasks(
     shuffle: bool = False,
     device: str | None = None,
     n_jobs: int = 1,
+    max_bytes: int | None = None,
 ) -> list[ProbeResult]:
     """Fit an L2 logistic probe (and its control) per task; score held-out accuracy.
 
-    All tasks with the same feature width are padded into one fused solve.
+    Tasks of one shape (feature width, items, label sets, classes; see :func:`task_shape`) are
+    stacked into fused solves of at most ``max_bytes`` of working memory each, so a task's
+    scores do not depend on the other tasks of the call (beyond float32 rounding) and the
+    memory of a call is bounded by ``max_bytes``, not by the number of tasks.
 
     Args:
         tasks: Activation sets with labels and train masks.
@@ -153,6 +175,8 @@ def fit_probe_tasks(
         shuffle: Also fit a label-shuffle baseline (``ProbeResult.shuffle_acc``).
         device: Torch device of the solve (default CPU).
         n_jobs: CPU worker threads (each with one BLAS thread).
+        max_bytes: Working memory of one fused solve, by :func:`task_bytes`'s estimate (a task
+            larger than it is solved alone); default :data:`FIT_BUDGET_BYTES`.
 
     Returns:
         One result per task, in order. Failed tasks carry ``failure`` and NaN scores.
@@ -167,27 +191,110 @@ def fit_probe_tasks(
     >>> r.acc > 0.9
     True
     """
+    max_bytes = FIT_BUDGET_BYTES if max_bytes is None else max_bytes
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ProbeError(
+            f"max_bytes must be a positive int (bytes per fused solve); received {max_bytes!r}."
+        )
     out = [ProbeResult(key=t.key, C=C) for t in tasks]
-    groups: dict[int, list[int]] = {}
+    widths: dict[int, list[int]] = {}
     for i, t in enumerate(tasks):
         tr = np.asarray(t.train, bool)
         out[i].n_train, out[i].n_test = int(tr.sum()), int((~tr).sum())
         out[i].failure = _check(t)
         if out[i].failure is None:
-            groups.setdefault(int(np.shape(t.X)[1]), []).append(i)
-    for d, idx in groups.items():
-        if any(tasks[i].splits is not None for i in idx):
-            if Cs is not None:
-                raise ProbeError(
-                    f"repeated splits are fitted at one C; received Cs={list(Cs)}. Pass C= "
-                    "instead, or leave ProbeTask.splits as None."
+            widths.setdefault(int(np.shape(t.X)[1]), []).append(i)
+    for d, idx in widths.items():
+        splits = any(tasks[i].splits is not None for i in idx)
+        if splits and Cs is not None:
+            raise ProbeError(
+                f"repeated splits are fitted at one C; received Cs={list(Cs)}. Pass C= "
+                "instead, or leave ProbeTask.splits as None."
+            )
+        val = _validation_rows(tasks, idx, seed) if Cs is not None and len(Cs) > 1 else None
+        for batch in _batches(tasks, idx, d, max_bytes, shuffle):
+            if splits:
+                _fit_group_splits(
+                    tasks, batch, d, out, C=C, seed=seed, shuffle=shuffle, n_jobs=n_jobs
                 )
-            _fit_group_splits(tasks, idx, d, out, C=C, seed=seed, shuffle=shuffle, n_jobs=n_jobs)
-            continue
-        _fit_group(
-            tasks, idx, d, out, C=C, Cs=Cs, seed=seed, shuffle=shuffle, device=device, n_jobs=n_jobs
-        )
+                continue
+            _fit_group(
+                tasks,
+                batch,
+                d,
+                out,
+                C=C,
+                Cs=Cs,
+                seed=seed,
+                shuffle=shuffle,
+                device=device,
+                n_jobs=n_jobs,
+                val=val,
+            )
     return out
+
+
+def task_shape(task: ProbeTask) -> tuple[int, int, int, bool, int]:
+    """What the fused engine pads a call to, and what makes it solve a task one way or another:
+    items ``n``, label sets ``L`` (task and control draws), classes ``K`` (the most of any label
+    set, counted on the training rows as the engine does, at least 2), whether a multi-class task
+    has a label set of two classes or fewer (which changes its preconditioner), and repeated
+    splits ``S``. Tasks of one shape are solved alike in any company.
+
+    >>> y = np.array([0, 1, 2, 0, 1, 2]); tr = np.ones(6, bool)
+    >>> task_shape(ProbeTask(X=np.zeros((6, 3)), y=y, train=tr))
+    (6, 1, 3, False, 0)
+    >>> task_shape(ProbeTask(X=np.zeros((6, 3)), y=y, train=tr, control_y=np.array([0, 1] * 3)))
+    (6, 2, 3, True, 0)
+    """
+    tr = np.asarray(task.train, bool)
+    ks = [
+        max(np.unique(r[tr & (r >= 0)]).size, 2) for r in [np.asarray(task.y), *_control_rows(task)]
+    ]
+    K = max(ks)
+    S = 0 if task.splits is None else len(task.splits)
+    return int(np.shape(task.y)[0]), len(ks), K, K > 2 and min(ks) == 2, S
+
+
+def task_bytes(n: int, d: int, L: int, K: int) -> int:
+    """Estimated peak bytes of one task of ``n`` items, ``d`` features, ``L`` label sets and ``K``
+    classes in a fused solve: its activations (and their standardized training and held-out
+    copies), a ``d x d`` Gram, factor and eigenbasis, and the solver's state per label set, which
+    dominates: about 34 copies of the parameters ``[K, d + 1]`` (an L-BFGS history of 10 pairs,
+    the gradient, direction, trial point and the preconditioner's work) and 10 of the margins
+    ``[K, n]`` (one row, not ``K``, when every problem of the solve is binary).
+
+    >>> task_bytes(100, 576, 31, 2) >> 20, task_bytes(100, 576, 31, 5) >> 20  # SmolLM2-135M
+    (6, 16)
+    """
+    k = 1 if K <= 2 else K  # an all-binary solve runs one sigmoid logit per problem
+    per_label = 34 * k * (d + 1) + 10 * k * n
+    return 4 * (3 * n * d + 3 * d * d + L * per_label) + 32 * L * n
+
+
+def _batches(tasks, idx, d, max_bytes, shuffle) -> list[list[int]]:
+    """The tasks ``idx`` (one feature width) in batches of one :func:`task_shape`, each of at most
+    ``max_bytes`` by :func:`task_bytes` (at least one task), in first-seen order of the shapes."""
+    shapes: dict[tuple, list[int]] = {}
+    for i in idx:
+        shapes.setdefault(task_shape(tasks[i]), []).append(i)
+    out = []
+    for (n, L, K, _mixed, S), members in shapes.items():
+        per = task_bytes(n, d, (L + int(shuffle)) * (1 + S), K)
+        size = max(1, max_bytes // per)
+        out += [members[s : s + size] for s in range(0, len(members), size)]
+    return out
+
+
+def _validation_rows(tasks, idx, seed) -> dict[int, np.ndarray]:
+    """The C grid's validation rows of the tasks ``idx``, carved as one call over all of them
+    would (so batching does not move them): ``{task index: rows}``, padded to their most items."""
+    n_max = max(int(np.shape(tasks[i].y)[0]) for i in idx)
+    train = np.zeros((len(idx), n_max), bool)
+    for p, i in enumerate(idx):
+        train[p, : np.shape(tasks[i].y)[0]] = np.asarray(tasks[i].train, bool)
+    val = carve_validation(train, seed=seed)
+    return {i: val[p] for p, i in enumerate(idx)}
 
 
 def _pad(tasks, idx, d, shuffle, seed):
@@ -215,8 +322,10 @@ def _pad(tasks, idx, d, shuffle, seed):
     return X, y, train, mask, draws
 
 
-def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
+def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs, val=None):
     X, y, train, mask, draws = _pad(tasks, idx, d, shuffle, seed)
+    if val is not None:  # the C grid's validation rows, carved over every task of the width
+        val = np.stack([val[i][: y.shape[2]] for i in idx])
     res = fit_logistic_batch(
         X,
         y,
@@ -226,6 +335,7 @@ def _fit_group(tasks, idx, d, out, *, C, Cs, seed, shuffle, device, n_jobs):
         device=device,
         n_jobs=n_jobs,
         seed=seed,
+        val=val,
     )
     _fill(out, idx, draws, shuffle, res, res.failure, res.correct)
 

@@ -1,5 +1,6 @@
 """fit_probe_tasks: the sweep's contract on top of the fused engine."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -100,3 +101,86 @@ def test_repeated_splits_in_one_solve_match_fits_one_by_one():
         assert one.split_correct[s].shape == alone.correct.shape
     with pytest.raises(ProbeError, match="one C"):
         fit_probe_tasks([task], Cs=(0.1, 1.0))
+
+
+def _multi(seed, n, k, d=16, key=None):
+    """A ``k``-class task with control draws of ``k`` classes."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(n, d))
+    X = Z * rng.uniform(0.2, 4, d) + rng.normal(size=d) * 3
+    y = (Z @ rng.normal(size=(d, k)) / 3 + rng.normal(size=(n, k))).argmax(1)
+    tok = rng.integers(0, 30, n)
+    draws = np.stack([control_labels(tok, y=y, seed=s) for s in range(4)])
+    return ProbeTask(
+        X=X.astype(np.float32), y=y, train=rng.random(n) < 0.75, control_y=draws, key=key
+    )
+
+
+def _same(a, b, xent_tol=0.0):
+    assert a.failure is None and b.failure is None
+    assert a.acc == b.acc and a.n_iter == b.n_iter
+    np.testing.assert_array_equal(a.control_acc, b.control_acc)  # NaN without controls
+    np.testing.assert_array_equal(a.correct, b.correct)
+    np.testing.assert_array_equal(a.control_correct, b.control_correct)
+    assert a.xent == pytest.approx(b.xent, rel=xent_tol, abs=0.0)
+
+
+@pytest.mark.parametrize("d", [16, 300])  # an eigenbasis preconditioner; a Cholesky factor
+def test_a_task_scores_the_same_in_any_company(d):
+    """Issue 28: one call padded every problem to its most items, label sets and classes, and its
+    scores moved with its batch-mates. A lexical baseline (one label set, 4 classes) padded to
+    the controls' label sets got empty label sets of "2 classes", so its chunk's problems no
+    longer shared one C scale and all of them were solved in an eigenbasis with an adaptive
+    bound instead of by a Cholesky factor: at d = 300 that moved neighbours' cross-entropies by
+    up to 1.5 % of their value, 3 held-out outcomes and 8 iteration counts. Solved by shape,
+    alone, among tasks of other shapes or of its own, in calls of any size: the same accuracy,
+    held-out outcomes and iterations, and the cross-entropy to float32 rounding."""
+    binary = _task(0, 400, d=d, key="binary")
+    small = _task(1, 120, d=d, key="small")
+    five = _multi(2, 400, 5, d=d, key="five")
+    lexical = dataclasses.replace(_multi(3, 400, 4, d=d), control_y=None)
+    mates = [_task(10 + i, 400, d=d) for i in range(3)]
+    mates += [_multi(20, 120, 3, d=d), small, five, lexical]
+    together = fit_probe_tasks([*mates, binary], C=1.0)
+    one_by_one = fit_probe_tasks([*mates, binary], C=1.0, max_bytes=1)  # a call per task
+    for t, r, s in zip([*mates, binary], together, one_by_one, strict=True):
+        alone = fit_probe_tasks([t], C=1.0)[0]
+        _same(r, alone, xent_tol=1e-5)
+        _same(s, alone, xent_tol=1e-5)
+
+
+def test_calls_hold_one_shape_within_the_memory_budget(monkeypatch):
+    """Every fused call holds tasks of one shape, and no more of them than ``max_bytes`` allows
+    by :func:`task_bytes` (a task larger than the budget is solved alone)."""
+    import curriculens.probes.tasks as tasks_mod
+
+    calls = []
+    real = tasks_mod.fit_logistic_batch
+
+    def spy(X, y, **kw):
+        calls.append((X.shape, y.shape))
+        return real(X, y, **kw)
+
+    monkeypatch.setattr(tasks_mod, "fit_logistic_batch", spy)
+    tasks = [_task(i, 300) for i in range(7)] + [_task(9, 150), _multi(8, 300, 4)]
+    per = tasks_mod.task_bytes(300, 16, 1 + 1, 2)  # task labels and one control draw
+    res = fit_probe_tasks(tasks, max_bytes=3 * per)
+    assert all(r.failure is None for r in res)
+    assert sorted(calls) == sorted(
+        [((3, 300, 16), (3, 2, 300))] * 2
+        + [((1, 300, 16), (1, 2, 300)), ((1, 150, 16), (1, 2, 150)), ((1, 300, 16), (1, 5, 300))]
+    )
+    with pytest.raises(ProbeError, match="max_bytes"):
+        fit_probe_tasks(tasks, max_bytes=0)
+
+
+def test_a_c_grid_picks_the_same_validation_rows_in_calls_of_any_size():
+    """The validation rows of a C grid are carved over every task of a width, as one call
+    would: splitting the tasks into calls moves no chosen C and no score."""
+    tasks = [_task(i, 300 + 40 * (i % 2), key=i) for i in range(5)]
+    grid = (0.01, 0.1, 1.0, 10.0)
+    one = fit_probe_tasks(tasks, Cs=grid, seed=2)
+    split = fit_probe_tasks(tasks, Cs=grid, seed=2, max_bytes=1)
+    for a, b in zip(one, split, strict=True):
+        assert a.C == b.C and a.control_C == b.control_C
+        _same(a, b, xent_tol=1e-5)
