@@ -32,7 +32,7 @@ from curriculens.activations import (
     save_capture,
 )
 from curriculens.behavior import score_behavior
-from curriculens.checkpoints import WeightScan, nonfinite_weights
+from curriculens.checkpoints import WeightScan, nonfinite_weights, parse_device
 from curriculens.errors import UnmeasurableWarning
 from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.loading import trim_heap
@@ -115,8 +115,20 @@ def batch_tokens_for_budget(budget_mb: float, *, d_model: int, d_vocab: int, n_l
     return max(1, int(budget_mb * 2**20 // per_token))
 
 
+#: Padded tokens per forward pass on the CPU when neither ``max_batch_tokens`` nor
+#: ``memory_budget_mb`` is given. A forward's transient memory grows with its tokens: on
+#: SmolLM2-135M (30 blocks, a 49k vocabulary) a batch of 64 few-shot prompts held 431 MB, and
+#: the last few-shot skill's forwards lifted the all-core-en sweep's peak from 1,321 to 2,165 MB;
+#: with 1,024 tokens a pass it peaked at 1,506 MB, every stored value bit-identical, in less
+#: time (CPU throughput does not grow past about a thousand tokens a pass). On CUDA there is no
+#: default cap: larger batches are what keeps a GPU busy.
+CPU_BATCH_TOKENS = 2048
+
+
 def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:
     caps = [config.max_batch_tokens] if config.max_batch_tokens else []
+    if not caps and config.memory_budget_mb is None and parse_device(config.device).type == "cpu":
+        caps.append(CPU_BATCH_TOKENS)
     if config.memory_budget_mb is not None:
         caps.append(
             batch_tokens_for_budget(

@@ -119,3 +119,33 @@ def test_no_cache_forward_gives_the_same_capture(ckdir, monkeypatch):
 def test_trim_heap_says_whether_it_trimmed():
     assert isinstance(trim_heap(), bool)
     assert trim_heap() == (act_mod._malloc_trim() is not None)
+
+
+def test_cpu_forwards_are_capped_by_default_and_the_cap_moves_no_score(ckdir):
+    """On CPU a forward holds at most CPU_BATCH_TOKENS padded tokens unless a cap or a memory
+    budget is given (on a GPU no default cap); packing by the cap gives the same captures."""
+    cfg = CheckpointSeries.from_dir(ckdir)[0]
+    base = SweepConfig(skills=("plural",), n_examples=24)
+    shape = None  # the rule reads only the config for the default
+    assert measure_mod._max_batch_tokens(base, shape) == measure_mod.CPU_BATCH_TOKENS
+    assert (
+        measure_mod._max_batch_tokens(SweepConfig(skills=("plural",), max_batch_tokens=99), shape)
+        == 99
+    )
+    cuda = SweepConfig(skills=("plural",), device="cuda")
+    assert measure_mod._max_batch_tokens(cuda, shape) is None
+    model, tok = cfg.load()
+    bridge = load_bridge(model, tok)
+    skill = get_skill("plural")  # few-shot: the longest prompts of the toy world
+    enc = encode_skill(skill, skill.examples(24, seed=3), tok)
+    hooks = resid_hooks(model.config.num_hidden_layers)
+    whole = capture(bridge, enc, hooks, batch_size=64)
+    capped = capture(
+        bridge, enc, hooks, batch_size=64, max_batch_tokens=3 * max(map(len, enc.seqs))
+    )
+    for h in hooks:
+        np.testing.assert_allclose(capped.acts[h], whole.acts[h], rtol=1e-5, atol=1e-5)
+    for a, b in zip(capped.token_logprob, whole.token_logprob, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    for a, b in zip(capped.token_correct, whole.token_correct, strict=True):
+        np.testing.assert_array_equal(a, b)
