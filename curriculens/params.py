@@ -118,7 +118,7 @@ _ROWS = (
     Param("threads", int, None, low=0, why="0: the free physical cores",
           help="torch threads during the sweep (0: the free physical cores)"),
     Param("max_batch_tokens", int, "--max-batch-tokens", low=1, optional=True,
-          help="cap on padded tokens per forward pass (default on CPU: 2048; none on a GPU)"),
+          help="cap on padded tokens per forward pass (CPU default: by model size; none on GPU)"),
     Param("memory_budget_mb", float, None, low=0.0, strict=True, optional=True,
           help="activation memory of a forward pass, in MB"),
     Param("cache_dir", str, "--cache-dir", optional=True,

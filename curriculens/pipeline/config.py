@@ -146,8 +146,9 @@ class SweepConfig:
             chooses them when the sweep starts: the free physical cores
             (:func:`~curriculens.pipeline.plan.sweep_threads`), recorded in the run's metadata.
         max_batch_tokens: Most tokens (sequences x padded length) per forward pass, or ``None``
-            for the default: on CPU :data:`~curriculens.pipeline.measure.CPU_BATCH_TOKENS`
-            (unless ``memory_budget_mb`` is given), elsewhere no cap beyond ``batch_size``.
+            for the default: on CPU a cap from the model's depth and width
+            (:func:`~curriculens.pipeline.measure.cpu_batch_tokens`; none with
+            ``memory_budget_mb``), elsewhere no cap beyond ``batch_size``.
         memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
             model's shape (see :func:`batch_tokens_for_budget`). The smaller cap wins.
         mdl: Also measure every probe's online description length (Voita & Titov 2020), stored

@@ -5,6 +5,7 @@ with them and one without store the same table, value for value."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -122,18 +123,26 @@ def test_trim_heap_says_whether_it_trimmed():
 
 
 def test_cpu_forwards_are_capped_by_default_and_the_cap_moves_no_score(ckdir):
-    """On CPU a forward holds at most CPU_BATCH_TOKENS padded tokens unless a cap or a memory
-    budget is given (on a GPU no default cap); packing by the cap gives the same captures."""
+    """On CPU a forward holds at most CPU_PASS_FLOATS activation floats (tokens x (blocks + 1)
+    x width) unless a cap or a memory budget is given (on a GPU no default cap); packing by a
+    cap gives the same captures."""
+    from types import SimpleNamespace
+
     cfg = CheckpointSeries.from_dir(ckdir)[0]
+    smol = SimpleNamespace(d_model=576, n_layers=30, d_vocab=49152)
     base = SweepConfig(skills=("plural",), n_examples=24)
-    shape = None  # the rule reads only the config for the default
-    assert measure_mod._max_batch_tokens(base, shape) == measure_mod.CPU_BATCH_TOKENS
     assert (
-        measure_mod._max_batch_tokens(SweepConfig(skills=("plural",), max_batch_tokens=99), shape)
-        == 99
+        measure_mod._max_batch_tokens(base, smol)
+        == 1879
+        == measure_mod.cpu_batch_tokens(d_model=576, n_layers=30)
     )
-    cuda = SweepConfig(skills=("plural",), device="cuda")
-    assert measure_mod._max_batch_tokens(cuda, shape) is None
+    capped = SweepConfig(skills=("plural",), max_batch_tokens=99)
+    assert measure_mod._max_batch_tokens(capped, smol) == 99
+    budget = SweepConfig(skills=("plural",), memory_budget_mb=64.0)
+    assert measure_mod._max_batch_tokens(budget, smol) == measure_mod.batch_tokens_for_budget(
+        64.0, d_model=576, d_vocab=49152, n_layers=30
+    )
+    assert measure_mod._max_batch_tokens(replace(base, device="cuda"), smol) is None
     model, tok = cfg.load()
     bridge = load_bridge(model, tok)
     skill = get_skill("plural")  # few-shot: the longest prompts of the toy world
