@@ -147,7 +147,7 @@ class SweepConfig:
             (:func:`~curriculens.pipeline.plan.sweep_threads`), recorded in the run's metadata.
         max_batch_tokens: Most tokens (sequences x padded length) per forward pass, or ``None``
             for the default: on CPU a cap from the model's depth and width
-            (:func:`~curriculens.pipeline.measure.cpu_batch_tokens`; none with
+            (:func:`~curriculens.pipeline.plan.cpu_batch_tokens`; none with
             ``memory_budget_mb``), elsewhere no cap beyond ``batch_size``.
         memory_budget_mb: Activation memory a forward pass may use; sets the token cap from the
             model's shape (see :func:`batch_tokens_for_budget`). The smaller cap wins.

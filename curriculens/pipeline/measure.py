@@ -36,7 +36,7 @@ from curriculens.checkpoints import WeightScan, nonfinite_weights, parse_device
 from curriculens.errors import UnmeasurableWarning
 from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.loading import trim_heap
-from curriculens.pipeline.plan import SweepPlan
+from curriculens.pipeline.plan import SweepPlan, cpu_batch_tokens
 from curriculens.pipeline.record import (
     Units,
     behavior_rows,
@@ -113,28 +113,6 @@ def batch_tokens_for_budget(budget_mb: float, *, d_model: int, d_vocab: int, n_l
     """
     per_token = 4 * (3 * d_vocab + 8 * d_model + (n_layers + 1) * d_model)
     return max(1, int(budget_mb * 2**20 // per_token))
-
-
-#: On the CPU, when neither ``max_batch_tokens`` nor ``memory_budget_mb`` is given, a forward
-#: pass holds at most this many activation floats, counted as padded tokens x (blocks + 1) x
-#: width (:func:`cpu_batch_tokens`). A pass's transient memory grows with its tokens and the
-#: model's depth and width: on SmolLM2-135M (30 blocks, width 576) a batch of 64 few-shot
-#: prompts (2,880 tokens) held 431 MB, and the last few-shot skill's forwards lifted the
-#: all-core-en sweep's peak from 1,321 to 2,165 MB; at 1,024 tokens a pass it peaked at 1,506 MB
-#: with every stored value bit-identical, in less time (CPU throughput does not grow past about a
-#: thousand tokens a pass). 2**25 floats cap SmolLM2 at 1,879 tokens a pass and leave the
-#: Pythia-160m shape (3,360) and the toy model uncapped at the default 64 sequences. On CUDA
-#: there is no default cap: larger batches are what keeps a GPU busy.
-CPU_PASS_FLOATS = 2**25
-
-
-def cpu_batch_tokens(*, d_model: int, n_layers: int) -> int:
-    """The default padded tokens per forward pass on the CPU (:data:`CPU_PASS_FLOATS`).
-
-    >>> cpu_batch_tokens(d_model=576, n_layers=30), cpu_batch_tokens(d_model=768, n_layers=12)
-    (1879, 3360)
-    """
-    return max(1, CPU_PASS_FLOATS // ((n_layers + 1) * d_model))
 
 
 def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from curriculens.checkpoints import Checkpoint, CheckpointSeries
+from curriculens.checkpoints import Checkpoint, CheckpointSeries, parse_device
 from curriculens.errors import CheckpointError, ConfigError
 from curriculens.params import flag
 from curriculens.pipeline.config import SweepConfig
@@ -176,11 +176,33 @@ def dry_run_text(
     lines += _series_notes(series)
     lines += _settings_lines(plan, items.values())
     lines += _bounds_lines(plan)
+    lines += _batch_line(plan, series)
     lines.append(
         f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
         f"(probe + control per skill x hook), into {out / 'results.sqlite'}"
     )
     return "\n".join(lines)
+
+
+def _batch_line(plan: SweepPlan, series: CheckpointSeries) -> list[str]:
+    """The plan's line on how its forward passes are packed (sequences and padded tokens)."""
+    config = plan.config
+    head = f"forward passes: at most {config.batch_size} sequences"
+    if config.max_batch_tokens:
+        return [f"{head} and {config.max_batch_tokens} padded tokens (set)"]
+    if config.memory_budget_mb is not None:
+        return [f"{head}, padded tokens capped by memory_budget_mb={config.memory_budget_mb}"]
+    device = parse_device(config.device).type
+    if device != "cpu":
+        return [f"{head} (no token cap on {device}; {flag('max_batch_tokens')} sets one)"]
+    shape = _model_shape(series[0]) if len(series) else None
+    if shape is None:
+        return [f"{head}; the CPU token cap is taken from the model's size when it loads"]
+    cap = cpu_batch_tokens(d_model=shape[1], n_layers=shape[0])
+    return [
+        f"{head} and {cap} padded tokens (the CPU default for {shape[0]} blocks x {shape[1]} "
+        f"wide; {flag('max_batch_tokens')} sets it)"
+    ]
 
 
 def _series_notes(series: CheckpointSeries) -> list[str]:
@@ -492,6 +514,29 @@ def _model_shape(c: Checkpoint) -> tuple[int, int] | None:
     width = getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd", None)
     depth = getattr(cfg, "num_hidden_layers", None)
     return (int(depth), int(width)) if depth and width else None
+
+
+# ---------------------------------------------------------------- forward passes on the CPU
+#: On the CPU, when neither ``max_batch_tokens`` nor ``memory_budget_mb`` is given, a forward
+#: pass holds at most this many activation floats, counted as padded tokens x (blocks + 1) x
+#: width (:func:`cpu_batch_tokens`). A pass's transient memory grows with its tokens and the
+#: model's depth and width: on SmolLM2-135M (30 blocks, width 576) a batch of 64 few-shot
+#: prompts (2,880 tokens) held 431 MB, and the last few-shot skill's forwards lifted the
+#: all-core-en sweep's peak from 1,321 to 2,165 MB; at 1,024 tokens a pass it peaked at 1,506 MB
+#: with every stored value bit-identical, in less time (CPU throughput does not grow past about a
+#: thousand tokens a pass). 2**25 floats cap SmolLM2 at 1,879 tokens a pass and leave the
+#: Pythia-160m shape (3,360) and the toy model uncapped at the default 64 sequences. On CUDA
+#: there is no default cap: larger batches are what keeps a GPU busy.
+CPU_PASS_FLOATS = 2**25
+
+
+def cpu_batch_tokens(*, d_model: int, n_layers: int) -> int:
+    """The default padded tokens per forward pass on the CPU (:data:`CPU_PASS_FLOATS`).
+
+    >>> cpu_batch_tokens(d_model=576, n_layers=30), cpu_batch_tokens(d_model=768, n_layers=12)
+    (1879, 3360)
+    """
+    return max(1, CPU_PASS_FLOATS // ((n_layers + 1) * d_model))
 
 
 # ------------------------------------------------------------------------------ threads

@@ -87,8 +87,14 @@ def test_the_dry_run_says_what_it_capped_and_its_threads(toy_series, tmp_path):
     text = dry_run_text(series, SweepConfig(skills=("facts",), n_examples=HUGE), tmp_path / "r")
     assert "capped: --examples 100000000 is above the pool" in text and "facts 48" in text
     assert "threads: " in text and "auto" in text
+    # the CPU token cap from the series' own shape (2 blocks x 32 wide), or the one given
+    assert "forward passes: at most 64 sequences and 349525 padded tokens (the CPU default " in text
     text = dry_run_text(series, SweepConfig(skills=("facts",), threads=2), tmp_path / "r")
     assert "threads: 2, set (threads=2)" in text and "capped" not in text
+    text = dry_run_text(
+        series, SweepConfig(skills=("facts",), max_batch_tokens=512), tmp_path / "r"
+    )
+    assert "forward passes: at most 64 sequences and 512 padded tokens (set)" in text
     with pytest.raises(ConfigError, match="at 3 hooks x 32 wide"):  # the series' own shape
         dry_run_text(series, SweepConfig(skills=("add2",), n_examples=HUGE), tmp_path / "r")
 
