@@ -176,7 +176,7 @@ def dry_run_text(
     lines += _series_notes(series)
     lines += _settings_lines(plan, items.values())
     lines += _bounds_lines(plan)
-    lines += _batch_line(plan, series)
+    lines.append(f"forward passes: {forward_passes(plan, series)}")
     lines.append(
         f"work left: {total_seqs} forward sequences, {total_probes} probe fits "
         f"(probe + control per skill x hook), into {out / 'results.sqlite'}"
@@ -184,25 +184,27 @@ def dry_run_text(
     return "\n".join(lines)
 
 
-def _batch_line(plan: SweepPlan, series: CheckpointSeries) -> list[str]:
-    """The plan's line on how its forward passes are packed (sequences and padded tokens)."""
+def forward_passes(plan: SweepPlan, series: CheckpointSeries) -> str:
+    """How the plan's forward passes are packed, in words (the dry run prints it and the run's
+    metadata keeps it): at most ``batch_size`` sequences, and the padded-token cap given, or on
+    the CPU the default from the first checkpoint's blocks and width."""
     config = plan.config
-    head = f"forward passes: at most {config.batch_size} sequences"
+    head = f"at most {config.batch_size} sequences"
     if config.max_batch_tokens:
-        return [f"{head} and {config.max_batch_tokens} padded tokens (set)"]
+        return f"{head} and {config.max_batch_tokens} padded tokens (set)"
     if config.memory_budget_mb is not None:
-        return [f"{head}, padded tokens capped by memory_budget_mb={config.memory_budget_mb}"]
+        return f"{head}, padded tokens capped by memory_budget_mb={config.memory_budget_mb}"
     device = parse_device(config.device).type
     if device != "cpu":
-        return [f"{head} (no token cap on {device}; {flag('max_batch_tokens')} sets one)"]
+        return f"{head} (no token cap on {device}; {flag('max_batch_tokens')} sets one)"
     shape = _model_shape(series[0]) if len(series) else None
     if shape is None:
-        return [f"{head}; the CPU token cap is taken from the model's size when it loads"]
+        return f"{head}; the CPU token cap is taken from the model's size when it loads"
     cap = cpu_batch_tokens(d_model=shape[1], n_layers=shape[0])
-    return [
+    return (
         f"{head} and {cap} padded tokens (the CPU default for {shape[0]} blocks x {shape[1]} "
         f"wide; {flag('max_batch_tokens')} sets it)"
-    ]
+    )
 
 
 def _series_notes(series: CheckpointSeries) -> list[str]:

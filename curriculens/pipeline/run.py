@@ -51,6 +51,7 @@ from curriculens.pipeline.plan import (
     check_hooks_fit,
     check_plan_memory,
     check_prompts_fit,
+    forward_passes,
     plan_sweep,
     recall_fingerprints,
     series_tokenizer,
@@ -239,6 +240,7 @@ def _sweep_into(
     write_text(out / "sweep_config.json", json.dumps(saved, indent=2))  # whole
     recall_fingerprints(store, series)
     meta = {**_series_meta(series, executor), "threads": thread_plan(config)}
+    meta["forward_passes"] = forward_passes(plan, series)  # batch packing moves digits (~1e-7)
     if threads is not None:
         meta["threads_chosen"] = threads["chosen"]
     if line := capped_line(plan):

@@ -122,7 +122,7 @@ def test_trim_heap_says_whether_it_trimmed():
     assert trim_heap() == (act_mod._malloc_trim() is not None)
 
 
-def test_cpu_forwards_are_capped_by_default_and_the_cap_moves_no_score(ckdir):
+def test_cpu_forwards_are_capped_by_default_and_the_cap_moves_no_score(ckdir, tmp_path):
     """On CPU a forward holds at most CPU_PASS_FLOATS activation floats (tokens x (blocks + 1)
     x width) unless a cap or a memory budget is given (on a GPU no default cap); packing by a
     cap gives the same captures."""
@@ -143,6 +143,12 @@ def test_cpu_forwards_are_capped_by_default_and_the_cap_moves_no_score(ckdir):
         64.0, d_model=576, d_vocab=49152, n_layers=30
     )
     assert measure_mod._max_batch_tokens(replace(base, device="cuda"), smol) is None
+    run = tmp_path / "run"  # the run's metadata says how its passes were packed
+    sweep(ckdir, run, config=replace(base, n_examples=20), run="r", progress=False)
+    with Store(run, readonly=True) as s:
+        meta = s.get_meta("run:r")
+    assert meta["forward_passes"].startswith("at most 64 sequences and ")
+    assert "padded tokens (the CPU default for" in meta["forward_passes"]
     model, tok = cfg.load()
     bridge = load_bridge(model, tok)
     skill = get_skill("plural")  # few-shot: the longest prompts of the toy world
