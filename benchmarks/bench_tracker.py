@@ -4,10 +4,14 @@ In one process it trains the built-in toy model (``TrainConfig`` at its defaults
 ``--steps``) twice from the same seed, at one thread count chosen once by the trainer's own
 measurement (``TrainConfig.threads = 0``) and then fixed for both runs:
 
-* ``plain_s``: training alone, the trainer offered a callback at every step that does nothing,
-  once before and once after the tracked run (``plain_runs_s``), averaged;
-* ``tracked_s``: the same training with a :class:`curriculens.Tracker` offered every step, at its
-  default cadence (the time budget, ``budget=0.05``) or ``--every N``;
+* ``plain_s``: training alone, the trainer offered a callback at every step that does nothing;
+* ``tracked_s``: the same training with a :class:`curriculens.Tracker` offered every step (a
+  fresh one each time), at its default cadence (the time budget, ``budget=0.05``) or
+  ``--every N``;
+* the two alternate, plain first and last (``--repeat R`` tracked runs between R + 1 plain
+  ones; ``plain_runs_s``, ``tracked_runs_s``), and each is the median of its runs: one run of
+  each differed by up to 5% in training time alone on the idle 2-core box, as much as the
+  effect measured;
 * ``slowdown`` = tracked_s / plain_s - 1, and ``slowdown_after_init``: the same less the
   measurement at the first step (the init level every emergence criterion starts from; a fixed
   cost that a longer run spreads thinner);
@@ -16,7 +20,7 @@ measurement (``TrainConfig.threads = 0``) and then fixed for both runs:
   ceil(measure_s / (budget x step_s)).
 
     python benchmarks/bench_tracker.py [--steps 1200] [--every N] [--budget 0.05]
-        [--examples 100] [--json]
+        [--examples 100] [--repeat 2] [--json]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import json
 import math
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -54,8 +59,13 @@ def main(argv=None) -> dict:
     ap.add_argument(
         "--examples", type=int, default=None, help="examples per skill (default: SweepConfig)"
     )
+    ap.add_argument(
+        "--repeat", type=int, default=2, help="tracked runs, alternating with plain ones (2)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error(f"--repeat {args.repeat}: give 1 or more tracked runs")
 
     from dataclasses import replace
 
@@ -71,30 +81,41 @@ def main(argv=None) -> dict:
     threads = int(probe["threads"])
     config = replace(base, threads=threads)
 
-    plain_runs = [_train(config, lambda *a, **k: None)[0]]
-
     sweep_cfg = SweepConfig(skills=tuple(default_skills(tok)))
     if args.examples is not None:
         sweep_cfg = replace(sweep_cfg, n_examples=args.examples)
-    with tempfile.TemporaryDirectory() as tmp:
-        tracker = Tracker(
-            Path(tmp) / "live", tok, config=sweep_cfg, every=args.every, budget=args.budget
-        )
-        times: list[float] = []
 
-        def measured(model, *, step, tokens):
-            t0 = time.perf_counter()
-            if tracker.step(model, step=step, tokens=tokens):
-                times.append(time.perf_counter() - t0)
+    def tracked_run() -> tuple[float, list[float], list[int]]:
+        with tempfile.TemporaryDirectory() as tmp:  # a fresh store: nothing is resumed
+            tracker = Tracker(
+                Path(tmp) / "live", tok, config=sweep_cfg, every=args.every, budget=args.budget
+            )
+            times: list[float] = []
 
-        tracked_s, _ = _train(config, measured)
-        steps_measured = list(tracker.measured_steps)
-        tracker.close()
-    plain_runs.append(_train(config, lambda *a, **k: None)[0])  # before and after: no warm-up bias
-    plain_s = sum(plain_runs) / 2
+            def measured(model, *, step, tokens):
+                t0 = time.perf_counter()
+                if tracker.step(model, step=step, tokens=tokens):
+                    times.append(time.perf_counter() - t0)
+
+            took, _ = _train(config, measured)
+            steps = list(tracker.measured_steps)
+            tracker.close()
+        return took, times, steps
+
+    plain_runs = [_train(config, lambda *a, **k: None)[0]]
+    tracked = []
+    for _ in range(args.repeat):  # alternating, plain first and last: no drift or warm-up bias
+        tracked.append(tracked_run())
+        plain_runs.append(_train(config, lambda *a, **k: None)[0])
+    plain_s = statistics.median(plain_runs)
+    tracked_s = statistics.median(t for t, _, _ in tracked)
+    first = statistics.median(ms[0] for _, ms, _ in tracked)
+    later = [m for _, ms, _ in tracked for m in ms[1:]]
+    steps_measured = tracked[0][2]
+    n_measured = round(statistics.median(len(ms) for _, ms, _ in tracked))
 
     step_s = plain_s / config.steps
-    measure_s = sum(times[1:]) / max(len(times) - 1, 1) if len(times) > 1 else times[0]
+    measure_s = statistics.mean(later) if later else first
     result = {
         "bench": "tracker",
         "steps": config.steps,
@@ -105,12 +126,14 @@ def main(argv=None) -> dict:
         "plain_s": round(plain_s, 2),
         "plain_runs_s": [round(t, 2) for t in plain_runs],
         "tracked_s": round(tracked_s, 2),
+        "tracked_runs_s": [round(t, 2) for t, _, _ in tracked],
         "slowdown": round(tracked_s / plain_s - 1, 4),
-        "slowdown_after_init": round((tracked_s - times[0]) / plain_s - 1, 4),
-        "measurements": len(times),
+        "slowdown_after_init": round((tracked_s - first) / plain_s - 1, 4),
+        "first_measure_share": round(first / plain_s, 4),
+        "measurements": n_measured,
         "measured_steps": steps_measured,
         "measure_s": round(measure_s, 3),
-        "first_measure_s": round(times[0], 3),
+        "first_measure_s": round(first, 3),
         "step_s": round(step_s, 5),
         "every_for_budget": math.ceil(measure_s / (args.budget * step_s)),
         "torch": torch.__version__,
@@ -120,10 +143,11 @@ def main(argv=None) -> dict:
         print(json.dumps(result))
     else:
         print(
-            f"training {config.steps} steps at {threads} thread(s): plain {plain_s:.1f} s, "
+            f"training {config.steps} steps at {threads} thread(s), medians of "
+            f"{len(plain_runs)} plain and {len(tracked)} tracked runs: plain {plain_s:.1f} s, "
             f"with a Tracker ({result['cadence']}) {tracked_s:.1f} s: slowdown "
             f"{100 * result['slowdown']:.1f}% ({100 * result['slowdown_after_init']:.1f}% after "
-            f"the init measurement); {len(times)} measurements at {measure_s:.2f} s each, "
+            f"the init measurement); {n_measured} measurements at {measure_s:.2f} s each, "
             f"{1000 * step_s:.1f} ms per step; every >= {result['every_for_budget']} keeps a "
             f"fixed cadence within {100 * args.budget:.0f}%."
         )
