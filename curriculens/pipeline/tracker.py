@@ -46,8 +46,10 @@ class Tracker:
     neither, the default: a time budget. The tracker then measures at the first step it sees and
     afterwards whenever the training time since its last measurement reaches that measurement's
     own cost divided by ``budget`` (default 0.05), so measuring adds about 5% to the run whatever
-    the model, skills and hardware; the steps it measured are the rows' checkpoints. To fix the
-    steps instead, choose ``every`` >= (seconds per measurement) / (budget x seconds per
+    the model, skills and hardware, plus the first measurement (the init level), a fixed cost
+    that a short run feels: 7.6% of the toy model's one-minute run, where the whole came to
+    7.3% (``benchmarks/bench_tracker.py``). The steps it measured are the rows' checkpoints.
+    To fix the steps instead, choose ``every`` >= (seconds per measurement) / (budget x seconds per
     training step); ``benchmarks/bench_tracker.py`` prints both times for the toy model.
 
     >>> tracker = Tracker("runs/live", tokenizer, skills=["agreement"], every=100)  # doctest: +SKIP
