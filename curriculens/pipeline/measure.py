@@ -32,11 +32,11 @@ from curriculens.activations import (
     save_capture,
 )
 from curriculens.behavior import score_behavior
-from curriculens.checkpoints import WeightScan, nonfinite_weights, parse_device
+from curriculens.checkpoints import WeightScan, nonfinite_weights
 from curriculens.errors import UnmeasurableWarning
 from curriculens.pipeline.config import SweepConfig
 from curriculens.pipeline.loading import trim_heap
-from curriculens.pipeline.plan import SweepPlan, cpu_batch_tokens
+from curriculens.pipeline.plan import SweepPlan, cpu_batch_tokens, cpu_default_cap
 from curriculens.pipeline.record import (
     Units,
     behavior_rows,
@@ -117,7 +117,7 @@ def batch_tokens_for_budget(budget_mb: float, *, d_model: int, d_vocab: int, n_l
 
 def _max_batch_tokens(config: SweepConfig, model_cfg) -> int | None:
     caps = [config.max_batch_tokens] if config.max_batch_tokens else []
-    if not caps and config.memory_budget_mb is None and parse_device(config.device).type == "cpu":
+    if cpu_default_cap(config):
         caps.append(cpu_batch_tokens(d_model=model_cfg.d_model, n_layers=model_cfg.n_layers))
     if config.memory_budget_mb is not None:
         caps.append(

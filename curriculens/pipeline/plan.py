@@ -194,8 +194,8 @@ def forward_passes(plan: SweepPlan, series: CheckpointSeries) -> str:
         return f"{head} and {config.max_batch_tokens} padded tokens (set)"
     if config.memory_budget_mb is not None:
         return f"{head}, padded tokens capped by memory_budget_mb={config.memory_budget_mb}"
-    device = parse_device(config.device).type
-    if device != "cpu":
+    if not cpu_default_cap(config):
+        device = parse_device(config.device).type
         return f"{head} (no token cap on {device}; {flag('max_batch_tokens')} sets one)"
     shape = _model_shape(series[0]) if len(series) else None
     if shape is None:
@@ -530,6 +530,16 @@ def _model_shape(c: Checkpoint) -> tuple[int, int] | None:
 #: Pythia-160m shape (3,360) and the toy model uncapped at the default 64 sequences. On CUDA
 #: there is no default cap: larger batches are what keeps a GPU busy.
 CPU_PASS_FLOATS = 2**25
+
+
+def cpu_default_cap(config: SweepConfig) -> bool:
+    """Whether a sweep with ``config`` packs its forward passes by :func:`cpu_batch_tokens`:
+    on the CPU, when neither ``max_batch_tokens`` nor ``memory_budget_mb`` is given."""
+    return (
+        not config.max_batch_tokens
+        and config.memory_budget_mb is None
+        and parse_device(config.device).type == "cpu"
+    )
 
 
 def cpu_batch_tokens(*, d_model: int, n_layers: int) -> int:
