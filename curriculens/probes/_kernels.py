@@ -157,7 +157,7 @@ def _blocked_gram(op, Z, out, zt):
 
 
 #: OpenBLAS kernel families with AVX-512 (where numpy's syrk is as wide as oneDNN's kernels)
-AVX512_BLAS = ("skylakex", "cooperlake", "sapphirerapids", "zen5")
+AVX512_BLAS = ("skylakex", "cooperlake", "sapphirerapids")
 
 
 @functools.cache
