@@ -450,7 +450,6 @@ def _fit_set(
     refs = used[:1] if shared else used  # the splits whose bounds are factored
     G_all = None
     if any(s != 0 for s in refs):
-        rest = Z[n_first:]
         G_all = _gram(rest, _buffer("gram_rest", (d, d)))
         G_all += G_first
     groups = []
