@@ -112,3 +112,81 @@ def test_wrong_hook_name_lists_the_valid_ones(loaded):
         r"blocks.0.hook_resid_post",
     ):
         check_hooks(bridge, ["blocks.9.hook_resid_post"])
+
+
+@pytest.mark.parametrize("skill_name", ["agreement", "facts", "copy_plural", "brackets"])
+def test_batched_encoding_equals_one_tokenizer_call_per_text(loaded, skill_name):
+    """encode_skill tokenizes a skill's prompts and continuations in two batch calls: the same
+    sequences and read positions as tokenizing each text alone (prompt, then prompt + continuation
+    with the prompt's tokens as prefix), minimal pairs (no prompt) included."""
+    from curriculens.skills.registry import Example, resolve_read_position
+
+    _, tok, _ = loaded
+    skill = get_skill(skill_name)
+    exs = skill.examples(12, seed=3)
+    enc = encode_skill(skill, exs, tok)
+    head = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
+    k = 0
+    for ex in exs:
+        reader = (
+            ex
+            if ex.prompt
+            else Example(
+                prompt=ex.target,
+                target="",
+                label=ex.label,
+                read_at=ex.read_at,
+                read_after=ex.read_after,
+            )
+        )
+        ids, pos = resolve_read_position(tok, reader)
+        prompt = ids if ex.prompt else []
+        for cont in (ex.target, *ex.choices):
+            text = f"{ex.prompt} {cont}" if ex.prompt else cont
+            full = tok(text, add_special_tokens=False)["input_ids"]
+            tail = (
+                full[len(prompt) :]
+                if full[: len(prompt)] == prompt and len(full) > len(prompt)
+                else tok(" " + cont, add_special_tokens=False)["input_ids"]
+            )
+            assert enc.seqs[k] == head + prompt + tail
+            assert enc.read_pos[k] == len(head) + pos
+            k += 1
+    assert k == len(enc.seqs)
+
+
+def test_scores_by_block_equal_one_log_softmax_per_row(monkeypatch):
+    """_score_columns takes the log-softmax of blocks of rows (at most SCORE_FLOATS): the same
+    bits as one log-softmax per row, whatever the block size."""
+    import curriculens.activations as act_mod
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(7, 5, 301, generator=g) * 4
+    target = torch.randint(0, 301, (7, 5), generator=g)
+    want_lp = np.stack(
+        [torch.log_softmax(logits[r], -1).gather(-1, target[r][:, None])[:, 0] for r in range(7)]
+    )
+    want_ok = (logits.argmax(-1) == target).numpy()
+    for floats in (5 * 301, 3 * 5 * 301, 2**24):  # one row, three rows, all rows per block
+        monkeypatch.setattr(act_mod, "SCORE_FLOATS", floats)
+        lp, ok = act_mod._score_columns(logits, target)
+        np.testing.assert_array_equal(lp, want_lp)
+        np.testing.assert_array_equal(ok, want_ok)
+
+
+def test_content_hash_is_computed_once_per_skill(monkeypatch):
+    """A sweep reads a skill's hash for every row; it draws 32 examples, so it is cached."""
+    from dataclasses import replace
+
+    registered = get_skill("facts").content_hash
+    skill = replace(get_skill("facts"))  # a fresh object: nothing cached yet
+    calls = []
+    real = type(skill).examples
+
+    def counted(self, *a, **k):
+        calls.append(1)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(type(skill), "examples", counted)
+    assert skill.content_hash == skill.content_hash == registered
+    assert len(calls) == 1

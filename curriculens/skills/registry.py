@@ -6,6 +6,7 @@ the target continuation, a probe label and the prompt position the probe reads.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -130,11 +131,12 @@ class Skill:
                 )
         return out
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
         """Short hash of the skill's definition and of 32 examples at seed 0.
 
         Stored with every result row, so a changed generator never mixes with old results.
+        Computed once per skill object (it draws 32 examples: a sweep asks for it per row).
         """
         meta = {
             "name": self.name,
@@ -308,7 +310,13 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
     if not example.prompt and example.choices:  # minimal pair: read the good sentence
         example = replace(example, prompt=example.target)
     enc = tokenizer(example.prompt, add_special_tokens=False, return_offsets_mapping=True)
-    ids = list(enc["input_ids"])
+    return read_position(example, list(enc["input_ids"]), enc["offset_mapping"])
+
+
+def read_position(example: Example, ids: list[int], offsets) -> tuple[list[int], int]:
+    """:func:`resolve_read_position` on an already tokenized prompt: ``ids`` and the
+    ``offsets`` (character spans) a fast tokenizer returns for ``example.prompt``, so that a
+    skill's prompts can be tokenized in one batch call."""
     if not ids:
         raise SkillError(
             f"Example prompt {example.prompt!r} tokenizes to nothing; it needs a "
@@ -322,11 +330,11 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
                 "substring of the prompt."
             )
         last_char = start + len(example.read_after) - 1
-        for i, (a, b) in enumerate(enc["offset_mapping"]):
+        for i, (a, b) in enumerate(offsets):
             if a <= last_char < b:
                 return ids, i
         # the anchor's last char is whitespace dropped by the tokenizer: take the token before
-        before = [i for i, (a, _) in enumerate(enc["offset_mapping"]) if a <= last_char]
+        before = [i for i, (a, _) in enumerate(offsets) if a <= last_char]
         return ids, before[-1]
     pos = example.read_at if example.read_at >= 0 else len(ids) + example.read_at
     if not 0 <= pos < len(ids):
