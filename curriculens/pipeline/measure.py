@@ -257,7 +257,8 @@ def _capture_skill(ctx: MeasureContext, skill: Skill, enc, hooks: list[str], bri
 def score(captured: Captured, n_jobs: int | None = None) -> Units:
     """The rows of one checkpoint's captures: every probe fitted, then behavior.
 
-    ``n_jobs``: the probe engine's worker threads (default: ``config.threads`` on CPU).
+    ``n_jobs``: the probe engine's worker threads (default on CPU: ``config.threads``, or with
+    ``threads=0``, torch's current thread count).
     """
     results = _fit_probes(captured, n_jobs)
     trim_heap()  # the fused solve's buffers
@@ -320,7 +321,11 @@ def _fit_probes(captured: Captured, n_jobs: int | None) -> dict:
             )
     # on CPU the probes run on `threads` worker threads of one BLAS thread each: on W1 that beat
     # one worker with as many BLAS threads (benchmarks/README_probes.md)
-    jobs = n_jobs or (config.threads if torch.device(config.device).type == "cpu" else 1)
+    # threads=0 is left unresolved only by a live Tracker: it measures at the training loop's
+    # torch threads, so the fits take as many workers (one sequential solve at 2 torch threads
+    # took the toy model's fits 1.0-1.5 s against 0.5 s at one)
+    cpu_jobs = config.threads or torch.get_num_threads()
+    jobs = n_jobs or (cpu_jobs if torch.device(config.device).type == "cpu" else 1)
     fitted = []
     if tasks:
         fitted = fit_probe_tasks(

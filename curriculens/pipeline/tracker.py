@@ -43,12 +43,14 @@ class Tracker:
     callback of :func:`curriculens.toy.trainer.train`). No checkpoint files are written.
 
     When to measure: ``every=N`` (each step divisible by N), ``schedule=[...]`` (those steps), or
-    neither, the default: a time budget. The tracker then measures at the first step it sees and
-    afterwards whenever the training time since its last measurement reaches that measurement's
-    own cost divided by ``budget`` (default 0.05), so measuring adds about 5% to the run whatever
-    the model, skills and hardware, plus the first measurement (the init level), a fixed cost
-    that a short run feels: 7.6% of the toy model's one-minute run, where the whole came to
-    7.3% (``benchmarks/bench_tracker.py``). The steps it measured are the rows' checkpoints.
+    neither, the default: a time budget. The tracker then measures at the first step it sees
+    (the init level every emergence criterion starts from) and afterwards whenever one more
+    measurement, at the cost of the last one, keeps all its measuring within ``budget``
+    (default 0.05) of the loop's own time so far. So measuring adds at most about 5% to a run,
+    the first measurement included, once the run is longer than that measurement's cost /
+    budget (21 toy skills x 300 examples: about 3 s, so a one-minute run; a shorter run pays
+    the first measurement alone). ``benchmarks/bench_tracker.py`` measures it on the toy model.
+    The steps it measured are the rows' checkpoints.
     To fix the steps instead, choose ``every`` >= (seconds per measurement) / (budget x seconds per
     training step); ``benchmarks/bench_tracker.py`` prints both times for the toy model.
 
@@ -80,7 +82,10 @@ class Tracker:
             )
         self.budget = float(budget)
         self.adaptive = every is None and not schedule
-        self._next_due: float | None = None  # adaptive mode: perf_counter time of the next one
+        # adaptive mode: when the first step was offered, seconds spent measuring, last cost
+        self._started: float | None = None
+        self._spent = 0.0
+        self._last_cost = 0.0
         self.measured_steps: list[int] = []
         self.config = config or SweepConfig(skills=tuple(skills or default_skills(tokenizer)))
         self.tokenizer = tokenizer
@@ -106,7 +111,13 @@ class Tracker:
         equals that of a checkpoint saved at the same step.
         """
         if self.adaptive:
-            due = self._next_due is None or time.perf_counter() >= self._next_due
+            now = time.perf_counter()
+            if self._started is None:
+                self._started = now
+            training = now - self._started - self._spent  # the loop's own time so far
+            due = not self.measured_steps or (
+                self.budget * training >= self._spent + self._last_cost
+            )
         else:
             due = step in self.schedule or (self.every is not None and step % self.every == 0)
         if not due:
@@ -134,11 +145,26 @@ class Tracker:
             del clone
             gc.collect()
         t1 = time.perf_counter()
-        self._next_due = t1 + (t1 - t0) / self.budget
+        self._last_cost = t1 - t0
+        self._spent += t1 - t0
+        if not self.measured_steps and not self.config.threads:
+            self._record_threads()
         self.measured_steps.append(step)
         return True
 
     __call__ = step
+
+    def _record_threads(self) -> None:
+        """With ``threads=0`` the tracker measures at the training loop's torch threads (and
+        fits probes on as many workers): the count of its first measurement, in the run's
+        metadata, since the thread count moves the last digits of probe scores."""
+        import torch
+
+        n = torch.get_num_threads()
+        meta = self.store.get_meta(f"run:{self.run}") or {}
+        meta["threads"] = {"torch": n, "probe_workers": n, "overlap": False}
+        meta["threads_chosen"] = "the training loop's (threads=0)"
+        self.store.set_meta(f"run:{self.run}", meta)
 
     def close(self) -> None:
         self.store.close()

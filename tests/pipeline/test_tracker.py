@@ -96,8 +96,9 @@ def test_transformers_trainer_callback(tmp_path):
 
 
 def test_tracker_default_cadence_is_a_time_budget(tmp_path, monkeypatch):
-    """Neither every nor schedule: measure at the first step, then once training since the last
-    measurement reaches that measurement's cost / budget (a fake clock makes it exact)."""
+    """Neither every nor schedule: measure at the first step, then whenever one more
+    measurement (at the last one's cost) keeps all measuring within the budget of the loop's own
+    time so far, the first measurement included (a fake clock makes it exact)."""
     import curriculens.pipeline.tracker as tracker_mod
 
     clock = {"t": 0.0}
@@ -113,13 +114,19 @@ def test_tracker_default_cadence_is_a_time_budget(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tracker_mod, "evaluate_model", timed_eval)
     due = []
-    for step in range(8):  # each training step "costs" 0.5 s
+    for step in range(14):  # each training step "costs" 0.5 s
         if tracker.step(model, step=step, tokens=step):
             due.append(step)
         clock["t"] += 0.5
     tracker.close()
-    # measured at 0 (ends t=1), next due at 1 + 1/0.5 = 3: step 4 starts at t=3.0 -> measures
-    assert due == [0, 4] and tracker.measured_steps == [0, 4]
+    # step 0 measures (1 s). A second is due once 0.5 x training >= 1 + 1: training 4 s, the
+    # 8 steps 0..7, so step 8 (t = 5.0). A third once 0.5 x training >= 2 + 1: training 6 s,
+    # step 12 (t = 8.0: 8 - 2 s measuring).
+    assert due == [0, 8, 12] and tracker.measured_steps == [0, 8, 12]
+    assert 0.5 * (clock["t"] - 3.0) >= 3.0  # 3 s measuring within 0.5 x the loop's 7 s
+    with Store(tmp_path, readonly=True) as s:  # measured at the loop's threads: recorded
+        meta = s.get_meta("run:r")
+    assert meta["threads"]["torch"] == torch.get_num_threads() == 1
     for bad in (0, 1.5, True, "5%"):
         with pytest.raises(ConfigError, match="budget"):
             Tracker(tmp_path / f"x{bad}", tok, config=CFG, budget=bad)
