@@ -454,10 +454,10 @@ def check_context(encoded: EncodedSkill, n_ctx: int | None) -> None:
         )
 
 
-#: A forward of at least this many floats (padded tokens x width x blocks) hands its freed
-#: memory back to the system afterwards (:func:`trim_heap`): 8M floats, 32 MB per activation
-#: set. Pythia-160m batches are 3-10 times that; the toy model's, 0.5M floats, never trim
-#: (160 trims cost its 21-skill measurement 0.23 s, 4%, and freed nothing worth the call).
+#: A forward (and in a sweep, a skill's forwards) of at least this many floats (tokens x width
+#: x blocks) hands its freed memory back to the system afterwards (:func:`trim_heap`): 8M
+#: floats, 32 MB per activation set. Pythia-160m batches are 3-10 times that; the toy model's,
+#: 0.5M floats, never trim (182 trims cost its 21-skill measurement 0.3 s, 7%, for nothing).
 TRIM_FLOATS = 2**23
 
 

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from curriculens.activations import (
+    TRIM_FLOATS,
     capture,
     check_context,
     encode_skill,
@@ -203,6 +204,7 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
     embedding = model.get_input_embeddings().weight
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     skip = 0 if bos is None else 1  # encode_skill puts BOS (or EOS) first when there is one
+    width = embedding.shape[-1] * max(1, int(model.config.num_hidden_layers))
     vectors = None
     if config.task_vectors:
         vectors = TaskVectors(
@@ -227,7 +229,8 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
             captured.caps.append(cap)
             lex = embed_mean(embedding, prompt_tokens(enc, skip=skip)) if skill.probed else None
             captured.lexical.append(lex)
-            trim_heap()  # the skill's forward tensors, freed: back to the system
+            if sum(map(len, enc.seqs)) * width >= TRIM_FLOATS:  # its forwards' freed tensors
+                trim_heap()
     bridge.bridge = None  # the bridge holds the model's tensors: free it before scoring
     captured.vector_rows = vectors.rows() if vectors is not None else {}
     return captured
