@@ -268,8 +268,8 @@ def capture(
     )
 
 
-#: Most logits floats :func:`_score_columns` takes the log-softmax of at once (64 MB).
-SCORE_FLOATS = 2**24
+#: Most logits floats :func:`_score_columns` takes the log-softmax of at once (16 MB).
+SCORE_FLOATS = 2**22
 
 
 def _score_columns(logits: torch.Tensor, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
