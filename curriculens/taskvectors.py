@@ -29,7 +29,14 @@ from functools import partial
 import numpy as np
 import torch
 
-from curriculens.activations import capture, check_context, encode_skill, forward_takes, hook_layer
+from curriculens.activations import (
+    capture,
+    check_context,
+    encode_items,
+    encode_skill,
+    forward_takes,
+    hook_layer,
+)
 from curriculens.probes.splits import ItemSet
 from curriculens.skills.fewshot import SEPARATOR, demonstration
 from curriculens.skills.registry import Example, Skill
@@ -162,7 +169,13 @@ class TaskVectors:
         if not skill.shots or not items.queries:
             return
         idx = prompt_subset(items, self.seed)
-        enc = encode_skill(skill, control_examples(items, idx, self.seed), tokenizer)
+        enc = encode_items(
+            skill,
+            items,
+            tokenizer,
+            lambda: control_examples(items, idx, self.seed),
+            tag=f"controls:{self.seed}:{len(idx)}",
+        )
         check_context(enc, self.n_ctx)
         ctrl = capture(
             bridge,

@@ -190,3 +190,28 @@ def test_content_hash_is_computed_once_per_skill(monkeypatch):
     monkeypatch.setattr(type(skill), "examples", counted)
     assert skill.content_hash == skill.content_hash == registered
     assert len(calls) == 1
+
+
+def test_encodings_are_shared_by_loads_of_one_tokenizer(tiny_run):
+    """A sweep loads the tokenizer with each checkpoint: encode_items encodes a skill's items
+    once for all of them (the same object back), and equals encode_skill."""
+    from curriculens.activations import encode_items, tokenizer_key
+    from curriculens.pipeline.config import SweepConfig
+    from curriculens.pipeline.plan import skill_items
+
+    out, _, _ = tiny_run
+    series = CheckpointSeries.from_dir(out / "checkpoints")
+    tok_a, tok_b = series[0].load()[1], series[-1].load()[1]
+    assert tok_a is not tok_b and tokenizer_key(tok_a) == tokenizer_key(tok_b)
+    skill = get_skill("copy_plural")
+    items = skill_items(skill, SweepConfig(skills=("copy_plural",), n_examples=30))
+    first = encode_items(skill, items, tok_a)
+    assert encode_items(skill, items, tok_b) is first
+    again = encode_skill(skill, list(items.examples), tok_a)
+    assert first.seqs == again.seqs
+    np.testing.assert_array_equal(first.read_pos, again.read_pos)
+    derived = encode_items(skill, items, tok_a, lambda: list(items.examples)[:5], tag="five")
+    assert len(derived.examples) == 5 and encode_items(skill, items, tok_b, tag="five") is derived
+    tok_b.add_tokens(["zzqq"])  # a different tokenizer now: its own key, its own encodings
+    assert tokenizer_key(tok_b) != tokenizer_key(tok_a)
+    assert encode_items(skill, items, tok_b) is not first

@@ -26,7 +26,7 @@ from curriculens.activations import (
     TRIM_FLOATS,
     capture,
     check_context,
-    encode_skill,
+    encode_items,
     load_bridge,
     load_capture,
     resid_hooks,
@@ -218,7 +218,7 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
     with tqdm(todo, desc=f"  {ctx.checkpoint}", leave=False, disable=not ctx.progress) as skills:
         for skill in skills:
             items = ctx.plan.items(skill)
-            enc = encode_skill(skill, list(items.examples), tokenizer)
+            enc = encode_items(skill, items, tokenizer)
             check_context(enc, n_ctx)
             cap = _capture_skill(ctx, skill, enc, hooks, bridge)
             if vectors is not None and skill.shots:  # a forward over shuffled controls
