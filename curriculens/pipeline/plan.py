@@ -48,13 +48,21 @@ def skill_items(skill: Skill, config: SweepConfig) -> ItemSet:
     n = config.n_examples
     if examples_cap(skill, config) is None:
         return _drawn_items(skill, n, config.seed, config.train_frac)
-    items = _drawn_items(skill, POOL_PROBE, config.seed, config.train_frac)
-    return replace(items, requested=n, exhausted=True)
+    return _pool_items(skill, n, config.seed, config.train_frac)
 
 
 @functools.lru_cache(maxsize=256)
 def _drawn_items(skill: Skill, n: int, seed: int, train_frac: float) -> ItemSet:
     return draw_items(skill, n, seed=seed, train_frac=train_frac)
+
+
+@functools.lru_cache(maxsize=256)
+def _pool_items(skill: Skill, n: int, seed: int, train_frac: float) -> ItemSet:
+    """The whole pool's items for a request of ``n``: one object per request, like
+    :func:`_drawn_items` (the encodings of :func:`~curriculens.activations.encode_items` are
+    kept per item set)."""
+    items = _drawn_items(skill, POOL_PROBE, seed, train_frac)
+    return replace(items, requested=n, exhausted=True)
 
 
 @dataclass(frozen=True)

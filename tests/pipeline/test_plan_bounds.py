@@ -41,6 +41,7 @@ def test_a_request_within_the_probe_draw_is_never_capped_or_redrawn():
 def test_a_huge_request_is_capped_to_the_pool_before_anything_is_generated(monkeypatch):
     asked, real = [], plan_mod.draw_items
     plan_mod._drawn_items.cache_clear()  # so this test sees every draw
+    plan_mod._pool_items.cache_clear()
     monkeypatch.setattr(
         plan_mod, "draw_items", lambda s, n, **k: asked.append(n) or real(s, n, **k)
     )
@@ -54,6 +55,7 @@ def test_a_huge_request_is_capped_to_the_pool_before_anything_is_generated(monke
     assert items.n == pool and items.requested == HUGE and items.exhausted
     assert items.examples == draw_items(facts, POOL_PROBE).examples
     assert f"{HUGE} examples asked; using {pool}" in items.shortfall()
+    assert skill_items(facts, config) is items  # one item set per request: encoded once
 
 
 def test_a_plan_beyond_memory_fails_with_the_estimate_before_any_item(monkeypatch):
