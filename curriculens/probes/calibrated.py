@@ -257,20 +257,21 @@ def _gram(Z, out):
     return out
 
 
-def _held_rows(Z, tr):
-    """The rows of the block outside ``tr`` (a split's held-out rows), in this worker's buffer."""
+def _held_rows(Z, tr, name: str = "held"):
+    """The rows of the block outside ``tr`` (a split's held-out rows), in this worker's buffer
+    ``name``."""
     held = np.flatnonzero(~tr)
-    return np.take(Z, held, axis=0, out=_buffer("held", (held.size, Z.shape[1])))
+    return np.take(Z, held, axis=0, out=_buffer(name, (held.size, Z.shape[1])))
 
 
-def _split_moments(Z, total, sq_first, sq_rest, n_first, tr, s):
+def _split_moments(Z, total, sq_first, sq_rest, n_first, tr, s, ZH=None):
     """Training-row count, mean shift ``δ`` (from the block's mean) and feature variances of
     split ``s`` (rows ``tr`` in block order), from column sums: split 0's directly, the others
-    as all rows minus their held-out rows (float64 sums; one read of the held-out rows)."""
+    as all rows minus their held-out rows ``ZH`` (float64 sums; gathered here when not given)."""
     if s == 0:
         n_t, sum_t, sq_t = n_first, Z[:n_first].sum(0, dtype=np.float64), sq_first
     else:
-        ZH = _held_rows(Z, tr)
+        ZH = _held_rows(Z, tr) if ZH is None else ZH
         n_t = int(tr.sum())
         sum_t = total - ZH.sum(0, dtype=np.float64)
         sq_t = sq_first + sq_rest - np.einsum("nd,nd->d", ZH, ZH, dtype=np.float64)
@@ -279,16 +280,16 @@ def _split_moments(Z, total, sq_first, sq_rest, n_first, tr, s):
     return n_t, delta, var
 
 
-def _split_gram(Z, G_first, G_all, tr, s, delta, n_t):
+def _split_gram(Z, G_first, G_all, tr, s, delta, n_t, ZH=None):
     """Centered Gram of split ``s``: split 0's directly, another split's downdated from the Gram
-    of all rows ``G_all`` (``G_all - X_heldᵀ X_held``), then re-centered on its mean by a
-    rank-one term."""
+    of all rows ``G_all`` (``G_all - X_heldᵀ X_held``, the held-out rows ``ZH`` gathered here
+    when not given), then re-centered on its mean by a rank-one term."""
     d = Z.shape[1]
     G = _buffer("gram_split", (d, d))
     if s == 0:
         G[:] = G_first
     else:
-        ZH = _held_rows(Z, tr)
+        ZH = _held_rows(Z, tr) if ZH is None else ZH
         _gram(ZH, G)
         np.subtract(G_all, G, out=G)
     dn = (np.sqrt(n_t) * delta).astype(np.float32)
@@ -436,17 +437,23 @@ def _fit_set(
     sq_first = np.diagonal(G_first).astype(np.float64)
     rest = Z[n_first:]
     sq_rest = np.einsum("nd,nd->d", rest, rest, dtype=np.float64) if S > 1 else None
-    scales, deltas, n_rows = {}, {}, {}
+    n_rows = {s: n_first if s == 0 else int(tr_all[s].sum()) for s in used}
+    shared = min(n_rows.values()) >= SHARE_MIN_ROWS * d
+    # split by split, each split's held-out rows feed its moments and its downdated Gram:
+    # gathered once, each in its own buffer
+    held = {} if shared else {s: _held_rows(Z, tr_all[s], f"held{s}") for s in used if s}
+    scales, deltas = {}, {}
     for s in used:
-        n_t, delta, var = _split_moments(Z, total, sq_first, sq_rest, n_first, tr_all[s], s)
+        n_t, delta, var = _split_moments(
+            Z, total, sq_first, sq_rest, n_first, tr_all[s], s, held.get(s)
+        )
         if not (np.isfinite(var).all() and np.isfinite(delta).all()):
             for s2, lab, *_ in probs:
                 out.failure[p][s2][lab] = NONFINITE.format(p=p)
             return
-        scales[s], deltas[s], n_rows[s] = _scale(var), delta.astype(np.float32), n_t
+        scales[s], deltas[s] = _scale(var), delta.astype(np.float32)
     m = len(probs)
     split_of = np.array([s for s, *_ in probs])
-    shared = min(n_rows[s] for s in used) >= SHARE_MIN_ROWS * d
     refs = used[:1] if shared else used  # the splits whose bounds are factored
     G_all = None
     if any(s != 0 for s in refs):
@@ -454,7 +461,7 @@ def _fit_set(
         G_all += G_first
     groups = []
     for r in refs:
-        G = _split_gram(Z, G_first, G_all, tr_all[r], r, deltas[r], n_rows[r])
+        G = _split_gram(Z, G_first, G_all, tr_all[r], r, deltas[r], n_rows[r], held.get(r))
         if not np.isfinite(G).all():
             for s2, lab, *_ in probs:
                 out.failure[p][s2][lab] = NONFINITE.format(p=p)
