@@ -223,8 +223,9 @@ def _instrument(timer: StageTimer, patches: _Patches) -> None:
         patches.set(ScoringWorker, "submit", w("wait", ScoringWorker.submit))
         patches.set(ScoringWorker, "close", w("wait", ScoringWorker.close))
     patches.set(plan_mod, "skill_items", w("encode", plan_mod.skill_items))
-    for name in ("encode_skill", "check_context"):
-        patches.set(measure_mod, name, w("encode", getattr(measure_mod, name)))
+    for name in ("encode_items", "encode_skill", "check_context"):  # encode_items: kept encodings
+        if name in vars(measure_mod):
+            patches.set(measure_mod, name, w("encode", getattr(measure_mod, name)))
     m = measure_mod
     patches.set(m, "capture", w("behavior.logprobs", m.capture))
     patches.set(m, "score_behavior", w("behavior.score", m.score_behavior))
