@@ -264,20 +264,20 @@ def _held_rows(Z, tr, name: str = "held"):
     return np.take(Z, held, axis=0, out=_buffer(name, (held.size, Z.shape[1])))
 
 
-def _split_moments(Z, total, sq_first, sq_rest, n_first, tr, s, ZH=None):
-    """Training-row count, mean shift ``δ`` (from the block's mean) and feature variances of
-    split ``s`` (rows ``tr`` in block order), from column sums: split 0's directly, the others
-    as all rows minus their held-out rows ``ZH`` (float64 sums; gathered here when not given)."""
+def _split_moments(Z, total, sq_first, sq_rest, n_t, tr, s, ZH=None):
+    """Mean shift ``δ`` (from the block's mean) and feature variances of split ``s`` (its
+    ``n_t`` training rows ``tr`` in block order), from column sums: split 0's directly (its
+    training rows lead the block), the others as all rows minus their held-out rows ``ZH``
+    (float64 sums; gathered here when not given)."""
     if s == 0:
-        n_t, sum_t, sq_t = n_first, Z[:n_first].sum(0, dtype=np.float64), sq_first
+        sum_t, sq_t = Z[:n_t].sum(0, dtype=np.float64), sq_first
     else:
         ZH = _held_rows(Z, tr) if ZH is None else ZH
-        n_t = int(tr.sum())
         sum_t = total - ZH.sum(0, dtype=np.float64)
         sq_t = sq_first + sq_rest - np.einsum("nd,nd->d", ZH, ZH, dtype=np.float64)
     delta = sum_t / max(n_t, 1)
     var = (sq_t - n_t * delta**2) / max(n_t, 1)  # re-centered on the split's mean
-    return n_t, delta, var
+    return delta, var
 
 
 def _split_gram(Z, G_first, G_all, tr, s, delta, n_t, ZH=None):
@@ -444,8 +444,8 @@ def _fit_set(
     held = {} if shared else {s: _held_rows(Z, tr_all[s], f"held{s}") for s in used if s}
     scales, deltas = {}, {}
     for s in used:
-        n_t, delta, var = _split_moments(
-            Z, total, sq_first, sq_rest, n_first, tr_all[s], s, held.get(s)
+        delta, var = _split_moments(
+            Z, total, sq_first, sq_rest, n_rows[s], tr_all[s], s, held.get(s)
         )
         if not (np.isfinite(var).all() and np.isfinite(delta).all()):
             for s2, lab, *_ in probs:
