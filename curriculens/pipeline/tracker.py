@@ -8,6 +8,7 @@ import copy
 import gc
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -160,9 +161,11 @@ class Tracker:
         metadata, since the thread count moves the last digits of probe scores."""
         import torch
 
-        n = torch.get_num_threads()
+        from curriculens.pipeline.overlap import thread_plan
+
+        live = replace(self.config, threads=torch.get_num_threads(), overlap=False)
         meta = self.store.get_meta(f"run:{self.run}") or {}
-        meta["threads"] = {"torch": n, "probe_workers": n, "overlap": False}
+        meta["threads"] = thread_plan(live)  # probes fitted in the loop, on as many workers
         meta["threads_chosen"] = "the training loop's (threads=0)"
         self.store.set_meta(f"run:{self.run}", meta)
 
