@@ -311,8 +311,7 @@ def capture(
             c = col[s - 1 : n - 1].numpy()
             lp_out[i], ok_out[i] = lp_all[r, c], ok_all[r, c]
         del logits
-        if len(idx) * L * width >= TRIM_FLOATS:  # the batch's freed tensors, back to the system
-            trim_heap()
+        trim_after(len(idx) * L * width)  # the batch's freed tensors, back to the system
     return Capture(
         acts={h: a.numpy() for h, a in acts.items()}, token_logprob=lp_out, token_correct=ok_out
     )
@@ -509,6 +508,12 @@ def check_context(encoded: EncodedSkill, n_ctx: int | None) -> None:
 #: floats, 32 MB per activation set. Pythia-160m batches are 3-10 times that; the toy model's,
 #: 0.5M floats, never trim (182 trims cost its 21-skill measurement 0.3 s, 7%, for nothing).
 TRIM_FLOATS = 2**23
+
+
+def trim_after(floats: int) -> bool:
+    """:func:`trim_heap` after work that held ``floats`` activation floats, when that is at
+    least :data:`TRIM_FLOATS`; returns whether it trimmed."""
+    return floats >= TRIM_FLOATS and trim_heap()
 
 
 def trim_heap() -> bool:

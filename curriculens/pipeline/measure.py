@@ -23,7 +23,6 @@ import torch
 from tqdm.auto import tqdm
 
 from curriculens.activations import (
-    TRIM_FLOATS,
     capture,
     check_context,
     encode_items,
@@ -31,6 +30,7 @@ from curriculens.activations import (
     load_capture,
     resid_hooks,
     save_capture,
+    trim_after,
 )
 from curriculens.behavior import score_behavior
 from curriculens.checkpoints import WeightScan, nonfinite_weights
@@ -229,8 +229,7 @@ def _forwards(model, tokenizer, ctx: MeasureContext, todo, hooks, base) -> Captu
             captured.caps.append(cap)
             lex = embed_mean(embedding, prompt_tokens(enc, skip=skip)) if skill.probed else None
             captured.lexical.append(lex)
-            if sum(map(len, enc.seqs)) * width >= TRIM_FLOATS:  # its forwards' freed tensors
-                trim_heap()
+            trim_after(sum(map(len, enc.seqs)) * width)  # its forwards' freed tensors
     bridge.bridge = None  # the bridge holds the model's tensors: free it before scoring
     captured.vector_rows = vectors.rows() if vectors is not None else {}
     return captured
