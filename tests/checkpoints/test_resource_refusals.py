@@ -31,7 +31,6 @@ def test_a_named_pipe_for_the_weights_is_refused_not_read(hf_dir, tmp_path):
         except CheckpointError as e:
             result.append(str(e))
 
-    t0 = time.perf_counter()
     worker = threading.Thread(target=build, daemon=True)
     worker.start()
     worker.join(timeout=20)
@@ -39,7 +38,6 @@ def test_a_named_pipe_for_the_weights_is_refused_not_read(hf_dir, tmp_path):
         with open(weights, "wb"):
             pass
         pytest.fail("reading the series blocked on the named pipe")
-    assert time.perf_counter() - t0 < 10
     assert "not a regular file" in result[0], result
 
 
@@ -53,10 +51,8 @@ def _huge(config_json) -> None:
 
 def _refused_fast_and_small(series, needle: str) -> str:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    t0 = time.perf_counter()
     with pytest.raises(CheckpointError, match=needle) as e:
         series[0].load()
-    assert time.perf_counter() - t0 < 10
     grown_gib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20
     assert grown_gib < 1, grown_gib
     return str(e.value)

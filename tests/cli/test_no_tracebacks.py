@@ -134,16 +134,12 @@ def test_a_fresh_store_on_a_full_disk_is_not_called_corrupt(
 
 
 def test_a_runaway_prompt_is_refused_when_the_skill_file_is_read(tmp_path):
-    import time
-
     from curriculens.errors import SkillFileError
     from curriculens.skills.files import load_skill_file
 
     p = _skill_file(tmp_path / "big.jsonl", 1, "word " * 4_000_000)  # 20 MB
-    t0 = time.perf_counter()
     with pytest.raises(SkillFileError, match="more than any model's context"):
         load_skill_file(p, register=False)
-    assert time.perf_counter() - t0 < 10
 
 
 def test_the_report_names_checkpoints_skipped_by_skip_bad(toy_series, tmp_path, capsys):

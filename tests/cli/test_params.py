@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from collections import defaultdict
 
 import pytest
@@ -58,7 +57,6 @@ def test_python_configs_check_through_the_table(tmp_path):
 
 def test_demo_rejects_a_bad_value_before_training(tmp_path):
     out = tmp_path / "demo"
-    t0 = time.perf_counter()
     r = subprocess.run(
         [sys.executable, "-m", "curriculens", "demo", "--examples", "5", "-o", str(out)],
         capture_output=True,
@@ -67,7 +65,6 @@ def test_demo_rejects_a_bad_value_before_training(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "--examples: 5 is too small; expected an integer >= 20" in r.stderr
     assert not out.exists()  # nothing trained, nothing written
-    assert time.perf_counter() - t0 < 30  # generous: the check itself is instant
 
 
 def test_sweep_toml_values_are_checked_before_loading(tmp_path, capsys):

@@ -1,7 +1,8 @@
 """Refuse before the work (issue 29, item 7): the four requests that grew to gigabytes or hung are
-each refused by ``curriculens sweep`` in one line, exit 2, in under 10 s and under 1 GB of peak
-memory for the whole process (measured in a child process, as a user runs the command), and
-before any checkpoint is loaded.
+each refused by ``curriculens sweep`` in one line, exit 2, under 1 GB of peak memory for the
+whole process (measured in a child process, as a user runs the command), and before any
+checkpoint is loaded: that is what "at once" means here. The command's time is in the child's
+stats, printed when a check fails, but not asserted (no timing asserts in tests).
 
 - ``--examples 100000000`` (grew past 15 GB in 9 minutes);
 - a prompt longer than the model's context (a 20 MB one took 228 s and 16 GB), refused from the
@@ -56,7 +57,6 @@ def _refused(argv: list, *needles: str, load: bool = False) -> str:
     assert stats["rc"] == 2 and len(lines) == 1, done.stderr[-3000:]
     for n in needles:  # a skill file's problems follow its error line, one a line
         assert n in done.stderr, (n, done.stderr[-2000:])
-    assert stats["seconds"] < 10, stats
     assert stats["peak_gib"] < 1, stats
     return lines[0]
 
