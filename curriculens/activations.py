@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float
 
 from curriculens.errors import HookNameError, SkillError, StoreError, did_you_mean
-from curriculens.skills.registry import Example, Skill, read_position
+from curriculens.skills.registry import Example, Skill, read_position, read_source
 from curriculens.store_schema import hook_layer as hook_layer  # re-exported; torch-free there
 
 # Dimension glossary: example = skill example; seq = one scored sequence (an example has one per
@@ -120,20 +120,7 @@ def encode_skill(skill: Skill, examples: Sequence[Example], tokenizer) -> Encode
     """Tokenize every example's candidate sequences and resolve read positions."""
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     head = [] if bos is None else [bos]
-    # where each example's read position is resolved: its prompt, or for a minimal pair (no
-    # prompt) its good sentence
-    readers = [
-        ex
-        if ex.prompt
-        else Example(
-            prompt=ex.target,
-            target="",
-            label=ex.label,
-            read_at=ex.read_at,
-            read_after=ex.read_after,
-        )
-        for ex in examples
-    ]
+    readers = [read_source(ex) for ex in examples]  # a minimal pair reads its good sentence
     read = _tokenize(tokenizer, [r.prompt for r in readers], return_offsets_mapping=True)
     conts = [(i, cont) for i, ex in enumerate(examples) for cont in (ex.target, *ex.choices)]
     full = _tokenize(

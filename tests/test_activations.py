@@ -119,7 +119,7 @@ def test_batched_encoding_equals_one_tokenizer_call_per_text(loaded, skill_name)
     """encode_skill tokenizes a skill's prompts and continuations in two batch calls: the same
     sequences and read positions as tokenizing each text alone (prompt, then prompt + continuation
     with the prompt's tokens as prefix), minimal pairs (no prompt) included."""
-    from curriculens.skills.registry import Example, resolve_read_position
+    from curriculens.skills.registry import resolve_read_position
 
     _, tok, _ = loaded
     skill = get_skill(skill_name)
@@ -128,18 +128,7 @@ def test_batched_encoding_equals_one_tokenizer_call_per_text(loaded, skill_name)
     head = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
     k = 0
     for ex in exs:
-        reader = (
-            ex
-            if ex.prompt
-            else Example(
-                prompt=ex.target,
-                target="",
-                label=ex.label,
-                read_at=ex.read_at,
-                read_after=ex.read_after,
-            )
-        )
-        ids, pos = resolve_read_position(tok, reader)
+        ids, pos = resolve_read_position(tok, ex)  # one call per prompt (or good sentence)
         prompt = ids if ex.prompt else []
         for cont in (ex.target, *ex.choices):
             text = f"{ex.prompt} {cont}" if ex.prompt else cont

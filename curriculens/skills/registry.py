@@ -307,10 +307,17 @@ def resolve_read_position(tokenizer, example: Example) -> tuple[list[int], int]:
     >>> resolve_read_position(build_toy_tokenizer(), ex)[1]
     0
     """
-    if not example.prompt and example.choices:  # minimal pair: read the good sentence
-        example = replace(example, prompt=example.target)
+    example = read_source(example)
     enc = tokenizer(example.prompt, add_special_tokens=False, return_offsets_mapping=True)
     return read_position(example, list(enc["input_ids"]), enc["offset_mapping"])
+
+
+def read_source(example: Example) -> Example:
+    """The example whose prompt a read position is resolved on: the example itself, or for a
+    minimal pair (no prompt; ``target`` is the good sentence) the good sentence as its prompt."""
+    if not example.prompt and example.choices:
+        return replace(example, prompt=example.target)
+    return example
 
 
 def read_position(example: Example, ids: list[int], offsets) -> tuple[list[int], int]:
