@@ -15,7 +15,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_seed_flag(d)
     params.add(d, "train_steps", default=1400, help="training steps of 1,024 tokens (default 1400)")
     params.add(
-        d, "n_checkpoints", default=16, help="log-spaced checkpoints incl. step 0 (default 16)"
+        d, "n_checkpoints", default=30, help="log-spaced checkpoints incl. step 0 (default 30)"
     )
     params.add(d, "n_examples", default=300, help="evaluation examples per skill (default 300)")
     params.add(

@@ -25,7 +25,8 @@ PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 
 #: Default share of documents per source: every source of the designed curriculum at its weight
 #: (:data:`curriculens.toy.curriculum.DESIGN`, where composites are rarer than their components),
-#: and the sources the demo leaves out (facts, brackets, add1, add2) at 0.05. The demo does not
+#: and the sources the demo leaves out (facts, brackets, add1, add2, and toy world v4's
+#: eight composites, which design version 6 does not use) at 0.05. The demo does not
 #: draw from this flat mix: it adds each source at its entry step. It is a knob, not a law
 #: (``curriculens optimize`` proposes changes to it).
 DEFAULT_MIXTURE: dict[str, float] = {name: DESIGN.mixture().get(name, 0.05) for name in TOY_SKILLS}

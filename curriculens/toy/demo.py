@@ -36,8 +36,9 @@ class DemoConfig:
         seed: Seeds training, corpus, examples and probes.
         steps: Training steps (1,024 tokens each, :data:`BATCH_SIZE` sequences of 64).
         n_checkpoints: Checkpoints, step 0 included; the rest are log-spaced from
-            :data:`GRID_START` of training to its end (the default 16: x1.22 in tokens between
-            neighbours).
+            :data:`GRID_START` of training to its end (the default 30: x1.11 in tokens between
+            neighbours, so that consecutive cohorts of the designed curriculum, and a composite
+            and its components, fall into different brackets).
         n_examples: Evaluation examples per skill.
         seeds: Independent training runs (seeds ``seed``, ``seed+1``, ...). With more than one,
             each trains under ``out/seed{N}/`` and the report adds order consistency across them.
@@ -49,7 +50,7 @@ class DemoConfig:
     out: str = "runs/demo"
     seed: int = 0
     steps: int = 1400
-    n_checkpoints: int = 16
+    n_checkpoints: int = 30
     n_examples: int = 300
     seeds: int = 1
     force: bool = False

@@ -14,14 +14,17 @@ from curriculens.errors import SkillError
 from curriculens.skills import Example, get_skill, list_skills, register_skill, unregister_skill
 from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
 from curriculens.skills.builtin.toy import (
+    CHAINS,
     CITIES,
     FACTS,
+    ITEM_MAPS,
     NOUN_GROUPS,
     NOUNS,
     PETS,
     TASK_MARKERS,
     TOY_SKILLS,
 )
+from curriculens.skills.builtin.toy_words import GIFTS, NOUN_MAPS, PRIZES
 
 BUILTINS = TOY_SKILLS + CORE_EN_SKILLS
 
@@ -166,6 +169,35 @@ def _toy_pet(ex: Example, plural: bool) -> int:
     singular, pl = NOUNS[PETS[_toy_input(ex)]]
     assert ex.target == (pl if plural else singular)
     return _TOY_GROUP[singular]
+
+
+_V5_MAPS = {"pet": PETS, "gift": GIFTS, "prize": PRIZES}
+
+
+def _v5_hop(name: str, word: str) -> str:
+    """World v5: one item map or word form applied to a person or a singular noun."""
+    if name in _V5_MAPS:
+        return NOUNS[_V5_MAPS[name][word]][0]
+    if name == "plural":
+        return _TOY_PLURAL[word]
+    if name == "category":
+        return _TOY_CATEGORY[word]
+    index = [s for s, _ in NOUNS].index(word)
+    return NOUNS[NOUN_MAPS[name][index]][0]
+
+
+def _toy_map(ex: Example, name: str) -> int:
+    answer = _v5_hop(name, _toy_input(ex))
+    assert ex.target == answer, ex
+    return _TOY_GROUP[answer]
+
+
+def _toy_chain(ex: Example, first: str, second: str) -> int:
+    """A chain's answer: the first hop, the second task's query on it, the second hop."""
+    noun = _v5_hop(first, _toy_input(ex))
+    final = _v5_hop(second, noun)
+    assert ex.target == f"{noun} {TASK_MARKERS[second]} {noun} -> {final}", ex
+    return _TOY_GROUP[noun if second in ("plural", "category") else final]
 
 
 def _toy_successor(ex: Example) -> int:
@@ -323,6 +355,8 @@ ORACLES = {
     "last_plural": lambda e: _toy_select(e, "last", "plural"),
     "last_category": lambda e: _toy_select(e, "last", "category"),
     "pet_category": _toy_pet_category,
+    **{m: (lambda e, m=m: _toy_map(e, m)) for m in ITEM_MAPS},
+    **{c: (lambda e, c=c: _toy_chain(e, *get_skill(c).components)) for c in CHAINS},
     "en_agreement": lambda e: int(e.prompt.split()[1].rstrip(",").endswith("s")),
     "en_agreement_attractor": lambda e: int(e.prompt.split()[1].endswith("s")),
     "en_capital": _fact,

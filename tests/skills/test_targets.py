@@ -22,7 +22,8 @@ from curriculens.probes.splits import draw_items
 from curriculens.skills import get_skill
 from curriculens.skills.builtin._register import probe_paragraph
 from curriculens.skills.builtin.core_en import CORE_EN_SKILLS
-from curriculens.skills.builtin.toy import TOY_SKILLS
+from curriculens.skills.builtin.toy import CHAINS, TOY_SKILLS
+from curriculens.skills.builtin.toy_words import NOUN_MAPS
 from curriculens.skills.registry import Skill, resolve_read_position
 
 BUILTINS = TOY_SKILLS + CORE_EN_SKILLS
@@ -134,6 +135,8 @@ def test_probed_and_unprobed_skills():
         "last",
         "successor",
         *toy_spans,
+        *NOUN_MAPS,  # toy v5: the answer's group is a property of the query noun
+        *CHAINS,  # toy v5: the read token comes before the chain's first hop
         "en_add1",
         "en_uppercase",
         *(f"en_icl_{n}" for n in icl),
@@ -271,6 +274,11 @@ def test_a_toy_agreement_document_matches_its_evaluation_template():
     rng = np.random.default_rng(0)
     skill = get_skill("agreement")
     for _ in range(50):
-        words = skill.document(rng).split()
-        assert words[0] == "the" and words[-1] == "."
-        assert 1 <= len(words[2:-2]) <= 2 and set(words[2:-2]) <= set(ADVERBS)
+        doc = skill.document(rng)
+        assert doc.endswith(" .")
+        sentences = doc[: -len(" .")].split(" . ")  # 3-6 sentences a document
+        assert 3 <= len(sentences) <= 6
+        for sentence in sentences:
+            words = sentence.split()
+            assert words[0] == "the"
+            assert 1 <= len(words[2:-1]) <= 2 and set(words[2:-1]) <= set(ADVERBS)

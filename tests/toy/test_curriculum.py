@@ -5,15 +5,20 @@ import pytest
 
 from curriculens.errors import ConfigError
 from curriculens.skills.builtin.toy import (
+    CHAINS,
     COMPOSITES,
     FEWSHOT_ELEMENTALS,
+    ITEM_MAPS,
     NOUNS,
     PETS,
     TASK_MARKERS,
 )
+from curriculens.skills.builtin.toy_icl import zipf_weights
+from curriculens.skills.builtin.toy_words import NOUN_MAPS
 from curriculens.skills.registry import get_skill
 from curriculens.toy.curriculum import (
     DESIGN,
+    DESIGN_V5,
     Design,
     Source,
     compare_crossings,
@@ -35,19 +40,23 @@ SMALL = _design(
 )
 
 
-def test_default_design_covers_eight_composites_each_after_its_components():
+def test_default_design_covers_eight_chains_each_after_its_components():
     comps = DESIGN.components()
-    assert set(comps) == set(COMPOSITES) and len(comps) >= 8
+    assert set(comps) == set(CHAINS) and len(comps) >= 8
     rank, weight = DESIGN.designed_rank(), DESIGN.mixture()
-    entry = DESIGN.entry_steps(700)
+    entry = DESIGN.entry_steps(1400)
     for comp, parts in comps.items():
         assert len(parts) == 2
         for part in parts:
-            assert rank[comp] > rank[part] and entry[comp] > entry[part]
-            assert weight[comp] < weight[part]  # a composite is rarer than its components
+            # a chain enters with its cohort, one wave after it, rarer than its components
+            assert rank[comp] > rank[part] and entry[comp] >= entry[part]
+            assert weight[comp] < weight[part]
     # no two composites share both components, so decoy pairs differ from declared ones
     assert len({frozenset(p) for p in comps.values()}) == len(comps)
-    assert set(FEWSHOT_ELEMENTALS) <= set(DESIGN.elementals())
+    assert set(ITEM_MAPS) | {"pet", "plural", "category"} <= set(DESIGN.elementals())
+    # the previous design (version 5) stays valid for re-making its runs
+    assert set(DESIGN_V5.components()) == set(COMPOSITES) and DESIGN_V5.version == 5
+    assert set(FEWSHOT_ELEMENTALS) <= set(DESIGN_V5.elementals())
 
 
 def test_phases_add_each_source_at_its_entry_step():
@@ -182,3 +191,39 @@ def test_composites_need_their_declared_components_in_their_answers():
             assert e.prompt == f"{TASK_MARKERS[comp]} {query} ->"
             assert TASK_MARKERS[comp] not in (TASK_MARKERS[chosen], TASK_MARKERS[form])
             assert e.target.split() == [form_of[form][w] for w in select[chosen](query)]
+
+
+def test_chains_write_both_component_tasks_out():
+    """A chain's answer is its first component's answer, then its second component's query on
+    that noun and that query's answer: 'pet kalo -> fox plural fox -> foxes'."""
+    answer = {
+        name: {e.prompt: e.target for e in get_skill(name).examples(400, seed=1)}
+        for name in {*ITEM_MAPS, "pet", "plural", "category"}
+    }
+    for chain in CHAINS:
+        first, second = get_skill(chain).components
+        for e in get_skill(chain).examples(40, seed=2):
+            assert e.prompt in answer[first]  # the first component's own query
+            noun = answer[first][e.prompt]
+            hop = f"{TASK_MARKERS[second]} {noun} ->"
+            assert e.target == f"{noun} {hop} {answer[second][hop]}"
+
+
+def test_item_maps_are_arbitrary_and_their_documents_zipfian():
+    import numpy as np
+
+    for name in NOUN_MAPS:
+        pairs = {e.prompt.split()[1]: e.target for e in get_skill(name).examples(300, seed=0)}
+        assert len(pairs) == len(NOUNS) and all(q != a for q, a in pairs.items())
+        assert sorted(pairs.values()) == sorted(s for s, _ in NOUNS)  # a permutation
+    w = zipf_weights("gift", 48)
+    assert w.max() / w.min() == pytest.approx(48.0)
+    # documents follow those frequencies: the most frequent person is drawn about 48x the least
+    rng = np.random.default_rng(0)
+    docs = " ".join(get_skill("gift").document(rng) for _ in range(3000)).split()
+    people = [docs[i + 1] for i, w_ in enumerate(docs) if w_ == "gift"]
+    top = max(set(people), key=people.count)
+    assert people.count(top) / len(people) == pytest.approx(w.max(), rel=0.15)
+    # an agreement document holds 3-6 sentences (a source's weight is a share of documents)
+    counts = [get_skill("agreement").document(rng).count(" .") for _ in range(200)]
+    assert min(counts) == 3 and max(counts) == 6

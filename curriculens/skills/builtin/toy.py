@@ -1,20 +1,23 @@
-"""The toy-world suite (v4): twenty-one skills that the embedded synthetic corpus teaches, one
-source each.
+"""The toy-world suite: thirty-seven skills that the embedded synthetic corpus teaches, one source
+each.
 
 Every skill here is also a corpus source (:mod:`curriculens.toy.corpus`): training documents are
 drawn from the same templates, so the demo model can learn them and the sweep can watch it happen.
-Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). Fifteen
+Six skills are zero-shot (agreement, agreement_attractor, brackets, facts, add1, add2). The rest
 are few-shot in-context tasks written ``{input} -> {output}`` and shown with :data:`SHOTS`
-demonstrations from training groups only (:mod:`curriculens.skills.fewshot`): seven elementals
-(plural, category, copy, middle, last, pet, successor) and eight composites, each chaining one
-selection (copy a span, its middle or last noun, a looked-up pet) with one word form (plural,
-category), so that no two composites share both components. A few-shot query opens with its
-task's marker word (:data:`TASK_MARKERS`: 'plural cat ->', 'pp kalo ->' for pet_plural). Their
-corpus documents are 3-6 solved pairs of one skill. When each source enters the demo's corpus,
-and so the order the world is built to produce, is in :mod:`curriculens.toy.curriculum`. Each
-builder's docstring says what its probe decodes, where it reads, and why a lexical shortcut
-cannot pass it when the probe is split by group (``Probe:``), or why the skill is scored for
-behavior only (``No probe:``); ``Items:`` gives its pool of distinct prompts and groups."""
+demonstrations from training groups only (:mod:`curriculens.skills.fewshot`). World v4 has seven
+elementals (plural, category, copy, middle, last, pet, successor) and eight composites, each
+chaining one selection (copy a span, its middle or last noun, a looked-up pet) with one word form
+(plural, category) under a marker of its own ('pp kalo ->' for pet_plural). World v5, the demo's,
+adds eight memorised item maps (:data:`ITEM_MAPS`: gift, prize, mate, rival, twin, boss, pal, kin)
+and eight chain composites (:data:`CHAINS`: 'pet karan -> bag mate bag -> boy'), whose answer
+writes both component tasks out. A few-shot query opens with its task's marker word
+(:data:`TASK_MARKERS`). Their corpus documents are 3-6 solved pairs of one skill (the item maps'
+and chains' drawn at Zipf frequencies). When each source enters the demo's corpus, and so the
+order the world is built to produce, is in :mod:`curriculens.toy.curriculum`. Each builder's
+docstring says what its probe decodes, where it reads, and why a lexical shortcut cannot pass it
+when the probe is split by group (``Probe:``), or why the skill is scored for behavior only (``No
+probe:``); ``Items:`` gives its pool of distinct prompts and groups."""
 
 from __future__ import annotations
 
@@ -56,6 +59,19 @@ def _document(ex: Example) -> str:
     return f"{ex.prompt} {ex.target} ."
 
 
+def _sentences(examples: list[Example]) -> str:
+    """A training document of several solved examples: 'prompt target . prompt target .'."""
+    return " ".join(_document(ex) for ex in examples)
+
+
+#: Sentences per agreement document (3 to 6, as a few-shot document has 3-6 pairs). A source's
+#: weight is a share of documents; with one 6-word sentence a document, the agreement skills had
+#: about a fifth of the training tokens their weight suggests beside 30-token few-shot documents,
+#: and in world v5 trials crossed anywhere from 260k to 870k tokens between seeds. With 3-6
+#: sentences they crossed at 120k-160k.
+_AGREEMENT_SENTENCES = (3, 7)
+
+
 # ---------------------------------------------------------------- agreement family
 def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Example]:
     out = []
@@ -90,7 +106,9 @@ def _agreement(rng: np.random.Generator, n: int, attractor: bool) -> list[Exampl
     label_names=("singular", "plural"),
     chance=0.5,
     suite="toy",
-    document=lambda rng: _document(_agreement(rng, 1, attractor=False)[0]),
+    document=lambda rng: _sentences(
+        _agreement(rng, int(rng.integers(*_AGREEMENT_SENTENCES)), attractor=False)
+    ),
 )
 def agreement(rng: np.random.Generator, n: int) -> list[Example]:
     """Subject-verb agreement after one or two adverbs: 'the dogs often still' -> run (vs runs).
@@ -115,7 +133,9 @@ def agreement(rng: np.random.Generator, n: int) -> list[Example]:
     label_names=("singular", "plural"),
     chance=0.5,
     suite="toy",
-    document=lambda rng: _document(_agreement(rng, 1, attractor=True)[0]),
+    document=lambda rng: _sentences(
+        _agreement(rng, int(rng.integers(*_AGREEMENT_SENTENCES)), attractor=True)
+    ),
 )
 def agreement_attractor(rng: np.random.Generator, n: int) -> list[Example]:
     """Agreement past an attractor noun of either number: 'the dog near the cats' -> runs.
@@ -301,12 +321,14 @@ def add2(rng: np.random.Generator, n: int) -> list[Example]:
 # ---------------------------------------------------------------- few-shot (in-context) skills
 # registered after the zero-shot skills, in this order (re-exported here)
 from curriculens.skills.builtin import toy_icl  # noqa: E402, F401  (registers them)
-from curriculens.skills.builtin.toy_icl import PETS, SHOTS  # noqa: E402, F401
+from curriculens.skills.builtin.toy_icl import CHAINS, PETS, SHOTS  # noqa: E402, F401
 
 #: The elementals among the few-shot skills, then the composites (two components each).
 FEWSHOT_ELEMENTALS: tuple[str, ...] = (
     "plural", "category", "copy", "middle", "last", "pet", "successor",
 )  # fmt: skip
+#: World v5's item maps (few-shot elementals; pet is the first of them).
+ITEM_MAPS: tuple[str, ...] = ("gift", "prize", "mate", "rival", "twin", "boss", "pal", "kin")
 COMPOSITES: tuple[str, ...] = (
     "copy_plural", "copy_category", "middle_plural", "middle_category",
     "last_plural", "last_category", "pet_plural", "pet_category",
@@ -320,4 +342,6 @@ TOY_SKILLS: tuple[str, ...] = (
     "add2",
     *FEWSHOT_ELEMENTALS,
     *COMPOSITES,
+    *ITEM_MAPS,
+    *CHAINS,
 )

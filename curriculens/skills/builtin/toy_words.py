@@ -63,6 +63,34 @@ FACTS: dict[str, str] = dict(
     )
 )
 FACTS = {p: CITIES[c] for p, c in FACTS.items()}
+
+
+def _person_map(seed: int) -> dict[str, int]:
+    """person -> noun index, each noun given to two people, fixed for the toy world."""
+    order = np.random.default_rng(seed).permutation(np.arange(len(PEOPLE)) % len(NOUNS))
+    return dict(zip(PEOPLE, order.tolist(), strict=True))
+
+
+def _derangement(seed: int) -> dict[int, int]:
+    """noun index -> another noun index: a fixed permutation with no noun mapped to itself."""
+    rng = np.random.default_rng(seed)
+    while True:
+        perm = rng.permutation(len(NOUNS))
+        if not (perm == np.arange(len(NOUNS))).any():
+            return {i: int(j) for i, j in enumerate(perm)}
+
+
+#: Toy world v5's memorised item maps (see :mod:`~curriculens.skills.builtin.toy_icl`): two
+#: more person -> noun bases beside the pets (a gift and a prize per person), and six noun ->
+#: noun maps (each noun's mate, rival, twin, boss, pal and kin). Arbitrary and fixed, so only
+#: memory answers them.
+GIFTS: dict[str, int] = _person_map(77)
+PRIZES: dict[str, int] = _person_map(79)
+NOUN_MAPS: dict[str, dict[int, int]] = {
+    name: _derangement(500 + k)
+    for k, name in enumerate(("mate", "rival", "twin", "boss", "pal", "kin"))
+}
+
 #: Zipfian frequency of each person in the corpus (rank r has weight 1/r).
 PERSON_WEIGHTS = np.array([1.0 / (r + 1) for r in range(len(PEOPLE))])
 PERSON_WEIGHTS /= PERSON_WEIGHTS.sum()
@@ -89,6 +117,15 @@ TASK_MARKERS: dict[str, str] = {
     "last_category": "lk",
     "pet_plural": "pp",
     "pet_category": "pk",
+    # toy world v5: the item maps (a chain composite's query opens with its first component's)
+    "gift": "gift",
+    "prize": "prize",
+    "mate": "mate",
+    "rival": "rival",
+    "twin": "twin",
+    "boss": "boss",
+    "pal": "pal",
+    "kin": "kin",
 }
 
 
@@ -102,7 +139,7 @@ def toy_vocabulary() -> list[str]:
     words += list(ADVERBS)
     words += list(NOUN_GROUPS)  # toy v4: the answers of the category skills
     words += list(TASK_MARKERS.values())  # toy v4: the few-shot tasks' markers
-    return words
+    return list(dict.fromkeys(words))  # a word once (v5's markers 'gift' ... are new words)
 
 
 def noun_group(noun_index: int) -> int:
