@@ -9,7 +9,7 @@ composite enters after both of its components, at a lower weight, so it is desig
 after them. :data:`DESIGN` is the default; :func:`compare_with_design` reads an emergence table
 (or a run directory) and scores the recovered order against it.
 
->>> DESIGN.designed_rank()["agreement"] < DESIGN.designed_rank()["copy_plural"]
+>>> DESIGN.designed_rank()["agreement"] < DESIGN.designed_rank()["pet_then_mate"]
 True
 >>> DESIGN.components()["pet_then_mate"]
 ('pet', 'mate')
