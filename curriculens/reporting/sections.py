@@ -414,7 +414,11 @@ def trajectory_sections(a: RunAnalysis) -> list[Section]:
     p = a.trajectories
     if p is None:
         return []
-    return [Section(tj.TITLE, tj.trajectory_table(p), tj.trajectory_note(p))]
+    out = [Section(tj.TITLE, tj.trajectory_table(p), tj.trajectory_note(p))]
+    decoys = tj.decoy_table(p)
+    if len(decoys) > 1:
+        out.append(Section(tj.DECOY_TITLE, decoys, tj.decoy_note(p)))
+    return out
 
 
 # ---------------------------------------------------------------- several runs

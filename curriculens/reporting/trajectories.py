@@ -20,6 +20,8 @@ from curriculens.store import Store
 
 #: the section the figure follows
 TITLE = "Composite trajectories from task vectors"
+#: the section after it: every method against the same method on decoy sets of elementals
+DECOY_TITLE = "Composites against decoy components"
 #: line style per method in the figure
 STYLES = {"fv": ("C0", "-"), "fv_discovered": ("C2", "-."), "product": ("C3", ":")}
 
@@ -89,6 +91,58 @@ def trajectory_note(p: Prediction) -> str:
         "r2_pearson = squared Pearson r (blind to the calibration). "
         + (verdict + "." if verdict else "")
     )
+
+
+def decoy_table(p: Prediction, score: str = "r2") -> list[list[str]]:
+    """Per (run, composite): the declared components' ``score`` under the product, where it
+    ranks among the product of every other set of elementals (decoys; 1: above all of them),
+    the decoys' mean and 95th percentile, then the rank of each other method the same way."""
+    others = [m for m in p.methods if m != "product" and any(m in c.decoys for c in p.composites)]
+    head = ["run", "composite", "components", f"{score} product", "rank (of sets)",
+            "decoy mean", "decoy p95", *[f"rank {m}" for m in others]]  # fmt: skip
+    rows = [head]
+    for c in sorted(p.composites, key=lambda c: (c.model, c.name)):
+        d = c.decoys.get("product", {}).get(score)
+        if d is None:
+            continue
+        rows.append(
+            [
+                c.model,
+                c.name,
+                " + ".join(c.components),
+                _f(getattr(c, score).get("product")),
+                _rank(d),
+                _f(d.mean),
+                _f(d.p95),
+                *[_rank(c.decoys.get(m, {}).get(score)) for m in others],
+            ]
+        )
+    return rows
+
+
+def decoy_note(p: Prediction, score: str = "r2") -> str:
+    """How often each method ranks the declared components first, against the decoys' mean."""
+    summary = p.decoy_summary(score)
+    parts = [
+        f"{m}: first for {s['first']} of {s['n']} (declared mean {s['declared_mean']:.3f}, "
+        f"decoy mean {s['decoy_mean']:.3f})"
+        for m, s in summary.items()
+        if s.get("n")
+    ]
+    return (
+        "The decoy null: each method is applied to every other set of elementals of the "
+        "composite's size, as if they were its components; a rank of 1 means the declared "
+        f"components predict the composite better ({score}) than every decoy set, and the "
+        "decoys' mean and 95th percentile show how well an arbitrary pair does. "
+        + ("; ".join(parts) + "." if parts else "")
+    )
+
+
+def _rank(d) -> str:
+    if d is None or d.rank is None or not d.n:
+        return "–"
+    tie = f", {d.ties} tied" if d.ties else ""
+    return f"{d.rank} (of {d.n + 1}{tie})"
 
 
 #: panels per row of the trajectory figure (more composites wrap onto further rows)

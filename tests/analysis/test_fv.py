@@ -214,6 +214,18 @@ def test_the_report_shows_each_composite_against_its_predictions(tmp_path):
     for fmt in ("svg", "pdf", "png"):
         assert (tmp_path / "run" / "figures" / f"trajectories.{fmt}").stat().st_size > 0
     assert "trajectories" in (tmp_path / "run" / "report.html").read_text()
+    # the decoy null beside it: each composite's product rank among all elemental pairs
+    from curriculens.reporting.trajectories import trajectory_prediction
+
+    p = trajectory_prediction(tmp_path / "run")
+    decoys = md[md.index("## Composites against decoy components") :]
+    for c in p.composites:
+        d = c.decoys["product"]["r2"]
+        assert d.n > 0 and d.rank is not None
+        row = f"| {c.model} | {c.name} | {' + '.join(c.components)} | {c.r2['product']:.3f} | "
+        assert row + f"{d.rank} (of {d.n + 1}" in decoys
+    first = sum(c.decoys["product"]["r2"].first for c in p.composites)
+    assert f"product: first for {first} of {len(p.composites)}" in decoys
 
 
 def test_a_run_without_vectors_has_no_trajectory_section(tmp_path):
