@@ -68,7 +68,7 @@ def _sentences(examples: list[Example]) -> str:
 #: weight is a share of documents; with one 6-word sentence a document, the agreement skills had
 #: about a fifth of the training tokens their weight suggests beside 30-token few-shot documents,
 #: and in world v5 trials crossed anywhere from 260k to 870k tokens between seeds. With 3-6
-#: sentences they crossed at 120k-160k.
+#: sentences they crossed at 86k-234k in every trial and demo seed (docs/results.md).
 _AGREEMENT_SENTENCES = (3, 7)
 
 

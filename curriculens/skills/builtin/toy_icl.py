@@ -28,6 +28,7 @@ from curriculens.skills.builtin.toy_words import (
     PRIZES,
     TASK_MARKERS,
     noun_group,
+    person_map,
     spaced_digits,
 )
 from curriculens.skills.fewshot import SEPARATOR, demonstration, queries
@@ -42,13 +43,7 @@ _DOC_PAIRS = (3, 7)
 _SPAN = 3  # words per copied span
 
 #: The pet base: person -> noun index, each noun the pet of two people, fixed for the toy world.
-PETS: dict[str, int] = dict(
-    zip(
-        PEOPLE,
-        np.random.default_rng(20260403).permutation(np.arange(len(PEOPLE)) % len(NOUNS)).tolist(),
-        strict=True,
-    )
-)
+PETS: dict[str, int] = person_map(20260403)
 
 Pairs = Callable[[np.random.Generator, int], list[Example]]
 
@@ -391,7 +386,7 @@ def pet_category(rng: np.random.Generator, n: int) -> list[Example]:
 
 # ---------------------------------------------------------------- world v5: item maps and chains
 #: The item maps of world v5, beside pet: name -> (items, query text of an item, the noun an
-#: item maps to). Items are people (gift, prize) or noun indices (mate, rival, twin, boss).
+#: item maps to). Items are people (pet, gift, prize) or noun indices (the six noun maps).
 _MAPS: dict[str, tuple[list, Callable, Callable[[object], int]]] = {
     "pet": (list(PEOPLE), str, PETS.__getitem__),
     "gift": (list(PEOPLE), str, GIFTS.__getitem__),
@@ -493,7 +488,7 @@ def _chain_skill(first: str, second: str) -> str:
     def build(rng: np.random.Generator, n: int) -> list[Example]:
         return _sample(rng, pool, n)
 
-    kind = "person" if first in ("pet", "gift", "prize") else "noun"
+    kind = "person" if _MAPS[first][0] == list(PEOPLE) else "noun"
     _fewshot(
         name,
         _doc(

@@ -65,7 +65,7 @@ FACTS: dict[str, str] = dict(
 FACTS = {p: CITIES[c] for p, c in FACTS.items()}
 
 
-def _person_map(seed: int) -> dict[str, int]:
+def person_map(seed: int) -> dict[str, int]:
     """person -> noun index, each noun given to two people, fixed for the toy world."""
     order = np.random.default_rng(seed).permutation(np.arange(len(PEOPLE)) % len(NOUNS))
     return dict(zip(PEOPLE, order.tolist(), strict=True))
@@ -84,8 +84,8 @@ def _derangement(seed: int) -> dict[int, int]:
 #: more person -> noun bases beside the pets (a gift and a prize per person), and six noun ->
 #: noun maps (each noun's mate, rival, twin, boss, pal and kin). Arbitrary and fixed, so only
 #: memory answers them.
-GIFTS: dict[str, int] = _person_map(77)
-PRIZES: dict[str, int] = _person_map(79)
+GIFTS: dict[str, int] = person_map(77)
+PRIZES: dict[str, int] = person_map(79)
 NOUN_MAPS: dict[str, dict[int, int]] = {
     name: _derangement(500 + k)
     for k, name in enumerate(("mate", "rival", "twin", "boss", "pal", "kin"))
